@@ -1,0 +1,387 @@
+/*
+ * sfmpi — one multi-party program, three modes (debug, simulation, production).
+ *
+ * The only header a user includes. It does not include <mpi.h>, <hdf5.h> or <sodium.h>.
+ *
+ * Model (see docs/architecture.md): every party runs the same `program`. A remote call
+ * returns an sf_obj at once on every party; only the party that owns the device executes
+ * it. Objects move between parties when a call needs them (data dependencies), and
+ * sf_get reveals an object to every party. Every party must make the same calls in the
+ * same order; the runtime detects and reports when they do not (divergence).
+ *
+ * Ownership: every function that returns memory names the function that frees it.
+ * Threading: an sf_ctx is used by one thread (in debug mode, by one coroutine).
+ * Blocking: calls marked "may block" wait for data from other parties; in debug mode
+ * they yield to the other ranks instead.
+ */
+#ifndef SFMPI_SF_H
+#define SFMPI_SF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(SF_BUILDING_LIBRARY)
+#define SF_API __attribute__((visibility("default")))
+#else
+#define SF_API
+#endif
+#define SF_NODISCARD __attribute__((warn_unused_result))
+#define SF_PRINTF(a, b) __attribute__((format(printf, a, b)))
+
+/* ---------------------------------------------------------------- status codes */
+
+/* One status enum: 0 = success, negative = failure. sf_strerror/sf_err_name name them. */
+#define SF_STATUS_MAP(X)                                                            \
+    X(OK, 0, "success")                                                             \
+    X(ENOMEM, -1, "out of memory")                                                  \
+    X(EINVAL, -2, "invalid argument")                                               \
+    X(EUSAGE, -3, "bad option or configuration")                                    \
+    X(ETASK, -4, "a task failed")                                                   \
+    X(EDEADLOCK, -5, "deadlock: every rank is blocked")                             \
+    X(EDIVERGE, -6, "program divergence: parties made different calls")             \
+    X(EPEER, -7, "a peer party finished or was lost while others waited for it")    \
+    X(EKILLED, -8, "actor was killed")                                              \
+    X(ERELEASED, -9, "object was released")                                         \
+    X(EMPI, -10, "MPI error")                                                       \
+    X(EIO, -11, "I/O error")                                                        \
+    X(ESTACK, -12, "stack overflow")                                                \
+    X(ETYPE, -13, "wrong value type")                                               \
+    X(ERANGE, -14, "index out of range")                                            \
+    X(ESYS, -15, "system call failed")                                              \
+    X(EMODE, -16, "not available in this mode")                                     \
+    X(ETIMEOUT, -17, "timed out")
+
+typedef enum sf_status {
+#define SF__STATUS_ENUM(name, code, text) SF_##name = code,
+    SF_STATUS_MAP(SF__STATUS_ENUM)
+#undef SF__STATUS_ENUM
+} sf_status;
+
+SF_API const char *sf_strerror(int status);  /* static string; unknown codes give "unknown status" */
+SF_API const char *sf_err_name(int status);  /* "SF_ETASK" etc. */
+
+/* Process exit codes used by sf_main and by the runtime when it stops a run. */
+enum {
+    SF_EXIT_OK = 0,
+    SF_EXIT_FAILURE = 1,    /* the program returned an error */
+    SF_EXIT_USAGE = 2,      /* bad option, unknown party, wrong rank count */
+    SF_EXIT_TASK = 3,       /* a task failed (debug mode stops at the first failure) */
+    SF_EXIT_DEADLOCK = 4,   /* every rank blocked */
+    SF_EXIT_DIVERGE = 5,    /* parties made different calls */
+    SF_EXIT_PEER = 6,       /* a party finished or was lost while others waited for it */
+    SF_EXIT_STACK = 7,      /* a rank overflowed its coroutine stack (debug mode) */
+};
+
+/* ---------------------------------------------------------------- modes and config */
+
+typedef enum sf_mode {
+    SF_MODE_UNSET = 0,
+    SF_MODE_PRODUCTION = 1,
+    SF_MODE_SIMULATION = 2,
+    SF_MODE_DEBUG = 3,
+} sf_mode;
+
+typedef struct sf_ctx sf_ctx;
+
+/* The user's program: run by every party. Return 0 or an sf_status. */
+typedef int (*sf_program)(sf_ctx *sf, void *arg);
+
+/*
+ * Zero-initialisable: {0} means "everything from the command line / environment, else
+ * defaults". Command-line options (--sf-*) override the environment (SF_*), which
+ * overrides the fields below. Unknown --sf-* options are errors.
+ */
+typedef struct sf_config {
+    int argc;                     /* optional: the program's argv, scanned for --sf-* */
+    char **argv;
+    sf_mode mode;                 /* SF_MODE_UNSET: --sf-mode / SF_MODE, else debug */
+    const char *const *parties;   /* party names; NULL: --sf-parties / SF_PARTIES */
+    int nparties;
+    size_t stack_size;            /* debug-mode coroutine stack; 0 = 256 KiB */
+    int check_args;               /* debug mode: verify tasks do not write their args;
+                                     0 = default (on), 1 = on, -1 = off */
+    int quiet;                    /* 1: suppress runtime info logs */
+    double wait_timeout;          /* sim: seconds a blocked rank waits before it asks its
+                                     peer why (divergence check); 0 = 2 s */
+} sf_config;
+
+/* Run `program` on every party. Returns an SF_EXIT_* code suitable for exit(). */
+SF_API int sf_run(const sf_config *cfg, sf_program program, void *arg);
+/* sf_run with {argc, argv} and everything else from options/environment. */
+SF_API int sf_main(int argc, char **argv, sf_program program, void *arg);
+
+SF_API sf_mode sf_get_distribution_mode(const sf_ctx *sf);
+/* Set the mode sf_run uses when neither the command line nor SF_MODE sets one.
+ * Call before sf_run/sf_main; returns SF_EINVAL for an unknown mode. */
+SF_API int sf_set_distribution_mode(sf_mode mode);
+SF_API const char *sf_mode_name(sf_mode mode); /* "debug", "sim", "prod" */
+
+/* This party: index in [0, nparties), name, and the program's remaining (non --sf-*) args. */
+SF_API int sf_party_index(const sf_ctx *sf);
+SF_API const char *sf_party_name(const sf_ctx *sf);
+SF_API int sf_nparties(const sf_ctx *sf);
+SF_API const char *sf_party_name_of(const sf_ctx *sf, int party);
+SF_API int sf_argc(const sf_ctx *sf);
+SF_API char **sf_argv(const sf_ctx *sf);
+
+/* ---------------------------------------------------------------- values */
+
+/* Typed n-d arrays (C order), scalars (ndim 0) and bytes. Refcounted, immutable once
+ * handed to the runtime: task arguments are read-only, results are fresh values. */
+#define SF_DTYPE_MAP(X)                       \
+    X(I8, int8_t, "int8")                     \
+    X(I16, int16_t, "int16")                  \
+    X(I32, int32_t, "int32")                  \
+    X(I64, int64_t, "int64")                  \
+    X(U8, uint8_t, "uint8")                   \
+    X(U16, uint16_t, "uint16")                \
+    X(U32, uint32_t, "uint32")                \
+    X(U64, uint64_t, "uint64")                \
+    X(F32, float, "float32")                  \
+    X(F64, double, "float64")                 \
+    X(BYTES, uint8_t, "bytes")
+
+typedef enum sf_dtype {
+#define SF__DTYPE_ENUM(name, ctype, text) SF_##name,
+    SF_DTYPE_MAP(SF__DTYPE_ENUM)
+#undef SF__DTYPE_ENUM
+    SF_NDTYPES
+} sf_dtype;
+
+#define SF_MAX_DIMS 16
+
+typedef struct sf_value sf_value;
+
+SF_API const char *sf_dtype_name(sf_dtype dt);
+SF_API size_t sf_dtype_size(sf_dtype dt);
+
+/* New uninitialised array; ndim 0 = scalar. Free with sf_value_unref. NULL on ENOMEM or
+ * bad arguments (ndim > SF_MAX_DIMS, negative extent, size overflow). */
+SF_API sf_value *sf_value_new(sf_dtype dt, int ndim, const int64_t *shape);
+SF_API sf_value *sf_value_zeros(sf_dtype dt, int ndim, const int64_t *shape);
+SF_API sf_value *sf_value_f64(double x);            /* float64 scalar */
+SF_API sf_value *sf_value_i64(int64_t x);           /* int64 scalar */
+SF_API sf_value *sf_value_bytes(const void *p, size_t n);
+SF_API sf_value *sf_value_str(const char *s);       /* bytes, NUL kept after the end */
+SF_API sf_value *sf_value_copy(const sf_value *v);  /* deep copy */
+SF_API sf_value *sf_value_ref(sf_value *v);         /* +1 reference; returns v */
+SF_API void sf_value_unref(sf_value **v);           /* -1 reference; sets *v = NULL */
+
+SF_API sf_dtype sf_value_dtype(const sf_value *v);
+SF_API int sf_value_ndim(const sf_value *v);
+SF_API int64_t sf_value_dim(const sf_value *v, int i);
+SF_API const int64_t *sf_value_shape(const sf_value *v);
+SF_API size_t sf_value_nelems(const sf_value *v);
+SF_API size_t sf_value_nbytes(const sf_value *v);
+SF_API void *sf_value_data(sf_value *v);             /* writable only while you own it */
+SF_API const void *sf_value_cdata(const sf_value *v);
+SF_API const char *sf_value_cstr(const sf_value *v); /* bytes as NUL-terminated text */
+/* Element i (flat index) converted to double / int64; 0 with no error for bad i. */
+SF_API double sf_value_as_f64(const sf_value *v, size_t i);
+SF_API int64_t sf_value_as_i64(const sf_value *v, size_t i);
+
+/* ---------------------------------------------------------------- devices, objects */
+
+typedef enum sf_device_kind { SF_DEV_NONE = 0, SF_DEV_PYU = 1, SF_DEV_SPU = 2 } sf_device_kind;
+
+/* A device handle (by value). PYU: a party's plain device. */
+typedef struct sf_device {
+    sf_ctx *sf;
+    int32_t kind;
+    int32_t party; /* PYU: owner party index; -1 when invalid */
+} sf_device;
+
+/* A reference to a remote object (by value); id is the creating call's number. */
+typedef struct sf_obj {
+    sf_ctx *sf;
+    uint64_t id;
+} sf_obj;
+
+/* A stateful actor (by value). */
+typedef struct sf_actor {
+    sf_ctx *sf;
+    uint64_t id;
+} sf_actor;
+
+/* The PYU of party `name`. An unknown name stops the run with SF_EXIT_USAGE naming the
+ * party and the call site (it is the same on every party, so no party proceeds). */
+#define sf_pyu(sf, name) sf__pyu((sf), (name), __FILE__, __LINE__)
+SF_API sf_device sf__pyu(sf_ctx *sf, const char *name, const char *file, int line);
+
+/* ---------------------------------------------------------------- tasks */
+
+typedef struct sf_task sf_task;
+/* A task body: runs on the device's owner. Return 0, or the result of sf_fail(). */
+typedef int (*sf_task_fn)(sf_task *t);
+
+/* Argument i: borrowed, read-only, valid during the task. NULL if out of range. */
+SF_API const sf_value *sf_arg(sf_task *t, int i);
+SF_API int sf_nargs(const sf_task *t);
+/* Scalar helpers: a wrong dtype/shape or bad index fails the task with a clear message
+ * (the value returned then is 0 / ""), so a task may use them without checking. */
+SF_API double sf_arg_f64(sf_task *t, int i);
+SF_API int64_t sf_arg_i64(sf_task *t, int i);
+SF_API const char *sf_arg_str(sf_task *t, int i);
+/* Set return value i (takes ownership of v, even on error). */
+SF_API int sf_return(sf_task *t, int i, sf_value *v);
+SF_API int sf_nreturns(const sf_task *t);
+/* Fail the task with a message; returns SF_ETASK for `return sf_fail(t, ...)`. */
+SF_API int sf_fail(sf_task *t, const char *fmt, ...) SF_PRINTF(2, 3);
+/* Actor state (actor constructors and methods); NULL in plain functions. */
+SF_API void *sf_state(sf_task *t);
+SF_API sf_ctx *sf_task_ctx(sf_task *t);
+
+/* ---------------------------------------------------------------- call arguments */
+
+typedef enum sf_arg_kind {
+    SF_ARGK_END_ = 0, /* internal sentinel */
+    SF_ARGK_OBJ,
+    SF_ARGK_VAL,
+    SF_ARGK_F64,
+    SF_ARGK_I64,
+    SF_ARGK_STR,
+    SF_ARGK_BYTES,
+} sf_arg_kind;
+
+typedef struct sf_argv_item {
+    sf_arg_kind kind;
+    union {
+        sf_obj obj;
+        sf_value *val; /* borrowed: the runtime takes its own reference */
+        double f64;
+        int64_t i64;
+        const char *str;
+        struct {
+            const void *p;
+            size_t n;
+        } bytes;
+    } u;
+} sf_argv_item;
+
+/* Inline arguments are evaluated by the executing party's own program. */
+#define SF_OBJ(o) ((sf_argv_item){.kind = SF_ARGK_OBJ, .u.obj = (o)})
+#define SF_VAL(v) ((sf_argv_item){.kind = SF_ARGK_VAL, .u.val = (v)})
+#define SF_F64(x) ((sf_argv_item){.kind = SF_ARGK_F64, .u.f64 = (x)})
+#define SF_I64(x) ((sf_argv_item){.kind = SF_ARGK_I64, .u.i64 = (x)})
+#define SF_STR(s) ((sf_argv_item){.kind = SF_ARGK_STR, .u.str = (s)})
+#define SF_BYTES(p, n) ((sf_argv_item){.kind = SF_ARGK_BYTES, .u.bytes = {(p), (n)}})
+#define SF__ARGS(...) ((const sf_argv_item[]){{.kind = SF_ARGK_END_}, ##__VA_ARGS__})
+#define SF__NARGS(...) ((int)(sizeof(SF__ARGS(__VA_ARGS__)) / sizeof(sf_argv_item)) - 1)
+
+typedef struct sf_site {
+    const char *file;
+    int line;
+    const char *what; /* function or method name as written */
+} sf_site;
+#define SF__SITE(what) ((sf_site){__FILE__, __LINE__, (what)})
+
+/* ---------------------------------------------------------------- remote calls */
+
+/*
+ * One call shape for functions and actors:
+ *   sf_obj y  = SF_REMOTE(device, fn, args...);      stateless function on the device
+ *   sf_obj y  = SF_REMOTE(actor, method, args...);   method of a live actor
+ *   SF_REMOTE_N(target, fn, n, outs, args...)        n return values into outs[0..n)
+ * Non-blocking on parties that do not own the device; on the owner it receives the
+ * arguments it lacks (may block) and runs fn.
+ */
+#define SF_REMOTE(target, fn, ...) SF_REMOTE_N(target, fn, 1, NULL, ##__VA_ARGS__)
+#define SF_REMOTE_N(target, fn, n, outs, ...)                                          \
+    _Generic((target), sf_device: sf__remote_dev, sf_actor: sf__remote_actor)(        \
+        (target), (fn), SF__SITE(#fn), (n), (outs), SF__ARGS(__VA_ARGS__) + 1,         \
+        SF__NARGS(__VA_ARGS__))
+
+SF_API sf_obj sf__remote_dev(sf_device dev, sf_task_fn fn, sf_site site, int nret, sf_obj *outs,
+                             const sf_argv_item *args, int nargs);
+SF_API sf_obj sf__remote_actor(sf_actor actor, sf_task_fn fn, sf_site site, int nret,
+                               sf_obj *outs, const sf_argv_item *args, int nargs);
+
+/* ---------------------------------------------------------------- actors */
+
+typedef struct sf_method {
+    const char *name;
+    sf_task_fn fn;
+} sf_method;
+
+typedef struct sf_actor_class {
+    const char *name;
+    size_t state_size;         /* zeroed state allocated on the owner */
+    sf_task_fn init;           /* constructor (may be NULL); sf_state(t) is the state */
+    void (*fini)(void *state); /* destructor (may be NULL); runs at sf_kill / shutdown */
+    const sf_method *methods;  /* terminated by {NULL, NULL} */
+} sf_actor_class;
+
+/* Create an actor of `cls` on `dev`, running cls->init with args. */
+#define SF_ACTOR(dev, cls, ...) \
+    sf__actor_new((dev), (cls), SF__SITE((cls)->name), SF__ARGS(__VA_ARGS__) + 1, \
+                  SF__NARGS(__VA_ARGS__))
+SF_API sf_actor sf__actor_new(sf_device dev, const sf_actor_class *cls, sf_site site,
+                              const sf_argv_item *args, int nargs);
+/* Call a method by name (same as SF_REMOTE(actor, method, ...)). */
+#define sf_actor_call(actor, method, ...) \
+    sf__actor_call_name((actor), (method), SF__SITE(method), SF__ARGS(__VA_ARGS__) + 1, \
+                        SF__NARGS(__VA_ARGS__))
+SF_API sf_obj sf__actor_call_name(sf_actor actor, const char *method, sf_site site,
+                                  const sf_argv_item *args, int nargs);
+/* Destroy the actor on its owner (runs cls->fini). Later calls fail with SF_EKILLED. */
+#define sf_kill(actor) sf__kill((actor), SF__SITE("sf_kill"))
+SF_API int sf__kill(sf_actor actor, sf_site site);
+
+/* ---------------------------------------------------------------- moving, revealing */
+
+/* Explicit move: a new object on `dev` holding obj's value. */
+#define sf_to(obj, dev) sf__to((obj), (dev), SF__SITE("sf_to"))
+SF_API sf_obj sf__to(sf_obj obj, sf_device dev, sf_site site);
+
+/* Reveal obj to every party (may block). *out is borrowed: valid until the object is
+ * released. Returns SF_ETASK (and sf_last_error) if the object failed. */
+#define sf_get(sf, obj, out) sf__get((sf), (obj), (out), SF__SITE("sf_get"))
+SF_API int sf__get(sf_ctx *sf, sf_obj obj, sf_value **out, sf_site site) SF_NODISCARD;
+
+/* Wait until the objects are computed, on every party, without revealing values.
+ * Returns SF_OK, or SF_ETASK for the first failed one (sf_last_error has the chain). */
+#define sf_wait(sf, objs, n) sf__wait((sf), (objs), (n), SF__SITE("sf_wait"))
+SF_API int sf__wait(sf_ctx *sf, const sf_obj *objs, int n, sf_site site) SF_NODISCARD;
+
+/* Release an object on every party (every party makes the same call). */
+#define sf_release(obj) sf__release((obj), SF__SITE("sf_release"))
+SF_API void sf__release(sf_obj obj, sf_site site);
+
+/* Scopes: objects created after sf_scope_begin are released by sf_scope_end, except
+ * the `nkeep` objects listed in `keep`. Scopes nest. */
+typedef struct sf_scope {
+    sf_ctx *sf;
+    uint64_t mark;
+} sf_scope;
+SF_API sf_scope sf_scope_begin(sf_ctx *sf);
+SF_API void sf_scope_end(sf_scope *scope, const sf_obj *keep, int nkeep);
+
+/* Finish this party's program early: waits for outstanding sends, checks that every
+ * party made the same calls. Called by sf_run when the program returns. */
+SF_API int sf_shutdown(sf_ctx *sf);
+
+/* ---------------------------------------------------------------- errors, logs */
+
+/* The last error recorded on this party (message with the chain of failed calls). */
+SF_API const char *sf_last_error(const sf_ctx *sf);
+
+/* Return the status of `expr` from the enclosing function if it is not SF_OK. */
+#define SF_TRY(expr)                   \
+    do {                               \
+        int sf__rc_ = (expr);          \
+        if (sf__rc_ != 0) return sf__rc_; \
+    } while (0)
+
+/* A log line tagged [mode party/rank #call] on stderr (program order in debug mode). */
+SF_API void sf_log(sf_ctx *sf, const char *fmt, ...) SF_PRINTF(2, 3);
+/* Print to stdout once for the whole run (by party 0): for results every party knows. */
+SF_API void sf_print(sf_ctx *sf, const char *fmt, ...) SF_PRINTF(2, 3);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SFMPI_SF_H */

@@ -1,0 +1,114 @@
+/*
+ * The transport seam: everything below it differs by mode, nothing above it does.
+ *
+ * Point-to-point between parties (leader to leader), ordered per (source, destination)
+ * pair. Each message is a fixed header plus an optional value.
+ *   send: non-blocking; takes its own reference on the value, dropped once the bytes
+ *         are out (so the owner may release its object at once).
+ *   recv: blocks until the next message from `src` (debug mode: yields the coroutine).
+ *         Returns SF_EPEER when `src` has finished and nothing more will come.
+ *   finish: this party's program is done: deliver `bye` to every peer, wait for every
+ *         peer's bye and for outstanding sends. Reports a peer that made a different
+ *         number of calls (divergence) through the hooks.
+ * Backends: transport_mem.c (debug: pointer hand-off, zero copy), transport_mpi.c
+ * (simulation: MPI point-to-point on a private communicator), bridge (production).
+ * Backends include no runtime headers except the value layout (runtime/value.h).
+ */
+#ifndef SF_MPI_TRANSPORT_H
+#define SF_MPI_TRANSPORT_H
+
+#include <stdint.h>
+
+#include "sfmpi/sf.h"
+
+enum sf_msg_kind {
+    SF_MSG_DATA = 1,   /* an object's value */
+    SF_MSG_ERROR = 2,  /* an object's failure: value is the error chain (bytes) */
+    SF_MSG_STATUS = 3, /* sf_wait: "computed fine", no value */
+    SF_MSG_BYE = 4,    /* the sender's program has finished */
+};
+
+/* 64 bytes. `call_seq`/`trace` are the sender's call number and trace hash at the call
+ * that sent it; the receiver expects its own at the same call (divergence check). */
+typedef struct sf_msg_hdr {
+    uint32_t kind;
+    uint32_t line;      /* sender's call site line */
+    uint64_t obj_id;
+    uint64_t call_seq;
+    uint64_t trace;
+    char file[32];      /* sender's call site file (basename, truncated) */
+} sf_msg_hdr;
+
+/* What a blocked receiver waits for; sent to the peer as a notice by backends that
+ * cannot see the whole run (sim, prod) after a while, so the peer can detect divergence. */
+typedef struct sf_wait_notice {
+    uint64_t call_seq;
+    uint64_t trace;
+    uint64_t obj_id;
+    uint32_t line;
+    char file[32];
+} sf_wait_notice;
+
+typedef struct sf_transport sf_transport;
+
+struct sf_transport_ops {
+    const char *name;
+    int (*send)(sf_transport *t, int dst, const sf_msg_hdr *h, sf_value *v);
+    /* *v receives an owned reference (NULL for STATUS/BYE). `w` describes the wait. */
+    int (*recv)(sf_transport *t, int src, const sf_wait_notice *w, sf_msg_hdr *h,
+                sf_value **v);
+    int (*finish)(sf_transport *t, const sf_msg_hdr *bye);
+    /* Stop the whole run with exit `code` after a fatal report (never returns). */
+    void (*abort)(sf_transport *t, int code) __attribute__((noreturn));
+    void (*destroy)(sf_transport **t);
+};
+
+/* Callbacks from a backend up to the runtime (set by the runtime at creation). */
+typedef struct sf_transport_hooks {
+    void *arg;
+    /* A peer blocked on us sent its wait notice (sim/prod). */
+    void (*on_notice)(void *arg, int src, const sf_wait_notice *n);
+    /* A peer's bye in finish did not match ours, or a message came after it. */
+    void (*on_bye_mismatch)(void *arg, int src, const sf_msg_hdr *got);
+} sf_transport_hooks;
+
+struct sf_transport {
+    const struct sf_transport_ops *ops;
+    sf_transport_hooks hooks;
+    int self;     /* this party's index */
+    int nparties;
+};
+
+/* ---- debug backend: one fabric per process, one endpoint per rank */
+typedef struct sf_mem_fabric sf_mem_fabric;
+typedef struct sf_mem_sched {
+    void *arg;
+    /* Block rank `self` until woken; called from inside recv on the rank's coroutine. */
+    void (*block)(void *arg, int self, int src);
+    /* Make rank `r` runnable again. */
+    void (*wake)(void *arg, int r);
+} sf_mem_sched;
+
+int sf__mem_fabric_create(sf_mem_fabric **out, int nranks, const sf_mem_sched *sched);
+void sf__mem_fabric_destroy(sf_mem_fabric **f);
+int sf__mem_transport_create(sf_transport **out, sf_mem_fabric *f, int self,
+                             const sf_transport_hooks *hooks);
+/* Ranks currently blocked in recv on `src` (for waking them when src finishes). */
+void sf__mem_wake_waiters(sf_mem_fabric *f, int src);
+/* Number of messages sent to `dst` but never received; describes the first one. */
+int sf__mem_pending(sf_mem_fabric *f, int dst, int *src, sf_msg_hdr *first);
+int sf__mem_finished(sf_mem_fabric *f, int r);
+
+/* ---- simulation backend */
+typedef struct sf_mpi_options {
+    double wait_timeout; /* seconds before a blocked receiver sends its wait notice */
+} sf_mpi_options;
+/* Duplicates the world communicator; initialises MPI if nobody has (and then finalises
+ * it in destroy). Fails with SF_EUSAGE if the job's size is not nparties. */
+int sf__mpi_transport_create(sf_transport **out, int nparties, const sf_mpi_options *opt,
+                             const sf_transport_hooks *hooks, int *argc, char ***argv,
+                             char *err, size_t errlen);
+/* Rank of this process in the job (before the transport exists; -1 if not under MPI). */
+int sf__mpi_world_rank_hint(void);
+
+#endif

@@ -1,0 +1,389 @@
+/*
+ * Simulation-mode transport: parties are ranks of one MPI job.
+ *
+ * Communicators: two private duplicates of MPI_COMM_WORLD (never used directly): `data`
+ * carries messages (one tag, so per-pair order is MPI's non-overtaking order), `ctrl`
+ * carries wait notices, which must not interleave with data. MPI is initialised only if
+ * nobody has (MPI_THREAD_FUNNELED) and finalised only then.
+ *
+ * A message is a wire header (sf_msg_hdr, value meta, shape). Values up to INLINE_MAX
+ * bytes travel inside it (one message, one copy); larger values follow as one or more
+ * messages sent straight from the value's buffer (no copy; chunks of at most CHUNK_MAX
+ * bytes, so there is no int-count ceiling). The receiver matches with MPI_Improbe and
+ * receives large data directly into the new value's buffer.
+ *
+ * Sends are MPI_Isend; each pending request keeps a reference on its value (or owns its
+ * header buffer) until MPI_Testsome reports it complete, so the owner may release its
+ * object at once. Nothing blocks on a send, so large messages cannot deadlock.
+ *
+ * A blocked receiver polls; after wait_timeout it sends the peer a wait notice (what it
+ * waits for, its call number and trace) on `ctrl`, and it handles notices from others
+ * while it waits, which is how a divergence with no message in flight is found.
+ */
+#include <mpi.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mpi/transport.h"
+#include "runtime/value.h"
+
+#define TAG_MSG 11
+#define TAG_NOTICE 12
+#define INLINE_MAX 8192
+#define CHUNK_MAX ((size_t)1 << 30)
+
+typedef struct wire_hdr {
+    sf_msg_hdr h;
+    uint8_t has_val, dtype, ndim, inline_data;
+    uint32_t pad;
+    uint64_t nbytes;
+    int64_t shape[]; /* ndim entries, then inline data */
+} wire_hdr;
+
+typedef struct pending {
+    sf_value *v; /* reference held while the data send is in flight */
+    void *buf;   /* owned header/notice buffer */
+} pending;
+
+typedef struct mpi_transport {
+    sf_transport base;
+    MPI_Comm data, ctrl;
+    int owns_mpi;
+    double wait_timeout;
+    size_t chunk_max;
+    MPI_Request *reqs;
+    pending *pend;
+    int *done_idx;
+    int npend, cap;
+} mpi_transport;
+
+static int mpi_err(int rc, const char *what, char *err, size_t errlen) {
+    char s[MPI_MAX_ERROR_STRING];
+    int n = 0;
+    MPI_Error_string(rc, s, &n);
+    snprintf(err, errlen, "%s failed: %s (MPI error %d)", what, s, rc);
+    return SF_EMPI;
+}
+
+static void compact(mpi_transport *t) {
+    int j = 0;
+    for (int i = 0; i < t->npend; i++) {
+        if (t->reqs[i] == MPI_REQUEST_NULL) {
+            sf_value_unref(&t->pend[i].v);
+            free(t->pend[i].buf);
+            continue;
+        }
+        t->reqs[j] = t->reqs[i];
+        t->pend[j] = t->pend[i];
+        j++;
+    }
+    t->npend = j;
+}
+
+static void progress(mpi_transport *t) {
+    if (t->npend == 0) return;
+    int outcount = 0;
+    MPI_Testsome(t->npend, t->reqs, &outcount, t->done_idx, MPI_STATUSES_IGNORE);
+    if (outcount > 0) compact(t);
+}
+
+static int add_pending(mpi_transport *t, MPI_Request r, sf_value *v, void *buf) {
+    if (t->npend == t->cap) {
+        progress(t);
+        if (t->npend == t->cap) {
+            int cap = t->cap ? t->cap * 2 : 64;
+            MPI_Request *rq = realloc(t->reqs, sizeof *rq * (size_t)cap);
+            if (rq) t->reqs = rq;
+            pending *pd = realloc(t->pend, sizeof *pd * (size_t)cap);
+            if (pd) t->pend = pd;
+            int *di = realloc(t->done_idx, sizeof *di * (size_t)cap);
+            if (di) t->done_idx = di;
+            if (!rq || !pd || !di) return SF_ENOMEM;
+            t->cap = cap;
+        }
+    }
+    t->reqs[t->npend] = r;
+    t->pend[t->npend] = (pending){v, buf};
+    t->npend++;
+    return SF_OK;
+}
+
+static int mpi_send(sf_transport *bt, int dst, const sf_msg_hdr *h, sf_value *v) {
+    mpi_transport *t = (mpi_transport *)bt;
+    int nd = v ? v->ndim : 0;
+    int inl = v && v->nbytes <= INLINE_MAX;
+    size_t wsize = sizeof(wire_hdr) + sizeof(int64_t) * (size_t)nd + (inl ? v->nbytes : 0);
+    wire_hdr *w = malloc(wsize);
+    if (!w) return SF_ENOMEM;
+    w->h = *h;
+    w->has_val = v != NULL;
+    w->dtype = v ? v->dtype : 0;
+    w->ndim = (uint8_t)nd;
+    w->inline_data = (uint8_t)inl;
+    w->pad = 0;
+    w->nbytes = v ? v->nbytes : 0;
+    if (nd) memcpy(w->shape, v->shape, sizeof(int64_t) * (size_t)nd);
+    if (inl && v->nbytes) memcpy((char *)(w->shape + nd), v->data, v->nbytes);
+    MPI_Request r;
+    if (MPI_Isend(w, (int)wsize, MPI_BYTE, dst, TAG_MSG, t->data, &r) != MPI_SUCCESS) {
+        free(w);
+        return SF_EMPI;
+    }
+    if (add_pending(t, r, NULL, w)) return SF_ENOMEM;
+    if (v && !inl) {
+        for (size_t off = 0; off < v->nbytes; off += t->chunk_max) {
+            size_t len = v->nbytes - off < t->chunk_max ? v->nbytes - off : t->chunk_max;
+            if (MPI_Isend((char *)v->data + off, (int)len, MPI_BYTE, dst, TAG_MSG, t->data, &r) !=
+                MPI_SUCCESS)
+                return SF_EMPI;
+            if (add_pending(t, r, sf_value_ref(v), NULL)) return SF_ENOMEM;
+        }
+    }
+    progress(t);
+    return SF_OK;
+}
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void handle_notices(mpi_transport *t) {
+    for (;;) {
+        int flag = 0;
+        MPI_Status st;
+        MPI_Iprobe(MPI_ANY_SOURCE, TAG_NOTICE, t->ctrl, &flag, &st);
+        if (!flag) return;
+        sf_wait_notice n;
+        MPI_Recv(&n, (int)sizeof n, MPI_BYTE, st.MPI_SOURCE, TAG_NOTICE, t->ctrl,
+                 MPI_STATUS_IGNORE);
+        if (t->base.hooks.on_notice) t->base.hooks.on_notice(t->base.hooks.arg, st.MPI_SOURCE, &n);
+    }
+}
+
+static void send_notice(mpi_transport *t, int dst, const sf_wait_notice *w) {
+    sf_wait_notice *copy = malloc(sizeof *copy);
+    if (!copy) return;
+    *copy = *w;
+    MPI_Request r;
+    if (MPI_Isend(copy, (int)sizeof *copy, MPI_BYTE, dst, TAG_NOTICE, t->ctrl, &r) != MPI_SUCCESS) {
+        free(copy);
+        return;
+    }
+    if (add_pending(t, r, NULL, copy)) free(copy);
+}
+
+/* Receive the next wire message from src into a freshly allocated buffer. */
+static int recv_wire(mpi_transport *t, int src, const sf_wait_notice *w, wire_hdr **out,
+                     int *count) {
+    double t0 = 0;
+    int noticed = w == NULL;
+    for (unsigned spins = 0;; spins++) {
+        int flag = 0;
+        MPI_Message msg;
+        MPI_Status st;
+        if (MPI_Improbe(src, TAG_MSG, t->data, &flag, &msg, &st) != MPI_SUCCESS) return SF_EMPI;
+        if (flag) {
+            MPI_Get_count(&st, MPI_BYTE, count);
+            wire_hdr *buf = malloc((size_t)*count > sizeof(wire_hdr) ? (size_t)*count : sizeof(wire_hdr));
+            if (!buf) return SF_ENOMEM;
+            if (MPI_Mrecv(buf, *count, MPI_BYTE, &msg, MPI_STATUS_IGNORE) != MPI_SUCCESS) {
+                free(buf);
+                return SF_EMPI;
+            }
+            *out = buf;
+            return SF_OK;
+        }
+        if ((spins & 63) == 63) {
+            progress(t);
+            handle_notices(t);
+            double tn = now();
+            if (t0 == 0) t0 = tn;
+            if (!noticed && tn - t0 > t->wait_timeout) {
+                send_notice(t, src, w);
+                noticed = 1;
+            }
+            if (spins > 4096) sched_yield();
+        }
+    }
+}
+
+static int mpi_recv(sf_transport *bt, int src, const sf_wait_notice *w, sf_msg_hdr *h,
+                    sf_value **vout) {
+    mpi_transport *t = (mpi_transport *)bt;
+    wire_hdr *wh = NULL;
+    int count = 0, rc = recv_wire(t, src, w, &wh, &count);
+    if (rc) return rc;
+    *vout = NULL;
+    if ((size_t)count < sizeof(wire_hdr) || wh->ndim > SF_MAX_DIMS ||
+        (size_t)count < sizeof(wire_hdr) + sizeof(int64_t) * wh->ndim) {
+        free(wh);
+        return SF_EMPI;
+    }
+    *h = wh->h;
+    if (wh->has_val) {
+        sf_value *v = sf__value_alloc((sf_dtype)wh->dtype, wh->ndim, wh->shape);
+        if (!v || v->nbytes != wh->nbytes) {
+            sf_value_unref(&v);
+            free(wh);
+            return v ? SF_EMPI : SF_ENOMEM;
+        }
+        if (wh->inline_data) {
+            if ((size_t)count != sizeof(wire_hdr) + sizeof(int64_t) * wh->ndim + v->nbytes) {
+                sf_value_unref(&v);
+                free(wh);
+                return SF_EMPI;
+            }
+            if (v->nbytes) memcpy(v->data, (char *)(wh->shape + wh->ndim), v->nbytes);
+        } else {
+            for (size_t off = 0; off < v->nbytes; off += t->chunk_max) {
+                size_t len = v->nbytes - off < t->chunk_max ? v->nbytes - off : t->chunk_max;
+                if (MPI_Recv((char *)v->data + off, (int)len, MPI_BYTE, src, TAG_MSG, t->data,
+                             MPI_STATUS_IGNORE) != MPI_SUCCESS) {
+                    sf_value_unref(&v);
+                    free(wh);
+                    return SF_EMPI;
+                }
+            }
+        }
+        *vout = v;
+    }
+    free(wh);
+    return SF_OK;
+}
+
+static int mpi_finish(sf_transport *bt, const sf_msg_hdr *bye) {
+    mpi_transport *t = (mpi_transport *)bt;
+    int rc;
+    for (int p = 0; p < bt->nparties; p++)
+        if (p != bt->self && (rc = mpi_send(bt, p, bye, NULL))) return rc;
+    for (int p = 0; p < bt->nparties; p++) {
+        if (p == bt->self) continue;
+        sf_msg_hdr h;
+        sf_value *v = NULL;
+        if ((rc = mpi_recv(bt, p, NULL, &h, &v))) return rc;
+        sf_value_unref(&v);
+        if (h.kind != SF_MSG_BYE || h.call_seq != bye->call_seq || h.trace != bye->trace)
+            bt->hooks.on_bye_mismatch(bt->hooks.arg, p, &h);
+    }
+    /* every party is done sending notices once all byes are in; drain what is left */
+    MPI_Barrier(t->ctrl);
+    for (;;) {
+        int flag = 0;
+        MPI_Status st;
+        MPI_Iprobe(MPI_ANY_SOURCE, TAG_NOTICE, t->ctrl, &flag, &st);
+        if (!flag) break;
+        sf_wait_notice n;
+        MPI_Recv(&n, (int)sizeof n, MPI_BYTE, st.MPI_SOURCE, TAG_NOTICE, t->ctrl, MPI_STATUS_IGNORE);
+    }
+    MPI_Waitall(t->npend, t->reqs, MPI_STATUSES_IGNORE);
+    compact(t);
+    return SF_OK;
+}
+
+__attribute__((noreturn)) static void mpi_abort(sf_transport *bt, int code) {
+    mpi_transport *t = (mpi_transport *)bt;
+    fflush(NULL);
+    MPI_Abort(t->data, code);
+    _exit(code);
+}
+
+static void mpi_destroy(sf_transport **tp) {
+    mpi_transport *t = (mpi_transport *)*tp;
+    if (!t) return;
+    if (t->npend) {
+        MPI_Waitall(t->npend, t->reqs, MPI_STATUSES_IGNORE);
+        compact(t);
+    }
+    if (t->ctrl != MPI_COMM_NULL) MPI_Comm_free(&t->ctrl);
+    if (t->data != MPI_COMM_NULL) MPI_Comm_free(&t->data);
+    int fin = 0;
+    MPI_Finalized(&fin);
+    if (t->owns_mpi && !fin) MPI_Finalize();
+    free(t->reqs);
+    free(t->pend);
+    free(t->done_idx);
+    free(t);
+    *tp = NULL;
+}
+
+static const struct sf_transport_ops mpi_ops = {
+    .name = "mpi",
+    .send = mpi_send,
+    .recv = mpi_recv,
+    .finish = mpi_finish,
+    .abort = mpi_abort,
+    .destroy = mpi_destroy,
+};
+
+int sf__mpi_world_rank_hint(void) {
+    int init = 0, fin = 0;
+    MPI_Initialized(&init);
+    MPI_Finalized(&fin);
+    if (init && !fin) {
+        int r;
+        MPI_Comm_rank(MPI_COMM_WORLD, &r);
+        return r;
+    }
+    const char *e = getenv("OMPI_COMM_WORLD_RANK");
+    if (!e) e = getenv("PMI_RANK");
+    return e ? atoi(e) : -1;
+}
+
+int sf__mpi_transport_create(sf_transport **out, int nparties, const sf_mpi_options *opt,
+                             const sf_transport_hooks *hooks, int *argc, char ***argv,
+                             char *err, size_t errlen) {
+    mpi_transport *t = calloc(1, sizeof *t);
+    if (!t) return SF_ENOMEM;
+    t->data = t->ctrl = MPI_COMM_NULL;
+    int init = 0, fin = 0, rc;
+    MPI_Finalized(&fin);
+    if (fin) {
+        snprintf(err, errlen, "MPI was already finalized before sf_run");
+        free(t);
+        return SF_EMPI;
+    }
+    MPI_Initialized(&init);
+    if (!init) {
+        int prov;
+        if ((rc = MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &prov)) != MPI_SUCCESS) {
+            free(t);
+            return mpi_err(rc, "MPI_Init_thread", err, errlen);
+        }
+        t->owns_mpi = 1;
+    }
+    t->base.ops = &mpi_ops;
+    t->base.hooks = *hooks;
+    t->base.nparties = nparties;
+    t->wait_timeout = opt && opt->wait_timeout > 0 ? opt->wait_timeout : 2.0;
+    const char *cm = getenv("SF_MPI_CHUNK_BYTES"); /* tests: force the chunked path */
+    t->chunk_max = cm && atol(cm) > 0 ? (size_t)atol(cm) : CHUNK_MAX;
+    if ((rc = MPI_Comm_dup(MPI_COMM_WORLD, &t->data)) != MPI_SUCCESS ||
+        (rc = MPI_Comm_dup(MPI_COMM_WORLD, &t->ctrl)) != MPI_SUCCESS) {
+        sf_transport *b = &t->base;
+        mpi_err(rc, "MPI_Comm_dup", err, errlen);
+        mpi_destroy(&b);
+        return SF_EMPI;
+    }
+    MPI_Comm_set_errhandler(t->data, MPI_ERRORS_RETURN);
+    MPI_Comm_set_errhandler(t->ctrl, MPI_ERRORS_RETURN);
+    int size;
+    MPI_Comm_rank(t->data, &t->base.self);
+    MPI_Comm_size(t->data, &size);
+    if (size != nparties) {
+        snprintf(err, errlen,
+                 "simulation mode needs one rank per party: %d part%s, but the job has %d rank%s "
+                 "(run mpirun -np %d ... --sf-mode=sim)",
+                 nparties, nparties == 1 ? "y" : "ies", size, size == 1 ? "" : "s", nparties);
+        sf_transport *b = &t->base;
+        mpi_destroy(&b);
+        return SF_EUSAGE;
+    }
+    *out = &t->base;
+    return SF_OK;
+}

@@ -1,0 +1,752 @@
+/*
+ * Remote calls, actors, moves, reveal, wait, release, scopes: the program model.
+ *
+ * Every party executes each of these at the same point of the same program. A call:
+ *   1. numbers itself (call_seq) and folds its kind, site and operands into the trace
+ *      hash, identical on every party unless the programs diverge;
+ *   2. moves each object argument the executing party lacks: its owner sends it
+ *      (non-blocking), every party marks the executing party as a holder;
+ *   3. creates the result entries on every party (owner = executing party);
+ *   4. on the executing party only: receives the missing arguments (may block), runs the
+ *      task, stores results or the failure chain.
+ * Every message carries the object id, call number and trace; the receiver checks them
+ * against its own, so a divergence is reported where it first shows, not as a hang.
+ * Debug mode stops at the first failure; elsewhere failures are values (sf_get returns
+ * the chain).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/internal.h"
+
+enum {
+    SALT_FN = 0x1001, SALT_METHOD = 0x1002, SALT_NEW = 0x1003, SALT_TO = 0x1004,
+    SALT_GET = 0x1005, SALT_WAIT = 0x1006, SALT_REL = 0x1007, SALT_SCOPE = 0x1008,
+    SALT_KILL = 0x1009,
+};
+
+enum call_kind { CALL_FN, CALL_METHOD, CALL_NEW };
+
+struct sf_task {
+    sf_ctx *sf;
+    const char *name;
+    sf_site site;
+    int nargs;
+    sf_value **args;
+    int nret;
+    sf_value **rets;
+    void *state;
+    char *errmsg;
+};
+
+/* ------------------------------------------------------------------ helpers */
+
+static void fmt_id(char *buf, size_t n, uint64_t id) {
+    if (SF__OBJ_IDX(id)) snprintf(buf, n, "#%llu.%u", (unsigned long long)SF__OBJ_SEQ(id),
+                                  SF__OBJ_IDX(id));
+    else snprintf(buf, n, "#%llu", (unsigned long long)SF__OBJ_SEQ(id));
+}
+
+/* File names hash by pointer (they are __FILE__ literals); a small cache keeps the hot
+ * path free of string hashing. */
+static uint64_t file_hash(const char *file) {
+    static struct {
+        const char *p;
+        uint64_t h;
+    } cache[64];
+    size_t s = ((uintptr_t)file >> 4) & 63;
+    if (cache[s].p != file) {
+        cache[s].h = sf__str_hash(sf__basename(file));
+        cache[s].p = file;
+    }
+    return cache[s].h;
+}
+
+static void call_begin(sf_ctx *sf, sf_site site, uint64_t salt) {
+    if (sf->in_task)
+        sf__fatal(sf, SF_EXIT_FAILURE,
+                  "%s called inside a task at %s:%d: a task runs on one party and cannot "
+                  "make runtime calls; make the call from the program instead",
+                  site.what ? site.what : "runtime call", sf__basename(site.file), site.line);
+    if (sf->run->dbg) sf__debug_yield(sf);
+    sf->call_seq++;
+    sf->site = site;
+    uint64_t h = file_hash(site.file) ^ ((uint64_t)site.line << 40);
+    h = sf__mix(h, site.what ? sf__str_hash(site.what) : 0);
+    sf->trace = sf__mix(sf->trace, h ^ salt);
+    unsigned i = (unsigned)(sf->call_seq & (SF__HIST - 1));
+    sf->trace_hist[i] = sf->trace;
+    sf->site_hist[i] = site;
+    if (sf->nearly) sf__check_early_notices(sf);
+}
+
+static void fill_hdr(sf_ctx *sf, sf_msg_hdr *h, uint32_t kind, uint64_t id) {
+    h->kind = kind;
+    h->line = (uint32_t)sf->site.line;
+    h->obj_id = id;
+    h->call_seq = sf->call_seq;
+    h->trace = sf->trace;
+    snprintf(h->file, sizeof h->file, "%s", sf__basename(sf->site.file));
+}
+
+static sf_entry *lookup(sf_ctx *sf, uint64_t id, const char *use) {
+    sf_entry *e = sf__obj_find(sf, id);
+    if (!e) {
+        char b[32];
+        fmt_id(b, sizeof b, id);
+        sf__fatal(sf, SF_EXIT_FAILURE,
+                  "%s at %s:%d: object %s does not exist (released already, or not created "
+                  "by this program)",
+                  use, sf__basename(sf->site.file), sf->site.line, b);
+    }
+    return e;
+}
+
+static void send_entry(sf_ctx *sf, sf_entry *e, int dst) {
+    sf_msg_hdr h;
+    int failed = e->state == SF__ST_FAILED;
+    fill_hdr(sf, &h, failed ? SF_MSG_ERROR : SF_MSG_DATA, e->id);
+    int rc = sf->tp->ops->send(sf->tp, dst, &h, failed ? e->err : e->val);
+    if (rc) {
+        char b[32];
+        fmt_id(b, sizeof b, e->id);
+        sf__fatal(sf, SF_EXIT_PEER, "sending object %s to party %s failed: %s", b,
+                  sf__party_name(sf, dst), sf_strerror(rc));
+    }
+}
+
+static void report_peer_gone(sf_ctx *sf, int src, uint64_t id, const sf_msg_hdr *bye) {
+    char b[32];
+    fmt_id(b, sizeof b, id);
+    if (bye)
+        sf__fatal(sf, SF_EXIT_PEER,
+                  "party %s finished its program (after its call #%llu at %s:%u) while "
+                  "party %s, at call #%llu (%s:%d), waits for object %s from it",
+                  sf__party_name(sf, src), (unsigned long long)bye->call_seq, bye->file,
+                  bye->line, sf__party_name(sf, sf->party), (unsigned long long)sf->call_seq,
+                  sf__basename(sf->site.file), sf->site.line, b);
+    sf__fatal(sf, SF_EXIT_PEER,
+              "party %s finished its program while party %s, at call #%llu (%s:%d), waits "
+              "for object %s from it",
+              sf__party_name(sf, src), sf__party_name(sf, sf->party),
+              (unsigned long long)sf->call_seq, sf__basename(sf->site.file), sf->site.line, b);
+}
+
+/* Receive the next message from src; it must be object `id` of this very call. */
+static void recv_expect(sf_ctx *sf, int src, uint64_t id, sf_msg_hdr *h, sf_value **v) {
+    sf_wait_notice w = {.call_seq = sf->call_seq, .trace = sf->trace, .obj_id = id,
+                        .line = (uint32_t)sf->site.line};
+    snprintf(w.file, sizeof w.file, "%s", sf__basename(sf->site.file));
+    if (sf->run->dbg) sf__debug_note_wait(sf, src, id);
+    int rc = sf->tp->ops->recv(sf->tp, src, &w, h, v);
+    if (rc == SF_EPEER) report_peer_gone(sf, src, id, NULL);
+    if (rc)
+        sf__fatal(sf, SF_EXIT_PEER, "receiving from party %s failed: %s",
+                  sf__party_name(sf, src), sf_strerror(rc));
+    if (h->kind == SF_MSG_BYE) report_peer_gone(sf, src, id, h);
+    if (h->obj_id != id || h->call_seq != sf->call_seq || h->trace != sf->trace) {
+        char want[32], got[32];
+        fmt_id(want, sizeof want, id);
+        fmt_id(got, sizeof got, h->obj_id);
+        const char *why = (h->obj_id == id && h->call_seq == sf->call_seq)
+                              ? "the same object at the same call number, but the calls "
+                                "before it differ"
+                              : "a different object or call";
+        sf__fatal(sf, SF_EXIT_DIVERGE,
+                  "program divergence between parties %s and %s: %s, at call #%llu (%s:%d, "
+                  "%s), expects object %s from %s, but %s sent object %s at its call #%llu "
+                  "(%s:%u) - %s. The parties no longer make the same calls (a branch on "
+                  "data that only one party knows?)",
+                  sf__party_name(sf, sf->party), sf__party_name(sf, src),
+                  sf__party_name(sf, sf->party), (unsigned long long)sf->call_seq,
+                  sf__basename(sf->site.file), sf->site.line,
+                  sf->site.what ? sf->site.what : "?", want, sf__party_name(sf, src),
+                  sf__party_name(sf, src), got, (unsigned long long)h->call_seq, h->file,
+                  h->line, why);
+    }
+}
+
+/* Receive entry e's value from its owner into e (this party becomes a holder). */
+static void recv_entry(sf_ctx *sf, sf_entry *e) {
+    sf_msg_hdr h;
+    sf_value *v = NULL;
+    recv_expect(sf, e->owner, e->id, &h, &v);
+    if (h.kind == SF_MSG_ERROR) {
+        sf_value_unref(&e->err);
+        e->err = v;
+        e->state = SF__ST_FAILED;
+    } else {
+        sf_value_unref(&e->val);
+        e->val = v;
+        e->state = SF__ST_READY;
+    }
+}
+
+/* Make sure party `dst` holds e: the owner sends, dst receives, all mark it. */
+static void move_to(sf_ctx *sf, sf_entry *e, int dst) {
+    if (sf__obj_holds(sf, e, dst)) return;
+    if (sf->party == e->owner) send_entry(sf, e, dst);
+    else if (sf->party == dst) recv_entry(sf, e);
+    sf__obj_set_holder(sf, e, dst);
+}
+
+/* Error chains are bytes values: "what failed" followed by the indented cause. */
+static sf_value *chain_new(const char *head, const sf_value *cause) {
+    size_t hl = strlen(head), cl = 0, lines = 0;
+    const char *c = cause ? sf_value_cstr(cause) : NULL;
+    if (c) {
+        cl = strlen(c);
+        for (size_t i = 0; i < cl; i++) lines += c[i] == '\n';
+    }
+    char *buf = malloc(hl + 2 + cl + 2 * (lines + 1) + 1);
+    if (!buf) return sf_value_str(head);
+    char *p = buf;
+    memcpy(p, head, hl);
+    p += hl;
+    if (c) {
+        *p++ = '\n';
+        *p++ = ' ';
+        *p++ = ' ';
+        for (size_t i = 0; i < cl; i++) {
+            *p++ = c[i];
+            if (c[i] == '\n') *p++ = ' ', *p++ = ' ';
+        }
+    }
+    *p = 0;
+    sf_value *v = sf_value_str(buf);
+    free(buf);
+    return v;
+}
+
+static void debug_stop_if_failed(sf_ctx *sf, sf_entry *e) {
+    if (sf->run->opts.mode == SF_MODE_DEBUG && e->state == SF__ST_FAILED)
+        sf__fatal(sf, SF_EXIT_TASK, "stopping at the first failure:\n  %s",
+                  sf_value_cstr(e->err));
+}
+
+/* ------------------------------------------------------------------ tasks */
+
+const sf_value *sf_arg(sf_task *t, int i) { return (i >= 0 && i < t->nargs) ? t->args[i] : NULL; }
+int sf_nargs(const sf_task *t) { return t->nargs; }
+int sf_nreturns(const sf_task *t) { return t->nret; }
+void *sf_state(sf_task *t) { return t->state; }
+sf_ctx *sf_task_ctx(sf_task *t) { return t->sf; }
+
+int sf_fail(sf_task *t, const char *fmt, ...) {
+    if (t->errmsg) return SF_ETASK; /* keep the first reason */
+    va_list ap;
+    va_start(ap, fmt);
+    if (vasprintf(&t->errmsg, fmt, ap) < 0) t->errmsg = NULL;
+    va_end(ap);
+    if (!t->errmsg) t->errmsg = strdup("(out of memory formatting the message)");
+    return SF_ETASK;
+}
+
+static const sf_value *scalar_arg(sf_task *t, int i, const char *want) {
+    const sf_value *v = sf_arg(t, i);
+    if (!v) {
+        sf_fail(t, "argument %d requested (%s) but the call passed %d argument%s", i, want,
+                t->nargs, t->nargs == 1 ? "" : "s");
+        return NULL;
+    }
+    if (v->nelems != 1 || v->dtype == SF_BYTES) {
+        sf_fail(t, "argument %d: expected a %s scalar, got %s with %zu elements", i, want,
+                sf_dtype_name((sf_dtype)v->dtype), v->nelems);
+        return NULL;
+    }
+    return v;
+}
+
+double sf_arg_f64(sf_task *t, int i) {
+    const sf_value *v = scalar_arg(t, i, "number");
+    return v ? sf_value_as_f64(v, 0) : 0.0;
+}
+
+int64_t sf_arg_i64(sf_task *t, int i) {
+    const sf_value *v = scalar_arg(t, i, "integer");
+    if (!v) return 0;
+    if (v->dtype == SF_F32 || v->dtype == SF_F64) {
+        sf_fail(t, "argument %d: expected an integer, got %s", i,
+                sf_dtype_name((sf_dtype)v->dtype));
+        return 0;
+    }
+    return sf_value_as_i64(v, 0);
+}
+
+const char *sf_arg_str(sf_task *t, int i) {
+    const sf_value *v = sf_arg(t, i);
+    if (!v || v->dtype != SF_BYTES) {
+        if (!v) sf_fail(t, "argument %d requested (string) but the call passed %d", i, t->nargs);
+        else sf_fail(t, "argument %d: expected bytes/string, got %s", i,
+                     sf_dtype_name((sf_dtype)v->dtype));
+        return "";
+    }
+    return sf_value_cstr(v);
+}
+
+int sf_return(sf_task *t, int i, sf_value *v) {
+    if (i < 0 || i >= t->nret) {
+        sf_value_unref(&v);
+        return sf_fail(t, "sf_return(%d): the call expects %d return value%s", i, t->nret,
+                       t->nret == 1 ? "" : "s");
+    }
+    if (!v) return sf_fail(t, "sf_return(%d): no value (allocation failed?)", i);
+    sf_value_unref(&t->rets[i]);
+    t->rets[i] = v;
+    return SF_OK;
+}
+
+/* ------------------------------------------------------------------ calls */
+
+static sf_value *inline_value(const sf_argv_item *a) {
+    switch (a->kind) {
+    case SF_ARGK_VAL: return a->u.val ? sf_value_ref(a->u.val) : NULL;
+    case SF_ARGK_F64: return sf_value_f64(a->u.f64);
+    case SF_ARGK_I64: return sf_value_i64(a->u.i64);
+    case SF_ARGK_STR: return sf_value_str(a->u.str ? a->u.str : "");
+    case SF_ARGK_BYTES: return sf_value_bytes(a->u.bytes.p, a->u.bytes.n);
+    default: return NULL;
+    }
+}
+
+static void check_call_shape(sf_ctx *sf, sf_site site, int nret, const sf_argv_item *args,
+                             int nargs) {
+    if (nret < 1 || nret > SF__MAX_RETURNS || nargs < 0)
+        sf__fatal(sf, SF_EXIT_FAILURE, "%s at %s:%d: bad number of returns (%d) or args (%d)",
+                  site.what, sf__basename(site.file), site.line, nret, nargs);
+    for (int i = 0; i < nargs; i++) {
+        if (args[i].kind < SF_ARGK_OBJ || args[i].kind > SF_ARGK_BYTES ||
+            (args[i].kind == SF_ARGK_VAL && !args[i].u.val))
+            sf__fatal(sf, SF_EXIT_FAILURE,
+                      "%s at %s:%d: argument %d is not a valid SF_OBJ/SF_VAL/SF_F64/... item",
+                      site.what, sf__basename(site.file), site.line, i);
+        if (args[i].kind == SF_ARGK_OBJ && args[i].u.obj.sf != sf)
+            sf__fatal(sf, SF_EXIT_FAILURE,
+                      "%s at %s:%d: argument %d is an object of another context", site.what,
+                      sf__basename(site.file), site.line, i);
+    }
+}
+
+/* Run the task body on this (executing) party; sets the result entries. */
+static void execute(sf_ctx *sf, enum call_kind kind, sf_task_fn fn, sf_entry *actor,
+                    sf_site site, const sf_argv_item *args, int nargs, sf_entry **res,
+                    int nres) {
+    sf_value *argv_small[8], *rets_small[4];
+    uint64_t dig_small[8];
+    sf_value **argvals = nargs <= 8 ? argv_small : calloc((size_t)nargs, sizeof *argvals);
+    uint64_t *dig = nargs <= 8 ? dig_small : calloc((size_t)nargs, sizeof *dig);
+    int nret = kind == CALL_NEW ? 0 : nres;
+    sf_value **rets = nret <= 4 ? rets_small : calloc((size_t)nret, sizeof *rets);
+    sf_value *err = NULL;
+    char head[512];
+    const char *me = sf__party_name(sf, sf->party);
+    if (!argvals || !dig || !rets) sf__fatal(sf, SF_EXIT_FAILURE, "out of memory in a call");
+    memset(rets, 0, sizeof *rets * (size_t)nret);
+
+    /* arguments: a failed object argument fails the call with the chain */
+    for (int i = 0; i < nargs; i++) {
+        argvals[i] = NULL;
+        if (args[i].kind == SF_ARGK_OBJ) {
+            sf_entry *e = sf__obj_find(sf, args[i].u.obj.id);
+            if (e->state == SF__ST_FAILED && !err) {
+                char b[32];
+                fmt_id(b, sizeof b, e->id);
+                snprintf(head, sizeof head,
+                         "task '%s' on party %s at call #%llu (%s:%d) was not run: its "
+                         "argument %d (object %s) failed:",
+                         site.what, me, (unsigned long long)sf->call_seq,
+                         sf__basename(site.file), site.line, i, b);
+                err = chain_new(head, e->err);
+            }
+            argvals[i] = e->val ? sf_value_ref(e->val) : NULL;
+        } else {
+            argvals[i] = inline_value(&args[i]);
+            if (!argvals[i] && !err) {
+                snprintf(head, sizeof head, "task '%s' on party %s at call #%llu (%s:%d): out "
+                         "of memory building argument %d", site.what, me,
+                         (unsigned long long)sf->call_seq, sf__basename(site.file), site.line, i);
+                err = sf_value_str(head);
+            }
+        }
+    }
+    if (!err && actor && actor->state == SF__ST_FAILED) {
+        snprintf(head, sizeof head,
+                 "method '%s' of actor %s on party %s at call #%llu (%s:%d) was not run: the "
+                 "actor's constructor failed:",
+                 site.what, actor->cls->name, me, (unsigned long long)sf->call_seq,
+                 sf__basename(site.file), site.line);
+        err = chain_new(head, actor->err);
+    }
+
+    void *state = NULL;
+    if (kind == CALL_NEW && !err) {
+        state = calloc(1, res[0]->cls->state_size ? res[0]->cls->state_size : 1);
+        if (!state) sf__fatal(sf, SF_EXIT_FAILURE, "out of memory creating actor state");
+    } else if (actor) {
+        state = actor->state_ptr;
+    }
+
+    if (!err && fn) {
+        int check = sf->run->dbg && sf->run->opts.check_args > 0;
+        if (check)
+            for (int i = 0; i < nargs; i++) dig[i] = argvals[i] ? sf__value_digest(argvals[i]) : 0;
+        sf_task t = {.sf = sf, .name = site.what, .site = site, .nargs = nargs,
+                     .args = argvals, .nret = nret, .rets = rets, .state = state};
+        sf->in_task = 1;
+        int rc = fn(&t);
+        sf->in_task = 0;
+        if (rc != 0 && !t.errmsg) sf_fail(&t, "returned %d (%s)", rc, sf_strerror(rc));
+        for (int i = 0; i < nret && !t.errmsg; i++)
+            if (!rets[i])
+                sf_fail(&t, "returned without setting return value %d (of %d) with sf_return",
+                        i, nret);
+        for (int i = 0; check && i < nargs && !t.errmsg; i++)
+            if (argvals[i] && dig[i] != sf__value_digest(argvals[i])) {
+                if (args[i].kind == SF_ARGK_OBJ) {
+                    char b[32];
+                    fmt_id(b, sizeof b, args[i].u.obj.id);
+                    sf_fail(&t, "wrote into its argument %d (object %s): arguments are "
+                                "read-only; return a fresh value (sf_value_copy)", i, b);
+                } else {
+                    sf_fail(&t, "wrote into its argument %d: arguments are read-only; return "
+                                "a fresh value (sf_value_copy)", i);
+                }
+            }
+        if (t.errmsg) {
+            snprintf(head, sizeof head, "%s '%s' failed on party %s at call #%llu (%s:%d): ",
+                     kind == CALL_FN ? "task" : kind == CALL_NEW ? "constructor of" : "method",
+                     site.what, me, (unsigned long long)sf->call_seq, sf__basename(site.file),
+                     site.line);
+            size_t hl = strlen(head);
+            snprintf(head + hl, sizeof head - hl, "%s", t.errmsg);
+            err = sf_value_str(head);
+            free(t.errmsg);
+        }
+    }
+
+    for (int i = 0; i < nargs; i++) sf_value_unref(&argvals[i]);
+    if (kind == CALL_NEW) {
+        if (err) {
+            free(state);
+            res[0]->state = SF__ST_FAILED;
+            res[0]->err = err;
+        } else {
+            res[0]->state = SF__ST_READY;
+            res[0]->state_ptr = state;
+        }
+    } else {
+        for (int i = 0; i < nres; i++) {
+            if (err) {
+                res[i]->state = SF__ST_FAILED;
+                res[i]->err = sf_value_ref(err);
+            } else {
+                res[i]->state = SF__ST_READY;
+                res[i]->val = rets[i];
+                rets[i] = NULL;
+            }
+        }
+        for (int i = 0; i < nret; i++) sf_value_unref(&rets[i]);
+        sf_value_unref(&err);
+    }
+    if (argvals != argv_small) free(argvals);
+    if (dig != dig_small) free(dig);
+    if (rets != rets_small) free(rets);
+}
+
+static sf_obj do_call(sf_ctx *sf, enum call_kind kind, int exec, sf_task_fn fn,
+                      sf_entry *actor, const sf_actor_class *cls, sf_site site, int nret,
+                      sf_obj *outs, const sf_argv_item *args, int nargs, uint64_t salt) {
+    check_call_shape(sf, site, nret, args, nargs);
+    salt = sf__mix(salt, ((uint64_t)(uint32_t)exec << 32) | ((uint64_t)nargs << 16) | (uint64_t)nret);
+    for (int i = 0; i < nargs; i++)
+        salt = sf__mix(salt, args[i].kind == SF_ARGK_OBJ ? args[i].u.obj.id : args[i].kind);
+    call_begin(sf, site, salt);
+
+    /* 2. move object arguments to the executing party */
+    for (int i = 0; i < nargs; i++) {
+        if (args[i].kind != SF_ARGK_OBJ) continue;
+        sf_entry *e = lookup(sf, args[i].u.obj.id, site.what);
+        if (e->kind != SF__ENT_OBJ)
+            sf__fatal(sf, SF_EXIT_FAILURE, "%s at %s:%d: argument %d is an actor, not an object",
+                      site.what, sf__basename(site.file), site.line, i);
+        move_to(sf, e, exec);
+    }
+
+    /* 3. result entries, everywhere */
+    int nres = kind == CALL_NEW ? 1 : nret;
+    sf_entry *res_small[4];
+    sf_entry **res = nres <= 4 ? res_small : calloc((size_t)nres, sizeof *res);
+    if (!res) sf__fatal(sf, SF_EXIT_FAILURE, "out of memory in a call");
+    for (int i = 0; i < nres; i++) {
+        res[i] = sf__obj_new(sf, SF__OBJ_ID(sf->call_seq, i), exec, site);
+        if (!res[i]) sf__fatal(sf, SF_EXIT_FAILURE, "out of memory creating an object");
+        if (kind == CALL_NEW) {
+            res[i]->kind = SF__ENT_ACTOR;
+            res[i]->cls = cls;
+        }
+    }
+
+    /* a killed actor: every party knows, so the results fail everywhere */
+    if (actor && actor->killed) {
+        char head[512], b[32];
+        fmt_id(b, sizeof b, actor->id);
+        snprintf(head, sizeof head,
+                 "method '%s' called at call #%llu (%s:%d) on actor %s %s (created at %s:%d), "
+                 "which was killed at %s:%d",
+                 site.what, (unsigned long long)sf->call_seq, sf__basename(site.file),
+                 site.line, actor->cls->name, b, sf__basename(actor->site.file),
+                 actor->site.line, sf__basename(actor->kill_site.file), actor->kill_site.line);
+        for (int i = 0; i < nres; i++) {
+            res[i]->state = SF__ST_FAILED;
+            res[i]->err = sf_value_str(head);
+            sf__obj_set_all_holders(sf, res[i]);
+        }
+        debug_stop_if_failed(sf, res[0]);
+    } else if (sf->party == exec) {
+        execute(sf, kind, fn, actor, site, args, nargs, res, nres);
+        debug_stop_if_failed(sf, res[0]);
+    }
+
+    sf_obj first = {sf, res[0]->id};
+    if (outs)
+        for (int i = 0; i < nres; i++) outs[i] = (sf_obj){sf, res[i]->id};
+    if (res != res_small) free(res);
+    return first;
+}
+
+static int device_party(sf_ctx *sf, sf_device dev, sf_site site) {
+    if (dev.sf != sf || dev.kind != SF_DEV_PYU || dev.party < 0 || dev.party >= sf__nparties(sf))
+        sf__fatal(sf, SF_EXIT_FAILURE, "%s at %s:%d: not a valid PYU device", site.what,
+                  sf__basename(site.file), site.line);
+    return dev.party;
+}
+
+sf_obj sf__remote_dev(sf_device dev, sf_task_fn fn, sf_site site, int nret, sf_obj *outs,
+                      const sf_argv_item *args, int nargs) {
+    sf_ctx *sf = dev.sf;
+    int exec = device_party(sf, dev, site);
+    if (!fn) sf__fatal(sf, SF_EXIT_FAILURE, "SF_REMOTE at %s:%d: NULL function",
+                       sf__basename(site.file), site.line);
+    return do_call(sf, CALL_FN, exec, fn, NULL, NULL, site, nret, outs, args, nargs, SALT_FN);
+}
+
+static sf_entry *actor_entry(sf_ctx *sf, sf_actor a, sf_site site) {
+    sf_entry *e = lookup(sf, a.id, site.what);
+    if (e->kind != SF__ENT_ACTOR)
+        sf__fatal(sf, SF_EXIT_FAILURE, "%s at %s:%d: the handle is an object, not an actor",
+                  site.what, sf__basename(site.file), site.line);
+    return e;
+}
+
+sf_obj sf__remote_actor(sf_actor actor, sf_task_fn fn, sf_site site, int nret, sf_obj *outs,
+                        const sf_argv_item *args, int nargs) {
+    sf_ctx *sf = actor.sf;
+    sf_entry *a = actor_entry(sf, actor, site);
+    const sf_method *m = a->cls->methods;
+    while (m && m->name && m->fn != fn) m++;
+    if (!m || !m->name)
+        sf__fatal(sf, SF_EXIT_FAILURE, "%s at %s:%d: '%s' is not a method of actor class %s",
+                  site.what, sf__basename(site.file), site.line, site.what, a->cls->name);
+    return do_call(sf, CALL_METHOD, a->owner, fn, a, NULL, site, nret, outs, args, nargs,
+                   sf__mix(SALT_METHOD, a->id));
+}
+
+sf_obj sf__actor_call_name(sf_actor actor, const char *method, sf_site site,
+                           const sf_argv_item *args, int nargs) {
+    sf_ctx *sf = actor.sf;
+    sf_entry *a = actor_entry(sf, actor, site);
+    const sf_method *m = a->cls->methods;
+    while (m && m->name && strcmp(m->name, method)) m++;
+    if (!m || !m->name)
+        sf__fatal(sf, SF_EXIT_FAILURE, "sf_actor_call at %s:%d: actor class %s has no method '%s'",
+                  sf__basename(site.file), site.line, a->cls->name, method);
+    site.what = m->name;
+    return do_call(sf, CALL_METHOD, a->owner, m->fn, a, NULL, site, 1, NULL, args, nargs,
+                   sf__mix(SALT_METHOD, a->id));
+}
+
+sf_actor sf__actor_new(sf_device dev, const sf_actor_class *cls, sf_site site,
+                       const sf_argv_item *args, int nargs) {
+    sf_ctx *sf = dev.sf;
+    int exec = device_party(sf, dev, site);
+    if (!cls || !cls->name)
+        sf__fatal(sf, SF_EXIT_FAILURE, "SF_ACTOR at %s:%d: NULL class or class without a name",
+                  sf__basename(site.file), site.line);
+    sf_obj o = do_call(sf, CALL_NEW, exec, cls->init, NULL, cls, site, 1, NULL, args, nargs,
+                       sf__mix(SALT_NEW, sf__str_hash(cls->name)));
+    return (sf_actor){sf, o.id};
+}
+
+int sf__kill(sf_actor actor, sf_site site) {
+    sf_ctx *sf = actor.sf;
+    call_begin(sf, site, sf__mix(SALT_KILL, actor.id));
+    sf_entry *a = actor_entry(sf, actor, site);
+    if (a->killed) {
+        sf__set_error(sf, "sf_kill at %s:%d: actor %s was already killed at %s:%d",
+                      sf__basename(site.file), site.line, a->cls->name,
+                      sf__basename(a->kill_site.file), a->kill_site.line);
+        return SF_EKILLED;
+    }
+    a->killed = 1;
+    a->kill_site = site;
+    if (a->state_ptr) {
+        if (a->cls->fini) a->cls->fini(a->state_ptr);
+        free(a->state_ptr);
+        a->state_ptr = NULL;
+    }
+    return SF_OK;
+}
+
+/* ------------------------------------------------------------------ to / get / wait */
+
+sf_obj sf__to(sf_obj obj, sf_device dev, sf_site site) {
+    sf_ctx *sf = obj.sf;
+    int dst = device_party(sf, dev, site);
+    call_begin(sf, site, sf__mix(SALT_TO, obj.id ^ ((uint64_t)dst << 48)));
+    sf_entry *e = lookup(sf, obj.id, "sf_to");
+    if (e->kind != SF__ENT_OBJ)
+        sf__fatal(sf, SF_EXIT_FAILURE, "sf_to at %s:%d: an actor cannot be moved",
+                  sf__basename(site.file), site.line);
+    move_to(sf, e, dst);
+    sf_entry *n = sf__obj_new(sf, SF__OBJ_ID(sf->call_seq, 0), dst, site);
+    if (!n) sf__fatal(sf, SF_EXIT_FAILURE, "out of memory creating an object");
+    if (e->holdv) memcpy(n->holdv, e->holdv, ((size_t)sf__nparties(sf) + 63) / 64 * 8);
+    else n->hold = e->hold;
+    n->state = e->state;
+    n->val = sf_value_ref(e->val);
+    n->err = sf_value_ref(e->err);
+    return (sf_obj){sf, n->id};
+}
+
+int sf__get(sf_ctx *sf, sf_obj obj, sf_value **out, sf_site site) {
+    call_begin(sf, site, sf__mix(SALT_GET, obj.id));
+    sf_entry *e = lookup(sf, obj.id, "sf_get");
+    if (e->kind != SF__ENT_OBJ)
+        sf__fatal(sf, SF_EXIT_FAILURE, "sf_get at %s:%d: an actor has no value",
+                  sf__basename(site.file), site.line);
+    int np = sf__nparties(sf);
+    if (sf->party == e->owner) {
+        for (int p = 0; p < np; p++)
+            if (!sf__obj_holds(sf, e, p)) send_entry(sf, e, p);
+    } else if (!sf__obj_holds(sf, e, sf->party)) {
+        recv_entry(sf, e);
+    }
+    sf__obj_set_all_holders(sf, e);
+    if (out) *out = e->val;
+    if (e->state == SF__ST_FAILED) {
+        sf__set_error(sf, "%s", sf_value_cstr(e->err));
+        return SF_ETASK;
+    }
+    return SF_OK;
+}
+
+int sf__wait(sf_ctx *sf, const sf_obj *objs, int n, sf_site site) {
+    uint64_t salt = SALT_WAIT;
+    for (int i = 0; i < n; i++) salt = sf__mix(salt, objs[i].id);
+    call_begin(sf, site, salt);
+    int np = sf__nparties(sf), rc = SF_OK;
+    for (int i = 0; i < n; i++) {
+        sf_entry *e = lookup(sf, objs[i].id, "sf_wait");
+        if (e->kind == SF__ENT_ACTOR) continue;
+        if (sf->party == e->owner) {
+            sf_msg_hdr h;
+            int failed = e->state == SF__ST_FAILED;
+            fill_hdr(sf, &h, failed ? SF_MSG_ERROR : SF_MSG_STATUS, e->id);
+            for (int p = 0; p < np; p++)
+                if (!sf__obj_holds(sf, e, p)) {
+                    int src = sf->tp->ops->send(sf->tp, p, &h, failed ? e->err : NULL);
+                    if (src)
+                        sf__fatal(sf, SF_EXIT_PEER, "sf_wait: sending to party %s failed: %s",
+                                  sf__party_name(sf, p), sf_strerror(src));
+                }
+        } else if (!sf__obj_holds(sf, e, sf->party)) {
+            sf_msg_hdr h;
+            sf_value *v = NULL;
+            recv_expect(sf, e->owner, e->id, &h, &v);
+            if (h.kind == SF_MSG_ERROR) {
+                sf_value_unref(&e->err);
+                e->err = v;
+                e->state = SF__ST_FAILED;
+            } else {
+                sf_value_unref(&v);
+            }
+        }
+        if (e->state == SF__ST_FAILED && rc == SF_OK) {
+            sf__set_error(sf, "%s", sf_value_cstr(e->err));
+            rc = SF_ETASK;
+        }
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------------------ lifetime */
+
+void sf__release(sf_obj obj, sf_site site) {
+    sf_ctx *sf = obj.sf;
+    call_begin(sf, site, sf__mix(SALT_REL, obj.id));
+    sf_entry *e = lookup(sf, obj.id, "sf_release");
+    if (e->kind != SF__ENT_OBJ)
+        sf__fatal(sf, SF_EXIT_FAILURE, "sf_release at %s:%d: use sf_kill for actors",
+                  sf__basename(site.file), site.line);
+    sf__obj_drop(sf, e);
+}
+
+sf_scope sf_scope_begin(sf_ctx *sf) { return (sf_scope){sf, sf->call_seq}; }
+
+void sf_scope_end(sf_scope *scope, const sf_obj *keep, int nkeep) {
+    sf_ctx *sf = scope->sf;
+    call_begin(sf, SF__SITE("sf_scope_end"), sf__mix(SALT_SCOPE, scope->mark));
+    sf_entry *e = sf->objs.tail;
+    while (e && e->call_seq > scope->mark) {
+        sf_entry *prev = e->prev;
+        int kept = e->kind != SF__ENT_OBJ;
+        for (int i = 0; i < nkeep && !kept; i++) kept = keep[i].id == e->id;
+        if (!kept) sf__obj_drop(sf, e);
+        e = prev;
+    }
+}
+
+/* ------------------------------------------------------------------ divergence notices */
+
+/* A peer is blocked waiting for us at its call n->call_seq. If we passed that call with
+ * a different trace, the programs diverged; if we have not reached it, keep the notice
+ * and compare when we do. */
+void sf__on_notice(void *arg, int src, const sf_wait_notice *n) {
+    sf_ctx *sf = arg;
+    if (n->call_seq > sf->call_seq) {
+        if (sf->nearly == sf->capearly) {
+            int cap = sf->capearly ? sf->capearly * 2 : 4;
+            struct sf_early_notice *p = realloc(sf->early_notices, sizeof *p * (size_t)cap);
+            if (!p) return;
+            sf->early_notices = p;
+            sf->capearly = cap;
+        }
+        sf->early_notices[sf->nearly++] = (struct sf_early_notice){src, *n};
+        return;
+    }
+    if (sf->call_seq - n->call_seq >= SF__HIST) return; /* too old to compare */
+    unsigned i = (unsigned)(n->call_seq & (SF__HIST - 1));
+    if (sf->trace_hist[i] == n->trace) return; /* consistent: our data is on its way */
+    sf_site mine = sf->site_hist[i];
+    char b[32];
+    fmt_id(b, sizeof b, n->obj_id);
+    sf__fatal(sf, SF_EXIT_DIVERGE,
+              "program divergence between parties %s and %s: at call #%llu, %s made %s "
+              "(%s:%d) but %s made a different call (%s:%u) and now waits there for object %s "
+              "from %s. The parties no longer make the same calls (a branch on data that "
+              "only one party knows?)",
+              sf__party_name(sf, sf->party), sf__party_name(sf, src),
+              (unsigned long long)n->call_seq, sf__party_name(sf, sf->party),
+              mine.what ? mine.what : "a call", sf__basename(mine.file), mine.line,
+              sf__party_name(sf, src), n->file, n->line, b,
+              sf__party_name(sf, sf->party));
+}
+
+void sf__check_early_notices(sf_ctx *sf) {
+    for (int i = 0; i < sf->nearly; i++) {
+        if (sf->early_notices[i].n.call_seq > sf->call_seq) continue;
+        struct sf_early_notice en = sf->early_notices[i];
+        sf->early_notices[i--] = sf->early_notices[--sf->nearly];
+        sf__on_notice(sf, en.src, &en.n);
+    }
+}

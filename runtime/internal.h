@@ -1,0 +1,162 @@
+/*
+ * Runtime internals shared across the runtime files. Not installed.
+ *
+ * One sf_ctx per party leader (per rank in debug mode, all in one process). Everything
+ * in it is replicated identically on every party by construction: the call counter, the
+ * trace hash, the object table's ids, owners and holder sets. Only values differ (each
+ * party holds the values it owns or received).
+ */
+#ifndef SF_RUNTIME_INTERNAL_H
+#define SF_RUNTIME_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "mpi/transport.h"
+#include "runtime/value.h"
+#include "sfmpi/sf.h"
+
+#define SF__HIST 32 /* calls remembered for divergence reports (power of two) */
+
+/* ---- options (options.c) */
+typedef struct sf_opts {
+    sf_mode mode;
+    char **parties; /* owned */
+    int nparties;
+    size_t stack_size;
+    int check_args;
+    int quiet;
+    double wait_timeout;
+    int argc;       /* remaining program arguments (argv[0] kept) */
+    char **argv;    /* owned array, strings borrowed from the caller */
+} sf_opts;
+
+/* Parse cfg + environment + --sf-* options. On error writes a message naming the option
+ * and returns SF_EUSAGE. */
+int sf__opts_parse(sf_opts *o, const sf_config *cfg, char *err, size_t errlen);
+void sf__opts_free(sf_opts *o);
+int sf__party_lookup(const sf_opts *o, const char *name);
+
+/* ---- objects (objects.c) */
+enum sf_entry_kind { SF__ENT_OBJ = 0, SF__ENT_ACTOR = 1 };
+enum sf_entry_state {
+    SF__ST_REMOTE = 0, /* placeholder: held elsewhere */
+    SF__ST_READY = 1,  /* value held here */
+    SF__ST_FAILED = 2, /* failure known here; err holds the chain */
+};
+
+typedef struct sf_entry {
+    uint64_t id;
+    uint64_t call_seq;
+    int32_t owner; /* party that sends it */
+    uint8_t kind, state;
+    uint8_t killed;  /* actors */
+    uint64_t hold;   /* holder bitmap when nparties <= 64 */
+    uint64_t *holdv; /* holder bitmap otherwise */
+    sf_value *val;   /* READY: the value */
+    sf_value *err;   /* FAILED: error chain text (bytes) */
+    sf_site site;    /* creating call */
+    /* actors */
+    const sf_actor_class *cls;
+    void *state_ptr;
+    sf_site kill_site;
+    struct sf_entry *hnext;       /* hash chain */
+    struct sf_entry *prev, *next; /* creation order */
+} sf_entry;
+
+typedef struct sf_objtab {
+    sf_entry **buckets;
+    size_t nbuckets, count;
+    sf_entry *head, *tail;
+} sf_objtab;
+
+/* ---- the shared per-process run (context.c) */
+typedef struct sf_run_state sf_run_state;
+struct sf_debug_exec;
+
+struct sf_ctx {
+    sf_run_state *run;
+    int party;
+    int rank; /* rank within the party (0 = leader) */
+    sf_transport *tp;
+    uint64_t call_seq;
+    uint64_t trace;
+    uint64_t trace_hist[SF__HIST];
+    sf_site site_hist[SF__HIST];
+    sf_site site; /* current call */
+    int in_task;  /* a task body is running: runtime calls are misuse */
+    sf_objtab objs;
+    char *last_error;
+    struct sf_early_notice {
+        int src;
+        sf_wait_notice n;
+    } *early_notices; /* notices from peers ahead of us (sim/prod) */
+    int nearly, capearly;
+    int finished;
+    int exit_code;
+};
+
+struct sf_run_state {
+    sf_opts opts;
+    sf_program program;
+    void *arg;
+    struct sf_debug_exec *dbg; /* debug mode */
+    sf_mem_fabric *fabric;
+};
+
+/* objects.c */
+int sf__objtab_init(sf_objtab *t);
+void sf__objtab_free(sf_ctx *sf);
+sf_entry *sf__obj_find(sf_ctx *sf, uint64_t id);
+sf_entry *sf__obj_new(sf_ctx *sf, uint64_t id, int owner, sf_site site);
+void sf__obj_drop(sf_ctx *sf, sf_entry *e);
+int sf__obj_holds(const sf_ctx *sf, const sf_entry *e, int party);
+void sf__obj_set_holder(sf_ctx *sf, sf_entry *e, int party);
+void sf__obj_set_all_holders(sf_ctx *sf, sf_entry *e);
+
+/* context.c */
+int sf__nparties(const sf_ctx *sf);
+const char *sf__party_name(const sf_ctx *sf, int p);
+void sf__set_error(sf_ctx *sf, const char *fmt, ...) SF_PRINTF(2, 3);
+/* Report and stop the whole run (every party) with exit `code`. */
+void sf__fatal(sf_ctx *sf, int code, const char *fmt, ...) SF_PRINTF(3, 4)
+    __attribute__((noreturn));
+void sf__vfatal(sf_ctx *sf, int code, const char *fmt, va_list ap) __attribute__((noreturn));
+const char *sf__basename(const char *path);
+/* Run this party's program to the end and shut down; returns the exit code. */
+int sf__run_party(sf_ctx *sf);
+int sf__ctx_init(sf_ctx *sf, sf_run_state *run, int party);
+void sf__ctx_free(sf_ctx *sf);
+void sf__on_notice(void *arg, int src, const sf_wait_notice *n);
+void sf__on_bye_mismatch(void *arg, int src, const sf_msg_hdr *got);
+int sf__status_exit_code(int status);
+
+/* call.c */
+void sf__check_early_notices(sf_ctx *sf);
+
+/* log.c */
+void sf__logv(sf_ctx *sf, FILE *f, const char *fmt, va_list ap);
+void sf__info(sf_ctx *sf, const char *fmt, ...) SF_PRINTF(2, 3);
+
+/* scheduler.c (debug executor) */
+int sf__debug_run(sf_run_state *run);
+/* Lockstep: let the next rank run (called at the start of every call). */
+void sf__debug_yield(sf_ctx *sf);
+/* Record what a rank is about to wait for (deadlock reports). */
+void sf__debug_note_wait(sf_ctx *sf, int src, uint64_t obj_id);
+
+/* hashing */
+static inline uint64_t sf__mix(uint64_t h, uint64_t x) {
+    h ^= x + 0x9E3779B97F4A7C15ULL + (h << 6) + (h >> 2);
+    h *= 0xff51afd7ed558ccdULL;
+    return h ^ (h >> 32);
+}
+uint64_t sf__str_hash(const char *s);
+
+#define SF__OBJ_ID(seq, i) (((uint64_t)(seq) << 16) | (uint64_t)(i))
+#define SF__OBJ_SEQ(id) ((id) >> 16)
+#define SF__OBJ_IDX(id) ((unsigned)((id) & 0xffff))
+#define SF__MAX_RETURNS 0xffff
+
+#endif

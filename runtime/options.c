@@ -1,0 +1,300 @@
+/*
+ * Options: the config struct, then SF_* environment variables, then --sf-* command-line
+ * options, each overriding the one before. Unknown --sf-* options and bad values are
+ * errors naming the option; nothing is silently dropped. Non --sf-* arguments are left
+ * for the program (sf_argc/sf_argv).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/internal.h"
+
+static sf_mode default_mode = SF_MODE_UNSET;
+
+int sf_set_distribution_mode(sf_mode mode) {
+    if (mode != SF_MODE_DEBUG && mode != SF_MODE_SIMULATION && mode != SF_MODE_PRODUCTION &&
+        mode != SF_MODE_UNSET)
+        return SF_EINVAL;
+    default_mode = mode;
+    return SF_OK;
+}
+
+const char *sf_mode_name(sf_mode mode) {
+    switch (mode) {
+    case SF_MODE_DEBUG: return "debug";
+    case SF_MODE_SIMULATION: return "sim";
+    case SF_MODE_PRODUCTION: return "prod";
+    default: return "unset";
+    }
+}
+
+static int parse_mode(const char *s, sf_mode *m) {
+    if (!strcmp(s, "debug") || !strcmp(s, "3")) *m = SF_MODE_DEBUG;
+    else if (!strcmp(s, "sim") || !strcmp(s, "simulation") || !strcmp(s, "2"))
+        *m = SF_MODE_SIMULATION;
+    else if (!strcmp(s, "prod") || !strcmp(s, "production") || !strcmp(s, "1"))
+        *m = SF_MODE_PRODUCTION;
+    else return -1;
+    return 0;
+}
+
+static int valid_party_name(const char *s) {
+    size_t n = strlen(s);
+    if (n == 0 || n > 64) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '-' && s[i] != '.')
+            return 0;
+    return 1;
+}
+
+static void free_parties(sf_opts *o) {
+    for (int i = 0; i < o->nparties; i++) free(o->parties[i]);
+    free(o->parties);
+    o->parties = NULL;
+    o->nparties = 0;
+}
+
+/* Comma-separated list; `what` names the source for messages. */
+static int set_parties_list(sf_opts *o, const char *list, const char *what, char *err,
+                            size_t errlen) {
+    free_parties(o);
+    int cap = 8;
+    o->parties = malloc(sizeof(char *) * cap);
+    if (!o->parties) return SF_ENOMEM;
+    const char *p = list;
+    while (1) {
+        const char *c = strchr(p, ',');
+        size_t n = c ? (size_t)(c - p) : strlen(p);
+        if (o->nparties == cap) {
+            cap *= 2;
+            char **np = realloc(o->parties, sizeof(char *) * cap);
+            if (!np) return SF_ENOMEM;
+            o->parties = np;
+        }
+        char *name = strndup(p, n);
+        if (!name) return SF_ENOMEM;
+        o->parties[o->nparties++] = name;
+        if (!c) break;
+        p = c + 1;
+    }
+    (void)what;
+    (void)err;
+    (void)errlen;
+    return SF_OK;
+}
+
+static int check_parties(const sf_opts *o, const char *what, char *err, size_t errlen) {
+    if (o->nparties == 0) {
+        snprintf(err, errlen,
+                 "no parties: give them with --sf-parties=alice,bob,... , SF_PARTIES, or "
+                 "sf_config.parties");
+        return SF_EUSAGE;
+    }
+    for (int i = 0; i < o->nparties; i++) {
+        if (!valid_party_name(o->parties[i])) {
+            snprintf(err, errlen,
+                     "%s: party name '%s' is invalid (1-64 characters of A-Z a-z 0-9 _ - .)",
+                     what, o->parties[i]);
+            return SF_EUSAGE;
+        }
+    }
+    /* duplicates: sort a copy of the indices would be O(n log n); names are short, and
+     * the party list is read once, so a hash set keeps it linear for huge debug runs. */
+    size_t nb = 1;
+    while (nb < (size_t)o->nparties * 2) nb <<= 1;
+    int *slot = malloc(sizeof(int) * nb);
+    if (!slot) return SF_ENOMEM;
+    for (size_t i = 0; i < nb; i++) slot[i] = -1;
+    int rc = SF_OK;
+    for (int i = 0; i < o->nparties && rc == SF_OK; i++) {
+        size_t h = sf__str_hash(o->parties[i]) & (nb - 1);
+        while (slot[h] >= 0) {
+            if (!strcmp(o->parties[slot[h]], o->parties[i])) {
+                snprintf(err, errlen, "%s: party '%s' is listed twice", what, o->parties[i]);
+                rc = SF_EUSAGE;
+                break;
+            }
+            h = (h + 1) & (nb - 1);
+        }
+        slot[h] = i;
+    }
+    free(slot);
+    return rc;
+}
+
+int sf__party_lookup(const sf_opts *o, const char *name) {
+    for (int i = 0; i < o->nparties; i++)
+        if (!strcmp(o->parties[i], name)) return i;
+    return -1;
+}
+
+static int parse_size(const char *s, size_t *out) {
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s) return -1;
+    if (*end == 'k' || *end == 'K') v <<= 10, end++;
+    else if (*end == 'm' || *end == 'M') v <<= 20, end++;
+    if (*end) return -1;
+    *out = (size_t)v;
+    return 0;
+}
+
+static int parse_bool(const char *s, int *out) {
+    if (!strcmp(s, "1") || !strcmp(s, "on") || !strcmp(s, "yes") || !strcmp(s, "true"))
+        *out = 1;
+    else if (!strcmp(s, "0") || !strcmp(s, "off") || !strcmp(s, "no") || !strcmp(s, "false"))
+        *out = -1;
+    else return -1;
+    return 0;
+}
+
+static int parse_seconds(const char *s, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !(v > 0)) return -1;
+    *out = v;
+    return 0;
+}
+
+/* Apply one option `key`=`val`; `src` names where it came from (for messages). */
+static int apply(sf_opts *o, const char *key, const char *val, const char *src, char *err,
+                 size_t errlen) {
+#define BAD(what)                                                                   \
+    do {                                                                            \
+        snprintf(err, errlen, "%s: bad value '%s' for %s (%s)", src, val ? val : "", \
+                 key, what);                                                        \
+        return SF_EUSAGE;                                                           \
+    } while (0)
+    if (!strcmp(key, "mode")) {
+        if (!val || parse_mode(val, &o->mode)) BAD("expected debug, sim or prod");
+    } else if (!strcmp(key, "parties")) {
+        if (!val || !*val) BAD("expected a comma-separated list of party names");
+        int rc = set_parties_list(o, val, src, err, errlen);
+        if (rc) return rc;
+    } else if (!strcmp(key, "stack-size")) {
+        size_t sz;
+        if (!val || parse_size(val, &sz) || sz < 16384 || sz > ((size_t)1 << 32))
+            BAD("expected bytes with optional k/m suffix, 16k..4096m");
+        o->stack_size = sz;
+    } else if (!strcmp(key, "check-args")) {
+        if (!val || parse_bool(val, &o->check_args)) BAD("expected 0 or 1");
+    } else if (!strcmp(key, "quiet")) {
+        int q = 1;
+        if (val && parse_bool(val, &q)) BAD("expected 0 or 1");
+        o->quiet = q > 0;
+    } else if (!strcmp(key, "wait-timeout")) {
+        if (!val || parse_seconds(val, &o->wait_timeout)) BAD("expected seconds > 0");
+    } else {
+        snprintf(err, errlen,
+                 "%s: unknown option --sf-%s (known: --sf-mode, --sf-parties, "
+                 "--sf-stack-size, --sf-check-args, --sf-quiet, --sf-wait-timeout)",
+                 src, key);
+        return SF_EUSAGE;
+    }
+    return SF_OK;
+#undef BAD
+}
+
+static const struct {
+    const char *env, *key;
+} env_opts[] = {{"SF_MODE", "mode"},
+                {"SF_PARTIES", "parties"},
+                {"SF_STACK_SIZE", "stack-size"},
+                {"SF_CHECK_ARGS", "check-args"},
+                {"SF_QUIET", "quiet"},
+                {"SF_WAIT_TIMEOUT", "wait-timeout"}};
+
+int sf__opts_parse(sf_opts *o, const sf_config *cfg, char *err, size_t errlen) {
+    static const sf_config zero;
+    if (!cfg) cfg = &zero;
+    memset(o, 0, sizeof *o);
+    int rc;
+    o->mode = cfg->mode ? cfg->mode : default_mode;
+    if (o->mode != SF_MODE_UNSET && o->mode != SF_MODE_DEBUG && o->mode != SF_MODE_SIMULATION &&
+        o->mode != SF_MODE_PRODUCTION) {
+        snprintf(err, errlen, "sf_config.mode: unknown mode %d", (int)o->mode);
+        return SF_EUSAGE;
+    }
+    if (cfg->parties) {
+        if (cfg->nparties <= 0) {
+            snprintf(err, errlen, "sf_config.nparties must be > 0 when parties is set");
+            return SF_EUSAGE;
+        }
+        o->parties = calloc((size_t)cfg->nparties, sizeof(char *));
+        if (!o->parties) return SF_ENOMEM;
+        for (int i = 0; i < cfg->nparties; i++) {
+            o->parties[i] = strdup(cfg->parties[i] ? cfg->parties[i] : "");
+            if (!o->parties[i]) return SF_ENOMEM;
+            o->nparties++;
+        }
+    }
+    o->stack_size = cfg->stack_size;
+    o->check_args = cfg->check_args;
+    o->quiet = cfg->quiet;
+    o->wait_timeout = cfg->wait_timeout;
+    const char *parties_src = "sf_config.parties";
+
+    for (size_t i = 0; i < sizeof env_opts / sizeof env_opts[0]; i++) {
+        const char *v = getenv(env_opts[i].env);
+        if (!v) continue;
+        if ((rc = apply(o, env_opts[i].key, v, env_opts[i].env, err, errlen))) return rc;
+        if (!strcmp(env_opts[i].key, "parties")) parties_src = "SF_PARTIES";
+    }
+
+    o->argv = calloc((size_t)(cfg->argc > 0 ? cfg->argc : 0) + 2, sizeof(char *));
+    if (!o->argv) return SF_ENOMEM;
+    o->argv[o->argc++] = (cfg->argc > 0 && cfg->argv) ? cfg->argv[0] : (char *)"sfmpi";
+    for (int i = 1; i < cfg->argc; i++) {
+        char *a = cfg->argv[i];
+        if (!strcmp(a, "--")) { /* everything after belongs to the program */
+            for (i++; i < cfg->argc; i++) o->argv[o->argc++] = cfg->argv[i];
+            break;
+        }
+        if (strncmp(a, "--sf-", 5)) {
+            o->argv[o->argc++] = a;
+            continue;
+        }
+        char key[64];
+        const char *eq = strchr(a + 5, '=');
+        size_t kl = eq ? (size_t)(eq - (a + 5)) : strlen(a + 5);
+        if (kl >= sizeof key) kl = sizeof key - 1;
+        memcpy(key, a + 5, kl);
+        key[kl] = 0;
+        const char *val = eq ? eq + 1 : NULL;
+        if (!val && strcmp(key, "quiet") && i + 1 < cfg->argc && strncmp(cfg->argv[i + 1], "--", 2))
+            val = cfg->argv[++i]; /* --sf-mode debug */
+        char src[96];
+        snprintf(src, sizeof src, "command line option %s", a);
+        if ((rc = apply(o, key, val, src, err, errlen))) return rc;
+        if (!strcmp(key, "parties")) parties_src = "--sf-parties";
+    }
+    o->argv[o->argc] = NULL;
+
+    if (o->mode == SF_MODE_UNSET) {
+        const char *ws = getenv("OMPI_COMM_WORLD_SIZE");
+        if (!ws) ws = getenv("PMI_SIZE");
+        if (ws && atoi(ws) > 1) {
+            snprintf(err, errlen,
+                     "started by an MPI launcher with %s ranks but no mode was given: pass "
+                     "--sf-mode=sim (or set SF_MODE)",
+                     ws);
+            return SF_EUSAGE;
+        }
+        o->mode = SF_MODE_DEBUG;
+    }
+    if ((rc = check_parties(o, parties_src, err, errlen))) return rc;
+    if (!o->stack_size) o->stack_size = 256 * 1024;
+    if (!o->check_args) o->check_args = 1;
+    if (!(o->wait_timeout > 0)) o->wait_timeout = 2.0;
+    return SF_OK;
+}
+
+void sf__opts_free(sf_opts *o) {
+    free_parties(o);
+    free(o->argv);
+    o->argv = NULL;
+}

@@ -1,0 +1,379 @@
+/*
+ * The debug executor: every rank is a coroutine on this one thread.
+ *
+ * Scheduling is a FIFO of runnable ranks, started in rank order. A rank gives way at the
+ * start of every runtime call (lockstep: the log reads call by call across parties) and
+ * when it blocks in recv; it switches straight to the next runnable rank, not through
+ * the scheduler. Everything is deterministic: the same program gives the same
+ * interleaving and the same log on every run.
+ *
+ * When no rank is runnable and some are blocked, control returns to the thread context,
+ * which reports the deadlock: per rank what it waits for and where, a backtrace taken by
+ * switching into the blocked rank, the wait-for cycle, and the first call at which the
+ * ranks' programs differ (the usual cause). When all ranks finish, it checks that they
+ * made the same calls and that no message was left unreceived.
+ */
+#include <execinfo.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "runtime/coro.h"
+#include "runtime/internal.h"
+
+#define GUARD_PAGE_LIMIT 30000 /* ranks; past it guard pages would exhaust vm.max_map_count */
+#define BT_MAX 24
+#define REPORT_BT_RANKS 16
+
+enum { R_READY, R_BLOCKED, R_DONE };
+
+typedef struct sf_rank_rt {
+    sf_ctx ctx; /* first: a ctx pointer is a rank pointer */
+    struct sf_debug_exec *ex;
+    sf_coro *co;
+    int idx;
+    int state;
+    int next; /* ready FIFO link */
+    int wait_src;
+    uint64_t wait_obj;
+    int exit_code;
+    int nbt;
+    void *bt[BT_MAX];
+    char name[80];
+} sf_rank_rt;
+
+typedef struct sf_debug_exec {
+    sf_run_state *run;
+    int n;
+    sf_rank_rt *ranks;
+    int head, tail;
+    int current;
+    int reporting; /* resumed blocked ranks capture a backtrace and switch back */
+    sf_coro *main;
+} sf_debug_exec;
+
+/* For debuggers (scripts/sfmpi-gdb.py) and the overflow hook. */
+SF_API sf_debug_exec *sf__debug_exec_current;
+
+static void push_ready(sf_debug_exec *ex, int r) {
+    ex->ranks[r].next = -1;
+    ex->ranks[r].state = R_READY;
+    if (ex->tail >= 0) ex->ranks[ex->tail].next = r;
+    else ex->head = r;
+    ex->tail = r;
+}
+
+static int pop_ready(sf_debug_exec *ex) {
+    int r = ex->head;
+    if (r >= 0) {
+        ex->head = ex->ranks[r].next;
+        if (ex->head < 0) ex->tail = -1;
+    }
+    return r;
+}
+
+static void switch_to(sf_debug_exec *ex, sf_rank_rt *from, int to) {
+    ex->current = to;
+    sf__coro_switch(from->co, to >= 0 ? ex->ranks[to].co : ex->main);
+    ex->current = from->idx;
+}
+
+void sf__debug_yield(sf_ctx *sf) {
+    sf_rank_rt *r = (sf_rank_rt *)sf;
+    sf_debug_exec *ex = r->ex;
+    if (ex->head < 0) return;
+    push_ready(ex, r->idx);
+    int nx = pop_ready(ex);
+    if (nx != r->idx) switch_to(ex, r, nx);
+}
+
+void sf__debug_note_wait(sf_ctx *sf, int src, uint64_t obj_id) {
+    sf_rank_rt *r = (sf_rank_rt *)sf;
+    r->wait_src = src;
+    r->wait_obj = obj_id;
+}
+
+static void capture_and_return(sf_rank_rt *r) {
+    r->nbt = backtrace(r->bt, BT_MAX);
+    switch_to(r->ex, r, -1);
+}
+
+static void sched_block(void *arg, int self, int src) {
+    sf_debug_exec *ex = arg;
+    sf_rank_rt *r = &ex->ranks[self];
+    r->state = R_BLOCKED;
+    r->wait_src = src;
+    switch_to(ex, r, pop_ready(ex)); /* -1: nobody runnable, back to the thread context */
+    if (ex->reporting) capture_and_return(r);
+    r->wait_src = -1;
+}
+
+static void sched_wake(void *arg, int r) { push_ready((sf_debug_exec *)arg, r); }
+
+static void rank_main(void *arg) {
+    sf_rank_rt *r = arg;
+    r->exit_code = sf__run_party(&r->ctx);
+    r->state = R_DONE;
+    int nx = pop_ready(r->ex);
+    r->ex->current = nx;
+    sf__coro_set_exit(r->co, nx >= 0 ? r->ex->ranks[nx].co : r->ex->main);
+}
+
+static void overflow_hook(const char *name, size_t stack_size) {
+    char buf[256];
+    int n = snprintf(buf, sizeof buf,
+                     "sfmpi: [debug %s] error: stack overflow in rank %s (coroutine stack %zu "
+                     "KiB); raise it with --sf-stack-size=<bytes>[k|m]\n",
+                     name, name, stack_size / 1024);
+    if (n > 0) {
+        ssize_t w = write(2, buf, (size_t)(n < (int)sizeof buf ? n : (int)sizeof buf - 1));
+        (void)w;
+    }
+}
+
+/* ------------------------------------------------------------------ reports */
+
+static const char *rank_name(sf_debug_exec *ex, int r) {
+    return r >= 0 && r < ex->n ? ex->ranks[r].name : "?";
+}
+
+/* First call at which the ranks' traces differ, within the remembered window. */
+static int find_divergence(sf_debug_exec *ex, uint64_t *call, int *ra, int *rb) {
+    uint64_t lo = 1, hi = UINT64_MAX;
+    for (int i = 0; i < ex->n; i++) {
+        uint64_t c = ex->ranks[i].ctx.call_seq;
+        if (c < hi) hi = c;
+        if (c >= SF__HIST && c - SF__HIST + 1 > lo) lo = c - SF__HIST + 1;
+    }
+    for (uint64_t k = lo; k <= hi && hi != UINT64_MAX; k++) {
+        unsigned s = (unsigned)(k & (SF__HIST - 1));
+        for (int i = 1; i < ex->n; i++)
+            if (ex->ranks[i].ctx.trace_hist[s] != ex->ranks[0].ctx.trace_hist[s]) {
+                *call = k;
+                *ra = 0;
+                *rb = i;
+                return 1;
+            }
+    }
+    /* no difference within the window: compare where the shortest program ended */
+    for (int i = 1; i < ex->n; i++)
+        if (ex->ranks[i].ctx.call_seq != ex->ranks[0].ctx.call_seq) {
+            *call = hi;
+            *ra = 0;
+            *rb = i;
+            return 2;
+        }
+    return 0;
+}
+
+static void print_site(FILE *f, const sf_site *s) {
+    fprintf(f, "%s:%d, %s", sf__basename(s->file), s->line, s->what ? s->what : "?");
+}
+
+static void print_cause(sf_debug_exec *ex, FILE *f) {
+    uint64_t call;
+    int a, b;
+    int k = find_divergence(ex, &call, &a, &b);
+    if (k == 1) {
+        unsigned s = (unsigned)(call & (SF__HIST - 1));
+        fprintf(f, "  cause: the parties' programs differ from call #%llu on: %s made (",
+                (unsigned long long)call, rank_name(ex, a));
+        print_site(f, &ex->ranks[a].ctx.site_hist[s]);
+        fprintf(f, "), %s made (", rank_name(ex, b));
+        print_site(f, &ex->ranks[b].ctx.site_hist[s]);
+        fprintf(f, ") - a branch on data that only one party knows?\n");
+    } else if (k == 2) {
+        fprintf(f, "  cause: the parties made different numbers of calls (%s: %llu, %s: %llu)\n",
+                rank_name(ex, a), (unsigned long long)ex->ranks[a].ctx.call_seq,
+                rank_name(ex, b), (unsigned long long)ex->ranks[b].ctx.call_seq);
+    }
+}
+
+static int deadlock_report(sf_debug_exec *ex) {
+    FILE *f = stderr;
+    int nblocked = 0, ndone = 0;
+    for (int i = 0; i < ex->n; i++) {
+        nblocked += ex->ranks[i].state == R_BLOCKED;
+        ndone += ex->ranks[i].state == R_DONE;
+    }
+    /* backtraces: switch into each blocked rank (it records and switches back) */
+    ex->reporting = 1;
+    int shown = 0;
+    for (int i = 0; i < ex->n && shown < REPORT_BT_RANKS; i++)
+        if (ex->ranks[i].state == R_BLOCKED) {
+            ex->current = i;
+            sf__coro_switch(ex->main, ex->ranks[i].co);
+            shown++;
+        }
+    fflush(stdout);
+    fprintf(f, "sfmpi: [debug] error: deadlock: every rank is blocked (%d blocked, %d finished, "
+               "%d ranks)\n", nblocked, ndone, ex->n);
+    shown = 0;
+    for (int i = 0; i < ex->n; i++) {
+        sf_rank_rt *r = &ex->ranks[i];
+        if (r->state == R_DONE) {
+            if (ex->n <= 64)
+                fprintf(f, "  %s finished its program after call #%llu\n", r->name,
+                        (unsigned long long)r->ctx.call_seq);
+            continue;
+        }
+        if (shown++ >= 64) continue;
+        char id[32];
+        snprintf(id, sizeof id, SF__OBJ_IDX(r->wait_obj) ? "#%llu.%u" : "#%llu",
+                 (unsigned long long)SF__OBJ_SEQ(r->wait_obj), SF__OBJ_IDX(r->wait_obj));
+        fprintf(f, "  %s at call #%llu (", r->name, (unsigned long long)r->ctx.call_seq);
+        print_site(f, &r->ctx.site);
+        fprintf(f, ") waits for object %s from %s%s\n", id, rank_name(ex, r->wait_src),
+                ex->ranks[r->wait_src].state == R_DONE ? " (which has finished)" : "");
+        if (r->nbt > 0) {
+            char **sym = backtrace_symbols(r->bt, r->nbt);
+            for (int j = 0; sym && j < r->nbt; j++) {
+                if (strstr(sym[j], "sf__coro") || strstr(sym[j], "sched_block") ||
+                    strstr(sym[j], "capture_and_return") || strstr(sym[j], "mem_recv"))
+                    continue;
+                fprintf(f, "      %s\n", sym[j]);
+            }
+            free(sym);
+        }
+    }
+    /* the wait-for cycle: follow wait_src from the first blocked rank */
+    int start = -1;
+    for (int i = 0; i < ex->n && start < 0; i++)
+        if (ex->ranks[i].state == R_BLOCKED) start = i;
+    if (start >= 0) {
+        char *seen = calloc((size_t)ex->n, 1);
+        int r = start;
+        while (seen && r >= 0 && ex->ranks[r].state == R_BLOCKED && !seen[r]) {
+            seen[r] = 1;
+            r = ex->ranks[r].wait_src;
+        }
+        if (seen && r >= 0 && ex->ranks[r].state == R_BLOCKED) {
+            fprintf(f, "  wait-for cycle: %s", ex->ranks[r].name);
+            int c = ex->ranks[r].wait_src, steps = 0;
+            while (steps++ < 32) {
+                fprintf(f, " -> %s", rank_name(ex, c));
+                if (c == r) break;
+                c = ex->ranks[c].wait_src;
+            }
+            fprintf(f, "\n");
+        } else if (seen && r >= 0) {
+            fprintf(f, "  wait-for chain ends at %s, which has finished\n", rank_name(ex, r));
+        }
+        free(seen);
+    }
+    print_cause(ex, f);
+    fflush(f);
+    return SF_EXIT_DEADLOCK;
+}
+
+/* All ranks finished: same calls, nothing left in flight. */
+static int end_check(sf_debug_exec *ex) {
+    uint64_t call;
+    int a, b;
+    int k = find_divergence(ex, &call, &a, &b);
+    if (k) {
+        fflush(stdout);
+        fprintf(stderr, "sfmpi: [debug] error: program divergence: %s finished after call #%llu "
+                        "(", rank_name(ex, a), (unsigned long long)ex->ranks[a].ctx.call_seq);
+        print_site(stderr, &ex->ranks[a].ctx.site);
+        fprintf(stderr, "), %s after call #%llu (", rank_name(ex, b),
+                (unsigned long long)ex->ranks[b].ctx.call_seq);
+        print_site(stderr, &ex->ranks[b].ctx.site);
+        fprintf(stderr, ")\n");
+        print_cause(ex, stderr);
+        return SF_EXIT_DIVERGE;
+    }
+    for (int d = 0; d < ex->n; d++) {
+        int src;
+        sf_msg_hdr h;
+        int np = sf__mem_pending(ex->run->fabric, d, &src, &h);
+        if (np) {
+            fflush(stdout);
+            fprintf(stderr, "sfmpi: [debug] error: program divergence: %s sent object #%llu to "
+                            "%s at its call #%llu (%s:%u), which %s never received (%d message%s "
+                            "left)\n",
+                    rank_name(ex, src), (unsigned long long)SF__OBJ_SEQ(h.obj_id),
+                    rank_name(ex, d), (unsigned long long)h.call_seq, h.file, h.line,
+                    rank_name(ex, d), np, np == 1 ? "" : "s");
+            return SF_EXIT_DIVERGE;
+        }
+    }
+    return SF_EXIT_OK;
+}
+
+/* ------------------------------------------------------------------ run */
+
+int sf__debug_run(sf_run_state *run) {
+    int n = run->opts.nparties, code = SF_EXIT_OK, rc;
+    sf_debug_exec *ex = calloc(1, sizeof *ex);
+    if (!ex) return SF_EXIT_FAILURE;
+    ex->run = run;
+    ex->n = n;
+    ex->head = ex->tail = -1;
+    ex->ranks = calloc((size_t)n, sizeof *ex->ranks);
+    run->dbg = ex;
+    sf_mem_sched sched = {.arg = ex, .block = sched_block, .wake = sched_wake};
+    if (!ex->ranks || sf__mem_fabric_create(&run->fabric, n, &sched)) {
+        fprintf(stderr, "sfmpi: error: out of memory creating %d ranks\n", n);
+        free(ex->ranks);
+        free(ex);
+        return SF_EXIT_FAILURE;
+    }
+    ex->main = sf__coro_thread();
+    sf__coro_install_overflow_handler(overflow_hook, SF_EXIT_STACK);
+    if (n > GUARD_PAGE_LIMIT) {
+        sf__coro_guard_pages(0);
+        if (!run->opts.quiet)
+            fprintf(stderr, "sfmpi: [debug] note: %d ranks: stack guard pages are off past %d "
+                            "ranks (each costs a kernel mapping; vm.max_map_count limits them), "
+                            "so a stack overflow is not caught by name\n", n, GUARD_PAGE_LIMIT);
+    }
+    sf__debug_exec_current = ex;
+    int made = 0;
+    for (int i = 0; i < n; i++, made++) {
+        sf_rank_rt *r = &ex->ranks[i];
+        r->ex = ex;
+        r->idx = i;
+        r->wait_src = -1;
+        snprintf(r->name, sizeof r->name, "%s/0", run->opts.parties[i]);
+        sf_transport_hooks hooks = {.arg = &r->ctx, .on_notice = sf__on_notice,
+                                    .on_bye_mismatch = sf__on_bye_mismatch};
+        if ((rc = sf__ctx_init(&r->ctx, run, i)) ||
+            (rc = sf__mem_transport_create(&r->ctx.tp, run->fabric, i, &hooks)) ||
+            (rc = sf__coro_create(&r->co, rank_main, r, run->opts.stack_size, r->name, ex->main))) {
+            fprintf(stderr, "sfmpi: error: creating rank %s failed: %s\n", r->name, sf_strerror(rc));
+            code = SF_EXIT_FAILURE;
+            sf__ctx_free(&r->ctx);
+            if (r->ctx.tp) r->ctx.tp->ops->destroy(&r->ctx.tp);
+            break;
+        }
+        push_ready(ex, i);
+    }
+    if (code == SF_EXIT_OK) {
+        int first = pop_ready(ex);
+        ex->current = first;
+        sf__coro_switch(ex->main, ex->ranks[first].co);
+        ex->current = -1;
+        int blocked = 0;
+        for (int i = 0; i < n; i++) blocked += ex->ranks[i].state != R_DONE;
+        if (blocked) {
+            fflush(NULL);
+            _exit(deadlock_report(ex)); /* blocked coroutines cannot be unwound */
+        }
+        code = end_check(ex);
+        for (int i = 0; i < n && code == SF_EXIT_OK; i++)
+            if (ex->ranks[i].exit_code) code = ex->ranks[i].exit_code;
+    }
+    for (int i = 0; i < made; i++) {
+        sf__ctx_free(&ex->ranks[i].ctx);
+        ex->ranks[i].ctx.tp->ops->destroy(&ex->ranks[i].ctx.tp);
+        sf__coro_destroy(&ex->ranks[i].co);
+    }
+    sf__mem_fabric_destroy(&run->fabric);
+    sf__debug_exec_current = NULL;
+    free(ex->ranks);
+    free(ex);
+    run->dbg = NULL;
+    fflush(stdout);
+    return code;
+}

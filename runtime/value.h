@@ -1,0 +1,38 @@
+/*
+ * Value layout, shared by the runtime and the transport backends.
+ * A value is immutable once handed to the runtime; the refcount is atomic because a
+ * backend's progress thread (production) may drop the last reference.
+ * Small values are one allocation (header + data); data of large values comes from a
+ * cache of page-aligned mappings so that repeated large transfers do not fault pages in
+ * again every time.
+ */
+#ifndef SF_RUNTIME_VALUE_H
+#define SF_RUNTIME_VALUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sfmpi/sf.h"
+
+struct sf_value {
+    int refcnt;
+    uint8_t dtype;
+    uint8_t ndim;
+    uint16_t flags;
+    size_t nelems;
+    size_t nbytes;
+    void *data;
+    size_t cap; /* bytes mapped, for cached large buffers */
+    int64_t shape[SF_MAX_DIMS];
+};
+
+enum { SF__VAL_BIGDATA = 1 };
+
+/* Allocate with explicit size checks; shape may be NULL when ndim == 0. */
+sf_value *sf__value_alloc(sf_dtype dt, int ndim, const int64_t *shape);
+/* 64-bit digest of dtype, shape and data (debug-mode argument check). */
+uint64_t sf__value_digest(const sf_value *v);
+/* Element count of a shape; returns 0 and sets *ok = 0 on overflow or bad extents. */
+size_t sf__shape_elems(int ndim, const int64_t *shape, int *ok);
+
+#endif
