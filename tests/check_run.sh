@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# check_run.sh --exit CODE [--stderr REGEX]... [--stdout-file FILE] -- command...
+# Runs the command; passes only if it exits with CODE, every REGEX matches its stderr
+# (grep -E), and its stdout equals FILE byte for byte. Prints what differed.
+set -u
+want_exit=0; regexes=(); stdout_file=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --exit) want_exit=$2; shift 2;;
+    --stderr) regexes+=("$2"); shift 2;;
+    --stdout-file) stdout_file=$2; shift 2;;
+    --) shift; break;;
+    *) echo "check_run.sh: unknown option $1" >&2; exit 2;;
+  esac
+done
+out=$(mktemp); err=$(mktemp)
+trap 'rm -f "$out" "$err"' EXIT
+"$@" >"$out" 2>"$err"
+code=$?
+fail=0
+if [ "$code" != "$want_exit" ]; then echo "FAIL: exit code $code, expected $want_exit"; fail=1; fi
+for re in "${regexes[@]+"${regexes[@]}"}"; do
+  if ! grep -Eq -- "$re" "$err"; then echo "FAIL: stderr does not match: $re"; fail=1; fi
+done
+if [ -n "$stdout_file" ] && ! cmp -s "$out" "$stdout_file"; then
+  echo "FAIL: stdout differs from $stdout_file:"; diff "$stdout_file" "$out" | head -40; fail=1
+fi
+if [ $fail != 0 ]; then
+  echo "--- command: $*"; echo "--- stdout:"; head -c 4000 "$out"; echo "--- stderr:"; head -c 8000 "$err"
+fi
+exit $fail

@@ -1,0 +1,97 @@
+/* Unit tests of option parsing: precedence, defaults, and errors that name the option. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/internal.h"
+#include "tests/unit/check.h"
+
+static int parse(sf_opts *o, sf_config *cfg, char *err) {
+    err[0] = 0;
+    return sf__opts_parse(o, cfg, err, 512);
+}
+
+int main(void) {
+    char err[512];
+    sf_opts o;
+    unsetenv("SF_MODE");
+    unsetenv("SF_PARTIES");
+    unsetenv("OMPI_COMM_WORLD_SIZE");
+
+    /* defaults: debug, 256 KiB stacks, arg checks on; program args kept in order */
+    char *a1[] = {"prog", "in.h5", "--sf-parties=alice,bob", "-v", NULL};
+    sf_config c1 = {.argc = 4, .argv = a1};
+    CHECK(parse(&o, &c1, err) == SF_OK);
+    CHECK(o.mode == SF_MODE_DEBUG && o.nparties == 2 && !strcmp(o.parties[1], "bob"));
+    CHECK(o.stack_size == 256 * 1024 && o.check_args == 1 && o.wait_timeout == 2.0);
+    CHECK(o.argc == 3 && !strcmp(o.argv[1], "in.h5") && !strcmp(o.argv[2], "-v") && !o.argv[3]);
+    CHECK(sf__party_lookup(&o, "bob") == 1 && sf__party_lookup(&o, "carol") == -1);
+    sf__opts_free(&o);
+
+    /* precedence: command line > environment > config */
+    const char *cp[] = {"x", "y"};
+    char *a2[] = {"prog", "--sf-mode", "sim", NULL};
+    sf_config c2 = {.argc = 3, .argv = a2, .mode = SF_MODE_DEBUG, .parties = cp, .nparties = 2};
+    setenv("SF_PARTIES", "p,q,r", 1);
+    setenv("SF_MODE", "prod", 1);
+    CHECK(parse(&o, &c2, err) == SF_OK);
+    CHECK(o.mode == SF_MODE_SIMULATION && o.nparties == 3 && !strcmp(o.parties[2], "r"));
+    sf__opts_free(&o);
+    unsetenv("SF_MODE");
+    unsetenv("SF_PARTIES");
+    sf_config c3 = {.mode = SF_MODE_SIMULATION, .parties = cp, .nparties = 2};
+    CHECK(parse(&o, &c3, err) == SF_OK && o.mode == SF_MODE_SIMULATION && o.nparties == 2);
+    sf__opts_free(&o);
+
+    /* errors name the option and the bad value */
+    char *a4[] = {"prog", "--sf-mode=fast", NULL};
+    sf_config c4 = {.argc = 2, .argv = a4, .parties = cp, .nparties = 2};
+    CHECK(parse(&o, &c4, err) == SF_EUSAGE && strstr(err, "--sf-mode=fast") && strstr(err, "'fast'"));
+    sf__opts_free(&o);
+    char *a5[] = {"prog", "--sf-bogus=1", NULL};
+    sf_config c5 = {.argc = 2, .argv = a5, .parties = cp, .nparties = 2};
+    CHECK(parse(&o, &c5, err) == SF_EUSAGE && strstr(err, "unknown option --sf-bogus"));
+    sf__opts_free(&o);
+    char *a6[] = {"prog", "--sf-parties=alice,bob,alice", NULL};
+    sf_config c6 = {.argc = 2, .argv = a6};
+    CHECK(parse(&o, &c6, err) == SF_EUSAGE && strstr(err, "'alice' is listed twice"));
+    sf__opts_free(&o);
+    char *a7[] = {"prog", "--sf-parties=alice,,bob", NULL};
+    sf_config c7 = {.argc = 2, .argv = a7};
+    CHECK(parse(&o, &c7, err) == SF_EUSAGE && strstr(err, "party name '' is invalid"));
+    sf__opts_free(&o);
+    sf_config c8 = {0};
+    CHECK(parse(&o, &c8, err) == SF_EUSAGE && strstr(err, "no parties"));
+    sf__opts_free(&o);
+    char *a9[] = {"prog", "--sf-stack-size=12", NULL};
+    sf_config c9 = {.argc = 2, .argv = a9, .parties = cp, .nparties = 2};
+    CHECK(parse(&o, &c9, err) == SF_EUSAGE && strstr(err, "stack-size"));
+    sf__opts_free(&o);
+    char *a10[] = {"prog", "--sf-stack-size=1m", "--sf-check-args=0", "--sf-wait-timeout=0.5",
+                   "--", "--sf-mode=x", NULL};
+    sf_config c10 = {.argc = 6, .argv = a10, .parties = cp, .nparties = 2};
+    CHECK(parse(&o, &c10, err) == SF_OK);
+    CHECK(o.stack_size == 1 << 20 && o.check_args == -1 && o.wait_timeout == 0.5);
+    CHECK(o.argc == 2 && !strcmp(o.argv[1], "--sf-mode=x")); /* after --: the program's */
+    sf__opts_free(&o);
+
+    /* under an MPI launcher with no mode: an error, not a silent debug run */
+    setenv("OMPI_COMM_WORLD_SIZE", "3", 1);
+    sf_config c11 = {.parties = cp, .nparties = 2};
+    CHECK(parse(&o, &c11, err) == SF_EUSAGE && strstr(err, "--sf-mode=sim"));
+    sf__opts_free(&o);
+    unsetenv("OMPI_COMM_WORLD_SIZE");
+
+    /* mode names and the programmatic default */
+    CHECK(!strcmp(sf_mode_name(SF_MODE_DEBUG), "debug") && !strcmp(sf_mode_name(SF_MODE_SIMULATION), "sim"));
+    CHECK(sf_set_distribution_mode((sf_mode)9) == SF_EINVAL);
+    CHECK(sf_set_distribution_mode(SF_MODE_SIMULATION) == SF_OK);
+    sf_config c12 = {.parties = cp, .nparties = 2};
+    CHECK(parse(&o, &c12, err) == SF_OK && o.mode == SF_MODE_SIMULATION);
+    sf__opts_free(&o);
+    CHECK(sf_set_distribution_mode(SF_MODE_UNSET) == SF_OK);
+
+    /* status names */
+    CHECK(!strcmp(sf_err_name(SF_EDIVERGE), "SF_EDIVERGE") && !strcmp(sf_strerror(0), "success"));
+    CHECK(!strcmp(sf_strerror(12345), "unknown status"));
+    CHECK_DONE();
+}
