@@ -28,3 +28,13 @@ if(GDB_EXE AND SF_BUILD_EXAMPLES)
               $<TARGET_FILE:joint_stats> ${PROJECT_SOURCE_DIR}/scripts/sfmpi-gdb.py
               LABELS "debug;gdb" TIMEOUT 90)
 endif()
+
+# Valgrind on debug-mode runs: coroutine stacks are registered, so memcheck must be clean
+# (no errors, no definite leaks).
+find_program(VALGRIND_EXE valgrind)
+if(VALGRIND_EXE AND NOT SF_SANITIZE)
+  sf_add_test(NAME valgrind_roundtrip_debug
+              COMMAND ${VALGRIND_EXE} -q --error-exitcode=99 --leak-check=full
+                      --errors-for-leak-kinds=definite $<TARGET_FILE:roundtrip> --sf-quiet --sf-mode=debug
+              LABELS "debug;valgrind" EXPECT_EXIT 0 EXPECT_STDOUT_FILE ${rt_out} TIMEOUT 300)
+endif()
