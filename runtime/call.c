@@ -47,17 +47,24 @@ static void fmt_id(char *buf, size_t n, uint64_t id) {
     else snprintf(buf, n, "#%llu", (unsigned long long)SF__OBJ_SEQ(id));
 }
 
-/* File names hash by pointer (they are __FILE__ literals); a small cache keeps the hot
- * path free of string hashing. */
-static uint64_t file_hash(const char *file) {
+/* A call site's hash. Sites are (__FILE__, __LINE__, #fn or a class/method name): static
+ * strings, so a small cache keyed by their addresses keeps string hashing off the hot
+ * path. The hash uses the contents (basename, name, line), never addresses, so it is the
+ * same in every process. */
+static uint64_t site_hash(const sf_site *site) {
     static struct {
-        const char *p;
+        const char *file, *what;
+        int line;
         uint64_t h;
-    } cache[64];
-    size_t s = ((uintptr_t)file >> 4) & 63;
-    if (cache[s].p != file) {
-        cache[s].h = sf__str_hash(sf__basename(file));
-        cache[s].p = file;
+    } cache[256];
+    size_t s = (((uintptr_t)site->file >> 3) ^ ((uintptr_t)site->what >> 3) ^
+                (uintptr_t)site->line * 31) & 255;
+    if (cache[s].file != site->file || cache[s].what != site->what || cache[s].line != site->line) {
+        uint64_t h = sf__str_hash(sf__basename(site->file)) ^ ((uint64_t)site->line << 40);
+        cache[s].h = sf__mix(h, site->what ? sf__str_hash(site->what) : 0);
+        cache[s].file = site->file;
+        cache[s].what = site->what;
+        cache[s].line = site->line;
     }
     return cache[s].h;
 }
@@ -71,9 +78,7 @@ static void call_begin(sf_ctx *sf, sf_site site, uint64_t salt) {
     if (sf->run->dbg) sf__debug_yield(sf);
     sf->call_seq++;
     sf->site = site;
-    uint64_t h = file_hash(site.file) ^ ((uint64_t)site.line << 40);
-    h = sf__mix(h, site.what ? sf__str_hash(site.what) : 0);
-    sf->trace = sf__mix(sf->trace, h ^ salt);
+    sf->trace = sf__mix(sf->trace, site_hash(&site) ^ salt);
     unsigned i = (unsigned)(sf->call_seq & (SF__HIST - 1));
     sf->trace_hist[i] = sf->trace;
     sf->site_hist[i] = site;
@@ -693,9 +698,9 @@ void sf__release(sf_obj obj, sf_site site) {
 
 sf_scope sf_scope_begin(sf_ctx *sf) { return (sf_scope){sf, sf->call_seq}; }
 
-void sf_scope_end(sf_scope *scope, const sf_obj *keep, int nkeep) {
+void sf__scope_end(sf_scope *scope, const sf_obj *keep, int nkeep, sf_site site) {
     sf_ctx *sf = scope->sf;
-    call_begin(sf, SF__SITE("sf_scope_end"), sf__mix(SALT_SCOPE, scope->mark));
+    call_begin(sf, site, sf__mix(SALT_SCOPE, scope->mark));
     sf_entry *e = sf->objs.tail;
     while (e && e->call_seq > scope->mark) {
         sf_entry *prev = e->prev;

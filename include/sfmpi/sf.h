@@ -358,7 +358,9 @@ typedef struct sf_scope {
     uint64_t mark;
 } sf_scope;
 SF_API sf_scope sf_scope_begin(sf_ctx *sf);
-SF_API void sf_scope_end(sf_scope *scope, const sf_obj *keep, int nkeep);
+#define sf_scope_end(scope, keep, nkeep) \
+    sf__scope_end((scope), (keep), (nkeep), SF__SITE("sf_scope_end"))
+SF_API void sf__scope_end(sf_scope *scope, const sf_obj *keep, int nkeep, sf_site site);
 
 /* Finish this party's program early: waits for outstanding sends, checks that every
  * party made the same calls. Called by sf_run when the program returns. */

@@ -1,0 +1,470 @@
+/*
+ * Coroutines for the debug executor (see coro.h for the contract).
+ *
+ * Switch path: errno save/restore, one assembly routine (coro_x86_64.S / coro_aarch64.S)
+ * and, only under AddressSanitizer, the fiber-switch annotations. No syscalls, no
+ * allocation. With SF_CORO_UCONTEXT (or on other architectures) glibc swapcontext is
+ * used instead.
+ */
+#include "coro.h"
+#include "sfmpi/sf.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#if !defined(SF_CORO_UCONTEXT) && !defined(__x86_64__) && !defined(__aarch64__)
+#define SF_CORO_UCONTEXT 1
+#endif
+#ifdef SF_CORO_UCONTEXT
+#include <fenv.h>
+#include <ucontext.h>
+#endif
+
+/* ---- AddressSanitizer / Valgrind ------------------------------------------------ */
+#if defined(__SANITIZE_ADDRESS__)
+#define SF_CORO_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SF_CORO_ASAN 1
+#endif
+#endif
+#ifdef SF_CORO_ASAN
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#endif
+
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define SF_CORO_VALGRIND 1
+#endif
+#endif
+
+#define SF_CORO_DEFAULT_STACK (256u * 1024u)
+#define SF_CORO_NAME_MAX 64
+
+struct sf_coro {
+    /* hot: first cache line */
+    void *sp;                  /* saved stack pointer (asm switch) */
+    int saved_errno;
+    int finished;
+    sf_coro *next;             /* whom this coroutine last switched to, */
+    void *next_sp;             /* where that one's stack was then, */
+    sf_coro *next2;            /* and the same one step further */
+    void *next2_sp;
+    sf_coro_fn fn;
+    void *arg;
+    sf_coro *exit_to;
+    sf_coro *live_prev, *live_next; /* list of live (created, not destroyed) coroutines */
+    char *map;                 /* whole mapping (guard page included), NULL for thread */
+    size_t map_size;
+    char *stack_lo, *stack_hi; /* usable stack */
+    size_t guard_size;         /* 0 if no guard page */
+    size_t stack_size;         /* requested size, rounded to pages */
+#ifdef SF_CORO_VALGRIND
+    unsigned vg_stack_id;
+#endif
+#ifdef SF_CORO_ASAN
+    void *asan_fake;           /* fake stack saved while switched out */
+    const void *asan_bottom;   /* stack bounds handed to start_switch_fiber */
+    size_t asan_size;
+#endif
+#ifdef SF_CORO_UCONTEXT
+    ucontext_t uc;
+#endif
+    char name[SF_CORO_NAME_MAX];
+};
+
+static sf_coro g_thread_coro;
+static int g_thread_init;
+static sf_coro *g_current;
+static sf_coro *g_live;        /* head of the live list */
+static int g_guard_pages = 1;
+static int *g_errno_loc;       /* &errno of the owning thread (saves a call per switch) */
+static size_t g_page;
+#ifdef SF_CORO_ASAN
+static sf_coro *g_switch_from; /* who switched to the coroutine that is resuming */
+#endif
+
+static size_t page_size(void)
+{
+    if (!g_page) {
+        long p = sysconf(_SC_PAGESIZE);
+        g_page = p > 0 ? (size_t)p : 4096u;
+    }
+    return g_page;
+}
+
+sf_coro *sf__coro_thread(void)
+{
+    if (!g_thread_init) {
+        g_thread_init = 1;
+        g_errno_loc = &errno;
+        memcpy(g_thread_coro.name, "thread", sizeof "thread");
+        g_thread_coro.exit_to = NULL;
+        if (!g_current)
+            g_current = &g_thread_coro;
+    }
+    return &g_thread_coro;
+}
+
+sf_coro *sf__coro_current(void)
+{
+    if (!g_current)
+        return sf__coro_thread();
+    return g_current;
+}
+
+int sf__coro_finished(const sf_coro *c) { return c->finished; }
+const char *sf__coro_name(const sf_coro *c) { return c->name; }
+void sf__coro_set_exit(sf_coro *c, sf_coro *exit_to) { c->exit_to = exit_to; }
+void sf__coro_guard_pages(int on) { g_guard_pages = on != 0; }
+
+void sf__coro_stack(const sf_coro *c, void **lo, void **hi)
+{
+    if (lo)
+        *lo = c->stack_lo;
+    if (hi)
+        *hi = c->stack_hi;
+}
+
+/* ---- switching -------------------------------------------------------------------- */
+
+#ifdef SF_CORO_ASAN
+static inline void asan_start(sf_coro *from, sf_coro *to, int from_dies)
+{
+    g_switch_from = from;
+    __sanitizer_start_switch_fiber(from_dies ? NULL : &from->asan_fake, to->asan_bottom,
+                                   to->asan_size);
+}
+/* Runs on the resumed stack. `fake` is what this coroutine saved when it switched out
+ * (NULL on first entry). The thread context's bounds are unknown until a coroutine is
+ * first entered from it: learn them from what ASan reports as the old stack. */
+static inline void asan_finish(void *fake)
+{
+    const void *old_bottom = NULL;
+    size_t old_size = 0;
+    __sanitizer_finish_switch_fiber(fake, &old_bottom, &old_size);
+    sf_coro *from = g_switch_from;
+    if (from && !from->map && !from->finished) {
+        from->asan_bottom = old_bottom;
+        from->asan_size = old_size;
+    }
+}
+#else
+#define asan_start(from, to, dies) ((void)0)
+#define asan_finish(fake) ((void)0)
+#endif
+
+#ifdef SF_CORO_UCONTEXT
+static void raw_swap(sf_coro *from, sf_coro *to)
+{
+    swapcontext(&from->uc, &to->uc);
+}
+#else
+void sf__coro_swap(void **save_sp, void *new_sp);
+void sf__coro_trampoline(void);
+#define raw_swap(from, to) sf__coro_swap(&(from)->sp, (to)->sp)
+#endif
+
+/* Called from the trampoline on the new coroutine's stack; never returns. */
+__attribute__((visibility("hidden"), noreturn, used)) void sf__coro_entry(sf_coro *c);
+void sf__coro_entry(sf_coro *c)
+{
+    asan_finish(NULL);
+#ifdef SF_CORO_UCONTEXT
+    fesetenv(FE_DFL_ENV); /* getcontext captured the creator's FP env: start clean */
+#endif
+    errno = 0;
+    c->fn(c->arg);
+    c->finished = 1;
+    sf_coro *to = c->exit_to ? c->exit_to : sf__coro_thread();
+    g_current = to;
+    asan_start(c, to, 1);
+    raw_swap(c, to);
+    abort(); /* a finished coroutine was resumed */
+}
+
+#ifdef SF_CORO_UCONTEXT
+static void uc_entry(void) { sf__coro_entry(g_current); }
+#endif
+
+void sf__coro_switch(sf_coro *from, sf_coro *to)
+{
+    if (from == to)
+        return;
+    /* Prefetch, by history: schedulers are mostly round robin, so `to` will likely
+     * switch to the same coroutine as last time, whose stack top then sat at
+     * to->next_sp. Prefetches never fault, so stale hints are harmless. */
+    from->next = to;
+    from->next_sp = to->sp;
+    from->next2 = to->next;
+    from->next2_sp = to->next_sp;
+    __builtin_prefetch(to->next2, 1);
+    __builtin_prefetch(to->next2_sp, 1);
+    __builtin_prefetch((char *)to->next2_sp + 64, 1);
+    __builtin_prefetch((char *)to->next2_sp + 128, 1);
+    int *err = g_errno_loc;
+    from->saved_errno = *err;
+    g_current = to;
+    asan_start(from, to, 0);
+    raw_swap(from, to);
+#ifdef SF_CORO_ASAN
+    asan_finish(from->asan_fake);
+#endif
+    *err = from->saved_errno;
+}
+
+/* ---- creation / destruction ------------------------------------------------------- */
+
+int sf__coro_create(sf_coro **out, sf_coro_fn fn, void *arg, size_t stack_size,
+                    const char *name, sf_coro *exit_to)
+{
+    *out = NULL;
+    size_t pg = page_size();
+    sf__coro_thread();
+    if (!stack_size)
+        stack_size = SF_CORO_DEFAULT_STACK;
+    if (stack_size > SIZE_MAX / 4)
+        return SF_ENOMEM;
+    stack_size = (stack_size + pg - 1) & ~(pg - 1);
+    size_t guard = g_guard_pages ? pg : 0;
+    /* The control block lives at the top of the mapping, in the same page as the hot
+     * top of the stack: one TLB entry and adjacent cache lines per switch target. The
+     * extra page keeps the usable stack >= the requested size. */
+    size_t hdr = (sizeof(sf_coro) + 63) & ~(size_t)63;
+    size_t extra = (hdr + pg - 1) & ~(pg - 1);
+    size_t map_size = guard + stack_size + extra;
+
+    char *map = mmap(NULL, map_size, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (map == MAP_FAILED)
+        return errno == ENOMEM ? SF_ENOMEM : SF_ESYS;
+    if (guard && mprotect(map, guard, PROT_NONE) != 0) {
+        int e = errno;
+        munmap(map, map_size);
+        return e == ENOMEM ? SF_ENOMEM : SF_ESYS;
+    }
+#ifdef SF_CORO_ASAN
+    /* Frames of coroutines that finished or were destroyed mid-way leave poisoned
+     * shadow behind; a new mapping may reuse those addresses. */
+    __asan_unpoison_memory_region(map, map_size);
+#endif
+    sf_coro *c = (sf_coro *)(void *)(map + map_size - hdr); /* zero-filled by mmap */
+    c->map = map;
+    c->map_size = map_size;
+    c->guard_size = guard;
+    c->stack_size = stack_size;
+    c->stack_lo = map + guard;
+    c->stack_hi = (char *)c;
+    c->fn = fn;
+    c->arg = arg;
+    c->exit_to = exit_to;
+    if (!name)
+        name = "coroutine";
+    size_t n = strlen(name);
+    if (n >= sizeof c->name)
+        n = sizeof c->name - 1;
+    memcpy(c->name, name, n);
+    c->name[n] = '\0';
+#ifdef SF_CORO_VALGRIND
+    c->vg_stack_id = VALGRIND_STACK_REGISTER(c->stack_lo, c->stack_hi);
+#endif
+#ifdef SF_CORO_ASAN
+    c->asan_bottom = c->stack_lo;
+    c->asan_size = (size_t)(c->stack_hi - c->stack_lo);
+#endif
+
+#ifdef SF_CORO_UCONTEXT
+    if (getcontext(&c->uc) != 0) {
+#ifdef SF_CORO_VALGRIND
+        VALGRIND_STACK_DEREGISTER(c->vg_stack_id);
+#endif
+        munmap(map, map_size);
+        return SF_ESYS;
+    }
+    c->uc.uc_stack.ss_sp = c->stack_lo;
+    c->uc.uc_stack.ss_size = (size_t)(c->stack_hi - c->stack_lo);
+    c->uc.uc_link = NULL;
+    makecontext(&c->uc, uc_entry, 0);
+#elif defined(__x86_64__)
+    {
+        /* Frame popped by sf__coro_swap, then `ret` into the trampoline with
+         * rsp = top - 16 (16-byte aligned, as at a call site). Above it: a zero
+         * word acting as the trampoline's (null) return address. */
+        uintptr_t top = (uintptr_t)c->stack_hi & ~(uintptr_t)15;
+        uint64_t *s = (uint64_t *)(top - 24); /* return-address slot */
+        s[2] = 0;
+        s[1] = 0;
+        s[0] = (uint64_t)(uintptr_t)sf__coro_trampoline;
+        s[-1] = 0;                     /* rbp */
+        s[-2] = 0;                     /* rbx */
+        s[-3] = (uint64_t)(uintptr_t)c; /* r12 */
+        s[-4] = 0;                     /* r13 */
+        s[-5] = 0;                     /* r14 */
+        s[-6] = 0;                     /* r15 */
+        s[-7] = 0x037Full << 32 | 0x1F80u; /* mxcsr (low), x87 cw (high) */
+        c->sp = &s[-7];
+    }
+#elif defined(__aarch64__)
+    {
+        uintptr_t top = (uintptr_t)c->stack_hi & ~(uintptr_t)15;
+        uint64_t *s = (uint64_t *)(top - 16 - 176);
+        memset(s, 0, 176 + 16);
+        s[0] = (uint64_t)(uintptr_t)c;                    /* x19 */
+        s[11] = (uint64_t)(uintptr_t)sf__coro_trampoline; /* x30 */
+        c->sp = s;                                        /* fpcr (s[20]) = 0 */
+    }
+#endif
+
+    /* link into the live list */
+    c->live_next = g_live;
+    if (g_live)
+        g_live->live_prev = c;
+    g_live = c;
+    *out = c;
+    return SF_OK;
+}
+
+void sf__coro_destroy(sf_coro **cp)
+{
+    sf_coro *c = cp ? *cp : NULL;
+    if (!c || c == &g_thread_coro)
+        return;
+    if (c->live_prev)
+        c->live_prev->live_next = c->live_next;
+    else
+        g_live = c->live_next;
+    if (c->live_next)
+        c->live_next->live_prev = c->live_prev;
+#ifdef SF_CORO_VALGRIND
+    VALGRIND_STACK_DEREGISTER(c->vg_stack_id);
+#endif
+    munmap(c->map, c->map_size); /* the control block goes with it */
+    *cp = NULL;
+}
+
+/* ---- stack overflow handler ------------------------------------------------------- */
+
+static sf_coro_overflow_hook g_hook;
+static int g_exit_code;
+static int g_handler_installed;
+static struct sigaction g_old_segv, g_old_bus;
+
+static int in_guard(const sf_coro *c, uintptr_t a)
+{
+    return c && c->guard_size && a >= (uintptr_t)c->map &&
+           a < (uintptr_t)c->map + c->guard_size;
+}
+
+static void write_all(const char *s, size_t n)
+{
+    while (n) {
+        ssize_t w = write(2, s, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return;
+        }
+        s += w;
+        n -= (size_t)w;
+    }
+}
+
+static void default_report(const char *name, size_t stack_size)
+{
+    char buf[256];
+    size_t n = 0;
+    const char *parts[] = {"sfmpi: stack overflow in ", name, " (stack "};
+    for (size_t i = 0; i < 3; i++)
+        for (const char *p = parts[i]; *p && n < 160; p++)
+            buf[n++] = *p;
+    char num[24];
+    size_t k = 0, v = stack_size / 1024;
+    do {
+        num[k++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (k)
+        buf[n++] = num[--k];
+    const char *tail = " KiB); raise it with --sf-stack-size\n";
+    for (const char *p = tail; *p; p++)
+        buf[n++] = *p;
+    write_all(buf, n);
+}
+
+static void restore_action(int sig)
+{
+    const struct sigaction *old = sig == SIGBUS ? &g_old_bus : &g_old_segv;
+    if ((old->sa_flags & SA_SIGINFO) || (old->sa_handler != SIG_IGN &&
+                                         old->sa_handler != SIG_DFL)) {
+        sigaction(sig, old, NULL); /* e.g. a sanitizer's handler: let it report */
+    } else {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = SIG_DFL;
+        sigemptyset(&sa.sa_mask);
+        sigaction(sig, &sa, NULL);
+    }
+}
+
+static void overflow_handler(int sig, siginfo_t *si, void *uc)
+{
+    (void)uc;
+    int saved = errno;
+    uintptr_t a = (uintptr_t)si->si_addr;
+    sf_coro *hit = NULL;
+    if (in_guard(g_current, a))
+        hit = g_current;
+    for (sf_coro *c = g_live; !hit && c; c = c->live_next)
+        if (in_guard(c, a))
+            hit = c;
+    if (hit) {
+        size_t sz = hit->stack_size;
+        if (g_hook)
+            g_hook(hit->name, sz);
+        else
+            default_report(hit->name, sz);
+        _exit(g_exit_code);
+    }
+    /* Not ours: return with the previous/default action so the fault re-raises. */
+    restore_action(sig);
+    errno = saved;
+}
+
+int sf__coro_install_overflow_handler(sf_coro_overflow_hook hook, int exit_code)
+{
+    g_hook = hook;
+    g_exit_code = exit_code;
+    if (g_handler_installed)
+        return SF_OK;
+
+    size_t sz = 64u * 1024u;
+    if ((size_t)SIGSTKSZ > sz)
+        sz = (size_t)SIGSTKSZ;
+    void *alt = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (alt == MAP_FAILED)
+        return errno == ENOMEM ? SF_ENOMEM : SF_ESYS;
+    stack_t ss;
+    memset(&ss, 0, sizeof ss);
+    ss.ss_sp = alt;
+    ss.ss_size = sz;
+    if (sigaltstack(&ss, NULL) != 0) {
+        munmap(alt, sz);
+        return SF_ESYS;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = overflow_handler;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGSEGV, &sa, &g_old_segv) != 0 || sigaction(SIGBUS, &sa, &g_old_bus) != 0)
+        return SF_ESYS;
+    g_handler_installed = 1;
+    return SF_OK;
+}
