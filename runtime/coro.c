@@ -85,7 +85,6 @@ static int g_thread_init;
 static sf_coro *g_current;
 static sf_coro *g_live;        /* head of the live list */
 static int g_guard_pages = 1;
-static int *g_errno_loc;       /* &errno of the owning thread (saves a call per switch) */
 static size_t g_page;
 #ifdef SF_CORO_ASAN
 static sf_coro *g_switch_from; /* who switched to the coroutine that is resuming */
@@ -104,7 +103,6 @@ sf_coro *sf__coro_thread(void)
 {
     if (!g_thread_init) {
         g_thread_init = 1;
-        g_errno_loc = &errno;
         memcpy(g_thread_coro.name, "thread", sizeof "thread");
         g_thread_coro.exit_to = NULL;
         if (!g_current)
@@ -209,7 +207,7 @@ void sf__coro_switch(sf_coro *from, sf_coro *to)
     __builtin_prefetch(to->next2_sp, 1);
     __builtin_prefetch((char *)to->next2_sp + 64, 1);
     __builtin_prefetch((char *)to->next2_sp + 128, 1);
-    int *err = g_errno_loc;
+    int *err = &errno; /* one __errno_location() call for both sides */
     from->saved_errno = *err;
     g_current = to;
     asan_start(from, to, 0);
