@@ -1,0 +1,254 @@
+/*
+ * Failure behaviours: one scenario per run, picked by the first program argument
+ * (sf_argv(sf)[1]). Each scenario makes the runtime stop, or the program return, with one
+ * specific report; tests/modes/failures.cmake pins the exit code and the substance of the
+ * report. Lines a report must name carry a marker comment, slash-star @name star-slash,
+ * which failures.cmake turns into line numbers, so editing this file does not break them.
+ *
+ *   ./sf_test_failures task --sf-mode=debug
+ *   mpirun -np 3 ./sf_test_failures task --sf-mode=sim
+ *
+ * Parties: alice, bob, carol (in that order).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "sfmpi/sf.h"
+
+enum { ALICE, BOB, CAROL };
+
+typedef struct devs {
+    sf_device alice, bob, carol;
+} devs;
+
+/* ------------------------------------------------------------------ tasks */
+
+static int make_value(sf_task *t) { return sf_return(t, 0, sf_value_i64(sf_arg_i64(t, 0))); }
+
+static int use_value(sf_task *t) { return sf_return(t, 0, sf_value_copy(sf_arg(t, 0))); }
+
+static int fail_task(sf_task *t) {
+    return sf_fail(t, "bad input %lld", (long long)sf_arg_i64(t, 0));
+}
+
+/* Writes into its (read-only) argument. */
+static int scribble(sf_task *t) {
+    sf_value *v = (sf_value *)sf_arg(t, 0);
+    int64_t *p = sf_value_data(v);
+    p[0] = 99;
+    return sf_return(t, 0, sf_value_i64(1));
+}
+
+/* Makes a runtime call from inside a task (argument 0: the id of an object). */
+static int nested_get(sf_task *t) {
+    sf_ctx *sf = sf_task_ctx(t);
+    sf_obj o = {sf, (uint64_t)sf_arg_i64(t, 0)};
+    sf_value *v = NULL;
+    int rc = sf_get(sf, o, &v); /*@tc_get*/
+    if (rc) return sf_fail(t, "sf_get returned %d", rc);
+    return sf_return(t, 0, sf_value_copy(v));
+}
+
+/* Deep recursion: each frame keeps 1 KiB alive across the call (no tail call). */
+__attribute__((noinline)) static int64_t deep(int64_t n, volatile char *up) {
+    volatile char buf[1024];
+    buf[0] = (char)n;
+    buf[sizeof buf - 1] = up ? up[0] : 0;
+    if (n == 0) return buf[0];
+    return deep(n - 1, buf) + buf[sizeof buf - 1];
+}
+
+static int recurse(sf_task *t) {
+    return sf_return(t, 0, sf_value_i64(deep(sf_arg_i64(t, 0), NULL)));
+}
+
+/* An actor with one method. */
+typedef struct counter {
+    int64_t n;
+} counter;
+
+static int counter_add(sf_task *t) {
+    counter *c = sf_state(t);
+    c->n += sf_arg_i64(t, 0);
+    return sf_return(t, 0, sf_value_i64(c->n));
+}
+
+static const sf_method counter_methods[] = {{"add", counter_add}, {NULL, NULL}};
+static const sf_actor_class Counter = {"Counter", sizeof(counter), NULL, NULL, counter_methods};
+
+/* ------------------------------------------------------------------ scenarios */
+
+/* 1. A task fails; a second task takes the failed object. Debug mode stops at the first
+ * failure; elsewhere sf_get of the dependent object returns SF_ETASK with the chain. */
+static int sc_task(sf_ctx *sf, devs d) {
+    sf_obj x = SF_REMOTE(d.alice, fail_task, SF_I64(7)); /*@task_fail*/
+    sf_obj y = SF_REMOTE(d.bob, use_value, SF_OBJ(x)); /*@task_dep*/
+    sf_value *v = NULL;
+    int rc = sf_get(sf, y, &v);
+    const char *e = sf_last_error(sf);
+    if (rc != SF_ETASK || !strstr(e, "'use_value'") || !strstr(e, "'fail_task'")) {
+        sf_log(sf, "unexpected: sf_get returned %d, last error: %s", rc, e);
+        return SF_EINVAL;
+    }
+    return rc;
+}
+
+/* 2. alice waits for bob's object and bob for alice's (a branch on private data). */
+static int sc_deadlock(sf_ctx *sf, devs d) {
+    sf_obj a = SF_REMOTE(d.alice, make_value, SF_I64(1));
+    sf_obj b = SF_REMOTE(d.bob, make_value, SF_I64(2));
+    sf_obj r;
+    if (sf_party_index(sf) == BOB)
+        r = SF_REMOTE(d.bob, use_value, SF_OBJ(a)); /*@dl_bob*/
+    else
+        r = SF_REMOTE(d.alice, use_value, SF_OBJ(b)); /*@dl_alice*/
+    sf_value *v = NULL;
+    return sf_get(sf, r, &v); /*@dl_get*/
+}
+
+/* 3a. A message crosses with the wrong object: alice sends #1, bob expects #2. */
+static int sc_diverge_msg(sf_ctx *sf, devs d) {
+    sf_obj a1 = SF_REMOTE(d.alice, make_value, SF_I64(1));
+    sf_obj a2 = SF_REMOTE(d.alice, make_value, SF_I64(2));
+    sf_obj r;
+    if (sf_party_index(sf) == BOB)
+        r = SF_REMOTE(d.bob, use_value, SF_OBJ(a2)); /*@dm_bob*/
+    else
+        r = SF_REMOTE(d.bob, use_value, SF_OBJ(a1)); /*@dm_other*/
+    sf_value *v = NULL;
+    return sf_get(sf, r, &v);
+}
+
+/* 3b. No message in flight: alice waits at call #3 for bob's object; bob made a different,
+ * non-blocking call #3 and waits at call #4 for alice's object. Found by wait notices. */
+static int sc_diverge_wait(sf_ctx *sf, devs d) {
+    sf_obj a = SF_REMOTE(d.alice, make_value, SF_I64(1));
+    sf_obj b = SF_REMOTE(d.bob, make_value, SF_I64(2));
+    sf_obj r;
+    if (sf_party_index(sf) == BOB) {
+        SF_REMOTE(d.bob, make_value, SF_I64(3)); /*@dw_bob*/
+        r = SF_REMOTE(d.bob, use_value, SF_OBJ(a)); /*@dw_bob_wait*/
+    } else {
+        r = SF_REMOTE(d.alice, use_value, SF_OBJ(b)); /*@dw_alice*/
+    }
+    sf_value *v = NULL;
+    return sf_get(sf, r, &v);
+}
+
+/* 4a. A method called after sf_kill. */
+static int sc_killed(sf_ctx *sf, devs d) {
+    sf_actor act = SF_ACTOR(d.alice, &Counter); /*@kill_new*/
+    SF_TRY(sf_kill(act)); /*@kill_kill*/
+    sf_obj r = SF_REMOTE(act, counter_add, SF_I64(1)); /*@kill_call*/
+    sf_value *v = NULL;
+    int rc = sf_get(sf, r, &v);
+    if (rc != SF_ETASK) {
+        sf_log(sf, "unexpected: sf_get returned %d", rc);
+        return SF_EINVAL;
+    }
+    return rc;
+}
+
+/* 4b. sf_kill twice: the second returns SF_EKILLED. */
+static int sc_kill_twice(sf_ctx *sf, devs d) {
+    sf_actor act = SF_ACTOR(d.bob, &Counter);
+    SF_TRY(sf_kill(act)); /*@kt_first*/
+    int rc = sf_kill(act); /*@kt_second*/
+    if (rc != SF_EKILLED) {
+        sf_log(sf, "unexpected: the second sf_kill returned %d", rc);
+        return SF_EINVAL;
+    }
+    return rc;
+}
+
+/* 5. A party that does not exist. */
+static int sc_unknown_party(sf_ctx *sf, devs d) {
+    sf_device dave = sf_pyu(sf, "dave"); /*@pyu_dave*/
+    sf_obj r = SF_REMOTE(dave, make_value, SF_I64(1));
+    sf_value *v = NULL;
+    return sf_get(sf, r, &v);
+}
+
+/* 8. A task overflows its rank's coroutine stack (run with a small --sf-stack-size). */
+static int sc_stack(sf_ctx *sf, devs d) {
+    sf_obj r = SF_REMOTE(d.bob, recurse, SF_I64(1 << 20));
+    sf_value *v = NULL;
+    return sf_get(sf, r, &v);
+}
+
+/* 9. bob's program returns while alice waits for bob's object. */
+static int sc_early_return(sf_ctx *sf, devs d) {
+    sf_obj b = SF_REMOTE(d.bob, make_value, SF_I64(2)); /*@er_make*/
+    if (sf_party_index(sf) == BOB) return 0;
+    sf_obj r = SF_REMOTE(d.alice, use_value, SF_OBJ(b)); /*@er_wait*/
+    sf_value *v = NULL;
+    return sf_get(sf, r, &v);
+}
+
+/* 10. A task writes into its argument. */
+static int sc_arg_write(sf_ctx *sf, devs d) {
+    sf_obj a = SF_REMOTE(d.alice, make_value, SF_I64(1));
+    sf_obj r = SF_REMOTE(d.bob, scribble, SF_OBJ(a)); /*@aw_call*/
+    sf_value *v = NULL;
+    return sf_get(sf, r, &v);
+}
+
+/* 11. An object used after sf_release. */
+static int sc_released(sf_ctx *sf, devs d) {
+    sf_obj a = SF_REMOTE(d.alice, make_value, SF_I64(1));
+    sf_release(a);
+    sf_obj r = SF_REMOTE(d.bob, use_value, SF_OBJ(a)); /*@rel_use*/
+    sf_value *v = NULL;
+    return sf_get(sf, r, &v);
+}
+
+/* 12. sf_get inside a task. */
+static int sc_task_call(sf_ctx *sf, devs d) {
+    sf_obj a = SF_REMOTE(d.alice, make_value, SF_I64(1));
+    sf_obj r = SF_REMOTE(d.bob, nested_get, SF_I64((int64_t)a.id));
+    sf_value *v = NULL;
+    return sf_get(sf, r, &v);
+}
+
+/* A run that succeeds (for the option tests: the program must not matter). */
+static int sc_ok(sf_ctx *sf, devs d) {
+    sf_obj a = SF_REMOTE(d.alice, make_value, SF_I64(41));
+    sf_value *v = NULL;
+    SF_TRY(sf_get(sf, a, &v));
+    return sf_value_as_i64(v, 0) == 41 ? 0 : SF_EINVAL;
+}
+
+static const struct {
+    const char *name;
+    int (*fn)(sf_ctx *, devs);
+} scenarios[] = {
+    {"task", sc_task},
+    {"deadlock", sc_deadlock},
+    {"diverge_msg", sc_diverge_msg},
+    {"diverge_wait", sc_diverge_wait},
+    {"killed", sc_killed},
+    {"kill_twice", sc_kill_twice},
+    {"unknown_party", sc_unknown_party},
+    {"stack", sc_stack},
+    {"early_return", sc_early_return},
+    {"arg_write", sc_arg_write},
+    {"released", sc_released},
+    {"task_call", sc_task_call},
+    {"ok", sc_ok},
+};
+
+static int program(sf_ctx *sf, void *arg) {
+    (void)arg;
+    const char *name = sf_argc(sf) > 1 ? sf_argv(sf)[1] : "";
+    devs d = {sf_pyu(sf, "alice"), sf_pyu(sf, "bob"), sf_pyu(sf, "carol")};
+    for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++)
+        if (!strcmp(scenarios[i].name, name)) return scenarios[i].fn(sf, d);
+    sf_log(sf, "unknown scenario '%s'", name);
+    return SF_EINVAL;
+}
+
+int main(int argc, char **argv) {
+    static const char *const parties[] = {"alice", "bob", "carol"};
+    sf_config cfg = {.argc = argc, .argv = argv, .parties = parties, .nparties = 3};
+    return sf_run(&cfg, program, NULL);
+}
