@@ -75,6 +75,9 @@ static void call_begin(sf_ctx *sf, sf_site site, uint64_t salt) {
                   "%s called inside a task at %s:%d: a task runs on one party and cannot "
                   "make runtime calls; make the call from the program instead",
                   site.what ? site.what : "runtime call", sf__basename(site.file), site.line);
+    if (sf->finished)
+        sf__fatal(sf, SF_EXIT_FAILURE, "%s at %s:%d: called after sf_shutdown",
+                  site.what ? site.what : "runtime call", sf__basename(site.file), site.line);
     if (sf->run->dbg) sf__debug_yield(sf);
     sf->call_seq++;
     sf->site = site;
@@ -144,7 +147,17 @@ static void recv_expect(sf_ctx *sf, int src, uint64_t id, sf_msg_hdr *h, sf_valu
     snprintf(w.file, sizeof w.file, "%s", sf__basename(sf->site.file));
     if (sf->run->dbg) sf__debug_note_wait(sf, src, id);
     int rc = sf->tp->ops->recv(sf->tp, src, &w, h, v);
-    if (rc == SF_EPEER) report_peer_gone(sf, src, id, NULL);
+    if (rc == SF_EPEER) {
+        /* debug mode: the finished rank's context is in this process */
+        sf_msg_hdr bye = {.kind = SF_MSG_BYE};
+        const sf_ctx *peer = sf->run->dbg ? sf__debug_peer_ctx(sf, src) : NULL;
+        if (peer) {
+            bye.call_seq = peer->call_seq;
+            bye.line = (uint32_t)peer->site.line;
+            snprintf(bye.file, sizeof bye.file, "%s", sf__basename(peer->site.file));
+        }
+        report_peer_gone(sf, src, id, peer ? &bye : NULL);
+    }
     if (rc)
         sf__fatal(sf, SF_EXIT_PEER, "receiving from party %s failed: %s",
                   sf__party_name(sf, src), sf_strerror(rc));
@@ -587,8 +600,10 @@ int sf__kill(sf_actor actor, sf_site site) {
     call_begin(sf, site, sf__mix(SALT_KILL, actor.id));
     sf_entry *a = actor_entry(sf, actor, site);
     if (a->killed) {
-        sf__set_error(sf, "sf_kill at %s:%d: actor %s was already killed at %s:%d",
-                      sf__basename(site.file), site.line, a->cls->name,
+        char b[32];
+        fmt_id(b, sizeof b, a->id);
+        sf__set_error(sf, "sf_kill at %s:%d: actor %s %s was already killed at %s:%d",
+                      sf__basename(site.file), site.line, a->cls->name, b,
                       sf__basename(a->kill_site.file), a->kill_site.line);
         return SF_EKILLED;
     }

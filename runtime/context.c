@@ -137,10 +137,13 @@ int sf__run_party(sf_ctx *sf) {
     if (rc != 0) {
         code = rc < 0 ? sf__status_exit_code(rc) : SF_EXIT_FAILURE;
         fflush(stdout);
-        fprintf(stderr, "sfmpi: [%s %s/%d #%llu] the program returned %d (%s)%s%s\n",
+        fprintf(stderr, "sfmpi: [%s %s/%d #%llu] the program returned %d (%s)%s",
                 sf_mode_name(sf->run->opts.mode), sf__party_name(sf, sf->party), sf->rank,
                 (unsigned long long)sf->call_seq, rc, rc < 0 ? sf_err_name(rc) : "non-zero",
-                sf->last_error ? ":\n  " : "", sf->last_error ? sf->last_error : "");
+                sf->last_error ? ":\n    " : "\n");
+        for (const char *p = sf->last_error; p && *p; p++) /* the chain, indented */
+            fputs(*p == '\n' ? "\n    " : (char[]){*p, 0}, stderr);
+        if (sf->last_error) fputc('\n', stderr);
         fflush(stderr);
     }
     sf_shutdown(sf);

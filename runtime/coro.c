@@ -21,7 +21,6 @@
 #define SF_CORO_UCONTEXT 1
 #endif
 #ifdef SF_CORO_UCONTEXT
-#include <fenv.h>
 #include <ucontext.h>
 #endif
 
@@ -170,13 +169,28 @@ void sf__coro_trampoline(void);
 #define raw_swap(from, to) sf__coro_swap(&(from)->sp, (to)->sp)
 #endif
 
+#ifdef SF_CORO_UCONTEXT
+/* Default FP control state, as the assembly switch gives a new coroutine (without
+ * fesetenv, which would pull in libm). */
+static void uc_fp_default(void)
+{
+#if defined(__x86_64__)
+    unsigned short cw = 0x037F;
+    __asm__ volatile("fldcw %0" : : "m"(cw));
+    __builtin_ia32_ldmxcsr(0x1F80);
+#elif defined(__aarch64__)
+    __builtin_aarch64_set_fpcr(0);
+#endif
+}
+#endif
+
 /* Called from the trampoline on the new coroutine's stack; never returns. */
 __attribute__((visibility("hidden"), noreturn, used)) void sf__coro_entry(sf_coro *c);
 void sf__coro_entry(sf_coro *c)
 {
     asan_finish(NULL);
 #ifdef SF_CORO_UCONTEXT
-    fesetenv(FE_DFL_ENV); /* getcontext captured the creator's FP env: start clean */
+    uc_fp_default(); /* getcontext captured the creator's FP env: start clean */
 #endif
     errno = 0;
     c->fn(c->arg);
@@ -190,6 +204,18 @@ void sf__coro_entry(sf_coro *c)
 
 #ifdef SF_CORO_UCONTEXT
 static void uc_entry(void) { sf__coro_entry(g_current); }
+
+/* Own function: getcontext "returns twice", which upsets -Wclobbered in the caller. */
+__attribute__((noinline)) static int uc_init(sf_coro *c)
+{
+    if (getcontext(&c->uc) != 0)
+        return -1;
+    c->uc.uc_stack.ss_sp = c->stack_lo;
+    c->uc.uc_stack.ss_size = (size_t)(c->stack_hi - c->stack_lo);
+    c->uc.uc_link = NULL;
+    makecontext(&c->uc, uc_entry, 0);
+    return 0;
+}
 #endif
 
 void sf__coro_switch(sf_coro *from, sf_coro *to)
@@ -279,17 +305,13 @@ int sf__coro_create(sf_coro **out, sf_coro_fn fn, void *arg, size_t stack_size,
 #endif
 
 #ifdef SF_CORO_UCONTEXT
-    if (getcontext(&c->uc) != 0) {
+    if (uc_init(c) != 0) {
 #ifdef SF_CORO_VALGRIND
         VALGRIND_STACK_DEREGISTER(c->vg_stack_id);
 #endif
         munmap(map, map_size);
         return SF_ESYS;
     }
-    c->uc.uc_stack.ss_sp = c->stack_lo;
-    c->uc.uc_stack.ss_size = (size_t)(c->stack_hi - c->stack_lo);
-    c->uc.uc_link = NULL;
-    makecontext(&c->uc, uc_entry, 0);
 #elif defined(__x86_64__)
     {
         /* Frame popped by sf__coro_swap, then `ret` into the trampoline with

@@ -145,6 +145,8 @@ int sf__debug_run(sf_run_state *run);
 void sf__debug_yield(sf_ctx *sf);
 /* Record what a rank is about to wait for (deadlock reports). */
 void sf__debug_note_wait(sf_ctx *sf, int src, uint64_t obj_id);
+/* The context of another rank of this debug run (for reports). */
+const sf_ctx *sf__debug_peer_ctx(sf_ctx *sf, int party);
 
 /* hashing */
 static inline uint64_t sf__mix(uint64_t h, uint64_t x) {

@@ -13,6 +13,7 @@
  * ranks' programs differ (the usual cause). When all ranks finish, it checks that they
  * made the same calls and that no message was left unreceived.
  */
+#include <dlfcn.h>
 #include <execinfo.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,6 +92,11 @@ void sf__debug_note_wait(sf_ctx *sf, int src, uint64_t obj_id) {
     sf_rank_rt *r = (sf_rank_rt *)sf;
     r->wait_src = src;
     r->wait_obj = obj_id;
+}
+
+const sf_ctx *sf__debug_peer_ctx(sf_ctx *sf, int party) {
+    sf_debug_exec *ex = ((sf_rank_rt *)sf)->ex;
+    return party >= 0 && party < ex->n ? &ex->ranks[party].ctx : NULL;
 }
 
 static void capture_and_return(sf_rank_rt *r) {
@@ -189,6 +195,47 @@ static void print_cause(sf_debug_exec *ex, FILE *f) {
     }
 }
 
+/* A blocked rank's stack, user frames only, as "function (file:line)": addr2line turns the
+ * addresses into names even for static functions (which backtrace_symbols cannot name);
+ * without addr2line the raw backtrace_symbols lines are printed. */
+static void print_backtrace(FILE *f, sf_rank_rt *r) {
+    if (r->nbt <= 0) return;
+    Dl_info di;
+    char cmd[4096];
+    int used = 0, printed = 0;
+    const char *module = NULL;
+    if (dladdr(r->bt[0], &di) && di.dli_fname) module = di.dli_fname;
+    if (module && !access("/usr/bin/addr2line", X_OK)) {
+        used = snprintf(cmd, sizeof cmd, "/usr/bin/addr2line -f -C -e '%s'", module);
+        for (int j = 0; j < r->nbt && used < (int)sizeof cmd - 40; j++) {
+            Dl_info dj;
+            if (!dladdr(r->bt[j], &dj) || !dj.dli_fname || strcmp(dj.dli_fname, module)) continue;
+            used += snprintf(cmd + used, sizeof cmd - (size_t)used, " %#lx",
+                             (unsigned long)((char *)r->bt[j] - (char *)dj.dli_fbase - 1));
+        }
+        FILE *p = popen(cmd, "r");
+        char fn[512], loc[1024];
+        while (p && fgets(fn, sizeof fn, p) && fgets(loc, sizeof loc, p)) {
+            fn[strcspn(fn, "\n")] = 0;
+            loc[strcspn(loc, "\n")] = 0;
+            char *disc = strstr(loc, " (discriminator");
+            if (disc) *disc = 0;
+            /* runtime internals say nothing about the user's program */
+            if (strstr(loc, "/runtime/") || strstr(loc, "/mpi/") || strstr(loc, "/devices/") ||
+                !strncmp(fn, "??", 2) || !strcmp(fn, "rank_main"))
+                continue;
+            const char *colon = strrchr(loc, '/');
+            fprintf(f, "      at %s (%s)\n", fn, colon ? colon + 1 : loc);
+            printed++;
+        }
+        if (p) pclose(p);
+    }
+    if (printed) return;
+    char **sym = backtrace_symbols(r->bt, r->nbt);
+    for (int j = 0; sym && j < r->nbt; j++) fprintf(f, "      %s\n", sym[j]);
+    free(sym);
+}
+
 static int deadlock_report(sf_debug_exec *ex) {
     FILE *f = stderr;
     int nblocked = 0, ndone = 0;
@@ -225,16 +272,7 @@ static int deadlock_report(sf_debug_exec *ex) {
         print_site(f, &r->ctx.site);
         fprintf(f, ") waits for object %s from %s%s\n", id, rank_name(ex, r->wait_src),
                 ex->ranks[r->wait_src].state == R_DONE ? " (which has finished)" : "");
-        if (r->nbt > 0) {
-            char **sym = backtrace_symbols(r->bt, r->nbt);
-            for (int j = 0; sym && j < r->nbt; j++) {
-                if (strstr(sym[j], "sf__coro") || strstr(sym[j], "sched_block") ||
-                    strstr(sym[j], "capture_and_return") || strstr(sym[j], "mem_recv"))
-                    continue;
-                fprintf(f, "      %s\n", sym[j]);
-            }
-            free(sym);
-        }
+        print_backtrace(f, r);
     }
     /* the wait-for cycle: follow wait_src from the first blocked rank */
     int start = -1;

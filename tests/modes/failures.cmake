@@ -88,7 +88,7 @@ sf_fail_test(killed MODES sim EXIT 3 ARGS killed EXPECT
   "\\[sim (alice|bob|carol)/0 #4\\] the program returned -4 \\(SF_ETASK\\):" "${_killed}")
 sf_fail_test(kill_twice MODES debug sim EXIT 3 ARGS kill_twice EXPECT
   "\\[@MODE@ (alice|bob|carol)/0 #3\\] the program returned -8 \\(SF_EKILLED\\):"
-  "sf_kill at ${F}:${L_kt_second}: actor Counter was already killed at ${F}:${L_kt_first}$")
+  "sf_kill at ${F}:${L_kt_second}: actor Counter #1 was already killed at ${F}:${L_kt_first}$")
 
 # 5. Unknown party.
 sf_fail_test(unknown_party MODES debug sim EXIT 2 ARGS unknown_party EXPECT
