@@ -49,6 +49,17 @@ typedef struct sf_wait_notice {
     char file[32];
 } sf_wait_notice;
 
+/* A message's serialized form on byte transports (mpi, bridge): header, value meta and
+ * shape; the value's data follows (inline or in further pieces). */
+typedef struct sf_wire_hdr {
+    sf_msg_hdr h;
+    uint8_t has_val, dtype, ndim, inline_data;
+    uint32_t pad;
+    uint64_t nbytes;
+    int64_t shape[]; /* ndim entries */
+} sf_wire_hdr;
+#define SF_WIRE_HDR_SIZE(ndim) (sizeof(sf_wire_hdr) + sizeof(int64_t) * (size_t)(ndim))
+
 typedef struct sf_transport sf_transport;
 
 struct sf_transport_ops {
@@ -110,5 +121,27 @@ int sf__mpi_transport_create(sf_transport **out, int nparties, const sf_mpi_opti
                              char *err, size_t errlen);
 /* Rank of this process in the job (before the transport exists; -1 if not under MPI). */
 int sf__mpi_world_rank_hint(void);
+
+/* ---- production backend (mpi/transport_bridge.c) */
+struct sf_cluster;
+struct sf_party_key;
+/* Connect to every peer of the cluster (this party is `self`): listens on its own
+ * address, dials the parties with a higher index, accepts the lower ones, runs a Noise KK
+ * handshake on each connection, and returns once all are up (printing progress unless
+ * quiet) or fails with SF_ETIMEOUT after the cluster's connect_timeout, naming the
+ * missing parties in err. job_id is bound into every handshake. */
+int sf__bridge_transport_create(sf_transport **out, const struct sf_cluster *c, int self,
+                                const struct sf_party_key *key, const char *job_id, int quiet,
+                                const sf_transport_hooks *hooks, char *err, size_t errlen);
+
+/* ---- a party's own MPI job (production): rank/size of MPI_COMM_WORLD if launched by an
+ * MPI launcher (MPI initialised only then, and only if nobody has), else 0/1 without MPI. */
+typedef struct sf_party_job sf_party_job;
+int sf__party_job_init(sf_party_job **out, int *argc, char ***argv, int *rank, int *size,
+                       char *err, size_t errlen);
+/* Leader broadcasts the exit code to the other ranks of its job (which wait in it). */
+int sf__party_job_share_code(sf_party_job *pj, int code);
+void sf__party_job_abort(sf_party_job *pj, int code) __attribute__((noreturn));
+void sf__party_job_finish(sf_party_job **pj);
 
 #endif

@@ -36,13 +36,7 @@
 #define INLINE_MAX 8192
 #define CHUNK_MAX ((size_t)1 << 30)
 
-typedef struct wire_hdr {
-    sf_msg_hdr h;
-    uint8_t has_val, dtype, ndim, inline_data;
-    uint32_t pad;
-    uint64_t nbytes;
-    int64_t shape[]; /* ndim entries, then inline data */
-} wire_hdr;
+typedef sf_wire_hdr wire_hdr; /* then inline data, if any */
 
 typedef struct pending {
     sf_value *v; /* reference held while the data send is in flight */
@@ -386,4 +380,67 @@ int sf__mpi_transport_create(sf_transport **out, int nparties, const sf_mpi_opti
     }
     *out = &t->base;
     return SF_OK;
+}
+
+/* ------------------------------------------------------------------ a party's own job */
+
+struct sf_party_job {
+    int mpi;      /* MPI is in use (launched by an MPI launcher) */
+    int owns_mpi; /* we initialised it */
+    MPI_Comm comm;
+    int rank, size;
+};
+
+int sf__party_job_init(sf_party_job **out, int *argc, char ***argv, int *rank, int *size,
+                       char *err, size_t errlen) {
+    sf_party_job *pj = calloc(1, sizeof *pj);
+    if (!pj) return SF_ENOMEM;
+    pj->comm = MPI_COMM_NULL;
+    pj->size = 1;
+    int init = 0, rc;
+    MPI_Initialized(&init);
+    if (init || getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE") || getenv("PMIX_RANK")) {
+        if (!init) {
+            int prov;
+            if ((rc = MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &prov)) != MPI_SUCCESS) {
+                free(pj);
+                return mpi_err(rc, "MPI_Init_thread", err, errlen);
+            }
+            pj->owns_mpi = 1;
+        }
+        pj->mpi = 1;
+        if ((rc = MPI_Comm_dup(MPI_COMM_WORLD, &pj->comm)) != MPI_SUCCESS) {
+            if (pj->owns_mpi) MPI_Finalize();
+            free(pj);
+            return mpi_err(rc, "MPI_Comm_dup", err, errlen);
+        }
+        MPI_Comm_rank(pj->comm, &pj->rank);
+        MPI_Comm_size(pj->comm, &pj->size);
+    }
+    *rank = pj->rank;
+    *size = pj->size;
+    *out = pj;
+    return SF_OK;
+}
+
+int sf__party_job_share_code(sf_party_job *pj, int code) {
+    if (pj && pj->mpi && pj->size > 1) MPI_Bcast(&code, 1, MPI_INT, 0, pj->comm);
+    return code;
+}
+
+void sf__party_job_abort(sf_party_job *pj, int code) {
+    fflush(NULL);
+    if (pj && pj->mpi) MPI_Abort(pj->comm, code);
+    _exit(code);
+}
+
+void sf__party_job_finish(sf_party_job **pjp) {
+    sf_party_job *pj = *pjp;
+    if (!pj) return;
+    if (pj->comm != MPI_COMM_NULL) MPI_Comm_free(&pj->comm);
+    int fin = 0;
+    MPI_Finalized(&fin);
+    if (pj->owns_mpi && !fin) MPI_Finalize();
+    free(pj);
+    *pjp = NULL;
 }

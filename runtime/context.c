@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mpi/bridge/cluster.h"
 #include "runtime/internal.h"
 
 /* ------------------------------------------------------------------ small helpers */
@@ -181,6 +182,96 @@ static int sim_run(sf_run_state *run, sf_config *cfg_argv) {
     return code;
 }
 
+/* ------------------------------------------------------------------ production mode */
+
+/* The party list of the run is the cluster file's; a list given in the config or on the
+ * command line must name the same parties (any order). */
+static int adopt_cluster_parties(sf_opts *o, const sf_cluster *c, char *err, size_t errlen) {
+    if (o->nparties) {
+        int same = o->nparties == c->nparties;
+        for (int i = 0; same && i < o->nparties; i++) same = sf__cluster_find(c, o->parties[i]) >= 0;
+        if (!same) {
+            snprintf(err, errlen, "the program's parties (%d, e.g. '%s') differ from the cluster "
+                                  "file's %s (%d, e.g. '%s')",
+                     o->nparties, o->parties[0], o->cluster, c->nparties, c->parties[0].name);
+            return SF_EUSAGE;
+        }
+        for (int i = 0; i < o->nparties; i++) free(o->parties[i]);
+        free(o->parties);
+    }
+    o->parties = calloc((size_t)c->nparties, sizeof(char *));
+    if (!o->parties) return SF_ENOMEM;
+    o->nparties = c->nparties;
+    for (int i = 0; i < c->nparties; i++)
+        if (!(o->parties[i] = strdup(c->parties[i].name))) return SF_ENOMEM;
+    return SF_OK;
+}
+
+static int prod_run(sf_run_state *run, sf_config *cfg_argv) {
+    sf_opts *o = &run->opts;
+    char err[1024] = "";
+    int rank = 0, size = 1, rc, code = SF_EXIT_USAGE;
+    const char *missing = !o->party ? "--sf-party=<name>" : !o->cluster ? "--sf-cluster=<file>"
+                        : !o->key ? "--sf-key=<file>" : NULL;
+    if (missing) {
+        fprintf(stderr, "sfmpi: error: production mode needs %s (and --sf-party, --sf-cluster, "
+                        "--sf-key; see sfmpi-keygen)\n", missing);
+        return SF_EXIT_USAGE;
+    }
+    sf_party_job *pj = NULL;
+    if ((rc = sf__party_job_init(&pj, &cfg_argv->argc, &cfg_argv->argv, &rank, &size, err, sizeof err))) {
+        fprintf(stderr, "sfmpi: error: %s\n", err);
+        return sf__status_exit_code(rc);
+    }
+    if (rank != 0) { /* a worker of this party's job: waits for the leader's outcome */
+        code = sf__party_job_share_code(pj, 0);
+        sf__party_job_finish(&pj);
+        return code;
+    }
+    sf_cluster cl = {0};
+    sf_party_key key = {0};
+    sf_transport *tp = NULL;
+    sf_ctx *sf = calloc(1, sizeof *sf);
+    int self = -1;
+    if (!sf) goto out;
+    if ((rc = sf__cluster_load(&cl, o->cluster, err, sizeof err))) goto report;
+    if ((self = sf__cluster_find(&cl, o->party)) < 0) {
+        char names[512] = "";
+        size_t n = 0;
+        for (int i = 0; i < cl.nparties && n + 70 < sizeof names; i++)
+            n += (size_t)snprintf(names + n, sizeof names - n, "%s%s", i ? ", " : "", cl.parties[i].name);
+        snprintf(err, sizeof err, "--sf-party=%s: no party '%s' in %s (its parties: %s)", o->party,
+                 o->party, o->cluster, names);
+        rc = SF_EUSAGE;
+        goto report;
+    }
+    if ((rc = sf__party_key_load(&key, o->key, err, sizeof err)) ||
+        (rc = sf__party_key_check(&key, &cl, self, o->key, err, sizeof err)) ||
+        (rc = adopt_cluster_parties(o, &cl, err, sizeof err)))
+        goto report;
+    sf_transport_hooks hooks = {.arg = sf, .on_notice = sf__on_notice,
+                                .on_bye_mismatch = sf__on_bye_mismatch};
+    rc = sf__bridge_transport_create(&tp, &cl, self, &key, o->job_id, o->quiet, &hooks, err, sizeof err);
+    sf__party_key_wipe(&key);
+    if (rc) goto report;
+    if ((rc = sf__ctx_init(sf, run, self))) goto report;
+    sf->tp = tp;
+    code = sf__run_party(sf);
+    sf__ctx_free(sf);
+    goto out;
+report:
+    fprintf(stderr, "sfmpi: [prod %s] error: %s\n", o->party, err);
+    code = rc == SF_ETIMEOUT ? SF_EXIT_PEER : sf__status_exit_code(rc);
+out:
+    sf__party_key_wipe(&key);
+    if (tp) tp->ops->destroy(&tp);
+    sf__cluster_free(&cl);
+    free(sf);
+    sf__party_job_share_code(pj, code);
+    sf__party_job_finish(&pj);
+    return code;
+}
+
 /* ------------------------------------------------------------------ entry points */
 
 int sf_run(const sf_config *cfg, sf_program program, void *arg) {
@@ -197,10 +288,7 @@ int sf_run(const sf_config *cfg, sf_program program, void *arg) {
     switch (run.opts.mode) {
     case SF_MODE_DEBUG: code = sf__debug_run(&run); break;
     case SF_MODE_SIMULATION: code = sim_run(&run, &c); break;
-    default:
-        fprintf(stderr, "sfmpi: error: --sf-mode=prod: production mode is not available in "
-                        "this build yet; use --sf-mode=debug or --sf-mode=sim\n");
-        code = SF_EXIT_USAGE;
+    default: code = prod_run(&run, &c); break;
     }
     sf__opts_free(&run.opts);
     return code;

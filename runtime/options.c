@@ -186,12 +186,20 @@ static int apply(sf_opts *o, const char *key, const char *val, const char *src, 
         int q = 1;
         if (val && parse_bool(val, &q)) BAD("expected 0 or 1");
         o->quiet = q > 0;
+    } else if (!strcmp(key, "party") || !strcmp(key, "cluster") || !strcmp(key, "key") ||
+               !strcmp(key, "job-id")) {
+        if (!val || !*val) BAD("expected a value");
+        char **dst = !strcmp(key, "party") ? &o->party : !strcmp(key, "cluster") ? &o->cluster
+                     : !strcmp(key, "key") ? &o->key : &o->job_id;
+        free(*dst);
+        if (!(*dst = strdup(val))) return SF_ENOMEM;
     } else if (!strcmp(key, "wait-timeout")) {
         if (!val || parse_seconds(val, &o->wait_timeout)) BAD("expected seconds > 0");
     } else {
         snprintf(err, errlen,
                  "%s: unknown option --sf-%s (known: --sf-mode, --sf-parties, "
-                 "--sf-stack-size, --sf-check-args, --sf-quiet, --sf-wait-timeout)",
+                 "--sf-stack-size, --sf-check-args, --sf-quiet, --sf-wait-timeout, "
+                 "--sf-party, --sf-cluster, --sf-key, --sf-job-id)",
                  src, key);
         return SF_EUSAGE;
     }
@@ -206,7 +214,11 @@ static const struct {
                 {"SF_STACK_SIZE", "stack-size"},
                 {"SF_CHECK_ARGS", "check-args"},
                 {"SF_QUIET", "quiet"},
-                {"SF_WAIT_TIMEOUT", "wait-timeout"}};
+                {"SF_WAIT_TIMEOUT", "wait-timeout"},
+                {"SF_PARTY", "party"},
+                {"SF_CLUSTER", "cluster"},
+                {"SF_KEY", "key"},
+                {"SF_JOB_ID", "job-id"}};
 
 int sf__opts_parse(sf_opts *o, const sf_config *cfg, char *err, size_t errlen) {
     static const sf_config zero;
@@ -286,7 +298,9 @@ int sf__opts_parse(sf_opts *o, const sf_config *cfg, char *err, size_t errlen) {
         }
         o->mode = SF_MODE_DEBUG;
     }
-    if ((rc = check_parties(o, parties_src, err, errlen))) return rc;
+    /* production takes its parties from the cluster file (checked against these there) */
+    if (o->mode != SF_MODE_PRODUCTION && (rc = check_parties(o, parties_src, err, errlen)))
+        return rc;
     if (!o->stack_size) o->stack_size = 256 * 1024;
     if (!o->check_args) o->check_args = 1;
     if (!(o->wait_timeout > 0)) o->wait_timeout = 2.0;
@@ -295,6 +309,11 @@ int sf__opts_parse(sf_opts *o, const sf_config *cfg, char *err, size_t errlen) {
 
 void sf__opts_free(sf_opts *o) {
     free_parties(o);
+    free(o->party);
+    free(o->cluster);
+    free(o->key);
+    free(o->job_id);
+    o->party = o->cluster = o->key = o->job_id = NULL;
     free(o->argv);
     o->argv = NULL;
 }
