@@ -129,9 +129,11 @@ struct sf_party_key;
  * address, dials the parties with a higher index, accepts the lower ones, runs a Noise KK
  * handshake on each connection, and returns once all are up (printing progress unless
  * quiet) or fails with SF_ETIMEOUT after the cluster's connect_timeout, naming the
- * missing parties in err. job_id is bound into every handshake. */
+ * missing parties in err. job_id is bound into every handshake. listen: "host:port" to
+ * bind instead of this party's cluster address (behind NAT or a port forward), or NULL. */
 int sf__bridge_transport_create(sf_transport **out, const struct sf_cluster *c, int self,
-                                const struct sf_party_key *key, const char *job_id, int quiet,
+                                const struct sf_party_key *key, const char *job_id,
+                                const char *listen, int quiet,
                                 const sf_transport_hooks *hooks, char *err, size_t errlen);
 
 /* ---- a party's own MPI job (production): rank/size of MPI_COMM_WORLD if launched by an

@@ -969,12 +969,28 @@ static const struct sf_transport_ops bridge_ops = {
 
 /* ------------------------------------------------------------------ creation */
 
-static int listen_on(bridge *b, char *err, size_t errlen) {
-    const sf_cluster_party *me = &b->parties[b->self];
+static int listen_on(bridge *b, const char *laddr, char *err, size_t errlen) {
+    sf_cluster_party me = b->parties[b->self];
+    const char *listen_arg = laddr;
+    if (laddr) { /* host:port (or [v6]:port) to bind instead of the cluster address */
+        const char *colon = strrchr(laddr, ':');
+        char *end = NULL;
+        long port = colon ? strtol(colon + 1, &end, 10) : 0;
+        size_t hl = colon ? (size_t)(colon - laddr) : 0;
+        if (laddr[0] == '[' && hl >= 2 && laddr[hl - 1] == ']') laddr++, hl -= 2;
+        if (!colon || !end || *end || port < 1 || port > 65535 || hl == 0 || hl >= sizeof me.host) {
+            snprintf(err, errlen, "--sf-listen=%s: expected host:port", listen_arg);
+            return SF_EUSAGE;
+        }
+        memcpy(me.host, laddr, hl);
+        me.host[hl] = 0;
+        me.port = (int)port;
+    }
     struct sockaddr_storage ss;
     socklen_t sl;
-    if (resolve(me, &ss, &sl)) {
-        snprintf(err, errlen, "party %s: cannot resolve its address %s:%d", me->name, me->host, me->port);
+    if (resolve(&me, &ss, &sl)) {
+        snprintf(err, errlen, "party %s: cannot resolve its listen address %s:%d", me.name, me.host,
+                 me.port);
         return SF_EUSAGE;
     }
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), one = 1;
@@ -984,7 +1000,7 @@ static int listen_on(bridge *b, char *err, size_t errlen) {
     }
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (bind(fd, (struct sockaddr *)&ss, sl) || listen(fd, 64)) {
-        snprintf(err, errlen, "party %s: cannot listen on %s:%d: %s", me->name, me->host, me->port,
+        snprintf(err, errlen, "party %s: cannot listen on %s:%d: %s", me.name, me.host, me.port,
                  strerror(errno));
         close(fd);
         return SF_ESYS;
@@ -994,7 +1010,8 @@ static int listen_on(bridge *b, char *err, size_t errlen) {
 }
 
 int sf__bridge_transport_create(sf_transport **out, const sf_cluster *c, int self,
-                                const sf_party_key *key, const char *job_id, int quiet,
+                                const sf_party_key *key, const char *job_id,
+                                const char *listen, int quiet,
                                 const sf_transport_hooks *hooks, char *err, size_t errlen) {
     if (sodium_init() < 0) {
         snprintf(err, errlen, "libsodium failed to initialise");
@@ -1045,7 +1062,7 @@ int sf__bridge_transport_create(sf_transport **out, const sf_cluster *c, int sel
         p->rxbuf = malloc(SF_FRAME_OVERHEAD + b->max_frame);
         if (!p->win || !p->txbuf || !p->rxbuf) goto fail;
     }
-    if ((rc = listen_on(b, err, errlen))) goto fail;
+    if ((rc = listen_on(b, listen, err, errlen))) goto fail;
     b->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (b->wake_fd < 0) {
         snprintf(err, errlen, "eventfd: %s", strerror(errno));

@@ -251,7 +251,8 @@ static int prod_run(sf_run_state *run, sf_config *cfg_argv) {
         goto report;
     sf_transport_hooks hooks = {.arg = sf, .on_notice = sf__on_notice,
                                 .on_bye_mismatch = sf__on_bye_mismatch};
-    rc = sf__bridge_transport_create(&tp, &cl, self, &key, o->job_id, o->quiet, &hooks, err, sizeof err);
+    rc = sf__bridge_transport_create(&tp, &cl, self, &key, o->job_id, o->listen, o->quiet, &hooks,
+                                     err, sizeof err);
     sf__party_key_wipe(&key);
     if (rc) goto report;
     if ((rc = sf__ctx_init(sf, run, self))) goto report;

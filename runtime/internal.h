@@ -28,7 +28,7 @@ typedef struct sf_opts {
     int check_args;
     int quiet;
     double wait_timeout;
-    char *party, *cluster, *key, *job_id; /* production (owned) */
+    char *party, *cluster, *key, *job_id, *listen; /* production (owned) */
     int argc;       /* remaining program arguments (argv[0] kept) */
     char **argv;    /* owned array, strings borrowed from the caller */
 } sf_opts;

@@ -187,10 +187,11 @@ static int apply(sf_opts *o, const char *key, const char *val, const char *src, 
         if (val && parse_bool(val, &q)) BAD("expected 0 or 1");
         o->quiet = q > 0;
     } else if (!strcmp(key, "party") || !strcmp(key, "cluster") || !strcmp(key, "key") ||
-               !strcmp(key, "job-id")) {
+               !strcmp(key, "job-id") || !strcmp(key, "listen")) {
         if (!val || !*val) BAD("expected a value");
         char **dst = !strcmp(key, "party") ? &o->party : !strcmp(key, "cluster") ? &o->cluster
-                     : !strcmp(key, "key") ? &o->key : &o->job_id;
+                     : !strcmp(key, "key") ? &o->key : !strcmp(key, "listen") ? &o->listen
+                     : &o->job_id;
         free(*dst);
         if (!(*dst = strdup(val))) return SF_ENOMEM;
     } else if (!strcmp(key, "wait-timeout")) {
@@ -199,7 +200,7 @@ static int apply(sf_opts *o, const char *key, const char *val, const char *src, 
         snprintf(err, errlen,
                  "%s: unknown option --sf-%s (known: --sf-mode, --sf-parties, "
                  "--sf-stack-size, --sf-check-args, --sf-quiet, --sf-wait-timeout, "
-                 "--sf-party, --sf-cluster, --sf-key, --sf-job-id)",
+                 "--sf-party, --sf-cluster, --sf-key, --sf-job-id, --sf-listen)",
                  src, key);
         return SF_EUSAGE;
     }
@@ -218,7 +219,8 @@ static const struct {
                 {"SF_PARTY", "party"},
                 {"SF_CLUSTER", "cluster"},
                 {"SF_KEY", "key"},
-                {"SF_JOB_ID", "job-id"}};
+                {"SF_JOB_ID", "job-id"},
+                {"SF_LISTEN", "listen"}};
 
 int sf__opts_parse(sf_opts *o, const sf_config *cfg, char *err, size_t errlen) {
     static const sf_config zero;
@@ -313,7 +315,8 @@ void sf__opts_free(sf_opts *o) {
     free(o->cluster);
     free(o->key);
     free(o->job_id);
-    o->party = o->cluster = o->key = o->job_id = NULL;
+    free(o->listen);
+    o->party = o->cluster = o->key = o->job_id = o->listen = NULL;
     free(o->argv);
     o->argv = NULL;
 }

@@ -1,0 +1,675 @@
+/*
+ * Unit test of the cluster file and party key files (mpi/bridge/cluster.c): a valid file
+ * with every field, defaults, every error case (status, file name and field path in the
+ * message), and the key file round trip (generate / load / check, permissions, mismatch,
+ * no overwrite without force).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "mpi/bridge/cluster.h"
+#include "sfmpi/sf.h"
+#include "tests/unit/check.h"
+
+#define CHECKF(cond, ...)                                                          \
+    do {                                                                           \
+        if (!(cond)) {                                                             \
+            fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond); \
+            fprintf(stderr, __VA_ARGS__);                                          \
+            fputc('\n', stderr);                                                   \
+            check_failures++;                                                      \
+        }                                                                          \
+    } while (0)
+
+static char pk_hex[3][65];
+static uint8_t pk_bin[3][32];
+static char tmpdir[256];
+
+/* Replace PK0/PK1/PK2 with the test public keys. Returns malloc'd text. */
+static char *subst(const char *tmpl)
+{
+    size_t cap = strlen(tmpl) * 4 + 1024, o = 0;
+    char *out = malloc(cap);
+    if (!out) abort();
+    for (const char *p = tmpl; *p;) {
+        if (p[0] == 'P' && p[1] == 'K' && p[2] >= '0' && p[2] <= '2') {
+            memcpy(out + o, pk_hex[p[2] - '0'], 64);
+            o += 64;
+            p += 3;
+        } else {
+            out[o++] = *p++;
+        }
+    }
+    out[o] = 0;
+    return out;
+}
+
+static int parse(sf_cluster *c, const char *tmpl, char *err, size_t errlen)
+{
+    char *text = subst(tmpl);
+    int r = sf__cluster_parse(c, text, strlen(text), "cluster.json", err, errlen);
+    free(text);
+    return r;
+}
+
+#define P0 "{\"name\":\"alice\",\"address\":\"127.0.0.1:7001\",\"public_key\":\"PK0\"}"
+#define P1 "{\"name\":\"bob\",\"address\":\"127.0.0.1:7002\",\"public_key\":\"PK1\"}"
+#define P2 "{\"name\":\"carol\",\"address\":\"127.0.0.1:7003\",\"public_key\":\"PK2\"}"
+#define HEAD "{\"version\":1,\"job_id\":\"job\","
+#define PARTIES "\"parties\":[" P0 "," P1 "," P2 "]"
+#define WITH_P1(p1) HEAD "\"parties\":[" P0 "," p1 "," P2 "]}"
+#define WITH_CH(ch) HEAD PARTIES ",\"channel\":{" ch "}}"
+#define PARTY1(name, addr, key) \
+    "{\"name\":" name ",\"address\":" addr ",\"public_key\":" key "}"
+
+static void test_valid(void)
+{
+    const char *tmpl =
+        "{\n"
+        "  \"version\": 1,\n"
+        "  \"job_id\": \"fraud-model-2026-11\",\n"
+        "  \"parties\": [\n"
+        "    {\"name\": \"alice\", \"address\": \"127.0.0.1:7001\", \"public_key\": \"PK0\"},\n"
+        "    {\"public_key\": \"PK1\", \"name\": \"bob\", \"address\": \"[::1]:7002\"},\n"
+        "    {\"name\": \"Carol_3.x-y\", \"address\": \"Node-3.example.com:65535\", \"public_key\": \"PK2\"}\n"
+        "  ],\n"
+        "  \"channel\": {\"cipher\": \"aesgcm\", \"connect_timeout\": 30, \"peer_timeout\": 5.5,\n"
+        "              \"heartbeat\": 0.5, \"window\": 1024, \"max_frame\": 65536}\n"
+        "}\n";
+    sf_cluster c;
+    char err[512] = "";
+    char *text = subst(tmpl);
+    int r = sf__cluster_parse(&c, text, strlen(text), "cluster.json", err, sizeof err);
+    CHECKF(r == 0, "r=%d err=%s", r, err);
+    if (r == 0) {
+        CHECK(c.version == 1);
+        CHECK(strcmp(c.job_id, "fraud-model-2026-11") == 0);
+        CHECK(c.nparties == 3);
+        CHECK(strcmp(c.parties[0].name, "alice") == 0);
+        CHECK(strcmp(c.parties[0].host, "127.0.0.1") == 0 && c.parties[0].port == 7001);
+        CHECK(memcmp(c.parties[0].public_key, pk_bin[0], 32) == 0);
+        CHECK(strcmp(c.parties[1].name, "bob") == 0);
+        CHECK(strcmp(c.parties[1].host, "::1") == 0 && c.parties[1].port == 7002);
+        CHECK(memcmp(c.parties[1].public_key, pk_bin[1], 32) == 0);
+        CHECK(strcmp(c.parties[2].name, "Carol_3.x-y") == 0);
+        CHECK(strcmp(c.parties[2].host, "Node-3.example.com") == 0 && c.parties[2].port == 65535);
+        CHECK(memcmp(c.parties[2].public_key, pk_bin[2], 32) == 0);
+        CHECK(c.cipher == SF_NOISE_AESGCM);
+        CHECK(c.connect_timeout == 30 && c.peer_timeout == 5.5 && c.heartbeat == 0.5);
+        CHECK(c.window == 1024 && c.max_frame == 65536);
+        uint8_t h[32];
+        crypto_hash_sha256(h, (const unsigned char *)text, strlen(text));
+        CHECK(memcmp(h, c.file_hash, 32) == 0);
+        CHECK(strcmp(c.source, "cluster.json") == 0);
+        CHECK(sf__cluster_find(&c, "alice") == 0);
+        CHECK(sf__cluster_find(&c, "bob") == 1);
+        CHECK(sf__cluster_find(&c, "Carol_3.x-y") == 2);
+        CHECK(sf__cluster_find(&c, "dave") == -1);
+        CHECK(sf__cluster_find(&c, "Alice") == -1);
+        sf__cluster_free(&c);
+        CHECK(c.parties == NULL && c.nparties == 0);
+    }
+    /* upper-case hex is accepted and decodes the same */
+    {
+        char upper[65];
+        for (int i = 0; i < 65; i++)
+            upper[i] = (char)((pk_hex[1][i] >= 'a' && pk_hex[1][i] <= 'f') ? pk_hex[1][i] - 32 : pk_hex[1][i]);
+        char buf[1024];
+        snprintf(buf, sizeof buf,
+                 "{\"version\":1,\"job_id\":\"j\",\"parties\":[{\"name\":\"a\",\"address\":\"h:1\",\"public_key\":\"%s\"}]}",
+                 upper);
+        r = sf__cluster_parse(&c, buf, strlen(buf), "cluster.json", err, sizeof err);
+        CHECKF(r == 0, "upper-case hex: %s", err);
+        if (r == 0) {
+            CHECK(memcmp(c.parties[0].public_key, pk_bin[1], 32) == 0);
+            CHECK(c.nparties == 1);
+            sf__cluster_free(&c);
+        }
+    }
+    /* defaults when the channel is absent */
+    r = parse(&c, HEAD PARTIES "}", err, sizeof err);
+    CHECKF(r == 0, "defaults: %s", err);
+    if (r == 0) {
+        CHECK(c.cipher == SF_NOISE_CHACHAPOLY);
+        CHECK(c.connect_timeout == 60 && c.peer_timeout == 10 && c.heartbeat == 1);
+        CHECK(c.window == 256 && c.max_frame == 1048576);
+        CHECK(strcmp(c.job_id, "job") == 0);
+        sf__cluster_free(&c);
+    }
+    /* partial channel: the rest keeps its defaults; an empty channel is fine */
+    r = parse(&c, WITH_CH("\"window\":1,\"max_frame\":256,\"cipher\":\"chachapoly\""), err, sizeof err);
+    CHECKF(r == 0, "partial channel: %s", err);
+    if (r == 0) {
+        CHECK(c.window == 1 && c.max_frame == 256 && c.cipher == SF_NOISE_CHACHAPOLY);
+        CHECK(c.connect_timeout == 60 && c.peer_timeout == 10 && c.heartbeat == 1);
+        sf__cluster_free(&c);
+    }
+    r = parse(&c, WITH_CH("\"window\":65536,\"max_frame\":16777216,\"connect_timeout\":86400,"
+                          "\"peer_timeout\":86400,\"heartbeat\":86399.5"),
+              err, sizeof err);
+    CHECKF(r == 0, "upper bounds: %s", err);
+    if (r == 0) {
+        CHECK(c.window == 65536 && c.max_frame == 16777216 && c.heartbeat == 86399.5);
+        sf__cluster_free(&c);
+    }
+    r = parse(&c, WITH_CH(""), err, sizeof err);
+    CHECKF(r == 0, "empty channel: %s", err);
+    if (r == 0) sf__cluster_free(&c);
+    /* the same address with different ports, and hostnames are fine */
+    r = parse(&c, WITH_P1(PARTY1("\"bob\"", "\"localhost:7001\"", "\"PK1\"")), err, sizeof err);
+    CHECKF(r == 0, "localhost: %s", err);
+    if (r == 0) sf__cluster_free(&c);
+    free(text);
+}
+
+struct bad {
+    const char *tmpl;
+    const char *want; /* substring of the message after "cluster.json: " */
+};
+
+static const struct bad bad_cases[] = {
+    /* syntax */
+    {"{\"version\":1,", "line 1, column"},
+    {"", "line 1"},
+    {"{\"version\":1,\n\"version\":1,\"job_id\":\"j\"," PARTIES "}", "line 2"},
+    {HEAD PARTIES "} trailing", "line 1"},
+    {"{\"version\":1,\"job_id\":\"a\\u0000b\"," PARTIES "}", "line 1"},
+    /* top level */
+    {"[1,2]", "expected a JSON object at the top level"},
+    {"\"x\"", "expected a JSON object at the top level"},
+    {HEAD PARTIES ",\"extra\":1}", "extra: unknown key"},
+    {HEAD PARTIES ",\"a\\u001bb\":1}", "a\\x1bb: unknown key"},
+    {HEAD PARTIES ",\"\":1}", "cluster.json: \"\": unknown key"},
+    /* version */
+    {"{\"job_id\":\"j\"," PARTIES "}", "version: missing"},
+    {"{\"version\":2,\"job_id\":\"j\"," PARTIES "}", "version: must be 1"},
+    {"{\"version\":0,\"job_id\":\"j\"," PARTIES "}", "version: must be 1"},
+    {"{\"version\":\"1\",\"job_id\":\"j\"," PARTIES "}", "version: must be the integer 1"},
+    {"{\"version\":1.0,\"job_id\":\"j\"," PARTIES "}", "version: must be the integer 1"},
+    {"{\"version\":null,\"job_id\":\"j\"," PARTIES "}", "version:"},
+    /* job_id */
+    {"{\"version\":1," PARTIES "}", "job_id: missing"},
+    {"{\"version\":1,\"job_id\":\"\"," PARTIES "}", "job_id: must be a non-empty string"},
+    {"{\"version\":1,\"job_id\":7," PARTIES "}", "job_id: must be a non-empty string"},
+    {"{\"version\":1,\"job_id\":\""
+     "0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789"
+     "0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789"
+     "0123456789012345678901234567890123456789012345678901234567\"," PARTIES "}",
+     "job_id: must be a non-empty string of at most 255 bytes, got 258 bytes"},
+    /* parties */
+    {"{\"version\":1,\"job_id\":\"j\"}", "parties: missing"},
+    {HEAD "\"parties\":[]}", "parties: must be a non-empty array"},
+    {HEAD "\"parties\":{}}", "parties: must be a non-empty array"},
+    {HEAD "\"parties\":\"alice\"}", "parties: must be a non-empty array"},
+    {WITH_P1("\"bob\""), "parties[1]: expected an object"},
+    {WITH_P1("null"), "parties[1]: expected an object"},
+    {WITH_P1("{\"name\":\"bob\",\"address\":\"h:1\",\"public_key\":\"PK1\",\"port\":1}"),
+     "parties[1].port: unknown key"},
+    {WITH_P1("{\"address\":\"h:1\",\"public_key\":\"PK1\"}"), "parties[1].name: missing"},
+    {WITH_P1("{\"name\":\"bob\",\"public_key\":\"PK1\"}"), "parties[1].address: missing"},
+    {WITH_P1("{\"name\":\"bob\",\"address\":\"h:1\"}"), "parties[1].public_key: missing"},
+    {WITH_P1("{}"), "parties[1].name: missing"},
+    /* names */
+    {WITH_P1(PARTY1("\"\"", "\"h:1\"", "\"PK1\"")), "parties[1].name: must be 1..64 characters"},
+    {WITH_P1(PARTY1("\"al ice\"", "\"h:1\"", "\"PK1\"")), "parties[1].name: must be 1..64 characters"},
+    {WITH_P1(PARTY1("\"bob/1\"", "\"h:1\"", "\"PK1\"")), "parties[1].name: must be 1..64 characters"},
+    {WITH_P1(PARTY1("\"b\\u00e9b\"", "\"h:1\"", "\"PK1\"")), "parties[1].name: must be 1..64 characters"},
+    {WITH_P1(PARTY1("\"a2345678901234567890123456789012345678901234567890123456789012345\"", "\"h:1\"",
+                    "\"PK1\"")),
+     "parties[1].name: must be 1..64 characters"},
+    {WITH_P1(PARTY1("5", "\"h:1\"", "\"PK1\"")), "parties[1].name: expected a string"},
+    {WITH_P1(PARTY1("\"alice\"", "\"h:1\"", "\"PK1\"")), "parties[1].name: duplicate party name 'alice'"},
+    /* addresses */
+    {WITH_P1(PARTY1("\"bob\"", "\"127.0.0.1\"", "\"PK1\"")), "parties[1].address: expected \"host:port\""},
+    {WITH_P1(PARTY1("\"bob\"", "\"\"", "\"PK1\"")), "parties[1].address: expected \"host:port\""},
+    {WITH_P1(PARTY1("\"bob\"", "\":7001\"", "\"PK1\"")), "parties[1].address: empty host"},
+    {WITH_P1(PARTY1("\"bob\"", "\"h:\"", "\"PK1\"")), "parties[1].address: missing port"},
+    {WITH_P1(PARTY1("\"bob\"", "\"h:0\"", "\"PK1\"")), "parties[1].address: port must be"},
+    {WITH_P1(PARTY1("\"bob\"", "\"h:65536\"", "\"PK1\"")), "parties[1].address: port must be"},
+    {WITH_P1(PARTY1("\"bob\"", "\"h:123456\"", "\"PK1\"")), "parties[1].address: port must be"},
+    {WITH_P1(PARTY1("\"bob\"", "\"h:-1\"", "\"PK1\"")), "parties[1].address: port must be"},
+    {WITH_P1(PARTY1("\"bob\"", "\"h:7x\"", "\"PK1\"")), "parties[1].address: port must be"},
+    {WITH_P1(PARTY1("\"bob\"", "\"::1:7001\"", "\"PK1\"")), "parties[1].address: an IPv6 address must be written in brackets"},
+    {WITH_P1(PARTY1("\"bob\"", "\"[::1:7001\"", "\"PK1\"")), "parties[1].address: expected \"[IPv6]:port\""},
+    {WITH_P1(PARTY1("\"bob\"", "\"[::1]7001\"", "\"PK1\"")), "parties[1].address: expected \"[IPv6]:port\""},
+    {WITH_P1(PARTY1("\"bob\"", "\"[zz::1]:7001\"", "\"PK1\"")), "parties[1].address: not a valid IPv6"},
+    {WITH_P1(PARTY1("\"bob\"", "\"[127.0.0.1]:7001\"", "\"PK1\"")), "parties[1].address: not a valid IPv6"},
+    {WITH_P1(PARTY1("\"bob\"", "\"[]:7001\"", "\"PK1\"")), "parties[1].address: empty host"},
+    {WITH_P1(PARTY1("\"bob\"", "\"256.1.1.1:7001\"", "\"PK1\"")), "parties[1].address: not a valid IPv4"},
+    {WITH_P1(PARTY1("\"bob\"", "\"1.2.3:7001\"", "\"PK1\"")), "parties[1].address: not a valid IPv4"},
+    {WITH_P1(PARTY1("\"bob\"", "\"bad!host:7001\"", "\"PK1\"")), "parties[1].address: not a valid host name"},
+    {WITH_P1(PARTY1("\"bob\"", "\"a..b:7001\"", "\"PK1\"")), "parties[1].address: not a valid host name"},
+    {WITH_P1(PARTY1("\"bob\"", "\"-a.b:7001\"", "\"PK1\"")), "parties[1].address: not a valid host name"},
+    {WITH_P1(PARTY1("\"bob\"", "\"a b:7001\"", "\"PK1\"")), "parties[1].address: not a valid host name"},
+    {WITH_P1(PARTY1("\"bob\"", "7001", "\"PK1\"")), "parties[1].address: expected a \"host:port\" string"},
+    {WITH_P1(PARTY1("\"bob\"", "\"127.0.0.1:7001\"", "\"PK1\"")), "parties[1].address: same host:port as parties[0] ('alice')"},
+    {HEAD "\"parties\":[" PARTY1("\"a\"", "\"[::1]:5\"", "\"PK0\"") "," PARTY1("\"b\"", "\"[0:0::0:1]:5\"", "\"PK1\"") "]}",
+     "parties[1].address: same host:port as parties[0]"},
+    {HEAD "\"parties\":[" PARTY1("\"a\"", "\"Host.Example:5\"", "\"PK0\"") "," PARTY1("\"b\"", "\"host.example:5\"", "\"PK1\"") "]}",
+     "parties[1].address: same host:port as parties[0]"},
+    /* public keys */
+    {WITH_P1(PARTY1("\"bob\"", "\"h:1\"", "\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\"")),
+     "parties[1].public_key: expected 64 hex characters (a 32-byte X25519 public key), got 63"},
+    {WITH_P1(PARTY1("\"bob\"", "\"h:1\"", "\"PK1a\"")),
+     "parties[1].public_key: expected 64 hex characters (a 32-byte X25519 public key), got 65"},
+    {WITH_P1(PARTY1("\"bob\"", "\"h:1\"", "\"\"")), "parties[1].public_key: expected 64 hex characters"},
+    {WITH_P1(PARTY1("\"bob\"", "\"h:1\"", "\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdeg\"")),
+     "parties[1].public_key: expected 64 hex characters (a 32-byte X25519 public key), found 'g' at position 64"},
+    {WITH_P1(PARTY1("\"bob\"", "\"h:1\"", "\"0000000000000000000000000000000000000000000000000000000000000000\"")),
+     "parties[1].public_key: is all zeros"},
+    {WITH_P1(PARTY1("\"bob\"", "\"h:1\"", "\"0100000000000000000000000000000000000000000000000000000000000000\"")),
+     "parties[1].public_key: is a low-order point"},
+    {WITH_P1(PARTY1("\"bob\"", "\"h:1\"", "42")), "parties[1].public_key: expected a string"},
+    {WITH_P1(PARTY1("\"bob\"", "\"h:1\"", "\"PK0\"")), "parties[1].public_key: same public key as parties[0] ('alice')"},
+    /* channel */
+    {HEAD PARTIES ",\"channel\":[]}", "channel: expected an object"},
+    {WITH_CH("\"foo\":1"), "channel.foo: unknown key"},
+    {WITH_CH("\"cipher\":\"des\""), "channel.cipher: must be \"chachapoly\" or \"aesgcm\""},
+    {WITH_CH("\"cipher\":\"ChachaPoly\""), "channel.cipher: must be"},
+    {WITH_CH("\"cipher\":1"), "channel.cipher: must be"},
+    {WITH_CH("\"connect_timeout\":0"), "channel.connect_timeout: must be a number of seconds in (0, 86400]"},
+    {WITH_CH("\"connect_timeout\":-1"), "channel.connect_timeout: must be a number"},
+    {WITH_CH("\"connect_timeout\":86401"), "channel.connect_timeout: must be a number"},
+    {WITH_CH("\"connect_timeout\":\"60\""), "channel.connect_timeout: must be a number"},
+    {WITH_CH("\"peer_timeout\":0"), "channel.peer_timeout: must be a number"},
+    {WITH_CH("\"peer_timeout\":1e300"), "channel.peer_timeout: must be a number"},
+    {WITH_CH("\"heartbeat\":0"), "channel.heartbeat: must be a number"},
+    {WITH_CH("\"heartbeat\":true"), "channel.heartbeat: must be a number"},
+    {WITH_CH("\"heartbeat\":10,\"peer_timeout\":10"), "channel.heartbeat: must be less than channel.peer_timeout"},
+    {WITH_CH("\"heartbeat\":11"), "channel.heartbeat: must be less than channel.peer_timeout (10, the default)"},
+    {WITH_CH("\"peer_timeout\":0.5"), "channel.peer_timeout: must be greater than channel.heartbeat"},
+    {WITH_CH("\"window\":0"), "channel.window: must be an integer in 1..65536"},
+    {WITH_CH("\"window\":65537"), "channel.window: must be an integer in 1..65536"},
+    {WITH_CH("\"window\":1.5"), "channel.window: must be an integer in 1..65536"},
+    {WITH_CH("\"window\":256.0"), "channel.window: must be an integer in 1..65536"},
+    {WITH_CH("\"window\":-9223372036854775808"), "channel.window: must be an integer in 1..65536"},
+    {WITH_CH("\"max_frame\":255"), "channel.max_frame: must be an integer in 256..16777216"},
+    {WITH_CH("\"max_frame\":16777217"), "channel.max_frame: must be an integer in 256..16777216"},
+    {WITH_CH("\"max_frame\":\"1M\""), "channel.max_frame: must be an integer"},
+    {WITH_CH("\"max_frame\":99999999999999999999"), "line 1"},
+};
+
+static void test_errors(void)
+{
+    for (size_t i = 0; i < sizeof bad_cases / sizeof bad_cases[0]; i++) {
+        sf_cluster c;
+        memset(&c, 0x5a, sizeof c);
+        char err[512] = "";
+        int r = parse(&c, bad_cases[i].tmpl, err, sizeof err);
+        CHECKF(r == SF_EUSAGE, "case %zu (%s): r=%d err=%s", i, bad_cases[i].want, r, err); if (getenv("SHOW_ERRORS")) printf("%s\n", err);
+        CHECKF(strncmp(err, "cluster.json: ", 14) == 0, "case %zu: no file name: %s", i, err);
+        CHECKF(strstr(err, bad_cases[i].want) != NULL, "case %zu: want \"%s\" in: %s", i,
+               bad_cases[i].want, err);
+        CHECKF(c.parties == NULL && c.nparties == 0, "case %zu: cluster not left empty", i);
+        if (r == 0) sf__cluster_free(&c);
+    }
+    /* the exact messages from the documentation */
+    sf_cluster c;
+    char err[512];
+    parse(&c, WITH_P1(PARTY1("\"bob\"", "\"h:1\"", "\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\"")),
+          err, sizeof err);
+    CHECKF(strcmp(err, "cluster.json: parties[1].public_key: expected 64 hex characters (a 32-byte "
+                       "X25519 public key), got 63") == 0,
+           "%s", err);
+    parse(&c, WITH_CH("\"window\":0"), err, sizeof err);
+    CHECKF(strcmp(err, "cluster.json: channel.window: must be an integer in 1..65536, got 0") == 0, "%s", err);
+    /* a name passed to parse shows up in the message; a small error buffer truncates safely */
+    const char *t = "{\"version\":3}";
+    int r = sf__cluster_parse(&c, t, strlen(t), "/etc/sfmpi/prod.json", err, sizeof err);
+    CHECKF(r == SF_EUSAGE && strstr(err, "/etc/sfmpi/prod.json: version:") == err, "%s", err);
+    char small[8];
+    r = sf__cluster_parse(&c, t, strlen(t), "cluster.json", small, sizeof small);
+    CHECK(r == SF_EUSAGE && strlen(small) == 7);
+    r = sf__cluster_parse(&c, t, strlen(t), "cluster.json", NULL, 0);
+    CHECK(r == SF_EUSAGE);
+    /* a file bigger than 1 MiB is refused */
+    size_t big = 1024 * 1024 + 16;
+    char *buf = malloc(big);
+    if (buf) {
+        memset(buf, ' ', big);
+        buf[0] = '{';
+        buf[big - 1] = '}';
+        r = sf__cluster_parse(&c, buf, big, "cluster.json", err, sizeof err);
+        CHECKF(r == SF_EUSAGE && strstr(err, "cluster.json: ") && strstr(err, "1 MiB"), "%s", err);
+        free(buf);
+    }
+}
+
+static char *path_in(const char *name)
+{
+    static char bufs[8][512];
+    static int next;
+    char *b = bufs[next++ % 8];
+    snprintf(b, 512, "%s/%s", tmpdir, name);
+    return b;
+}
+
+static int write_text(const char *path, const char *text, mode_t mode)
+{
+    unlink(path);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+    if (fd < 0) return -1;
+    size_t n = strlen(text);
+    int ok = write(fd, text, n) == (ssize_t)n;
+    ok &= fchmod(fd, mode) == 0;
+    ok &= close(fd) == 0;
+    return ok ? 0 : -1;
+}
+
+static char *read_text(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *b = calloc(1, 8192);
+    if (b) {
+        size_t n = fread(b, 1, 8191, f);
+        b[n] = 0;
+    }
+    fclose(f);
+    return b;
+}
+
+static int count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    if (!d) return -1;
+    struct dirent *de;
+    while ((de = readdir(d)))
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) n++;
+    closedir(d);
+    return n;
+}
+
+static void test_load(void)
+{
+    sf_cluster c;
+    char err[512];
+    char *text = subst(HEAD PARTIES "}");
+    const char *p = path_in("cluster.json");
+    CHECK(write_text(p, text, 0644) == 0);
+    int r = sf__cluster_load(&c, p, err, sizeof err);
+    CHECKF(r == 0, "%s", err);
+    if (r == 0) {
+        CHECK(c.nparties == 3 && strcmp(c.source, p) == 0);
+        uint8_t h[32];
+        crypto_hash_sha256(h, (const unsigned char *)text, strlen(text));
+        CHECK(memcmp(h, c.file_hash, 32) == 0);
+        sf__cluster_free(&c);
+    }
+    free(text);
+
+    /* errors name the path */
+    const char *bad = path_in("bad.json");
+    CHECK(write_text(bad, "{\"version\":1,\"job_id\":\"j\",\"parties\":[]}", 0644) == 0);
+    r = sf__cluster_load(&c, bad, err, sizeof err);
+    CHECKF(r == SF_EUSAGE && strstr(err, bad) == err && strstr(err, ": parties: "), "%s", err);
+    CHECK(c.parties == NULL);
+    unlink(bad);
+
+    const char *missing = path_in("missing.json");
+    r = sf__cluster_load(&c, missing, err, sizeof err);
+    CHECKF(r == SF_EUSAGE && strstr(err, missing) && strstr(err, strerror(ENOENT)), "%s", err);
+
+    r = sf__cluster_load(&c, tmpdir, err, sizeof err);
+    CHECKF(r == SF_EUSAGE && strstr(err, tmpdir), "%s", err);
+
+    const char *big = path_in("big.json");
+    FILE *f = fopen(big, "w");
+    CHECK(f != NULL);
+    if (f) {
+        fputc('{', f);
+        for (int i = 0; i < 1024 * 1024; i++) fputc(' ', f);
+        fputc('}', f);
+        fclose(f);
+        r = sf__cluster_load(&c, big, err, sizeof err);
+        CHECKF(r == SF_EUSAGE && strstr(err, big) && strstr(err, "too large"), "%s", err);
+        unlink(big);
+    }
+    unlink(p);
+}
+
+static void test_keys(void)
+{
+    char err[512], pub[65], pub2[65];
+    const char *kp = path_in("alice.key");
+    int before = count_entries(tmpdir);
+
+    int r = sf__party_key_generate("alice", kp, 0, pub, err, sizeof err);
+    CHECKF(r == 0, "%s", err);
+    CHECK(strlen(pub) == 64);
+    struct stat st;
+    CHECK(stat(kp, &st) == 0 && (st.st_mode & 07777) == 0600);
+    CHECK(count_entries(tmpdir) == before + 1); /* no temp file left behind */
+
+    sf_party_key k;
+    r = sf__party_key_load(&k, kp, err, sizeof err);
+    CHECKF(r == 0, "%s", err);
+    char hex[65];
+    sodium_bin2hex(hex, sizeof hex, k.public_key, 32);
+    CHECK(strcmp(hex, pub) == 0);
+    CHECK(strcmp(k.party, "alice") == 0);
+    uint8_t derived[32];
+    crypto_scalarmult_base(derived, k.secret_key);
+    CHECK(memcmp(derived, k.public_key, 32) == 0);
+
+    /* check against a cluster whose alice entry has this key */
+    memcpy(pk_hex[0], pub, 65);
+    sf_cluster c;
+    r = parse(&c, HEAD PARTIES "}", err, sizeof err);
+    CHECKF(r == 0, "%s", err);
+    if (r == 0) {
+        r = sf__party_key_check(&k, &c, 0, kp, err, sizeof err);
+        CHECKF(r == 0, "%s", err);
+        r = sf__party_key_check(&k, &c, 1, kp, err, sizeof err);
+        CHECKF(r == SF_EUSAGE && strstr(err, kp) == err && strstr(err, "'alice'") && strstr(err, "'bob'"),
+               "%s", err);
+        r = sf__party_key_check(&k, &c, 7, kp, err, sizeof err);
+        CHECK(r == SF_EUSAGE);
+        sf__cluster_free(&c);
+    }
+    /* a cluster with a different key for alice */
+    memcpy(pk_hex[0], pk_hex[2], 65);
+    pk_hex[0][0] = pk_hex[0][0] == 'f' ? '0' : 'f';
+    r = parse(&c, HEAD PARTIES "}", err, sizeof err);
+    CHECKF(r == 0, "%s", err);
+    if (r == 0) {
+        r = sf__party_key_check(&k, &c, 0, kp, err, sizeof err);
+        char want[1024];
+        snprintf(want, sizeof want,
+                 "%s: public key does not match parties[0].public_key for party 'alice' in cluster.json", kp);
+        CHECKF(r == SF_EUSAGE && strcmp(err, want) == 0, "%s", err);
+        sf__cluster_free(&c);
+    }
+    sf__party_key_wipe(&k);
+    CHECK(sodium_is_zero(k.secret_key, 32) && k.party[0] == 0);
+
+    /* no overwrite without force; the file is unchanged */
+    char *orig = read_text(kp);
+    r = sf__party_key_generate("alice", kp, 0, pub2, err, sizeof err);
+    CHECKF(r == SF_EUSAGE && strstr(err, kp) == err && strstr(err, "already exists"), "%s", err);
+    char *now = read_text(kp);
+    CHECK(orig && now && strcmp(orig, now) == 0);
+    free(now);
+    CHECK(count_entries(tmpdir) == before + 1);
+    /* with force: a new key replaces it */
+    r = sf__party_key_generate("alice", kp, 1, pub2, err, sizeof err);
+    CHECKF(r == 0, "%s", err);
+    CHECK(strcmp(pub, pub2) != 0);
+    CHECK(stat(kp, &st) == 0 && (st.st_mode & 07777) == 0600);
+    CHECK(count_entries(tmpdir) == before + 1);
+    r = sf__party_key_load(&k, kp, err, sizeof err);
+    sodium_bin2hex(hex, sizeof hex, k.public_key, 32);
+    CHECKF(r == 0 && strcmp(hex, pub2) == 0, "%s", err);
+    sf__party_key_wipe(&k);
+
+    /* a bad party name is refused, nothing written */
+    r = sf__party_key_generate("bad name", path_in("bad.key"), 0, pub2, err, sizeof err);
+    CHECKF(r == SF_EUSAGE && access(path_in("bad.key"), F_OK) != 0, "%s", err);
+    /* a directory that does not exist */
+    r = sf__party_key_generate("alice", path_in("nodir/x.key"), 0, pub2, err, sizeof err);
+    CHECKF(r != 0 && strstr(err, "nodir/x.key"), "%s", err);
+
+    /* 0644 is refused, with the chmod hint */
+    CHECK(chmod(kp, 0644) == 0);
+    r = sf__party_key_load(&k, kp, err, sizeof err);
+    char want[1200];
+    snprintf(want, sizeof want, "%s: key file is readable by others (mode 0644); chmod 600 %s", kp, kp);
+    CHECKF(r == SF_EUSAGE && strcmp(err, want) == 0, "%s", err);
+    CHECK(sodium_is_zero(k.secret_key, 32));
+    CHECK(chmod(kp, 0640) == 0);
+    r = sf__party_key_load(&k, kp, err, sizeof err);
+    CHECKF(r == SF_EUSAGE && strstr(err, "mode 0640"), "%s", err);
+    CHECK(chmod(kp, 0620) == 0);
+    r = sf__party_key_load(&k, kp, err, sizeof err);
+    CHECKF(r == SF_EUSAGE && strstr(err, "mode 0620") && strstr(err, "chmod 600"), "%s", err);
+    CHECK(chmod(kp, 0400) == 0);
+    r = sf__party_key_load(&k, kp, err, sizeof err);
+    CHECKF(r == 0, "0400 is fine: %s", err);
+    sf__party_key_wipe(&k);
+
+    /* hand-written key files */
+    uint8_t sk[32], pk[32];
+    char skh[65], pkh[65], body[512];
+    memset(sk, 7, sizeof sk);
+    crypto_scalarmult_base(pk, sk);
+    sodium_bin2hex(skh, sizeof skh, sk, 32);
+    sodium_bin2hex(pkh, sizeof pkh, pk, 32);
+    const char *hp = path_in("hand.key");
+    snprintf(body, sizeof body, "{\"party\":\"bob\",\"secret_key\":\"%s\",\"public_key\":\"%s\"}", skh, pkh);
+    CHECK(write_text(hp, body, 0600) == 0);
+    r = sf__party_key_load(&k, hp, err, sizeof err);
+    CHECKF(r == 0 && strcmp(k.party, "bob") == 0 && memcmp(k.secret_key, sk, 32) == 0, "%s", err);
+    sf__party_key_wipe(&k);
+
+    struct {
+        const char *fmt; /* %s = secret hex, %s = public hex */
+        const char *want;
+    } badk[] = {
+        {"{\"party\":\"bob\",\"secret_key\":\"%s\",\"public_key\":\"%.63s0\"}", "public_key: does not match secret_key"},
+        {"{\"party\":\"bob\",\"secret_key\":\"%.62s\",\"public_key\":\"%s\"}", "secret_key: expected 64 hex characters (a 32-byte X25519 secret key), got 62"},
+        {"{\"party\":\"bob\",\"secret_key\":\"%.63sx\",\"public_key\":\"%s\"}", "secret_key: expected 64 hex"},
+        {"{\"party\":\"bob\",\"secret_key\":\"%s\",\"public_key\":\"%s\",\"x\":1}", "x: unknown key"},
+        {"{\"party\":\"bob\",\"secret_key\":\"%s\"%.0s}", "public_key: missing"},
+        {"{\"party\":\"b b\",\"secret_key\":\"%s\",\"public_key\":\"%s\"}", "party: must be 1..64"},
+        {"{\"secret_key\":\"%s\",\"public_key\":\"%s\"}", "party: missing"},
+        {"[\"%s\",\"%s\"]", "expected a JSON object"},
+        {"{\"party\":\"bob\",\"secret_key\":\"%s\",\"public_key\":\"%s\"", "line 1"},
+        {"{\"party\":\"bob\",\"party\":\"bob\",\"secret_key\":\"%s\",\"public_key\":\"%s\"}", "duplicate"},
+    };
+    for (size_t i = 0; i < sizeof badk / sizeof badk[0]; i++) {
+        snprintf(body, sizeof body, badk[i].fmt, skh, pkh);
+        CHECK(write_text(hp, body, 0600) == 0);
+        r = sf__party_key_load(&k, hp, err, sizeof err);
+        CHECKF(r == SF_EUSAGE && strstr(err, hp) == err && strstr(err, badk[i].want), "key case %zu: want %s in: %s",
+               i, badk[i].want, err);
+        CHECK(sodium_is_zero(k.secret_key, 32) && sodium_is_zero(k.public_key, 32));
+    }
+    r = sf__party_key_load(&k, path_in("none.key"), err, sizeof err);
+    CHECKF(r == SF_EUSAGE && strstr(err, "none.key") && strstr(err, strerror(ENOENT)), "%s", err);
+
+    unlink(hp);
+    unlink(kp);
+    free(orig);
+    sodium_memzero(sk, sizeof sk);
+    sodium_memzero(skh, sizeof skh);
+}
+
+/* Run the sfmpi-keygen binary (argv[1] of this test, when given): exit code, stdout. */
+static int run_tool(char *const argv[], char *out, size_t cap)
+{
+    int fds[2];
+    if (pipe(fds) != 0) return -1;
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        close(fds[1]);
+        int devnull = open("/dev/null", O_WRONLY);
+        if (devnull >= 0) dup2(devnull, 2);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    size_t len = 0;
+    ssize_t n;
+    while ((n = read(fds[0], out + len, cap - 1 - len)) > 0) len += (size_t)n;
+    out[len] = 0;
+    close(fds[0]);
+    int st;
+    if (waitpid(pid, &st, 0) != pid) return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void test_keygen_tool(const char *tool)
+{
+    char out[1024], out2[1024];
+    char *kp = path_in("tool.key");
+    char *gen[] = {(char *)tool, "--party", "carol", "--out", kp, NULL};
+    int r = run_tool(gen, out, sizeof out);
+    CHECKF(r == 0 && strlen(out) == 65 && out[64] == '\n', "keygen: rc=%d out=%s", r, out);
+    struct stat st;
+    CHECK(stat(kp, &st) == 0 && (st.st_mode & 07777) == 0600);
+    char *orig = read_text(kp);
+    r = run_tool(gen, out2, sizeof out2);
+    CHECKF(r == 1 && out2[0] == 0, "keygen over an existing file: rc=%d", r);
+    char *now = read_text(kp);
+    CHECK(orig && now && strcmp(orig, now) == 0);
+    free(now);
+    char *show[] = {(char *)tool, "--show", kp, NULL};
+    r = run_tool(show, out2, sizeof out2);
+    CHECKF(r == 0 && strcmp(out, out2) == 0, "keygen --show: rc=%d out=%s", r, out2);
+    char *gen_force[] = {(char *)tool, "--party", "carol", "--out", kp, "--force", NULL};
+    r = run_tool(gen_force, out2, sizeof out2);
+    CHECKF(r == 0 && strlen(out2) == 65 && strcmp(out, out2) != 0, "keygen --force: rc=%d", r);
+    char *bad1[] = {(char *)tool, "--party", "carol", NULL};
+    char *bad2[] = {(char *)tool, "--bogus", NULL};
+    char *bad3[] = {(char *)tool, "--party", "no good", "--out", kp, NULL};
+    char *bad4[] = {(char *)tool, "--show", kp, "--party", "x", NULL};
+    CHECK(run_tool(bad1, out2, sizeof out2) == 2);
+    CHECK(run_tool(bad2, out2, sizeof out2) == 2);
+    CHECK(run_tool(bad3, out2, sizeof out2) == 2);
+    CHECK(run_tool(bad4, out2, sizeof out2) == 2);
+    CHECK(chmod(kp, 0644) == 0);
+    CHECK(run_tool(show, out2, sizeof out2) == 1);
+    free(orig);
+    unlink(kp);
+}
+
+int main(int argc, char **argv)
+{
+    if (sodium_init() < 0) {
+        fprintf(stderr, "sodium_init failed\n");
+        return 1;
+    }
+    for (int i = 0; i < 3; i++) {
+        uint8_t sk[32];
+        memset(sk, 0x11 * (i + 1), sizeof sk);
+        crypto_scalarmult_base(pk_bin[i], sk);
+        sodium_bin2hex(pk_hex[i], sizeof pk_hex[i], pk_bin[i], 32);
+    }
+    const char *base = getenv("TMPDIR");
+    snprintf(tmpdir, sizeof tmpdir, "%s/sfmpi_test_cluster_XXXXXX", base && *base ? base : "/tmp");
+    if (!mkdtemp(tmpdir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    test_valid();
+    test_errors();
+    test_load();
+    test_keys();
+    if (argc > 1 && argv[1][0]) test_keygen_tool(argv[1]);
+    int left = count_entries(tmpdir);
+    CHECKF(left == 0, "%d file(s) left in %s", left, tmpdir);
+    if (rmdir(tmpdir) != 0) perror("rmdir");
+    CHECK_DONE();
+}
