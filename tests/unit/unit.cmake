@@ -23,7 +23,7 @@ sf_add_test(NAME roundtrip_sim_chunked MODE sim NPROCS 3
 
 # gdb helper (scripts/sfmpi-gdb.py) on a real debug-mode run
 find_program(GDB_EXE gdb)
-if(GDB_EXE AND SF_BUILD_EXAMPLES)
+if(GDB_EXE AND SF_BUILD_EXAMPLES AND NOT SF_SANITIZE) # LSan cannot run under ptrace
   sf_add_test(NAME gdb_helper COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/gdb/test_gdb.sh
               $<TARGET_FILE:joint_stats> ${PROJECT_SOURCE_DIR}/scripts/sfmpi-gdb.py
               LABELS "debug;gdb" TIMEOUT 90)
