@@ -102,8 +102,15 @@ typedef struct sf_mem_sched {
 
 int sf__mem_fabric_create(sf_mem_fabric **out, int nranks, const sf_mem_sched *sched);
 void sf__mem_fabric_destroy(sf_mem_fabric **f);
-int sf__mem_transport_create(sf_transport **out, sf_mem_fabric *f, int self,
-                             const sf_transport_hooks *hooks);
+/* The cross-party transport of party `self`'s leader; party p's leader is fabric rank
+ * p * stride (stride = ranks per party). */
+int sf__mem_transport_create(sf_transport **out, sf_mem_fabric *f, int self, int nparties,
+                             int stride, const sf_transport_hooks *hooks);
+/* Fabric-level point-to-point between fabric ranks (the party communicator uses these).
+ * recv blocks through the scheduler; SF_EPEER if src finished with nothing left. */
+int sf__mem_send(sf_mem_fabric *f, int self, int dst, const sf_msg_hdr *h, sf_value *v);
+int sf__mem_recv(sf_mem_fabric *f, int self, int src, sf_msg_hdr *h, sf_value **v);
+void sf__mem_set_finished(sf_mem_fabric *f, int r);
 /* Ranks currently blocked in recv on `src` (for waking them when src finishes). */
 void sf__mem_wake_waiters(sf_mem_fabric *f, int src);
 /* Number of messages sent to `dst` but never received; describes the first one. */

@@ -42,6 +42,7 @@ struct sf_mem_fabric {
 typedef struct mem_transport {
     sf_transport base;
     sf_mem_fabric *f;
+    int stride; /* fabric ranks per party */
 } mem_transport;
 
 int sf__mem_fabric_create(sf_mem_fabric **out, int n, const sf_mem_sched *sched) {
@@ -98,30 +99,27 @@ static void unwait(sf_mem_fabric *f, int r) {
     e->blocked_on = -1;
 }
 
-static int mem_send(sf_transport *t, int dst, const sf_msg_hdr *h, sf_value *v) {
-    sf_mem_fabric *f = ((mem_transport *)t)->f;
+int sf__mem_send(sf_mem_fabric *f, int self, int dst, const sf_msg_hdr *h, sf_value *v) {
     mem_msg *m = f->free_msgs;
     if (m) f->free_msgs = m->next;
     else if (!(m = malloc(sizeof *m))) return SF_ENOMEM;
     m->next = NULL;
-    m->src = t->self;
+    m->src = self;
     m->h = *h;
     m->v = sf_value_ref(v);
     mem_ep *d = &f->eps[dst];
     if (d->tail) d->tail->next = m;
     else d->head = m;
     d->tail = m;
-    if (d->blocked_on == t->self) {
+    if (d->blocked_on == self) {
         unwait(f, dst);
         f->sched.wake(f->sched.arg, dst);
     }
     return SF_OK;
 }
 
-static int mem_recv(sf_transport *t, int src, const sf_wait_notice *w, sf_msg_hdr *h,
-                    sf_value **v) {
-    sf_mem_fabric *f = ((mem_transport *)t)->f;
-    mem_ep *me = &f->eps[t->self];
+int sf__mem_recv(sf_mem_fabric *f, int self, int src, sf_msg_hdr *h, sf_value **v) {
+    mem_ep *me = &f->eps[self];
     for (;;) {
         mem_msg *prev = NULL, *m = me->head;
         while (m && m->src != src) prev = m, m = m->next;
@@ -140,11 +138,23 @@ static int mem_recv(sf_transport *t, int src, const sf_wait_notice *w, sf_msg_hd
         me->blocked_on = src;
         me->wprev = -1;
         me->wnext = f->waiters[src];
-        if (me->wnext >= 0) f->eps[me->wnext].wprev = t->self;
-        f->waiters[src] = t->self;
-        f->sched.block(f->sched.arg, t->self, src);
+        if (me->wnext >= 0) f->eps[me->wnext].wprev = self;
+        f->waiters[src] = self;
+        f->sched.block(f->sched.arg, self, src);
     }
+}
+
+/* The cross-party transport of a party leader: party p is fabric rank p * stride. */
+static int mem_send(sf_transport *t, int dst, const sf_msg_hdr *h, sf_value *v) {
+    mem_transport *m = (mem_transport *)t;
+    return sf__mem_send(m->f, t->self * m->stride, dst * m->stride, h, v);
+}
+
+static int mem_recv(sf_transport *t, int src, const sf_wait_notice *w, sf_msg_hdr *h,
+                    sf_value **v) {
+    mem_transport *m = (mem_transport *)t;
     (void)w;
+    return sf__mem_recv(m->f, t->self * m->stride, src * m->stride, h, v);
 }
 
 void sf__mem_wake_waiters(sf_mem_fabric *f, int src) {
@@ -155,10 +165,14 @@ void sf__mem_wake_waiters(sf_mem_fabric *f, int src) {
     }
 }
 
+void sf__mem_set_finished(sf_mem_fabric *f, int r) {
+    f->eps[r].finished = 1;
+    sf__mem_wake_waiters(f, r);
+}
+
 static int mem_finish(sf_transport *t, const sf_msg_hdr *bye) {
-    sf_mem_fabric *f = ((mem_transport *)t)->f;
-    f->eps[t->self].finished = 1;
-    sf__mem_wake_waiters(f, t->self);
+    mem_transport *m = (mem_transport *)t;
+    sf__mem_set_finished(m->f, t->self * m->stride);
     (void)bye; /* the scheduler compares every rank's end once all have finished */
     return SF_OK;
 }
@@ -196,15 +210,16 @@ static const struct sf_transport_ops mem_ops = {
     .destroy = mem_destroy,
 };
 
-int sf__mem_transport_create(sf_transport **out, sf_mem_fabric *f, int self,
-                             const sf_transport_hooks *hooks) {
+int sf__mem_transport_create(sf_transport **out, sf_mem_fabric *f, int self, int nparties,
+                             int stride, const sf_transport_hooks *hooks) {
     mem_transport *t = calloc(1, sizeof *t);
     if (!t) return SF_ENOMEM;
     t->base.ops = &mem_ops;
     t->base.hooks = *hooks;
     t->base.self = self;
-    t->base.nparties = f->n;
+    t->base.nparties = nparties;
     t->f = f;
+    t->stride = stride;
     *out = &t->base;
     return SF_OK;
 }

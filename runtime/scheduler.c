@@ -377,7 +377,7 @@ int sf__debug_run(sf_run_state *run) {
         sf_transport_hooks hooks = {.arg = &r->ctx, .on_notice = sf__on_notice,
                                     .on_bye_mismatch = sf__on_bye_mismatch};
         if ((rc = sf__ctx_init(&r->ctx, run, i)) ||
-            (rc = sf__mem_transport_create(&r->ctx.tp, run->fabric, i, &hooks)) ||
+            (rc = sf__mem_transport_create(&r->ctx.tp, run->fabric, i, n, 1, &hooks)) ||
             (rc = sf__coro_create(&r->co, rank_main, r, run->opts.stack_size, r->name, ex->main))) {
             fprintf(stderr, "sfmpi: error: creating rank %s failed: %s\n", r->name, sf_strerror(rc));
             code = SF_EXIT_FAILURE;

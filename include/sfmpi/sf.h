@@ -235,6 +235,34 @@ SF_API int sf_fail(sf_task *t, const char *fmt, ...) SF_PRINTF(2, 3);
 SF_API void *sf_state(sf_task *t);
 SF_API sf_ctx *sf_task_ctx(sf_task *t);
 
+/* ---------------------------------------------------------------- party communicator */
+
+/* A collective kernel runs on every rank of its party (a call on sf_pyu_all); it reaches
+ * the party's other ranks through its communicator. The result is rank 0's (the leader's)
+ * sf_return; a failure on any rank fails the call. Calls block like their MPI namesakes
+ * (in debug mode they yield to the other coroutines). */
+typedef enum sf_reduce_op { SF_OP_SUM = 0, SF_OP_PROD = 1, SF_OP_MIN = 2, SF_OP_MAX = 3 } sf_reduce_op;
+typedef struct sf_comm sf_comm;
+
+SF_API sf_comm *sf_task_comm(sf_task *t); /* NULL in a plain (leader-only) task */
+SF_API int sf_comm_rank(const sf_comm *c);
+SF_API int sf_comm_size(const sf_comm *c);
+/* Point-to-point: send does not consume v; recv gives a new value (sf_value_unref). */
+SF_API int sf_comm_send(sf_comm *c, int dst, const sf_value *v) SF_NODISCARD;
+SF_API int sf_comm_recv(sf_comm *c, int src, sf_value **out) SF_NODISCARD;
+/* root: *v is broadcast (kept); others: *v receives a new value. */
+SF_API int sf_comm_bcast(sf_comm *c, int root, sf_value **v) SF_NODISCARD;
+/* Elementwise reduction of same-shaped numeric values; *out is new (root only / all). */
+SF_API int sf_comm_reduce(sf_comm *c, int root, const sf_value *in, sf_reduce_op op,
+                          sf_value **out) SF_NODISCARD;
+SF_API int sf_comm_allreduce(sf_comm *c, const sf_value *in, sf_reduce_op op,
+                             sf_value **out) SF_NODISCARD;
+/* Concatenate along axis 0 in rank order (root only) / split root's value along axis 0
+ * into nearly equal blocks, the first (n % size) one row longer. */
+SF_API int sf_comm_gather(sf_comm *c, int root, const sf_value *in, sf_value **out) SF_NODISCARD;
+SF_API int sf_comm_scatter(sf_comm *c, int root, const sf_value *in, sf_value **out) SF_NODISCARD;
+SF_API int sf_comm_barrier(sf_comm *c) SF_NODISCARD;
+
 /* ---------------------------------------------------------------- call arguments */
 
 typedef enum sf_arg_kind {

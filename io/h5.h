@@ -1,0 +1,52 @@
+/*
+ * HDF5 input/output for party-local data (the only module that includes <hdf5.h>).
+ *
+ * Reading: sf__h5_probe gives a dataset's dtype and shape; sf__h5_read_rows reads a block
+ * of rows (a hyperslab over the first dimension: rows [row0, row0 + nrows), all of the
+ * other dimensions) into a caller-provided buffer. With `mpi_comm` non-NULL (a pointer to
+ * an MPI_Comm of the party's ranks, in simulation/production mode), the file is opened
+ * with the MPI-IO driver (H5Pset_fapl_mpio) and the read is a collective H5Dread (every
+ * rank of the communicator must call it, each with its own rows); with NULL it is a plain
+ * serial read (debug mode, or a party with one rank).
+ *
+ * Writing: sf__h5_write_atomic writes a whole value as one dataset of a new file: it
+ * writes `<path>.tmp.<pid>.<random>` in the same directory, flushes (H5Fflush, then
+ * fsync of the file and of the directory) and renames it over `path`, so a run killed at
+ * any moment leaves either the old file or the complete new one, never a partial file.
+ * The dataset gets string attributes from `attrs` (e.g. program, mode, party, time).
+ *
+ * Errors: every function returns 0 or a negative sf_status and writes into err a message
+ * that names the file and the dataset: missing file, unreadable file (permissions, not
+ * HDF5), missing dataset, unsupported dtype (anything but the integer/float types of
+ * sf_dtype, e.g. compound, string, 16-bit float), more than SF_MAX_DIMS dimensions, a row
+ * range outside the dataset. HDF5's own error stack printing is silenced; its message is
+ * folded into err where useful.
+ */
+#ifndef SF_IO_H5_H
+#define SF_IO_H5_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sfmpi/sf.h"
+
+typedef struct sf_h5_info {
+    sf_dtype dtype;
+    int ndim;
+    int64_t shape[SF_MAX_DIMS];
+} sf_h5_info;
+
+typedef struct sf_h5_attr {
+    const char *name, *value;
+} sf_h5_attr;
+
+int sf__h5_probe(const char *path, const char *dataset, sf_h5_info *info, char *err,
+                 size_t errlen);
+/* dst holds nrows * (product of shape[1..]) elements of info->dtype. */
+int sf__h5_read_rows(const char *path, const char *dataset, const sf_h5_info *info,
+                     int64_t row0, int64_t nrows, void *dst, const void *mpi_comm, char *err,
+                     size_t errlen);
+int sf__h5_write_atomic(const char *path, const char *dataset, const sf_value *v,
+                        const sf_h5_attr *attrs, int nattrs, char *err, size_t errlen);
+
+#endif
