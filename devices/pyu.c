@@ -4,6 +4,12 @@
 
 #include "runtime/internal.h"
 
+sf_device sf__pyu_all(sf_ctx *sf, const char *name, const char *file, int line) {
+    sf_device d = sf__pyu(sf, name, file, line);
+    d.kind = SF_DEV_PYU_ALL;
+    return d;
+}
+
 sf_device sf__pyu(sf_ctx *sf, const char *name, const char *file, int line) {
     int p = name ? sf__party_lookup(&sf->run->opts, name) : -1;
     if (p < 0) {

@@ -71,6 +71,9 @@ int sf__value_reduce_into(sf_value *dst, const sf_value *src, sf_reduce_op op);
 /* ---- debug backend: party ranks are fabric ranks first .. first + size - 1 */
 int sf__pcomm_mem_create(sf_pcomm **out, sf_mem_fabric *f, int first, int size, int rank);
 
+/* ---- one rank, no MPI (production party without a launcher) */
+int sf__pcomm_self_create(sf_pcomm **out);
+
 /* ---- MPI backend: over a duplicate of `comm` (a const MPI_Comm *) */
 int sf__pcomm_mpi_create(sf_pcomm **out, const void *comm);
 

@@ -121,11 +121,21 @@ int sf__mem_finished(sf_mem_fabric *f, int r);
 typedef struct sf_mpi_options {
     double wait_timeout; /* seconds before a blocked receiver sends its wait notice */
 } sf_mpi_options;
-/* Duplicates the world communicator; initialises MPI if nobody has (and then finalises
- * it in destroy). Fails with SF_EUSAGE if the job's size is not nparties. */
+/* Duplicates `base_comm` (a const MPI_Comm *: the leaders' communicator, one rank per
+ * party, rank = party index). MPI must be initialised (sf__sim_layout_create). */
 int sf__mpi_transport_create(sf_transport **out, int nparties, const sf_mpi_options *opt,
-                             const sf_transport_hooks *hooks, int *argc, char ***argv,
-                             char *err, size_t errlen);
+                             const sf_transport_hooks *hooks, const void *base_comm, char *err,
+                             size_t errlen);
+/* The simulation job's layout: MPI initialised if nobody has (finalised in destroy only
+ * then); world rank r is rank (r % rpp) of party (r / rpp); a party communicator per party
+ * and a leaders' communicator (MPI_COMM_NULL on workers). A world size other than
+ * nparties * rpp is SF_EUSAGE with a message saying what to run. */
+typedef struct sf_sim_layout sf_sim_layout;
+int sf__sim_layout_create(sf_sim_layout **out, int nparties, int rpp, int *argc, char ***argv,
+                          int *party, int *local, char *err, size_t errlen);
+const void *sf__sim_layout_party_comm(const sf_sim_layout *l);   /* const MPI_Comm * */
+const void *sf__sim_layout_leaders_comm(const sf_sim_layout *l); /* const MPI_Comm * */
+void sf__sim_layout_destroy(sf_sim_layout **l);
 /* Rank of this process in the job (before the transport exists; -1 if not under MPI). */
 int sf__mpi_world_rank_hint(void);
 
@@ -151,6 +161,7 @@ int sf__party_job_init(sf_party_job **out, int *argc, char ***argv, int *rank, i
 /* Leader broadcasts the exit code to the other ranks of its job (which wait in it). */
 int sf__party_job_share_code(sf_party_job *pj, int code);
 void sf__party_job_abort(sf_party_job *pj, int code) __attribute__((noreturn));
+const void *sf__party_job_comm(const sf_party_job *pj); /* const MPI_Comm *, or NULL */
 void sf__party_job_finish(sf_party_job **pj);
 
 #endif

@@ -46,7 +46,6 @@ typedef struct pending {
 typedef struct mpi_transport {
     sf_transport base;
     MPI_Comm data, ctrl;
-    int owns_mpi;
     double wait_timeout;
     size_t chunk_max;
     MPI_Request *reqs;
@@ -296,9 +295,6 @@ static void mpi_destroy(sf_transport **tp) {
     }
     if (t->ctrl != MPI_COMM_NULL) MPI_Comm_free(&t->ctrl);
     if (t->data != MPI_COMM_NULL) MPI_Comm_free(&t->data);
-    int fin = 0;
-    MPI_Finalized(&fin);
-    if (t->owns_mpi && !fin) MPI_Finalize();
     free(t->reqs);
     free(t->pend);
     free(t->done_idx);
@@ -330,35 +326,21 @@ int sf__mpi_world_rank_hint(void) {
 }
 
 int sf__mpi_transport_create(sf_transport **out, int nparties, const sf_mpi_options *opt,
-                             const sf_transport_hooks *hooks, int *argc, char ***argv,
-                             char *err, size_t errlen) {
+                             const sf_transport_hooks *hooks, const void *base_comm, char *err,
+                             size_t errlen) {
     mpi_transport *t = calloc(1, sizeof *t);
     if (!t) return SF_ENOMEM;
     t->data = t->ctrl = MPI_COMM_NULL;
-    int init = 0, fin = 0, rc;
-    MPI_Finalized(&fin);
-    if (fin) {
-        snprintf(err, errlen, "MPI was already finalized before sf_run");
-        free(t);
-        return SF_EMPI;
-    }
-    MPI_Initialized(&init);
-    if (!init) {
-        int prov;
-        if ((rc = MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &prov)) != MPI_SUCCESS) {
-            free(t);
-            return mpi_err(rc, "MPI_Init_thread", err, errlen);
-        }
-        t->owns_mpi = 1;
-    }
+    int rc;
     t->base.ops = &mpi_ops;
     t->base.hooks = *hooks;
     t->base.nparties = nparties;
     t->wait_timeout = opt && opt->wait_timeout > 0 ? opt->wait_timeout : 2.0;
     const char *cm = getenv("SF_MPI_CHUNK_BYTES"); /* tests: force the chunked path */
     t->chunk_max = cm && atol(cm) > 0 ? (size_t)atol(cm) : CHUNK_MAX;
-    if ((rc = MPI_Comm_dup(MPI_COMM_WORLD, &t->data)) != MPI_SUCCESS ||
-        (rc = MPI_Comm_dup(MPI_COMM_WORLD, &t->ctrl)) != MPI_SUCCESS) {
+    MPI_Comm base = *(const MPI_Comm *)base_comm;
+    if ((rc = MPI_Comm_dup(base, &t->data)) != MPI_SUCCESS ||
+        (rc = MPI_Comm_dup(base, &t->ctrl)) != MPI_SUCCESS) {
         sf_transport *b = &t->base;
         mpi_err(rc, "MPI_Comm_dup", err, errlen);
         mpi_destroy(&b);
@@ -370,16 +352,85 @@ int sf__mpi_transport_create(sf_transport **out, int nparties, const sf_mpi_opti
     MPI_Comm_rank(t->data, &t->base.self);
     MPI_Comm_size(t->data, &size);
     if (size != nparties) {
-        snprintf(err, errlen,
-                 "simulation mode needs one rank per party: %d part%s, but the job has %d rank%s "
-                 "(run mpirun -np %d ... --sf-mode=sim)",
-                 nparties, nparties == 1 ? "y" : "ies", size, size == 1 ? "" : "s", nparties);
+        snprintf(err, errlen, "the leaders' communicator has %d ranks for %d parties", size, nparties);
         sf_transport *b = &t->base;
         mpi_destroy(&b);
         return SF_EUSAGE;
     }
     *out = &t->base;
     return SF_OK;
+}
+
+/* ------------------------------------------------------------------ simulation layout */
+
+struct sf_sim_layout {
+    int owns_mpi;
+    MPI_Comm party, leaders; /* leaders: MPI_COMM_NULL on workers */
+};
+
+int sf__sim_layout_create(sf_sim_layout **out, int nparties, int rpp, int *argc, char ***argv,
+                          int *party, int *local, char *err, size_t errlen) {
+    sf_sim_layout *l = calloc(1, sizeof *l);
+    if (!l) return SF_ENOMEM;
+    l->party = l->leaders = MPI_COMM_NULL;
+    int init = 0, fin = 0, rc, rank, size;
+    MPI_Finalized(&fin);
+    if (fin) {
+        snprintf(err, errlen, "MPI was already finalized before sf_run");
+        free(l);
+        return SF_EMPI;
+    }
+    MPI_Initialized(&init);
+    if (!init) {
+        int prov;
+        if ((rc = MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &prov)) != MPI_SUCCESS) {
+            free(l);
+            return mpi_err(rc, "MPI_Init_thread", err, errlen);
+        }
+        l->owns_mpi = 1;
+    }
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (size != nparties * rpp) {
+        if (rpp == 1)
+            snprintf(err, errlen,
+                     "simulation mode needs one rank per party: %d part%s, but the job has %d "
+                     "rank%s (run mpirun -np %d ... --sf-mode=sim)",
+                     nparties, nparties == 1 ? "y" : "ies", size, size == 1 ? "" : "s", nparties);
+        else
+            snprintf(err, errlen,
+                     "simulation mode with --sf-ranks-per-party=%d needs %d x %d = %d ranks, but "
+                     "the job has %d (run mpirun -np %d ... --sf-mode=sim --sf-ranks-per-party=%d)",
+                     rpp, nparties, rpp, nparties * rpp, size, nparties * rpp, rpp);
+        sf__sim_layout_destroy(&l);
+        return SF_EUSAGE;
+    }
+    *party = rank / rpp;
+    *local = rank % rpp;
+    if ((rc = MPI_Comm_split(MPI_COMM_WORLD, *party, *local, &l->party)) != MPI_SUCCESS ||
+        (rc = MPI_Comm_split(MPI_COMM_WORLD, *local == 0 ? 0 : MPI_UNDEFINED, *party,
+                             &l->leaders)) != MPI_SUCCESS) {
+        mpi_err(rc, "MPI_Comm_split", err, errlen);
+        sf__sim_layout_destroy(&l);
+        return SF_EMPI;
+    }
+    *out = l;
+    return SF_OK;
+}
+
+const void *sf__sim_layout_party_comm(const sf_sim_layout *l) { return &l->party; }
+const void *sf__sim_layout_leaders_comm(const sf_sim_layout *l) { return &l->leaders; }
+
+void sf__sim_layout_destroy(sf_sim_layout **lp) {
+    sf_sim_layout *l = *lp;
+    if (!l) return;
+    if (l->party != MPI_COMM_NULL) MPI_Comm_free(&l->party);
+    if (l->leaders != MPI_COMM_NULL) MPI_Comm_free(&l->leaders);
+    int fin = 0;
+    MPI_Finalized(&fin);
+    if (l->owns_mpi && !fin) MPI_Finalize();
+    free(l);
+    *lp = NULL;
 }
 
 /* ------------------------------------------------------------------ a party's own job */
@@ -432,6 +483,10 @@ void sf__party_job_abort(sf_party_job *pj, int code) {
     fflush(NULL);
     if (pj && pj->mpi) MPI_Abort(pj->comm, code);
     _exit(code);
+}
+
+const void *sf__party_job_comm(const sf_party_job *pj) {
+    return pj && pj->mpi ? &pj->comm : NULL;
 }
 
 void sf__party_job_finish(sf_party_job **pjp) {

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mpi/party.h"
 #include "runtime/internal.h"
 
 enum {
@@ -37,6 +38,7 @@ struct sf_task {
     sf_value **rets;
     void *state;
     char *errmsg;
+    sf_comm *comm; /* collective kernels */
 };
 
 /* ------------------------------------------------------------------ helpers */
@@ -248,6 +250,7 @@ const sf_value *sf_arg(sf_task *t, int i) { return (i >= 0 && i < t->nargs) ? t-
 int sf_nargs(const sf_task *t) { return t->nargs; }
 int sf_nreturns(const sf_task *t) { return t->nret; }
 void *sf_state(sf_task *t) { return t->state; }
+sf_comm *sf_task_comm(sf_task *t) { return t->comm; }
 sf_ctx *sf_task_ctx(sf_task *t) { return t->sf; }
 
 int sf_fail(sf_task *t, const char *fmt, ...) {
@@ -314,6 +317,24 @@ int sf_return(sf_task *t, int i, sf_value *v) {
     return SF_OK;
 }
 
+/* A collective kernel on a worker rank: same arguments, same communicator; results are
+ * the leader's, so this rank's are dropped. Returns the failure message or NULL. */
+char *sf__run_kernel(sf_ctx *sf, sf_task_fn fn, const char *what, sf_value **args, int nargs,
+                     int nret) {
+    sf_value **rets = calloc((size_t)(nret > 0 ? nret : 1), sizeof *rets);
+    sf_task t = {.sf = sf, .name = what, .site = sf->site, .nargs = nargs, .args = args,
+                 .nret = nret, .rets = rets, .comm = sf__comm_new(sf->pc)};
+    if (!rets || !t.comm) sf__fatal(sf, SF_EXIT_FAILURE, "out of memory");
+    sf->in_task = 1;
+    int rc = fn(&t);
+    sf->in_task = 0;
+    if (rc != 0 && !t.errmsg) sf_fail(&t, "returned %d (%s)", rc, sf_strerror(rc));
+    for (int i = 0; i < nret; i++) sf_value_unref(&rets[i]);
+    free(rets);
+    free(t.comm);
+    return t.errmsg;
+}
+
 /* ------------------------------------------------------------------ calls */
 
 static sf_value *inline_value(const sf_argv_item *a) {
@@ -346,7 +367,7 @@ static void check_call_shape(sf_ctx *sf, sf_site site, int nret, const sf_argv_i
 }
 
 /* Run the task body on this (executing) party; sets the result entries. */
-static void execute(sf_ctx *sf, enum call_kind kind, sf_task_fn fn, sf_entry *actor,
+static void execute(sf_ctx *sf, enum call_kind kind, sf_task_fn fn, sf_entry *actor, int coll,
                     sf_site site, const sf_argv_item *args, int nargs, sf_entry **res,
                     int nres) {
     sf_value *argv_small[8], *rets_small[4];
@@ -410,10 +431,22 @@ static void execute(sf_ctx *sf, enum call_kind kind, sf_task_fn fn, sf_entry *ac
             for (int i = 0; i < nargs; i++) dig[i] = argvals[i] ? sf__value_digest(argvals[i]) : 0;
         sf_task t = {.sf = sf, .name = site.what, .site = site, .nargs = nargs,
                      .args = argvals, .nret = nret, .rets = rets, .state = state};
+        char cmsg[1024] = "";
+        int started = 0;
+        if (coll) { /* every rank of the party runs it */
+            if (!(t.comm = sf__comm_new(sf->pc))) sf__fatal(sf, SF_EXIT_FAILURE, "out of memory");
+            if (sf->pc->size > 1) {
+                if (sf__coll_start(sf, fn, site, argvals, nargs, nret, cmsg, sizeof cmsg))
+                    sf__fatal(sf, SF_EXIT_FAILURE, "%s", cmsg);
+                started = 1;
+            }
+        }
         sf->in_task = 1;
         int rc = fn(&t);
         sf->in_task = 0;
         if (rc != 0 && !t.errmsg) sf_fail(&t, "returned %d (%s)", rc, sf_strerror(rc));
+        if (started && sf__coll_finish(sf, cmsg, sizeof cmsg) && !t.errmsg) sf_fail(&t, "%s", cmsg);
+        free(t.comm);
         for (int i = 0; i < nret && !t.errmsg; i++)
             if (!rets[i])
                 sf_fail(&t, "returned without setting return value %d (of %d) with sf_return",
@@ -471,7 +504,7 @@ static void execute(sf_ctx *sf, enum call_kind kind, sf_task_fn fn, sf_entry *ac
     if (rets != rets_small) free(rets);
 }
 
-static sf_obj do_call(sf_ctx *sf, enum call_kind kind, int exec, sf_task_fn fn,
+static sf_obj do_call(sf_ctx *sf, enum call_kind kind, int exec, int coll, sf_task_fn fn,
                       sf_entry *actor, const sf_actor_class *cls, sf_site site, int nret,
                       sf_obj *outs, const sf_argv_item *args, int nargs, uint64_t salt) {
     check_call_shape(sf, site, nret, args, nargs);
@@ -521,7 +554,7 @@ static sf_obj do_call(sf_ctx *sf, enum call_kind kind, int exec, sf_task_fn fn,
         }
         debug_stop_if_failed(sf, res[0]);
     } else if (sf->party == exec) {
-        execute(sf, kind, fn, actor, site, args, nargs, res, nres);
+        execute(sf, kind, fn, actor, coll, site, args, nargs, res, nres);
         debug_stop_if_failed(sf, res[0]);
     }
 
@@ -533,7 +566,8 @@ static sf_obj do_call(sf_ctx *sf, enum call_kind kind, int exec, sf_task_fn fn,
 }
 
 static int device_party(sf_ctx *sf, sf_device dev, sf_site site) {
-    if (dev.sf != sf || dev.kind != SF_DEV_PYU || dev.party < 0 || dev.party >= sf__nparties(sf))
+    if (dev.sf != sf || (dev.kind != SF_DEV_PYU && dev.kind != SF_DEV_PYU_ALL) || dev.party < 0 ||
+        dev.party >= sf__nparties(sf))
         sf__fatal(sf, SF_EXIT_FAILURE, "%s at %s:%d: not a valid PYU device", site.what,
                   sf__basename(site.file), site.line);
     return dev.party;
@@ -545,7 +579,8 @@ sf_obj sf__remote_dev(sf_device dev, sf_task_fn fn, sf_site site, int nret, sf_o
     int exec = device_party(sf, dev, site);
     if (!fn) sf__fatal(sf, SF_EXIT_FAILURE, "SF_REMOTE at %s:%d: NULL function",
                        sf__basename(site.file), site.line);
-    return do_call(sf, CALL_FN, exec, fn, NULL, NULL, site, nret, outs, args, nargs, SALT_FN);
+    return do_call(sf, CALL_FN, exec, dev.kind == SF_DEV_PYU_ALL, fn, NULL, NULL, site, nret, outs,
+                   args, nargs, SALT_FN ^ ((uint64_t)dev.kind << 32));
 }
 
 static sf_entry *actor_entry(sf_ctx *sf, sf_actor a, sf_site site) {
@@ -565,7 +600,7 @@ sf_obj sf__remote_actor(sf_actor actor, sf_task_fn fn, sf_site site, int nret, s
     if (!m || !m->name)
         sf__fatal(sf, SF_EXIT_FAILURE, "%s at %s:%d: '%s' is not a method of actor class %s",
                   site.what, sf__basename(site.file), site.line, site.what, a->cls->name);
-    return do_call(sf, CALL_METHOD, a->owner, fn, a, NULL, site, nret, outs, args, nargs,
+    return do_call(sf, CALL_METHOD, a->owner, 0, fn, a, NULL, site, nret, outs, args, nargs,
                    sf__mix(SALT_METHOD, a->id));
 }
 
@@ -579,7 +614,7 @@ sf_obj sf__actor_call_name(sf_actor actor, const char *method, sf_site site,
         sf__fatal(sf, SF_EXIT_FAILURE, "sf_actor_call at %s:%d: actor class %s has no method '%s'",
                   sf__basename(site.file), site.line, a->cls->name, method);
     site.what = m->name;
-    return do_call(sf, CALL_METHOD, a->owner, m->fn, a, NULL, site, 1, NULL, args, nargs,
+    return do_call(sf, CALL_METHOD, a->owner, 0, m->fn, a, NULL, site, 1, NULL, args, nargs,
                    sf__mix(SALT_METHOD, a->id));
 }
 
@@ -590,7 +625,7 @@ sf_actor sf__actor_new(sf_device dev, const sf_actor_class *cls, sf_site site,
     if (!cls || !cls->name)
         sf__fatal(sf, SF_EXIT_FAILURE, "SF_ACTOR at %s:%d: NULL class or class without a name",
                   sf__basename(site.file), site.line);
-    sf_obj o = do_call(sf, CALL_NEW, exec, cls->init, NULL, cls, site, 1, NULL, args, nargs,
+    sf_obj o = do_call(sf, CALL_NEW, exec, 0, cls->init, NULL, cls, site, 1, NULL, args, nargs,
                        sf__mix(SALT_NEW, sf__str_hash(cls->name)));
     return (sf_actor){sf, o.id};
 }

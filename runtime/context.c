@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "mpi/bridge/cluster.h"
+#include "mpi/party.h"
 #include "runtime/internal.h"
 
 /* ------------------------------------------------------------------ small helpers */
@@ -123,6 +124,7 @@ void sf__ctx_free(sf_ctx *sf) {
 int sf_shutdown(sf_ctx *sf) {
     if (sf->finished) return SF_OK;
     sf->finished = 1;
+    sf__coll_exit_workers(sf);
     sf_msg_hdr bye = {.kind = SF_MSG_BYE, .line = (uint32_t)sf->site.line,
                       .call_seq = sf->call_seq, .trace = sf->trace};
     snprintf(bye.file, sizeof bye.file, "%s", sf__basename(sf->site.file));
@@ -154,31 +156,45 @@ int sf__run_party(sf_ctx *sf) {
 /* ------------------------------------------------------------------ simulation mode */
 
 static int sim_run(sf_run_state *run, sf_config *cfg_argv) {
-    int rank = sf__mpi_world_rank_hint();
-    sf_ctx *sf = calloc(1, sizeof *sf);
-    if (!sf) return SF_EXIT_FAILURE;
+    int rank = sf__mpi_world_rank_hint(), party = 0, local = 0, rc, code;
     char err[512] = "";
-    sf_transport_hooks hooks = {.arg = sf, .on_notice = sf__on_notice,
-                                .on_bye_mismatch = sf__on_bye_mismatch};
-    sf_mpi_options mo = {.wait_timeout = run->opts.wait_timeout};
-    sf_transport *tp = NULL;
-    int rc = sf__mpi_transport_create(&tp, run->opts.nparties, &mo, &hooks, &cfg_argv->argc,
-                                      &cfg_argv->argv, err, sizeof err);
+    sf_sim_layout *lay = NULL;
+    rc = sf__sim_layout_create(&lay, run->opts.nparties, run->opts.rpp, &cfg_argv->argc,
+                               &cfg_argv->argv, &party, &local, err, sizeof err);
     if (rc) {
         if (rank <= 0) fprintf(stderr, "sfmpi: error: %s\n", err);
-        free(sf);
         return sf__status_exit_code(rc);
     }
-    if (sf__ctx_init(sf, run, tp->self)) {
-        tp->ops->destroy(&tp);
+    sf_ctx *sf = calloc(1, sizeof *sf);
+    if (!sf || sf__ctx_init(sf, run, party)) {
         free(sf);
+        sf__sim_layout_destroy(&lay);
         return SF_EXIT_FAILURE;
     }
-    sf->tp = tp;
-    int code = sf__run_party(sf);
+    sf->rank = local;
+    if ((rc = sf__pcomm_mpi_create(&sf->pc, sf__sim_layout_party_comm(lay)))) {
+        fprintf(stderr, "sfmpi: error: party communicator: %s\n", sf_strerror(rc));
+        code = SF_EXIT_FAILURE;
+    } else if (local != 0) {
+        code = sf__worker_loop(sf);
+    } else {
+        sf_transport_hooks hooks = {.arg = sf, .on_notice = sf__on_notice,
+                                    .on_bye_mismatch = sf__on_bye_mismatch};
+        sf_mpi_options mo = {.wait_timeout = run->opts.wait_timeout};
+        rc = sf__mpi_transport_create(&sf->tp, run->opts.nparties, &mo, &hooks,
+                                      sf__sim_layout_leaders_comm(lay), err, sizeof err);
+        if (rc) {
+            fprintf(stderr, "sfmpi: error: %s\n", err);
+            code = sf__status_exit_code(rc);
+        } else {
+            code = sf__run_party(sf);
+        }
+    }
     sf__ctx_free(sf);
-    tp->ops->destroy(&tp);
+    if (sf->tp) sf->tp->ops->destroy(&sf->tp);
+    if (sf->pc) sf->pc->ops->destroy(&sf->pc);
     free(sf);
+    sf__sim_layout_destroy(&lay);
     return code;
 }
 
@@ -223,7 +239,17 @@ static int prod_run(sf_run_state *run, sf_config *cfg_argv) {
         fprintf(stderr, "sfmpi: error: %s\n", err);
         return sf__status_exit_code(rc);
     }
-    if (rank != 0) { /* a worker of this party's job: waits for the leader's outcome */
+    if (rank != 0) { /* a worker of this party's job: runs collective kernels */
+        sf_ctx w;
+        if ((rc = sf__ctx_init(&w, run, -1)) ||
+            (rc = sf__pcomm_mpi_create(&w.pc, sf__party_job_comm(pj)))) {
+            fprintf(stderr, "sfmpi: error: worker rank %d: %s\n", rank, sf_strerror(rc));
+            sf__party_job_abort(pj, SF_EXIT_FAILURE);
+        }
+        w.rank = rank;
+        sf__worker_loop(&w);
+        w.pc->ops->destroy(&w.pc);
+        sf__ctx_free(&w);
         code = sf__party_job_share_code(pj, 0);
         sf__party_job_finish(&pj);
         return code;
@@ -257,8 +283,14 @@ static int prod_run(sf_run_state *run, sf_config *cfg_argv) {
     if (rc) goto report;
     if ((rc = sf__ctx_init(sf, run, self))) goto report;
     sf->tp = tp;
+    if (size > 1) {
+        if ((rc = sf__pcomm_mpi_create(&sf->pc, sf__party_job_comm(pj)))) goto report;
+    } else if ((rc = sf__pcomm_self_create(&sf->pc))) {
+        goto report;
+    }
     code = sf__run_party(sf);
     sf__ctx_free(sf);
+    if (sf->pc) sf->pc->ops->destroy(&sf->pc);
     goto out;
 report:
     fprintf(stderr, "sfmpi: [prod %s] error: %s\n", o->party, err);

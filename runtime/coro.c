@@ -52,9 +52,9 @@ struct sf_coro {
     void *sp;                  /* saved stack pointer (asm switch) */
     int saved_errno;
     int finished;
-    sf_coro *next;             /* whom this coroutine last switched to, */
-    void *next_sp;             /* where that one's stack was then, */
-    sf_coro *next2;            /* and the same one step further */
+    sf_coro *next;             /* prefetch hints (see sf__coro_switch): whom this */
+    void *next_sp;             /* coroutine last switched to and where that one's */
+    sf_coro *next2;            /* stack was; the same one switch further */
     void *next2_sp;
     sf_coro_fn fn;
     void *arg;
@@ -222,9 +222,13 @@ void sf__coro_switch(sf_coro *from, sf_coro *to)
 {
     if (from == to)
         return;
-    /* Prefetch, by history: schedulers are mostly round robin, so `to` will likely
-     * switch to the same coroutine as last time, whose stack top then sat at
-     * to->next_sp. Prefetches never fault, so stale hints are harmless. */
+#ifndef SF_CORO_UCONTEXT
+    /* Prefetch by history. With thousands of ranks every switch lands on a cold stack
+     * page (a TLB and cache miss). Schedulers are mostly round robin, so the switch
+     * after next (to -> y -> w) likely goes where it went last time: to->next2, whose
+     * stack top then sat at to->next2_sp. Two switches of lead time hide the miss.
+     * Only hints are read (fields of `to`, which the switch reads anyway); prefetches
+     * never fault, so stale hints to destroyed coroutines are harmless. */
     from->next = to;
     from->next_sp = to->sp;
     from->next2 = to->next;
@@ -233,6 +237,7 @@ void sf__coro_switch(sf_coro *from, sf_coro *to)
     __builtin_prefetch(to->next2_sp, 1);
     __builtin_prefetch((char *)to->next2_sp + 64, 1);
     __builtin_prefetch((char *)to->next2_sp + 128, 1);
+#endif
     int *err = &errno; /* one __errno_location() call for both sides */
     from->saved_errno = *err;
     g_current = to;
@@ -364,6 +369,10 @@ void sf__coro_destroy(sf_coro **cp)
         c->live_next->live_prev = c->live_prev;
 #ifdef SF_CORO_VALGRIND
     VALGRIND_STACK_DEREGISTER(c->vg_stack_id);
+#endif
+#ifdef SF_CORO_ASAN
+    /* leave no stale stack poisoning for whatever gets mapped here next */
+    __asan_unpoison_memory_region(c->map, c->map_size);
 #endif
     munmap(c->map, c->map_size); /* the control block goes with it */
     *cp = NULL;

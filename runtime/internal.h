@@ -28,6 +28,7 @@ typedef struct sf_opts {
     int check_args;
     int quiet;
     double wait_timeout;
+    int rpp;        /* ranks per party (sim, debug) */
     char *party, *cluster, *key, *job_id, *listen; /* production (owned) */
     int argc;       /* remaining program arguments (argv[0] kept) */
     char **argv;    /* owned array, strings borrowed from the caller */
@@ -80,7 +81,8 @@ struct sf_ctx {
     sf_run_state *run;
     int party;
     int rank; /* rank within the party (0 = leader) */
-    sf_transport *tp;
+    sf_transport *tp;  /* cross-party (leaders only; NULL on workers) */
+    struct sf_pcomm *pc; /* this party's ranks */
     uint64_t call_seq;
     uint64_t trace;
     uint64_t trace_hist[SF__HIST];
@@ -135,6 +137,19 @@ int sf__status_exit_code(int status);
 
 /* call.c */
 void sf__check_early_notices(sf_ctx *sf);
+
+/* collective.c */
+struct sf_pcomm;
+int sf__coll_start(sf_ctx *sf, sf_task_fn fn, sf_site site, sf_value **args, int nargs, int nret,
+                   char *err, size_t errlen);
+int sf__coll_finish(sf_ctx *sf, char *err, size_t errlen);
+void sf__coll_exit_workers(sf_ctx *sf);
+int sf__worker_loop(sf_ctx *sf);
+sf_comm *sf__comm_new(struct sf_pcomm *pc);
+const void *sf__comm_mpi(sf_comm *c); /* const MPI_Comm * of the party, or NULL (debug) */
+/* call.c: run a kernel on a worker; returns the failure message (free) or NULL. */
+char *sf__run_kernel(sf_ctx *sf, sf_task_fn fn, const char *what, sf_value **args, int nargs,
+                     int nret);
 
 /* log.c */
 void sf__logv(sf_ctx *sf, FILE *f, const char *fmt, va_list ap);

@@ -194,12 +194,18 @@ static int apply(sf_opts *o, const char *key, const char *val, const char *src, 
                      : &o->job_id;
         free(*dst);
         if (!(*dst = strdup(val))) return SF_ENOMEM;
+    } else if (!strcmp(key, "ranks-per-party")) {
+        char *end;
+        long k = val ? strtol(val, &end, 10) : 0;
+        if (!val || *end || k < 1 || k > 4096) BAD("expected an integer 1..4096");
+        o->rpp = (int)k;
     } else if (!strcmp(key, "wait-timeout")) {
         if (!val || parse_seconds(val, &o->wait_timeout)) BAD("expected seconds > 0");
     } else {
         snprintf(err, errlen,
                  "%s: unknown option --sf-%s (known: --sf-mode, --sf-parties, "
                  "--sf-stack-size, --sf-check-args, --sf-quiet, --sf-wait-timeout, "
+                 "--sf-ranks-per-party, "
                  "--sf-party, --sf-cluster, --sf-key, --sf-job-id, --sf-listen)",
                  src, key);
         return SF_EUSAGE;
@@ -216,6 +222,7 @@ static const struct {
                 {"SF_CHECK_ARGS", "check-args"},
                 {"SF_QUIET", "quiet"},
                 {"SF_WAIT_TIMEOUT", "wait-timeout"},
+                {"SF_RANKS_PER_PARTY", "ranks-per-party"},
                 {"SF_PARTY", "party"},
                 {"SF_CLUSTER", "cluster"},
                 {"SF_KEY", "key"},
@@ -250,6 +257,7 @@ int sf__opts_parse(sf_opts *o, const sf_config *cfg, char *err, size_t errlen) {
     o->check_args = cfg->check_args;
     o->quiet = cfg->quiet;
     o->wait_timeout = cfg->wait_timeout;
+    o->rpp = cfg->ranks_per_party > 0 ? cfg->ranks_per_party : 0;
     const char *parties_src = "sf_config.parties";
 
     for (size_t i = 0; i < sizeof env_opts / sizeof env_opts[0]; i++) {
@@ -306,6 +314,7 @@ int sf__opts_parse(sf_opts *o, const sf_config *cfg, char *err, size_t errlen) {
     if (!o->stack_size) o->stack_size = 256 * 1024;
     if (!o->check_args) o->check_args = 1;
     if (!(o->wait_timeout > 0)) o->wait_timeout = 2.0;
+    if (!o->rpp) o->rpp = 1;
     return SF_OK;
 }
 

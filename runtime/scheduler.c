@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mpi/party.h"
 #include "runtime/coro.h"
 #include "runtime/internal.h"
 
@@ -45,7 +46,8 @@ typedef struct sf_rank_rt {
 
 typedef struct sf_debug_exec {
     sf_run_state *run;
-    int n;
+    int n;      /* ranks: np parties x k ranks; rank i is rank i % k of party i / k */
+    int np, k;
     sf_rank_rt *ranks;
     int head, tail;
     int current;
@@ -118,7 +120,12 @@ static void sched_wake(void *arg, int r) { push_ready((sf_debug_exec *)arg, r); 
 
 static void rank_main(void *arg) {
     sf_rank_rt *r = arg;
-    r->exit_code = sf__run_party(&r->ctx);
+    if (r->ctx.rank == 0) {
+        r->exit_code = sf__run_party(&r->ctx);
+    } else {
+        r->exit_code = sf__worker_loop(&r->ctx);
+        sf__mem_set_finished(r->ex->run->fabric, r->idx);
+    }
     r->state = R_DONE;
     int nx = pop_ready(r->ex);
     r->ex->current = nx;
@@ -146,14 +153,14 @@ static const char *rank_name(sf_debug_exec *ex, int r) {
 /* First call at which the ranks' traces differ, within the remembered window. */
 static int find_divergence(sf_debug_exec *ex, uint64_t *call, int *ra, int *rb) {
     uint64_t lo = 1, hi = UINT64_MAX;
-    for (int i = 0; i < ex->n; i++) {
+    for (int i = 0; i < ex->n; i += ex->k) {
         uint64_t c = ex->ranks[i].ctx.call_seq;
         if (c < hi) hi = c;
         if (c >= SF__HIST && c - SF__HIST + 1 > lo) lo = c - SF__HIST + 1;
     }
     for (uint64_t k = lo; k <= hi && hi != UINT64_MAX; k++) {
         unsigned s = (unsigned)(k & (SF__HIST - 1));
-        for (int i = 1; i < ex->n; i++)
+        for (int i = ex->k; i < ex->n; i += ex->k)
             if (ex->ranks[i].ctx.trace_hist[s] != ex->ranks[0].ctx.trace_hist[s]) {
                 *call = k;
                 *ra = 0;
@@ -162,7 +169,7 @@ static int find_divergence(sf_debug_exec *ex, uint64_t *call, int *ra, int *rb) 
             }
     }
     /* no difference within the window: compare where the shortest program ended */
-    for (int i = 1; i < ex->n; i++)
+    for (int i = ex->k; i < ex->n; i += ex->k)
         if (ex->ranks[i].ctx.call_seq != ex->ranks[0].ctx.call_seq) {
             *call = hi;
             *ra = 0;
@@ -270,8 +277,13 @@ static int deadlock_report(sf_debug_exec *ex) {
                  (unsigned long long)SF__OBJ_SEQ(r->wait_obj), SF__OBJ_IDX(r->wait_obj));
         fprintf(f, "  %s at call #%llu (", r->name, (unsigned long long)r->ctx.call_seq);
         print_site(f, &r->ctx.site);
-        fprintf(f, ") waits for object %s from %s%s\n", id, rank_name(ex, r->wait_src),
-                ex->ranks[r->wait_src].state == R_DONE ? " (which has finished)" : "");
+        if (r->wait_src >= 0 && r->wait_src / ex->k == i / ex->k)
+            fprintf(f, ") waits for a message from %s on the party communicator%s\n",
+                    rank_name(ex, r->wait_src),
+                    ex->ranks[r->wait_src].state == R_DONE ? " (which has finished)" : "");
+        else
+            fprintf(f, ") waits for object %s from %s%s\n", id, rank_name(ex, r->wait_src),
+                    ex->ranks[r->wait_src].state == R_DONE ? " (which has finished)" : "");
         print_backtrace(f, r);
     }
     /* the wait-for cycle: follow wait_src from the first blocked rank */
@@ -342,11 +354,13 @@ static int end_check(sf_debug_exec *ex) {
 /* ------------------------------------------------------------------ run */
 
 int sf__debug_run(sf_run_state *run) {
-    int n = run->opts.nparties, code = SF_EXIT_OK, rc;
+    int np = run->opts.nparties, k = run->opts.rpp, n = np * k, code = SF_EXIT_OK, rc;
     sf_debug_exec *ex = calloc(1, sizeof *ex);
     if (!ex) return SF_EXIT_FAILURE;
     ex->run = run;
     ex->n = n;
+    ex->np = np;
+    ex->k = k;
     ex->head = ex->tail = -1;
     ex->ranks = calloc((size_t)n, sizeof *ex->ranks);
     run->dbg = ex;
@@ -373,18 +387,23 @@ int sf__debug_run(sf_run_state *run) {
         r->ex = ex;
         r->idx = i;
         r->wait_src = -1;
-        snprintf(r->name, sizeof r->name, "%s/0", run->opts.parties[i]);
+        int party = i / k, local = i % k;
+        snprintf(r->name, sizeof r->name, "%s/%d", run->opts.parties[party], local);
         sf_transport_hooks hooks = {.arg = &r->ctx, .on_notice = sf__on_notice,
                                     .on_bye_mismatch = sf__on_bye_mismatch};
-        if ((rc = sf__ctx_init(&r->ctx, run, i)) ||
-            (rc = sf__mem_transport_create(&r->ctx.tp, run->fabric, i, n, 1, &hooks)) ||
+        if ((rc = sf__ctx_init(&r->ctx, run, party)) ||
+            (local == 0 &&
+             (rc = sf__mem_transport_create(&r->ctx.tp, run->fabric, party, np, k, &hooks))) ||
+            (rc = sf__pcomm_mem_create(&r->ctx.pc, run->fabric, party * k, k, local)) ||
             (rc = sf__coro_create(&r->co, rank_main, r, run->opts.stack_size, r->name, ex->main))) {
             fprintf(stderr, "sfmpi: error: creating rank %s failed: %s\n", r->name, sf_strerror(rc));
             code = SF_EXIT_FAILURE;
             sf__ctx_free(&r->ctx);
             if (r->ctx.tp) r->ctx.tp->ops->destroy(&r->ctx.tp);
+            if (r->ctx.pc) r->ctx.pc->ops->destroy(&r->ctx.pc);
             break;
         }
+        r->ctx.rank = local;
         push_ready(ex, i);
     }
     if (code == SF_EXIT_OK) {
@@ -404,7 +423,8 @@ int sf__debug_run(sf_run_state *run) {
     }
     for (int i = 0; i < made; i++) {
         sf__ctx_free(&ex->ranks[i].ctx);
-        ex->ranks[i].ctx.tp->ops->destroy(&ex->ranks[i].ctx.tp);
+        if (ex->ranks[i].ctx.tp) ex->ranks[i].ctx.tp->ops->destroy(&ex->ranks[i].ctx.tp);
+        if (ex->ranks[i].ctx.pc) ex->ranks[i].ctx.pc->ops->destroy(&ex->ranks[i].ctx.pc);
         sf__coro_destroy(&ex->ranks[i].co);
     }
     sf__mem_fabric_destroy(&run->fabric);

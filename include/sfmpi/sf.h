@@ -107,6 +107,8 @@ typedef struct sf_config {
     int quiet;                    /* 1: suppress runtime info logs */
     double wait_timeout;          /* sim: seconds a blocked rank waits before it asks its
                                      peer why (divergence check); 0 = 2 s */
+    int ranks_per_party;          /* sim and debug: ranks of every party; 0 = 1 (production:
+                                     each party's own job size) */
 } sf_config;
 
 /* Run `program` on every party. Returns an SF_EXIT_* code suitable for exit(). */
@@ -186,7 +188,12 @@ SF_API int64_t sf_value_as_i64(const sf_value *v, size_t i);
 
 /* ---------------------------------------------------------------- devices, objects */
 
-typedef enum sf_device_kind { SF_DEV_NONE = 0, SF_DEV_PYU = 1, SF_DEV_SPU = 2 } sf_device_kind;
+typedef enum sf_device_kind {
+    SF_DEV_NONE = 0,
+    SF_DEV_PYU = 1,     /* a party's leader */
+    SF_DEV_SPU = 2,
+    SF_DEV_PYU_ALL = 3, /* every rank of a party: calls are collective kernels */
+} sf_device_kind;
 
 /* A device handle (by value). PYU: a party's plain device. */
 typedef struct sf_device {
@@ -211,6 +218,12 @@ typedef struct sf_actor {
  * party and the call site (it is the same on every party, so no party proceeds). */
 #define sf_pyu(sf, name) sf__pyu((sf), (name), __FILE__, __LINE__)
 SF_API sf_device sf__pyu(sf_ctx *sf, const char *name, const char *file, int line);
+/* The same party with all of its ranks: a call on it runs on every rank of the party
+ * (a collective kernel, see sf_task_comm); its result lives on the leader. */
+#define sf_pyu_all(sf, name) sf__pyu_all((sf), (name), __FILE__, __LINE__)
+SF_API sf_device sf__pyu_all(sf_ctx *sf, const char *name, const char *file, int line);
+/* Ranks of this party (1 unless the party brings several). */
+SF_API int sf_party_ranks(const sf_ctx *sf);
 
 /* ---------------------------------------------------------------- tasks */
 
@@ -393,6 +406,20 @@ SF_API void sf__scope_end(sf_scope *scope, const sf_obj *keep, int nkeep, sf_sit
 /* Finish this party's program early: waits for outstanding sends, checks that every
  * party made the same calls. Called by sf_run when the program returns. */
 SF_API int sf_shutdown(sf_ctx *sf);
+
+/* ---------------------------------------------------------------- HDF5 data */
+
+/* Read `dataset` of the party-local HDF5 file `file` into an object owned by dev's party:
+ * dtype and shape from the file; every rank of the party reads its block of rows (MPI-IO
+ * under MPI) and the leader holds the whole. A missing file or dataset, an unsupported
+ * dtype or rank fails the object with a message naming the file, dataset and call site. */
+#define sf_h5_read(dev, file, dataset) sf__h5_read((dev), (file), (dataset), SF__SITE("sf_h5_read"))
+SF_API sf_obj sf__h5_read(sf_device dev, const char *file, const char *dataset, sf_site site);
+/* Write obj at its owner as `dataset` of a new `file`, atomically (temporary file, flush,
+ * rename): a killed run leaves the old file or the complete new one. Attributes record the
+ * program, mode, party and time. The result object holds the number of bytes written. */
+#define sf_h5_write(obj, file, dataset) sf__h5_write((obj), (file), (dataset), SF__SITE("sf_h5_write"))
+SF_API sf_obj sf__h5_write(sf_obj obj, const char *file, const char *dataset, sf_site site);
 
 /* ---------------------------------------------------------------- errors, logs */
 

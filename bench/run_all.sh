@@ -1,0 +1,68 @@
+#!/bin/sh
+# Run every benchmark and write the raw output to a file (and to the terminal).
+#
+#   bench/run_all.sh [OUTPUT_FILE]          default: $BUILD_DIR/bench-results.txt
+#
+# Environment:
+#   BUILD_DIR  build tree with the bench binaries (default: <repo>/build-bench), built by
+#              cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release && cmake --build build-bench
+#   QUICK=1    CI-sized runs (seconds, not minutes); the figures are then only indicative
+#   MPIRUN     MPI launcher (default: mpirun)
+# Benchmarks are measurements: a failing one is reported in the file and the script goes
+# on; the exit status is non-zero only if a benchmark could not run or crashed.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+BUILD_DIR=${BUILD_DIR:-$here/../build-bench}
+B=$BUILD_DIR/bench
+OUT=${1:-$BUILD_DIR/bench-results.txt}
+MPIRUN=${MPIRUN:-mpirun}
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+
+if [ "${QUICK:-0}" = 1 ]; then
+    CALL_ARGS="--iters=100000 --reps=3"
+    RANKS_ARGS="--n=1000 --n=10000"
+    TRANSFER_ARGS="--reps=3 --time=0.02 --max-bytes=1048576"
+    TINY_ITERS=20000
+else
+    CALL_ARGS=""
+    RANKS_ARGS=""
+    TRANSFER_ARGS=""
+    TINY_ITERS=1000000
+fi
+
+status=0
+: >"$OUT"
+log() { echo "$*" | tee -a "$OUT"; }
+# The exit status does not pass through the pipe to tee in POSIX sh: keep it in a file.
+runc() {
+    log "\$ $*"
+    { "$@" 2>&1; echo $? >"$OUT.rc"; } | tee -a "$OUT"
+    rc=$(cat "$OUT.rc")
+    rm -f "$OUT.rc"
+    if [ "$rc" != 0 ]; then
+        log "!! exit status $rc"
+        status=1
+    fi
+}
+
+log "# sfmpi benchmarks, $(date -u '+%Y-%m-%d %H:%M:%S UTC'), $(uname -srm), $(nproc) cores"
+log "# commit $(git -C "$here/.." rev-parse --short HEAD 2>/dev/null || echo '?'), build $BUILD_DIR, QUICK=${QUICK:-0}"
+log "# load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+if [ -x "$B/bench_switch" ]; then
+    runc "$B/bench_switch"
+else
+    log "# bench_switch: not built ($B/bench_switch missing)"
+fi
+# shellcheck disable=SC2086
+runc "$B/bench_call" $CALL_ARGS
+# shellcheck disable=SC2086
+runc "$B/bench_ranks" $RANKS_ARGS
+# shellcheck disable=SC2086
+runc "$MPIRUN" -np 2 "$B/bench_transfer" --sf-mode=sim $TRANSFER_ARGS
+runc "$B/bench_tiny" --iters=$TINY_ITERS --sf-mode=debug
+runc "$MPIRUN" -np 2 "$B/bench_tiny" --iters=$TINY_ITERS --sf-mode=sim --sf-parties=alice,bob
+runc "$MPIRUN" -np 3 --oversubscribe "$B/bench_tiny" --iters=$TINY_ITERS --sf-mode=sim
+log "# load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+log "# raw output written to $OUT"
+exit $status

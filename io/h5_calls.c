@@ -1,0 +1,134 @@
+/*
+ * sf_h5_read / sf_h5_write: party-local HDF5 data as objects (public API in sf.h).
+ *
+ * sf_h5_read is a collective call on every rank of the party: the leader probes the
+ * dataset and broadcasts its dtype and shape; every rank reads its block of rows (with
+ * MPI-IO when the party runs under MPI, a plain read in debug mode); the blocks are
+ * gathered to the leader, whose object is the result. With one rank the leader reads the
+ * whole dataset straight into the result. Every error names the file and the dataset and,
+ * through the failure chain, the call site.
+ *
+ * sf_h5_write is a task on the object's owner: an atomic write (io/h5.c) with attributes
+ * naming the program, mode, party and time. Its result is the number of bytes written.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "io/h5.h"
+#include "mpi/party.h"
+#include "runtime/internal.h"
+
+enum { I_STATUS, I_DTYPE, I_NDIM, I_SHAPE };
+
+static int h5_read_kernel(sf_task *t) {
+    const char *file = sf_arg_str(t, 0), *dset = sf_arg_str(t, 1);
+    sf_comm *comm = sf_task_comm(t);
+    int rank = sf_comm_rank(comm), size = sf_comm_size(comm), rc;
+    char err[1024] = "";
+    sf_h5_info info = {0};
+    int64_t n = I_SHAPE + SF_MAX_DIMS;
+    sf_value *iv = NULL;
+    if (rank == 0) { /* the leader decides; everyone follows the same branch */
+        iv = sf_value_zeros(SF_I64, 1, &n);
+        if (!iv) return sf_fail(t, "out of memory");
+        int64_t *d = sf_value_data(iv);
+        rc = sf__h5_probe(file, dset, &info, err, sizeof err);
+        d[I_STATUS] = rc;
+        d[I_DTYPE] = info.dtype;
+        d[I_NDIM] = info.ndim;
+        for (int i = 0; i < info.ndim; i++) d[I_SHAPE + i] = info.shape[i];
+    }
+    if (size > 1 && (rc = sf_comm_bcast(comm, 0, &iv))) {
+        sf_value_unref(&iv);
+        return sf_fail(t, "%s: %s: broadcasting the dataset's shape failed: %s", file, dset,
+                       sf_strerror(rc));
+    }
+    const int64_t *d = sf_value_cdata(iv);
+    if (d[I_STATUS]) {
+        sf_value_unref(&iv);
+        return rank == 0 ? sf_fail(t, "%s", err) : sf_fail(t, "the leader could not read it");
+    }
+    info.dtype = (sf_dtype)d[I_DTYPE];
+    info.ndim = (int)d[I_NDIM];
+    for (int i = 0; i < info.ndim; i++) info.shape[i] = d[I_SHAPE + i];
+    sf_value_unref(&iv);
+
+    const void *mpi = sf__comm_mpi(comm);
+    if (size == 1 || info.ndim == 0) { /* one rank (or a scalar): the leader reads it all */
+        if (rank != 0) return 0;
+        sf_value *v = sf_value_new(info.dtype, info.ndim, info.shape);
+        if (!v) return sf_fail(t, "%s: %s: out of memory for %zu bytes", file, dset,
+                               sf_dtype_size(info.dtype));
+        int64_t rows = info.ndim ? info.shape[0] : 1;
+        if ((rc = sf__h5_read_rows(file, dset, &info, 0, rows, sf_value_data(v),
+                                   size == 1 ? mpi : NULL, err, sizeof err))) {
+            sf_value_unref(&v);
+            return sf_fail(t, "%s", err);
+        }
+        return sf_return(t, 0, v);
+    }
+    int64_t row0, nrows, shape[SF_MAX_DIMS];
+    sf__block_rows(info.shape[0], size, rank, &row0, &nrows);
+    memcpy(shape, info.shape, sizeof shape);
+    shape[0] = nrows;
+    sf_value *blk = sf_value_new(info.dtype, info.ndim, shape);
+    if (!blk) return sf_fail(t, "%s: %s: out of memory for rows %lld..%lld", file, dset,
+                             (long long)row0, (long long)(row0 + nrows));
+    rc = sf__h5_read_rows(file, dset, &info, row0, nrows, sf_value_data(blk), mpi, err, sizeof err);
+    /* agree on success before gathering, so no rank waits for a block that never comes */
+    int64_t one = 1;
+    sf_value *ok = sf_value_new(SF_I64, 1, &one), *worst = NULL;
+    if (!ok) return sf_fail(t, "out of memory");
+    *(int64_t *)sf_value_data(ok) = rc ? 1 : 0;
+    int crc = sf_comm_allreduce(comm, ok, SF_OP_MAX, &worst);
+    int64_t any_failed = crc ? 1 : *(const int64_t *)sf_value_cdata(worst);
+    sf_value_unref(&ok);
+    sf_value_unref(&worst);
+    if (any_failed) {
+        sf_value_unref(&blk);
+        return rc ? sf_fail(t, "%s", err) : (rank == 0 ? sf_fail(t, "%s: %s: another rank's read failed", file, dset) : 0);
+    }
+    sf_value *all = NULL;
+    rc = sf_comm_gather(comm, 0, blk, &all);
+    sf_value_unref(&blk);
+    if (rc) return sf_fail(t, "%s: %s: gathering the blocks failed: %s", file, dset, sf_strerror(rc));
+    return rank == 0 ? sf_return(t, 0, all) : 0;
+}
+
+static int h5_write_task(sf_task *t) {
+    const sf_value *v = sf_arg(t, 0);
+    const char *file = sf_arg_str(t, 1), *dset = sf_arg_str(t, 2);
+    sf_ctx *sf = sf_task_ctx(t);
+    if (!v) return sf_fail(t, "no value to write");
+    char when[64];
+    time_t now = time(NULL);
+    struct tm tm;
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+    sf_h5_attr attrs[] = {
+        {"program", sf_argv(sf)[0] ? sf_argv(sf)[0] : "?"},
+        {"mode", sf_mode_name(sf_get_distribution_mode(sf))},
+        {"party", sf_party_name(sf)},
+        {"time", when},
+    };
+    char err[1024];
+    int rc = sf__h5_write_atomic(file, dset, v, attrs, 4, err, sizeof err);
+    if (rc) return sf_fail(t, "%s", err);
+    return sf_return(t, 0, sf_value_i64((int64_t)sf_value_nbytes(v)));
+}
+
+sf_obj sf__h5_read(sf_device dev, const char *file, const char *dataset, sf_site site) {
+    dev.kind = SF_DEV_PYU_ALL;
+    sf_argv_item args[2] = {SF_STR(file ? file : ""), SF_STR(dataset ? dataset : "")};
+    return sf__remote_dev(dev, h5_read_kernel, site, 1, NULL, args, 2);
+}
+
+sf_obj sf__h5_write(sf_obj obj, const char *file, const char *dataset, sf_site site) {
+    sf_entry *e = sf__obj_find(obj.sf, obj.id);
+    if (!e)
+        sf__fatal(obj.sf, SF_EXIT_FAILURE, "sf_h5_write at %s:%d: the object does not exist "
+                  "(released already?)", sf__basename(site.file), site.line);
+    sf_device owner = {obj.sf, SF_DEV_PYU, e->owner};
+    sf_argv_item args[3] = {SF_OBJ(obj), SF_STR(file ? file : ""), SF_STR(dataset ? dataset : "")};
+    return sf__remote_dev(owner, h5_write_task, site, 1, NULL, args, 3);
+}
