@@ -766,6 +766,7 @@ static void *bridge_main(void *arg) {
     free(plain);
     free(pf);
     free(pidx);
+    sf__value_thread_cleanup();
     return NULL;
 }
 

@@ -52,7 +52,15 @@ typedef struct mpi_transport {
     pending *pend;
     int *done_idx;
     int npend, cap;
+    /* flow control: every PACE-th message to a peer is a synchronous send, and the next
+     * one waits for it, so a peer that only receives stays at most 2*PACE messages behind
+     * and unreceived messages cannot pile up without bound */
+    uint64_t *nsent;
+    MPI_Request *pace_req;
+    void **pace_buf;
 } mpi_transport;
+
+#define PACE 64
 
 static int mpi_err(int rc, const char *what, char *err, size_t errlen) {
     char s[MPI_MAX_ERROR_STRING];
@@ -105,6 +113,26 @@ static int add_pending(mpi_transport *t, MPI_Request r, sf_value *v, void *buf) 
     return SF_OK;
 }
 
+static void handle_notices(mpi_transport *t);
+
+/* Wait for the previous synchronous send to dst (the peer has matched it), handling
+ * notices and progress meanwhile. */
+static int pace_wait(mpi_transport *t, int dst) {
+    for (unsigned spins = 0; t->pace_req[dst] != MPI_REQUEST_NULL; spins++) {
+        int flag = 0;
+        if (MPI_Test(&t->pace_req[dst], &flag, MPI_STATUS_IGNORE) != MPI_SUCCESS) return SF_EMPI;
+        if (flag) break;
+        if ((spins & 63) == 63) {
+            progress(t);
+            handle_notices(t);
+            if (spins > 256) sched_yield();
+        }
+    }
+    free(t->pace_buf[dst]);
+    t->pace_buf[dst] = NULL;
+    return SF_OK;
+}
+
 static int mpi_send(sf_transport *bt, int dst, const sf_msg_hdr *h, sf_value *v) {
     mpi_transport *t = (mpi_transport *)bt;
     int nd = v ? v->ndim : 0;
@@ -122,11 +150,24 @@ static int mpi_send(sf_transport *bt, int dst, const sf_msg_hdr *h, sf_value *v)
     if (nd) memcpy(w->shape, v->shape, sizeof(int64_t) * (size_t)nd);
     if (inl && v->nbytes) memcpy((char *)(w->shape + nd), v->data, v->nbytes);
     MPI_Request r;
-    if (MPI_Isend(w, (int)wsize, MPI_BYTE, dst, TAG_MSG, t->data, &r) != MPI_SUCCESS) {
-        free(w);
-        return SF_EMPI;
+    if (++t->nsent[dst] % PACE == 0) {
+        if (pace_wait(t, dst)) {
+            free(w);
+            return SF_EMPI;
+        }
+        if (MPI_Issend(w, (int)wsize, MPI_BYTE, dst, TAG_MSG, t->data, &t->pace_req[dst]) !=
+            MPI_SUCCESS) {
+            free(w);
+            return SF_EMPI;
+        }
+        t->pace_buf[dst] = w;
+    } else {
+        if (MPI_Isend(w, (int)wsize, MPI_BYTE, dst, TAG_MSG, t->data, &r) != MPI_SUCCESS) {
+            free(w);
+            return SF_EMPI;
+        }
+        if (add_pending(t, r, NULL, w)) return SF_ENOMEM;
     }
-    if (add_pending(t, r, NULL, w)) return SF_ENOMEM;
     if (v && !inl) {
         for (size_t off = 0; off < v->nbytes; off += t->chunk_max) {
             size_t len = v->nbytes - off < t->chunk_max ? v->nbytes - off : t->chunk_max;
@@ -201,7 +242,7 @@ static int recv_wire(mpi_transport *t, int src, const sf_wait_notice *w, wire_hd
                 send_notice(t, src, w);
                 noticed = 1;
             }
-            if (spins > 4096) sched_yield();
+            if (spins > 256) sched_yield();
         }
     }
 }
@@ -276,6 +317,8 @@ static int mpi_finish(sf_transport *bt, const sf_msg_hdr *bye) {
     }
     MPI_Waitall(t->npend, t->reqs, MPI_STATUSES_IGNORE);
     compact(t);
+    for (int p = 0; p < bt->nparties; p++)
+        if (t->pace_req[p] != MPI_REQUEST_NULL) pace_wait(t, p);
     return SF_OK;
 }
 
@@ -293,6 +336,14 @@ static void mpi_destroy(sf_transport **tp) {
         MPI_Waitall(t->npend, t->reqs, MPI_STATUSES_IGNORE);
         compact(t);
     }
+    for (int p = 0; t->pace_req && p < t->base.nparties; p++)
+        if (t->pace_req[p] != MPI_REQUEST_NULL) {
+            MPI_Wait(&t->pace_req[p], MPI_STATUS_IGNORE);
+            free(t->pace_buf[p]);
+        }
+    free(t->nsent);
+    free(t->pace_req);
+    free(t->pace_buf);
     if (t->ctrl != MPI_COMM_NULL) MPI_Comm_free(&t->ctrl);
     if (t->data != MPI_COMM_NULL) MPI_Comm_free(&t->data);
     free(t->reqs);
@@ -338,6 +389,15 @@ int sf__mpi_transport_create(sf_transport **out, int nparties, const sf_mpi_opti
     t->wait_timeout = opt && opt->wait_timeout > 0 ? opt->wait_timeout : 2.0;
     const char *cm = getenv("SF_MPI_CHUNK_BYTES"); /* tests: force the chunked path */
     t->chunk_max = cm && atol(cm) > 0 ? (size_t)atol(cm) : CHUNK_MAX;
+    t->nsent = calloc((size_t)nparties, sizeof *t->nsent);
+    t->pace_req = malloc(sizeof *t->pace_req * (size_t)nparties);
+    t->pace_buf = calloc((size_t)nparties, sizeof *t->pace_buf);
+    if (!t->nsent || !t->pace_req || !t->pace_buf) {
+        sf_transport *b = &t->base;
+        mpi_destroy(&b);
+        return SF_ENOMEM;
+    }
+    for (int p = 0; p < nparties; p++) t->pace_req[p] = MPI_REQUEST_NULL;
     MPI_Comm base = *(const MPI_Comm *)base_comm;
     if ((rc = MPI_Comm_dup(base, &t->data)) != MPI_SUCCESS ||
         (rc = MPI_Comm_dup(base, &t->ctrl)) != MPI_SUCCESS) {

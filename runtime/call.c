@@ -427,8 +427,11 @@ static void execute(sf_ctx *sf, enum call_kind kind, sf_task_fn fn, sf_entry *ac
 
     if (!err && fn) {
         int check = sf->run->dbg && sf->run->opts.check_args > 0;
+        /* inline arguments other than SF_VAL are private to this call: nothing to protect */
         if (check)
-            for (int i = 0; i < nargs; i++) dig[i] = argvals[i] ? sf__value_digest(argvals[i]) : 0;
+            for (int i = 0; i < nargs; i++)
+                dig[i] = argvals[i] && (args[i].kind == SF_ARGK_OBJ || args[i].kind == SF_ARGK_VAL)
+                             ? sf__value_digest(argvals[i]) : 0;
         sf_task t = {.sf = sf, .name = site.what, .site = site, .nargs = nargs,
                      .args = argvals, .nret = nret, .rets = rets, .state = state};
         char cmsg[1024] = "";
@@ -452,7 +455,8 @@ static void execute(sf_ctx *sf, enum call_kind kind, sf_task_fn fn, sf_entry *ac
                 sf_fail(&t, "returned without setting return value %d (of %d) with sf_return",
                         i, nret);
         for (int i = 0; check && i < nargs && !t.errmsg; i++)
-            if (argvals[i] && dig[i] != sf__value_digest(argvals[i])) {
+            if (argvals[i] && (args[i].kind == SF_ARGK_OBJ || args[i].kind == SF_ARGK_VAL) &&
+                dig[i] != sf__value_digest(argvals[i])) {
                 if (args[i].kind == SF_ARGK_OBJ) {
                     char b[32];
                     fmt_id(b, sizeof b, args[i].u.obj.id);
@@ -665,8 +669,7 @@ sf_obj sf__to(sf_obj obj, sf_device dev, sf_site site) {
     move_to(sf, e, dst);
     sf_entry *n = sf__obj_new(sf, SF__OBJ_ID(sf->call_seq, 0), dst, site);
     if (!n) sf__fatal(sf, SF_EXIT_FAILURE, "out of memory creating an object");
-    if (e->holdv) memcpy(n->holdv, e->holdv, ((size_t)sf__nparties(sf) + 63) / 64 * 8);
-    else n->hold = e->hold;
+    sf__obj_copy_holders(sf, n, e);
     n->state = e->state;
     n->val = sf_value_ref(e->val);
     n->err = sf_value_ref(e->err);

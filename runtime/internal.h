@@ -55,7 +55,9 @@ typedef struct sf_entry {
     uint8_t kind, state;
     uint8_t killed;  /* actors */
     uint64_t hold;   /* holder bitmap when nparties <= 64 */
-    uint64_t *holdv; /* holder bitmap otherwise */
+    int32_t *holdv;  /* more parties: holder list (usually 1-3 entries) ... */
+    int32_t nhold, caphold;
+    uint8_t hold_all; /* ... unless every party holds it */
     sf_value *val;   /* READY: the value */
     sf_value *err;   /* FAILED: error chain text (bytes) */
     sf_site site;    /* creating call */
@@ -71,6 +73,8 @@ typedef struct sf_objtab {
     sf_entry **buckets;
     size_t nbuckets, count;
     sf_entry *head, *tail;
+    sf_entry *spare; /* recycled entries (linked through hnext) */
+    int nspare;
 } sf_objtab;
 
 /* ---- the shared per-process run (context.c) */
@@ -117,6 +121,7 @@ void sf__obj_drop(sf_ctx *sf, sf_entry *e);
 int sf__obj_holds(const sf_ctx *sf, const sf_entry *e, int party);
 void sf__obj_set_holder(sf_ctx *sf, sf_entry *e, int party);
 void sf__obj_set_all_holders(sf_ctx *sf, sf_entry *e);
+void sf__obj_copy_holders(sf_ctx *sf, sf_entry *dst, const sf_entry *src);
 
 /* context.c */
 int sf__nparties(const sf_ctx *sf);

@@ -2,7 +2,9 @@
  * The object table of one party: id -> entry, plus creation order (for scopes).
  * Chained hash table that doubles when the load passes 1 and never shrinks below its
  * initial size; ids are call numbers, so the mixing spreads consecutive ids.
- * Holder sets are a 64-bit mask, or a bitmap when there are more than 64 parties.
+ * Holder sets are a 64-bit mask; with more than 64 parties, a short list of holders or
+ * an "everyone" flag (after sf_get), so an object costs O(1) memory even with 100,000
+ * parties.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,8 @@ int sf__objtab_init(sf_objtab *t) {
     return SF_OK;
 }
 
+#define MAX_SPARE 1024
+
 static void entry_free(sf_ctx *sf, sf_entry *e) {
     sf_value_unref(&e->val);
     sf_value_unref(&e->err);
@@ -30,6 +34,12 @@ static void entry_free(sf_ctx *sf, sf_entry *e) {
     if (e->kind == SF__ENT_ACTOR && e->state_ptr) {
         if (e->cls->fini) e->cls->fini(e->state_ptr);
         free(e->state_ptr);
+    }
+    if (sf->objs.nspare < MAX_SPARE && sf->objs.buckets) { /* keep it for the next call */
+        e->hnext = sf->objs.spare;
+        sf->objs.spare = e;
+        sf->objs.nspare++;
+        return;
     }
     free(e);
 }
@@ -43,6 +53,12 @@ void sf__objtab_free(sf_ctx *sf) {
         e = n;
     }
     free(t->buckets);
+    t->buckets = NULL;
+    while (t->spare) {
+        sf_entry *n = t->spare->hnext;
+        free(t->spare);
+        t->spare = n;
+    }
     memset(t, 0, sizeof *t);
 }
 
@@ -74,15 +90,13 @@ static void grow(sf_objtab *t) {
 
 sf_entry *sf__obj_new(sf_ctx *sf, uint64_t id, int owner, sf_site site) {
     sf_objtab *t = &sf->objs;
-    sf_entry *e = calloc(1, sizeof *e);
-    if (!e) return NULL;
-    int np = sf__nparties(sf);
-    if (np > 64) {
-        e->holdv = calloc(((size_t)np + 63) / 64, sizeof(uint64_t));
-        if (!e->holdv) {
-            free(e);
-            return NULL;
-        }
+    sf_entry *e = t->spare;
+    if (e) {
+        t->spare = e->hnext;
+        t->nspare--;
+        memset(e, 0, sizeof *e);
+    } else if (!(e = calloc(1, sizeof *e))) {
+        return NULL;
     }
     e->id = id;
     e->call_seq = SF__OBJ_SEQ(id);
@@ -115,18 +129,43 @@ void sf__obj_drop(sf_ctx *sf, sf_entry *e) {
 }
 
 int sf__obj_holds(const sf_ctx *sf, const sf_entry *e, int p) {
-    if (!e->holdv) return (int)((e->hold >> p) & 1);
-    return (int)((e->holdv[p / 64] >> (p % 64)) & 1);
+    if (sf__nparties(sf) <= 64) return (int)((e->hold >> p) & 1);
+    if (e->hold_all) return 1;
+    for (int i = 0; i < e->nhold; i++)
+        if (e->holdv[i] == p) return 1;
+    return 0;
 }
 
 void sf__obj_set_holder(sf_ctx *sf, sf_entry *e, int p) {
-    if (!e->holdv) e->hold |= (uint64_t)1 << p;
-    else e->holdv[p / 64] |= (uint64_t)1 << (p % 64);
+    if (sf__nparties(sf) <= 64) {
+        e->hold |= (uint64_t)1 << p;
+        return;
+    }
+    if (sf__obj_holds(sf, e, p)) return;
+    if (e->nhold == e->caphold) {
+        int cap = e->caphold ? e->caphold * 2 : 4;
+        int32_t *v = realloc(e->holdv, sizeof *v * (size_t)cap);
+        if (!v) sf__fatal(sf, SF_EXIT_FAILURE, "out of memory (holder list)");
+        e->holdv = v;
+        e->caphold = cap;
+    }
+    e->holdv[e->nhold++] = p;
 }
 
 void sf__obj_set_all_holders(sf_ctx *sf, sf_entry *e) {
     int np = sf__nparties(sf);
-    if (!e->holdv) e->hold = np == 64 ? ~(uint64_t)0 : (((uint64_t)1 << np) - 1);
-    else
-        for (int p = 0; p < np; p++) sf__obj_set_holder(sf, e, p);
+    if (np <= 64) {
+        e->hold = np == 64 ? ~(uint64_t)0 : (((uint64_t)1 << np) - 1);
+        return;
+    }
+    e->hold_all = 1;
+    free(e->holdv);
+    e->holdv = NULL;
+    e->nhold = e->caphold = 0;
+}
+
+void sf__obj_copy_holders(sf_ctx *sf, sf_entry *dst, const sf_entry *src) {
+    dst->hold = src->hold;
+    dst->hold_all = src->hold_all;
+    for (int i = 0; i < src->nhold; i++) sf__obj_set_holder(sf, dst, src->holdv[i]);
 }

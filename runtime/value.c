@@ -2,10 +2,12 @@
  * Typed n-d array values: allocation, reference counting, accessors, digest.
  *
  * Small values (data <= SF__BIG) are one malloc: the header followed by the data
- * (16-byte aligned). Larger data is a private anonymous mapping; freed mappings are kept
- * in a small cache (a few entries, bounded bytes) and reused for the next value that
- * fits, so a loop moving 64 MiB objects does not pay the page faults every iteration.
- * The cache is guarded by a mutex (production's bridge thread may free values).
+ * (16-byte aligned); blocks of the smallest size class (scalars, short arrays: what most
+ * calls make) are recycled through a per-thread free list, which keeps malloc off the
+ * per-call path. Larger data is a private anonymous mapping; freed mappings are kept in
+ * a cache (bounded entries and bytes) and reused for the next value that fits, so a loop
+ * moving large objects does not pay page faults on every iteration. The cache is guarded
+ * by a mutex (production's bridge thread may free values).
  */
 #include "runtime/value.h"
 
@@ -15,8 +17,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define SF__BIG ((size_t)1 << 20)
-#define SF__CACHE_SLOTS 8
+#define SF__BIG ((size_t)64 << 10)
+#define SF__CACHE_SLOTS 32
+#define SF__SMALL 256    /* allocation size served from the per-thread free list */
+#define SF__SMALL_KEEP 4096
 #define SF__CACHE_BYTES ((size_t)1 << 30)
 
 static const size_t dtype_sizes[SF_NDTYPES] = {
@@ -110,6 +114,42 @@ size_t sf__shape_elems(int ndim, const int64_t *shape, int *ok) {
 
 #define SF__HDR_SIZE ((sizeof(struct sf_value) + 15) & ~(size_t)15)
 
+static __thread struct small_block {
+    struct small_block *next;
+} *small_free;
+static __thread int small_count;
+
+static void *small_alloc(size_t n) {
+    if (n > SF__HDR_SIZE + SF__SMALL) return malloc(n);
+    struct small_block *b = small_free;
+    if (b) {
+        small_free = b->next;
+        small_count--;
+        return b;
+    }
+    return malloc(SF__HDR_SIZE + SF__SMALL);
+}
+
+void sf__value_thread_cleanup(void) {
+    while (small_free) {
+        struct small_block *b = small_free;
+        small_free = b->next;
+        free(b);
+    }
+    small_count = 0;
+}
+
+static void small_free_block(sf_value *v) {
+    if (v->nbytes + (v->dtype == SF_BYTES) > SF__SMALL || small_count >= SF__SMALL_KEEP) {
+        free(v);
+        return;
+    }
+    struct small_block *b = (struct small_block *)v;
+    b->next = small_free;
+    small_free = b;
+    small_count++;
+}
+
 sf_value *sf__value_alloc(sf_dtype dt, int ndim, const int64_t *shape) {
     if ((unsigned)dt >= SF_NDTYPES || ndim < 0 || ndim > SF_MAX_DIMS || (ndim > 0 && !shape))
         return NULL;
@@ -120,7 +160,7 @@ sf_value *sf__value_alloc(sf_dtype dt, int ndim, const int64_t *shape) {
     size_t extra = (dt == SF_BYTES) ? 1 : 0; /* a NUL after bytes, for sf_value_cstr */
     sf_value *v;
     if (nbytes + extra <= SF__BIG) {
-        v = malloc(SF__HDR_SIZE + nbytes + extra);
+        v = small_alloc(SF__HDR_SIZE + nbytes + extra);
         if (!v) return NULL;
         v->flags = 0;
         v->data = (char *)v + SF__HDR_SIZE;
@@ -191,8 +231,12 @@ void sf_value_unref(sf_value **vp) {
     sf_value *v = *vp;
     *vp = NULL;
     if (!v || __atomic_sub_fetch(&v->refcnt, 1, __ATOMIC_ACQ_REL) != 0) return;
-    if (v->flags & SF__VAL_BIGDATA) big_put(v->data, v->cap);
-    free(v);
+    if (v->flags & SF__VAL_BIGDATA) {
+        big_put(v->data, v->cap);
+        free(v);
+    } else {
+        small_free_block(v);
+    }
 }
 
 /* ---- accessors */

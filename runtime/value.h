@@ -30,6 +30,8 @@ enum { SF__VAL_BIGDATA = 1 };
 
 /* Allocate with explicit size checks; shape may be NULL when ndim == 0. */
 sf_value *sf__value_alloc(sf_dtype dt, int ndim, const int64_t *shape);
+/* Free this thread's recycled small blocks (call before a helper thread exits). */
+void sf__value_thread_cleanup(void);
 /* 64-bit digest of dtype, shape and data (debug-mode argument check). */
 uint64_t sf__value_digest(const sf_value *v);
 /* Element count of a shape; returns 0 and sets *ok = 0 on overflow or bad extents. */
