@@ -347,16 +347,12 @@ static int pc_bcast(sf_pcomm *bc, int root, sf_value **vp) {
     sf_value *v = NULL;
     void *buf;
     int local = SF_OK;
-    if (me == root) {
-        nbytes = rv->nbytes;
-        buf = rv->data;
-    } else {
-        int okshape;
-        size_t n = sf__shape_elems(ndim, shape, &okshape);
-        nbytes = n * sf_dtype_size((sf_dtype)d[B_DTYPE]);
-        if ((rc = alloc_agreed(c, nbytes, &v, 1, (sf_dtype)d[B_DTYPE], ndim, shape, &buf, &local)))
-            return rc;
-    }
+    int okshape;
+    nbytes = sf__shape_elems(ndim, shape, &okshape) * sf_dtype_size((sf_dtype)d[B_DTYPE]);
+    if ((rc = alloc_agreed(c, nbytes, &v, me != root, (sf_dtype)d[B_DTYPE], ndim, shape, &buf,
+                           &local)))
+        return rc;
+    if (me == root) buf = rv->data;
     for (size_t off = 0; !rc && off < nbytes; off += c->chunk) {
         size_t len = nbytes - off < c->chunk ? nbytes - off : c->chunk;
         rc = ok(MPI_Bcast((char *)buf + off, (int)len, MPI_BYTE, root, c->comm));

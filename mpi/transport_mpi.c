@@ -462,7 +462,7 @@ int sf__sim_layout_create(sf_sim_layout **out, int nparties, int rpp, int *argc,
                      "simulation mode with --sf-ranks-per-party=%d needs %d x %d = %d ranks, but "
                      "the job has %d (run mpirun -np %d ... --sf-mode=sim --sf-ranks-per-party=%d)",
                      rpp, nparties, rpp, nparties * rpp, size, nparties * rpp, rpp);
-        sf__sim_layout_destroy(&l);
+        *out = l; /* the caller reports, then destroys (which synchronises the ranks) */
         return SF_EUSAGE;
     }
     *party = rank / rpp;
@@ -484,10 +484,13 @@ const void *sf__sim_layout_leaders_comm(const sf_sim_layout *l) { return &l->lea
 void sf__sim_layout_destroy(sf_sim_layout **lp) {
     sf_sim_layout *l = *lp;
     if (!l) return;
-    if (l->party != MPI_COMM_NULL) MPI_Comm_free(&l->party);
-    if (l->leaders != MPI_COMM_NULL) MPI_Comm_free(&l->leaders);
+    /* every rank gets here before any finalises: a rank that reports an error is not
+     * killed by the launcher before its message is out */
     int fin = 0;
     MPI_Finalized(&fin);
+    if (!fin) MPI_Barrier(MPI_COMM_WORLD);
+    if (l->party != MPI_COMM_NULL) MPI_Comm_free(&l->party);
+    if (l->leaders != MPI_COMM_NULL) MPI_Comm_free(&l->leaders);
     if (l->owns_mpi && !fin) MPI_Finalize();
     free(l);
     *lp = NULL;

@@ -439,7 +439,7 @@ static void execute(sf_ctx *sf, enum call_kind kind, sf_task_fn fn, sf_entry *ac
         if (coll) { /* every rank of the party runs it */
             if (!(t.comm = sf__comm_new(sf->pc))) sf__fatal(sf, SF_EXIT_FAILURE, "out of memory");
             if (sf->pc->size > 1) {
-                if (sf__coll_start(sf, fn, site, argvals, nargs, nret, cmsg, sizeof cmsg))
+                if (sf__coll_start(sf, fn, site, argvals, args, nargs, nret, cmsg, sizeof cmsg))
                     sf__fatal(sf, SF_EXIT_FAILURE, "%s", cmsg);
                 started = 1;
             }

@@ -5,9 +5,14 @@
  * first sends each worker a command (kernel, call number, argument count) and broadcasts
  * the arguments over the party communicator, then runs the kernel itself, then collects
  * one status per worker. A worker rank runs sf__worker_loop: wait for a command, run the
- * kernel with the same arguments and communicator, report its status; an EXIT command
+ * kernel with the same communicator, report its status; an EXIT command
  * (sent by the leader's sf_shutdown) ends it. The result is the leader's; a failure on
  * any rank fails the call with that rank's message.
+ *
+ * Arguments: inline ones (SF_F64, SF_STR, SF_VAL, ...) are given to every rank; object
+ * arguments stay on the leader (sf_arg is NULL on the workers), and the kernel spreads
+ * what it needs with sf_comm_scatter / sf_comm_bcast: a large matrix is not copied to
+ * every rank unasked.
  *
  * Kernels are named across processes by their distance from a function of this library,
  * which is the same in every process of one executable when the library is linked into it
@@ -91,8 +96,8 @@ static sf_task_fn kernel_resolve(int64_t delta, int64_t byname, const char *name
 /* ------------------------------------------------------------------ leader side */
 
 /* Start the kernel on the workers: command, names, arguments. */
-int sf__coll_start(sf_ctx *sf, sf_task_fn fn, sf_site site, sf_value **args, int nargs, int nret,
-                   char *err, size_t errlen) {
+int sf__coll_start(sf_ctx *sf, sf_task_fn fn, sf_site site, sf_value **args,
+                   const sf_argv_item *items, int nargs, int nret, char *err, size_t errlen) {
     sf_pcomm *pc = sf->pc;
     int64_t delta = 0, byname = 0;
     const char *sym = NULL;
@@ -101,17 +106,19 @@ int sf__coll_start(sf_ctx *sf, sf_task_fn fn, sf_site site, sf_value **args, int
                  "libsfmpi nor an exported symbol, so the party's workers cannot find it", site.what);
         return SF_EINVAL;
     }
-    int64_t shape = C_LEN;
-    sf_value *cmd = sf_value_new(SF_I64, 1, &shape);
+    int64_t shape = C_LEN, na = nargs > 0 ? nargs : 1;
+    sf_value *cmd = sf_value_new(SF_I64, 1, &shape), *kinds = sf_value_zeros(SF_I64, 1, &na);
     char names[1024];
     int nl = snprintf(names, sizeof names, "%s%c%s%c%s", site.what ? site.what : "?", 0,
                       sf__basename(site.file), 0, sym ? sym : "");
     sf_value *nm = sf_value_bytes(names, (size_t)(nl < (int)sizeof names ? nl : (int)sizeof names - 1));
-    if (!cmd || !nm) {
+    if (!cmd || !nm || !kinds) {
         sf_value_unref(&cmd);
         sf_value_unref(&nm);
+        sf_value_unref(&kinds);
         return SF_ENOMEM;
     }
+    for (int i = 0; i < nargs; i++) ((int64_t *)sf_value_data(kinds))[i] = items[i].kind;
     int64_t *c = sf_value_data(cmd);
     c[C_CMD] = CMD_KERNEL, c[C_DELTA] = delta, c[C_NARGS] = nargs, c[C_NRET] = nret;
     c[C_CALL] = (int64_t)sf->call_seq, c[C_LINE] = site.line, c[C_BYNAME] = byname;
@@ -119,10 +126,13 @@ int sf__coll_start(sf_ctx *sf, sf_task_fn fn, sf_site site, sf_value **args, int
     for (int w = 1; w < pc->size && !rc; w++) {
         rc = pc->ops->send(pc, w, SF_PC_CMD, cmd);
         if (!rc) rc = pc->ops->send(pc, w, SF_PC_ARG, nm);
+        if (!rc) rc = pc->ops->send(pc, w, SF_PC_ARG, kinds);
     }
     sf_value_unref(&cmd);
     sf_value_unref(&nm);
+    sf_value_unref(&kinds);
     for (int i = 0; i < nargs && !rc; i++) {
+        if (items[i].kind == SF_ARGK_OBJ) continue; /* objects stay on the leader */
         sf_value *a = args[i] ? args[i] : sf_value_bytes("", 0);
         rc = pc->ops->bcast(pc, 0, &a);
         if (!args[i]) sf_value_unref(&a);
@@ -169,7 +179,7 @@ void sf__coll_exit_workers(sf_ctx *sf) {
 int sf__worker_loop(sf_ctx *sf) {
     sf_pcomm *pc = sf->pc;
     for (;;) {
-        sf_value *cmd = NULL, *nm = NULL;
+        sf_value *cmd = NULL, *nm = NULL, *kinds = NULL;
         int rc = pc->ops->recv(pc, 0, SF_PC_CMD, &cmd);
         if (rc == SF_EPEER) return SF_EXIT_PEER; /* the leader is gone: it reported why */
         if (rc)
@@ -181,18 +191,20 @@ int sf__worker_loop(sf_ctx *sf) {
             return SF_EXIT_OK;
         }
         int nargs = (int)c[C_NARGS], nret = (int)c[C_NRET];
-        int64_t delta = c[C_DELTA], byname = c[C_BYNAME];
+        int64_t delta = c[C_DELTA], byname = c[C_BYNAME], line = c[C_LINE];
         sf->call_seq = (uint64_t)c[C_CALL];
         sf_value_unref(&cmd);
-        if ((rc = pc->ops->recv(pc, 0, SF_PC_ARG, &nm)))
+        if ((rc = pc->ops->recv(pc, 0, SF_PC_ARG, &nm)) ||
+            (rc = pc->ops->recv(pc, 0, SF_PC_ARG, &kinds)))
             sf__fatal(sf, SF_EXIT_FAILURE, "worker: receiving the kernel name: %s", sf_strerror(rc));
         const char *what = sf_value_cstr(nm), *file = what + strlen(what) + 1;
         const char *sym = file + strlen(file) + 1;
-        sf->site = (sf_site){file, 0, what};
+        sf->site = (sf_site){file, (int)line, what};
         sf_value **args = calloc((size_t)(nargs > 0 ? nargs : 1), sizeof *args);
         if (!args) sf__fatal(sf, SF_EXIT_FAILURE, "out of memory");
+        const int64_t *kind = sf_value_cdata(kinds);
         for (int i = 0; i < nargs; i++)
-            if ((rc = pc->ops->bcast(pc, 0, &args[i])))
+            if (kind[i] != SF_ARGK_OBJ && (rc = pc->ops->bcast(pc, 0, &args[i])))
                 sf__fatal(sf, SF_EXIT_FAILURE, "worker: receiving argument %d of '%s': %s", i, what,
                           sf_strerror(rc));
         sf_task_fn fn = kernel_resolve(delta, byname, sym);
@@ -208,6 +220,7 @@ int sf__worker_loop(sf_ctx *sf) {
         sf_value *st = sf_value_str(msg ? msg : "");
         free(msg);
         sf_value_unref(&nm);
+        sf_value_unref(&kinds);
         if (!st || (rc = pc->ops->send(pc, 0, SF_PC_STATUS, st)))
             sf__fatal(sf, SF_EXIT_FAILURE, "worker: reporting to the leader: %s", sf_strerror(rc));
         sf_value_unref(&st);

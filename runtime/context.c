@@ -163,6 +163,7 @@ static int sim_run(sf_run_state *run, sf_config *cfg_argv) {
                                &cfg_argv->argv, &party, &local, err, sizeof err);
     if (rc) {
         if (rank <= 0) fprintf(stderr, "sfmpi: error: %s\n", err);
+        sf__sim_layout_destroy(&lay);
         return sf__status_exit_code(rc);
     }
     sf_ctx *sf = calloc(1, sizeof *sf);

@@ -145,8 +145,8 @@ void sf__check_early_notices(sf_ctx *sf);
 
 /* collective.c */
 struct sf_pcomm;
-int sf__coll_start(sf_ctx *sf, sf_task_fn fn, sf_site site, sf_value **args, int nargs, int nret,
-                   char *err, size_t errlen);
+int sf__coll_start(sf_ctx *sf, sf_task_fn fn, sf_site site, sf_value **args,
+                   const sf_argv_item *items, int nargs, int nret, char *err, size_t errlen);
 int sf__coll_finish(sf_ctx *sf, char *err, size_t errlen);
 void sf__coll_exit_workers(sf_ctx *sf);
 int sf__worker_loop(sf_ctx *sf);

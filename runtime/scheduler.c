@@ -237,7 +237,7 @@ static void print_backtrace(FILE *f, sf_rank_rt *r) {
         }
         if (p) pclose(p);
     }
-    if (printed) return;
+    if (printed || module) return; /* only runtime frames: nothing to show */
     char **sym = backtrace_symbols(r->bt, r->nbt);
     for (int j = 0; sym && j < r->nbt; j++) fprintf(f, "      %s\n", sym[j]);
     free(sym);
@@ -276,8 +276,10 @@ static int deadlock_report(sf_debug_exec *ex) {
         snprintf(id, sizeof id, SF__OBJ_IDX(r->wait_obj) ? "#%llu.%u" : "#%llu",
                  (unsigned long long)SF__OBJ_SEQ(r->wait_obj), SF__OBJ_IDX(r->wait_obj));
         fprintf(f, "  %s at call #%llu (", r->name, (unsigned long long)r->ctx.call_seq);
-        print_site(f, &r->ctx.site);
-        if (r->wait_src >= 0 && r->wait_src / ex->k == i / ex->k)
+        if (!(r->ctx.rank > 0 && !r->ctx.in_task)) print_site(f, &r->ctx.site);
+        if (r->ctx.rank > 0 && !r->ctx.in_task)
+            fprintf(f, "idle) waits for %s's next collective call\n", rank_name(ex, r->wait_src));
+        else if (r->wait_src >= 0 && r->wait_src / ex->k == i / ex->k)
             fprintf(f, ") waits for a message from %s on the party communicator%s\n",
                     rank_name(ex, r->wait_src),
                     ex->ranks[r->wait_src].state == R_DONE ? " (which has finished)" : "");
