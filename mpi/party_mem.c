@@ -384,7 +384,10 @@ static int pm_barrier(sf_pcomm *bc) {
     return answer_all(c, K_BARRIER, 0, SF_OK, NULL);
 }
 
-static const void *pm_mpi_comm(sf_pcomm *bc) { return NULL; }
+static const void *pm_mpi_comm(sf_pcomm *bc) {
+    (void)bc;
+    return NULL;
+}
 
 static void pm_destroy(sf_pcomm **cp) {
     mem_pcomm *c = (mem_pcomm *)*cp;

@@ -33,6 +33,7 @@
 
 #define TAG_MSG 11
 #define TAG_NOTICE 12
+#define TAG_DATA 13 /* a large value's data, sent just before its header */
 #define INLINE_MAX 8192
 #define CHUNK_MAX ((size_t)1 << 30)
 
@@ -58,6 +59,7 @@ typedef struct mpi_transport {
     uint64_t *nsent;
     MPI_Request *pace_req;
     void **pace_buf;
+    sf_value **pace_val;
 } mpi_transport;
 
 #define PACE 64
@@ -130,33 +132,47 @@ static int pace_wait(mpi_transport *t, int dst) {
     }
     free(t->pace_buf[dst]);
     t->pace_buf[dst] = NULL;
+    sf_value_unref(&t->pace_val[dst]);
     return SF_OK;
 }
+
+/* inline_data: how the value's data travels. DATA_BEFORE: the data goes first as its own
+ * message, straight from the value's buffer; the receiver learns its size from the probe,
+ * receives it into a buffer the new value keeps (single copy, no extra round trip), then
+ * takes the small header that follows. */
+enum { DATA_NONE = 0, DATA_INLINE = 1, DATA_BEFORE = 2, DATA_CHUNKS = 3 };
 
 static int mpi_send(sf_transport *bt, int dst, const sf_msg_hdr *h, sf_value *v) {
     mpi_transport *t = (mpi_transport *)bt;
     int nd = v ? v->ndim : 0;
-    int inl = v && v->nbytes <= INLINE_MAX;
-    size_t wsize = sizeof(wire_hdr) + sizeof(int64_t) * (size_t)nd + (inl ? v->nbytes : 0);
-    wire_hdr *w = malloc(wsize);
+    int how = !v ? DATA_NONE : v->nbytes <= INLINE_MAX ? DATA_INLINE
+              : v->nbytes <= t->chunk_max ? DATA_BEFORE : DATA_CHUNKS;
+    size_t hl = SF_WIRE_HDR_SIZE(nd);
+    size_t wsize = hl + (how == DATA_INLINE ? v->nbytes : 0);
+    wire_hdr *w = calloc(1, wsize);
     if (!w) return SF_ENOMEM;
     w->h = *h;
     w->has_val = v != NULL;
     w->dtype = v ? v->dtype : 0;
     w->ndim = (uint8_t)nd;
-    w->inline_data = (uint8_t)inl;
-    w->pad = 0;
+    w->inline_data = (uint8_t)how;
     w->nbytes = v ? v->nbytes : 0;
     if (nd) memcpy(w->shape, v->shape, sizeof(int64_t) * (size_t)nd);
-    if (inl && v->nbytes) memcpy((char *)(w->shape + nd), v->data, v->nbytes);
+    if (how == DATA_INLINE && v->nbytes) memcpy((char *)w + hl, v->data, v->nbytes);
     MPI_Request r;
-    if (++t->nsent[dst] % PACE == 0) {
-        if (pace_wait(t, dst)) {
+    if (how == DATA_BEFORE) {
+        if (MPI_Isend(v->data, (int)v->nbytes, MPI_BYTE, dst, TAG_DATA, t->data, &r) != MPI_SUCCESS) {
             free(w);
             return SF_EMPI;
         }
-        if (MPI_Issend(w, (int)wsize, MPI_BYTE, dst, TAG_MSG, t->data, &t->pace_req[dst]) !=
-            MPI_SUCCESS) {
+        if (add_pending(t, r, sf_value_ref(v), NULL)) {
+            free(w);
+            return SF_ENOMEM;
+        }
+    }
+    if (++t->nsent[dst] % PACE == 0) {
+        if (pace_wait(t, dst) ||
+            MPI_Issend(w, (int)wsize, MPI_BYTE, dst, TAG_MSG, t->data, &t->pace_req[dst]) != MPI_SUCCESS) {
             free(w);
             return SF_EMPI;
         }
@@ -168,7 +184,7 @@ static int mpi_send(sf_transport *bt, int dst, const sf_msg_hdr *h, sf_value *v)
         }
         if (add_pending(t, r, NULL, w)) return SF_ENOMEM;
     }
-    if (v && !inl) {
+    if (how == DATA_CHUNKS) {
         for (size_t off = 0; off < v->nbytes; off += t->chunk_max) {
             size_t len = v->nbytes - off < t->chunk_max ? v->nbytes - off : t->chunk_max;
             if (MPI_Isend((char *)v->data + off, (int)len, MPI_BYTE, dst, TAG_MSG, t->data, &r) !=
@@ -213,21 +229,40 @@ static void send_notice(mpi_transport *t, int dst, const sf_wait_notice *w) {
 }
 
 /* Receive the next wire message from src into a freshly allocated buffer. */
+/* The next message from src: its header in *out (malloc'd); a large value's data that
+ * came before it in *data (a cache buffer of *cap bytes holding *dcount bytes). */
 static int recv_wire(mpi_transport *t, int src, const sf_wait_notice *w, wire_hdr **out,
-                     int *count) {
+                     int *count, void **data, size_t *cap, int *dcount) {
     double t0 = 0;
     int noticed = w == NULL;
+    *data = NULL;
+    *cap = 0;
     for (unsigned spins = 0;; spins++) {
         int flag = 0;
         MPI_Message msg;
         MPI_Status st;
-        if (MPI_Improbe(src, TAG_MSG, t->data, &flag, &msg, &st) != MPI_SUCCESS) return SF_EMPI;
+        if (MPI_Improbe(src, *data ? TAG_MSG : MPI_ANY_TAG, t->data, &flag, &msg, &st) != MPI_SUCCESS)
+            return SF_EMPI;
+        if (flag && st.MPI_TAG == TAG_DATA) {
+            MPI_Get_count(&st, MPI_BYTE, dcount);
+            void *d = sf__buffer_get((size_t)*dcount + 1, cap);
+            if (!d) return SF_ENOMEM;
+            if (MPI_Mrecv(d, *dcount, MPI_BYTE, &msg, MPI_STATUS_IGNORE) != MPI_SUCCESS) {
+                sf__buffer_put(d, *cap);
+                return SF_EMPI;
+            }
+            *data = d;
+            spins = 0;
+            continue; /* its header follows at once */
+        }
         if (flag) {
             MPI_Get_count(&st, MPI_BYTE, count);
-            wire_hdr *buf = malloc((size_t)*count > sizeof(wire_hdr) ? (size_t)*count : sizeof(wire_hdr));
+            size_t need = (size_t)*count > sizeof(wire_hdr) ? (size_t)*count : sizeof(wire_hdr);
+            wire_hdr *buf = malloc(need);
             if (!buf) return SF_ENOMEM;
             if (MPI_Mrecv(buf, *count, MPI_BYTE, &msg, MPI_STATUS_IGNORE) != MPI_SUCCESS) {
                 free(buf);
+                if (*data) sf__buffer_put(*data, *cap);
                 return SF_EMPI;
             }
             *out = buf;
@@ -251,44 +286,56 @@ static int mpi_recv(sf_transport *bt, int src, const sf_wait_notice *w, sf_msg_h
                     sf_value **vout) {
     mpi_transport *t = (mpi_transport *)bt;
     wire_hdr *wh = NULL;
-    int count = 0, rc = recv_wire(t, src, w, &wh, &count);
+    void *data = NULL;
+    size_t cap = 0;
+    int count = 0, dcount = 0, rc = recv_wire(t, src, w, &wh, &count, &data, &cap, &dcount);
     if (rc) return rc;
     *vout = NULL;
+    rc = SF_EMPI; /* any inconsistency below is a malformed message */
+    sf_value *v = NULL;
     if ((size_t)count < sizeof(wire_hdr) || wh->ndim > SF_MAX_DIMS ||
-        (size_t)count < sizeof(wire_hdr) + sizeof(int64_t) * wh->ndim) {
-        free(wh);
-        return SF_EMPI;
-    }
+        (size_t)count < SF_WIRE_HDR_SIZE(wh->ndim) || (wh->inline_data == DATA_BEFORE) != !!data)
+        goto out;
     *h = wh->h;
-    if (wh->has_val) {
-        sf_value *v = sf__value_alloc((sf_dtype)wh->dtype, wh->ndim, wh->shape);
-        if (!v || v->nbytes != wh->nbytes) {
-            sf_value_unref(&v);
-            free(wh);
-            return v ? SF_EMPI : SF_ENOMEM;
-        }
-        if (wh->inline_data) {
-            if ((size_t)count != sizeof(wire_hdr) + sizeof(int64_t) * wh->ndim + v->nbytes) {
-                sf_value_unref(&v);
-                free(wh);
-                return SF_EMPI;
-            }
-            if (v->nbytes) memcpy(v->data, (char *)(wh->shape + wh->ndim), v->nbytes);
-        } else {
-            for (size_t off = 0; off < v->nbytes; off += t->chunk_max) {
-                size_t len = v->nbytes - off < t->chunk_max ? v->nbytes - off : t->chunk_max;
-                if (MPI_Recv((char *)v->data + off, (int)len, MPI_BYTE, src, TAG_MSG, t->data,
-                             MPI_STATUS_IGNORE) != MPI_SUCCESS) {
-                    sf_value_unref(&v);
-                    free(wh);
-                    return SF_EMPI;
-                }
-            }
-        }
-        *vout = v;
+    if (!wh->has_val) {
+        rc = SF_OK;
+        goto out;
     }
+    if (data) { /* the value keeps the buffer its data arrived in */
+        v = sf__value_wrap(data, cap, 0, (sf_dtype)wh->dtype, wh->ndim, wh->shape);
+        data = NULL;
+        if (v && v->nbytes == (size_t)dcount && v->nbytes == wh->nbytes) {
+            *vout = v;
+            v = NULL;
+            rc = SF_OK;
+        }
+        goto out;
+    }
+    v = sf__value_alloc((sf_dtype)wh->dtype, wh->ndim, wh->shape);
+    if (!v) {
+        rc = SF_ENOMEM;
+        goto out;
+    }
+    if (v->nbytes != wh->nbytes) goto out;
+    if (wh->inline_data == DATA_INLINE) {
+        if ((size_t)count != SF_WIRE_HDR_SIZE(wh->ndim) + v->nbytes) goto out;
+        if (v->nbytes) memcpy(v->data, (char *)wh + SF_WIRE_HDR_SIZE(wh->ndim), v->nbytes);
+    } else {
+        for (size_t off = 0; off < v->nbytes; off += t->chunk_max) {
+            size_t len = v->nbytes - off < t->chunk_max ? v->nbytes - off : t->chunk_max;
+            if (MPI_Recv((char *)v->data + off, (int)len, MPI_BYTE, src, TAG_MSG, t->data,
+                         MPI_STATUS_IGNORE) != MPI_SUCCESS)
+                goto out;
+        }
+    }
+    *vout = v;
+    v = NULL;
+    rc = SF_OK;
+out:
+    sf_value_unref(&v);
+    if (data) sf__buffer_put(data, cap);
     free(wh);
-    return SF_OK;
+    return rc;
 }
 
 static int mpi_finish(sf_transport *bt, const sf_msg_hdr *bye) {
@@ -340,10 +387,12 @@ static void mpi_destroy(sf_transport **tp) {
         if (t->pace_req[p] != MPI_REQUEST_NULL) {
             MPI_Wait(&t->pace_req[p], MPI_STATUS_IGNORE);
             free(t->pace_buf[p]);
+            sf_value_unref(&t->pace_val[p]);
         }
     free(t->nsent);
     free(t->pace_req);
     free(t->pace_buf);
+    free(t->pace_val);
     if (t->ctrl != MPI_COMM_NULL) MPI_Comm_free(&t->ctrl);
     if (t->data != MPI_COMM_NULL) MPI_Comm_free(&t->data);
     free(t->reqs);
@@ -392,7 +441,8 @@ int sf__mpi_transport_create(sf_transport **out, int nparties, const sf_mpi_opti
     t->nsent = calloc((size_t)nparties, sizeof *t->nsent);
     t->pace_req = malloc(sizeof *t->pace_req * (size_t)nparties);
     t->pace_buf = calloc((size_t)nparties, sizeof *t->pace_buf);
-    if (!t->nsent || !t->pace_req || !t->pace_buf) {
+    t->pace_val = calloc((size_t)nparties, sizeof *t->pace_val);
+    if (!t->nsent || !t->pace_req || !t->pace_buf || !t->pace_val) {
         sf_transport *b = &t->base;
         mpi_destroy(&b);
         return SF_ENOMEM;
