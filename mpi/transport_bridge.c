@@ -90,7 +90,9 @@ typedef struct peer {
     int state;
     int dialer; /* we dial this peer */
     double next_dial, backoff;
-    double last_rx, last_tx, down_since;
+    double last_rx, last_tx; /* this connection: last complete frame in / out */
+    double last_frame;       /* liveness: last authenticated frame on any connection */
+    double conn_since;       /* when this connection came up */
     int ever_connected;
     sf_noise_cs tx, rx;
     uint64_t tx_frames, rx_frames; /* since the last rekey, per direction */
@@ -275,7 +277,19 @@ static void conn_down(bridge *b, peer *p, const char *why) {
         pthread_mutex_lock(&b->mu);
         b->nopen--;
         pthread_mutex_unlock(&b->mu);
-        p->down_since = now_s();
+        /* finishing, the peer's bye received and everything of ours acknowledged: the
+         * peer has all it needs, so a connection lost now (with the CLOSE frames on it)
+         * ends the channel instead of waiting out peer_timeout for a peer that is gone */
+        pthread_mutex_lock(&b->mu);
+        int finishing = b->finishing;
+        pthread_mutex_unlock(&b->mu);
+        if (finishing && !p->got_close && p->win_count == 0 && !p->p_head) {
+            p->got_close = p->closing_sent = 1;
+            p->txoff = p->txlen = 0;
+            pthread_mutex_lock(&b->mu);
+            pthread_cond_broadcast(&b->cv);
+            pthread_mutex_unlock(&b->mu);
+        }
         if (!b->quiet && !p->got_close)
             logf_(b, "connection to %s lost (%s); %s", b->parties[p->idx].name, why,
                   p->dialer ? "reconnecting" : "waiting for it to reconnect");
@@ -308,7 +322,8 @@ static void conn_up(bridge *b, peer *p, int fd, sf_noise_cs *tx, sf_noise_cs *rx
     p->resumed = 0;
     p->resend = 0;
     p->txlen = p->txoff = 0;
-    p->last_rx = p->last_tx = now_s();
+    p->last_rx = p->last_tx = p->conn_since = now_s();
+    if (!p->ever_connected) p->last_frame = p->conn_since;
     p->backoff = 0;
     set_nonblock(fd, 1);
     tune(fd);
@@ -601,7 +616,7 @@ static int reassemble(bridge *b, peer *p, const uint8_t *d, size_t n) {
 }
 
 static void handle_frame(bridge *b, peer *p, const sf_frame *f) {
-    p->last_rx = now_s();
+    p->last_rx = p->last_frame = now_s();
     if (++p->rx_frames >= REKEY_FRAMES) {
         sf__noise_rekey(&p->rx);
         p->rx_frames = 0;
@@ -715,12 +730,17 @@ static void *bridge_main(void *arg) {
             if (i == b->self) continue;
             if (p->state == P_DOWN && p->dialer && !p->got_close && t >= p->next_dial) dial(b, p);
             if (!p->got_close || !p->closing_sent || p->txoff < p->txlen) all_closed = 0;
-            /* liveness: nothing heard for peer_timeout (connected or not) */
-            double heard = p->state == P_OPEN ? p->last_rx : (p->ever_connected ? p->down_since : -1);
-            if (p->ever_connected && !p->got_close && heard > 0 && t - heard > b->peer_timeout)
+            /* liveness: no authenticated frame for peer_timeout, connected or not */
+            if (p->ever_connected && !p->got_close && t - p->last_frame > b->peer_timeout)
                 die(b, 6, "party %s (%s) lost: nothing heard from it for %.1f s (peer_timeout); "
                           "stopping this party",
-                    b->parties[i].name, p->addr, t - heard);
+                    b->parties[i].name, p->addr, t - p->last_frame);
+            /* a live peer sends a frame at least every heartbeat: a connection on which no
+             * frame completes for several (e.g. a corrupted length prefix that still
+             * passes the maximum) is dropped and resumed */
+            double stall = 3 * b->heartbeat > 1.0 ? 3 * b->heartbeat : 1.0;
+            if (p->state == P_OPEN && t - p->last_rx > stall && t - p->conn_since > stall)
+                conn_down(b, p, "no complete frame for several heartbeats");
             if (p->state == P_OPEN) pump_out(b, p, plain, closing);
         }
         if (closing && all_closed) {
