@@ -90,13 +90,21 @@ static void call_begin(sf_ctx *sf, sf_site site, uint64_t salt) {
     if (sf->nearly) sf__check_early_notices(sf);
 }
 
+/* The call site's file name (basename, truncated) into a fixed 32-byte header field. */
+static inline void site_file(char dst[32], const char *path) {
+    const char *b = sf__basename(path);
+    size_t n = strnlen(b, 31);
+    memcpy(dst, b, n);
+    memset(dst + n, 0, 32 - n);
+}
+
 static void fill_hdr(sf_ctx *sf, sf_msg_hdr *h, uint32_t kind, uint64_t id) {
     h->kind = kind;
     h->line = (uint32_t)sf->site.line;
     h->obj_id = id;
     h->call_seq = sf->call_seq;
     h->trace = sf->trace;
-    snprintf(h->file, sizeof h->file, "%s", sf__basename(sf->site.file));
+    site_file(h->file, sf->site.file);
 }
 
 static sf_entry *lookup(sf_ctx *sf, uint64_t id, const char *use) {
@@ -146,7 +154,7 @@ static void report_peer_gone(sf_ctx *sf, int src, uint64_t id, const sf_msg_hdr 
 static void recv_expect(sf_ctx *sf, int src, uint64_t id, sf_msg_hdr *h, sf_value **v) {
     sf_wait_notice w = {.call_seq = sf->call_seq, .trace = sf->trace, .obj_id = id,
                         .line = (uint32_t)sf->site.line};
-    snprintf(w.file, sizeof w.file, "%s", sf__basename(sf->site.file));
+    site_file(w.file, sf->site.file);
     if (sf->run->dbg) sf__debug_note_wait(sf, src, id);
     int rc = sf->tp->ops->recv(sf->tp, src, &w, h, v);
     if (rc == SF_EPEER) {
@@ -236,6 +244,17 @@ static sf_value *chain_new(const char *head, const sf_value *cause) {
     sf_value *v = sf_value_str(buf);
     free(buf);
     return v;
+}
+
+/* A chain link "<formatted head>" + indented cause; off the hot path (error cases only). */
+__attribute__((cold, noinline, format(printf, 2, 3))) static sf_value *
+chain_fmt(const sf_value *cause, const char *fmt, ...) {
+    char head[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(head, sizeof head, fmt, ap);
+    va_end(ap);
+    return chain_new(head, cause);
 }
 
 static void debug_stop_if_failed(sf_ctx *sf, sf_entry *e) {
@@ -366,6 +385,25 @@ static void check_call_shape(sf_ctx *sf, sf_site site, int nret, const sf_argv_i
     }
 }
 
+/* Collective kernels: start them on the party's other ranks / collect their statuses. */
+__attribute__((noinline)) static int coll_begin(sf_ctx *sf, sf_task *t, sf_task_fn fn, sf_site site,
+                                                sf_value **argvals, const sf_argv_item *args,
+                                                int nargs, int nret) {
+    char msg[1024];
+    if (!(t->comm = sf__comm_new(sf->pc))) sf__fatal(sf, SF_EXIT_FAILURE, "out of memory");
+    if (sf->pc->size <= 1) return 0;
+    if (sf__coll_start(sf, fn, site, argvals, args, nargs, nret, msg, sizeof msg))
+        sf__fatal(sf, SF_EXIT_FAILURE, "%s", msg);
+    return 1;
+}
+
+__attribute__((noinline)) static void coll_end(sf_ctx *sf, sf_task *t, int started) {
+    char msg[1024];
+    if (started && sf__coll_finish(sf, msg, sizeof msg) && !t->errmsg) sf_fail(t, "%s", msg);
+    free(t->comm);
+    t->comm = NULL;
+}
+
 /* Run the task body on this (executing) party; sets the result entries. */
 static void execute(sf_ctx *sf, enum call_kind kind, sf_task_fn fn, sf_entry *actor, int coll,
                     sf_site site, const sf_argv_item *args, int nargs, sf_entry **res,
@@ -377,7 +415,6 @@ static void execute(sf_ctx *sf, enum call_kind kind, sf_task_fn fn, sf_entry *ac
     int nret = kind == CALL_NEW ? 0 : nres;
     sf_value **rets = nret <= 4 ? rets_small : calloc((size_t)nret, sizeof *rets);
     sf_value *err = NULL;
-    char head[512];
     const char *me = sf__party_name(sf, sf->party);
     if (!argvals || !dig || !rets) sf__fatal(sf, SF_EXIT_FAILURE, "out of memory in a call");
     memset(rets, 0, sizeof *rets * (size_t)nret);
@@ -390,31 +427,29 @@ static void execute(sf_ctx *sf, enum call_kind kind, sf_task_fn fn, sf_entry *ac
             if (e->state == SF__ST_FAILED && !err) {
                 char b[32];
                 fmt_id(b, sizeof b, e->id);
-                snprintf(head, sizeof head,
-                         "task '%s' on party %s at call #%llu (%s:%d) was not run: its "
-                         "argument %d (object %s) failed:",
-                         site.what, me, (unsigned long long)sf->call_seq,
-                         sf__basename(site.file), site.line, i, b);
-                err = chain_new(head, e->err);
+                err = chain_fmt(e->err,
+                                "task '%s' on party %s at call #%llu (%s:%d) was not run: its "
+                                "argument %d (object %s) failed:",
+                                site.what, me, (unsigned long long)sf->call_seq,
+                                sf__basename(site.file), site.line, i, b);
             }
             argvals[i] = e->val ? sf_value_ref(e->val) : NULL;
         } else {
             argvals[i] = inline_value(&args[i]);
             if (!argvals[i] && !err) {
-                snprintf(head, sizeof head, "task '%s' on party %s at call #%llu (%s:%d): out "
-                         "of memory building argument %d", site.what, me,
-                         (unsigned long long)sf->call_seq, sf__basename(site.file), site.line, i);
-                err = sf_value_str(head);
+                err = chain_fmt(NULL, "task '%s' on party %s at call #%llu (%s:%d): out "
+                                "of memory building argument %d", site.what, me,
+                                (unsigned long long)sf->call_seq, sf__basename(site.file),
+                                site.line, i);
             }
         }
     }
     if (!err && actor && actor->state == SF__ST_FAILED) {
-        snprintf(head, sizeof head,
-                 "method '%s' of actor %s on party %s at call #%llu (%s:%d) was not run: the "
-                 "actor's constructor failed:",
-                 site.what, actor->cls->name, me, (unsigned long long)sf->call_seq,
-                 sf__basename(site.file), site.line);
-        err = chain_new(head, actor->err);
+        err = chain_fmt(actor->err,
+                        "method '%s' of actor %s on party %s at call #%llu (%s:%d) was not run: "
+                        "the actor's constructor failed:",
+                        site.what, actor->cls->name, me, (unsigned long long)sf->call_seq,
+                        sf__basename(site.file), site.line);
     }
 
     void *state = NULL;
@@ -434,22 +469,12 @@ static void execute(sf_ctx *sf, enum call_kind kind, sf_task_fn fn, sf_entry *ac
                              ? sf__value_digest(argvals[i]) : 0;
         sf_task t = {.sf = sf, .name = site.what, .site = site, .nargs = nargs,
                      .args = argvals, .nret = nret, .rets = rets, .state = state};
-        char cmsg[1024] = "";
-        int started = 0;
-        if (coll) { /* every rank of the party runs it */
-            if (!(t.comm = sf__comm_new(sf->pc))) sf__fatal(sf, SF_EXIT_FAILURE, "out of memory");
-            if (sf->pc->size > 1) {
-                if (sf__coll_start(sf, fn, site, argvals, args, nargs, nret, cmsg, sizeof cmsg))
-                    sf__fatal(sf, SF_EXIT_FAILURE, "%s", cmsg);
-                started = 1;
-            }
-        }
+        int started = coll ? coll_begin(sf, &t, fn, site, argvals, args, nargs, nret) : 0;
         sf->in_task = 1;
         int rc = fn(&t);
         sf->in_task = 0;
         if (rc != 0 && !t.errmsg) sf_fail(&t, "returned %d (%s)", rc, sf_strerror(rc));
-        if (started && sf__coll_finish(sf, cmsg, sizeof cmsg) && !t.errmsg) sf_fail(&t, "%s", cmsg);
-        free(t.comm);
+        if (coll) coll_end(sf, &t, started);
         for (int i = 0; i < nret && !t.errmsg; i++)
             if (!rets[i])
                 sf_fail(&t, "returned without setting return value %d (of %d) with sf_return",
@@ -468,13 +493,10 @@ static void execute(sf_ctx *sf, enum call_kind kind, sf_task_fn fn, sf_entry *ac
                 }
             }
         if (t.errmsg) {
-            snprintf(head, sizeof head, "%s '%s' failed on party %s at call #%llu (%s:%d): ",
-                     kind == CALL_FN ? "task" : kind == CALL_NEW ? "constructor of" : "method",
-                     site.what, me, (unsigned long long)sf->call_seq, sf__basename(site.file),
-                     site.line);
-            size_t hl = strlen(head);
-            snprintf(head + hl, sizeof head - hl, "%s", t.errmsg);
-            err = sf_value_str(head);
+            err = chain_fmt(NULL, "%s '%s' failed on party %s at call #%llu (%s:%d): %s",
+                            kind == CALL_FN ? "task" : kind == CALL_NEW ? "constructor of" : "method",
+                            site.what, me, (unsigned long long)sf->call_seq,
+                            sf__basename(site.file), site.line, t.errmsg);
             free(t.errmsg);
         }
     }
@@ -543,19 +565,21 @@ static sf_obj do_call(sf_ctx *sf, enum call_kind kind, int exec, int coll, sf_ta
 
     /* a killed actor: every party knows, so the results fail everywhere */
     if (actor && actor->killed) {
-        char head[512], b[32];
+        char b[32];
         fmt_id(b, sizeof b, actor->id);
-        snprintf(head, sizeof head,
-                 "method '%s' called at call #%llu (%s:%d) on actor %s %s (created at %s:%d), "
-                 "which was killed at %s:%d",
-                 site.what, (unsigned long long)sf->call_seq, sf__basename(site.file),
-                 site.line, actor->cls->name, b, sf__basename(actor->site.file),
-                 actor->site.line, sf__basename(actor->kill_site.file), actor->kill_site.line);
+        sf_value *kerr = chain_fmt(NULL,
+                                   "method '%s' called at call #%llu (%s:%d) on actor %s %s (created "
+                                   "at %s:%d), which was killed at %s:%d",
+                                   site.what, (unsigned long long)sf->call_seq,
+                                   sf__basename(site.file), site.line, actor->cls->name, b,
+                                   sf__basename(actor->site.file), actor->site.line,
+                                   sf__basename(actor->kill_site.file), actor->kill_site.line);
         for (int i = 0; i < nres; i++) {
             res[i]->state = SF__ST_FAILED;
-            res[i]->err = sf_value_str(head);
+            res[i]->err = sf_value_ref(kerr);
             sf__obj_set_all_holders(sf, res[i]);
         }
+        sf_value_unref(&kerr);
         debug_stop_if_failed(sf, res[0]);
     } else if (sf->party == exec) {
         execute(sf, kind, fn, actor, coll, site, args, nargs, res, nres);

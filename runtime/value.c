@@ -163,12 +163,13 @@ sf_value *sf__value_alloc(sf_dtype dt, int ndim, const int64_t *shape) {
         v = small_alloc(SF__HDR_SIZE + nbytes + extra);
         if (!v) return NULL;
         v->flags = 0;
+        v->map = NULL;
         v->data = (char *)v + SF__HDR_SIZE;
         v->cap = 0;
     } else {
         v = malloc(sizeof *v);
         if (!v) return NULL;
-        v->data = big_get(nbytes + extra, &v->cap);
+        v->data = v->map = big_get(nbytes + extra, &v->cap);
         if (!v->data) {
             free(v);
             return NULL;
@@ -182,6 +183,35 @@ sf_value *sf__value_alloc(sf_dtype dt, int ndim, const int64_t *shape) {
     v->nbytes = nbytes;
     for (int i = 0; i < ndim; i++) v->shape[i] = shape[i];
     if (extra) ((char *)v->data)[nbytes] = 0;
+    return v;
+}
+
+void *sf__buffer_get(size_t need, size_t *cap) { return big_get(need, cap); }
+void sf__buffer_put(void *p, size_t cap) { big_put(p, cap); }
+
+sf_value *sf__value_wrap(void *map, size_t cap, size_t offset, sf_dtype dt, int ndim,
+                         const int64_t *shape) {
+    int ok;
+    size_t n = ((unsigned)dt < SF_NDTYPES && ndim >= 0 && ndim <= SF_MAX_DIMS)
+                   ? sf__shape_elems(ndim, shape, &ok) : (ok = 0);
+    size_t nbytes;
+    sf_value *v = NULL;
+    if (!ok || __builtin_mul_overflow(n, dtype_sizes[dt], &nbytes) || offset > cap ||
+        nbytes + (dt == SF_BYTES) > cap - offset || !(v = malloc(sizeof *v))) {
+        big_put(map, cap);
+        return NULL;
+    }
+    v->refcnt = 1;
+    v->dtype = (uint8_t)dt;
+    v->ndim = (uint8_t)ndim;
+    v->flags = SF__VAL_BIGDATA;
+    v->nelems = n;
+    v->nbytes = nbytes;
+    v->map = map;
+    v->cap = cap;
+    v->data = (char *)map + offset;
+    for (int i = 0; i < ndim; i++) v->shape[i] = shape[i];
+    if (dt == SF_BYTES) ((char *)v->data)[nbytes] = 0;
     return v;
 }
 
@@ -232,7 +262,7 @@ void sf_value_unref(sf_value **vp) {
     *vp = NULL;
     if (!v || __atomic_sub_fetch(&v->refcnt, 1, __ATOMIC_ACQ_REL) != 0) return;
     if (v->flags & SF__VAL_BIGDATA) {
-        big_put(v->data, v->cap);
+        big_put(v->map, v->cap);
         free(v);
     } else {
         small_free_block(v);

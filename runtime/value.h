@@ -23,6 +23,7 @@ struct sf_value {
     size_t nbytes;
     void *data;
     size_t cap; /* bytes mapped, for cached large buffers */
+    void *map;  /* start of that mapping (data may start later in it) */
     int64_t shape[SF_MAX_DIMS];
 };
 
@@ -30,6 +31,13 @@ enum { SF__VAL_BIGDATA = 1 };
 
 /* Allocate with explicit size checks; shape may be NULL when ndim == 0. */
 sf_value *sf__value_alloc(sf_dtype dt, int ndim, const int64_t *shape);
+/* Raw buffers from the large-value cache (page-aligned, at least `need` bytes): a
+ * transport receives a whole message into one, then wraps it as a value whose data
+ * starts `offset` bytes in (sf__value_wrap takes the buffer over, even on failure). */
+void *sf__buffer_get(size_t need, size_t *cap);
+void sf__buffer_put(void *p, size_t cap);
+sf_value *sf__value_wrap(void *map, size_t cap, size_t offset, sf_dtype dt, int ndim,
+                         const int64_t *shape);
 /* Free this thread's recycled small blocks (call before a helper thread exits). */
 void sf__value_thread_cleanup(void);
 /* 64-bit digest of dtype, shape and data (debug-mode argument check). */

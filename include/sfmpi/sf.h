@@ -251,9 +251,11 @@ SF_API sf_ctx *sf_task_ctx(sf_task *t);
 /* ---------------------------------------------------------------- party communicator */
 
 /* A collective kernel runs on every rank of its party (a call on sf_pyu_all); it reaches
- * the party's other ranks through its communicator. The result is rank 0's (the leader's)
- * sf_return; a failure on any rank fails the call. Calls block like their MPI namesakes
- * (in debug mode they yield to the other coroutines). */
+ * the party's other ranks through its communicator. Inline arguments are given to every
+ * rank; object arguments only to rank 0 (sf_arg is NULL elsewhere): spread them with
+ * sf_comm_scatter / sf_comm_bcast. The result is rank 0's (the leader's) sf_return; a
+ * failure on any rank fails the call. Calls block like their MPI namesakes (in debug
+ * mode they yield to the other coroutines). */
 typedef enum sf_reduce_op { SF_OP_SUM = 0, SF_OP_PROD = 1, SF_OP_MIN = 2, SF_OP_MAX = 3 } sf_reduce_op;
 typedef struct sf_comm sf_comm;
 
