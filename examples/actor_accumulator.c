@@ -35,6 +35,8 @@ static int make_update(sf_task *t) {
     int64_t round = sf_arg_i64(t, 1), n = sf_arg_i64(t, 2);
     double center = sf_arg_f64(t, 3);
     if (n <= 0) return sf_fail(t, "round %lld: update size %lld", (long long)round, (long long)n);
+    sf_log(sf_task_ctx(t), "round %lld: made a private update of %lld values", (long long)round,
+           (long long)n);
     sf_value *v = sf_value_new(SF_F64, 1, (int64_t[]){n});
     if (!v) return sf_fail(t, "out of memory for %lld values", (long long)n);
     double *x = sf_value_data(v);
@@ -88,6 +90,7 @@ static int acc_push(sf_task *t) {
         return sf_fail(t, "%s: unknown source %lld", st->label, (long long)src);
     const double *x = sf_value_cdata(u);
     size_t n = sf_value_nelems(u);
+    sf_log(sf_task_ctx(t), "%s: %zu values from source %lld", st->label, n, (long long)src);
     for (size_t i = 0; i < n; i++) {
         st->sum += x[i];
         if (x[i] < st->min) st->min = x[i];

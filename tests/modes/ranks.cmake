@@ -65,3 +65,10 @@ sf_add_test(NAME ranks_kernel_deadlock_debug MODE debug
             LABELS ranks EXPECT_EXIT 4
             EXPECT_STDERR "deadlock: every rank is blocked"
                           "bob/1 at call #[0-9]+ \\(collectives.c:[0-9]+, lonely_recv\\) waits for a message from bob/0 on the party communicator")
+
+# the debug-mode log is the same on every run, tagged and in program order
+if(TARGET actor_accumulator)
+  sf_add_test(NAME debug_log_determinism
+              COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/modes/log_determinism.sh $<TARGET_FILE:actor_accumulator>
+              LABELS debug TIMEOUT 60)
+endif()
