@@ -98,14 +98,7 @@ static MPI_Op mpi_op(sf_reduce_op op) {
     }
 }
 
-static uint64_t mix64(uint64_t h) {
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    h ^= h >> 33;
-    return h;
-}
+#define mix64 sf__mix64
 
 /* Hash of shape[from..ndim), non-negative (fits the max/min agreement). */
 static int64_t shape_hash(const sf_value *v, int from) {

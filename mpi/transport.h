@@ -74,6 +74,10 @@ struct sf_transport_ops {
     void (*destroy)(sf_transport **t);
 };
 
+/* The first half of finish for byte transports: send our bye to every peer, take every
+ * peer's next message, which must be a bye matching ours (else on_bye_mismatch). */
+int sf__bye_exchange(sf_transport *t, const sf_msg_hdr *bye);
+
 /* Callbacks from a backend up to the runtime (set by the runtime at creation). */
 typedef struct sf_transport_hooks {
     void *arg;

@@ -852,18 +852,8 @@ static int br_recv(sf_transport *t, int src, const sf_wait_notice *w, sf_msg_hdr
 
 static int br_finish(sf_transport *t, const sf_msg_hdr *bye) {
     bridge *b = (bridge *)t;
-    int rc;
-    for (int p = 0; p < b->n; p++)
-        if (p != b->self && (rc = br_send(t, p, bye, NULL))) return rc;
-    for (int p = 0; p < b->n; p++) {
-        if (p == b->self) continue;
-        sf_msg_hdr h;
-        sf_value *v = NULL;
-        if ((rc = br_recv(t, p, NULL, &h, &v))) return rc;
-        sf_value_unref(&v);
-        if (h.kind != SF_MSG_BYE || h.call_seq != bye->call_seq || h.trace != bye->trace)
-            t->hooks.on_bye_mismatch(t->hooks.arg, p, &h);
-    }
+    int rc = sf__bye_exchange(t, bye);
+    if (rc) return rc;
     /* every message of ours must be acknowledged before the channels close */
     pthread_mutex_lock(&b->mu);
     b->finishing = 1;

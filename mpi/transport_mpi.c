@@ -340,18 +340,8 @@ out:
 
 static int mpi_finish(sf_transport *bt, const sf_msg_hdr *bye) {
     mpi_transport *t = (mpi_transport *)bt;
-    int rc;
-    for (int p = 0; p < bt->nparties; p++)
-        if (p != bt->self && (rc = mpi_send(bt, p, bye, NULL))) return rc;
-    for (int p = 0; p < bt->nparties; p++) {
-        if (p == bt->self) continue;
-        sf_msg_hdr h;
-        sf_value *v = NULL;
-        if ((rc = mpi_recv(bt, p, NULL, &h, &v))) return rc;
-        sf_value_unref(&v);
-        if (h.kind != SF_MSG_BYE || h.call_seq != bye->call_seq || h.trace != bye->trace)
-            bt->hooks.on_bye_mismatch(bt->hooks.arg, p, &h);
-    }
+    int rc = sf__bye_exchange(bt, bye);
+    if (rc) return rc;
     /* every party is done sending notices once all byes are in; drain what is left */
     MPI_Barrier(t->ctrl);
     for (;;) {

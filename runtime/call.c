@@ -194,7 +194,8 @@ static void recv_expect(sf_ctx *sf, int src, uint64_t id, sf_msg_hdr *h, sf_valu
     }
 }
 
-/* Receive entry e's value from its owner into e (this party becomes a holder). */
+/* Receive entry e's value (or its failure, or sf_wait's "computed" status) from its
+ * owner into e. Marking the holder is the caller's business. */
 static void recv_entry(sf_ctx *sf, sf_entry *e) {
     sf_msg_hdr h;
     sf_value *v = NULL;
@@ -203,6 +204,8 @@ static void recv_entry(sf_ctx *sf, sf_entry *e) {
         sf_value_unref(&e->err);
         e->err = v;
         e->state = SF__ST_FAILED;
+    } else if (h.kind == SF_MSG_STATUS) {
+        sf_value_unref(&v);
     } else {
         sf_value_unref(&e->val);
         e->val = v;
@@ -742,16 +745,7 @@ int sf__wait(sf_ctx *sf, const sf_obj *objs, int n, sf_site site) {
                                   sf__party_name(sf, p), sf_strerror(src));
                 }
         } else if (!sf__obj_holds(sf, e, sf->party)) {
-            sf_msg_hdr h;
-            sf_value *v = NULL;
-            recv_expect(sf, e->owner, e->id, &h, &v);
-            if (h.kind == SF_MSG_ERROR) {
-                sf_value_unref(&e->err);
-                e->err = v;
-                e->state = SF__ST_FAILED;
-            } else {
-                sf_value_unref(&v);
-            }
+            recv_entry(sf, e);
         }
         if (e->state == SF__ST_FAILED && rc == SF_OK) {
             sf__set_error(sf, "%s", sf_value_cstr(e->err));

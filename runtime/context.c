@@ -64,12 +64,15 @@ int sf__status_exit_code(int st) {
 }
 
 void sf__vfatal(sf_ctx *sf, int code, const char *fmt, va_list ap) {
-    char msg[8192];
+    char msg[8192], line[8448];
     vsnprintf(msg, sizeof msg, fmt, ap);
     fflush(stdout);
-    fprintf(stderr, "sfmpi: [%s %s/%d #%llu] error: %s\n", sf_mode_name(sf->run->opts.mode),
-            sf__party_name(sf, sf->party), sf->rank, (unsigned long long)sf->call_seq, msg);
-    fflush(stderr);
+    int n = snprintf(line, sizeof line, "sfmpi: [%s %s/%d #%llu] error: %s\n",
+                     sf_mode_name(sf->run->opts.mode), sf__party_name(sf, sf->party), sf->rank,
+                     (unsigned long long)sf->call_seq, msg);
+    if (n > (int)sizeof line - 1) n = (int)sizeof line - 1;
+    ssize_t w = write(2, line, (size_t)n); /* one write: no interleaving between ranks */
+    (void)w;
     if (sf->tp) sf->tp->ops->abort(sf->tp, code);
     _exit(code);
 }
@@ -140,14 +143,23 @@ int sf__run_party(sf_ctx *sf) {
     if (rc != 0) {
         code = rc < 0 ? sf__status_exit_code(rc) : SF_EXIT_FAILURE;
         fflush(stdout);
-        fprintf(stderr, "sfmpi: [%s %s/%d #%llu] the program returned %d (%s)%s",
-                sf_mode_name(sf->run->opts.mode), sf__party_name(sf, sf->party), sf->rank,
-                (unsigned long long)sf->call_seq, rc, rc < 0 ? sf_err_name(rc) : "non-zero",
-                sf->last_error ? ":\n    " : "\n");
-        for (const char *p = sf->last_error; p && *p; p++) /* the chain, indented */
-            fputs(*p == '\n' ? "\n    " : (char[]){*p, 0}, stderr);
-        if (sf->last_error) fputc('\n', stderr);
-        fflush(stderr);
+        /* one write, so the reports of parties sharing a terminal do not interleave */
+        size_t el = sf->last_error ? strlen(sf->last_error) : 0, n = 0;
+        char *msg = malloc(256 + el * 5);
+        if (msg) {
+            n = (size_t)snprintf(msg, 256, "sfmpi: [%s %s/%d #%llu] the program returned %d (%s)%s",
+                                 sf_mode_name(sf->run->opts.mode), sf__party_name(sf, sf->party),
+                                 sf->rank, (unsigned long long)sf->call_seq, rc,
+                                 rc < 0 ? sf_err_name(rc) : "non-zero", el ? ":\n    " : "");
+            for (size_t i = 0; i < el; i++) { /* the chain, indented as a whole */
+                msg[n++] = sf->last_error[i];
+                if (sf->last_error[i] == '\n') n += (size_t)sprintf(msg + n, "    ");
+            }
+            msg[n++] = '\n';
+            ssize_t w = write(2, msg, n);
+            (void)w;
+            free(msg);
+        }
     }
     sf_shutdown(sf);
     return code;

@@ -315,14 +315,7 @@ int64_t sf_value_as_i64(const sf_value *v, size_t i) {
 }
 
 /* ---- digest: word-wise multiply-xor, enough to notice a task writing its argument */
-static inline uint64_t mix64(uint64_t h) {
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    h ^= h >> 33;
-    return h;
-}
+#define mix64 sf__mix64
 
 uint64_t sf__value_digest(const sf_value *v) {
     uint64_t h = mix64(((uint64_t)v->dtype << 8) ^ v->ndim ^ ((uint64_t)v->nbytes << 16));

@@ -40,6 +40,15 @@ sf_value *sf__value_wrap(void *map, size_t cap, size_t offset, sf_dtype dt, int 
                          const int64_t *shape);
 /* Free this thread's recycled small blocks (call before a helper thread exits). */
 void sf__value_thread_cleanup(void);
+/* A 64-bit finaliser (murmur3's): spreads the bits of h. */
+static inline uint64_t sf__mix64(uint64_t h) {
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h;
+}
 /* 64-bit digest of dtype, shape and data (debug-mode argument check). */
 uint64_t sf__value_digest(const sf_value *v);
 /* Element count of a shape; returns 0 and sets *ok = 0 on overflow or bad extents. */
