@@ -39,6 +39,7 @@ struct sf_task {
     void *state;
     char *errmsg;
     sf_comm *comm; /* collective kernels */
+    void *spu;     /* SPU kernels: the device's kernel context */
 };
 
 /* ------------------------------------------------------------------ helpers */
@@ -106,6 +107,9 @@ static void fill_hdr(sf_ctx *sf, sf_msg_hdr *h, uint32_t kind, uint64_t id) {
     h->trace = sf->trace;
     site_file(h->file, sf->site.file);
 }
+
+static void debug_stop_if_failed(sf_ctx *sf, sf_entry *e);
+static sf_value *chain_new(const char *head, const sf_value *cause);
 
 static sf_entry *lookup(sf_ctx *sf, uint64_t id, const char *use) {
     sf_entry *e = sf__obj_find(sf, id);
@@ -215,6 +219,14 @@ static void recv_entry(sf_ctx *sf, sf_entry *e) {
 
 /* Make sure party `dst` holds e: the owner sends, dst receives, all mark it. */
 static void move_to(sf_ctx *sf, sf_entry *e, int dst) {
+    if (e->spu) {
+        char b[32];
+        fmt_id(b, sizeof b, e->id);
+        sf__fatal(sf, SF_EXIT_FAILURE,
+                  "%s at %s:%d: object %s is secret (it lives in an SPU); reveal it to a party with "
+                  "sf_to(obj, pyu) or sf_get first",
+                  sf->site.what, sf__basename(sf->site.file), sf->site.line, b);
+    }
     if (sf__obj_holds(sf, e, dst)) return;
     if (sf->party == e->owner) send_entry(sf, e, dst);
     else if (sf->party == dst) recv_entry(sf, e);
@@ -260,6 +272,26 @@ chain_fmt(const sf_value *cause, const char *fmt, ...) {
     return chain_new(head, cause);
 }
 
+void sf__debug_stop_if_failed(sf_ctx *sf, sf_entry *e);
+sf_value *sf__chain(const char *head, const sf_value *cause) { return chain_new(head, cause); }
+
+void sf__call_begin(sf_ctx *sf, sf_site site, uint64_t salt) { call_begin(sf, site, salt); }
+
+void sf__send_value(sf_ctx *sf, int to, uint32_t kind, uint64_t id, sf_value *v) {
+    sf_msg_hdr h;
+    fill_hdr(sf, &h, kind, id);
+    int rc = sf->tp->ops->send(sf->tp, to, &h, v);
+    if (rc)
+        sf__fatal(sf, SF_EXIT_PEER, "sending to party %s failed: %s", sf__party_name(sf, to),
+                  sf_strerror(rc));
+}
+
+void sf__recv_value(sf_ctx *sf, int from, uint64_t id, sf_msg_hdr *h, sf_value **v) {
+    recv_expect(sf, from, id, h, v);
+}
+
+void sf__debug_stop_if_failed(sf_ctx *sf, sf_entry *e) { debug_stop_if_failed(sf, e); }
+
 static void debug_stop_if_failed(sf_ctx *sf, sf_entry *e) {
     if (sf->run->opts.mode == SF_MODE_DEBUG && e->state == SF__ST_FAILED)
         sf__fatal(sf, SF_EXIT_TASK, "stopping at the first failure:\n  %s",
@@ -273,6 +305,18 @@ int sf_nargs(const sf_task *t) { return t->nargs; }
 int sf_nreturns(const sf_task *t) { return t->nret; }
 void *sf_state(sf_task *t) { return t->state; }
 sf_comm *sf_task_comm(sf_task *t) { return t->comm; }
+void *sf__task_spu(sf_task *t) { return t->spu; }
+
+char *sf__run_spu_kernel(sf_ctx *sf, sf_task_fn fn, sf_site site, int nargs, int nret, void *spu) {
+    sf_task t = {.sf = sf, .name = site.what, .site = site, .nargs = 0, .nret = 0, .spu = spu};
+    (void)nargs;
+    (void)nret;
+    sf->in_task = 1;
+    int rc = fn(&t);
+    sf->in_task = 0;
+    if (rc != 0 && !t.errmsg) sf_fail(&t, "returned %d (%s)", rc, sf_strerror(rc));
+    return t.errmsg;
+}
 sf_ctx *sf_task_ctx(sf_task *t) { return t->sf; }
 
 int sf_fail(sf_task *t, const char *fmt, ...) {
@@ -607,6 +651,7 @@ static int device_party(sf_ctx *sf, sf_device dev, sf_site site) {
 sf_obj sf__remote_dev(sf_device dev, sf_task_fn fn, sf_site site, int nret, sf_obj *outs,
                       const sf_argv_item *args, int nargs) {
     sf_ctx *sf = dev.sf;
+    if (dev.kind == SF_DEV_SPU) return sf__spu_call(dev, fn, site, nret, outs, args, nargs);
     int exec = device_party(sf, dev, site);
     if (!fn) sf__fatal(sf, SF_EXIT_FAILURE, "SF_REMOTE at %s:%d: NULL function",
                        sf__basename(site.file), site.line);
@@ -687,12 +732,27 @@ int sf__kill(sf_actor actor, sf_site site) {
 
 sf_obj sf__to(sf_obj obj, sf_device dev, sf_site site) {
     sf_ctx *sf = obj.sf;
-    int dst = device_party(sf, dev, site);
-    call_begin(sf, site, sf__mix(SALT_TO, obj.id ^ ((uint64_t)dst << 48)));
+    int spu_dst = dev.sf == sf && dev.kind == SF_DEV_SPU;
+    int dst = spu_dst ? -1 : device_party(sf, dev, site);
+    call_begin(sf, site, sf__mix(SALT_TO, obj.id ^ ((uint64_t)(uint32_t)dst << 48) ^
+                                              ((uint64_t)dev.kind << 40) ^ (uint64_t)dev.party));
     sf_entry *e = lookup(sf, obj.id, "sf_to");
     if (e->kind != SF__ENT_OBJ)
         sf__fatal(sf, SF_EXIT_FAILURE, "sf_to at %s:%d: an actor cannot be moved",
                   sf__basename(site.file), site.line);
+    if (spu_dst) return sf__spu_share_obj(sf, e, dev, site);
+    if (e->spu) { /* reveal to one party: the members send it their shares */
+        int failed = 0;
+        sf_value *v = sf__spu_reveal(sf, e, dst, &failed);
+        sf_entry *n = sf__obj_new(sf, SF__OBJ_ID(sf->call_seq, 0), dst, site);
+        if (!n) sf__fatal(sf, SF_EXIT_FAILURE, "out of memory creating an object");
+        if (sf->party == dst) {
+            n->state = failed ? SF__ST_FAILED : SF__ST_READY;
+            if (failed) n->err = v;
+            else n->val = v;
+        }
+        return (sf_obj){sf, n->id};
+    }
     move_to(sf, e, dst);
     sf_entry *n = sf__obj_new(sf, SF__OBJ_ID(sf->call_seq, 0), dst, site);
     if (!n) sf__fatal(sf, SF_EXIT_FAILURE, "out of memory creating an object");
@@ -709,6 +769,20 @@ int sf__get(sf_ctx *sf, sf_obj obj, sf_value **out, sf_site site) {
     if (e->kind != SF__ENT_OBJ)
         sf__fatal(sf, SF_EXIT_FAILURE, "sf_get at %s:%d: an actor has no value",
                   sf__basename(site.file), site.line);
+    if (e->spu) { /* reveal to every party: each member sends everyone its share */
+        if (!e->revealed) {
+            int failed = 0;
+            sf_value *v = sf__spu_reveal(sf, e, -1, &failed);
+            if (failed) {
+                sf__set_error(sf, "%s", sf_value_cstr(v));
+                sf_value_unref(&v);
+                return SF_ETASK;
+            }
+            e->revealed = v;
+        }
+        if (out) *out = e->revealed;
+        return SF_OK;
+    }
     int np = sf__nparties(sf);
     if (sf->party == e->owner) {
         for (int p = 0; p < np; p++)

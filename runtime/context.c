@@ -118,6 +118,7 @@ int sf__ctx_init(sf_ctx *sf, sf_run_state *run, int party) {
 
 void sf__ctx_free(sf_ctx *sf) {
     sf__objtab_free(sf);
+    sf__spu_free_all(sf);
     free(sf->last_error);
     free(sf->early_notices);
     sf->last_error = NULL;

@@ -54,6 +54,8 @@ typedef struct sf_entry {
     int32_t owner; /* party that sends it */
     uint8_t kind, state;
     uint8_t killed;  /* actors */
+    int16_t spu;     /* 0, or 1 + the SPU's index: val/err are this participant's share */
+    sf_value *revealed; /* an SPU object's plaintext after sf_get */
     uint64_t hold;   /* holder bitmap when nparties <= 64 */
     int32_t *holdv;  /* more parties: holder list (usually 1-3 entries) ... */
     int32_t nhold, caphold;
@@ -102,6 +104,8 @@ struct sf_ctx {
     int nearly, capearly;
     int finished;
     int exit_code;
+    struct sf_spu_dev **spus; /* SPU devices, in creation order (same on every party) */
+    int nspus;
 };
 
 struct sf_run_state {
@@ -142,6 +146,22 @@ int sf__status_exit_code(int status);
 
 /* call.c */
 void sf__check_early_notices(sf_ctx *sf);
+/* Pieces of a call for device code: number the call, move values tagged with it. */
+void sf__call_begin(sf_ctx *sf, sf_site site, uint64_t salt);
+void sf__send_value(sf_ctx *sf, int to, uint32_t kind, uint64_t id, sf_value *v);
+void sf__recv_value(sf_ctx *sf, int from, uint64_t id, sf_msg_hdr *h, sf_value **v);
+sf_value *sf__chain(const char *head, const sf_value *cause);
+void sf__debug_stop_if_failed(sf_ctx *sf, sf_entry *e);
+void *sf__task_spu(sf_task *t);
+/* Run an SPU kernel on this participant; returns its failure message (free) or NULL. */
+char *sf__run_spu_kernel(sf_ctx *sf, sf_task_fn fn, sf_site site, int nargs, int nret, void *spu);
+
+/* devices/spu_device.c */
+sf_obj sf__spu_call(sf_device dev, sf_task_fn fn, sf_site site, int nret, sf_obj *outs,
+                    const sf_argv_item *args, int nargs);
+sf_obj sf__spu_share_obj(sf_ctx *sf, sf_entry *e, sf_device dev, sf_site site);
+sf_value *sf__spu_reveal(sf_ctx *sf, sf_entry *e, int to, int *failed);
+void sf__spu_free_all(sf_ctx *sf);
 
 /* collective.c */
 struct sf_pcomm;

@@ -30,6 +30,7 @@ int sf__objtab_init(sf_objtab *t) {
 static void entry_free(sf_ctx *sf, sf_entry *e) {
     sf_value_unref(&e->val);
     sf_value_unref(&e->err);
+    sf_value_unref(&e->revealed);
     free(e->holdv);
     if (e->kind == SF__ENT_ACTOR && e->state_ptr) {
         if (e->cls->fini) e->cls->fini(e->state_ptr);

@@ -409,6 +409,59 @@ SF_API void sf__scope_end(sf_scope *scope, const sf_obj *keep, int nkeep, sf_sit
  * party made the same calls. Called by sf_run when the program returns. */
 SF_API int sf_shutdown(sf_ctx *sf);
 
+/* ---------------------------------------------------------------- SPU */
+
+/*
+ * A secure processing unit over a set of member parties: objects given to it are secret-
+ * shared by their owners (no other party sees them), SPU kernels compute on the shares,
+ * and results leave only by sf_to(obj, pyu) (reveal to that party) or sf_get (to all).
+ * Protocols: "semi2k" (additive shares over Z(2^64), semi-honest, 2 or more members,
+ * correlated randomness from a dealer that must not collude with any member) and "aby3"
+ * (replicated shares among exactly 3 members, semi-honest, honest majority: no two
+ * members may collude). Numbers are fixed point (fxp_bits fraction bits) for float inputs
+ * and plain 64-bit integers for integer inputs; comparisons give integer 0/1.
+ */
+typedef struct sf_spu_options {
+    const char *protocol; /* "semi2k" (default) or "aby3" */
+    int fxp_bits;         /* fraction bits of the fixed-point encoding; 0 = 18 */
+    const char *dealer;   /* semi2k: the party dealing correlated randomness (a member or
+                             another party); NULL = the first party that is not a member,
+                             or member 0 if there is none (INSECURE, says so: tests only) */
+    uint64_t seed;        /* 0: pairwise seeds agreed by X25519 between the parties.
+                             Otherwise seeds derived from it (INSECURE: reproducible runs) */
+} sf_spu_options;
+
+#define sf_spu(sf, parties, n, opts) sf__spu((sf), (parties), (n), (opts), SF__SITE("sf_spu"))
+SF_API sf_device sf__spu(sf_ctx *sf, const char *const *parties, int n, const sf_spu_options *opts,
+                         sf_site site);
+
+/* An SPU kernel has the task signature (one call shape: SF_REMOTE(spu, kernel, ...)); it
+ * runs jointly on every member over its shares. Object arguments are secret-shared by
+ * their owners; inline numeric arguments are public constants. */
+typedef sf_task sf_spu_task;
+typedef struct sf_spu_val {
+    int32_t id; /* a secret array of this kernel; -1 after a failed operation */
+} sf_spu_val;
+
+SF_API sf_spu_val sf_spu_arg(sf_spu_task *t, int i);
+SF_API int sf_spu_return(sf_spu_task *t, sf_spu_val v);          /* result 0 */
+SF_API int sf_spu_return_n(sf_spu_task *t, int i, sf_spu_val v); /* result i */
+/* Elementwise on equal shapes (a failed operation fails the task, with the reason). */
+SF_API sf_spu_val sf_spu_add(sf_spu_task *t, sf_spu_val a, sf_spu_val b);
+SF_API sf_spu_val sf_spu_sub(sf_spu_task *t, sf_spu_val a, sf_spu_val b);
+SF_API sf_spu_val sf_spu_neg(sf_spu_task *t, sf_spu_val a);
+SF_API sf_spu_val sf_spu_mul(sf_spu_task *t, sf_spu_val a, sf_spu_val b);
+SF_API sf_spu_val sf_spu_add_public(sf_spu_task *t, sf_spu_val a, double c);
+SF_API sf_spu_val sf_spu_mul_public(sf_spu_task *t, sf_spu_val a, double c);
+SF_API sf_spu_val sf_spu_less(sf_spu_task *t, sf_spu_val a, sf_spu_val b);    /* a < b: 0/1 */
+SF_API sf_spu_val sf_spu_greater(sf_spu_task *t, sf_spu_val a, sf_spu_val b); /* a > b: 0/1 */
+SF_API sf_spu_val sf_spu_equal(sf_spu_task *t, sf_spu_val a, sf_spu_val b);   /* a == b: 0/1 */
+SF_API sf_spu_val sf_spu_select(sf_spu_task *t, sf_spu_val c, sf_spu_val a, sf_spu_val b);
+SF_API sf_spu_val sf_spu_relu(sf_spu_task *t, sf_spu_val a);
+SF_API sf_spu_val sf_spu_sum(sf_spu_task *t, sf_spu_val a); /* all elements: a scalar */
+/* (m x k) by (k x n), truncated once after accumulating */
+SF_API sf_spu_val sf_spu_matmul(sf_spu_task *t, sf_spu_val a, sf_spu_val b);
+
 /* ---------------------------------------------------------------- HDF5 data */
 
 /* Read `dataset` of the party-local HDF5 file `file` into an object owned by dev's party:

@@ -1,0 +1,566 @@
+/*
+ * SPU protocol core: instances, fixed point, shares, local operations, dispatch.
+ */
+#include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "devices/spu/spu_internal.h"
+
+#define FXP_MAX ((int64_t)((UINT64_C(1) << 62) - 1))
+
+/* ---------------------------------------------------------------- fixed point */
+
+uint64_t sf_spu_proto_fxp_encode(double v, int fxp_bits)
+{
+    if (isnan(v)) return 0;
+    double t = nearbyint(ldexp(v, fxp_bits));
+    if (t >= (double)FXP_MAX) return (uint64_t)FXP_MAX;
+    if (t <= -(double)FXP_MAX) return (uint64_t)-FXP_MAX;
+    return (uint64_t)(int64_t)t;
+}
+
+double sf_spu_proto_fxp_decode(uint64_t x, int fxp_bits) { return ldexp((double)(int64_t)x, -fxp_bits); }
+
+uint64_t sf_spu_proto_fxp_encode_int(int64_t v, int fxp_bits)
+{
+    int64_t lim = FXP_MAX >> fxp_bits;
+    if (v > lim) return (uint64_t)FXP_MAX;
+    if (v < -lim) return (uint64_t)-FXP_MAX;
+    return (uint64_t)v << fxp_bits;
+}
+
+int64_t sf_spu_proto_fxp_decode_int(uint64_t x, int fxp_bits)
+{
+    int64_t s = (int64_t)x;
+    if (s > FXP_MAX) s = FXP_MAX;
+    if (s < -FXP_MAX) s = -FXP_MAX;
+    return (s + ((int64_t)1 << (fxp_bits - 1))) >> fxp_bits;
+}
+
+void sf_spu_proto_fxp_encode_n(const double *v, size_t n, int fxp_bits, uint64_t *out)
+{
+    for (size_t i = 0; i < n; i++) out[i] = sf_spu_proto_fxp_encode(v[i], fxp_bits);
+}
+
+void sf_spu_proto_fxp_decode_n(const uint64_t *x, size_t n, int fxp_bits, double *out)
+{
+    for (size_t i = 0; i < n; i++) out[i] = sf_spu_proto_fxp_decode(x[i], fxp_bits);
+}
+
+/* ---------------------------------------------------------------- shares */
+
+int sf_spu_proto_nwords(sf_spu_protocol protocol)
+{
+    return protocol == SF_SPU_SEMI2K ? 1 : protocol == SF_SPU_ABY3 ? 2 : 0;
+}
+
+int sf_spu_proto_share_alloc(sf_spu_share *s, size_t n, int nwords)
+{
+    if (!s || nwords < 1 || nwords > 2) return SF_EINVAL;
+    free(s->w);
+    s->w = NULL;
+    s->n = 0;
+    s->nwords = nwords;
+    if (n) {
+        if (n > SIZE_MAX / 16) return SF_ENOMEM;
+        s->w = calloc(n * (size_t)nwords, sizeof(u64));
+        if (!s->w) return SF_ENOMEM;
+    }
+    s->n = n;
+    return SF_OK;
+}
+
+void sf_spu_proto_share_free(sf_spu_share *s)
+{
+    if (!s) return;
+    free(s->w);
+    s->w = NULL;
+    s->n = 0;
+}
+
+int sf__spup_out(sf_spu_proto *p, sf_spu_share *out, size_t n)
+{
+    int nw = sf_spu_proto_nwords(p->prm.protocol);
+    if (!p->member) { /* the extra dealer holds no shares */
+        free(out->w);
+        out->w = NULL;
+        out->n = n;
+        out->nwords = nw;
+        return SF_OK;
+    }
+    if (out->w && out->n == n && out->nwords == nw) return SF_OK;
+    if (out->n == n && out->nwords == nw && n == 0) return SF_OK;
+    return sf_spu_proto_share_alloc(out, n, nw);
+}
+
+/* ---------------------------------------------------------------- pure input/output */
+
+int sf_spu_proto_make_shares(const sf_spu_params *params, int nmembers, const uint64_t *plain,
+                       size_t n, const uint8_t *seed, sf_spu_share *out)
+{
+    if (!params || !out || (n && !plain)) return SF_EINVAL;
+    int aby3 = params->protocol == SF_SPU_ABY3;
+    if (aby3 ? nmembers != 3 : (params->protocol != SF_SPU_SEMI2K || nmembers < 2 ||
+                                nmembers > SPU_MAXM))
+        return SF_EINVAL;
+    if (sodium_init() < 0) return SF_ESYS;
+    int nw = aby3 ? 2 : 1;
+    for (int i = 0; i < nmembers; i++) out[i].w = NULL, out[i].n = 0;
+    for (int i = 0; i < nmembers; i++) {
+        int rc = sf_spu_proto_share_alloc(&out[i], n, nw);
+        if (rc < 0) {
+            for (int j = 0; j <= i; j++) sf_spu_proto_share_free(&out[j]);
+            return rc;
+        }
+    }
+    if (!n) return SF_OK;
+    u64 *comp = malloc(n * (size_t)nmembers * sizeof(u64)); /* additive components */
+    if (!comp) {
+        for (int j = 0; j < nmembers; j++) sf_spu_proto_share_free(&out[j]);
+        return SF_ENOMEM;
+    }
+    uint8_t key[32];
+    if (seed) {
+        static const char tag[] = "sfmpi-spu-make-shares";
+        crypto_generichash(key, 32, (const uint8_t *)tag, sizeof tag - 1, seed, 32);
+    }
+    for (int i = 0; i + 1 < nmembers; i++) {
+        u64 *c = comp + (size_t)i * n;
+        if (seed) {
+            uint8_t nb[8] = {(uint8_t)i};
+            memset(c, 0, n * 8);
+            crypto_stream_chacha20_xor_ic((uint8_t *)c, (uint8_t *)c, n * 8, nb, 0, key);
+        } else {
+            randombytes_buf(c, n * 8);
+        }
+    }
+    u64 *last = comp + (size_t)(nmembers - 1) * n;
+    for (size_t e = 0; e < n; e++) {
+        u64 v = plain[e];
+        for (int i = 0; i + 1 < nmembers; i++) v -= comp[(size_t)i * n + e];
+        last[e] = v;
+    }
+    for (int i = 0; i < nmembers; i++) {
+        if (!aby3) {
+            memcpy(out[i].w, comp + (size_t)i * n, n * 8);
+        } else {
+            const u64 *c0 = comp + (size_t)i * n, *c1 = comp + (size_t)((i + 1) % 3) * n;
+            for (size_t e = 0; e < n; e++) out[i].w[2 * e] = c0[e], out[i].w[2 * e + 1] = c1[e];
+        }
+    }
+    sodium_memzero(comp, n * (size_t)nmembers * sizeof(u64));
+    free(comp);
+    sodium_memzero(key, sizeof key);
+    return SF_OK;
+}
+
+int sf_spu_proto_combine(const sf_spu_params *params, int nmembers, const sf_spu_share *shares,
+                   uint64_t *plain)
+{
+    if (!params || !shares) return SF_EINVAL;
+    int aby3 = params->protocol == SF_SPU_ABY3;
+    if (aby3 ? nmembers != 3 : (params->protocol != SF_SPU_SEMI2K || nmembers < 2)) return SF_EINVAL;
+    size_t n = shares[0].n;
+    int nw = aby3 ? 2 : 1;
+    for (int i = 0; i < nmembers; i++)
+        if (shares[i].n != n || shares[i].nwords != nw || (n && !shares[i].w)) return SF_EINVAL;
+    if (n && !plain) return SF_EINVAL;
+    for (size_t e = 0; e < n; e++) {
+        u64 v = 0;
+        if (!aby3) {
+            for (int i = 0; i < nmembers; i++) v += shares[i].w[e];
+        } else {
+            for (int i = 0; i < 3; i++) {
+                if (shares[i].w[2 * e + 1] != shares[(i + 1) % 3].w[2 * e]) return SF_EINVAL;
+                v += shares[i].w[2 * e];
+            }
+        }
+        plain[e] = v;
+    }
+    return SF_OK;
+}
+
+/* ---------------------------------------------------------------- instance */
+
+static atomic_int insecure_warned;
+
+int sf_spu_proto_create(const sf_spu_params *params, sf_spu_net *net, sf_spu_proto **out)
+{
+    if (!params || !net || !out || !net->send || !net->recv) return SF_EINVAL;
+    *out = NULL;
+    int n = net->n, self = net->self;
+    int fxp = params->fxp_bits ? params->fxp_bits : 18;
+    if (fxp < 1 || fxp > 30) return SF_EINVAL;
+    int dealer = -1;
+    if (params->protocol == SF_SPU_SEMI2K) {
+        if (n < 2 || n > SPU_MAXM) return SF_EINVAL;
+        dealer = params->dealer;
+        if (dealer < -1 || dealer > n) return SF_EINVAL;
+        if (self < 0 || self > n || (self == n && dealer != n)) return SF_EINVAL;
+        if (dealer == -1) dealer = 0;
+        if (dealer < n && !atomic_exchange(&insecure_warned, 1))
+            fprintf(stderr, "sfmpi spu: INSECURE: member %d is its own dealer: it knows the masks "
+                            "of every opening (tests only)\n", dealer);
+    } else if (params->protocol == SF_SPU_ABY3) {
+        if (n != 3 || self < 0 || self > 2) return SF_EINVAL;
+    } else {
+        return SF_EINVAL;
+    }
+    if (sodium_init() < 0) return SF_ESYS;
+    sf_spu_proto *p = calloc(1, sizeof *p);
+    if (!p) return SF_ENOMEM;
+    p->prm = *params;
+    p->prm.fxp_bits = fxp;
+    p->prm.dealer = dealer;
+    p->net = net;
+    p->self = self;
+    p->n = n;
+    p->member = self < n;
+    p->fxp = fxp;
+    p->key = calloc((size_t)n + 1, sizeof *p->key);
+    if (!p->key) {
+        free(p);
+        return SF_ENOMEM;
+    }
+    for (int j = 0; j <= n; j++) {
+        uint8_t seed[32];
+        sf__spu_default_pair_seed(params->seed, self, j, seed);
+        sf__spup_stream_key(seed, p->key[j]);
+        sodium_memzero(seed, sizeof seed);
+    }
+    spu_grp *g = &p->g;
+    if (params->protocol == SF_SPU_SEMI2K) {
+        g->m = n;
+        for (int i = 0; i < n; i++) g->mem[i] = i;
+        g->me = p->member ? self : -1;
+        g->dealer = dealer;
+        g->holder = dealer < n ? dealer : 0;
+        g->deal = self == dealer;
+    } else {
+        g->m = 2;
+        g->mem[0] = 0;
+        g->mem[1] = 1;
+        g->me = self < 2 ? self : -1;
+        g->dealer = 2;
+        g->holder = 0;
+        g->deal = self == 2;
+    }
+    *out = p;
+    return SF_OK;
+}
+
+void sf_spu_proto_destroy(sf_spu_proto *p)
+{
+    if (!p) return;
+    for (int i = 0; i < SCR_N; i++) free(p->scr[i]);
+    if (p->key) sodium_memzero(p->key, ((size_t)p->n + 1) * sizeof *p->key);
+    free(p->key);
+    free(p);
+}
+
+int sf__spu_set_pair_seed(sf_spu_proto *p, int peer, const uint8_t seed[32])
+{
+    if (!p || !seed || peer < 0 || peer > p->n) return SF_EINVAL;
+    sf__spup_stream_key(seed, p->key[peer]);
+    return SF_OK;
+}
+
+int sf_spu_proto_is_member(const sf_spu_proto *p) { return p->member; }
+int sf_spu_proto_fxp_bits(const sf_spu_proto *p) { return p->fxp; }
+
+void *sf__spup_scr(sf_spu_proto *p, int slot, size_t bytes)
+{
+    if (bytes < 64) bytes = 64;
+    if (p->scr_cap[slot] < bytes) {
+        free(p->scr[slot]);
+        p->scr[slot] = NULL;
+        p->scr_cap[slot] = 0;
+        void *b = NULL;
+        if (posix_memalign(&b, 64, bytes)) return NULL;
+        p->scr[slot] = b;
+        p->scr_cap[slot] = bytes;
+    }
+    return p->scr[slot];
+}
+
+/* ---------------------------------------------------------------- network */
+
+int sf__spup_send(sf_spu_proto *p, int to, const void *buf, size_t len)
+{
+    return p->net->send(p->net->ctx, to, buf, len);
+}
+
+int sf__spup_recv(sf_spu_proto *p, int from, void *buf, size_t len)
+{
+    return p->net->recv(p->net->ctx, from, buf, len);
+}
+
+int sf__spup_grp_open(sf_spu_proto *p, const spu_grp *g, const u64 *mine, u64 *res, size_t cnt,
+                     int xor, u64 *tmp)
+{
+    for (int j = 0; j < g->m; j++)
+        if (j != g->me) SPU_TRY(sf__spup_send(p, g->mem[j], mine, cnt * 8));
+    int first = 1;
+    for (int j = 0; j < g->m; j++) {
+        if (j == g->me) continue;
+        u64 *dst = first ? res : tmp;
+        SPU_TRY(sf__spup_recv(p, g->mem[j], dst, cnt * 8));
+        if (!first) {
+            if (xor)
+                for (size_t i = 0; i < cnt; i++) res[i] ^= tmp[i];
+            else
+                for (size_t i = 0; i < cnt; i++) res[i] += tmp[i];
+        }
+        first = 0;
+    }
+    if (xor)
+        for (size_t i = 0; i < cnt; i++) res[i] ^= mine[i];
+    else
+        for (size_t i = 0; i < cnt; i++) res[i] += mine[i];
+    return SF_OK;
+}
+
+/* ---------------------------------------------------------------- dispatch */
+
+#define AB3(p) ((p)->prm.protocol == SF_SPU_ABY3)
+
+static int chk(const sf_spu_proto *p, const sf_spu_share *a)
+{
+    if (!p || !a) return SF_EINVAL;
+    if (a->nwords != sf_spu_proto_nwords(p->prm.protocol)) return SF_EINVAL;
+    if (p->member && a->n && !a->w) return SF_EINVAL;
+    return SF_OK;
+}
+
+static int chk2(const sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b)
+{
+    SPU_TRY(chk(p, a));
+    SPU_TRY(chk(p, b));
+    return a->n == b->n ? SF_OK : SF_EINVAL;
+}
+
+int sf_spu_proto_share_from(sf_spu_proto *p, int owner, const uint64_t *plain, size_t n,
+                      sf_spu_share *out)
+{
+    if (!p || !out || owner < 0 || owner >= p->n) return SF_EINVAL;
+    if (p->self == owner && n && !plain) return SF_EINVAL;
+    return AB3(p) ? sf__a3_share_from(p, owner, plain, n, out)
+                  : sf__s2k_share_from(p, owner, plain, n, out);
+}
+
+int sf_spu_proto_reveal_to(sf_spu_proto *p, int to, const sf_spu_share *x, uint64_t *plain)
+{
+    SPU_TRY(chk(p, x));
+    if (to < -1 || to >= p->n) return SF_EINVAL;
+    if (p->member && (to == -1 || to == p->self) && x->n && !plain) return SF_EINVAL;
+    return AB3(p) ? sf__a3_reveal(p, to, x, plain) : sf__s2k_reveal(p, to, x, plain);
+}
+
+static int lin(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b, sf_spu_share *out,
+               int op)
+{
+    SPU_TRY(b ? chk2(p, a, b) : chk(p, a));
+    if (!out) return SF_EINVAL;
+    size_t n = a->n, nw = (size_t)a->nwords;
+    SPU_TRY(sf__spup_out(p, out, n));
+    if (!p->member) return SF_OK;
+    u64 *o = out->w;
+    const u64 *x = a->w, *y = b ? b->w : NULL;
+    size_t t = n * nw;
+    switch (op) {
+    case 0: for (size_t i = 0; i < t; i++) o[i] = x[i] + y[i]; break;
+    case 1: for (size_t i = 0; i < t; i++) o[i] = x[i] - y[i]; break;
+    default: for (size_t i = 0; i < t; i++) o[i] = (u64)0 - x[i]; break;
+    }
+    return SF_OK;
+}
+
+int sf_spu_proto_add(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b, sf_spu_share *out)
+{
+    return b ? lin(p, a, b, out, 0) : SF_EINVAL;
+}
+int sf_spu_proto_sub(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b, sf_spu_share *out)
+{
+    return b ? lin(p, a, b, out, 1) : SF_EINVAL;
+}
+int sf_spu_proto_neg(sf_spu_proto *p, const sf_spu_share *a, sf_spu_share *out)
+{
+    return lin(p, a, NULL, out, 2);
+}
+
+/* The public constant goes into one additive component: semi2k member 0; aby3 component
+ * x_0, held by member 0 (first word) and member 2 (second word). */
+int sf_spu_proto_add_public(sf_spu_proto *p, const sf_spu_share *a, const uint64_t *c, size_t cn,
+                      sf_spu_share *out)
+{
+    SPU_TRY(chk(p, a));
+    if (!out || !c || (cn != 1 && cn != a->n)) return SF_EINVAL;
+    size_t n = a->n;
+    SPU_TRY(sf__spup_out(p, out, n));
+    if (!p->member) return SF_OK;
+    const u64 *x = a->w;
+    u64 *o = out->w;
+    size_t inc = cn == 1 ? 0 : 1;
+    if (!AB3(p)) {
+        if (p->self == 0)
+            for (size_t e = 0; e < n; e++) o[e] = x[e] + c[e * inc];
+        else if (o != x)
+            memcpy(o, x, n * 8);
+    } else {
+        int word = p->self == 0 ? 0 : p->self == 2 ? 1 : -1;
+        for (size_t e = 0; e < n; e++) {
+            o[2 * e] = x[2 * e] + (word == 0 ? c[e * inc] : 0);
+            o[2 * e + 1] = x[2 * e + 1] + (word == 1 ? c[e * inc] : 0);
+        }
+    }
+    return SF_OK;
+}
+
+int sf_spu_proto_mul_public(sf_spu_proto *p, const sf_spu_share *a, const uint64_t *c, size_t cn,
+                      sf_spu_share *out)
+{
+    SPU_TRY(chk(p, a));
+    if (!out || !c || (cn != 1 && cn != a->n)) return SF_EINVAL;
+    size_t n = a->n, nw = (size_t)a->nwords;
+    SPU_TRY(sf__spup_out(p, out, n));
+    if (!p->member) return SF_OK;
+    const u64 *x = a->w;
+    u64 *o = out->w;
+    size_t inc = cn == 1 ? 0 : 1;
+    for (size_t e = 0; e < n; e++)
+        for (size_t w = 0; w < nw; w++) o[e * nw + w] = x[e * nw + w] * c[e * inc];
+    return SF_OK;
+}
+
+int sf_spu_proto_sum(sf_spu_proto *p, const sf_spu_share *a, sf_spu_share *out)
+{
+    SPU_TRY(chk(p, a));
+    if (!out) return SF_EINVAL;
+    size_t n = a->n, nw = (size_t)a->nwords;
+    u64 s[2] = {0, 0};
+    if (p->member)
+        for (size_t e = 0; e < n; e++)
+            for (size_t w = 0; w < nw; w++) s[w] += a->w[e * nw + w];
+    SPU_TRY(sf__spup_out(p, out, 1));
+    if (p->member)
+        for (size_t w = 0; w < nw; w++) out->w[w] = s[w];
+    return SF_OK;
+}
+
+int sf_spu_proto_mul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b, sf_spu_share *out)
+{
+    SPU_TRY(chk2(p, a, b));
+    if (!out) return SF_EINVAL;
+    return AB3(p) ? sf__a3_mul(p, a, b, out, 0) : sf__s2k_mul(p, a, b, out, 0);
+}
+
+int sf_spu_proto_mul_fxp(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b,
+                   sf_spu_share *out)
+{
+    SPU_TRY(chk2(p, a, b));
+    if (!out) return SF_EINVAL;
+    return AB3(p) ? sf__a3_mul(p, a, b, out, 1) : sf__s2k_mul(p, a, b, out, 1);
+}
+
+int sf_spu_proto_trunc(sf_spu_proto *p, const sf_spu_share *x, int bits, sf_spu_share *out)
+{
+    SPU_TRY(chk(p, x));
+    if (!out || bits < 1 || bits > 62) return SF_EINVAL;
+    return AB3(p) ? sf__a3_trunc(p, x, bits, out) : sf__s2k_trunc(p, x, bits, out);
+}
+
+static int mm(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b, size_t m, size_t k,
+              size_t n, sf_spu_share *out, int fxp)
+{
+    SPU_TRY(chk(p, a));
+    SPU_TRY(chk(p, b));
+    if (!out || (k && m > SIZE_MAX / k) || (n && k > SIZE_MAX / n) || (n && m > SIZE_MAX / n))
+        return SF_EINVAL;
+    if (a->n != m * k || b->n != k * n) return SF_EINVAL;
+    return AB3(p) ? sf__a3_matmul(p, a, b, m, k, n, out, fxp)
+                  : sf__s2k_matmul(p, a, b, m, k, n, out, fxp);
+}
+
+int sf_spu_proto_matmul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b, size_t m,
+                  size_t k, size_t n, sf_spu_share *out)
+{
+    return mm(p, a, b, m, k, n, out, 0);
+}
+
+int sf_spu_proto_matmul_fxp(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b, size_t m,
+                      size_t k, size_t n, sf_spu_share *out)
+{
+    return mm(p, a, b, m, k, n, out, 1);
+}
+
+static int cmp(sf_spu_proto *p, const sf_spu_share *x, sf_spu_share *out, int kind)
+{
+    return AB3(p) ? sf__a3_cmp(p, x, out, kind) : sf__s2k_cmp(p, x, out, kind);
+}
+
+int sf_spu_proto_msb(sf_spu_proto *p, const sf_spu_share *x, sf_spu_share *out)
+{
+    SPU_TRY(chk(p, x));
+    if (!out) return SF_EINVAL;
+    return cmp(p, x, out, 0);
+}
+
+static int cmp2(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b, sf_spu_share *out,
+                int kind)
+{
+    SPU_TRY(chk2(p, a, b));
+    if (!out) return SF_EINVAL;
+    sf_spu_share d = {0};
+    int rc = sf_spu_proto_sub(p, a, b, &d);
+    if (rc == 0) rc = cmp(p, &d, out, kind);
+    sf_spu_proto_share_free(&d);
+    return rc;
+}
+
+int sf_spu_proto_less(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b, sf_spu_share *out)
+{
+    return cmp2(p, a, b, out, 0);
+}
+
+int sf_spu_proto_greater(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b,
+                   sf_spu_share *out)
+{
+    return cmp2(p, b, a, out, 0);
+}
+
+int sf_spu_proto_equal(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b, sf_spu_share *out)
+{
+    return cmp2(p, a, b, out, 1);
+}
+
+int sf_spu_proto_select(sf_spu_proto *p, const sf_spu_share *cond, const sf_spu_share *a,
+                  const sf_spu_share *b, sf_spu_share *out)
+{
+    SPU_TRY(chk2(p, a, b));
+    SPU_TRY(chk2(p, cond, a));
+    if (!out) return SF_EINVAL;
+    sf_spu_share d = {0};
+    int rc = sf_spu_proto_sub(p, a, b, &d);
+    if (rc == 0) rc = sf_spu_proto_mul(p, cond, &d, &d);
+    if (rc == 0) rc = sf_spu_proto_add(p, b, &d, out);
+    sf_spu_proto_share_free(&d);
+    return rc;
+}
+
+int sf_spu_proto_relu(sf_spu_proto *p, const sf_spu_share *x, sf_spu_share *out)
+{
+    SPU_TRY(chk(p, x));
+    if (!out) return SF_EINVAL;
+    sf_spu_share c = {0};
+    /* x > 0  <=>  msb(-x) for x in the fixed-point range */
+    int rc = sf_spu_proto_neg(p, x, &c);
+    if (rc == 0) rc = cmp(p, &c, &c, 0);
+    if (rc == 0) rc = sf_spu_proto_mul(p, &c, x, out);
+    sf_spu_proto_share_free(&c);
+    return rc;
+}

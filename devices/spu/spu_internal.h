@@ -1,0 +1,138 @@
+/*
+ * SPU protocol core: internals shared by spu_*.c (not part of the API).
+ */
+#ifndef SF_SPU_INTERNAL_H
+#define SF_SPU_INTERNAL_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#include "devices/spu/spu_proto.h"
+#include "sfmpi/sf.h"
+
+typedef uint64_t u64;
+
+/* Elements per PRG draw in the chunked loops (a multiple of 64, so that every draw of
+ * u32 or u64 values starts on a 64-byte ChaCha20 block). */
+#define SPU_CHUNK 4096
+#define SPU_MAXM 64 /* most members of a semi2k instance */
+
+/* A group of members that open values among themselves, with a dealer of correlated
+ * randomness. semi2k: all members, dealer = params.dealer (extra party n, or a member).
+ * aby3: members {0, 1} with party 2 as their dealer (comparison, truncation). The
+ * holder receives the dealer's corrections: the dealer itself if it is a member of the
+ * group, else the group's first member. */
+typedef struct spu_grp {
+    int m;              /* members of the group */
+    int mem[SPU_MAXM];  /* their net indices */
+    int me;             /* my position in mem, or -1 */
+    int dealer;         /* net index of the dealer */
+    int holder;         /* position of the holder in mem */
+    int deal;           /* 1 if this party is the dealer */
+} spu_grp;
+
+/* Scratch slots (grow-only buffers owned by the instance). An operation uses each slot
+ * for one purpose at a time; nested operations run only between, never inside, uses. */
+enum {
+    SCR_SEND, SCR_RECV, SCR_TMP, SCR_CORR, SCR_DEAL, SCR_A, SCR_B, SCR_C, SCR_D, SCR_E,
+    SCR_F, SCR_G, SCR_H, SCR_N
+};
+
+/* PRG purposes (the block-counter space of an operation's stream is split by purpose). */
+enum {
+    PP_SHARE = 1, PP_A, PP_B, PP_C, PP_R, PP_R1, PP_T, PP_ZERO, PP_S, PP_S2,
+    PP_CMP_RA, PP_CMP_RB, PP_DAB_B, PP_DAB_A,
+    PP_AND_A = 32, /* + 3 * level: a, b, c of the AND triples of a level */
+};
+
+struct sf_spu_proto {
+    sf_spu_params prm;
+    sf_spu_net *net;
+    int self, n;       /* my net index, member count */
+    int member;        /* self < n */
+    int fxp;           /* fraction bits */
+    u64 op;            /* nonce of the current operation */
+    uint8_t (*key)[32]; /* stream key per peer 0..n (key[self] = private) */
+    spu_grp g;         /* semi2k: all members; aby3: {0,1} dealt by 2 */
+    void *scr[SCR_N];
+    size_t scr_cap[SCR_N];
+};
+
+/* ---- spu_prg.c */
+/* len bytes of the stream shared with `peer` (peer == self: the private stream) for the
+ * current operation, purpose and byte offset (a multiple of 64). */
+void sf__spup_prg(const sf_spu_proto *p, int peer, unsigned purpose, u64 byte_off, void *out,
+                 size_t len);
+void sf__spup_stream_key(const uint8_t seed[32], uint8_t key[32]);
+
+/* ---- spu_core.c */
+void *sf__spup_scr(sf_spu_proto *p, int slot, size_t bytes);
+int sf__spup_send(sf_spu_proto *p, int to, const void *buf, size_t len);
+int sf__spup_recv(sf_spu_proto *p, int from, void *buf, size_t len);
+int sf__spup_out(sf_spu_proto *p, sf_spu_share *out, size_t n);
+/* Open among the group: res = sum (or xor) of every member's `mine`; tmp: cnt words. */
+int sf__spup_grp_open(sf_spu_proto *p, const spu_grp *g, const u64 *mine, u64 *res, size_t cnt,
+                     int xor, u64 *tmp);
+/* Stream between group member j and the group's dealer, seen from this party. */
+static inline int sf__spup_gstream(const sf_spu_proto *p, const spu_grp *g, int j)
+{
+    (void)p;
+    return g->deal ? g->mem[j] : g->dealer;
+}
+static inline size_t sf__spup_words(size_t n, unsigned bits) { return (n * bits + 63) / 64; }
+/* T shares (2^(64-bits) * bit, bits-bit shares): bytes per element of their encoding. */
+static inline size_t sf__spup_tsz(int bits) { return bits <= 32 ? 4 : 8; }
+/* Draw cnt T shares of element offset off (a multiple of 64) into out (as ring values). */
+void sf__spup_prg_t(const sf_spu_proto *p, int peer, unsigned purpose, size_t off, size_t cnt,
+                   int bits, u64 *out);
+void sf__spup_t_put(uint8_t *buf, size_t i, u64 t, int bits);
+u64 sf__spup_t_get(const uint8_t *buf, size_t i, int bits);
+
+/* ---- spu_gemm.c: C (m x n) += A (m x k) * B (k x n), row-major, mod 2^64 */
+int sf__spup_gemm(size_t m, size_t n, size_t k, const u64 *A, size_t lda, const u64 *B,
+                 size_t ldb, u64 *C, size_t ldc);
+
+/* ---- spu_bool.c: boolean engine on a group (semi2k members, or aby3's {0,1}) */
+/* Given the public c = x + r (known to group members) and this member's boolean share of
+ * r (rb, N words), compute this member's boolean share of msb(x) = msb(c - r) (packed,
+ * w(N,1) words into bits). Draws AND triples of the dealer; corr = the holder's
+ * corrections (NULL elsewhere), advanced past what was used. */
+int sf__spup_bool_msb(sf_spu_proto *p, const spu_grp *g, const u64 *c, const u64 *rb, size_t N,
+                     const uint8_t **corr, u64 *bits);
+/* Same for x == 0 (c == r). */
+int sf__spup_bool_eqz(sf_spu_proto *p, const spu_grp *g, const u64 *c, const u64 *rb, size_t N,
+                     const uint8_t **corr, u64 *bits);
+/* Boolean (packed bits) to arithmetic shares within the group, with a dealer's daBit. */
+int sf__spup_bool_b2a(sf_spu_proto *p, const spu_grp *g, const u64 *bits, size_t N,
+                     const uint8_t **corr, u64 *out);
+/* Dealer side of the three above: append the holder's corrections to *w (advanced).
+ * kind: 0 = msb, 1 = eqz. Bytes of corrections per N: sf__spup_bool_corr_bytes. */
+int sf__spup_bool_deal(sf_spu_proto *p, const spu_grp *g, int kind, size_t N, uint8_t **w);
+size_t sf__spup_bool_corr_bytes(int kind, size_t N);
+
+/* ---- protocol back ends */
+int sf__s2k_share_from(sf_spu_proto *p, int owner, const u64 *plain, size_t n, sf_spu_share *out);
+int sf__s2k_reveal(sf_spu_proto *p, int to, const sf_spu_share *x, u64 *plain);
+int sf__s2k_mul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b, sf_spu_share *out,
+                int fxp);
+int sf__s2k_trunc(sf_spu_proto *p, const sf_spu_share *x, int bits, sf_spu_share *out);
+int sf__s2k_matmul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b, size_t m,
+                   size_t k, size_t n, sf_spu_share *out, int fxp);
+int sf__s2k_cmp(sf_spu_proto *p, const sf_spu_share *x, sf_spu_share *out, int kind);
+
+int sf__a3_share_from(sf_spu_proto *p, int owner, const u64 *plain, size_t n, sf_spu_share *out);
+int sf__a3_reveal(sf_spu_proto *p, int to, const sf_spu_share *x, u64 *plain);
+int sf__a3_mul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b, sf_spu_share *out,
+               int fxp);
+int sf__a3_trunc(sf_spu_proto *p, const sf_spu_share *x, int bits, sf_spu_share *out);
+int sf__a3_matmul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b, size_t m,
+                  size_t k, size_t n, sf_spu_share *out, int fxp);
+int sf__a3_cmp(sf_spu_proto *p, const sf_spu_share *x, sf_spu_share *out, int kind);
+
+#define SPU_TRY(expr)                  \
+    do {                               \
+        int spu_rc_ = (expr);          \
+        if (spu_rc_ < 0) return spu_rc_; \
+    } while (0)
+
+#endif

@@ -1,0 +1,197 @@
+/*
+ * SPU protocol core: secret-shared arithmetic over Z(2^64), independent of the runtime.
+ *
+ * A protocol instance runs on every member party of an SPU (member index 0..n-1) and
+ * talks to the other members only through `sf_spu_net` (ordered, reliable byte messages
+ * between members; the runtime provides it over its transport, tests over memory).
+ * Every member calls the same operations in the same order (SPMD).
+ *
+ * Sharing: semi2k = additive shares x = sum_i x_i mod 2^64 among n >= 2 members, with
+ *   correlated randomness (Beaver triples, truncation pairs, random bits, boolean AND
+ *   triples) from a dealer: every member derives its shares of the random values from a
+ *   seed it shares pairwise with the dealer (ChaCha20 streams, libsodium), and the dealer
+ *   sends only the corrections (e.g. member 0's share of c = a*b minus the others').
+ *   The dealer is a member (index `dealer`) or an extra party (index n, not computing).
+ *   aby3 = 2-out-of-3 replicated shares among exactly 3 members, no dealer.
+ * Fixed point: value = round(v * 2^fxp_bits) as a two's complement int64 (default 18
+ *   fraction bits); encoding saturates at +-(2^62 - 1) / 2^fxp instead of overflowing.
+ * Truncation after a fixed-point multiplication is the probabilistic one with one
+ *   opening (Escudero et al.): exact up to one unit in the last place (floor or floor+1)
+ *   for |x| < 2^62, never the cheap local truncation that fails catastrophically.
+ * Comparison: the sign bit via A2B (boolean sharing, bits packed 64 to a word) and a
+ *   parallel prefix adder: log2(64) rounds of packed ANDs.
+ *
+ * Accounting: the net counts bytes sent and rounds (a round = a batch of messages that
+ *   must arrive before the protocol can go on); tests check them against the formulas.
+ */
+#ifndef SF_SPU_PROTO_H
+#define SF_SPU_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct sf_spu_net {
+    void *ctx;
+    int self, n; /* this member and the member count (the extra dealer, if any, is n) */
+    /* ordered, reliable; send must not block on the receiver (buffer it) */
+    int (*send)(void *ctx, int to, const void *buf, size_t len);
+    int (*recv)(void *ctx, int from, void *buf, size_t len);
+    uint64_t bytes_sent, rounds;
+} sf_spu_net;
+
+typedef enum sf_spu_protocol { SF_SPU_SEMI2K = 1, SF_SPU_ABY3 = 2 } sf_spu_protocol;
+
+typedef struct sf_spu_params {
+    sf_spu_protocol protocol;
+    int fxp_bits;     /* fraction bits, default 18 */
+    int dealer;       /* semi2k: member index of the dealer, or n for an extra dealer party;
+                         -1 = member 0 is its own dealer (INSECURE: for tests only) */
+    uint8_t seed[32]; /* this party's pairwise seeds are derived from it and the pair
+                         (the runtime agrees on seeds by X25519; tests may fix them) */
+} sf_spu_params;
+
+typedef struct sf_spu_proto sf_spu_proto;
+
+/* A shared array: this member's share(s) of n elements (aby3: two u64 per element). */
+typedef struct sf_spu_share {
+    size_t n;
+    int nwords;    /* u64 words per element: 1 (semi2k) or 2 (aby3) */
+    uint64_t *w;   /* n * nwords words, owned */
+} sf_spu_share;
+
+
+/* ============================================================================ operations
+ *
+ * Conventions for everything below.
+ *  - Status: 0 or a negative sf_status (sfmpi/sf.h). After a failure inside a protocol
+ *    step the instance is out of step with its peers: destroy it.
+ *  - SPMD: every party of the instance (the members and, in semi2k with dealer == n, the
+ *    extra dealer party) calls every operation in the same order with the same sizes. On the
+ *    dealer party the operations only produce correlated randomness; its shares carry just
+ *    the element count (w == NULL) and it never receives anything.
+ *  - Outputs: `out` must be zero-initialised or hold a share from an earlier call; it is
+ *    resized as needed and may alias an input.
+ *  - Ring: Z(2^64); a plain value is a uint64_t (two's complement for signed values).
+ *  - Share layout: semi2k: w[e] = this member's additive share of element e; aby3: member i
+ *    holds components (x_i, x_{i+1 mod 3}) of x = x_0 + x_1 + x_2, interleaved:
+ *    w[2e] = x_i, w[2e+1] = x_{i+1}.
+ *  - Randomness: all protocol randomness comes from ChaCha20 streams keyed per pair of
+ *    parties (and one private stream per party, peer == self), so results are
+ *    bit-identical given the seeds. Every operation that communicates or draws randomness
+ *    takes the next operation nonce on every party.
+ *  - Accounting (what the tests check; see tests/spu/spu_harness.c): bytes_sent = payload
+ *    bytes this party sent; rounds = a Lamport clock of message hops: every message carries
+ *    the sender's `rounds`, a receive sets rounds = max(rounds, sender's + 1). The rounds
+ *    of an operation are the growth of max(rounds) over the parties when they start level.
+ *    Every recv is matched by exactly one send of the same length.
+ *
+ * Communication per operation (N elements, n members, semi2k; per member; the dealer's
+ * corrections are separate and need no round of their own; "w(N,b)" = ceil(N*b/64)):
+ *   share_from 0 B, 0 rounds (shares of the others are pairwise PRG streams with the owner)
+ *   reveal_to(all) 8(n-1)N B, 1 round; reveal_to(t): non-targets send 8N B, 1 round
+ *   mul 16(n-1)N B, 1 round             dealer -> holder 8N B
+ *   trunc 8(n-1)N B, 1 round            dealer -> holder 8N + tN B  (t = 4 if bits <= 32 else 8)
+ *   mul_fxp 24(n-1)N B, 2 rounds        dealer -> holder 16N + tN B
+ *   matmul (m,k,n) 8(n-1)(mk+kn) B, 1 round; matmul_fxp +8(n-1)mn B, 2 rounds
+ *   msb/less/greater 8(n-1)[N + 2(N + w(N,32)+w(N,16)+w(N,8)+w(N,4)+w(N,2)) + w(N,1)] B,
+ *       8 rounds (open x+r, 6 prefix levels, B2A)
+ *   equal 8(n-1)[N + 2(w(N,32)+w(N,16)+w(N,8)+w(N,4)+w(N,2)+w(N,1)) + w(N,1)] B, 8 rounds
+ *   select = mul; relu = msb + mul (9 rounds)
+ * aby3 (per party): see spu_aby3.c; mul 8N B and 1 round per party.
+ */
+
+/* ---------------------------------------------------------------- instance */
+
+/* Create the protocol instance of party net->self. `net` must outlive the instance.
+ * semi2k: net->n = members (>= 2), net->self in [0, n), or n when params->dealer == n.
+ * aby3: net->n = 3. fxp_bits 0 means 18; valid 1..30. */
+int sf_spu_proto_create(const sf_spu_params *params, sf_spu_net *net, sf_spu_proto **out);
+void sf_spu_proto_destroy(sf_spu_proto *p);
+
+/* Replace the pairwise stream seed shared with `peer` (0..n, n = extra dealer); peer ==
+ * self sets this party's private seed (the runtime should give it fresh local randomness).
+ * Both parties of a pair must set the same seed before their first operation. The
+ * default (sf__spu_default_pair_seed) derives every seed from params->seed and the pair. */
+int sf__spu_set_pair_seed(sf_spu_proto *p, int peer, const uint8_t seed[32]);
+void sf__spu_default_pair_seed(const uint8_t master[32], int i, int j, uint8_t out[32]);
+
+int sf_spu_proto_is_member(const sf_spu_proto *p); /* 0 on the extra dealer party */
+int sf_spu_proto_fxp_bits(const sf_spu_proto *p);
+
+/* ---------------------------------------------------------------- fixed point (pure) */
+
+/* round(v * 2^fxp_bits), saturated to +-(2^62 - 1); NaN encodes as 0. */
+uint64_t sf_spu_proto_fxp_encode(double v, int fxp_bits);
+double sf_spu_proto_fxp_decode(uint64_t x, int fxp_bits);
+/* v * 2^fxp_bits, saturated to +-(2^62 - 1); decode rounds to nearest (ties up). */
+uint64_t sf_spu_proto_fxp_encode_int(int64_t v, int fxp_bits);
+int64_t sf_spu_proto_fxp_decode_int(uint64_t x, int fxp_bits);
+void sf_spu_proto_fxp_encode_n(const double *v, size_t n, int fxp_bits, uint64_t *out);
+void sf_spu_proto_fxp_decode_n(const uint64_t *x, size_t n, int fxp_bits, double *out);
+
+/* ---------------------------------------------------------------- shares */
+
+/* Allocate n elements of nwords words (zeroed); frees what s held. */
+int sf_spu_proto_share_alloc(sf_spu_share *s, size_t n, int nwords);
+void sf_spu_proto_share_free(sf_spu_share *s);
+int sf_spu_proto_nwords(sf_spu_protocol protocol); /* 1 or 2; 0 if unknown */
+
+/* Pure input/output, no instance or network: split n plain values into the shares of
+ * nmembers members (out[0..nmembers-1], each allocated here; semi2k: nmembers >= 2,
+ * aby3: 3). seed == NULL draws with randombytes_buf, else the shares are a function of
+ * (seed, plain). combine() is the inverse; for aby3 it checks that the replicated
+ * components agree and returns SF_EINVAL if not. */
+int sf_spu_proto_make_shares(const sf_spu_params *params, int nmembers, const uint64_t *plain,
+                       size_t n, const uint8_t *seed, sf_spu_share *out);
+int sf_spu_proto_combine(const sf_spu_params *params, int nmembers, const sf_spu_share *shares,
+                   uint64_t *plain);
+
+/* ---------------------------------------------------------------- protocol operations */
+
+/* Member `owner` secret-shares plain[0..n-1] (read only on the owner; NULL elsewhere). */
+int sf_spu_proto_share_from(sf_spu_proto *p, int owner, const uint64_t *plain, size_t n,
+                      sf_spu_share *out);
+/* Open x to member `to`, or to every member if to == -1; plain (x->n values) is written
+ * only on the receiving member(s) (may be NULL elsewhere). */
+int sf_spu_proto_reveal_to(sf_spu_proto *p, int to, const sf_spu_share *x, uint64_t *plain);
+
+/* Local operations. Public operands: c has cn values, cn == 1 (broadcast) or cn == a->n. */
+int sf_spu_proto_add(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b, sf_spu_share *out);
+int sf_spu_proto_sub(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b, sf_spu_share *out);
+int sf_spu_proto_neg(sf_spu_proto *p, const sf_spu_share *a, sf_spu_share *out);
+int sf_spu_proto_add_public(sf_spu_proto *p, const sf_spu_share *a, const uint64_t *c, size_t cn,
+                      sf_spu_share *out);
+int sf_spu_proto_mul_public(sf_spu_proto *p, const sf_spu_share *a, const uint64_t *c, size_t cn,
+                      sf_spu_share *out);
+int sf_spu_proto_sum(sf_spu_proto *p, const sf_spu_share *a, sf_spu_share *out); /* 1 element */
+
+/* Ring multiplication (exact mod 2^64, no truncation). */
+int sf_spu_proto_mul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b, sf_spu_share *out);
+/* Probabilistic truncation: out = floor(x / 2^bits) or that + 1, for x in [-2^62, 2^62)
+ * as a signed value; bits in 1..62. One opening. */
+int sf_spu_proto_trunc(sf_spu_proto *p, const sf_spu_share *x, int bits, sf_spu_share *out);
+/* Fixed-point product: mul then trunc by fxp_bits, fused (the product must lie in
+ * [-2^62, 2^62), i.e. |a*b| < 2^(62 - 2*fxp_bits) in real terms). */
+int sf_spu_proto_mul_fxp(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b,
+                   sf_spu_share *out);
+/* Row-major (m x k) * (k x n) -> (m x n); the _fxp form truncates each output once. */
+int sf_spu_proto_matmul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b, size_t m,
+                  size_t k, size_t n, sf_spu_share *out);
+int sf_spu_proto_matmul_fxp(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b, size_t m,
+                      size_t k, size_t n, sf_spu_share *out);
+
+/* Comparisons give arithmetic shares of 0/1. msb(x) = the sign bit of x, exact for every
+ * x; less(a, b) = msb(a - b), exact whenever a - b does not overflow (e.g. both operands
+ * in [-2^62, 2^62)); greater(a, b) = less(b, a); equal is exact for all values. */
+int sf_spu_proto_msb(sf_spu_proto *p, const sf_spu_share *x, sf_spu_share *out);
+int sf_spu_proto_less(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b, sf_spu_share *out);
+int sf_spu_proto_greater(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b,
+                   sf_spu_share *out);
+int sf_spu_proto_equal(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b, sf_spu_share *out);
+/* out = cond ? a : b = b + cond * (a - b), cond an arithmetic 0/1 share. */
+int sf_spu_proto_select(sf_spu_proto *p, const sf_spu_share *cond, const sf_spu_share *a,
+                  const sf_spu_share *b, sf_spu_share *out);
+/* out = x > 0 ? x : 0 */
+int sf_spu_proto_relu(sf_spu_proto *p, const sf_spu_share *x, sf_spu_share *out);
+
+#endif

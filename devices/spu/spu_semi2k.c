@@ -1,0 +1,435 @@
+/*
+ * semi2k: additive shares over Z(2^64) among n >= 2 members, correlated randomness from a
+ * dealer (an extra party n, or a member: then that member knows every mask - insecure).
+ *
+ * Dealer: every member j derives its shares of the random values from its stream with
+ * the dealer; the dealer derives all of them and sends the holder (group.holder: the
+ * dealer if it is a member, else member 0) only the corrections that make the shares
+ * consistent (e.g. c_h = a*b - sum_{j != h} c_j). The dealer never receives; its own
+ * random values (the truncation masks of mul_fxp/matmul_fxp) come from its private stream.
+ *
+ * mul (Beaver): open E = x - a, F = y - b; z_j = c_j + E*b_j + F*a_j (+ E*F on the
+ *   holder). Member j's a_j, b_j are recovered from its own E_j, F_j (x_j - E_j), so
+ *   nothing is drawn twice.
+ * trunc by f (probabilistic, Escudero et al.): dealer r uniform, R1 = r >> f (logical),
+ *   T = 2^(64-f) * msb(r) (mod 2^64: only f-bit shares matter, sent as u32 when f <= 32).
+ *   With y = x + 2^62 in [0, 2^63) (x in [-2^62, 2^62)): open c = y + r. The wrap of
+ *   y + r is w = msb(r) * (1 - msb(c)) (y < 2^63), so y = c - r + 2^64 w and
+ *     floor(y / 2^f) in { (c >> f) - R1 + 2^(64-f) w - 1 + {0, 1} }:
+ *     out = (c >> f) - 2^(62-f) - [R1] + (msb(c) ? 0 : [T])
+ *   equals floor(x / 2^f) or floor(x / 2^f) + 1 (the low bits of c - r may borrow).
+ * mul_fxp fuses both: the dealer's c is a*b + r, so the second opening is directly
+ *   z + 2^62 + r (2 rounds).
+ * matmul: one matrix triple (A, B, C = A*B): open E = X - A, F = Y - B;
+ *   Z_j = C_j + A_j*F + E*B_j (+ E*F on the holder, computed as E*(B_h + F)).
+ * comparison: open c = x + r with the dealer's r in arithmetic and XOR shares, then the
+ *   boolean engine (spu_bool.c) and a daBit B2A.
+ */
+#include <string.h>
+
+#include "devices/spu/spu_internal.h"
+
+static inline size_t minz(size_t a, size_t b) { return a < b ? a : b; }
+#define OFF62 ((u64)1 << 62)
+
+/* ---------------------------------------------------------------- input and output */
+
+int sf__s2k_share_from(sf_spu_proto *p, int owner, const u64 *plain, size_t n, sf_spu_share *out)
+{
+    p->op++;
+    SPU_TRY(sf__spup_out(p, out, n));
+    if (!p->member || !n) return SF_OK;
+    if (p->self != owner) { /* my share is our pairwise stream */
+        sf__spup_prg(p, owner, PP_SHARE, 0, out->w, 8 * n);
+        return SF_OK;
+    }
+    u64 *t = sf__spup_scr(p, SCR_TMP, 8 * SPU_CHUNK);
+    if (!t) return SF_ENOMEM;
+    u64 *o = out->w;
+    for (size_t c0 = 0; c0 < n; c0 += SPU_CHUNK) {
+        size_t cn = minz(SPU_CHUNK, n - c0);
+        memmove(o + c0, plain + c0, 8 * cn);
+        for (int j = 0; j < p->n; j++) {
+            if (j == owner) continue;
+            sf__spup_prg(p, j, PP_SHARE, 8 * c0, t, 8 * cn);
+            for (size_t e = 0; e < cn; e++) o[c0 + e] -= t[e];
+        }
+    }
+    return SF_OK;
+}
+
+int sf__s2k_reveal(sf_spu_proto *p, int to, const sf_spu_share *x, u64 *plain)
+{
+    size_t n = x->n;
+    if (!p->member || !n) return SF_OK;
+    u64 *tmp = sf__spup_scr(p, SCR_TMP, 8 * n);
+    if (!tmp) return SF_ENOMEM;
+    if (to < 0) return sf__spup_grp_open(p, &p->g, x->w, plain, n, 0, tmp);
+    if (p->self != to) return sf__spup_send(p, to, x->w, 8 * n);
+    memcpy(plain, x->w, 8 * n);
+    for (int j = 0; j < p->n; j++) {
+        if (j == to) continue;
+        SPU_TRY(sf__spup_recv(p, j, tmp, 8 * n));
+        for (size_t e = 0; e < n; e++) plain[e] += tmp[e];
+    }
+    return SF_OK;
+}
+
+/* The holder's corrections: computed here by a member dealer, else received. */
+static int get_corr(sf_spu_proto *p, uint8_t **corr, size_t len)
+{
+    const spu_grp *g = &p->g;
+    if (g->deal) return SF_OK; /* computed by the dealer part of this operation */
+    *corr = sf__spup_scr(p, SCR_CORR, len);
+    if (!*corr) return SF_ENOMEM;
+    return sf__spup_recv(p, g->dealer, *corr, len);
+}
+
+/* After the dealer part: the extra dealer sends and is done. */
+static int deal_done(sf_spu_proto *p, const uint8_t *corr, size_t len)
+{
+    const spu_grp *g = &p->g;
+    if (p->member) return 1;
+    int rc = sf__spup_send(p, g->mem[g->holder], corr, len);
+    return rc < 0 ? rc : 0;
+}
+
+/* Truncation finish: out_i = [holder] ((c >> f) - 2^(62-f)) - R1_i + (msb(c) ? 0 : T_i) */
+static void trunc_finish(sf_spu_proto *p, const u64 *c, size_t N, int f, const uint8_t *corr,
+                         u64 *out, u64 *t)
+{
+    const spu_grp *g = &p->g;
+    int hold = g->me == g->holder, ds = g->dealer;
+    const u64 *cR1 = (const u64 *)corr;
+    const uint8_t *cT = corr ? corr + 8 * N : NULL;
+    u64 pub = (u64)1 << (62 - f);
+    for (size_t c0 = 0; c0 < N; c0 += SPU_CHUNK) {
+        size_t cn = minz(SPU_CHUNK, N - c0);
+        if (hold) {
+            for (size_t e = 0; e < cn; e++) {
+                size_t i = c0 + e;
+                u64 cc = c[i], T = sf__spup_t_get(cT, i, f);
+                out[i] = (cc >> f) - pub - cR1[i] + ((cc >> 63) ? 0 : T);
+            }
+        } else {
+            sf__spup_prg(p, ds, PP_R1, 8 * c0, t, 8 * cn);
+            sf__spup_prg_t(p, ds, PP_T, c0, cn, f, t + SPU_CHUNK);
+            for (size_t e = 0; e < cn; e++) {
+                size_t i = c0 + e;
+                out[i] = ((c[i] >> 63) ? 0 : t[SPU_CHUNK + e]) - t[e];
+            }
+        }
+    }
+}
+
+/* Dealer: the holder's R1 and T corrections for masks r (cn of them, element c0). */
+static void deal_trunc_chunk(sf_spu_proto *p, const u64 *r, size_t c0, size_t cn, size_t N, int f,
+                             uint8_t *corr, u64 *t, u64 *T)
+{
+    const spu_grp *g = &p->g;
+    u64 *R1 = (u64 *)corr + c0;
+    uint8_t *cT = corr + 8 * N;
+    for (size_t e = 0; e < cn; e++) {
+        R1[e] = r[e] >> f;
+        T[e] = (r[e] >> 63) << (64 - f);
+    }
+    for (int j = 0; j < g->m; j++) {
+        if (j == g->holder) continue;
+        sf__spup_prg(p, g->mem[j], PP_R1, 8 * c0, t, 8 * cn);
+        for (size_t e = 0; e < cn; e++) R1[e] -= t[e];
+        sf__spup_prg_t(p, g->mem[j], PP_T, c0, cn, f, t);
+        for (size_t e = 0; e < cn; e++) T[e] -= t[e];
+    }
+    for (size_t e = 0; e < cn; e++) sf__spup_t_put(cT, c0 + e, T[e], f);
+}
+
+/* ---------------------------------------------------------------- mul, mul_fxp */
+
+static int deal_mul(sf_spu_proto *p, size_t N, int fxp, uint8_t *corr)
+{
+    const spu_grp *g = &p->g;
+    int f = p->fxp;
+    u64 *A = sf__spup_scr(p, SCR_DEAL, 8 * 5 * SPU_CHUNK);
+    if (!A) return SF_ENOMEM;
+    u64 *B = A + SPU_CHUNK, *t = B + SPU_CHUNK, *r = t + SPU_CHUNK, *T = r + SPU_CHUNK;
+    u64 *cC = (u64 *)corr;
+    uint8_t *ctr = corr + 8 * N;
+    for (size_t c0 = 0; c0 < N; c0 += SPU_CHUNK) {
+        size_t cn = minz(SPU_CHUNK, N - c0);
+        for (int j = 0; j < g->m; j++) {
+            sf__spup_prg(p, g->mem[j], PP_A, 8 * c0, j ? t : A, 8 * cn);
+            if (j)
+                for (size_t e = 0; e < cn; e++) A[e] += t[e];
+            sf__spup_prg(p, g->mem[j], PP_B, 8 * c0, j ? t : B, 8 * cn);
+            if (j)
+                for (size_t e = 0; e < cn; e++) B[e] += t[e];
+        }
+        u64 *C = cC + c0;
+        if (fxp) {
+            sf__spup_prg(p, p->self, PP_R, 8 * c0, r, 8 * cn);
+            for (size_t e = 0; e < cn; e++) C[e] = A[e] * B[e] + r[e];
+        } else {
+            for (size_t e = 0; e < cn; e++) C[e] = A[e] * B[e];
+        }
+        for (int j = 0; j < g->m; j++) {
+            if (j == g->holder) continue;
+            sf__spup_prg(p, g->mem[j], PP_C, 8 * c0, t, 8 * cn);
+            for (size_t e = 0; e < cn; e++) C[e] -= t[e];
+        }
+        if (fxp) deal_trunc_chunk(p, r, c0, cn, N, f, ctr, t, T);
+    }
+    return SF_OK;
+}
+
+int sf__s2k_mul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b, sf_spu_share *out,
+                int fxp)
+{
+    const spu_grp *g = &p->g;
+    size_t N = a->n;
+    int f = p->fxp;
+    p->op++;
+    if (!N) return sf__spup_out(p, out, 0);
+    size_t clen = 8 * N + (fxp ? 8 * N + sf__spup_tsz(f) * N : 0);
+    uint8_t *corr = NULL;
+    if (g->deal) {
+        corr = sf__spup_scr(p, SCR_CORR, clen);
+        if (!corr) return SF_ENOMEM;
+        SPU_TRY(deal_mul(p, N, fxp, corr));
+        int rc = deal_done(p, corr, clen);
+        if (rc <= 0) return rc < 0 ? rc : sf__spup_out(p, out, N);
+    }
+    int hold = g->me == g->holder, ds = g->dealer;
+    u64 *S = sf__spup_scr(p, SCR_SEND, 16 * N), *R = sf__spup_scr(p, SCR_RECV, 16 * N);
+    u64 *tmp = sf__spup_scr(p, SCR_TMP, g->m > 2 ? 16 * N : 64);
+    u64 *t = sf__spup_scr(p, SCR_A, 16 * SPU_CHUNK);
+    if (!S || !R || !tmp || !t) return SF_ENOMEM;
+    const u64 *x = a->w, *y = b->w;
+    for (size_t c0 = 0; c0 < N; c0 += SPU_CHUNK) {
+        size_t cn = minz(SPU_CHUNK, N - c0);
+        sf__spup_prg(p, ds, PP_A, 8 * c0, t, 8 * cn);
+        sf__spup_prg(p, ds, PP_B, 8 * c0, t + SPU_CHUNK, 8 * cn);
+        for (size_t e = 0; e < cn; e++) {
+            S[c0 + e] = x[c0 + e] - t[e];
+            S[N + c0 + e] = y[c0 + e] - t[SPU_CHUNK + e];
+        }
+    }
+    SPU_TRY(sf__spup_grp_open(p, g, S, R, 2 * N, 0, tmp));
+    if (hold) SPU_TRY(get_corr(p, &corr, clen));
+    SPU_TRY(sf__spup_out(p, out, N));
+    u64 *o = out->w;
+    u64 hm = hold ? ~(u64)0 : 0, hoff = fxp ? (hm & OFF62) : 0;
+    const u64 *cC = (const u64 *)corr;
+    for (size_t c0 = 0; c0 < N; c0 += SPU_CHUNK) {
+        size_t cn = minz(SPU_CHUNK, N - c0);
+        const u64 *c = hold ? cC + c0 : t;
+        if (!hold) sf__spup_prg(p, ds, PP_C, 8 * c0, t, 8 * cn);
+        u64 *dst = fxp ? S : o;
+        for (size_t e = 0; e < cn; e++) {
+            size_t i = c0 + e;
+            u64 E = R[i], F = R[N + i];
+            u64 ai = x[i] - S[i], bi = y[i] - S[N + i];
+            dst[i] = c[e] + E * bi + F * ai + ((E * F) & hm) + hoff;
+        }
+    }
+    if (!fxp) return SF_OK;
+    SPU_TRY(sf__spup_grp_open(p, g, S, R, N, 0, tmp));
+    trunc_finish(p, R, N, f, hold ? corr + 8 * N : NULL, o, t);
+    return SF_OK;
+}
+
+/* ---------------------------------------------------------------- trunc */
+
+int sf__s2k_trunc(sf_spu_proto *p, const sf_spu_share *x, int bits, sf_spu_share *out)
+{
+    const spu_grp *g = &p->g;
+    size_t N = x->n;
+    p->op++;
+    if (!N) return sf__spup_out(p, out, 0);
+    size_t clen = 8 * N + sf__spup_tsz(bits) * N;
+    uint8_t *corr = NULL;
+    if (g->deal) {
+        corr = sf__spup_scr(p, SCR_CORR, clen);
+        u64 *r = sf__spup_scr(p, SCR_DEAL, 8 * 3 * SPU_CHUNK);
+        if (!corr || !r) return SF_ENOMEM;
+        u64 *t = r + SPU_CHUNK, *T = t + SPU_CHUNK;
+        for (size_t c0 = 0; c0 < N; c0 += SPU_CHUNK) {
+            size_t cn = minz(SPU_CHUNK, N - c0);
+            for (int j = 0; j < g->m; j++) {
+                sf__spup_prg(p, g->mem[j], PP_R, 8 * c0, j ? t : r, 8 * cn);
+                if (j)
+                    for (size_t e = 0; e < cn; e++) r[e] += t[e];
+            }
+            deal_trunc_chunk(p, r, c0, cn, N, bits, corr, t, T);
+        }
+        int rc = deal_done(p, corr, clen);
+        if (rc <= 0) return rc < 0 ? rc : sf__spup_out(p, out, N);
+    }
+    int hold = g->me == g->holder, ds = g->dealer;
+    u64 *S = sf__spup_scr(p, SCR_SEND, 8 * N), *R = sf__spup_scr(p, SCR_RECV, 8 * N);
+    u64 *tmp = sf__spup_scr(p, SCR_TMP, g->m > 2 ? 8 * N : 64);
+    u64 *t = sf__spup_scr(p, SCR_A, 16 * SPU_CHUNK);
+    if (!S || !R || !tmp || !t) return SF_ENOMEM;
+    sf__spup_prg(p, ds, PP_R, 0, S, 8 * N);
+    u64 hoff = hold ? OFF62 : 0;
+    for (size_t i = 0; i < N; i++) S[i] += x->w[i] + hoff;
+    SPU_TRY(sf__spup_grp_open(p, g, S, R, N, 0, tmp));
+    if (hold) SPU_TRY(get_corr(p, &corr, clen));
+    SPU_TRY(sf__spup_out(p, out, N));
+    trunc_finish(p, R, N, bits, corr, out->w, t);
+    return SF_OK;
+}
+
+/* ---------------------------------------------------------------- matmul */
+
+static int deal_matmul(sf_spu_proto *p, size_t m, size_t k, size_t n, int fxp, uint8_t *corr)
+{
+    const spu_grp *g = &p->g;
+    int f = p->fxp;
+    size_t MK = m * k, KN = k * n, MN = m * n;
+    u64 *A = sf__spup_scr(p, SCR_DEAL, 8 * MK), *B = sf__spup_scr(p, SCR_B, 8 * KN);
+    u64 *t = sf__spup_scr(p, SCR_C, 8 * (MK > KN ? (MK > MN ? MK : MN) : (KN > MN ? KN : MN)));
+    u64 *T = sf__spup_scr(p, SCR_D, 8 * SPU_CHUNK), *u = sf__spup_scr(p, SCR_E, 8 * SPU_CHUNK);
+    if (!A || !B || !t || !T || !u) return SF_ENOMEM;
+    for (int j = 0; j < g->m; j++) {
+        sf__spup_prg(p, g->mem[j], PP_A, 0, j ? t : A, 8 * MK);
+        if (j)
+            for (size_t i = 0; i < MK; i++) A[i] += t[i];
+        sf__spup_prg(p, g->mem[j], PP_B, 0, j ? t : B, 8 * KN);
+        if (j)
+            for (size_t i = 0; i < KN; i++) B[i] += t[i];
+    }
+    u64 *C = (u64 *)corr;
+    if (fxp)
+        sf__spup_prg(p, p->self, PP_R, 0, C, 8 * MN);
+    else
+        memset(C, 0, 8 * MN);
+    if (fxp) { /* keep r for the truncation corrections (t is free again below) */
+        memcpy(t, C, 8 * MN);
+    }
+    SPU_TRY(sf__spup_gemm(m, n, k, A, k, B, n, C, n));
+    for (int j = 0; j < g->m; j++) {
+        if (j == g->holder) continue;
+        for (size_t c0 = 0; c0 < MN; c0 += SPU_CHUNK) {
+            size_t cn = minz(SPU_CHUNK, MN - c0);
+            sf__spup_prg(p, g->mem[j], PP_C, 8 * c0, u, 8 * cn);
+            for (size_t e = 0; e < cn; e++) C[c0 + e] -= u[e];
+        }
+    }
+    if (fxp)
+        for (size_t c0 = 0; c0 < MN; c0 += SPU_CHUNK) {
+            size_t cn = minz(SPU_CHUNK, MN - c0);
+            deal_trunc_chunk(p, t + c0, c0, cn, MN, f, corr + 8 * MN, u, T);
+        }
+    return SF_OK;
+}
+
+int sf__s2k_matmul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b, size_t m,
+                   size_t k, size_t n, sf_spu_share *out, int fxp)
+{
+    const spu_grp *g = &p->g;
+    int f = p->fxp;
+    size_t MK = m * k, KN = k * n, MN = m * n;
+    p->op++;
+    if (!MN) return sf__spup_out(p, out, MN);
+    size_t clen = 8 * MN + (fxp ? 8 * MN + sf__spup_tsz(f) * MN : 0);
+    uint8_t *corr = NULL;
+    if (g->deal) {
+        corr = sf__spup_scr(p, SCR_CORR, clen);
+        if (!corr) return SF_ENOMEM;
+        SPU_TRY(deal_matmul(p, m, k, n, fxp, corr));
+        int rc = deal_done(p, corr, clen);
+        if (rc <= 0) return rc < 0 ? rc : sf__spup_out(p, out, MN);
+    }
+    int hold = g->me == g->holder, ds = g->dealer;
+    size_t L = MK + KN;
+    u64 *S = sf__spup_scr(p, SCR_SEND, 8 * (L > MN ? L : MN));
+    u64 *R = sf__spup_scr(p, SCR_RECV, 8 * (L > MN ? L : MN));
+    u64 *tmp = sf__spup_scr(p, SCR_TMP, g->m > 2 ? 8 * (L > MN ? L : MN) : 64);
+    u64 *Ai = sf__spup_scr(p, SCR_E, 8 * MK), *Bi = sf__spup_scr(p, SCR_F, 8 * KN);
+    u64 *Z = sf__spup_scr(p, SCR_G, 8 * MN), *t = sf__spup_scr(p, SCR_A, 16 * SPU_CHUNK);
+    if (!S || !R || !tmp || !Ai || !Bi || !Z || !t) return SF_ENOMEM;
+    sf__spup_prg(p, ds, PP_A, 0, S, 8 * MK);
+    sf__spup_prg(p, ds, PP_B, 0, S + MK, 8 * KN);
+    for (size_t i = 0; i < MK; i++) Ai[i] = S[i], S[i] = a->w[i] - S[i];
+    for (size_t i = 0; i < KN; i++) Bi[i] = S[MK + i], S[MK + i] = b->w[i] - S[MK + i];
+    SPU_TRY(sf__spup_grp_open(p, g, S, R, L, 0, tmp));
+    const u64 *E = R, *F = R + MK;
+    if (hold) {
+        SPU_TRY(get_corr(p, &corr, clen));
+        memcpy(Z, corr, 8 * MN);
+        for (size_t i = 0; i < KN; i++) Bi[i] += F[i]; /* E*(B_h + F) adds the E*F term */
+    } else {
+        sf__spup_prg(p, ds, PP_C, 0, Z, 8 * MN);
+    }
+    SPU_TRY(sf__spup_gemm(m, n, k, Ai, k, F, n, Z, n));
+    SPU_TRY(sf__spup_gemm(m, n, k, E, k, Bi, n, Z, n));
+    if (!fxp) {
+        SPU_TRY(sf__spup_out(p, out, MN));
+        memcpy(out->w, Z, 8 * MN);
+        return SF_OK;
+    }
+    if (hold)
+        for (size_t i = 0; i < MN; i++) Z[i] += OFF62;
+    SPU_TRY(sf__spup_grp_open(p, g, Z, R, MN, 0, tmp));
+    SPU_TRY(sf__spup_out(p, out, MN));
+    trunc_finish(p, R, MN, f, hold ? corr + 8 * MN : NULL, out->w, t);
+    return SF_OK;
+}
+
+/* ---------------------------------------------------------------- comparison */
+
+int sf__s2k_cmp(sf_spu_proto *p, const sf_spu_share *x, sf_spu_share *out, int kind)
+{
+    const spu_grp *g = &p->g;
+    size_t N = x->n;
+    p->op++;
+    if (!N) return sf__spup_out(p, out, 0);
+    size_t clen = 8 * N + sf__spup_bool_corr_bytes(kind, N);
+    uint8_t *corr = NULL;
+    if (g->deal) {
+        corr = sf__spup_scr(p, SCR_CORR, clen);
+        u64 *r = sf__spup_scr(p, SCR_DEAL, 8 * 2 * SPU_CHUNK);
+        if (!corr || !r) return SF_ENOMEM;
+        u64 *t = r + SPU_CHUNK, *rb = (u64 *)corr;
+        for (size_t c0 = 0; c0 < N; c0 += SPU_CHUNK) {
+            size_t cn = minz(SPU_CHUNK, N - c0);
+            for (int j = 0; j < g->m; j++) {
+                sf__spup_prg(p, g->mem[j], PP_CMP_RA, 8 * c0, j ? t : r, 8 * cn);
+                if (j)
+                    for (size_t e = 0; e < cn; e++) r[e] += t[e];
+            }
+            for (size_t e = 0; e < cn; e++) rb[c0 + e] = r[e];
+            for (int j = 0; j < g->m; j++) {
+                if (j == g->holder) continue;
+                sf__spup_prg(p, g->mem[j], PP_CMP_RB, 8 * c0, t, 8 * cn);
+                for (size_t e = 0; e < cn; e++) rb[c0 + e] ^= t[e];
+            }
+        }
+        uint8_t *w = corr + 8 * N;
+        SPU_TRY(sf__spup_bool_deal(p, g, kind, N, &w));
+        int rc = deal_done(p, corr, clen);
+        if (rc <= 0) return rc < 0 ? rc : sf__spup_out(p, out, N);
+    }
+    int hold = g->me == g->holder, ds = g->dealer;
+    u64 *S = sf__spup_scr(p, SCR_SEND, 8 * N), *c = sf__spup_scr(p, SCR_H, 8 * N);
+    u64 *tmp = sf__spup_scr(p, SCR_TMP, g->m > 2 ? 8 * N : 64);
+    u64 *rb = sf__spup_scr(p, SCR_G, 8 * N), *bits = sf__spup_scr(p, SCR_F, 8 * sf__spup_words(N, 1));
+    if (!S || !c || !tmp || !rb || !bits) return SF_ENOMEM;
+    sf__spup_prg(p, ds, PP_CMP_RA, 0, S, 8 * N);
+    for (size_t i = 0; i < N; i++) S[i] += x->w[i];
+    SPU_TRY(sf__spup_grp_open(p, g, S, c, N, 0, tmp));
+    const uint8_t *cur = NULL;
+    if (hold) {
+        SPU_TRY(get_corr(p, &corr, clen));
+        memcpy(rb, corr, 8 * N);
+        cur = corr + 8 * N;
+    } else {
+        sf__spup_prg(p, ds, PP_CMP_RB, 0, rb, 8 * N);
+    }
+    if (kind == 0)
+        SPU_TRY(sf__spup_bool_msb(p, g, c, rb, N, &cur, bits));
+    else
+        SPU_TRY(sf__spup_bool_eqz(p, g, c, rb, N, &cur, bits));
+    SPU_TRY(sf__spup_out(p, out, N));
+    return sf__spup_bool_b2a(p, g, bits, N, &cur, out->w);
+}

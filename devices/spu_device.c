@@ -1,0 +1,780 @@
+/*
+ * The SPU device: the runtime side of secret-shared computation (devices/spu/ holds the
+ * protocols, which know nothing of the runtime).
+ *
+ * Participants of an SPU are its members and, for semi2k with a dealer outside the SPU,
+ * that dealer (protocol index n): every participant runs every SPU kernel (the dealer
+ * with zero "shares" of the right shapes, serving randomness only). Other parties only
+ * record placeholders. All protocol messages travel over the runtime's transport between
+ * the participants, tagged with the current call, so they get the same ordering and
+ * divergence checks as everything else, in every mode.
+ *
+ * Objects: an SPU object's entry holds this participant's share as a value (dtype U64 for
+ * fixed point, I64 for integers; a trailing dimension of 2 for aby3's replicated pairs).
+ * A PYU object given to an SPU call is split into shares by its owner, who sends each
+ * participant its share (no other party sees it); sf_to(obj, pyu) has every member send
+ * its share to that party only; sf_get to every party. Passing an SPU object to a PYU
+ * call is an error: it must be revealed explicitly.
+ *
+ * Seeds: pairwise, agreed by X25519 between the participants when the SPU is created
+ * (fresh key pairs, public keys exchanged over the transport, a BLAKE2b hash of the
+ * shared secret); with sf_spu_options.seed set they are derived from it instead, which
+ * makes runs reproducible and is insecure (said loudly).
+ */
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "devices/spu/spu_proto.h"
+#include "runtime/internal.h"
+
+typedef struct sf_spu_dev sf_spu_dev;
+
+struct sf_spu_dev {
+    int idx;
+    int n;        /* members */
+    int *members; /* party indices */
+    int dealer;   /* party index of an extra dealer, or -1 */
+    int role;     /* member index, n (extra dealer), or -1 (not involved) */
+    sf_spu_params params;
+    int nwords;
+    sf_spu_proto *proto;
+    sf_spu_net net;
+    sf_ctx *sf;
+    uint64_t msg_id; /* tags the protocol messages of the current call */
+};
+
+typedef struct spu_slot {
+    sf_spu_share s;
+    int fxp; /* 1: fixed point, 0: integer */
+    int ndim;
+    int64_t shape[SF_MAX_DIMS];
+} spu_slot;
+
+typedef struct spu_kctx {
+    sf_spu_dev *d;
+    spu_slot *slots;
+    int nslots, cap;
+    int nargs, nret;
+    int *ret; /* slot of each result, -1 unset */
+} spu_kctx;
+
+static int party_of(const sf_spu_dev *d, int i) { return i < d->n ? d->members[i] : d->dealer; }
+static int nparticipants(const sf_spu_dev *d) { return d->n + (d->dealer >= 0); }
+
+/* ------------------------------------------------------------------ network */
+
+static int net_send(void *c, int to, const void *buf, size_t len) {
+    sf_spu_dev *d = c;
+    sf_value *v = sf_value_bytes(buf, len);
+    if (!v) return SF_ENOMEM;
+    sf__send_value(d->sf, party_of(d, to), SF_MSG_DATA, d->msg_id, v);
+    sf_value_unref(&v);
+    return SF_OK;
+}
+
+static int net_recv(void *c, int from, void *buf, size_t len) {
+    sf_spu_dev *d = c;
+    sf_value *v = NULL;
+    sf_msg_hdr h;
+    sf__recv_value(d->sf, party_of(d, from), d->msg_id, &h, &v);
+    int ok = v && sf_value_nbytes(v) == len;
+    if (ok && len) memcpy(buf, sf_value_cdata(v), len);
+    sf_value_unref(&v);
+    return ok ? SF_OK : SF_EINVAL;
+}
+
+/* ------------------------------------------------------------------ creation */
+
+sf_device sf__spu(sf_ctx *sf, const char *const *parties, int n, const sf_spu_options *opts,
+                  sf_site site) {
+    static const sf_spu_options defaults;
+    if (!opts) opts = &defaults;
+    uint64_t salt = 0x5350550000ULL ^ (uint64_t)n;
+    for (int i = 0; i < n && parties; i++) salt = sf__mix(salt, sf__str_hash(parties[i] ? parties[i] : ""));
+    sf__call_begin(sf, site, salt);
+    const char *where = sf__basename(site.file);
+    if (!parties || n < 2)
+        sf__fatal(sf, SF_EXIT_USAGE, "sf_spu at %s:%d: an SPU needs at least 2 member parties",
+                  where, site.line);
+    sf_spu_dev *d = calloc(1, sizeof *d);
+    if (!d || !(d->members = calloc((size_t)n, sizeof(int))))
+        sf__fatal(sf, SF_EXIT_FAILURE, "out of memory creating an SPU");
+    d->n = n;
+    d->sf = sf;
+    d->dealer = -1;
+    d->role = -1;
+    for (int i = 0; i < n; i++) {
+        int p = parties[i] ? sf__party_lookup(&sf->run->opts, parties[i]) : -1;
+        if (p < 0)
+            sf__fatal(sf, SF_EXIT_USAGE, "sf_spu at %s:%d: unknown party '%s'", where, site.line,
+                      parties[i] ? parties[i] : "(null)");
+        for (int j = 0; j < i; j++)
+            if (d->members[j] == p)
+                sf__fatal(sf, SF_EXIT_USAGE, "sf_spu at %s:%d: party '%s' is listed twice", where,
+                          site.line, parties[i]);
+        d->members[i] = p;
+        if (p == sf->party) d->role = i;
+    }
+    const char *proto = opts->protocol ? opts->protocol : "semi2k";
+    if (!strcmp(proto, "semi2k")) d->params.protocol = SF_SPU_SEMI2K;
+    else if (!strcmp(proto, "aby3")) d->params.protocol = SF_SPU_ABY3;
+    else
+        sf__fatal(sf, SF_EXIT_USAGE, "sf_spu at %s:%d: unknown protocol '%s' (semi2k or aby3)",
+                  where, site.line, proto);
+    if (d->params.protocol == SF_SPU_ABY3 && n != 3)
+        sf__fatal(sf, SF_EXIT_USAGE, "sf_spu at %s:%d: aby3 needs exactly 3 members, not %d", where,
+                  site.line, n);
+    d->params.fxp_bits = opts->fxp_bits ? opts->fxp_bits : 18;
+    if (d->params.fxp_bits < 1 || d->params.fxp_bits > 30)
+        sf__fatal(sf, SF_EXIT_USAGE, "sf_spu at %s:%d: fxp_bits %d is outside 1..30", where,
+                  site.line, d->params.fxp_bits);
+    if (d->params.protocol == SF_SPU_SEMI2K) {
+        int dp = -1;
+        if (opts->dealer) {
+            dp = sf__party_lookup(&sf->run->opts, opts->dealer);
+            if (dp < 0)
+                sf__fatal(sf, SF_EXIT_USAGE, "sf_spu at %s:%d: unknown dealer party '%s'", where,
+                          site.line, opts->dealer);
+        } else { /* the first party that is not a member */
+            for (int p = 0; p < sf__nparties(sf) && dp < 0; p++) {
+                int member = 0;
+                for (int i = 0; i < n; i++) member |= d->members[i] == p;
+                if (!member) dp = p;
+            }
+        }
+        d->params.dealer = -1; /* member 0 deals itself: insecure, the protocol says so */
+        for (int i = 0; i < n && dp >= 0; i++)
+            if (d->members[i] == dp) d->params.dealer = i;
+        if (dp >= 0 && d->params.dealer < 0) {
+            d->params.dealer = n;
+            d->dealer = dp;
+            if (dp == sf->party) d->role = n;
+        }
+    }
+    d->nwords = sf_spu_proto_nwords(d->params.protocol);
+    d->msg_id = SF__OBJ_ID(sf->call_seq, 0xffff);
+
+    /* pairwise seeds: X25519 between the participants, or derived from the fixed seed */
+    if (opts->seed) {
+        uint8_t in[8];
+        for (int i = 0; i < 8; i++) in[i] = (uint8_t)(opts->seed >> (8 * i));
+        crypto_generichash(d->params.seed, 32, in, sizeof in, NULL, 0);
+        if (d->role == 0 || (d->role < 0 && sf->party == 0))
+            sf__info(sf, "SPU %s: INSECURE fixed seeds (sf_spu_options.seed): for reproducible "
+                         "tests only", proto);
+    } else {
+        randombytes_buf(d->params.seed, sizeof d->params.seed);
+    }
+    if (d->role >= 0) {
+        d->net = (sf_spu_net){.ctx = d, .self = d->role, .n = d->n, .send = net_send, .recv = net_recv};
+        if (sf_spu_proto_create(&d->params, &d->net, &d->proto))
+            sf__fatal(sf, SF_EXIT_FAILURE, "sf_spu at %s:%d: cannot create the protocol instance",
+                      where, site.line);
+        if (!opts->seed) {
+            int np = nparticipants(d);
+            uint8_t pk[crypto_scalarmult_BYTES], sk[crypto_scalarmult_SCALARBYTES];
+            randombytes_buf(sk, sizeof sk);
+            crypto_scalarmult_base(pk, sk);
+            for (int j = 0; j < np; j++)
+                if (j != d->role && net_send(d, j, pk, sizeof pk))
+                    sf__fatal(sf, SF_EXIT_FAILURE, "sf_spu: sending the key share failed");
+            for (int j = 0; j < np; j++) {
+                if (j == d->role) continue;
+                uint8_t peer[crypto_scalarmult_BYTES], shared[crypto_scalarmult_BYTES], seed[32];
+                if (net_recv(d, j, peer, sizeof peer) || crypto_scalarmult(shared, sk, peer))
+                    sf__fatal(sf, SF_EXIT_FAILURE, "sf_spu: the key agreement with %s failed",
+                              sf__party_name(sf, party_of(d, j)));
+                crypto_generichash_state st;
+                crypto_generichash_init(&st, NULL, 0, sizeof seed);
+                crypto_generichash_update(&st, shared, sizeof shared);
+                const uint8_t *lo = d->role < j ? pk : peer, *hi = d->role < j ? peer : pk;
+                crypto_generichash_update(&st, lo, 32);
+                crypto_generichash_update(&st, hi, 32);
+                crypto_generichash_update(&st, (const uint8_t *)"sfmpi-spu-pair", 14);
+                crypto_generichash_final(&st, seed, sizeof seed);
+                sf__spu_set_pair_seed(d->proto, j, seed);
+                sodium_memzero(shared, sizeof shared);
+                sodium_memzero(seed, sizeof seed);
+            }
+            uint8_t own[32];
+            randombytes_buf(own, sizeof own);
+            sf__spu_set_pair_seed(d->proto, d->role, own);
+            sodium_memzero(sk, sizeof sk);
+            sodium_memzero(own, sizeof own);
+        }
+    }
+    sf_spu_dev **t = realloc(sf->spus, sizeof *t * (size_t)(sf->nspus + 1));
+    if (!t) sf__fatal(sf, SF_EXIT_FAILURE, "out of memory");
+    sf->spus = t;
+    d->idx = sf->nspus;
+    sf->spus[sf->nspus++] = d;
+    return (sf_device){sf, SF_DEV_SPU, d->idx};
+}
+
+void sf__spu_free_all(sf_ctx *sf) {
+    for (int i = 0; i < sf->nspus; i++) {
+        sf_spu_dev *d = sf->spus[i];
+        if (d->proto) sf_spu_proto_destroy(d->proto);
+        sodium_memzero(&d->params, sizeof d->params);
+        free(d->members);
+        free(d);
+    }
+    free(sf->spus);
+    sf->spus = NULL;
+    sf->nspus = 0;
+}
+
+static sf_spu_dev *dev_of(sf_ctx *sf, sf_device dev, sf_site site) {
+    if (dev.sf != sf || dev.kind != SF_DEV_SPU || dev.party < 0 || dev.party >= sf->nspus)
+        sf__fatal(sf, SF_EXIT_FAILURE, "%s at %s:%d: not a valid SPU device", site.what,
+                  sf__basename(site.file), site.line);
+    return sf->spus[dev.party];
+}
+
+/* ------------------------------------------------------------------ shares as values */
+
+static int is_float(sf_dtype dt) { return dt == SF_F32 || dt == SF_F64; }
+
+/* plaintext value -> ring elements (fixed point for floats, two's complement for ints) */
+static uint64_t *to_ring(const sf_spu_dev *d, const sf_value *v, int *fxp) {
+    size_t n = sf_value_nelems(v);
+    uint64_t *r = malloc(sizeof *r * (n ? n : 1));
+    if (!r) return NULL;
+    *fxp = is_float(sf_value_dtype(v));
+    for (size_t i = 0; i < n; i++)
+        r[i] = *fxp ? sf_spu_proto_fxp_encode(sf_value_as_f64(v, i), d->params.fxp_bits)
+                    : (uint64_t)sf_value_as_i64(v, i);
+    return r;
+}
+
+/* A share (n elements) with its meaning and shape as a value: U64 = fixed point,
+ * I64 = integer; aby3 adds a trailing dimension of 2. */
+static sf_value *share_value(const sf_spu_dev *d, const sf_spu_share *s, int fxp, int ndim,
+                             const int64_t *shape) {
+    int64_t sh[SF_MAX_DIMS + 1];
+    memcpy(sh, shape, sizeof(int64_t) * (size_t)ndim);
+    int nd = ndim;
+    if (d->nwords > 1) sh[nd++] = d->nwords;
+    if (nd > SF_MAX_DIMS) return NULL;
+    sf_value *v = sf_value_zeros(fxp ? SF_U64 : SF_I64, nd, sh);
+    /* the extra dealer holds no shares: its "share" values are zeros of the right shape */
+    if (v && s->w && d->role != d->n) {
+        if (sf_value_nelems(v) != s->n * (size_t)d->nwords) {
+            sf_value_unref(&v);
+            return NULL;
+        }
+        memcpy(sf_value_data(v), s->w, sizeof(uint64_t) * s->n * (size_t)d->nwords);
+    }
+    return v;
+}
+
+static int slot_from_value(const sf_spu_dev *d, const sf_value *v, spu_slot *sl) {
+    int nd = sf_value_ndim(v) - (d->nwords > 1 ? 1 : 0);
+    if (nd < 0) return SF_ETYPE;
+    sl->fxp = sf_value_dtype(v) == SF_U64;
+    sl->ndim = nd;
+    memcpy(sl->shape, sf_value_shape(v), sizeof(int64_t) * (size_t)nd);
+    size_t n = sf_value_nelems(v) / (size_t)d->nwords;
+    if (sf_spu_proto_share_alloc(&sl->s, n, d->nwords)) return SF_ENOMEM;
+    if (n) memcpy(sl->s.w, sf_value_cdata(v), sizeof(uint64_t) * n * (size_t)d->nwords);
+    return SF_OK;
+}
+
+/* ------------------------------------------------------------------ input sharing */
+
+/* The owner of PYU entry e splits its value and sends every participant its share (the
+ * extra dealer gets zeros of the right shape); each participant gets a share value, or
+ * the failure chain in *err. Non-participants other than the owner do nothing. */
+static sf_value *share_in(sf_ctx *sf, sf_spu_dev *d, sf_entry *e, sf_value **err) {
+    int np = nparticipants(d), owner = e->owner;
+    sf_value *mine = NULL;
+    *err = NULL;
+    if (sf->party == owner) {
+        sf_value *fail = NULL;
+        sf_spu_share *shares = NULL;
+        int fxp = 0;
+        uint64_t *ring = NULL;
+        if (e->state == SF__ST_FAILED) {
+            fail = sf_value_ref(e->err);
+        } else if (sf_value_dtype(e->val) == SF_BYTES) {
+            fail = sf_value_str("bytes cannot be secret-shared: an SPU computes on numbers");
+        } else {
+            size_t n = sf_value_nelems(e->val);
+            shares = calloc((size_t)d->n, sizeof *shares);
+            ring = to_ring(d, e->val, &fxp);
+            if (!shares || !ring || sf_spu_proto_make_shares(&d->params, d->n, ring, n, NULL, shares))
+                sf__fatal(sf, SF_EXIT_FAILURE, "out of memory secret-sharing an object");
+        }
+        for (int j = 0; j < np; j++) {
+            sf_value *v = NULL;
+            if (fail) {
+                if (party_of(d, j) != owner) sf__send_value(sf, party_of(d, j), SF_MSG_ERROR, e->id, fail);
+                continue;
+            }
+            if (j < d->n) {
+                v = share_value(d, &shares[j], fxp, sf_value_ndim(e->val), sf_value_shape(e->val));
+            } else {
+                sf_spu_share z = {0};
+                sf_spu_proto_share_alloc(&z, sf_value_nelems(e->val), d->nwords);
+                v = share_value(d, &z, fxp, sf_value_ndim(e->val), sf_value_shape(e->val));
+                sf_spu_proto_share_free(&z);
+            }
+            if (!v) sf__fatal(sf, SF_EXIT_FAILURE, "out of memory secret-sharing an object");
+            if (party_of(d, j) == owner) mine = sf_value_ref(v);
+            else sf__send_value(sf, party_of(d, j), SF_MSG_DATA, e->id, v);
+            sf_value_unref(&v);
+        }
+        for (int j = 0; shares && j < d->n; j++) sf_spu_proto_share_free(&shares[j]);
+        free(shares);
+        if (ring) sodium_memzero(ring, sizeof *ring * sf_value_nelems(e->val));
+        free(ring);
+        if (fail) *err = fail;
+        return mine;
+    }
+    if (d->role < 0) return NULL;
+    sf_msg_hdr h;
+    sf_value *v = NULL;
+    sf__recv_value(sf, owner, e->id, &h, &v);
+    if (h.kind == SF_MSG_ERROR) {
+        *err = v;
+        return NULL;
+    }
+    return v;
+}
+
+/* A public constant as a sharing (zeros, then the protocol adds the constant). */
+static int public_slot(sf_spu_dev *d, const sf_value *v, spu_slot *sl) {
+    size_t n = sf_value_nelems(v);
+    int fxp;
+    uint64_t *ring = to_ring(d, v, &fxp);
+    sf_spu_share z = {0};
+    int rc = !ring ? SF_ENOMEM : sf_spu_proto_share_alloc(&z, n, d->nwords);
+    if (!rc) rc = sf_spu_proto_add_public(d->proto, &z, ring, n ? n : 1, &sl->s);
+    sf_spu_proto_share_free(&z);
+    free(ring);
+    sl->fxp = fxp;
+    sl->ndim = sf_value_ndim(v);
+    memcpy(sl->shape, sf_value_shape(v), sizeof(int64_t) * (size_t)sl->ndim);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ kernel ops */
+
+static spu_kctx *kctx(sf_spu_task *t) { return sf__task_spu(t); }
+
+static int new_slot(spu_kctx *k) {
+    if (k->nslots == k->cap) {
+        int cap = k->cap ? k->cap * 2 : 16;
+        spu_slot *s = realloc(k->slots, sizeof *s * (size_t)cap);
+        if (!s) return -1;
+        k->slots = s;
+        k->cap = cap;
+    }
+    memset(&k->slots[k->nslots], 0, sizeof k->slots[0]);
+    return k->nslots++;
+}
+
+static spu_slot *get(sf_spu_task *t, sf_spu_val v, const char *op) {
+    spu_kctx *k = kctx(t);
+    if (!k) {
+        sf_fail(t, "%s: not inside an SPU kernel", op);
+        return NULL;
+    }
+    if (v.id < 0 || v.id >= k->nslots) {
+        if (v.id != -1) sf_fail(t, "%s: invalid SPU value handle %d", op, v.id);
+        return NULL;
+    }
+    return &k->slots[v.id];
+}
+
+sf_spu_val sf_spu_arg(sf_spu_task *t, int i) {
+    spu_kctx *k = kctx(t);
+    if (!k) {
+        sf_fail(t, "sf_spu_arg: not inside an SPU kernel");
+        return (sf_spu_val){-1};
+    }
+    if (i < 0 || i >= k->nargs) {
+        sf_fail(t, "sf_spu_arg(%d): the call passed %d argument%s", i, k->nargs, k->nargs == 1 ? "" : "s");
+        return (sf_spu_val){-1};
+    }
+    return (sf_spu_val){i};
+}
+
+int sf_spu_return_n(sf_spu_task *t, int i, sf_spu_val v) {
+    spu_kctx *k = kctx(t);
+    if (!k) return sf_fail(t, "sf_spu_return: not inside an SPU kernel");
+    if (i < 0 || i >= k->nret) return sf_fail(t, "sf_spu_return(%d): the call expects %d result%s", i, k->nret, k->nret == 1 ? "" : "s");
+    if (!get(t, v, "sf_spu_return")) return sf_fail(t, "sf_spu_return(%d): no value (an earlier operation failed)", i);
+    k->ret[i] = v.id;
+    return SF_OK;
+}
+
+int sf_spu_return(sf_spu_task *t, sf_spu_val v) { return sf_spu_return_n(t, 0, v); }
+
+static size_t elems(const spu_slot *s) { return s->s.n; }
+
+static int same_shape(const spu_slot *a, const spu_slot *b) {
+    if (a->ndim != b->ndim) return 0;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->shape[i] != b->shape[i]) return 0;
+    return 1;
+}
+
+/* out slot with the shape of `like` */
+static sf_spu_val emit(sf_spu_task *t, int rc, const char *op, int slot, const spu_slot *like, int fxp) {
+    spu_kctx *k = kctx(t);
+    if (rc) {
+        sf_fail(t, "%s failed: %s", op, sf_strerror(rc));
+        return (sf_spu_val){-1};
+    }
+    spu_slot *o = &k->slots[slot];
+    o->fxp = fxp;
+    if (like) {
+        o->ndim = like->ndim;
+        memcpy(o->shape, like->shape, sizeof(int64_t) * (size_t)like->ndim);
+    }
+    return (sf_spu_val){slot};
+}
+
+#define SPU_BINARY(NAME, OPNAME, CALL, OUTFXP)                                              \
+    sf_spu_val NAME(sf_spu_task *t, sf_spu_val va, sf_spu_val vb) {                         \
+        spu_slot *a = get(t, va, OPNAME), *b = get(t, vb, OPNAME);                          \
+        if (!a || !b) return (sf_spu_val){-1};                                              \
+        if (!same_shape(a, b)) {                                                            \
+            sf_fail(t, "%s: operands of different shapes (%zu and %zu elements)", OPNAME,  \
+                    elems(a), elems(b));                                                    \
+            return (sf_spu_val){-1};                                                        \
+        }                                                                                   \
+        spu_kctx *k = kctx(t);                                                              \
+        int s = new_slot(k);                                                                \
+        if (s < 0) return emit(t, SF_ENOMEM, OPNAME, 0, NULL, 0);                           \
+        a = &k->slots[va.id], b = &k->slots[vb.id];                                         \
+        int rc = CALL;                                                                      \
+        return emit(t, rc, OPNAME, s, a, OUTFXP);                                           \
+    }
+
+SPU_BINARY(sf_spu_add, "sf_spu_add",
+           a->fxp != b->fxp ? SF_ETYPE : sf_spu_proto_add(k->d->proto, &a->s, &b->s, &k->slots[s].s), a->fxp)
+SPU_BINARY(sf_spu_sub, "sf_spu_sub",
+           a->fxp != b->fxp ? SF_ETYPE : sf_spu_proto_sub(k->d->proto, &a->s, &b->s, &k->slots[s].s), a->fxp)
+SPU_BINARY(sf_spu_mul, "sf_spu_mul",
+           (a->fxp && b->fxp) ? sf_spu_proto_mul_fxp(k->d->proto, &a->s, &b->s, &k->slots[s].s)
+                              : sf_spu_proto_mul(k->d->proto, &a->s, &b->s, &k->slots[s].s),
+           a->fxp || b->fxp)
+SPU_BINARY(sf_spu_less, "sf_spu_less",
+           a->fxp != b->fxp ? SF_ETYPE : sf_spu_proto_less(k->d->proto, &a->s, &b->s, &k->slots[s].s), 0)
+SPU_BINARY(sf_spu_greater, "sf_spu_greater",
+           a->fxp != b->fxp ? SF_ETYPE : sf_spu_proto_greater(k->d->proto, &a->s, &b->s, &k->slots[s].s), 0)
+SPU_BINARY(sf_spu_equal, "sf_spu_equal",
+           a->fxp != b->fxp ? SF_ETYPE : sf_spu_proto_equal(k->d->proto, &a->s, &b->s, &k->slots[s].s), 0)
+
+sf_spu_val sf_spu_neg(sf_spu_task *t, sf_spu_val va) {
+    spu_kctx *k = kctx(t);
+    spu_slot *a = get(t, va, "sf_spu_neg");
+    int s = a ? new_slot(k) : -1;
+    if (s < 0) return a ? emit(t, SF_ENOMEM, "sf_spu_neg", 0, NULL, 0) : (sf_spu_val){-1};
+    a = &k->slots[va.id];
+    return emit(t, sf_spu_proto_neg(k->d->proto, &a->s, &k->slots[s].s), "sf_spu_neg", s, a, a->fxp);
+}
+
+sf_spu_val sf_spu_relu(sf_spu_task *t, sf_spu_val va) {
+    spu_kctx *k = kctx(t);
+    spu_slot *a = get(t, va, "sf_spu_relu");
+    int s = a ? new_slot(k) : -1;
+    if (s < 0) return a ? emit(t, SF_ENOMEM, "sf_spu_relu", 0, NULL, 0) : (sf_spu_val){-1};
+    a = &k->slots[va.id];
+    return emit(t, sf_spu_proto_relu(k->d->proto, &a->s, &k->slots[s].s), "sf_spu_relu", s, a, a->fxp);
+}
+
+sf_spu_val sf_spu_sum(sf_spu_task *t, sf_spu_val va) {
+    spu_kctx *k = kctx(t);
+    spu_slot *a = get(t, va, "sf_spu_sum");
+    int s = a ? new_slot(k) : -1;
+    if (s < 0) return a ? emit(t, SF_ENOMEM, "sf_spu_sum", 0, NULL, 0) : (sf_spu_val){-1};
+    a = &k->slots[va.id];
+    sf_spu_val r = emit(t, sf_spu_proto_sum(k->d->proto, &a->s, &k->slots[s].s), "sf_spu_sum", s, NULL, a->fxp);
+    if (r.id >= 0) k->slots[s].ndim = 0;
+    return r;
+}
+
+static sf_spu_val public_op(sf_spu_task *t, sf_spu_val va, double c, int mul, const char *op) {
+    spu_kctx *k = kctx(t);
+    spu_slot *a = get(t, va, op);
+    int s = a ? new_slot(k) : -1;
+    if (s < 0) return a ? emit(t, SF_ENOMEM, op, 0, NULL, 0) : (sf_spu_val){-1};
+    a = &k->slots[va.id];
+    int f = k->d->params.fxp_bits, rc;
+    if (!a->fxp && c != (double)(int64_t)c) {
+        sf_fail(t, "%s: %g is not an integer but the operand is an integer array", op, c);
+        return (sf_spu_val){-1};
+    }
+    uint64_t cc = a->fxp ? sf_spu_proto_fxp_encode(c, f) : (uint64_t)(int64_t)c;
+    if (!mul) {
+        rc = sf_spu_proto_add_public(k->d->proto, &a->s, &cc, 1, &k->slots[s].s);
+    } else if (!a->fxp) {
+        rc = sf_spu_proto_mul_public(k->d->proto, &a->s, &cc, 1, &k->slots[s].s);
+    } else { /* fixed point x fixed point: truncate once */
+        sf_spu_share tmp = {0};
+        rc = sf_spu_proto_mul_public(k->d->proto, &a->s, &cc, 1, &tmp);
+        if (!rc) rc = sf_spu_proto_trunc(k->d->proto, &tmp, f, &k->slots[s].s);
+        sf_spu_proto_share_free(&tmp);
+    }
+    return emit(t, rc, op, s, a, a->fxp);
+}
+
+sf_spu_val sf_spu_add_public(sf_spu_task *t, sf_spu_val a, double c) { return public_op(t, a, c, 0, "sf_spu_add_public"); }
+sf_spu_val sf_spu_mul_public(sf_spu_task *t, sf_spu_val a, double c) { return public_op(t, a, c, 1, "sf_spu_mul_public"); }
+
+sf_spu_val sf_spu_select(sf_spu_task *t, sf_spu_val vc, sf_spu_val va, sf_spu_val vb) {
+    spu_kctx *k = kctx(t);
+    spu_slot *c = get(t, vc, "sf_spu_select"), *a = get(t, va, "sf_spu_select"), *b = get(t, vb, "sf_spu_select");
+    if (!c || !a || !b) return (sf_spu_val){-1};
+    if (!same_shape(a, b) || !same_shape(a, c) || c->fxp || a->fxp != b->fxp) {
+        sf_fail(t, "sf_spu_select: the condition (integer 0/1) and both branches need one shape, "
+                   "and the branches one kind");
+        return (sf_spu_val){-1};
+    }
+    int s = new_slot(k);
+    if (s < 0) return emit(t, SF_ENOMEM, "sf_spu_select", 0, NULL, 0);
+    c = &k->slots[vc.id], a = &k->slots[va.id], b = &k->slots[vb.id];
+    return emit(t, sf_spu_proto_select(k->d->proto, &c->s, &a->s, &b->s, &k->slots[s].s),
+                "sf_spu_select", s, a, a->fxp);
+}
+
+sf_spu_val sf_spu_matmul(sf_spu_task *t, sf_spu_val va, sf_spu_val vb) {
+    spu_kctx *k = kctx(t);
+    spu_slot *a = get(t, va, "sf_spu_matmul"), *b = get(t, vb, "sf_spu_matmul");
+    if (!a || !b) return (sf_spu_val){-1};
+    if (a->ndim != 2 || b->ndim != 2 || a->shape[1] != b->shape[0]) {
+        sf_fail(t, "sf_spu_matmul: needs (m x k) and (k x n) matrices");
+        return (sf_spu_val){-1};
+    }
+    int s = new_slot(k);
+    if (s < 0) return emit(t, SF_ENOMEM, "sf_spu_matmul", 0, NULL, 0);
+    a = &k->slots[va.id], b = &k->slots[vb.id];
+    size_t m = (size_t)a->shape[0], kk = (size_t)a->shape[1], n = (size_t)b->shape[1];
+    int rc = (a->fxp && b->fxp) ? sf_spu_proto_matmul_fxp(k->d->proto, &a->s, &b->s, m, kk, n, &k->slots[s].s)
+                                : sf_spu_proto_matmul(k->d->proto, &a->s, &b->s, m, kk, n, &k->slots[s].s);
+    sf_spu_val r = emit(t, rc, "sf_spu_matmul", s, NULL, a->fxp || b->fxp);
+    if (r.id >= 0) {
+        k->slots[s].ndim = 2;
+        k->slots[s].shape[0] = (int64_t)m;
+        k->slots[s].shape[1] = (int64_t)n;
+    }
+    return r;
+}
+
+/* ------------------------------------------------------------------ calls */
+
+sf_obj sf__spu_call(sf_device dev, sf_task_fn fn, sf_site site, int nret, sf_obj *outs,
+                    const sf_argv_item *args, int nargs) {
+    sf_ctx *sf = dev.sf;
+    sf_spu_dev *d = dev_of(sf, dev, site);
+    if (nret < 1 || nret > 64 || nargs < 0 || !fn)
+        sf__fatal(sf, SF_EXIT_FAILURE, "SF_REMOTE on an SPU at %s:%d: bad call", sf__basename(site.file), site.line);
+    uint64_t salt = sf__mix(0x5350554341ULL, ((uint64_t)d->idx << 32) | ((uint64_t)nargs << 8) | (uint64_t)nret);
+    for (int i = 0; i < nargs; i++) salt = sf__mix(salt, args[i].kind == SF_ARGK_OBJ ? args[i].u.obj.id : args[i].kind);
+    sf__call_begin(sf, site, salt);
+    d->msg_id = SF__OBJ_ID(sf->call_seq, 0xffff);
+    spu_kctx k = {.d = d, .nargs = nargs, .nret = nret};
+    sf_value *err = NULL;
+    char head[512];
+    snprintf(head, sizeof head, "SPU kernel '%s' at call #%llu (%s:%d) was not run: ",
+             site.what, (unsigned long long)sf->call_seq, sf__basename(site.file), site.line);
+
+    /* 1. inputs: shares of PYU objects (from their owners), SPU objects, public constants */
+    if (d->role >= 0) {
+        k.slots = calloc((size_t)(nargs + 16), sizeof *k.slots);
+        k.cap = nargs + 16;
+        k.nslots = nargs;
+        k.ret = malloc(sizeof(int) * (size_t)nret);
+        if (!k.slots || !k.ret) sf__fatal(sf, SF_EXIT_FAILURE, "out of memory");
+        for (int i = 0; i < nret; i++) k.ret[i] = -1;
+    }
+    for (int i = 0; i < nargs; i++) {
+        if (args[i].kind == SF_ARGK_OBJ) {
+            sf_entry *e = sf__obj_find(sf, args[i].u.obj.id);
+            if (!e || e->kind != SF__ENT_OBJ)
+                sf__fatal(sf, SF_EXIT_FAILURE, "%s at %s:%d: argument %d is not a live object", site.what,
+                          sf__basename(site.file), site.line, i);
+            if (e->spu && e->spu != d->idx + 1)
+                sf__fatal(sf, SF_EXIT_FAILURE, "%s at %s:%d: argument %d lives in another SPU; reveal it "
+                          "with sf_to first", site.what, sf__basename(site.file), site.line, i);
+            sf_value *sv = NULL, *ferr = NULL;
+            if (e->spu) {
+                if (d->role >= 0) {
+                    if (e->state == SF__ST_FAILED) ferr = sf_value_ref(e->err);
+                    else sv = sf_value_ref(e->val);
+                }
+            } else {
+                sv = share_in(sf, d, e, &ferr);
+            }
+            if (ferr && !err) {
+                char h2[640];
+                snprintf(h2, sizeof h2, "%sits argument %d failed:", head, i);
+                err = sf__chain(h2, ferr);
+            }
+            sf_value_unref(&ferr);
+            if (d->role >= 0 && sv && !err && slot_from_value(d, sv, &k.slots[i]))
+                sf__fatal(sf, SF_EXIT_FAILURE, "out of memory");
+            sf_value_unref(&sv);
+        } else if (d->role >= 0 && !err) {
+            sf_value *pv = NULL;
+            switch (args[i].kind) {
+            case SF_ARGK_F64: pv = sf_value_f64(args[i].u.f64); break;
+            case SF_ARGK_I64: pv = sf_value_i64(args[i].u.i64); break;
+            case SF_ARGK_VAL: pv = sf_value_ref(args[i].u.val); break;
+            default: break;
+            }
+            if (!pv || sf_value_dtype(pv) == SF_BYTES) {
+                char h2[640];
+                snprintf(h2, sizeof h2, "%sargument %d: an SPU takes numbers (objects or numeric "
+                         "inline values), not strings or bytes", head, i);
+                err = sf_value_str(h2);
+            } else if (public_slot(d, pv, &k.slots[i])) {
+                sf__fatal(sf, SF_EXIT_FAILURE, "out of memory");
+            }
+            sf_value_unref(&pv);
+        }
+    }
+
+    /* 2. result entries everywhere: held by the participants */
+    sf_entry *res[64];
+    for (int i = 0; i < nret; i++) {
+        res[i] = sf__obj_new(sf, SF__OBJ_ID(sf->call_seq, i), d->members[0], site);
+        if (!res[i]) sf__fatal(sf, SF_EXIT_FAILURE, "out of memory");
+        res[i]->spu = (int16_t)(d->idx + 1);
+        for (int j = 0; j < d->n; j++) sf__obj_set_holder(sf, res[i], d->members[j]);
+        if (d->dealer >= 0) sf__obj_set_holder(sf, res[i], d->dealer);
+        if (outs) outs[i] = (sf_obj){sf, res[i]->id};
+    }
+
+    /* 3. the participants run the kernel jointly */
+    if (d->role >= 0) {
+        if (!err) {
+            char *msg = sf__run_spu_kernel(sf, fn, site, nargs, nret, &k);
+            for (int i = 0; i < nret && !msg; i++)
+                if (k.ret[i] < 0 && asprintf(&msg, "returned without setting result %d (sf_spu_return)", i) < 0)
+                    msg = NULL;
+            if (msg) {
+                char h2[1024];
+                snprintf(h2, sizeof h2, "SPU kernel '%s' failed at call #%llu (%s:%d): %s", site.what,
+                         (unsigned long long)sf->call_seq, sf__basename(site.file), site.line, msg);
+                err = sf_value_str(h2);
+                free(msg);
+            }
+        }
+        for (int i = 0; i < nret; i++) {
+            if (err) {
+                res[i]->state = SF__ST_FAILED;
+                res[i]->err = sf_value_ref(err);
+            } else {
+                spu_slot *s = &k.slots[k.ret[i]];
+                res[i]->val = share_value(d, &s->s, s->fxp, s->ndim, s->shape);
+                if (!res[i]->val) sf__fatal(sf, SF_EXIT_FAILURE, "out of memory");
+                res[i]->state = SF__ST_READY;
+            }
+        }
+        for (int i = 0; i < k.nslots; i++) sf_spu_proto_share_free(&k.slots[i].s);
+        free(k.slots);
+        free(k.ret);
+        sf__debug_stop_if_failed(sf, res[0]);
+    }
+    sf_value_unref(&err);
+    return (sf_obj){sf, res[0]->id};
+}
+
+/* ------------------------------------------------------------------ moving in and out */
+
+/* sf_to(pyu object, spu): a new SPU object holding the shares. */
+sf_obj sf__spu_share_obj(sf_ctx *sf, sf_entry *e, sf_device dev, sf_site site) {
+    sf_spu_dev *d = dev_of(sf, dev, site);
+    if (e->spu)
+        sf__fatal(sf, SF_EXIT_FAILURE, "sf_to at %s:%d: the object is already in an SPU",
+                  sf__basename(site.file), site.line);
+    sf_value *ferr = NULL, *sv = share_in(sf, d, e, &ferr);
+    sf_entry *n = sf__obj_new(sf, SF__OBJ_ID(sf->call_seq, 0), d->members[0], site);
+    if (!n) sf__fatal(sf, SF_EXIT_FAILURE, "out of memory");
+    n->spu = (int16_t)(d->idx + 1);
+    for (int j = 0; j < d->n; j++) sf__obj_set_holder(sf, n, d->members[j]);
+    if (d->dealer >= 0) sf__obj_set_holder(sf, n, d->dealer);
+    if (d->role >= 0) {
+        if (ferr) {
+            n->state = SF__ST_FAILED;
+            n->err = sf_value_ref(ferr);
+        } else {
+            n->state = SF__ST_READY;
+            n->val = sf_value_ref(sv);
+        }
+    }
+    sf_value_unref(&sv);
+    sf_value_unref(&ferr);
+    return (sf_obj){sf, n->id};
+}
+
+/* Reveal SPU entry e to party `to` (or every party if to < 0): the members send their
+ * shares; the receivers combine them. Returns the plaintext (or the failure chain, with
+ * *failed set) on the receivers, NULL elsewhere. */
+sf_value *sf__spu_reveal(sf_ctx *sf, sf_entry *e, int to, int *failed) {
+    sf_spu_dev *d = sf->spus[e->spu - 1];
+    int np = sf__nparties(sf);
+    *failed = 0;
+    if (d->role >= 0 && d->role < d->n) { /* a member sends its share */
+        for (int p = 0; p < np; p++) {
+            if (p == sf->party || (to >= 0 && p != to)) continue;
+            int fail = e->state == SF__ST_FAILED;
+            sf__send_value(sf, p, fail ? SF_MSG_ERROR : SF_MSG_DATA, e->id, fail ? e->err : e->val);
+        }
+    }
+    if (to >= 0 && sf->party != to) return NULL;
+    sf_spu_share *shares = calloc((size_t)d->n, sizeof *shares);
+    sf_value *err = NULL, *first = NULL;
+    if (!shares) sf__fatal(sf, SF_EXIT_FAILURE, "out of memory");
+    for (int j = 0; j < d->n; j++) {
+        sf_value *v = NULL;
+        if (d->members[j] == sf->party) {
+            v = e->state == SF__ST_FAILED ? NULL : sf_value_ref(e->val);
+            if (!v && !err) err = sf_value_ref(e->err);
+        } else {
+            sf_msg_hdr h;
+            sf__recv_value(sf, d->members[j], e->id, &h, &v);
+            if (h.kind == SF_MSG_ERROR) {
+                if (!err) err = v;
+                else sf_value_unref(&v);
+                v = NULL;
+            }
+        }
+        if (v) {
+            size_t n = sf_value_nelems(v) / (size_t)d->nwords;
+            if (sf_spu_proto_share_alloc(&shares[j], n, d->nwords))
+                sf__fatal(sf, SF_EXIT_FAILURE, "out of memory");
+            if (n) memcpy(shares[j].w, sf_value_cdata(v), sizeof(uint64_t) * n * (size_t)d->nwords);
+            if (!first) first = sf_value_ref(v);
+        }
+        sf_value_unref(&v);
+    }
+    sf_value *out = NULL;
+    if (err) {
+        *failed = 1;
+        out = err;
+    } else {
+        spu_slot meta = {0};
+        slot_from_value(d, first, &meta);
+        sf_spu_proto_share_free(&meta.s);
+        uint64_t *plain = malloc(sizeof *plain * (shares[0].n ? shares[0].n : 1));
+        if (!plain || sf_spu_proto_combine(&d->params, d->n, shares, plain))
+            sf__fatal(sf, SF_EXIT_FAILURE, "revealing an SPU object: the shares do not combine");
+        out = sf_value_new(meta.fxp ? SF_F64 : SF_I64, meta.ndim, meta.shape);
+        if (!out) sf__fatal(sf, SF_EXIT_FAILURE, "out of memory");
+        for (size_t i = 0; i < shares[0].n; i++) {
+            if (meta.fxp) ((double *)sf_value_data(out))[i] = sf_spu_proto_fxp_decode(plain[i], d->params.fxp_bits);
+            else ((int64_t *)sf_value_data(out))[i] = (int64_t)plain[i];
+        }
+        free(plain);
+    }
+    for (int j = 0; j < d->n; j++) sf_spu_proto_share_free(&shares[j]);
+    free(shares);
+    sf_value_unref(&first);
+    return out;
+}
