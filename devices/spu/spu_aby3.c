@@ -88,7 +88,7 @@ int sf__a3_reveal(sf_spu_proto *p, int to, const sf_spu_share *x, u64 *plain)
 /* ---------------------------------------------------------------- helpers */
 
 /* alpha_i = F(k_{i,i+1}) - F(k_{i-1,i}) added to z */
-static int add_zero(sf_spu_proto *p, u64 *z, size_t n)
+SPU_HOT static int add_zero(sf_spu_proto *p, u64 *z, size_t n)
 {
     int next = (p->self + 1) % 3, prev = (p->self + 2) % 3;
     u64 *t = sf__spup_scr(p, SCR_TMP, 16 * SPU_CHUNK);
@@ -145,7 +145,7 @@ static int from2(sf_spu_proto *p, const u64 *u, size_t n, u64 *out)
 
 /* Truncation with member 2 as helper. mode 0: in = replicated x (interleaved); mode 1:
  * in = this member's 3-out-of-3 additive share (n words). out: replicated (interleaved). */
-static int trunc_core(sf_spu_proto *p, int mode, const u64 *in, size_t n, int f, u64 *out)
+SPU_HOT static int trunc_core(sf_spu_proto *p, int mode, const u64 *in, size_t n, int f, u64 *out)
 {
     int me = p->self;
     size_t tsz = sf__spup_tsz(f), clen = 16 * n + tsz * n;
@@ -215,7 +215,7 @@ static int trunc_core(sf_spu_proto *p, int mode, const u64 *in, size_t n, int f,
 
 /* ---------------------------------------------------------------- mul, trunc, matmul */
 
-int sf__a3_mul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b, sf_spu_share *out,
+SPU_HOT int sf__a3_mul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b, sf_spu_share *out,
                int fxp)
 {
     size_t n = a->n;

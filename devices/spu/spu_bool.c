@@ -75,7 +75,7 @@ size_t sf__spup_bool_corr_bytes(int kind, size_t N)
 }
 
 /* Z = X & Y on K words (Z may not alias X or Y). */
-static int and_words(sf_spu_proto *p, const spu_grp *g, int l, const u64 *X, const u64 *Y,
+SPU_HOT static int and_words(sf_spu_proto *p, const spu_grp *g, int l, const u64 *X, const u64 *Y,
                      u64 *Z, size_t K, const uint8_t **corr)
 {
     unsigned pa = PP_AND_A + 3u * (unsigned)l;
@@ -103,7 +103,7 @@ static int and_words(sf_spu_proto *p, const spu_grp *g, int l, const u64 *X, con
     return SF_OK;
 }
 
-int sf__spup_bool_msb(sf_spu_proto *p, const spu_grp *g, const u64 *c, const u64 *rb, size_t N,
+SPU_HOT int sf__spup_bool_msb(sf_spu_proto *p, const spu_grp *g, const u64 *c, const u64 *rb, size_t N,
                      const uint8_t **corr, u64 *bits)
 {
     int hold = g->me == g->holder;
@@ -149,7 +149,7 @@ int sf__spup_bool_msb(sf_spu_proto *p, const spu_grp *g, const u64 *c, const u64
     return SF_OK;
 }
 
-int sf__spup_bool_eqz(sf_spu_proto *p, const spu_grp *g, const u64 *c, const u64 *rb, size_t N,
+SPU_HOT int sf__spup_bool_eqz(sf_spu_proto *p, const spu_grp *g, const u64 *c, const u64 *rb, size_t N,
                      const uint8_t **corr, u64 *bits)
 {
     int hold = g->me == g->holder;
@@ -173,7 +173,7 @@ int sf__spup_bool_eqz(sf_spu_proto *p, const spu_grp *g, const u64 *c, const u64
     return SF_OK;
 }
 
-int sf__spup_bool_b2a(sf_spu_proto *p, const spu_grp *g, const u64 *bits, size_t N,
+SPU_HOT int sf__spup_bool_b2a(sf_spu_proto *p, const spu_grp *g, const u64 *bits, size_t N,
                      const uint8_t **corr, u64 *out)
 {
     int ds = sf__spup_gstream(p, g, g->me), hold = g->me == g->holder;
@@ -203,7 +203,7 @@ int sf__spup_bool_b2a(sf_spu_proto *p, const spu_grp *g, const u64 *bits, size_t
     return SF_OK;
 }
 
-int sf__spup_bool_deal(sf_spu_proto *p, const spu_grp *g, int kind, size_t N, uint8_t **w)
+SPU_HOT int sf__spup_bool_deal(sf_spu_proto *p, const spu_grp *g, int kind, size_t N, uint8_t **w)
 {
     int m = g->m, h = g->holder;
     u64 *A = sf__spup_scr(p, SCR_A, 8 * SPU_CHUNK), *B = sf__spup_scr(p, SCR_B, 8 * SPU_CHUNK);

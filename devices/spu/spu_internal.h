@@ -14,7 +14,7 @@ typedef uint64_t u64;
 
 /* Elements per PRG draw in the chunked loops (a multiple of 64, so that every draw of
  * u32 or u64 values starts on a 64-byte ChaCha20 block). */
-#define SPU_CHUNK 4096
+#define SPU_CHUNK 8192
 #define SPU_MAXM 64 /* most members of a semi2k instance */
 
 /* A group of members that open values among themselves, with a dealer of correlated
@@ -128,6 +128,14 @@ int sf__a3_trunc(sf_spu_proto *p, const sf_spu_share *x, int bits, sf_spu_share 
 int sf__a3_matmul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b, size_t m,
                   size_t k, size_t n, sf_spu_share *out, int fxp);
 int sf__a3_cmp(sf_spu_proto *p, const sf_spu_share *x, sf_spu_share *out, int kind);
+
+/* Hot arithmetic loops: also compiled for AVX-512 / AVX2 (chosen at load time). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(SPU_NO_CLONES) && \
+    !defined(__SANITIZE_THREAD__) /* TSan crashes in ifunc resolvers */
+#define SPU_HOT __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
+#else
+#define SPU_HOT
+#endif
 
 #define SPU_TRY(expr)                  \
     do {                               \

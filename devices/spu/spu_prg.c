@@ -66,9 +66,9 @@ void sf__spup_prg_t(const sf_spu_proto *p, int peer, unsigned purpose, size_t of
                    int bits, u64 *out)
 {
     if (bits <= 32) {
-        uint32_t t[1024]; /* u32 draws, 64 at a time per ChaCha20 block */
+        uint32_t t[SPU_CHUNK]; /* u32 draws (a multiple of 16 per ChaCha20 block) */
         for (size_t done = 0; done < cnt;) {
-            size_t c = cnt - done < 1024 ? cnt - done : 1024;
+            size_t c = cnt - done < SPU_CHUNK ? cnt - done : SPU_CHUNK;
             sf__spup_prg(p, peer, purpose, (u64)(off + done) * 4, t, c * 4);
             for (size_t e = 0; e < c; e++) out[done + e] = (u64)t[e] << (64 - bits);
             done += c;

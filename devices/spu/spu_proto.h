@@ -76,28 +76,51 @@ typedef struct sf_spu_share {
  *    holds components (x_i, x_{i+1 mod 3}) of x = x_0 + x_1 + x_2, interleaved:
  *    w[2e] = x_i, w[2e+1] = x_{i+1}.
  *  - Randomness: all protocol randomness comes from ChaCha20 streams keyed per pair of
- *    parties (and one private stream per party, peer == self), so results are
- *    bit-identical given the seeds. Every operation that communicates or draws randomness
- *    takes the next operation nonce on every party.
+ *    parties (and one private stream per party, peer == self: the dealer's / aby3 helper's
+ *    truncation masks), so results are bit-identical given the seeds. Every operation that
+ *    communicates or draws randomness takes the next operation nonce on every party.
+ *  - Dealer (semi2k): params.dealer == n is the only secure choice. A member dealer (index,
+ *    or -1 = member 0) derives every mask and so learns every opened value's secret; the
+ *    instance prints "INSECURE: member k is its own dealer" once per process.
+ *  - Messages: large operations send one message per SPU_CHUNK (8192) elements and peer
+ *    (same bytes and rounds as one message); every recv is matched by exactly one send of
+ *    the same length. Sends must not block (the extra dealer never waits for anyone).
  *  - Accounting (what the tests check; see tests/spu/spu_harness.c): bytes_sent = payload
  *    bytes this party sent; rounds = a Lamport clock of message hops: every message carries
  *    the sender's `rounds`, a receive sets rounds = max(rounds, sender's + 1). The rounds
  *    of an operation are the growth of max(rounds) over the parties when they start level.
- *    Every recv is matched by exactly one send of the same length.
  *
- * Communication per operation (N elements, n members, semi2k; per member; the dealer's
- * corrections are separate and need no round of their own; "w(N,b)" = ceil(N*b/64)):
- *   share_from 0 B, 0 rounds (shares of the others are pairwise PRG streams with the owner)
- *   reveal_to(all) 8(n-1)N B, 1 round; reveal_to(t): non-targets send 8N B, 1 round
- *   mul 16(n-1)N B, 1 round             dealer -> holder 8N B
- *   trunc 8(n-1)N B, 1 round            dealer -> holder 8N + tN B  (t = 4 if bits <= 32 else 8)
- *   mul_fxp 24(n-1)N B, 2 rounds        dealer -> holder 16N + tN B
- *   matmul (m,k,n) 8(n-1)(mk+kn) B, 1 round; matmul_fxp +8(n-1)mn B, 2 rounds
- *   msb/less/greater 8(n-1)[N + 2(N + w(N,32)+w(N,16)+w(N,8)+w(N,4)+w(N,2)) + w(N,1)] B,
- *       8 rounds (open x+r, 6 prefix levels, B2A)
- *   equal 8(n-1)[N + 2(w(N,32)+w(N,16)+w(N,8)+w(N,4)+w(N,2)+w(N,1)) + w(N,1)] B, 8 rounds
- *   select = mul; relu = msb + mul (9 rounds)
- * aby3 (per party): see spu_aby3.c; mul 8N B and 1 round per party.
+ * Communication per operation, bytes sent by each party (N elements, n members; "w(N,b)" =
+ * ceil(N*b/64); t = 4 if the truncation bits <= 32 else 8; A = the AND words of the sign
+ * adder, N + w(N,32) + w(N,16) + w(N,8) + w(N,4) + w(N,2); Q = those of the equality
+ * tree, w(N,32) + w(N,16) + w(N,8) + w(N,4) + w(N,2) + w(N,1)):
+ *
+ *   semi2k              member                          extra dealer   rounds
+ *   share_from          0 (pairwise streams)            0              0
+ *   reveal_to(all)      8(n-1)N                         0              1
+ *   reveal_to(t)        8N (non-targets)                0              1
+ *   mul, select         16(n-1)N                        8N             1
+ *   trunc               8(n-1)N                         (8+t)N         1
+ *   mul_fxp             24(n-1)N                        (16+t)N        2
+ *   matmul (m,k,n)      8(n-1)(mk+kn)                   8mn            1
+ *   matmul_fxp          8(n-1)(mk+kn+mn)                (16+t)mn       2
+ *   msb, less, greater  8(n-1)(N + 2A + w(N,1))         8N + 8(A+N)    8
+ *   equal               8(n-1)(N + 2Q + w(N,1))         8N + 8(Q+N)    8
+ *   relu                msb + mul                                      9
+ *   (a member dealer sends nothing extra: its corrections stay local)
+ *
+ *   aby3 (P2 = helper)  P0, P1                          P2             rounds
+ *   share_from(o)       owner 16N, others 0                            1
+ *   reveal_to(all)      8N each                                        1
+ *   reveal_to(t)        member t+1: 8N                                 1
+ *   mul, select         8N each                                        1
+ *   trunc               8N                              (24+t)N        2
+ *   mul_fxp             16N                             (24+t)N        2
+ *   matmul              8mn each                                       1
+ *   matmul_fxp          16mn                            (24+t)mn       2
+ *   msb, less, greater  8(2A + w(N,1)) + 8N             16N + 8(A+N)   9
+ *   equal               8(2Q + w(N,1)) + 8N             16N + 8(Q+N)   9
+ *   relu                msb + mul                                      10
  */
 
 /* ---------------------------------------------------------------- instance */

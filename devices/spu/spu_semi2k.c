@@ -75,14 +75,26 @@ int sf__s2k_reveal(sf_spu_proto *p, int to, const sf_spu_share *x, u64 *plain)
     return SF_OK;
 }
 
-/* The holder's corrections: computed here by a member dealer, else received. */
-static int get_corr(sf_spu_proto *p, uint8_t **corr, size_t len)
+/* Send buf to every other member of the group. */
+static int send_others(sf_spu_proto *p, const spu_grp *g, const void *buf, size_t len)
 {
-    const spu_grp *g = &p->g;
-    if (g->deal) return SF_OK; /* computed by the dealer part of this operation */
-    *corr = sf__spup_scr(p, SCR_CORR, len);
-    if (!*corr) return SF_ENOMEM;
-    return sf__spup_recv(p, g->dealer, *corr, len);
+    for (int j = 0; j < g->m; j++)
+        if (j != g->me) SPU_TRY(sf__spup_send(p, g->mem[j], buf, len));
+    return SF_OK;
+}
+
+/* dst = sum of the other members' cnt words (tmp: cnt words, used with > 2 members). */
+static int recv_sum(sf_spu_proto *p, const spu_grp *g, u64 *dst, u64 *tmp, size_t cnt)
+{
+    int first = 1;
+    for (int j = 0; j < g->m; j++) {
+        if (j == g->me) continue;
+        SPU_TRY(sf__spup_recv(p, g->mem[j], first ? dst : tmp, 8 * cnt));
+        if (!first)
+            for (size_t i = 0; i < cnt; i++) dst[i] += tmp[i];
+        first = 0;
+    }
+    return SF_OK;
 }
 
 /* After the dealer part: the extra dealer sends and is done. */
@@ -94,94 +106,95 @@ static int deal_done(sf_spu_proto *p, const uint8_t *corr, size_t len)
     return rc < 0 ? rc : 0;
 }
 
-/* Truncation finish: out_i = [holder] ((c >> f) - 2^(62-f)) - R1_i + (msb(c) ? 0 : T_i) */
-static void trunc_finish(sf_spu_proto *p, const u64 *c, size_t N, int f, const uint8_t *corr,
-                         u64 *out, u64 *t)
+/* The holder's corrections: computed by a member dealer, else received. */
+static int get_corr(sf_spu_proto *p, uint8_t **corr, size_t len)
 {
     const spu_grp *g = &p->g;
-    int hold = g->me == g->holder, ds = g->dealer;
-    const u64 *cR1 = (const u64 *)corr;
-    const uint8_t *cT = corr ? corr + 8 * N : NULL;
-    u64 pub = (u64)1 << (62 - f);
-    for (size_t c0 = 0; c0 < N; c0 += SPU_CHUNK) {
-        size_t cn = minz(SPU_CHUNK, N - c0);
-        if (hold) {
-            for (size_t e = 0; e < cn; e++) {
-                size_t i = c0 + e;
-                u64 cc = c[i], T = sf__spup_t_get(cT, i, f);
-                out[i] = (cc >> f) - pub - cR1[i] + ((cc >> 63) ? 0 : T);
-            }
-        } else {
-            sf__spup_prg(p, ds, PP_R1, 8 * c0, t, 8 * cn);
-            sf__spup_prg_t(p, ds, PP_T, c0, cn, f, t + SPU_CHUNK);
-            for (size_t e = 0; e < cn; e++) {
-                size_t i = c0 + e;
-                out[i] = ((c[i] >> 63) ? 0 : t[SPU_CHUNK + e]) - t[e];
-            }
-        }
-    }
+    if (g->deal) return SF_OK; /* computed by the dealer part of this operation */
+    *corr = sf__spup_scr(p, SCR_CORR, len);
+    if (!*corr) return SF_ENOMEM;
+    return sf__spup_recv(p, g->dealer, *corr, len);
 }
 
-/* Dealer: the holder's R1 and T corrections for masks r (cn of them, element c0). */
-static void deal_trunc_chunk(sf_spu_proto *p, const u64 *r, size_t c0, size_t cn, size_t N, int f,
-                             uint8_t *corr, u64 *t, u64 *T)
+/* Dealer: the holder's R1 and T corrections (R1o[e], To as encoded T) for the masks r of
+ * elements c0 .. c0+cn-1; t, T: cn words of scratch each. */
+SPU_HOT static void deal_trunc(sf_spu_proto *p, const u64 *r, size_t c0, size_t cn, int f, u64 *R1o,
+                       uint8_t *To, u64 *t, u64 *T)
 {
     const spu_grp *g = &p->g;
-    u64 *R1 = (u64 *)corr + c0;
-    uint8_t *cT = corr + 8 * N;
     for (size_t e = 0; e < cn; e++) {
-        R1[e] = r[e] >> f;
+        R1o[e] = r[e] >> f;
         T[e] = (r[e] >> 63) << (64 - f);
     }
     for (int j = 0; j < g->m; j++) {
         if (j == g->holder) continue;
         sf__spup_prg(p, g->mem[j], PP_R1, 8 * c0, t, 8 * cn);
-        for (size_t e = 0; e < cn; e++) R1[e] -= t[e];
+        for (size_t e = 0; e < cn; e++) R1o[e] -= t[e];
         sf__spup_prg_t(p, g->mem[j], PP_T, c0, cn, f, t);
         for (size_t e = 0; e < cn; e++) T[e] -= t[e];
     }
-    for (size_t e = 0; e < cn; e++) sf__spup_t_put(cT, c0 + e, T[e], f);
+    for (size_t e = 0; e < cn; e++) sf__spup_t_put(To, e, T[e], f);
+}
+
+/* Member: out_i = [holder] ((c >> f) - 2^(62-f)) - R1_i + (msb(c) ? 0 : T_i) for elements
+ * c0 .. c0+cn-1 (c, out: the chunk); the holder's R1/T are R1h/Th, others draw them
+ * (t: 2 * SPU_CHUNK words). */
+SPU_HOT static void trunc_out(sf_spu_proto *p, const u64 *c, size_t c0, size_t cn, int f, const u64 *R1h,
+                      const uint8_t *Th, u64 *out, u64 *t)
+{
+    const spu_grp *g = &p->g;
+    u64 pub = (u64)1 << (62 - f);
+    if (g->me == g->holder) {
+        for (size_t e = 0; e < cn; e++) {
+            u64 cc = c[e], T = sf__spup_t_get(Th, e, f);
+            out[e] = (cc >> f) - pub - R1h[e] + ((cc >> 63) ? 0 : T);
+        }
+        return;
+    }
+    sf__spup_prg(p, g->dealer, PP_R1, 8 * c0, t, 8 * cn);
+    sf__spup_prg_t(p, g->dealer, PP_T, c0, cn, f, t + SPU_CHUNK);
+    for (size_t e = 0; e < cn; e++) out[e] = ((c[e] >> 63) ? 0 : t[SPU_CHUNK + e]) - t[e];
 }
 
 /* ---------------------------------------------------------------- mul, mul_fxp */
 
-static int deal_mul(sf_spu_proto *p, size_t N, int fxp, uint8_t *corr)
+/* All operations below run in chunks of SPU_CHUNK elements, one message per chunk and
+ * peer (the same rounds and bytes as one message, but the data stays in cache and the
+ * dealer streams its corrections). */
+
+/* Dealer: the holder's corrections of chunk c0 (cn elements) into o:
+ * [c_h (cn u64)] and for fxp [R1_h (cn u64)][T_h (cn * tsz)]. */
+SPU_HOT static int deal_mul_chunk(sf_spu_proto *p, size_t c0, size_t cn, int fxp, uint8_t *o)
 {
     const spu_grp *g = &p->g;
-    int f = p->fxp;
     u64 *A = sf__spup_scr(p, SCR_DEAL, 8 * 5 * SPU_CHUNK);
     if (!A) return SF_ENOMEM;
     u64 *B = A + SPU_CHUNK, *t = B + SPU_CHUNK, *r = t + SPU_CHUNK, *T = r + SPU_CHUNK;
-    u64 *cC = (u64 *)corr;
-    uint8_t *ctr = corr + 8 * N;
-    for (size_t c0 = 0; c0 < N; c0 += SPU_CHUNK) {
-        size_t cn = minz(SPU_CHUNK, N - c0);
-        for (int j = 0; j < g->m; j++) {
-            sf__spup_prg(p, g->mem[j], PP_A, 8 * c0, j ? t : A, 8 * cn);
-            if (j)
-                for (size_t e = 0; e < cn; e++) A[e] += t[e];
-            sf__spup_prg(p, g->mem[j], PP_B, 8 * c0, j ? t : B, 8 * cn);
-            if (j)
-                for (size_t e = 0; e < cn; e++) B[e] += t[e];
-        }
-        u64 *C = cC + c0;
-        if (fxp) {
-            sf__spup_prg(p, p->self, PP_R, 8 * c0, r, 8 * cn);
-            for (size_t e = 0; e < cn; e++) C[e] = A[e] * B[e] + r[e];
-        } else {
-            for (size_t e = 0; e < cn; e++) C[e] = A[e] * B[e];
-        }
-        for (int j = 0; j < g->m; j++) {
-            if (j == g->holder) continue;
-            sf__spup_prg(p, g->mem[j], PP_C, 8 * c0, t, 8 * cn);
-            for (size_t e = 0; e < cn; e++) C[e] -= t[e];
-        }
-        if (fxp) deal_trunc_chunk(p, r, c0, cn, N, f, ctr, t, T);
+    for (int j = 0; j < g->m; j++) {
+        sf__spup_prg(p, g->mem[j], PP_A, 8 * c0, j ? t : A, 8 * cn);
+        if (j)
+            for (size_t e = 0; e < cn; e++) A[e] += t[e];
+        sf__spup_prg(p, g->mem[j], PP_B, 8 * c0, j ? t : B, 8 * cn);
+        if (j)
+            for (size_t e = 0; e < cn; e++) B[e] += t[e];
     }
+    u64 *C = (u64 *)o;
+    if (fxp) {
+        sf__spup_prg(p, p->self, PP_R, 8 * c0, r, 8 * cn);
+        for (size_t e = 0; e < cn; e++) C[e] = A[e] * B[e] + r[e];
+    } else {
+        for (size_t e = 0; e < cn; e++) C[e] = A[e] * B[e];
+    }
+    for (int j = 0; j < g->m; j++) {
+        if (j == g->holder) continue;
+        sf__spup_prg(p, g->mem[j], PP_C, 8 * c0, t, 8 * cn);
+        for (size_t e = 0; e < cn; e++) C[e] -= t[e];
+    }
+    if (fxp) deal_trunc(p, r, c0, cn, p->fxp, C + cn, o + 16 * cn, t, T);
     return SF_OK;
 }
 
-int sf__s2k_mul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b, sf_spu_share *out,
+SPU_HOT int sf__s2k_mul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b, sf_spu_share *out,
                 int fxp)
 {
     const spu_grp *g = &p->g;
@@ -189,93 +202,138 @@ int sf__s2k_mul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b, s
     int f = p->fxp;
     p->op++;
     if (!N) return sf__spup_out(p, out, 0);
-    size_t clen = 8 * N + (fxp ? 8 * N + sf__spup_tsz(f) * N : 0);
-    uint8_t *corr = NULL;
-    if (g->deal) {
-        corr = sf__spup_scr(p, SCR_CORR, clen);
-        if (!corr) return SF_ENOMEM;
-        SPU_TRY(deal_mul(p, N, fxp, corr));
-        int rc = deal_done(p, corr, clen);
-        if (rc <= 0) return rc < 0 ? rc : sf__spup_out(p, out, N);
+    size_t per = 8 + (fxp ? 8 + sf__spup_tsz(f) : 0); /* correction bytes per element */
+    if (!p->member) {                                  /* the extra dealer streams corrections */
+        uint8_t *o = sf__spup_scr(p, SCR_CORR, per * SPU_CHUNK);
+        if (!o) return SF_ENOMEM;
+        for (size_t c0 = 0; c0 < N; c0 += SPU_CHUNK) {
+            size_t cn = minz(SPU_CHUNK, N - c0);
+            SPU_TRY(deal_mul_chunk(p, c0, cn, fxp, o));
+            SPU_TRY(sf__spup_send(p, g->mem[g->holder], o, per * cn));
+        }
+        return sf__spup_out(p, out, N);
     }
     int hold = g->me == g->holder, ds = g->dealer;
-    u64 *S = sf__spup_scr(p, SCR_SEND, 16 * N), *R = sf__spup_scr(p, SCR_RECV, 16 * N);
-    u64 *tmp = sf__spup_scr(p, SCR_TMP, g->m > 2 ? 16 * N : 64);
+    u64 *S = sf__spup_scr(p, SCR_SEND, 16 * N), *Z = fxp ? sf__spup_scr(p, SCR_G, 8 * N) : NULL;
+    u64 *R = sf__spup_scr(p, SCR_RECV, 16 * SPU_CHUNK), *T = sf__spup_scr(p, SCR_TMP, 16 * SPU_CHUNK);
     u64 *t = sf__spup_scr(p, SCR_A, 16 * SPU_CHUNK);
-    if (!S || !R || !tmp || !t) return SF_ENOMEM;
+    uint8_t *corr = hold ? sf__spup_scr(p, SCR_CORR, per * N) : NULL;
+    if (!S || (fxp && !Z) || !R || !T || !t || (hold && !corr)) return SF_ENOMEM;
     const u64 *x = a->w, *y = b->w;
+    /* open E = x - a, F = y - b: chunk layout S[2 c0 ..] = E_i (cn) | F_i (cn) */
     for (size_t c0 = 0; c0 < N; c0 += SPU_CHUNK) {
         size_t cn = minz(SPU_CHUNK, N - c0);
+        u64 *s = S + 2 * c0;
         sf__spup_prg(p, ds, PP_A, 8 * c0, t, 8 * cn);
         sf__spup_prg(p, ds, PP_B, 8 * c0, t + SPU_CHUNK, 8 * cn);
         for (size_t e = 0; e < cn; e++) {
-            S[c0 + e] = x[c0 + e] - t[e];
-            S[N + c0 + e] = y[c0 + e] - t[SPU_CHUNK + e];
+            s[e] = x[c0 + e] - t[e];
+            s[cn + e] = y[c0 + e] - t[SPU_CHUNK + e];
         }
+        SPU_TRY(send_others(p, g, s, 16 * cn));
     }
-    SPU_TRY(sf__spup_grp_open(p, g, S, R, 2 * N, 0, tmp));
-    if (hold) SPU_TRY(get_corr(p, &corr, clen));
     SPU_TRY(sf__spup_out(p, out, N));
     u64 *o = out->w;
-    u64 hm = hold ? ~(u64)0 : 0, hoff = fxp ? (hm & OFF62) : 0;
-    const u64 *cC = (const u64 *)corr;
+    u64 hm = hold ? ~(u64)0 : 0, hoff = fxp ? (hm & ((u64)1 << 62)) : 0;
     for (size_t c0 = 0; c0 < N; c0 += SPU_CHUNK) {
         size_t cn = minz(SPU_CHUNK, N - c0);
-        const u64 *c = hold ? cC + c0 : t;
-        if (!hold) sf__spup_prg(p, ds, PP_C, 8 * c0, t, 8 * cn);
-        u64 *dst = fxp ? S : o;
+        const u64 *s = S + 2 * c0;
+        SPU_TRY(recv_sum(p, g, R, T, 2 * cn));
+        const u64 *c = t;
+        if (hold) {
+            uint8_t *cc = corr + per * c0;
+            if (g->deal)
+                SPU_TRY(deal_mul_chunk(p, c0, cn, fxp, cc));
+            else
+                SPU_TRY(sf__spup_recv(p, ds, cc, per * cn));
+            c = (const u64 *)cc;
+        } else {
+            sf__spup_prg(p, ds, PP_C, 8 * c0, t, 8 * cn);
+        }
+        u64 *dst = fxp ? Z + c0 : o + c0;
         for (size_t e = 0; e < cn; e++) {
             size_t i = c0 + e;
-            u64 E = R[i], F = R[N + i];
-            u64 ai = x[i] - S[i], bi = y[i] - S[N + i];
-            dst[i] = c[e] + E * bi + F * ai + ((E * F) & hm) + hoff;
+            u64 E = s[e] + R[e], F = s[cn + e] + R[cn + e];
+            u64 ai = x[i] - s[e], bi = y[i] - s[cn + e];
+            dst[e] = c[e] + E * bi + F * ai + ((E * F) & hm) + hoff;
         }
+        if (fxp) SPU_TRY(send_others(p, g, dst, 8 * cn));
     }
     if (!fxp) return SF_OK;
-    SPU_TRY(sf__spup_grp_open(p, g, S, R, N, 0, tmp));
-    trunc_finish(p, R, N, f, hold ? corr + 8 * N : NULL, o, t);
+    /* open z + 2^62 + r and truncate */
+    for (size_t c0 = 0; c0 < N; c0 += SPU_CHUNK) {
+        size_t cn = minz(SPU_CHUNK, N - c0);
+        SPU_TRY(recv_sum(p, g, R, T, cn));
+        for (size_t e = 0; e < cn; e++) R[e] += Z[c0 + e];
+        const uint8_t *cc = hold ? corr + per * c0 : NULL;
+        trunc_out(p, R, c0, cn, f, hold ? (const u64 *)(cc + 8 * cn) : NULL,
+                  hold ? cc + 16 * cn : NULL, o + c0, t);
+    }
     return SF_OK;
 }
 
 /* ---------------------------------------------------------------- trunc */
 
-int sf__s2k_trunc(sf_spu_proto *p, const sf_spu_share *x, int bits, sf_spu_share *out)
+SPU_HOT int sf__s2k_trunc(sf_spu_proto *p, const sf_spu_share *x, int bits, sf_spu_share *out)
 {
     const spu_grp *g = &p->g;
     size_t N = x->n;
     p->op++;
     if (!N) return sf__spup_out(p, out, 0);
-    size_t clen = 8 * N + sf__spup_tsz(bits) * N;
-    uint8_t *corr = NULL;
+    size_t per = 8 + sf__spup_tsz(bits); /* holder's R1 and T per element */
+    int hold = g->me == g->holder, ds = g->dealer;
+    uint8_t *cc = NULL;
+    u64 *r = NULL;
     if (g->deal) {
-        corr = sf__spup_scr(p, SCR_CORR, clen);
-        u64 *r = sf__spup_scr(p, SCR_DEAL, 8 * 3 * SPU_CHUNK);
-        if (!corr || !r) return SF_ENOMEM;
-        u64 *t = r + SPU_CHUNK, *T = t + SPU_CHUNK;
+        cc = sf__spup_scr(p, SCR_CORR, per * SPU_CHUNK);
+        r = sf__spup_scr(p, SCR_DEAL, 8 * 3 * SPU_CHUNK);
+        if (!cc || !r) return SF_ENOMEM;
+    }
+    /* dealer chunk: r = sum_j r_j, the holder's corrections into cc */
+    #define DEAL_CHUNK()                                                                \
+        do {                                                                            \
+            u64 *t_ = r + SPU_CHUNK, *T_ = t_ + SPU_CHUNK;                              \
+            for (int j = 0; j < g->m; j++) {                                            \
+                sf__spup_prg(p, g->mem[j], PP_R, 8 * c0, j ? t_ : r, 8 * cn);           \
+                if (j)                                                                  \
+                    for (size_t e = 0; e < cn; e++) r[e] += t_[e];                      \
+            }                                                                           \
+            deal_trunc(p, r, c0, cn, bits, (u64 *)cc, cc + 8 * cn, t_, T_);             \
+        } while (0)
+    if (!p->member) {
         for (size_t c0 = 0; c0 < N; c0 += SPU_CHUNK) {
             size_t cn = minz(SPU_CHUNK, N - c0);
-            for (int j = 0; j < g->m; j++) {
-                sf__spup_prg(p, g->mem[j], PP_R, 8 * c0, j ? t : r, 8 * cn);
-                if (j)
-                    for (size_t e = 0; e < cn; e++) r[e] += t[e];
-            }
-            deal_trunc_chunk(p, r, c0, cn, N, bits, corr, t, T);
+            DEAL_CHUNK();
+            SPU_TRY(sf__spup_send(p, g->mem[g->holder], cc, per * cn));
         }
-        int rc = deal_done(p, corr, clen);
-        if (rc <= 0) return rc < 0 ? rc : sf__spup_out(p, out, N);
+        return sf__spup_out(p, out, N);
     }
-    int hold = g->me == g->holder, ds = g->dealer;
-    u64 *S = sf__spup_scr(p, SCR_SEND, 8 * N), *R = sf__spup_scr(p, SCR_RECV, 8 * N);
-    u64 *tmp = sf__spup_scr(p, SCR_TMP, g->m > 2 ? 8 * N : 64);
-    u64 *t = sf__spup_scr(p, SCR_A, 16 * SPU_CHUNK);
-    if (!S || !R || !tmp || !t) return SF_ENOMEM;
-    sf__spup_prg(p, ds, PP_R, 0, S, 8 * N);
-    u64 hoff = hold ? OFF62 : 0;
-    for (size_t i = 0; i < N; i++) S[i] += x->w[i] + hoff;
-    SPU_TRY(sf__spup_grp_open(p, g, S, R, N, 0, tmp));
-    if (hold) SPU_TRY(get_corr(p, &corr, clen));
+    u64 *S = sf__spup_scr(p, SCR_SEND, 8 * N), *R = sf__spup_scr(p, SCR_RECV, 8 * SPU_CHUNK);
+    u64 *T = sf__spup_scr(p, SCR_TMP, 8 * SPU_CHUNK), *t = sf__spup_scr(p, SCR_A, 16 * SPU_CHUNK);
+    if (hold && !cc) cc = sf__spup_scr(p, SCR_CORR, per * SPU_CHUNK);
+    if (!S || !R || !T || !t || (hold && !cc)) return SF_ENOMEM;
+    u64 hoff = hold ? (u64)1 << 62 : 0;
+    for (size_t c0 = 0; c0 < N; c0 += SPU_CHUNK) {
+        size_t cn = minz(SPU_CHUNK, N - c0);
+        sf__spup_prg(p, ds, PP_R, 8 * c0, S + c0, 8 * cn);
+        for (size_t e = 0; e < cn; e++) S[c0 + e] += x->w[c0 + e] + hoff;
+        SPU_TRY(send_others(p, g, S + c0, 8 * cn));
+    }
     SPU_TRY(sf__spup_out(p, out, N));
-    trunc_finish(p, R, N, bits, corr, out->w, t);
+    for (size_t c0 = 0; c0 < N; c0 += SPU_CHUNK) {
+        size_t cn = minz(SPU_CHUNK, N - c0);
+        SPU_TRY(recv_sum(p, g, R, T, cn));
+        for (size_t e = 0; e < cn; e++) R[e] += S[c0 + e];
+        if (hold) {
+            if (g->deal)
+                DEAL_CHUNK();
+            else
+                SPU_TRY(sf__spup_recv(p, ds, cc, per * cn));
+        }
+        trunc_out(p, R, c0, cn, bits, hold ? (const u64 *)cc : NULL, hold ? cc + 8 * cn : NULL,
+                  out->w + c0, t);
+    }
+    #undef DEAL_CHUNK
     return SF_OK;
 }
 
@@ -318,7 +376,8 @@ static int deal_matmul(sf_spu_proto *p, size_t m, size_t k, size_t n, int fxp, u
     if (fxp)
         for (size_t c0 = 0; c0 < MN; c0 += SPU_CHUNK) {
             size_t cn = minz(SPU_CHUNK, MN - c0);
-            deal_trunc_chunk(p, t + c0, c0, cn, MN, f, corr + 8 * MN, u, T);
+            deal_trunc(p, t + c0, c0, cn, f, (u64 *)corr + MN + c0,
+                       corr + 16 * MN + sf__spup_tsz(f) * c0, u, T);
         }
     return SF_OK;
 }
@@ -372,13 +431,17 @@ int sf__s2k_matmul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b
         for (size_t i = 0; i < MN; i++) Z[i] += OFF62;
     SPU_TRY(sf__spup_grp_open(p, g, Z, R, MN, 0, tmp));
     SPU_TRY(sf__spup_out(p, out, MN));
-    trunc_finish(p, R, MN, f, hold ? corr + 8 * MN : NULL, out->w, t);
+    for (size_t c0 = 0; c0 < MN; c0 += SPU_CHUNK) {
+        size_t cn = minz(SPU_CHUNK, MN - c0);
+        trunc_out(p, R + c0, c0, cn, f, hold ? (const u64 *)corr + MN + c0 : NULL,
+                  hold ? corr + 16 * MN + sf__spup_tsz(f) * c0 : NULL, out->w + c0, t);
+    }
     return SF_OK;
 }
 
 /* ---------------------------------------------------------------- comparison */
 
-int sf__s2k_cmp(sf_spu_proto *p, const sf_spu_share *x, sf_spu_share *out, int kind)
+SPU_HOT int sf__s2k_cmp(sf_spu_proto *p, const sf_spu_share *x, sf_spu_share *out, int kind)
 {
     const spu_grp *g = &p->g;
     size_t N = x->n;

@@ -1,0 +1,8 @@
+# SPU protocol core benchmark (a measurement, not a test): bench_spu runs the members and
+# the dealer as threads over the in-memory net of tests/spu/spu_harness.c.
+# Run: bench_spu [--runs=R] [--calls=C] [--n=N] [--mm=D] [--only=fxp|less|mm] [--aby3=0|1]
+include(${PROJECT_SOURCE_DIR}/tests/spu/harness.cmake)
+add_executable(bench_spu ${CMAKE_CURRENT_SOURCE_DIR}/bench_spu.c)
+target_compile_definitions(bench_spu PRIVATE _GNU_SOURCE)
+target_link_libraries(bench_spu PRIVATE sfmpi_spu_harness sfmpi_spu)
+sf_target_defaults(bench_spu)

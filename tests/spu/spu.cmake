@@ -1,0 +1,13 @@
+# SPU protocol core tests (label spu): plain C, every party a thread over the in-memory
+# net of spu_harness.c. CMAKE_CURRENT_SOURCE_DIR is tests/.
+include(${CMAKE_CURRENT_SOURCE_DIR}/spu/harness.cmake)
+foreach(t pure basic cmp fxp)
+  add_executable(test_spu_${t} ${CMAKE_CURRENT_SOURCE_DIR}/spu/test_spu_${t}.c)
+  target_compile_definitions(test_spu_${t} PRIVATE _GNU_SOURCE)
+  target_link_libraries(test_spu_${t} PRIVATE sfmpi_spu_harness sfmpi_spu m)
+  sf_target_defaults(test_spu_${t})
+  sf_add_test(NAME spu_${t} COMMAND $<TARGET_FILE:test_spu_${t}> LABELS spu TIMEOUT 300)
+endforeach()
+# the portable matmul kernel (the default one is AVX-512 where the CPU has it)
+sf_add_test(NAME spu_basic_generic_gemm COMMAND $<TARGET_FILE:test_spu_basic> --generic-gemm
+  LABELS spu TIMEOUT 300)

@@ -1,0 +1,175 @@
+/*
+ * Shared helpers of the SPU protocol tests: configurations, a runner that starts one
+ * protocol instance per party thread, checks, a deterministic plaintext RNG, and the
+ * communication formulas the tests assert.
+ */
+#ifndef SPU_TEST_H
+#define SPU_TEST_H
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "devices/spu/spu_proto.h"
+#include "sfmpi/sf.h"
+#include "tests/spu/spu_harness.h"
+
+typedef uint64_t u64;
+
+typedef struct tcfg {
+    sf_spu_protocol proto;
+    int nm;     /* members */
+    int dealer; /* semi2k: params.dealer */
+    const char *name;
+} tcfg;
+
+static const tcfg T_CFGS[] = {
+    {SF_SPU_SEMI2K, 2, 2, "semi2k n=2 dealer=extra"},
+    {SF_SPU_SEMI2K, 2, -1, "semi2k n=2 dealer=-1"},
+    {SF_SPU_SEMI2K, 3, 3, "semi2k n=3 dealer=extra"},
+    {SF_SPU_SEMI2K, 3, 1, "semi2k n=3 dealer=member1"},
+    {SF_SPU_SEMI2K, 4, 4, "semi2k n=4 dealer=extra"},
+    {SF_SPU_ABY3, 3, 0, "aby3"},
+};
+#define T_NCFG (sizeof T_CFGS / sizeof T_CFGS[0])
+
+static inline int t_nparties(const tcfg *c)
+{
+    return c->nm + (c->proto == SF_SPU_SEMI2K && c->dealer == c->nm ? 1 : 0);
+}
+
+/* ---------------------------------------------------------------- checks */
+
+static atomic_int t_fails;
+static pthread_mutex_t t_print_mu = PTHREAD_MUTEX_INITIALIZER;
+
+__attribute__((format(printf, 3, 4))) static void t_fail(const char *file, int line,
+                                                         const char *fmt, ...)
+{
+    int k = atomic_fetch_add(&t_fails, 1);
+    if (k >= 30) return;
+    pthread_mutex_lock(&t_print_mu);
+    fprintf(stderr, "FAIL %s:%d: ", file, line);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    pthread_mutex_unlock(&t_print_mu);
+}
+
+#define CHECK(cond, ...)                                     \
+    do {                                                     \
+        if (!(cond)) t_fail(__FILE__, __LINE__, __VA_ARGS__); \
+    } while (0)
+#define OK(expr)                                                                      \
+    do {                                                                              \
+        int t_rc_ = (expr);                                                           \
+        if (t_rc_ != 0) {                                                             \
+            t_fail(__FILE__, __LINE__, "%s -> %d", #expr, t_rc_);            \
+            return t_rc_;                                                             \
+        }                                                                             \
+    } while (0)
+
+/* ---------------------------------------------------------------- plaintext RNG */
+
+static inline u64 t_splitmix(u64 *s)
+{
+    u64 z = (*s += UINT64_C(0x9E3779B97F4A7C15));
+    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+    return z ^ (z >> 31);
+}
+
+static inline double t_unif(u64 *s) { return (double)(t_splitmix(s) >> 11) * 0x1p-53; }
+
+/* ---------------------------------------------------------------- runner */
+
+typedef struct trun {
+    const tcfg *cfg;
+    uint8_t seed[32];
+    spuh *w;
+    int (*body)(struct trun *r, int party, sf_spu_proto *p);
+    void *user;
+} trun;
+
+__attribute__((unused)) static int t_party(spuh *w, int party, void *arg)
+{
+    trun *r = arg;
+    sf_spu_params prm;
+    memset(&prm, 0, sizeof prm);
+    prm.protocol = r->cfg->proto;
+    prm.fxp_bits = 18;
+    prm.dealer = r->cfg->dealer;
+    memcpy(prm.seed, r->seed, 32);
+    sf_spu_proto *p = NULL;
+    int rc = sf_spu_proto_create(&prm, spuh_net(w, party), &p);
+    if (rc) {
+        t_fail(__FILE__, __LINE__, "create party %d: %d", party, rc);
+        return rc;
+    }
+    rc = r->body(r, party, p);
+    sf_spu_proto_destroy(p);
+    return rc;
+}
+
+__attribute__((unused)) static int t_run(const tcfg *cfg, const uint8_t seed[32], int (*body)(trun *, int, sf_spu_proto *),
+                 void *user)
+{
+    trun r;
+    memset(&r, 0, sizeof r);
+    r.cfg = cfg;
+    memcpy(r.seed, seed, 32);
+    r.body = body;
+    r.user = user;
+    r.w = spuh_new(t_nparties(cfg), cfg->nm);
+    if (!r.w) return SF_ENOMEM;
+    int rc = spuh_run(r.w, t_party, &r);
+    spuh_free(r.w);
+    return rc;
+}
+
+/* share plain (valid on member `owner` only) */
+static inline int t_in(sf_spu_proto *p, int party, int owner, const u64 *plain, size_t n,
+                       sf_spu_share *s)
+{
+    return sf_spu_proto_share_from(p, owner, party == owner ? plain : NULL, n, s);
+}
+
+/* Accounting of one operation: bytes this party sent, and the rounds (growth of the
+ * levelled Lamport clock). Call t_acc_begin, the operation, then t_acc_end. */
+typedef struct tacc {
+    u64 bytes0, round0;
+} tacc;
+
+static inline void t_acc_begin(trun *r, int party, tacc *a)
+{
+    a->round0 = spuh_sync(r->w, party);
+    a->bytes0 = spuh_net(r->w, party)->bytes_sent;
+}
+
+static inline void t_acc_end(trun *r, int party, const tacc *a, u64 *bytes, u64 *rounds)
+{
+    *bytes = spuh_net(r->w, party)->bytes_sent - a->bytes0;
+    *rounds = spuh_sync(r->w, party) - a->round0;
+}
+
+/* ---------------------------------------------------------------- formulas */
+
+static inline u64 t_w(u64 n, unsigned bits) { return (n * bits + 63) / 64; }
+static inline u64 t_tsz(int bits) { return bits <= 32 ? 4 : 8; }
+/* AND words of the msb adder (levels 1..6) and of the equality tree */
+static inline u64 t_msb_and(u64 N)
+{
+    return N + t_w(N, 32) + t_w(N, 16) + t_w(N, 8) + t_w(N, 4) + t_w(N, 2);
+}
+static inline u64 t_eq_and(u64 N)
+{
+    return t_w(N, 32) + t_w(N, 16) + t_w(N, 8) + t_w(N, 4) + t_w(N, 2) + t_w(N, 1);
+}
+
+#endif
