@@ -23,11 +23,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 names=(alice bob carol)
-read -r -a port < <(python3 -c '
-import socket
-ss = [socket.socket() for _ in range(3)]
-for s in ss: s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in ss))')
+read -r -a port < <("$(dirname "$0")/../../scripts/free-ports" 3)
 [ ${#port[@]} = 3 ] || { echo "FAIL: cannot find free ports"; exit 1; }
 entries=""
 for i in 0 1 2; do

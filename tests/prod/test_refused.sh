@@ -25,11 +25,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-read -r p_alice p_bob < <(python3 -c '
-import socket
-ss = [socket.socket() for _ in range(2)]
-for s in ss: s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in ss))')
+read -r p_alice p_bob < <("$(dirname "$0")/../../scripts/free-ports" 2)
 [ -n "${p_bob:-}" ] || { echo "FAIL: cannot find free ports"; exit 1; }
 pub_a=$("$keygen" --party alice --out "$dir/alice.key" 2>/dev/null) || { echo "FAIL: keygen"; exit 1; }
 pub_b=$("$keygen" --party bob --out "$dir/bob.key" 2>/dev/null) || { echo "FAIL: keygen"; exit 1; }
