@@ -469,34 +469,22 @@ SPU_BINARY(sf_spu_greater, "sf_spu_greater",
 SPU_BINARY(sf_spu_equal, "sf_spu_equal",
            a->fxp != b->fxp ? SF_ETYPE : sf_spu_proto_equal(k->d->proto, &a->s, &b->s, &k->slots[s].s), 0)
 
-sf_spu_val sf_spu_neg(sf_spu_task *t, sf_spu_val va) {
+/* one operand, same kind out; `scalar`: the result is one element (shape {}) */
+static sf_spu_val unary(sf_spu_task *t, sf_spu_val va, const char *op,
+                        int (*fn)(sf_spu_proto *, const sf_spu_share *, sf_spu_share *), int scalar) {
     spu_kctx *k = kctx(t);
-    spu_slot *a = get(t, va, "sf_spu_neg");
+    spu_slot *a = get(t, va, op);
     int s = a ? new_slot(k) : -1;
-    if (s < 0) return a ? emit(t, SF_ENOMEM, "sf_spu_neg", 0, NULL, 0) : (sf_spu_val){-1};
+    if (s < 0) return a ? emit(t, SF_ENOMEM, op, 0, NULL, 0) : (sf_spu_val){-1};
     a = &k->slots[va.id];
-    return emit(t, sf_spu_proto_neg(k->d->proto, &a->s, &k->slots[s].s), "sf_spu_neg", s, a, a->fxp);
-}
-
-sf_spu_val sf_spu_relu(sf_spu_task *t, sf_spu_val va) {
-    spu_kctx *k = kctx(t);
-    spu_slot *a = get(t, va, "sf_spu_relu");
-    int s = a ? new_slot(k) : -1;
-    if (s < 0) return a ? emit(t, SF_ENOMEM, "sf_spu_relu", 0, NULL, 0) : (sf_spu_val){-1};
-    a = &k->slots[va.id];
-    return emit(t, sf_spu_proto_relu(k->d->proto, &a->s, &k->slots[s].s), "sf_spu_relu", s, a, a->fxp);
-}
-
-sf_spu_val sf_spu_sum(sf_spu_task *t, sf_spu_val va) {
-    spu_kctx *k = kctx(t);
-    spu_slot *a = get(t, va, "sf_spu_sum");
-    int s = a ? new_slot(k) : -1;
-    if (s < 0) return a ? emit(t, SF_ENOMEM, "sf_spu_sum", 0, NULL, 0) : (sf_spu_val){-1};
-    a = &k->slots[va.id];
-    sf_spu_val r = emit(t, sf_spu_proto_sum(k->d->proto, &a->s, &k->slots[s].s), "sf_spu_sum", s, NULL, a->fxp);
-    if (r.id >= 0) k->slots[s].ndim = 0;
+    sf_spu_val r = emit(t, fn(k->d->proto, &a->s, &k->slots[s].s), op, s, scalar ? NULL : a, a->fxp);
+    if (r.id >= 0 && scalar) k->slots[s].ndim = 0;
     return r;
 }
+
+sf_spu_val sf_spu_neg(sf_spu_task *t, sf_spu_val a) { return unary(t, a, "sf_spu_neg", sf_spu_proto_neg, 0); }
+sf_spu_val sf_spu_relu(sf_spu_task *t, sf_spu_val a) { return unary(t, a, "sf_spu_relu", sf_spu_proto_relu, 0); }
+sf_spu_val sf_spu_sum(sf_spu_task *t, sf_spu_val a) { return unary(t, a, "sf_spu_sum", sf_spu_proto_sum, 1); }
 
 static sf_spu_val public_op(sf_spu_task *t, sf_spu_val va, double c, int mul, const char *op) {
     spu_kctx *k = kctx(t);
