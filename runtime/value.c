@@ -21,7 +21,19 @@
 #define SF__CACHE_SLOTS 32
 #define SF__SMALL 256    /* allocation size served from the per-thread free list */
 #define SF__SMALL_KEEP 4096
-#define SF__CACHE_BYTES ((size_t)1 << 30)
+/* Bytes the cache may keep: a sixth of the machine's memory, at most 4 GiB (a party that
+ * reads a 1 GiB dataset with two ranks frees a 512 MiB block and a 1 GiB result per read;
+ * keeping both avoids faulting 1.5 GiB back in every time). */
+static size_t cache_limit(void) {
+    static size_t lim;
+    if (!lim) {
+        long pages = sysconf(_SC_PHYS_PAGES), pg = sysconf(_SC_PAGESIZE);
+        size_t ram = pages > 0 && pg > 0 ? (size_t)pages * (size_t)pg : ((size_t)6 << 30);
+        lim = ram / 6 < ((size_t)4 << 30) ? ram / 6 : ((size_t)4 << 30);
+    }
+    return lim;
+}
+#define SF__CACHE_BYTES cache_limit()
 
 static const size_t dtype_sizes[SF_NDTYPES] = {
 #define SF__DT_SIZE(name, ctype, text) sizeof(ctype),
