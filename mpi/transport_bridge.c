@@ -341,22 +341,8 @@ static void dial(bridge *b, peer *p) {
     struct sockaddr_storage ss;
     socklen_t sl;
     dial_failed(p); /* the next attempt's time, unless this one succeeds */
-    if (resolve(&b->parties[p->idx], &ss, &sl)) return;
-    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return;
-    set_nonblock(fd, 1);
-    int rc = connect(fd, (struct sockaddr *)&ss, sl);
-    if (rc < 0 && errno != EINPROGRESS) {
-        close(fd);
-        return;
-    }
-    struct pollfd pf = {.fd = fd, .events = POLLOUT};
-    int err = 0;
-    socklen_t el = sizeof err;
-    if (poll(&pf, 1, 1000) <= 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) || err) {
-        close(fd);
-        return;
-    }
+    /* the handshake state (ephemeral key included) is made before connecting: it is off
+     * the connection's critical path */
     uint8_t pro[512], buf[256], m2[256];
     size_t pl, ml;
     prologue(b, b->self, p->idx, pro, &pl);
@@ -367,6 +353,29 @@ static void dial(bridge *b, peer *p) {
                        NULL) ||
         sf__noise_write(&hs, NULL, 0, buf + 11, sizeof buf - 11, &ml)) {
         sf__noise_wipe(&hs);
+        return;
+    }
+    if (resolve(&b->parties[p->idx], &ss, &sl)) {
+        sf__noise_wipe(&hs);
+        return;
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        sf__noise_wipe(&hs);
+        return;
+    }
+    set_nonblock(fd, 1);
+    int rc = connect(fd, (struct sockaddr *)&ss, sl);
+    if (rc < 0 && errno != EINPROGRESS) {
+        sf__noise_wipe(&hs);
+        close(fd);
+        return;
+    }
+    struct pollfd pf = {.fd = fd, .events = POLLOUT};
+    int err = 0;
+    socklen_t el = sizeof err;
+    if (poll(&pf, 1, 1000) <= 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) || err) {
+        sf__noise_wipe(&hs);
         close(fd);
         return;
     }
@@ -374,7 +383,7 @@ static void dial(bridge *b, peer *p) {
     buf[5] = PROTO_VERSION;
     buf[6] = (uint8_t)(b->self >> 8), buf[7] = (uint8_t)b->self;
     buf[8] = (uint8_t)(p->idx >> 8), buf[9] = (uint8_t)p->idx;
-    buf[10] = (uint8_t)ml; /* KK message 1 with no payload: 96 bytes */
+    buf[10] = (uint8_t)ml; /* KK message 1 with no payload: 48 bytes */
     uint8_t l2[2];
     if (io_full(fd, buf, 11 + ml, 1, HS_STEP_TIMEOUT_MS) ||
         io_full(fd, l2, 2, 0, HS_STEP_TIMEOUT_MS)) {

@@ -272,6 +272,26 @@ void sf__noise_wipe(sf_noise_hs *hs)
     if (hs) sodium_memzero(hs, sizeof *hs);
 }
 
+/* The static public key, remembered for the last static key seen (a party uses one key
+ * for all its handshakes): keyed by a BLAKE2b hash of the private key, so no copy of the
+ * secret is kept; saves one X25519 per handshake on the connection's critical path.
+ * Not thread-safe: handshakes run on one thread (the bridge's). */
+static int static_public(uint8_t pub[32], const uint8_t priv[32]) {
+    static uint8_t key_hash[32], cached_pub[32];
+    static int have;
+    uint8_t h[32];
+    crypto_generichash(h, sizeof h, priv, 32, NULL, 0);
+    if (have && sodium_memcmp(h, key_hash, sizeof h) == 0) {
+        memcpy(pub, cached_pub, 32);
+        return 0;
+    }
+    if (crypto_scalarmult_base(pub, priv) != 0) return -1;
+    memcpy(key_hash, h, sizeof h);
+    memcpy(cached_pub, pub, 32);
+    have = 1;
+    return 0;
+}
+
 int sf__noise_init(sf_noise_hs *hs, sf_noise_cipher c, int initiator, const uint8_t *prologue,
                    size_t prologue_len, const uint8_t s_priv[32], const uint8_t rs_pub[32],
                    const uint8_t *e_priv)
@@ -301,7 +321,7 @@ int sf__noise_init(sf_noise_hs *hs, sf_noise_cipher c, int initiator, const uint
 
     memcpy(hs->s_priv, s_priv, 32);
     memcpy(hs->rs, rs_pub, 32);
-    if (crypto_scalarmult_base(hs->s_pub, hs->s_priv) != 0) goto bad;
+    if (static_public(hs->s_pub, hs->s_priv) != 0) goto bad;
     if (e_priv)
         memcpy(hs->e_priv, e_priv, 32);
     else
