@@ -463,6 +463,23 @@ int sf__mpi_transport_create(sf_transport **out, int nparties, const sf_mpi_opti
 
 /* ------------------------------------------------------------------ simulation layout */
 
+/* Initialise MPI unless somebody has (*owns = 1 then: finalise it at the end). */
+static int init_mpi(int *argc, char ***argv, int *owns, char *err, size_t errlen) {
+    int init = 0, fin = 0, rc, prov;
+    *owns = 0;
+    MPI_Finalized(&fin);
+    if (fin) {
+        snprintf(err, errlen, "MPI was already finalized before sf_run");
+        return SF_EMPI;
+    }
+    MPI_Initialized(&init);
+    if (init) return SF_OK;
+    if ((rc = MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &prov)) != MPI_SUCCESS)
+        return mpi_err(rc, "MPI_Init_thread", err, errlen);
+    *owns = 1;
+    return SF_OK;
+}
+
 struct sf_sim_layout {
     int owns_mpi;
     MPI_Comm party, leaders; /* leaders: MPI_COMM_NULL on workers */
@@ -473,21 +490,10 @@ int sf__sim_layout_create(sf_sim_layout **out, int nparties, int rpp, int *argc,
     sf_sim_layout *l = calloc(1, sizeof *l);
     if (!l) return SF_ENOMEM;
     l->party = l->leaders = MPI_COMM_NULL;
-    int init = 0, fin = 0, rc, rank, size;
-    MPI_Finalized(&fin);
-    if (fin) {
-        snprintf(err, errlen, "MPI was already finalized before sf_run");
+    int rc, rank, size;
+    if ((rc = init_mpi(argc, argv, &l->owns_mpi, err, errlen))) {
         free(l);
-        return SF_EMPI;
-    }
-    MPI_Initialized(&init);
-    if (!init) {
-        int prov;
-        if ((rc = MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &prov)) != MPI_SUCCESS) {
-            free(l);
-            return mpi_err(rc, "MPI_Init_thread", err, errlen);
-        }
-        l->owns_mpi = 1;
+        return rc;
     }
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
@@ -554,13 +560,9 @@ int sf__party_job_init(sf_party_job **out, int *argc, char ***argv, int *rank, i
     int init = 0, rc;
     MPI_Initialized(&init);
     if (init || getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE") || getenv("PMIX_RANK")) {
-        if (!init) {
-            int prov;
-            if ((rc = MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &prov)) != MPI_SUCCESS) {
-                free(pj);
-                return mpi_err(rc, "MPI_Init_thread", err, errlen);
-            }
-            pj->owns_mpi = 1;
+        if ((rc = init_mpi(argc, argv, &pj->owns_mpi, err, errlen))) {
+            free(pj);
+            return rc;
         }
         pj->mpi = 1;
         if ((rc = MPI_Comm_dup(MPI_COMM_WORLD, &pj->comm)) != MPI_SUCCESS) {
