@@ -64,10 +64,17 @@ static int nparticipants(const sf_spu_dev *d) { return d->n + (d->dealer >= 0); 
 
 /* ------------------------------------------------------------------ network */
 
+/* Every protocol message carries the sender's round clock ahead of the payload (8 bytes,
+ * not counted as protocol bytes), so that rounds are counted through the runtime exactly
+ * as the protocol's formulas define them. */
 static int net_send(void *c, int to, const void *buf, size_t len) {
     sf_spu_dev *d = c;
-    sf_value *v = sf_value_bytes(buf, len);
+    sf_value *v = sf__value_alloc(SF_BYTES, 1, (const int64_t[]){(int64_t)(len + 8)});
     if (!v) return SF_ENOMEM;
+    uint8_t *p = sf_value_data(v);
+    memcpy(p, &d->net.rounds, 8);
+    if (len) memcpy(p + 8, buf, len);
+    d->net.bytes_sent += len;
     sf__send_value(d->sf, party_of(d, to), SF_MSG_DATA, d->msg_id, v);
     sf_value_unref(&v);
     return SF_OK;
@@ -78,8 +85,14 @@ static int net_recv(void *c, int from, void *buf, size_t len) {
     sf_value *v = NULL;
     sf_msg_hdr h;
     sf__recv_value(d->sf, party_of(d, from), d->msg_id, &h, &v);
-    int ok = v && sf_value_nbytes(v) == len;
-    if (ok && len) memcpy(buf, sf_value_cdata(v), len);
+    int ok = v && h.kind == SF_MSG_DATA && sf_value_nbytes(v) == len + 8;
+    if (ok) {
+        const uint8_t *p = sf_value_cdata(v);
+        uint64_t clock;
+        memcpy(&clock, p, 8);
+        if (clock + 1 > d->net.rounds) d->net.rounds = clock + 1;
+        if (len) memcpy(buf, p + 8, len);
+    }
     sf_value_unref(&v);
     return ok ? SF_OK : SF_EINVAL;
 }
@@ -203,6 +216,7 @@ sf_device sf__spu(sf_ctx *sf, const char *const *parties, int n, const sf_spu_op
             sodium_memzero(sk, sizeof sk);
             sodium_memzero(own, sizeof own);
         }
+        d->net.bytes_sent = d->net.rounds = 0; /* count the protocol's traffic only */
     }
     sf_spu_dev **t = realloc(sf->spus, sizeof *t * (size_t)(sf->nspus + 1));
     if (!t) sf__fatal(sf, SF_EXIT_FAILURE, "out of memory");
@@ -230,6 +244,15 @@ static sf_spu_dev *dev_of(sf_ctx *sf, sf_device dev, sf_site site) {
         sf__fatal(sf, SF_EXIT_FAILURE, "%s at %s:%d: not a valid SPU device", site.what,
                   sf__basename(site.file), site.line);
     return sf->spus[dev.party];
+}
+
+int sf_spu_stats(sf_device dev, sf_spu_counters *out) {
+    if (!out) return SF_EINVAL;
+    *out = (sf_spu_counters){0, 0};
+    if (!dev.sf || dev.kind != SF_DEV_SPU || dev.party < 0 || dev.party >= dev.sf->nspus) return SF_EINVAL;
+    const sf_spu_dev *d = dev.sf->spus[dev.party];
+    if (d->role >= 0) *out = (sf_spu_counters){d->net.bytes_sent, d->net.rounds};
+    return SF_OK;
 }
 
 /* ------------------------------------------------------------------ shares as values */

@@ -420,6 +420,10 @@ SF_API int sf_shutdown(sf_ctx *sf);
  * (replicated shares among exactly 3 members, semi-honest, honest majority: no two
  * members may collude). Numbers are fixed point (fxp_bits fraction bits) for float inputs
  * and plain 64-bit integers for integer inputs; comparisons give integer 0/1.
+ * With --sf-spu=plain (SF_SPU=plain; debug and sim modes only, refused in production) every
+ * SPU is a plaintext functional simulation instead: the first member computes on the plain
+ * ring values with the same fixed-point arithmetic (truncation = floor, where the protocol
+ * gives floor or floor+1), so results agree with the protocol's within 1 ulp per truncation.
  */
 typedef struct sf_spu_options {
     const char *protocol; /* "semi2k" (default) or "aby3" */
@@ -461,6 +465,18 @@ SF_API sf_spu_val sf_spu_relu(sf_spu_task *t, sf_spu_val a);
 SF_API sf_spu_val sf_spu_sum(sf_spu_task *t, sf_spu_val a); /* all elements: a scalar */
 /* (m x k) by (k x n), truncated once after accumulating */
 SF_API sf_spu_val sf_spu_matmul(sf_spu_task *t, sf_spu_val a, sf_spu_val b);
+
+/* This party's protocol traffic on an SPU since it was created: payload bytes it sent and
+ * its round clock (a Lamport clock of message hops: a message received sets it to at
+ * least the sender's clock + 1), for checking an operation's cost against its formula
+ * (devices/spu/spu_proto.h). Input sharing and reveals are not counted (they are runtime
+ * messages, one per party and object). Zero on parties outside the SPU and under
+ * --sf-spu=plain. Returns SF_EINVAL for a device that is not an SPU. */
+typedef struct sf_spu_counters {
+    uint64_t bytes_sent;
+    uint64_t rounds;
+} sf_spu_counters;
+SF_API int sf_spu_stats(sf_device spu, sf_spu_counters *out);
 
 /* ---------------------------------------------------------------- HDF5 data */
 
