@@ -10,12 +10,13 @@ function(sf_target_defaults tgt)
 endfunction()
 
 # sf_add_test(NAME n COMMAND exe args... [MODE debug|sim] [NPROCS k] [LABELS ...]
-#             [TIMEOUT s] [WILL_FAIL] [EXPECT_EXIT code] [EXPECT_STDERR regex...])
+#             [TIMEOUT s] [WILL_FAIL] [EXPECT_EXIT code] [EXPECT_STDERR regex...]
+#             [EXPECT_STDOUT regex...] [EXPECT_STDOUT_FILE file])
 # Every test goes through here: it sets the MPI launcher for sim mode (with --oversubscribe
 # and yield-when-idle), a timeout, and labels. A test passes only by its own assertions or
 # by tests/check_run.sh, which checks the exit code and required stderr lines.
 function(sf_add_test)
-  cmake_parse_arguments(T "" "NAME;MODE;NPROCS;TIMEOUT;EXPECT_EXIT" "COMMAND;LABELS;EXPECT_STDERR;EXPECT_STDOUT_FILE" ${ARGN})
+  cmake_parse_arguments(T "" "NAME;MODE;NPROCS;TIMEOUT;EXPECT_EXIT" "COMMAND;LABELS;EXPECT_STDERR;EXPECT_STDOUT;EXPECT_STDOUT_FILE" ${ARGN})
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 60)
   endif()
@@ -29,13 +30,16 @@ function(sf_add_test)
   elseif(T_MODE STREQUAL "debug")
     set(cmd ${T_COMMAND} --sf-mode=debug)
   endif()
-  if(DEFINED T_EXPECT_EXIT OR T_EXPECT_STDERR OR T_EXPECT_STDOUT_FILE)
+  if(DEFINED T_EXPECT_EXIT OR T_EXPECT_STDERR OR T_EXPECT_STDOUT OR T_EXPECT_STDOUT_FILE)
     if(NOT DEFINED T_EXPECT_EXIT)
       set(T_EXPECT_EXIT 0)
     endif()
     set(checks)
     foreach(re IN LISTS T_EXPECT_STDERR)
       list(APPEND checks --stderr "${re}")
+    endforeach()
+    foreach(re IN LISTS T_EXPECT_STDOUT)
+      list(APPEND checks --stdout "${re}")
     endforeach()
     if(T_EXPECT_STDOUT_FILE)
       list(APPEND checks --stdout-file ${T_EXPECT_STDOUT_FILE})

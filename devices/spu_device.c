@@ -20,6 +20,11 @@
  * (fresh key pairs, public keys exchanged over the transport, a BLAKE2b hash of the
  * shared secret); with sf_spu_options.seed set they are derived from it instead, which
  * makes runs reproducible and is insecure (said loudly).
+ *
+ * --sf-spu=plain (debug and sim modes): the device keeps its declared members for checks
+ * and messages but runs as a one-member "plain" protocol: the owner sends the first member
+ * its input's ring values, that member alone runs the kernels in the clear (the others and
+ * the dealer record placeholders, as non-members do), and reveals come from it.
  */
 #include <sodium.h>
 #include <stdlib.h>
@@ -165,11 +170,24 @@ sf_device sf__spu(sf_ctx *sf, const char *const *parties, int n, const sf_spu_op
             if (dp == sf->party) d->role = n;
         }
     }
+    if (sf->run->opts.spu_plain) {
+        /* plaintext functional simulation: the first member alone computes, in the clear;
+         * the other members and the dealer take no part (options.c refuses it in prod) */
+        d->params.protocol = SF_SPU_PLAIN;
+        d->params.dealer = 0;
+        d->n = 1;
+        d->dealer = -1;
+        d->role = d->members[0] == sf->party ? 0 : -1;
+        if (d->role == 0)
+            sf__info(sf, "SPU %s at %s:%d: plaintext functional simulation (--sf-spu=plain): "
+                         "%s computes every kernel in the clear; nothing is secret",
+                     proto, where, site.line, sf__party_name(sf, d->members[0]));
+    }
     d->nwords = sf_spu_proto_nwords(d->params.protocol);
     d->msg_id = SF__OBJ_ID(sf->call_seq, 0xffff);
 
     /* pairwise seeds: X25519 between the participants, or derived from the fixed seed */
-    if (opts->seed) {
+    if (opts->seed && d->params.protocol != SF_SPU_PLAIN) {
         uint8_t in[8];
         for (int i = 0; i < 8; i++) in[i] = (uint8_t)(opts->seed >> (8 * i));
         crypto_generichash(d->params.seed, 32, in, sizeof in, NULL, 0);
@@ -184,7 +202,7 @@ sf_device sf__spu(sf_ctx *sf, const char *const *parties, int n, const sf_spu_op
         if (sf_spu_proto_create(&d->params, &d->net, &d->proto))
             sf__fatal(sf, SF_EXIT_FAILURE, "sf_spu at %s:%d: cannot create the protocol instance",
                       where, site.line);
-        if (!opts->seed) {
+        if (!opts->seed && d->params.protocol != SF_SPU_PLAIN) {
             int np = nparticipants(d);
             uint8_t pk[crypto_scalarmult_BYTES], sk[crypto_scalarmult_SCALARBYTES];
             randombytes_buf(sk, sizeof sk);

@@ -29,6 +29,7 @@ typedef struct sf_opts {
     int quiet;
     double wait_timeout;
     int rpp;        /* ranks per party (sim, debug) */
+    int spu_plain;  /* --sf-spu=plain: SPUs are plaintext functional simulations */
     char *party, *cluster, *key, *job_id, *listen; /* production (owned) */
     int argc;       /* remaining program arguments (argv[0] kept) */
     char **argv;    /* owned array, strings borrowed from the caller */

@@ -199,13 +199,17 @@ static int apply(sf_opts *o, const char *key, const char *val, const char *src, 
         long k = val ? strtol(val, &end, 10) : 0;
         if (!val || *end || k < 1 || k > 4096) BAD("expected an integer 1..4096");
         o->rpp = (int)k;
+    } else if (!strcmp(key, "spu")) {
+        if (!val || (strcmp(val, "real") && strcmp(val, "plain")))
+            BAD("expected real (run the protocols) or plain (plaintext functional simulation)");
+        o->spu_plain = !strcmp(val, "plain");
     } else if (!strcmp(key, "wait-timeout")) {
         if (!val || parse_seconds(val, &o->wait_timeout)) BAD("expected seconds > 0");
     } else {
         snprintf(err, errlen,
                  "%s: unknown option --sf-%s (known: --sf-mode, --sf-parties, "
                  "--sf-stack-size, --sf-check-args, --sf-quiet, --sf-wait-timeout, "
-                 "--sf-ranks-per-party, "
+                 "--sf-ranks-per-party, --sf-spu, "
                  "--sf-party, --sf-cluster, --sf-key, --sf-job-id, --sf-listen)",
                  src, key);
         return SF_EUSAGE;
@@ -223,6 +227,7 @@ static const struct {
                 {"SF_QUIET", "quiet"},
                 {"SF_WAIT_TIMEOUT", "wait-timeout"},
                 {"SF_RANKS_PER_PARTY", "ranks-per-party"},
+                {"SF_SPU", "spu"},
                 {"SF_PARTY", "party"},
                 {"SF_CLUSTER", "cluster"},
                 {"SF_KEY", "key"},
@@ -307,6 +312,13 @@ int sf__opts_parse(sf_opts *o, const sf_config *cfg, char *err, size_t errlen) {
             return SF_EUSAGE;
         }
         o->mode = SF_MODE_DEBUG;
+    }
+    if (o->mode == SF_MODE_PRODUCTION && o->spu_plain) {
+        snprintf(err, errlen,
+                 "--sf-spu=plain (or SF_SPU=plain) is refused in production mode: the plaintext "
+                 "SPU simulation would send every party's private inputs in the clear; use it "
+                 "in debug or sim mode");
+        return SF_EUSAGE;
     }
     /* production takes its parties from the cluster file (checked against these there) */
     if (o->mode != SF_MODE_PRODUCTION && (rc = check_parties(o, parties_src, err, errlen)))

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# check_run.sh --exit CODE [--stderr REGEX]... [--stdout-file FILE] -- command...
-# Runs the command; passes only if it exits with CODE, every REGEX matches its stderr
-# (grep -E), and its stdout equals FILE byte for byte. Prints what differed.
+# check_run.sh --exit CODE [--stderr REGEX]... [--stdout REGEX]... [--stdout-file FILE] -- command...
+# Runs the command; passes only if it exits with CODE, every --stderr REGEX matches a line
+# of its stderr and every --stdout REGEX a line of its stdout (grep -E), and its stdout
+# equals FILE byte for byte. Prints what differed.
 set -u
-want_exit=0; regexes=(); stdout_file=""
+want_exit=0; regexes=(); oregexes=(); stdout_file=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --exit) want_exit=$2; shift 2;;
     --stderr) regexes+=("$2"); shift 2;;
+    --stdout) oregexes+=("$2"); shift 2;;
     --stdout-file) stdout_file=$2; shift 2;;
     --) shift; break;;
     *) echo "check_run.sh: unknown option $1" >&2; exit 2;;
@@ -21,6 +23,9 @@ fail=0
 if [ "$code" != "$want_exit" ]; then echo "FAIL: exit code $code, expected $want_exit"; fail=1; fi
 for re in "${regexes[@]+"${regexes[@]}"}"; do
   if ! grep -Eq -- "$re" "$err"; then echo "FAIL: stderr does not match: $re"; fail=1; fi
+done
+for re in "${oregexes[@]+"${oregexes[@]}"}"; do
+  if ! grep -Eq -- "$re" "$out"; then echo "FAIL: stdout does not match: $re"; fail=1; fi
 done
 if [ -n "$stdout_file" ] && ! cmp -s "$out" "$stdout_file"; then
   echo "FAIL: stdout differs from $stdout_file:"; diff "$stdout_file" "$out" | head -40; fail=1

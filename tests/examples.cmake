@@ -14,3 +14,11 @@ foreach(ex IN LISTS SF_EXAMPLE_NAMES)
   sf_add_test(NAME example_${ex}_sim MODE sim NPROCS 3 COMMAND $<TARGET_FILE:${ex}> --sf-quiet
     LABELS example EXPECT_EXIT 0 EXPECT_STDOUT_FILE ${golden} TIMEOUT 60)
 endforeach()
+# The SPU examples under the plaintext functional simulation print the same results.
+foreach(ex millionaires secure_scoring)
+  if(TARGET ${ex})
+    sf_add_test(NAME example_${ex}_plain_debug MODE debug
+      COMMAND $<TARGET_FILE:${ex}> --sf-quiet --sf-spu=plain LABELS example spu EXPECT_EXIT 0
+      EXPECT_STDOUT_FILE ${CMAKE_CURRENT_SOURCE_DIR}/expected/${ex}.out TIMEOUT 60)
+  endif()
+endforeach()

@@ -56,7 +56,7 @@ void sf_spu_proto_fxp_decode_n(const uint64_t *x, size_t n, int fxp_bits, double
 
 int sf_spu_proto_nwords(sf_spu_protocol protocol)
 {
-    return protocol == SF_SPU_SEMI2K ? 1 : protocol == SF_SPU_ABY3 ? 2 : 0;
+    return protocol == SF_SPU_SEMI2K || protocol == SF_SPU_PLAIN ? 1 : protocol == SF_SPU_ABY3 ? 2 : 0;
 }
 
 int sf_spu_proto_share_alloc(sf_spu_share *s, size_t n, int nwords)
@@ -105,6 +105,12 @@ int sf_spu_proto_make_shares(const sf_spu_params *params, int nmembers, const ui
 {
     if (!params || !out || (n && !plain)) return SF_EINVAL;
     int aby3 = params->protocol == SF_SPU_ABY3;
+    if (params->protocol == SF_SPU_PLAIN) { /* the values themselves */
+        if (nmembers != 1) return SF_EINVAL;
+        SPU_TRY(sf_spu_proto_share_alloc(&out[0], n, 1));
+        if (n) memcpy(out[0].w, plain, 8 * n);
+        return SF_OK;
+    }
     if (aby3 ? nmembers != 3 : (params->protocol != SF_SPU_SEMI2K || nmembers < 2 ||
                                 nmembers > SPU_MAXM))
         return SF_EINVAL;
@@ -164,6 +170,12 @@ int sf_spu_proto_combine(const sf_spu_params *params, int nmembers, const sf_spu
 {
     if (!params || !shares) return SF_EINVAL;
     int aby3 = params->protocol == SF_SPU_ABY3;
+    if (params->protocol == SF_SPU_PLAIN) {
+        if (nmembers != 1 || shares[0].nwords != 1 || (shares[0].n && (!shares[0].w || !plain)))
+            return SF_EINVAL;
+        if (shares[0].n) memcpy(plain, shares[0].w, 8 * shares[0].n);
+        return SF_OK;
+    }
     if (aby3 ? nmembers != 3 : (params->protocol != SF_SPU_SEMI2K || nmembers < 2)) return SF_EINVAL;
     size_t n = shares[0].n;
     int nw = aby3 ? 2 : 1;
@@ -208,6 +220,8 @@ int sf_spu_proto_create(const sf_spu_params *params, sf_spu_net *net, sf_spu_pro
                             "of every opening (tests only)\n", dealer);
     } else if (params->protocol == SF_SPU_ABY3) {
         if (n != 3 || self < 0 || self > 2) return SF_EINVAL;
+    } else if (params->protocol == SF_SPU_PLAIN) {
+        if (n != 1 || self != 0) return SF_EINVAL;
     } else {
         return SF_EINVAL;
     }
@@ -234,7 +248,7 @@ int sf_spu_proto_create(const sf_spu_params *params, sf_spu_net *net, sf_spu_pro
         sodium_memzero(seed, sizeof seed);
     }
     spu_grp *g = &p->g;
-    if (params->protocol == SF_SPU_SEMI2K) {
+    if (params->protocol != SF_SPU_ABY3) { /* semi2k; plain: a group of one, never used */
         g->m = n;
         for (int i = 0; i < n; i++) g->mem[i] = i;
         g->me = p->member ? self : -1;
@@ -328,6 +342,10 @@ int sf__spup_grp_open(sf_spu_proto *p, const spu_grp *g, const u64 *mine, u64 *r
 /* ---------------------------------------------------------------- dispatch */
 
 #define AB3(p) ((p)->prm.protocol == SF_SPU_ABY3)
+#define PLN(p) ((p)->prm.protocol == SF_SPU_PLAIN)
+/* one back end per protocol: aby3, plain, semi2k */
+#define BACKEND(p, fn, ...) \
+    (AB3(p) ? sf__a3_##fn(__VA_ARGS__) : PLN(p) ? sf__pl_##fn(__VA_ARGS__) : sf__s2k_##fn(__VA_ARGS__))
 
 static int chk(const sf_spu_proto *p, const sf_spu_share *a)
 {
@@ -349,8 +367,7 @@ int sf_spu_proto_share_from(sf_spu_proto *p, int owner, const uint64_t *plain, s
 {
     if (!p || !out || owner < 0 || owner >= p->n) return SF_EINVAL;
     if (p->self == owner && n && !plain) return SF_EINVAL;
-    return AB3(p) ? sf__a3_share_from(p, owner, plain, n, out)
-                  : sf__s2k_share_from(p, owner, plain, n, out);
+    return BACKEND(p, share_from, p, owner, plain, n, out);
 }
 
 int sf_spu_proto_reveal_to(sf_spu_proto *p, int to, const sf_spu_share *x, uint64_t *plain)
@@ -358,7 +375,7 @@ int sf_spu_proto_reveal_to(sf_spu_proto *p, int to, const sf_spu_share *x, uint6
     SPU_TRY(chk(p, x));
     if (to < -1 || to >= p->n) return SF_EINVAL;
     if (p->member && (to == -1 || to == p->self) && x->n && !plain) return SF_EINVAL;
-    return AB3(p) ? sf__a3_reveal(p, to, x, plain) : sf__s2k_reveal(p, to, x, plain);
+    return BACKEND(p, reveal, p, to, x, plain);
 }
 
 static int lin(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b, sf_spu_share *out,
@@ -456,7 +473,7 @@ int sf_spu_proto_mul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share 
 {
     SPU_TRY(chk2(p, a, b));
     if (!out) return SF_EINVAL;
-    return AB3(p) ? sf__a3_mul(p, a, b, out, 0) : sf__s2k_mul(p, a, b, out, 0);
+    return BACKEND(p, mul, p, a, b, out, 0);
 }
 
 int sf_spu_proto_mul_fxp(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b,
@@ -464,14 +481,14 @@ int sf_spu_proto_mul_fxp(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_sh
 {
     SPU_TRY(chk2(p, a, b));
     if (!out) return SF_EINVAL;
-    return AB3(p) ? sf__a3_mul(p, a, b, out, 1) : sf__s2k_mul(p, a, b, out, 1);
+    return BACKEND(p, mul, p, a, b, out, 1);
 }
 
 int sf_spu_proto_trunc(sf_spu_proto *p, const sf_spu_share *x, int bits, sf_spu_share *out)
 {
     SPU_TRY(chk(p, x));
     if (!out || bits < 1 || bits > 62) return SF_EINVAL;
-    return AB3(p) ? sf__a3_trunc(p, x, bits, out) : sf__s2k_trunc(p, x, bits, out);
+    return BACKEND(p, trunc, p, x, bits, out);
 }
 
 static int mm(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b, size_t m, size_t k,
@@ -482,8 +499,7 @@ static int mm(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b, siz
     if (!out || (k && m > SIZE_MAX / k) || (n && k > SIZE_MAX / n) || (n && m > SIZE_MAX / n))
         return SF_EINVAL;
     if (a->n != m * k || b->n != k * n) return SF_EINVAL;
-    return AB3(p) ? sf__a3_matmul(p, a, b, m, k, n, out, fxp)
-                  : sf__s2k_matmul(p, a, b, m, k, n, out, fxp);
+    return BACKEND(p, matmul, p, a, b, m, k, n, out, fxp);
 }
 
 int sf_spu_proto_matmul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b, size_t m,
@@ -500,7 +516,7 @@ int sf_spu_proto_matmul_fxp(sf_spu_proto *p, const sf_spu_share *a, const sf_spu
 
 static int cmp(sf_spu_proto *p, const sf_spu_share *x, sf_spu_share *out, int kind)
 {
-    return AB3(p) ? sf__a3_cmp(p, x, out, kind) : sf__s2k_cmp(p, x, out, kind);
+    return BACKEND(p, cmp, p, x, out, kind);
 }
 
 int sf_spu_proto_msb(sf_spu_proto *p, const sf_spu_share *x, sf_spu_share *out)

@@ -129,6 +129,15 @@ int sf__a3_matmul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b,
                   size_t k, size_t n, sf_spu_share *out, int fxp);
 int sf__a3_cmp(sf_spu_proto *p, const sf_spu_share *x, sf_spu_share *out, int kind);
 
+int sf__pl_share_from(sf_spu_proto *p, int owner, const u64 *plain, size_t n, sf_spu_share *out);
+int sf__pl_reveal(sf_spu_proto *p, int to, const sf_spu_share *x, u64 *plain);
+int sf__pl_mul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b, sf_spu_share *out,
+               int fxp);
+int sf__pl_trunc(sf_spu_proto *p, const sf_spu_share *x, int bits, sf_spu_share *out);
+int sf__pl_matmul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b, size_t m,
+                  size_t k, size_t n, sf_spu_share *out, int fxp);
+int sf__pl_cmp(sf_spu_proto *p, const sf_spu_share *x, sf_spu_share *out, int kind);
+
 /* Hot arithmetic loops: also compiled for AVX-512 / AVX2 (chosen at load time). */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(SPU_NO_CLONES) && \
     !defined(__SANITIZE_THREAD__) /* TSan crashes in ifunc resolvers */

@@ -39,7 +39,9 @@ typedef struct sf_spu_net {
     uint64_t bytes_sent, rounds;
 } sf_spu_net;
 
-typedef enum sf_spu_protocol { SF_SPU_SEMI2K = 1, SF_SPU_ABY3 = 2 } sf_spu_protocol;
+/* SF_SPU_PLAIN: not a protocol but the plaintext functional simulation (spu_plain.c): one
+ * member holding the ring values, same arithmetic, truncation = floor. Nothing is secret. */
+typedef enum sf_spu_protocol { SF_SPU_SEMI2K = 1, SF_SPU_ABY3 = 2, SF_SPU_PLAIN = 3 } sf_spu_protocol;
 
 typedef struct sf_spu_params {
     sf_spu_protocol protocol;
@@ -127,7 +129,8 @@ typedef struct sf_spu_share {
 
 /* Create the protocol instance of party net->self. `net` must outlive the instance.
  * semi2k: net->n = members (>= 2), net->self in [0, n), or n when params->dealer == n.
- * aby3: net->n = 3. fxp_bits 0 means 18; valid 1..30. */
+ * aby3: net->n = 3. plain: net->n = 1, net->self = 0 (never sends). fxp_bits 0 means 18;
+ * valid 1..30. */
 int sf_spu_proto_create(const sf_spu_params *params, sf_spu_net *net, sf_spu_proto **out);
 void sf_spu_proto_destroy(sf_spu_proto *p);
 
@@ -161,7 +164,7 @@ int sf_spu_proto_nwords(sf_spu_protocol protocol); /* 1 or 2; 0 if unknown */
 
 /* Pure input/output, no instance or network: split n plain values into the shares of
  * nmembers members (out[0..nmembers-1], each allocated here; semi2k: nmembers >= 2,
- * aby3: 3). seed == NULL draws with randombytes_buf, else the shares are a function of
+ * aby3: 3; plain: 1, the values themselves). seed == NULL draws with randombytes_buf, else the shares are a function of
  * (seed, plain). combine() is the inverse; for aby3 it checks that the replicated
  * components agree and returns SF_EINVAL if not. */
 int sf_spu_proto_make_shares(const sf_spu_params *params, int nmembers, const uint64_t *plain,

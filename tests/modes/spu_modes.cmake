@@ -14,3 +14,32 @@ sf_add_test(NAME spu_misuse_debug MODE debug COMMAND $<TARGET_FILE:spu_modes> mi
             EXPECT_STDERR "vec at spu_modes.c:[0-9]+: object #[0-9]+ is secret \\(it lives in an SPU\\); reveal it")
 sf_add_test(NAME spu_aby3_two_debug MODE debug COMMAND $<TARGET_FILE:spu_modes> aby3_two
             LABELS spu EXPECT_EXIT 2 EXPECT_STDERR "sf_spu at spu_modes.c:[0-9]+: aby3 needs exactly 3 members, not 2")
+# The plaintext functional simulation against the protocol's golden output: exact where
+# no truncation happens, within 1 ulp per truncation (tests/spu/test_spu_plain.c checks
+# the same rule on a million samples per operation at the protocol core).
+sf_add_test(NAME spu_plain_debug MODE debug
+            COMMAND $<TARGET_FILE:spu_modes> compare=${sgold} --sf-spu=plain --sf-quiet
+            LABELS spu EXPECT_EXIT 0
+            EXPECT_STDOUT "^semi2k: plain vs protocol: 0 of 449 values beyond 1 ulp per truncation"
+                          "^aby3: plain vs protocol: 0 of 449 values beyond 1 ulp per truncation"
+                          "^semi2k: 0 results outside" "^aby3: 0 results outside" TIMEOUT 120)
+sf_add_test(NAME spu_plain_sim MODE sim NPROCS 3
+            COMMAND $<TARGET_FILE:spu_modes> compare=${sgold} --sf-spu=plain --sf-quiet
+            LABELS spu EXPECT_EXIT 0
+            EXPECT_STDOUT "^semi2k: plain vs protocol: 0 of 449 values beyond 1 ulp per truncation"
+                          "^aby3: plain vs protocol: 0 of 449 values beyond 1 ulp per truncation"
+                          "^semi2k: 0 results outside" "^aby3: 0 results outside" TIMEOUT 120)
+sf_add_test(NAME spu_plain_refused_in_prod COMMAND $<TARGET_FILE:spu_modes> --sf-mode=prod --sf-spu=plain
+            LABELS spu EXPECT_EXIT 2
+            EXPECT_STDERR "--sf-spu=plain \\(or SF_SPU=plain\\) is refused in production mode")
+sf_add_test(NAME spu_bad_option COMMAND $<TARGET_FILE:spu_modes> --sf-spu=fast
+            LABELS spu EXPECT_EXIT 2 EXPECT_STDERR "bad value 'fast' for spu \\(expected real")
+# Bytes and rounds counted through the runtime (sf_spu_stats) equal the protocol formulas.
+sf_add_test(NAME spu_stats_debug MODE debug COMMAND $<TARGET_FILE:spu_modes> stats --sf-quiet
+            LABELS spu EXPECT_EXIT 0 EXPECT_STDOUT "^semi2k ring mul .*: ok$" "^semi2k fixed-point mul .*: ok$" "^semi2k less .*: ok$"
+                          "^aby3 ring mul .*: ok$" "^aby3 fixed-point mul .*: ok$" "^aby3 less .*: ok$"
+            TIMEOUT 120)
+sf_add_test(NAME spu_stats_sim MODE sim NPROCS 3 COMMAND $<TARGET_FILE:spu_modes> stats --sf-quiet
+            LABELS spu EXPECT_EXIT 0 EXPECT_STDOUT "^semi2k ring mul .*: ok$" "^semi2k fixed-point mul .*: ok$" "^semi2k less .*: ok$"
+                          "^aby3 ring mul .*: ok$" "^aby3 fixed-point mul .*: ok$" "^aby3 less .*: ok$"
+            TIMEOUT 120)
