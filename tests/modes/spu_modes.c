@@ -128,7 +128,7 @@ static int stats(sf_ctx *sf) {
             SF_TRY(sf_get(sf, e, &v));
             bytes[p] = (uint64_t)sf_value_as_i64(v, 0);
             if ((uint64_t)sf_value_as_i64(v, 1) > maxr) maxr = (uint64_t)sf_value_as_i64(v, 1);
-            sf_value_unref(&v);
+            sf_release(e);
         }
         int ok = bytes[0] == cases[c].member && bytes[1] == cases[c].member &&
                  bytes[2] == cases[c].other && maxr == cases[c].rounds;
