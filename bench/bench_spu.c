@@ -14,6 +14,7 @@
  * the formula of spu_proto.h.
  *
  * Usage: bench_spu [--runs=R] [--calls=C] [--n=N] [--mm=D] [--only=fxp|less|mm] [--aby3=0]
+ *                  [--prg=chacha20|aes]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +26,7 @@
 
 typedef uint64_t u64;
 
-static int RUNS = 5, CALLS = 4, MMD = 1000, DO_ABY3 = 1;
+static int RUNS = 5, CALLS = 4, MMD = 1000, DO_ABY3 = 1, PRG = SF_SPU_PRG_CHACHA20;
 static size_t N = 1 << 20;
 static const char *ONLY = NULL;
 
@@ -70,6 +71,7 @@ static int party_main(spuh *w, int party, void *arg)
     prm.protocol = j->proto;
     prm.fxp_bits = 18;
     prm.dealer = j->nm; /* semi2k: the extra party */
+    prm.prg = PRG;
     for (int i = 0; i < 32; i++) prm.seed[i] = (uint8_t)(i * 7 + 1);
     sf_spu_proto *p = NULL;
     if (sf_spu_proto_create(&prm, spuh_net(w, party), &p)) return j->fail = 1;
@@ -214,14 +216,21 @@ int main(int argc, char **argv)
         else if (!strncmp(argv[i], "--mm=", 5)) MMD = atoi(argv[i] + 5);
         else if (!strncmp(argv[i], "--only=", 7)) ONLY = argv[i] + 7;
         else if (!strncmp(argv[i], "--aby3=", 7)) DO_ABY3 = atoi(argv[i] + 7);
+        else if (!strcmp(argv[i], "--prg=aes")) PRG = SF_SPU_PRG_AES128;
+        else if (!strcmp(argv[i], "--prg=chacha20")) PRG = SF_SPU_PRG_CHACHA20;
         else {
             fprintf(stderr, "usage: %s [--runs=R] [--calls=C] [--n=N] [--mm=D] "
-                            "[--only=fxp|less|mm] [--aby3=0|1]\n", argv[0]);
+                            "[--only=fxp|less|mm] [--aby3=0|1] [--prg=chacha20|aes]\n", argv[0]);
             return 2;
         }
     }
     if (RUNS < 1 || RUNS > 64 || CALLS < 1 || N < 1 || MMD < 1) return 2;
-    printf("bench_spu: in-memory threaded net, median of %d runs of %d calls\n", RUNS, CALLS);
+    if (PRG == SF_SPU_PRG_AES128 && !sf_spu_proto_aes_available()) {
+        fprintf(stderr, "bench_spu: --prg=aes: this CPU has no AES instructions\n");
+        return 2;
+    }
+    printf("bench_spu: in-memory threaded net, %s streams, median of %d runs of %d calls\n",
+           PRG == SF_SPU_PRG_AES128 ? "AES-128-CTR" : "ChaCha20", RUNS, CALLS);
     for (int pr = 0; pr < (DO_ABY3 ? 2 : 1); pr++) {
         sf_spu_protocol proto = pr ? SF_SPU_ABY3 : SF_SPU_SEMI2K;
         if (!ONLY || !strcmp(ONLY, "fxp")) run_job(proto, 0);

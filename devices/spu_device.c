@@ -16,6 +16,9 @@
  * its share to that party only; sf_get to every party. Passing an SPU object to a PYU
  * call is an error: it must be revealed explicitly.
  *
+ * Streams: AES-128-CTR when every participant's CPU has AES instructions (each says so in
+ * its hello at creation; sf_spu_options.prg can pin "chacha20" or require "aes"), else
+ * ChaCha20.
  * Seeds: pairwise, agreed by X25519 between the participants when the SPU is created
  * (fresh key pairs, public keys exchanged over the transport, a BLAKE2b hash of the
  * shared secret); with sf_spu_options.seed set they are derived from it instead, which
@@ -143,6 +146,9 @@ sf_device sf__spu(sf_ctx *sf, const char *const *parties, int n, const sf_spu_op
     if (d->params.protocol == SF_SPU_ABY3 && n != 3)
         sf__fatal(sf, SF_EXIT_USAGE, "sf_spu at %s:%d: aby3 needs exactly 3 members, not %d", where,
                   site.line, n);
+    if (opts->prg && strcmp(opts->prg, "auto") && strcmp(opts->prg, "aes") && strcmp(opts->prg, "chacha20"))
+        sf__fatal(sf, SF_EXIT_USAGE, "sf_spu at %s:%d: unknown prg '%s' (auto, aes or chacha20)", where,
+                  site.line, opts->prg);
     d->params.fxp_bits = opts->fxp_bits ? opts->fxp_bits : 18;
     if (d->params.fxp_bits < 1 || d->params.fxp_bits > 30)
         sf__fatal(sf, SF_EXIT_USAGE, "sf_spu at %s:%d: fxp_bits %d is outside 1..30", where,
@@ -199,27 +205,56 @@ sf_device sf__spu(sf_ctx *sf, const char *const *parties, int n, const sf_spu_op
     }
     if (d->role >= 0) {
         d->net = (sf_spu_net){.ctx = d, .self = d->role, .n = d->n, .send = net_send, .recv = net_recv};
+        /* Hello: every participant tells the others whether it can run AES-128 streams and,
+         * unless the seeds are fixed, its fresh X25519 public key. */
+        int np = nparticipants(d), agree = !opts->seed && d->params.protocol != SF_SPU_PLAIN;
+        uint8_t hello[1 + crypto_scalarmult_BYTES], sk[crypto_scalarmult_SCALARBYTES];
+        uint8_t(*peer)[1 + crypto_scalarmult_BYTES] = calloc((size_t)np, sizeof *peer);
+        size_t hlen = 1 + (agree ? crypto_scalarmult_BYTES : 0);
+        if (!peer) sf__fatal(sf, SF_EXIT_FAILURE, "out of memory creating an SPU");
+        hello[0] = (uint8_t)sf_spu_proto_aes_available();
+        if (agree) {
+            randombytes_buf(sk, sizeof sk);
+            crypto_scalarmult_base(hello + 1, sk);
+        }
+        for (int j = 0; j < np; j++)
+            if (j != d->role && net_send(d, j, hello, hlen))
+                sf__fatal(sf, SF_EXIT_FAILURE, "sf_spu: sending the key share failed");
+        int aes = hello[0], lacking = -1;
+        for (int j = 0; j < np; j++) {
+            if (j == d->role) continue;
+            if (net_recv(d, j, peer[j], hlen))
+                sf__fatal(sf, SF_EXIT_FAILURE, "sf_spu at %s:%d: no valid key share from %s", where,
+                          site.line, sf__party_name(sf, party_of(d, j)));
+            if (!peer[j][0] && lacking < 0) lacking = j;
+            aes &= peer[j][0];
+        }
+        if (!hello[0]) lacking = d->role;
+        const char *prg = opts->prg ? opts->prg : "auto";
+        if (!strcmp(prg, "chacha20")) aes = 0;
+        else if (!strcmp(prg, "aes") && lacking >= 0)
+            sf__fatal(sf, SF_EXIT_USAGE, "sf_spu at %s:%d: prg \"aes\" was asked for but %s has no "
+                      "AES instructions (use \"auto\" or \"chacha20\")", where, site.line,
+                      sf__party_name(sf, party_of(d, lacking)));
+        d->params.prg = aes ? SF_SPU_PRG_AES128 : SF_SPU_PRG_CHACHA20;
+        if (d->role == 0 && d->params.protocol != SF_SPU_PLAIN)
+            sf__info(sf, "SPU %s at %s:%d: %s streams", proto, where, site.line,
+                     aes ? "AES-128-CTR" : "ChaCha20");
         if (sf_spu_proto_create(&d->params, &d->net, &d->proto))
             sf__fatal(sf, SF_EXIT_FAILURE, "sf_spu at %s:%d: cannot create the protocol instance",
                       where, site.line);
-        if (!opts->seed && d->params.protocol != SF_SPU_PLAIN) {
-            int np = nparticipants(d);
-            uint8_t pk[crypto_scalarmult_BYTES], sk[crypto_scalarmult_SCALARBYTES];
-            randombytes_buf(sk, sizeof sk);
-            crypto_scalarmult_base(pk, sk);
-            for (int j = 0; j < np; j++)
-                if (j != d->role && net_send(d, j, pk, sizeof pk))
-                    sf__fatal(sf, SF_EXIT_FAILURE, "sf_spu: sending the key share failed");
+        if (agree) { /* pairwise seeds from the X25519 shared secrets */
             for (int j = 0; j < np; j++) {
                 if (j == d->role) continue;
-                uint8_t peer[crypto_scalarmult_BYTES], shared[crypto_scalarmult_BYTES], seed[32];
-                if (net_recv(d, j, peer, sizeof peer) || crypto_scalarmult(shared, sk, peer))
+                uint8_t shared[crypto_scalarmult_BYTES], seed[32];
+                if (crypto_scalarmult(shared, sk, peer[j] + 1))
                     sf__fatal(sf, SF_EXIT_FAILURE, "sf_spu: the key agreement with %s failed",
                               sf__party_name(sf, party_of(d, j)));
                 crypto_generichash_state st;
                 crypto_generichash_init(&st, NULL, 0, sizeof seed);
                 crypto_generichash_update(&st, shared, sizeof shared);
-                const uint8_t *lo = d->role < j ? pk : peer, *hi = d->role < j ? peer : pk;
+                const uint8_t *lo = d->role < j ? hello + 1 : peer[j] + 1;
+                const uint8_t *hi = d->role < j ? peer[j] + 1 : hello + 1;
                 crypto_generichash_update(&st, lo, 32);
                 crypto_generichash_update(&st, hi, 32);
                 crypto_generichash_update(&st, (const uint8_t *)"sfmpi-spu-pair", 14);
@@ -234,6 +269,7 @@ sf_device sf__spu(sf_ctx *sf, const char *const *parties, int n, const sf_spu_op
             sodium_memzero(sk, sizeof sk);
             sodium_memzero(own, sizeof own);
         }
+        free(peer);
         d->net.bytes_sent = d->net.rounds = 0; /* count the protocol's traffic only */
     }
     sf_spu_dev **t = realloc(sf->spus, sizeof *t * (size_t)(sf->nspus + 1));

@@ -107,6 +107,7 @@ int sf_spu_proto_make_shares(const sf_spu_params *params, int nmembers, const ui
     int aby3 = params->protocol == SF_SPU_ABY3;
     if (params->protocol == SF_SPU_PLAIN) { /* the values themselves */
         if (nmembers != 1) return SF_EINVAL;
+        out[0].w = NULL, out[0].n = 0; /* outputs are written, never freed (as below) */
         SPU_TRY(sf_spu_proto_share_alloc(&out[0], n, 1));
         if (n) memcpy(out[0].w, plain, 8 * n);
         return SF_OK;
@@ -225,6 +226,9 @@ int sf_spu_proto_create(const sf_spu_params *params, sf_spu_net *net, sf_spu_pro
     } else {
         return SF_EINVAL;
     }
+    if (params->prg != SF_SPU_PRG_CHACHA20 &&
+        (params->prg != SF_SPU_PRG_AES128 || !sf_spu_proto_aes_available()))
+        return SF_EINVAL; /* AES-128 streams need the CPU's AES instructions */
     if (sodium_init() < 0) return SF_ESYS;
     sf_spu_proto *p = calloc(1, sizeof *p);
     if (!p) return SF_ENOMEM;
@@ -237,14 +241,17 @@ int sf_spu_proto_create(const sf_spu_params *params, sf_spu_net *net, sf_spu_pro
     p->member = self < n;
     p->fxp = fxp;
     p->key = calloc((size_t)n + 1, sizeof *p->key);
-    if (!p->key) {
+    if (params->prg == SF_SPU_PRG_AES128) p->rk = calloc((size_t)n + 1, sizeof *p->rk);
+    if (!p->key || (params->prg == SF_SPU_PRG_AES128 && !p->rk)) {
+        free(p->key);
+        free(p->rk);
         free(p);
         return SF_ENOMEM;
     }
     for (int j = 0; j <= n; j++) {
         uint8_t seed[32];
         sf__spu_default_pair_seed(params->seed, self, j, seed);
-        sf__spup_stream_key(seed, p->key[j]);
+        sf__spup_set_key(p, j, seed);
         sodium_memzero(seed, sizeof seed);
     }
     spu_grp *g = &p->g;
@@ -273,14 +280,16 @@ void sf_spu_proto_destroy(sf_spu_proto *p)
     if (!p) return;
     for (int i = 0; i < SCR_N; i++) free(p->scr[i]);
     if (p->key) sodium_memzero(p->key, ((size_t)p->n + 1) * sizeof *p->key);
+    if (p->rk) sodium_memzero(p->rk, ((size_t)p->n + 1) * sizeof *p->rk);
     free(p->key);
+    free(p->rk);
     free(p);
 }
 
 int sf__spu_set_pair_seed(sf_spu_proto *p, int peer, const uint8_t seed[32])
 {
     if (!p || !seed || peer < 0 || peer > p->n) return SF_EINVAL;
-    sf__spup_stream_key(seed, p->key[peer]);
+    sf__spup_set_key(p, peer, seed);
     return SF_OK;
 }
 

@@ -53,6 +53,7 @@ struct sf_spu_proto {
     int fxp;           /* fraction bits */
     u64 op;            /* nonce of the current operation */
     uint8_t (*key)[32]; /* stream key per peer 0..n (key[self] = private) */
+    uint8_t (*rk)[176]; /* AES-128 round keys per peer (prg == SF_SPU_PRG_AES128) */
     spu_grp g;         /* semi2k: all members; aby3: {0,1} dealt by 2 */
     void *scr[SCR_N];
     size_t scr_cap[SCR_N];
@@ -64,6 +65,16 @@ struct sf_spu_proto {
 void sf__spup_prg(const sf_spu_proto *p, int peer, unsigned purpose, u64 byte_off, void *out,
                  size_t len);
 void sf__spup_stream_key(const uint8_t seed[32], uint8_t key[32]);
+
+/* ---- spu_aes.c: AES-128-CTR with hardware AES. level: 0 none, 1 AES-NI, 2 VAES-512 */
+int sf__spup_aes_level(void);
+void sf__spup_aes128_expand(const uint8_t key[16], uint8_t rk[176]);
+/* nblk 16-byte blocks of keystream: block i = AES(rk, nonce (LE u64) || ctr + i (LE u64)) */
+void sf__spup_aes128_ctr(const uint8_t rk[176], u64 nonce, u64 ctr, uint8_t *out, size_t nblk);
+void sf__spup_aes128_ctr_at(int level, const uint8_t rk[176], u64 nonce, u64 ctr, uint8_t *out,
+                            size_t nblk); /* a given implementation (tests) */
+/* Set peer's stream key (and AES round keys) from its seed. */
+void sf__spup_set_key(sf_spu_proto *p, int peer, const uint8_t seed[32]);
 
 /* ---- spu_core.c */
 void *sf__spup_scr(sf_spu_proto *p, int slot, size_t bytes);

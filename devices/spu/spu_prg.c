@@ -1,5 +1,5 @@
 /*
- * SPU PRGs: ChaCha20 streams keyed per pair of parties.
+ * SPU PRGs: ChaCha20 (or AES-128-CTR, spu_aes.c) streams keyed per pair of parties.
  *
  * Seeds: sf__spu_default_pair_seed(master, i, j) = BLAKE2b-256 keyed by the master seed
  * (params.seed) of "sfmpi-spu-pair" || min(i,j) || max(i,j) (u32 little endian). i == j
@@ -10,6 +10,8 @@
  * ChaCha20 (64-bit nonce, 64-bit block counter): nonce = the operation number, block
  * counter = purpose * 2^40 + byte offset / 64. Both parties of a pair draw the same bytes
  * for the same (operation, purpose, offset) whatever the order of their draws.
+ * With SF_SPU_PRG_AES128 the key is the stream key's first 16 bytes and a 64-byte block b
+ * is the four AES-CTR blocks of counters 4b .. 4b+3 under the same nonce.
  */
 #include <string.h>
 
@@ -35,31 +37,47 @@ void sf__spup_stream_key(const uint8_t seed[32], uint8_t key[32])
     crypto_generichash(key, 32, (const uint8_t *)tag, sizeof tag - 1, seed, 32);
 }
 
-static void keystream(const uint8_t key[32], u64 nonce, u64 block, uint8_t *out, size_t len)
+void sf__spup_set_key(sf_spu_proto *p, int peer, const uint8_t seed[32])
 {
+    sf__spup_stream_key(seed, p->key[peer]);
+    if (p->rk) sf__spup_aes128_expand(p->key[peer], p->rk[peer]);
+}
+
+static void keystream(const sf_spu_proto *p, int peer, u64 nonce, u64 block, uint8_t *out,
+                      size_t len)
+{
+    if (p->rk) {
+        size_t whole = len / 16, tail = len % 16;
+        sf__spup_aes128_ctr(p->rk[peer], nonce, 4 * block, out, whole);
+        if (tail) {
+            uint8_t t[16];
+            sf__spup_aes128_ctr(p->rk[peer], nonce, 4 * block + whole, t, 1);
+            memcpy(out + 16 * whole, t, tail);
+        }
+        return;
+    }
     uint8_t nb[8];
     for (int b = 0; b < 8; b++) nb[b] = (uint8_t)(nonce >> (8 * b));
     memset(out, 0, len);
-    crypto_stream_chacha20_xor_ic(out, out, (unsigned long long)len, nb, block, key);
+    crypto_stream_chacha20_xor_ic(out, out, (unsigned long long)len, nb, block, p->key[peer]);
 }
 
 void sf__spup_prg(const sf_spu_proto *p, int peer, unsigned purpose, u64 byte_off, void *out,
                  size_t len)
 {
-    const uint8_t *key = p->key[peer];
     u64 block = ((u64)purpose << 40) + byte_off / 64;
     uint8_t *o = out;
     size_t head = (size_t)(byte_off % 64);
     if (head) { /* unaligned start: take the tail of the first block */
         uint8_t tmp[64];
-        keystream(key, p->op, block, tmp, 64);
+        keystream(p, peer, p->op, block, tmp, 64);
         size_t take = 64 - head < len ? 64 - head : len;
         memcpy(o, tmp + head, take);
         o += take;
         len -= take;
         block++;
     }
-    if (len) keystream(key, p->op, block, o, len);
+    if (len) keystream(p, peer, p->op, block, o, len);
 }
 
 void sf__spup_prg_t(const sf_spu_proto *p, int peer, unsigned purpose, size_t off, size_t cnt,

@@ -50,7 +50,14 @@ typedef struct sf_spu_params {
                          -1 = member 0 is its own dealer (INSECURE: for tests only) */
     uint8_t seed[32]; /* this party's pairwise seeds are derived from it and the pair
                          (the runtime agrees on seeds by X25519; tests may fix them) */
+    int prg;          /* the streams: SF_SPU_PRG_CHACHA20 (0, default) or SF_SPU_PRG_AES128
+                         (AES-128-CTR with the CPU's AES instructions; every party of the
+                         instance must use the same PRG) */
 } sf_spu_params;
+
+enum { SF_SPU_PRG_CHACHA20 = 0, SF_SPU_PRG_AES128 = 1 };
+/* 1 if this CPU can run SF_SPU_PRG_AES128 (hardware AES), else 0. */
+int sf_spu_proto_aes_available(void);
 
 typedef struct sf_spu_proto sf_spu_proto;
 
@@ -77,7 +84,7 @@ typedef struct sf_spu_share {
  *  - Share layout: semi2k: w[e] = this member's additive share of element e; aby3: member i
  *    holds components (x_i, x_{i+1 mod 3}) of x = x_0 + x_1 + x_2, interleaved:
  *    w[2e] = x_i, w[2e+1] = x_{i+1}.
- *  - Randomness: all protocol randomness comes from ChaCha20 streams keyed per pair of
+ *  - Randomness: all protocol randomness comes from ChaCha20 (or AES-128-CTR) streams keyed per pair of
  *    parties (and one private stream per party, peer == self: the dealer's / aby3 helper's
  *    truncation masks), so results are bit-identical given the seeds. Every operation that
  *    communicates or draws randomness takes the next operation nonce on every party.

@@ -433,6 +433,10 @@ typedef struct sf_spu_options {
                              or member 0 if there is none (INSECURE, says so: tests only) */
     uint64_t seed;        /* 0: pairwise seeds agreed by X25519 between the parties.
                              Otherwise seeds derived from it (INSECURE: reproducible runs) */
+    const char *prg;      /* the randomness streams: NULL or "auto" = AES-128-CTR if every
+                             participant's CPU has AES instructions, else ChaCha20;
+                             "chacha20"; "aes" (an error if a participant lacks them). Fixed-
+                             seed runs are bit-identical only between runs with one PRG. */
 } sf_spu_options;
 
 #define sf_spu(sf, parties, n, opts) sf__spu((sf), (parties), (n), (opts), SF__SITE("sf_spu"))

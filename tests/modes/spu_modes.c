@@ -8,6 +8,8 @@
  * `spu_modes compare=GOLDEN --sf-spu=plain` runs the plaintext simulation and checks every
  * result against the protocol's (GOLDEN: the output above): exact where the operation has
  * no truncation, within 1 ulp where it has one.
+ * `spu_modes prg=chacha20|aes|auto` pins the streams (the same output: these inputs make
+ * every truncation exact, so the revealed bits do not depend on the randomness).
  * `spu_modes stats` checks the traffic counted through the runtime (sf_spu_stats): bytes
  * sent by every participant and the rounds of each operation on a fresh SPU equal the
  * formulas of devices/spu/spu_proto.h.
@@ -162,7 +164,7 @@ static int program(sf_ctx *sf, void *arg) {
     SF_TRY(sf_get(sf, k, &pk));
     for (int proto = 0; proto < 2; proto++) {
         sf_spu_options o = {.protocol = proto ? "aby3" : "semi2k", .dealer = proto ? NULL : "carol",
-                            .seed = 12345};
+                            .seed = 12345, .prg = !strncmp(mode, "prg=", 4) ? mode + 4 : NULL};
         sf_device spu = proto ? sf_spu(sf, three, 3, &o) : sf_spu(sf, two, 2, &o);
         if (!strcmp(mode, "misuse")) {
             sf_obj s = sf_to(a, spu);

@@ -43,3 +43,10 @@ sf_add_test(NAME spu_stats_sim MODE sim NPROCS 3 COMMAND $<TARGET_FILE:spu_modes
             LABELS spu EXPECT_EXIT 0 EXPECT_STDOUT "^semi2k ring mul .*: ok$" "^semi2k fixed-point mul .*: ok$" "^semi2k less .*: ok$"
                           "^aby3 ring mul .*: ok$" "^aby3 fixed-point mul .*: ok$" "^aby3 less .*: ok$"
             TIMEOUT 120)
+# Both PRGs (AES-128-CTR is the default where every CPU has AES; ChaCha20 otherwise or pinned)
+sf_add_test(NAME spu_modes_chacha20_debug MODE debug COMMAND $<TARGET_FILE:spu_modes> prg=chacha20 --sf-quiet
+            LABELS spu EXPECT_EXIT 0 EXPECT_STDOUT_FILE ${sgold} TIMEOUT 120)
+sf_add_test(NAME spu_modes_chacha20_sim MODE sim NPROCS 3 COMMAND $<TARGET_FILE:spu_modes> prg=chacha20 --sf-quiet
+            LABELS spu EXPECT_EXIT 0 EXPECT_STDOUT_FILE ${sgold} TIMEOUT 120)
+sf_add_test(NAME spu_bad_prg_debug MODE debug COMMAND $<TARGET_FILE:spu_modes> prg=rc4
+            LABELS spu EXPECT_EXIT 2 EXPECT_STDERR "sf_spu at spu_modes.c:[0-9]+: unknown prg 'rc4' \\(auto, aes or chacha20\\)")

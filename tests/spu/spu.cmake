@@ -11,3 +11,8 @@ endforeach()
 # the portable matmul kernel (the default one is AVX-512 where the CPU has it)
 sf_add_test(NAME spu_basic_generic_gemm COMMAND $<TARGET_FILE:test_spu_basic> --generic-gemm
   LABELS spu TIMEOUT 300)
+# the protocols again with AES-128-CTR streams (SF_SPU_PRG_AES128) instead of ChaCha20
+foreach(t basic cmp fxp plain)
+  sf_add_test(NAME spu_${t}_aes COMMAND $<TARGET_FILE:test_spu_${t}> LABELS spu TIMEOUT 300)
+  set_property(TEST spu_${t}_aes APPEND PROPERTY ENVIRONMENT SF_SPU_TEST_PRG=aes)
+endforeach()

@@ -97,6 +97,18 @@ typedef struct trun {
     void *user;
 } trun;
 
+/* The PRG under test: SF_SPU_TEST_PRG=aes selects AES-128-CTR (where the CPU has AES
+ * instructions; said once if not), anything else ChaCha20. */
+static inline int t_prg(void)
+{
+    const char *e = getenv("SF_SPU_TEST_PRG");
+    if (!e || strcmp(e, "aes")) return SF_SPU_PRG_CHACHA20;
+    if (sf_spu_proto_aes_available()) return SF_SPU_PRG_AES128;
+    static atomic_int said;
+    if (!atomic_exchange(&said, 1)) printf("SF_SPU_TEST_PRG=aes: no AES instructions here, ChaCha20 streams\n");
+    return SF_SPU_PRG_CHACHA20;
+}
+
 __attribute__((unused)) static int t_party(spuh *w, int party, void *arg)
 {
     trun *r = arg;
@@ -105,6 +117,7 @@ __attribute__((unused)) static int t_party(spuh *w, int party, void *arg)
     prm.protocol = r->cfg->proto;
     prm.fxp_bits = 18;
     prm.dealer = r->cfg->dealer;
+    prm.prg = t_prg();
     memcpy(prm.seed, r->seed, 32);
     sf_spu_proto *p = NULL;
     int rc = sf_spu_proto_create(&prm, spuh_net(w, party), &p);
