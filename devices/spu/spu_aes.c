@@ -12,6 +12,7 @@
  * counter, both little endian. The block function is checked against FIPS-197 and
  * SP 800-38A known answers in tests/spu/test_spu_pure.c.
  */
+#include <stdatomic.h>
 #include <string.h>
 
 #include "devices/spu/spu_internal.h"
@@ -101,9 +102,10 @@ static int level_detect(void)
 
 int sf__spup_aes_level(void)
 {
-    static int level = -1; /* benign race: every thread computes the same value */
-    if (level < 0) level = level_detect();
-    return level;
+    static atomic_int level = -1; /* threads may race here: each computes the same value */
+    int l = atomic_load_explicit(&level, memory_order_relaxed);
+    if (l < 0) atomic_store_explicit(&level, l = level_detect(), memory_order_relaxed);
+    return l;
 }
 
 void sf__spup_aes128_expand(const uint8_t key[16], uint8_t rk[176])
