@@ -16,6 +16,11 @@
  * header buffer) until MPI_Testsome reports it complete, so the owner may release its
  * object at once. Nothing blocks on a send, so large messages cannot deadlock.
  *
+ * Flow control: every PACE-th message to a peer is a synchronous send and the next one
+ * waits until the peer has matched it. A rank waiting so keeps receiving: it takes in
+ * whole messages from any peer and stashes them for its later receives, so two ranks that
+ * both send long streams before receiving (an SPU operation's openings) cannot deadlock.
+ *
  * A blocked receiver polls; after wait_timeout it sends the peer a wait notice (what it
  * waits for, its call number and trace) on `ctrl`, and it handles notices from others
  * while it waits, which is how a divergence with no message in flight is found.
@@ -60,7 +65,15 @@ typedef struct mpi_transport {
     MPI_Request *pace_req;
     void **pace_buf;
     sf_value **pace_val;
+    /* messages taken in while this rank waited in pace_wait, per source, in order */
+    struct stashed **stash_head, **stash_tail;
 } mpi_transport;
+
+typedef struct stashed {
+    struct stashed *next;
+    sf_msg_hdr h;
+    sf_value *v;
+} stashed;
 
 #define PACE 64
 
@@ -116,9 +129,34 @@ static int add_pending(mpi_transport *t, MPI_Request r, sf_value *v, void *buf) 
 }
 
 static void handle_notices(mpi_transport *t);
+static int recv_msg(mpi_transport *t, int src, const sf_wait_notice *w, sf_msg_hdr *h,
+                    sf_value **vout);
+
+/* Take in one whole message that has arrived from any peer, if there is one, and stash
+ * it for a later receive. Returns 1 if it took one, 0 if none was there, or an error. */
+static int stash_one(mpi_transport *t) {
+    int flag = 0;
+    MPI_Status st;
+    if (MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, t->data, &flag, &st) != MPI_SUCCESS) return SF_EMPI;
+    if (!flag) return 0;
+    stashed *m = calloc(1, sizeof *m);
+    if (!m) return SF_ENOMEM;
+    int src = st.MPI_SOURCE;
+    /* the probed message is the first unreceived one from src, the start of a message
+     * (a value's data goes just before its header, which the sender posts right after) */
+    int rc = recv_msg(t, src, NULL, &m->h, &m->v);
+    if (rc) {
+        free(m);
+        return rc;
+    }
+    if (t->stash_tail[src]) t->stash_tail[src]->next = m;
+    else t->stash_head[src] = m;
+    t->stash_tail[src] = m;
+    return 1;
+}
 
 /* Wait for the previous synchronous send to dst (the peer has matched it), handling
- * notices and progress meanwhile. */
+ * notices and progress meanwhile, and taking in what arrives (see the top). */
 static int pace_wait(mpi_transport *t, int dst) {
     for (unsigned spins = 0; t->pace_req[dst] != MPI_REQUEST_NULL; spins++) {
         int flag = 0;
@@ -127,7 +165,10 @@ static int pace_wait(mpi_transport *t, int dst) {
         if ((spins & 63) == 63) {
             progress(t);
             handle_notices(t);
-            if (spins > 256) sched_yield();
+            int got = stash_one(t);
+            if (got < 0) return got;
+            if (got) spins = 0;
+            else if (spins > 256) sched_yield();
         }
     }
     free(t->pace_buf[dst]);
@@ -282,9 +323,9 @@ static int recv_wire(mpi_transport *t, int src, const sf_wait_notice *w, wire_hd
     }
 }
 
-static int mpi_recv(sf_transport *bt, int src, const sf_wait_notice *w, sf_msg_hdr *h,
+/* Receive the next message from src off the wire (blocking). */
+static int recv_msg(mpi_transport *t, int src, const sf_wait_notice *w, sf_msg_hdr *h,
                     sf_value **vout) {
-    mpi_transport *t = (mpi_transport *)bt;
     wire_hdr *wh = NULL;
     void *data = NULL;
     size_t cap = 0;
@@ -338,6 +379,20 @@ out:
     return rc;
 }
 
+static int mpi_recv(sf_transport *bt, int src, const sf_wait_notice *w, sf_msg_hdr *h,
+                    sf_value **vout) {
+    mpi_transport *t = (mpi_transport *)bt;
+    stashed *m = t->stash_head[src];
+    if (m) { /* taken in earlier while this rank waited to send */
+        if (!(t->stash_head[src] = m->next)) t->stash_tail[src] = NULL;
+        *h = m->h;
+        *vout = m->v;
+        free(m);
+        return SF_OK;
+    }
+    return recv_msg(t, src, w, h, vout);
+}
+
 static int mpi_finish(sf_transport *bt, const sf_msg_hdr *bye) {
     mpi_transport *t = (mpi_transport *)bt;
     int rc = sf__bye_exchange(bt, bye);
@@ -379,6 +434,15 @@ static void mpi_destroy(sf_transport **tp) {
             free(t->pace_buf[p]);
             sf_value_unref(&t->pace_val[p]);
         }
+    for (int p = 0; t->stash_head && p < t->base.nparties; p++)
+        while (t->stash_head[p]) {
+            stashed *m = t->stash_head[p];
+            t->stash_head[p] = m->next;
+            sf_value_unref(&m->v);
+            free(m);
+        }
+    free(t->stash_head);
+    free(t->stash_tail);
     free(t->nsent);
     free(t->pace_req);
     free(t->pace_buf);
@@ -432,7 +496,9 @@ int sf__mpi_transport_create(sf_transport **out, int nparties, const sf_mpi_opti
     t->pace_req = malloc(sizeof *t->pace_req * (size_t)nparties);
     t->pace_buf = calloc((size_t)nparties, sizeof *t->pace_buf);
     t->pace_val = calloc((size_t)nparties, sizeof *t->pace_val);
-    if (!t->nsent || !t->pace_req || !t->pace_buf || !t->pace_val) {
+    t->stash_head = calloc((size_t)nparties, sizeof *t->stash_head);
+    t->stash_tail = calloc((size_t)nparties, sizeof *t->stash_tail);
+    if (!t->nsent || !t->pace_req || !t->pace_buf || !t->pace_val || !t->stash_head || !t->stash_tail) {
         sf_transport *b = &t->base;
         mpi_destroy(&b);
         return SF_ENOMEM;
