@@ -6,3 +6,9 @@ add_executable(bench_spu ${CMAKE_CURRENT_SOURCE_DIR}/bench_spu.c)
 target_compile_definitions(bench_spu PRIVATE _GNU_SOURCE)
 target_link_libraries(bench_spu PRIVATE sfmpi_spu_harness sfmpi_spu)
 sf_target_defaults(bench_spu)
+# The same operations through the runtime (SF_REMOTE on an SPU device) in debug or
+# simulation mode; bench/spu_rt.sh runs every configuration.
+# Run: mpirun -np 3 bench_spu_rt --sf-mode=sim --split-mul=2 [--n=N] [--mm=D] [--reps=R] [--aby3=1]
+add_executable(bench_spu_rt ${CMAKE_CURRENT_SOURCE_DIR}/bench_spu_rt.c)
+target_link_libraries(bench_spu_rt PRIVATE sfmpi::sfmpi m)
+sf_target_defaults(bench_spu_rt)

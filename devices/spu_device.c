@@ -54,6 +54,7 @@ struct sf_spu_dev {
 
 typedef struct spu_slot {
     sf_spu_share s;
+    sf_value *held; /* an argument's share value that s.w points into (read only), or NULL */
     int fxp; /* 1: fixed point, 0: integer */
     int ndim;
     int64_t shape[SF_MAX_DIMS];
@@ -334,9 +335,11 @@ static sf_value *share_value(const sf_spu_dev *d, const sf_spu_share *s, int fxp
     int nd = ndim;
     if (d->nwords > 1) sh[nd++] = d->nwords;
     if (nd > SF_MAX_DIMS) return NULL;
-    sf_value *v = sf_value_zeros(fxp ? SF_U64 : SF_I64, nd, sh);
     /* the extra dealer holds no shares: its "share" values are zeros of the right shape */
-    if (v && s->w && d->role != d->n) {
+    int copy = s->w && d->role != d->n;
+    sf_value *v = copy ? sf_value_new(fxp ? SF_U64 : SF_I64, nd, sh)
+                       : sf_value_zeros(fxp ? SF_U64 : SF_I64, nd, sh);
+    if (v && copy) {
         if (sf_value_nelems(v) != s->n * (size_t)d->nwords) {
             sf_value_unref(&v);
             return NULL;
@@ -346,16 +349,34 @@ static sf_value *share_value(const sf_spu_dev *d, const sf_spu_share *s, int fxp
     return v;
 }
 
-static int slot_from_value(const sf_spu_dev *d, const sf_value *v, spu_slot *sl) {
+/* The meaning and shape of a share value (U64: fixed point; aby3's trailing pair dropped). */
+static int slot_meta(const sf_spu_dev *d, const sf_value *v, spu_slot *sl) {
     int nd = sf_value_ndim(v) - (d->nwords > 1 ? 1 : 0);
     if (nd < 0) return SF_ETYPE;
     sl->fxp = sf_value_dtype(v) == SF_U64;
     sl->ndim = nd;
     memcpy(sl->shape, sf_value_shape(v), sizeof(int64_t) * (size_t)nd);
-    size_t n = sf_value_nelems(v) / (size_t)d->nwords;
-    if (sf_spu_proto_share_alloc(&sl->s, n, d->nwords)) return SF_ENOMEM;
-    if (n) memcpy(sl->s.w, sf_value_cdata(v), sizeof(uint64_t) * n * (size_t)d->nwords);
     return SF_OK;
+}
+
+/* An argument slot reading the share value in place (no copy): the kernel's operations
+ * never write their inputs, and the slot holds a reference until the call ends. */
+static int slot_from_value(const sf_spu_dev *d, sf_value *v, spu_slot *sl) {
+    SF_TRY(slot_meta(d, v, sl));
+    sl->s.n = sf_value_nelems(v) / (size_t)d->nwords;
+    sl->s.nwords = d->nwords;
+    sl->s.w = sl->s.n ? (uint64_t *)sf_value_data(v) : NULL;
+    sl->held = sf_value_ref(v);
+    return SF_OK;
+}
+
+static void slot_free(spu_slot *sl) {
+    if (sl->held) {
+        sf_value_unref(&sl->held);
+        sl->s.w = NULL;
+    } else {
+        sf_spu_proto_share_free(&sl->s);
+    }
 }
 
 /* ------------------------------------------------------------------ input sharing */
@@ -741,7 +762,7 @@ sf_obj sf__spu_call(sf_device dev, sf_task_fn fn, sf_site site, int nret, sf_obj
                 res[i]->state = SF__ST_READY;
             }
         }
-        for (int i = 0; i < k.nslots; i++) sf_spu_proto_share_free(&k.slots[i].s);
+        for (int i = 0; i < k.nslots; i++) slot_free(&k.slots[i]);
         free(k.slots);
         free(k.ret);
         sf__debug_stop_if_failed(sf, res[0]);
@@ -825,8 +846,7 @@ sf_value *sf__spu_reveal(sf_ctx *sf, sf_entry *e, int to, int *failed) {
         out = err;
     } else {
         spu_slot meta = {0};
-        slot_from_value(d, first, &meta);
-        sf_spu_proto_share_free(&meta.s);
+        slot_meta(d, first, &meta);
         uint64_t *plain = malloc(sizeof *plain * (shares[0].n ? shares[0].n : 1));
         if (!plain || sf_spu_proto_combine(&d->params, d->n, shares, plain))
             sf__fatal(sf, SF_EXIT_FAILURE, "revealing an SPU object: the shares do not combine");

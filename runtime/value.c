@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #define SF__BIG ((size_t)64 << 10)
-#define SF__CACHE_SLOTS 32
+#define SF__CACHE_SLOTS 512
 #define SF__SMALL 256    /* allocation size served from the per-thread free list */
 #define SF__SMALL_KEEP 4096
 /* Bytes the cache may keep: a sixth of the machine's memory, at most 4 GiB (a party that
