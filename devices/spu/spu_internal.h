@@ -13,8 +13,10 @@
 typedef uint64_t u64;
 
 /* Elements per PRG draw in the chunked loops (a multiple of 64, so that every draw of
- * u32 or u64 values starts on a 64-byte ChaCha20 block). */
-#define SPU_CHUNK 8192
+ * u32 or u64 values starts on a 64-byte ChaCha20 block), and per message of the large
+ * operations. 32768 (256-768 KiB messages): through MPI with more ranks than cores, 8192
+ * paid a rendezvous per 64-128 KiB message and ran mul at 0.7x the speed (bench/README.md). */
+#define SPU_CHUNK 32768
 #define SPU_MAXM 64 /* most members of a semi2k instance */
 
 /* A group of members that open values among themselves, with a dealer of correlated

@@ -84,9 +84,10 @@ void sf__spup_prg_t(const sf_spu_proto *p, int peer, unsigned purpose, size_t of
                    int bits, u64 *out)
 {
     if (bits <= 32) {
-        uint32_t t[SPU_CHUNK]; /* u32 draws (a multiple of 16 per ChaCha20 block) */
+        enum { TB = 2048 };
+        uint32_t t[TB]; /* u32 draws (8 KiB at a time: debug-mode ranks run on small stacks) */
         for (size_t done = 0; done < cnt;) {
-            size_t c = cnt - done < SPU_CHUNK ? cnt - done : SPU_CHUNK;
+            size_t c = cnt - done < TB ? cnt - done : TB;
             sf__spup_prg(p, peer, purpose, (u64)(off + done) * 4, t, c * 4);
             for (size_t e = 0; e < c; e++) out[done + e] = (u64)t[e] << (64 - bits);
             done += c;

@@ -91,7 +91,7 @@ typedef struct sf_spu_share {
  *  - Dealer (semi2k): params.dealer == n is the only secure choice. A member dealer (index,
  *    or -1 = member 0) derives every mask and so learns every opened value's secret; the
  *    instance prints "INSECURE: member k is its own dealer" once per process.
- *  - Messages: large operations send one message per SPU_CHUNK (8192) elements and peer
+ *  - Messages: large operations send one message per SPU_CHUNK (32768) elements and peer
  *    (same bytes and rounds as one message); every recv is matched by exactly one send of
  *    the same length. Sends must not block (the extra dealer never waits for anyone).
  *  - Accounting (what the tests check; see tests/spu/spu_harness.c): bytes_sent = payload

@@ -10,7 +10,7 @@
  * no truncation, within 1 ulp where it has one.
  * `spu_modes prg=chacha20|aes|auto` pins the streams (the same output: these inputs make
  * every truncation exact, so the revealed bits do not depend on the randomness).
- * `spu_modes big` runs one mul and one comparison of 2^20 elements (long message streams
+ * `spu_modes big` runs one mul and one comparison of 2^22 elements (long message streams
  * both ways, the flow-control case) and checks every result.
  * `spu_modes stats` checks the traffic counted through the runtime (sf_spu_stats): bytes
  * sent by every participant and the rounds of each operation on a fresh SPU equal the
@@ -154,7 +154,7 @@ static int stats(sf_ctx *sf) {
 
 /* ------------------------------------------------------------------ big */
 
-#define BN (1 << 20)
+#define BN (1 << 22)
 static int bigvec(sf_task *t) {
     int64_t n = BN, who = sf_arg_i64(t, 0);
     sf_value *v = sf_value_new(SF_F64, 1, &n);
@@ -162,7 +162,7 @@ static int bigvec(sf_task *t) {
     return sf_return(t, 0, v);
 }
 
-/* One fixed-point mul and one comparison on 2^20 elements in one call each: every member
+/* One fixed-point mul and one comparison on 2^22 elements in one call each: every member
  * sends 128 chunk messages per peer before it receives any (the transport's flow control
  * must not deadlock on that), and the results are right. */
 static int big(sf_ctx *sf) {

@@ -50,9 +50,9 @@ sf_add_test(NAME spu_modes_chacha20_sim MODE sim NPROCS 3 COMMAND $<TARGET_FILE:
             LABELS spu EXPECT_EXIT 0 EXPECT_STDOUT_FILE ${sgold} TIMEOUT 120)
 sf_add_test(NAME spu_bad_prg_debug MODE debug COMMAND $<TARGET_FILE:spu_modes> prg=rc4
             LABELS spu EXPECT_EXIT 2 EXPECT_STDERR "sf_spu at spu_modes.c:[0-9]+: unknown prg 'rc4' \\(auto, aes or chacha20\\)")
-# 2^20-element operations in one call: members stream 128 messages per peer each way before
+# 2^22-element operations in one call: members stream 128 messages per peer each way before
 # receiving (simulation mode's flow control once deadlocked here)
 sf_add_test(NAME spu_big_sim MODE sim NPROCS 3 COMMAND $<TARGET_FILE:spu_modes> big --sf-quiet
-            LABELS spu EXPECT_EXIT 0 EXPECT_STDOUT "^big: 0 of 2097152 products and comparisons wrong$" TIMEOUT 120)
+            LABELS spu EXPECT_EXIT 0 EXPECT_STDOUT "^big: 0 of 8388608 products and comparisons wrong$" TIMEOUT 120)
 sf_add_test(NAME spu_big_debug MODE debug COMMAND $<TARGET_FILE:spu_modes> big --sf-quiet
-            LABELS spu EXPECT_EXIT 0 EXPECT_STDOUT "^big: 0 of 2097152 products and comparisons wrong$" TIMEOUT 120)
+            LABELS spu EXPECT_EXIT 0 EXPECT_STDOUT "^big: 0 of 8388608 products and comparisons wrong$" TIMEOUT 120)
