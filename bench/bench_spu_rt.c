@@ -31,15 +31,13 @@
  * the protocol's error bound (OK/BAD), so the benchmark cannot silently time garbage.
  *
  * --split-mul=K makes the mul_fxp batch K calls on consecutive parts of the vectors (one
- * measurement = the K calls back to back; bytes and rounds summed over them). Simulation
- * mode needs K = 2 at 1M elements: a single call of more than 64 chunks (SPU_CHUNK = 8192
- * elements) per peer deadlocks there, because mul_fxp sends every chunk before receiving
- * and the MPI transport's flow control (every 64th message to a peer is synchronous, the
- * next one waits for it) blocks both members in a send (see bench/README.md).
+ * measurement = the K calls back to back; bytes and rounds summed over them). It is no
+ * longer needed in simulation mode (a 1M-element call once deadlocked in the MPI
+ * transport's flow control; tests/modes/spu_modes.cmake spu_big_sim covers that now).
  *
  * Usage: bench_spu_rt [--n=N] [--mm=D] [--reps=R] [--aby3=0|1] [--split-mul=K]
  *                     [--only=mul,less,mm] [--tag=TEXT] --sf-mode=debug|sim [--sf-spu=plain]
- *   mpirun -np 3 bench_spu_rt --sf-mode=sim --sf-parties=alice,bob,carol --split-mul=2
+ *   mpirun -np 3 bench_spu_rt --sf-mode=sim --sf-parties=alice,bob,carol
  */
 #include <math.h>
 #include <stdio.h>

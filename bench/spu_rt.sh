@@ -13,9 +13,6 @@
 #   sim-shm    mpirun -np 3, simulation mode, Open MPI's own choice of transport (shared
 #              memory on one machine)
 #   sim-tcp    the same with --mca btl self,tcp: TCP over loopback
-#   sim-deadlock  (full size only) one 1M-element mul_fxp call in simulation mode, which
-#              deadlocks in the MPI transport's flow control (so the sim runs above use
-#              --split-mul=2); reported as DEADLOCK after DEADLOCK_TIMEOUT seconds
 #   debug      debug mode (one process, coroutines), the real protocol
 #   debug-plain  debug mode with --sf-spu=plain (plaintext functional simulation);
 #              skipped with a note when the binary does not accept the option
@@ -25,8 +22,7 @@
 # Environment: BUILD_DIR (default build-bench-spu), N (elements, default 1048576), MM
 # (matmul size, default 1000), REPS (timed repetitions, default 5), ABY3 (1: also aby3
 # over all three parties, default 1), SIM_SPLIT (mul_fxp calls per batch in simulation
-# mode, default 2), TIMEOUT (seconds per run, default 600), DEADLOCK_TIMEOUT (default 60;
-# 0 skips that case), MPIRUN.
+# mode, default 1), TIMEOUT (seconds per run, default 600), MPIRUN.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
@@ -35,12 +31,12 @@ B=${BUILD_DIR:-$root/build-bench-spu}
 out=${1:-$B/spu-rt-results.txt}
 QUICK=${QUICK:-0}
 if [ "$QUICK" = 1 ]; then
-  N=${N:-65536} MM=${MM:-200} REPS=${REPS:-3} DEADLOCK_TIMEOUT=${DEADLOCK_TIMEOUT:-0}
+  N=${N:-65536} MM=${MM:-200} REPS=${REPS:-3}
 else
-  N=${N:-1048576} MM=${MM:-1000} REPS=${REPS:-5} DEADLOCK_TIMEOUT=${DEADLOCK_TIMEOUT:-60}
+  N=${N:-1048576} MM=${MM:-1000} REPS=${REPS:-5}
 fi
 ABY3=${ABY3:-1}
-SIM_SPLIT=${SIM_SPLIT:-2}
+SIM_SPLIT=${SIM_SPLIT:-1}
 TIMEOUT=${TIMEOUT:-600}
 MPIRUN=${MPIRUN:-mpirun}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
@@ -79,18 +75,6 @@ echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 run sim-shm "${MPI[@]}" "$BIN" --sf-mode=sim "$PARTIES" "${ARGS[@]}" --split-mul="$SIM_SPLIT" --tag=shm
 run sim-tcp "${MPI[@]}" --mca btl self,tcp "$BIN" --sf-mode=sim "$PARTIES" "${ARGS[@]}" \
   --split-mul="$SIM_SPLIT" --tag=tcp
-if [ "$DEADLOCK_TIMEOUT" != 0 ] && [ "$N" -gt 524288 ]; then
-  section "sim-deadlock: one mul_fxp call of $N elements in simulation mode (timeout ${DEADLOCK_TIMEOUT} s)"
-  timeout "$DEADLOCK_TIMEOUT" "$MPIRUN" -np 3 --oversubscribe --mca mpi_yield_when_idle 1 "$BIN" \
-    --sf-mode=sim "$PARTIES" --sf-quiet --n="$N" --reps=1 --only=mul --aby3=0 --split-mul=1 >"$tmp/dl.out" 2>&1
-  rc=$?
-  if [ $rc = 124 ]; then
-    echo "spu_rt config=sim-deadlock: DEADLOCK: no result after ${DEADLOCK_TIMEOUT} s (more than 64 chunks per peer in one call)"
-  else
-    sed "s/^spu_rt mode=/spu_rt config=sim-deadlock mode=/" "$tmp/dl.out" | grep '^spu_rt'
-    echo "spu_rt config=sim-deadlock: finished with status $rc: the single-call case no longer deadlocks"
-  fi
-fi
 
 # (b) debug mode, the real protocol (all parties coroutines of one thread)
 run debug timeout "$TIMEOUT" "$BIN" --sf-mode=debug "${ARGS[@]}"
