@@ -106,6 +106,31 @@ static int net_recv(void *c, int from, void *buf, size_t len) {
     return ok ? SF_OK : SF_EINVAL;
 }
 
+/* The message in place: the protocol reads it from the received value's buffer. */
+static int net_recv_view(void *c, int from, size_t len, const void **data, void **hold) {
+    sf_spu_dev *d = c;
+    sf_value *v = NULL;
+    sf_msg_hdr h;
+    sf__recv_value(d->sf, party_of(d, from), d->msg_id, &h, &v);
+    if (!v || h.kind != SF_MSG_DATA || sf_value_nbytes(v) != len + 8) {
+        sf_value_unref(&v);
+        return SF_EINVAL;
+    }
+    const uint8_t *p = sf_value_cdata(v);
+    uint64_t clock;
+    memcpy(&clock, p, 8);
+    if (clock + 1 > d->net.rounds) d->net.rounds = clock + 1;
+    *data = p + 8;
+    *hold = v;
+    return SF_OK;
+}
+
+static void net_release(void *c, void *hold) {
+    (void)c;
+    sf_value *v = hold;
+    sf_value_unref(&v);
+}
+
 /* ------------------------------------------------------------------ creation */
 
 sf_device sf__spu(sf_ctx *sf, const char *const *parties, int n, const sf_spu_options *opts,
@@ -205,7 +230,8 @@ sf_device sf__spu(sf_ctx *sf, const char *const *parties, int n, const sf_spu_op
         randombytes_buf(d->params.seed, sizeof d->params.seed);
     }
     if (d->role >= 0) {
-        d->net = (sf_spu_net){.ctx = d, .self = d->role, .n = d->n, .send = net_send, .recv = net_recv};
+        d->net = (sf_spu_net){.ctx = d, .self = d->role, .n = d->n, .send = net_send, .recv = net_recv,
+                              .recv_view = net_recv_view, .release = net_release};
         /* Hello: every participant tells the others whether it can run AES-128 streams and,
          * unless the seeds are fixed, its fresh X25519 public key. */
         int np = nparticipants(d), agree = !opts->seed && d->params.protocol != SF_SPU_PLAIN;

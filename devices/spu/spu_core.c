@@ -323,6 +323,21 @@ int sf__spup_recv(sf_spu_proto *p, int from, void *buf, size_t len)
     return p->net->recv(p->net->ctx, from, buf, len);
 }
 
+int sf__spup_recv_in(sf_spu_proto *p, int from, void *buf, size_t len, const void **data,
+                     void **hold)
+{
+    *hold = NULL;
+    if (p->net->recv_view) return p->net->recv_view(p->net->ctx, from, len, data, hold);
+    *data = buf;
+    return p->net->recv(p->net->ctx, from, buf, len);
+}
+
+void sf__spup_release(sf_spu_proto *p, void **hold)
+{
+    if (*hold) p->net->release(p->net->ctx, *hold);
+    *hold = NULL;
+}
+
 int sf__spup_grp_open(sf_spu_proto *p, const spu_grp *g, const u64 *mine, u64 *res, size_t cnt,
                      int xor, u64 *tmp)
 {

@@ -82,6 +82,11 @@ void sf__spup_set_key(sf_spu_proto *p, int peer, const uint8_t seed[32]);
 void *sf__spup_scr(sf_spu_proto *p, int slot, size_t bytes);
 int sf__spup_send(sf_spu_proto *p, int to, const void *buf, size_t len);
 int sf__spup_recv(sf_spu_proto *p, int from, void *buf, size_t len);
+/* The next message from `from` in place where the net can (*hold set: give it to
+ * sf__spup_release), else received into buf; *data points at it either way. */
+int sf__spup_recv_in(sf_spu_proto *p, int from, void *buf, size_t len, const void **data,
+                     void **hold);
+void sf__spup_release(sf_spu_proto *p, void **hold);
 int sf__spup_out(sf_spu_proto *p, sf_spu_share *out, size_t n);
 /* Open among the group: res = sum (or xor) of every member's `mine`; tmp: cnt words. */
 int sf__spup_grp_open(sf_spu_proto *p, const spu_grp *g, const u64 *mine, u64 *res, size_t cnt,

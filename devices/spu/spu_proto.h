@@ -36,6 +36,10 @@ typedef struct sf_spu_net {
     /* ordered, reliable; send must not block on the receiver (buffer it) */
     int (*send)(void *ctx, int to, const void *buf, size_t len);
     int (*recv)(void *ctx, int from, void *buf, size_t len);
+    /* optional (NULL: recv is used): the next message from `from` (len bytes) in place,
+     * read only, valid until release(ctx, *hold); saves the copy out of the transport */
+    int (*recv_view)(void *ctx, int from, size_t len, const void **data, void **hold);
+    void (*release)(void *ctx, void *hold);
     uint64_t bytes_sent, rounds;
 } sf_spu_net;
 

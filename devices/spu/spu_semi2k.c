@@ -97,6 +97,22 @@ static int recv_sum(sf_spu_proto *p, const spu_grp *g, u64 *dst, u64 *tmp, size_
     return SF_OK;
 }
 
+/* The sum of the other members' cnt words: in place when there is one other member and
+ * the net can lend its buffer (*hold then set: release it), else summed into dst. */
+static int recv_sum_in(sf_spu_proto *p, const spu_grp *g, u64 *dst, u64 *tmp, size_t cnt,
+                       const u64 **sum, void **hold)
+{
+    *hold = NULL;
+    if (g->m == 2) {
+        const void *d;
+        SPU_TRY(sf__spup_recv_in(p, g->mem[1 - g->me], dst, 8 * cnt, &d, hold));
+        *sum = d;
+        return SF_OK;
+    }
+    *sum = dst;
+    return recv_sum(p, g, dst, tmp, cnt);
+}
+
 /* After the dealer part: the extra dealer sends and is done. */
 static int deal_done(sf_spu_proto *p, const uint8_t *corr, size_t len)
 {
@@ -215,10 +231,10 @@ SPU_HOT int sf__s2k_mul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_sha
     }
     int hold = g->me == g->holder, ds = g->dealer;
     u64 *S = sf__spup_scr(p, SCR_SEND, 16 * N), *Z = fxp ? sf__spup_scr(p, SCR_G, 8 * N) : NULL;
-    u64 *R = sf__spup_scr(p, SCR_RECV, 16 * SPU_CHUNK), *T = sf__spup_scr(p, SCR_TMP, 16 * SPU_CHUNK);
+    u64 *Rb = sf__spup_scr(p, SCR_RECV, 16 * SPU_CHUNK), *T = sf__spup_scr(p, SCR_TMP, 16 * SPU_CHUNK);
     u64 *t = sf__spup_scr(p, SCR_A, 16 * SPU_CHUNK);
     uint8_t *corr = hold ? sf__spup_scr(p, SCR_CORR, per * N) : NULL;
-    if (!S || (fxp && !Z) || !R || !T || !t || (hold && !corr)) return SF_ENOMEM;
+    if (!S || (fxp && !Z) || !Rb || !T || !t || (hold && !corr)) return SF_ENOMEM;
     const u64 *x = a->w, *y = b->w;
     /* open E = x - a, F = y - b: chunk layout S[2 c0 ..] = E_i (cn) | F_i (cn) */
     for (size_t c0 = 0; c0 < N; c0 += SPU_CHUNK) {
@@ -237,8 +253,9 @@ SPU_HOT int sf__s2k_mul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_sha
     u64 hm = hold ? ~(u64)0 : 0, hoff = fxp ? (hm & ((u64)1 << 62)) : 0;
     for (size_t c0 = 0; c0 < N; c0 += SPU_CHUNK) {
         size_t cn = minz(SPU_CHUNK, N - c0);
-        const u64 *s = S + 2 * c0;
-        SPU_TRY(recv_sum(p, g, R, T, 2 * cn));
+        const u64 *s = S + 2 * c0, *R;
+        void *rh;
+        SPU_TRY(recv_sum_in(p, g, Rb, T, 2 * cn, &R, &rh));
         const u64 *c = t;
         if (hold) {
             uint8_t *cc = corr + per * c0;
@@ -257,16 +274,20 @@ SPU_HOT int sf__s2k_mul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_sha
             u64 ai = x[i] - s[e], bi = y[i] - s[cn + e];
             dst[e] = c[e] + E * bi + F * ai + ((E * F) & hm) + hoff;
         }
+        sf__spup_release(p, &rh);
         if (fxp) SPU_TRY(send_others(p, g, dst, 8 * cn));
     }
     if (!fxp) return SF_OK;
     /* open z + 2^62 + r and truncate */
     for (size_t c0 = 0; c0 < N; c0 += SPU_CHUNK) {
         size_t cn = minz(SPU_CHUNK, N - c0);
-        SPU_TRY(recv_sum(p, g, R, T, cn));
-        for (size_t e = 0; e < cn; e++) R[e] += Z[c0 + e];
+        const u64 *V;
+        void *rh;
+        SPU_TRY(recv_sum_in(p, g, Rb, T, cn, &V, &rh));
+        for (size_t e = 0; e < cn; e++) Rb[e] = V[e] + Z[c0 + e];
+        sf__spup_release(p, &rh);
         const uint8_t *cc = hold ? corr + per * c0 : NULL;
-        trunc_out(p, R, c0, cn, f, hold ? (const u64 *)(cc + 8 * cn) : NULL,
+        trunc_out(p, Rb, c0, cn, f, hold ? (const u64 *)(cc + 8 * cn) : NULL,
                   hold ? cc + 16 * cn : NULL, o + c0, t);
     }
     return SF_OK;
@@ -322,8 +343,11 @@ SPU_HOT int sf__s2k_trunc(sf_spu_proto *p, const sf_spu_share *x, int bits, sf_s
     SPU_TRY(sf__spup_out(p, out, N));
     for (size_t c0 = 0; c0 < N; c0 += SPU_CHUNK) {
         size_t cn = minz(SPU_CHUNK, N - c0);
-        SPU_TRY(recv_sum(p, g, R, T, cn));
-        for (size_t e = 0; e < cn; e++) R[e] += S[c0 + e];
+        const u64 *V;
+        void *rh;
+        SPU_TRY(recv_sum_in(p, g, R, T, cn, &V, &rh));
+        for (size_t e = 0; e < cn; e++) R[e] = V[e] + S[c0 + e];
+        sf__spup_release(p, &rh);
         if (hold) {
             if (g->deal)
                 DEAL_CHUNK();
