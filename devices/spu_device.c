@@ -125,6 +125,34 @@ static int net_recv_view(void *c, int from, size_t len, const void **data, void 
     return SF_OK;
 }
 
+/* A message value the protocol writes into and sends as is (no copy). */
+static void *net_send_alloc(void *c, size_t len, void **hold) {
+    (void)c;
+    sf_value *v = sf__value_alloc(SF_BYTES, 1, (const int64_t[]){(int64_t)(len + 8)});
+    if (!v) return NULL;
+    memset(sf_value_data(v), 0, 8);
+    *hold = v;
+    return (uint8_t *)sf_value_data(v) + 8;
+}
+
+static int net_send_held(void *c, int to, void *hold, size_t len) {
+    sf_spu_dev *d = c;
+    sf_value *v = hold;
+    if (sf_value_nbytes(v) != len + 8) return SF_EINVAL;
+    uint64_t clock;
+    memcpy(&clock, sf_value_cdata(v), 8);
+    if (clock != d->net.rounds) {
+        /* never write a value a transport may be reading: a buffer already sent with an
+         * older clock goes out as a copy (the protocol sends each one before it receives) */
+        if (__atomic_load_n(&v->refcnt, __ATOMIC_ACQUIRE) != 1)
+            return net_send(c, to, (const uint8_t *)sf_value_cdata(v) + 8, len);
+        memcpy(sf_value_data(v), &d->net.rounds, 8);
+    }
+    d->net.bytes_sent += len;
+    sf__send_value(d->sf, party_of(d, to), SF_MSG_DATA, d->msg_id, v);
+    return SF_OK;
+}
+
 static void net_release(void *c, void *hold) {
     (void)c;
     sf_value *v = hold;
@@ -231,7 +259,8 @@ sf_device sf__spu(sf_ctx *sf, const char *const *parties, int n, const sf_spu_op
     }
     if (d->role >= 0) {
         d->net = (sf_spu_net){.ctx = d, .self = d->role, .n = d->n, .send = net_send, .recv = net_recv,
-                              .recv_view = net_recv_view, .release = net_release};
+                              .recv_view = net_recv_view, .release = net_release,
+                              .send_alloc = net_send_alloc, .send_held = net_send_held};
         /* Hello: every participant tells the others whether it can run AES-128 streams and,
          * unless the seeds are fixed, its fresh X25519 public key. */
         int np = nparticipants(d), agree = !opts->seed && d->params.protocol != SF_SPU_PLAIN;

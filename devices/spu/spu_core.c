@@ -338,6 +338,22 @@ void sf__spup_release(sf_spu_proto *p, void **hold)
     *hold = NULL;
 }
 
+void *sf__spup_send_buf(sf_spu_proto *p, size_t len, void *fallback, void **hold)
+{
+    *hold = NULL;
+    if (p->net->send_alloc) {
+        void *b = p->net->send_alloc(p->net->ctx, len, hold);
+        if (b) return b;
+        *hold = NULL; /* no memory there: the copying path still works */
+    }
+    return fallback;
+}
+
+int sf__spup_send_held(sf_spu_proto *p, int to, const void *buf, void *hold, size_t len)
+{
+    return hold ? p->net->send_held(p->net->ctx, to, hold, len) : sf__spup_send(p, to, buf, len);
+}
+
 int sf__spup_grp_open(sf_spu_proto *p, const spu_grp *g, const u64 *mine, u64 *res, size_t cnt,
                      int xor, u64 *tmp)
 {

@@ -87,6 +87,10 @@ int sf__spup_recv(sf_spu_proto *p, int from, void *buf, size_t len);
 int sf__spup_recv_in(sf_spu_proto *p, int from, void *buf, size_t len, const void **data,
                      void **hold);
 void sf__spup_release(sf_spu_proto *p, void **hold);
+/* A buffer for an outgoing message: the net's own where it can lend one (*hold set; send
+ * it with sf__spup_send_held, release it when done reading), else `fallback`. */
+void *sf__spup_send_buf(sf_spu_proto *p, size_t len, void *fallback, void **hold);
+int sf__spup_send_held(sf_spu_proto *p, int to, const void *buf, void *hold, size_t len);
 int sf__spup_out(sf_spu_proto *p, sf_spu_share *out, size_t n);
 /* Open among the group: res = sum (or xor) of every member's `mine`; tmp: cnt words. */
 int sf__spup_grp_open(sf_spu_proto *p, const spu_grp *g, const u64 *mine, u64 *res, size_t cnt,

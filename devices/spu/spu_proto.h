@@ -40,6 +40,11 @@ typedef struct sf_spu_net {
      * read only, valid until release(ctx, *hold); saves the copy out of the transport */
     int (*recv_view)(void *ctx, int from, size_t len, const void **data, void **hold);
     void (*release)(void *ctx, void *hold);
+    /* optional (NULL: send is used): a len-byte buffer the protocol writes a message into
+     * and sends with send_held (to any number of peers, unchanged after the first send),
+     * still readable until release(ctx, *hold); saves the copy into the transport */
+    void *(*send_alloc)(void *ctx, size_t len, void **hold);
+    int (*send_held)(void *ctx, int to, void *hold, size_t len);
     uint64_t bytes_sent, rounds;
 } sf_spu_net;
 

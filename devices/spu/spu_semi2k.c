@@ -25,6 +25,7 @@
  * comparison: open c = x + r with the dealer's r in arithmetic and XOR shares, then the
  *   boolean engine (spu_bool.c) and a daBit B2A.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "devices/spu/spu_internal.h"
@@ -220,12 +221,16 @@ SPU_HOT int sf__s2k_mul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_sha
     if (!N) return sf__spup_out(p, out, 0);
     size_t per = 8 + (fxp ? 8 + sf__spup_tsz(f) : 0); /* correction bytes per element */
     if (!p->member) {                                  /* the extra dealer streams corrections */
-        uint8_t *o = sf__spup_scr(p, SCR_CORR, per * SPU_CHUNK);
-        if (!o) return SF_ENOMEM;
+        uint8_t *scr = sf__spup_scr(p, SCR_CORR, per * SPU_CHUNK);
+        if (!scr) return SF_ENOMEM;
         for (size_t c0 = 0; c0 < N; c0 += SPU_CHUNK) {
             size_t cn = minz(SPU_CHUNK, N - c0);
-            SPU_TRY(deal_mul_chunk(p, c0, cn, fxp, o));
-            SPU_TRY(sf__spup_send(p, g->mem[g->holder], o, per * cn));
+            void *h;
+            uint8_t *o = sf__spup_send_buf(p, per * cn, scr, &h);
+            int rc = deal_mul_chunk(p, c0, cn, fxp, o);
+            if (!rc) rc = sf__spup_send_held(p, g->mem[g->holder], o, h, per * cn);
+            sf__spup_release(p, &h);
+            if (rc < 0) return rc;
         }
         return sf__spup_out(p, out, N);
     }
@@ -234,40 +239,61 @@ SPU_HOT int sf__s2k_mul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_sha
     u64 *Rb = sf__spup_scr(p, SCR_RECV, 16 * SPU_CHUNK), *T = sf__spup_scr(p, SCR_TMP, 16 * SPU_CHUNK);
     u64 *t = sf__spup_scr(p, SCR_A, 16 * SPU_CHUNK);
     uint8_t *corr = hold ? sf__spup_scr(p, SCR_CORR, per * N) : NULL;
-    if (!S || (fxp && !Z) || !Rb || !T || !t || (hold && !corr)) return SF_ENOMEM;
+    /* per chunk: the opening sent (E_i | F_i), z sent for truncation, the holder's
+     * corrections; in the net's buffers where it lends them (no copies), else in S, Z, corr */
+    size_t nch = (N + SPU_CHUNK - 1) / SPU_CHUNK;
+    struct mchunk {
+        u64 *s, *z;
+        const uint8_t *cc;
+        void *hs, *hz, *hc;
+    } *ch = calloc(nch, sizeof *ch);
+    if (!S || (fxp && !Z) || !Rb || !T || !t || (hold && !corr) || !ch) {
+        free(ch);
+        return SF_ENOMEM;
+    }
+    int rc = SF_OK;
+#define MTRY(expr)                      \
+    do {                                \
+        if ((rc = (expr)) < 0) goto done; \
+    } while (0)
     const u64 *x = a->w, *y = b->w;
-    /* open E = x - a, F = y - b: chunk layout S[2 c0 ..] = E_i (cn) | F_i (cn) */
-    for (size_t c0 = 0; c0 < N; c0 += SPU_CHUNK) {
+    /* open E = x - a, F = y - b: a chunk's message is E_i (cn) | F_i (cn) */
+    for (size_t c0 = 0, ci = 0; c0 < N; c0 += SPU_CHUNK, ci++) {
         size_t cn = minz(SPU_CHUNK, N - c0);
-        u64 *s = S + 2 * c0;
+        u64 *s = ch[ci].s = sf__spup_send_buf(p, 16 * cn, S + 2 * c0, &ch[ci].hs);
         sf__spup_prg(p, ds, PP_A, 8 * c0, t, 8 * cn);
         sf__spup_prg(p, ds, PP_B, 8 * c0, t + SPU_CHUNK, 8 * cn);
         for (size_t e = 0; e < cn; e++) {
             s[e] = x[c0 + e] - t[e];
             s[cn + e] = y[c0 + e] - t[SPU_CHUNK + e];
         }
-        SPU_TRY(send_others(p, g, s, 16 * cn));
+        for (int j = 0; j < g->m; j++)
+            if (j != g->me) MTRY(sf__spup_send_held(p, g->mem[j], s, ch[ci].hs, 16 * cn));
     }
-    SPU_TRY(sf__spup_out(p, out, N));
+    MTRY(sf__spup_out(p, out, N));
     u64 *o = out->w;
     u64 hm = hold ? ~(u64)0 : 0, hoff = fxp ? (hm & ((u64)1 << 62)) : 0;
-    for (size_t c0 = 0; c0 < N; c0 += SPU_CHUNK) {
+    for (size_t c0 = 0, ci = 0; c0 < N; c0 += SPU_CHUNK, ci++) {
         size_t cn = minz(SPU_CHUNK, N - c0);
-        const u64 *s = S + 2 * c0, *R;
-        void *rh;
-        SPU_TRY(recv_sum_in(p, g, Rb, T, 2 * cn, &R, &rh));
+        const u64 *s = ch[ci].s, *R;
+        void *rh = NULL;
+        MTRY(recv_sum_in(p, g, Rb, T, 2 * cn, &R, &rh));
         const u64 *c = t;
         if (hold) {
             uint8_t *cc = corr + per * c0;
-            if (g->deal)
-                SPU_TRY(deal_mul_chunk(p, c0, cn, fxp, cc));
-            else
-                SPU_TRY(sf__spup_recv(p, ds, cc, per * cn));
-            c = (const u64 *)cc;
+            if (g->deal) {
+                MTRY(deal_mul_chunk(p, c0, cn, fxp, cc));
+                ch[ci].cc = cc;
+            } else {
+                const void *v;
+                MTRY(sf__spup_recv_in(p, ds, cc, per * cn, &v, &ch[ci].hc));
+                ch[ci].cc = v;
+            }
+            c = (const u64 *)ch[ci].cc;
         } else {
             sf__spup_prg(p, ds, PP_C, 8 * c0, t, 8 * cn);
         }
-        u64 *dst = fxp ? Z + c0 : o + c0;
+        u64 *dst = fxp ? (ch[ci].z = sf__spup_send_buf(p, 8 * cn, Z + c0, &ch[ci].hz)) : o + c0;
         for (size_t e = 0; e < cn; e++) {
             size_t i = c0 + e;
             u64 E = s[e] + R[e], F = s[cn + e] + R[cn + e];
@@ -275,22 +301,35 @@ SPU_HOT int sf__s2k_mul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_sha
             dst[e] = c[e] + E * bi + F * ai + ((E * F) & hm) + hoff;
         }
         sf__spup_release(p, &rh);
-        if (fxp) SPU_TRY(send_others(p, g, dst, 8 * cn));
+        sf__spup_release(p, &ch[ci].hs);
+        if (fxp)
+            for (int j = 0; j < g->m; j++)
+                if (j != g->me) MTRY(sf__spup_send_held(p, g->mem[j], dst, ch[ci].hz, 8 * cn));
     }
-    if (!fxp) return SF_OK;
-    /* open z + 2^62 + r and truncate */
-    for (size_t c0 = 0; c0 < N; c0 += SPU_CHUNK) {
-        size_t cn = minz(SPU_CHUNK, N - c0);
-        const u64 *V;
-        void *rh;
-        SPU_TRY(recv_sum_in(p, g, Rb, T, cn, &V, &rh));
-        for (size_t e = 0; e < cn; e++) Rb[e] = V[e] + Z[c0 + e];
-        sf__spup_release(p, &rh);
-        const uint8_t *cc = hold ? corr + per * c0 : NULL;
-        trunc_out(p, Rb, c0, cn, f, hold ? (const u64 *)(cc + 8 * cn) : NULL,
-                  hold ? cc + 16 * cn : NULL, o + c0, t);
+    if (fxp) { /* open z + 2^62 + r and truncate */
+        for (size_t c0 = 0, ci = 0; c0 < N; c0 += SPU_CHUNK, ci++) {
+            size_t cn = minz(SPU_CHUNK, N - c0);
+            const u64 *V, *z = ch[ci].z;
+            void *rh = NULL;
+            MTRY(recv_sum_in(p, g, Rb, T, cn, &V, &rh));
+            for (size_t e = 0; e < cn; e++) Rb[e] = V[e] + z[e];
+            sf__spup_release(p, &rh);
+            sf__spup_release(p, &ch[ci].hz);
+            const uint8_t *cc = ch[ci].cc;
+            trunc_out(p, Rb, c0, cn, f, hold ? (const u64 *)(cc + 8 * cn) : NULL,
+                      hold ? cc + 16 * cn : NULL, o + c0, t);
+            sf__spup_release(p, &ch[ci].hc);
+        }
     }
-    return SF_OK;
+done:
+    for (size_t ci = 0; ci < nch; ci++) {
+        sf__spup_release(p, &ch[ci].hs);
+        sf__spup_release(p, &ch[ci].hz);
+        sf__spup_release(p, &ch[ci].hc);
+    }
+    free(ch);
+    return rc;
+#undef MTRY
 }
 
 /* ---------------------------------------------------------------- trunc */
