@@ -283,11 +283,11 @@ sf_device sf__spu(sf_ctx *sf, const char *const *parties, int n, const sf_spu_op
                 sf__fatal(sf, SF_EXIT_FAILURE, "sf_spu at %s:%d: no valid key share from %s", where,
                           site.line, sf__party_name(sf, party_of(d, j)));
             if (!peer[j][0] && lacking < 0) lacking = j;
-            aes &= peer[j][0];
+            aes = aes && peer[j][0];
         }
         if (!hello[0]) lacking = d->role;
         const char *prg = opts->prg ? opts->prg : "auto";
-        if (!strcmp(prg, "chacha20")) aes = 0;
+        if (!strcmp(prg, "chacha20") || d->params.protocol == SF_SPU_PLAIN) aes = 0; /* plain: no streams */
         else if (!strcmp(prg, "aes") && lacking >= 0)
             sf__fatal(sf, SF_EXIT_USAGE, "sf_spu at %s:%d: prg \"aes\" was asked for but %s has no "
                       "AES instructions (use \"auto\" or \"chacha20\")", where, site.line,

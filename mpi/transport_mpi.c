@@ -20,6 +20,8 @@
  * waits until the peer has matched it. A rank waiting so keeps receiving: it takes in
  * whole messages from any peer and stashes them for its later receives, so two ranks that
  * both send long streams before receiving (an SPU operation's openings) cannot deadlock.
+ * The price: while a rank waits so, what its peers send it is held in its memory without
+ * bound (taking a message in also releases that sender's paced send).
  *
  * A blocked receiver polls; after wait_timeout it sends the peer a wait notice (what it
  * waits for, its call number and trace) on `ctrl`, and it handles notices from others

@@ -90,7 +90,7 @@ static void big_put(void *p, size_t cap) {
     pthread_mutex_lock(&big_cache.mu);
     while (big_cache.n > 0 &&
            (big_cache.n == SF__CACHE_SLOTS || big_cache.bytes + cap > SF__CACHE_BYTES)) {
-        big_cache.n--; /* evict the oldest-placed slot 0 by moving the last over it */
+        big_cache.n--; /* evict slot 0 (an arbitrary entry: removals reorder the slots) */
         munmap(big_cache.ptr[0], big_cache.cap[0]);
         big_cache.bytes -= big_cache.cap[0];
         big_cache.ptr[0] = big_cache.ptr[big_cache.n];

@@ -235,10 +235,13 @@ SPU_HOT int sf__s2k_mul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_sha
         return sf__spup_out(p, out, N);
     }
     int hold = g->me == g->holder, ds = g->dealer;
-    u64 *S = sf__spup_scr(p, SCR_SEND, 16 * N), *Z = fxp ? sf__spup_scr(p, SCR_G, 8 * N) : NULL;
+    /* whole-operation scratch only where the net lends no buffers (it usually does) */
+    int lend = p->net->send_alloc != NULL, view = p->net->recv_view != NULL;
+    u64 *S = lend ? NULL : sf__spup_scr(p, SCR_SEND, 16 * N);
+    u64 *Z = fxp && !lend ? sf__spup_scr(p, SCR_G, 8 * N) : NULL;
     u64 *Rb = sf__spup_scr(p, SCR_RECV, 16 * SPU_CHUNK), *T = sf__spup_scr(p, SCR_TMP, 16 * SPU_CHUNK);
     u64 *t = sf__spup_scr(p, SCR_A, 16 * SPU_CHUNK);
-    uint8_t *corr = hold ? sf__spup_scr(p, SCR_CORR, per * N) : NULL;
+    uint8_t *corr = hold && (g->deal || !view) ? sf__spup_scr(p, SCR_CORR, per * N) : NULL;
     /* per chunk: the opening sent (E_i | F_i), z sent for truncation, the holder's
      * corrections; in the net's buffers where it lends them (no copies), else in S, Z, corr */
     size_t nch = (N + SPU_CHUNK - 1) / SPU_CHUNK;
@@ -247,11 +250,12 @@ SPU_HOT int sf__s2k_mul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_sha
         const uint8_t *cc;
         void *hs, *hz, *hc;
     } *ch = calloc(nch, sizeof *ch);
-    if (!S || (fxp && !Z) || !Rb || !T || !t || (hold && !corr) || !ch) {
+    if ((!lend && (!S || (fxp && !Z))) || !Rb || !T || !t || (hold && (g->deal || !view) && !corr) || !ch) {
         free(ch);
         return SF_ENOMEM;
     }
     int rc = SF_OK;
+    void *rh = NULL; /* the peer's opening held in place (released per chunk) */
 #define MTRY(expr)                      \
     do {                                \
         if ((rc = (expr)) < 0) goto done; \
@@ -260,7 +264,8 @@ SPU_HOT int sf__s2k_mul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_sha
     /* open E = x - a, F = y - b: a chunk's message is E_i (cn) | F_i (cn) */
     for (size_t c0 = 0, ci = 0; c0 < N; c0 += SPU_CHUNK, ci++) {
         size_t cn = minz(SPU_CHUNK, N - c0);
-        u64 *s = ch[ci].s = sf__spup_send_buf(p, 16 * cn, S + 2 * c0, &ch[ci].hs);
+        u64 *s = ch[ci].s = sf__spup_send_buf(p, 16 * cn, S ? S + 2 * c0 : NULL, &ch[ci].hs);
+        if (!s) MTRY(SF_ENOMEM);
         sf__spup_prg(p, ds, PP_A, 8 * c0, t, 8 * cn);
         sf__spup_prg(p, ds, PP_B, 8 * c0, t + SPU_CHUNK, 8 * cn);
         for (size_t e = 0; e < cn; e++) {
@@ -276,11 +281,10 @@ SPU_HOT int sf__s2k_mul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_sha
     for (size_t c0 = 0, ci = 0; c0 < N; c0 += SPU_CHUNK, ci++) {
         size_t cn = minz(SPU_CHUNK, N - c0);
         const u64 *s = ch[ci].s, *R;
-        void *rh = NULL;
         MTRY(recv_sum_in(p, g, Rb, T, 2 * cn, &R, &rh));
         const u64 *c = t;
         if (hold) {
-            uint8_t *cc = corr + per * c0;
+            uint8_t *cc = corr ? corr + per * c0 : NULL;
             if (g->deal) {
                 MTRY(deal_mul_chunk(p, c0, cn, fxp, cc));
                 ch[ci].cc = cc;
@@ -293,7 +297,8 @@ SPU_HOT int sf__s2k_mul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_sha
         } else {
             sf__spup_prg(p, ds, PP_C, 8 * c0, t, 8 * cn);
         }
-        u64 *dst = fxp ? (ch[ci].z = sf__spup_send_buf(p, 8 * cn, Z + c0, &ch[ci].hz)) : o + c0;
+        u64 *dst = fxp ? (ch[ci].z = sf__spup_send_buf(p, 8 * cn, Z ? Z + c0 : NULL, &ch[ci].hz)) : o + c0;
+        if (!dst) MTRY(SF_ENOMEM);
         for (size_t e = 0; e < cn; e++) {
             size_t i = c0 + e;
             u64 E = s[e] + R[e], F = s[cn + e] + R[cn + e];
@@ -310,7 +315,6 @@ SPU_HOT int sf__s2k_mul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_sha
         for (size_t c0 = 0, ci = 0; c0 < N; c0 += SPU_CHUNK, ci++) {
             size_t cn = minz(SPU_CHUNK, N - c0);
             const u64 *V, *z = ch[ci].z;
-            void *rh = NULL;
             MTRY(recv_sum_in(p, g, Rb, T, cn, &V, &rh));
             for (size_t e = 0; e < cn; e++) Rb[e] = V[e] + z[e];
             sf__spup_release(p, &rh);
@@ -322,6 +326,7 @@ SPU_HOT int sf__s2k_mul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_sha
         }
     }
 done:
+    sf__spup_release(p, &rh);
     for (size_t ci = 0; ci < nch; ci++) {
         sf__spup_release(p, &ch[ci].hs);
         sf__spup_release(p, &ch[ci].hz);

@@ -16,3 +16,10 @@ foreach(t basic cmp fxp plain)
   sf_add_test(NAME spu_${t}_aes COMMAND $<TARGET_FILE:test_spu_${t}> LABELS spu TIMEOUT 300)
   set_property(TEST spu_${t}_aes APPEND PROPERTY ENVIRONMENT SF_SPU_TEST_PRG=aes)
 endforeach()
+# the protocols again over a net that lends its buffers (the runtime's zero-copy hooks:
+# recv_view, send_alloc/send_held), checking that every lent buffer is released and none
+# is written after it was sent
+foreach(t basic fxp plain)
+  sf_add_test(NAME spu_${t}_zerocopy COMMAND $<TARGET_FILE:test_spu_${t}> LABELS spu TIMEOUT 300)
+  set_property(TEST spu_${t}_zerocopy APPEND PROPERTY ENVIRONMENT SF_SPU_TEST_ZC=1)
+endforeach()

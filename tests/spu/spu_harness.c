@@ -20,6 +20,9 @@ typedef struct msg {
     struct msg *next;
     size_t len, cap;
     uint64_t clock;
+    int lent;     /* zero-copy hooks: 1 = a received message lent in place, 2 = a lent send buffer */
+    int sent;     /* a send buffer: sent at least once (then it must not change) */
+    uint64_t sum; /* its checksum at the first send */
     unsigned char data[];
 } msg;
 
@@ -37,6 +40,8 @@ typedef struct party {
     pthread_cond_t cv;
     pthread_t th;
     int rc;
+    int holds;     /* zero-copy buffers lent and not yet released */
+    int zc_errors; /* a lent send buffer written after its first send */
 } party;
 
 struct spuh {
@@ -87,10 +92,11 @@ static int h_send(void *ctx, int to, const void *buf, size_t len)
     return SF_OK;
 }
 
-static int h_recv(void *ctx, int from, void *buf, size_t len)
+/* Take the next message from `from` (blocking, with a timeout). */
+static int h_pop(party *me, int from, size_t len, msg **out)
 {
-    party *me = ctx;
     spuh *w = me->w;
+    *out = NULL;
     if (from < 0 || from >= w->np || from == me->id) return SF_EINVAL;
     chan *c = &w->ch[me->id][from];
     struct timespec dl;
@@ -109,15 +115,24 @@ static int h_recv(void *ctx, int from, void *buf, size_t len)
     c->head = m->next;
     if (!c->head) c->tail = NULL;
     pthread_mutex_unlock(&me->mu);
-    int rc = SF_OK;
+    if (m->clock + 1 > me->net.rounds) me->net.rounds = m->clock + 1;
+    *out = m;
     if (m->len != len) {
         fprintf(stderr, "spu harness: party %d expected %zu bytes from %d, message has %zu\n",
                 me->id, len, from, m->len);
-        rc = SF_EINVAL;
-    } else if (len) {
-        memcpy(buf, m->data, len);
+        return SF_EINVAL;
     }
-    if (m->clock + 1 > me->net.rounds) me->net.rounds = m->clock + 1;
+    return SF_OK;
+}
+
+static int h_recv(void *ctx, int from, void *buf, size_t len)
+{
+    party *me = ctx;
+    msg *m;
+    int rc = h_pop(me, from, len, &m);
+    if (!m) return rc;
+    if (!rc && len) memcpy(buf, m->data, len);
+    chan *c = &me->w->ch[me->id][from];
     pthread_mutex_lock(&me->mu);
     if (c->npool < POOL_KEEP) {
         m->next = c->pool;
@@ -128,6 +143,79 @@ static int h_recv(void *ctx, int from, void *buf, size_t len)
     pthread_mutex_unlock(&me->mu);
     free(m);
     return rc;
+}
+
+/* ---- the optional zero-copy hooks (SF_SPU_TEST_ZC=1): lent buffers are checked */
+
+static uint64_t fnv(const unsigned char *p, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ULL;
+    return h;
+}
+
+static int h_recv_view(void *ctx, int from, size_t len, const void **data, void **hold)
+{
+    party *me = ctx;
+    msg *m;
+    int rc = h_pop(me, from, len, &m);
+    if (rc) {
+        free(m);
+        return rc;
+    }
+    m->lent = 1;
+    me->holds++;
+    *data = m->data;
+    *hold = m;
+    return SF_OK;
+}
+
+static void *h_send_alloc(void *ctx, size_t len, void **hold)
+{
+    party *me = ctx;
+    msg *m = calloc(1, sizeof *m + (len ? len : 1));
+    if (!m) return NULL;
+    m->len = m->cap = len;
+    m->lent = 2;
+    me->holds++;
+    *hold = m;
+    return m->data;
+}
+
+static int h_send_held(void *ctx, int to, void *hold, size_t len)
+{
+    party *me = ctx;
+    msg *m = hold;
+    if (m->lent != 2 || m->len != len) return SF_EINVAL;
+    uint64_t sum = fnv(m->data, len);
+    if (m->sent && sum != m->sum) {
+        fprintf(stderr, "spu harness: party %d changed a lent buffer between its sends\n", me->id);
+        me->zc_errors++;
+    }
+    m->sent = 1;
+    m->sum = sum;
+    return h_send(ctx, to, m->data, len); /* the receiver gets its own copy */
+}
+
+static void h_release(void *ctx, void *hold)
+{
+    party *me = ctx;
+    msg *m = hold;
+    if (m->lent == 2 && m->sent && fnv(m->data, m->len) != m->sum) {
+        fprintf(stderr, "spu harness: party %d wrote a lent buffer after sending it\n", me->id);
+        me->zc_errors++;
+    }
+    memset(m->data, 0xA5, m->len); /* a read after release sees garbage */
+    me->holds--;
+    free(m);
+}
+
+int spuh_zc_problems(spuh *w, int id)
+{
+    party *p = &w->p[id];
+    if (p->holds)
+        fprintf(stderr, "spu harness: party %d: %d lent buffers not released\n", id, p->holds);
+    return p->holds + p->zc_errors;
 }
 
 spuh *spuh_new(int nparties, int nmembers)
@@ -149,6 +237,13 @@ spuh *spuh_new(int nparties, int nmembers)
         p->net.n = nmembers;
         p->net.send = h_send;
         p->net.recv = h_recv;
+        const char *zc = getenv("SF_SPU_TEST_ZC");
+        if (zc && !strcmp(zc, "1")) {
+            p->net.recv_view = h_recv_view;
+            p->net.release = h_release;
+            p->net.send_alloc = h_send_alloc;
+            p->net.send_held = h_send_held;
+        }
     }
     return w;
 }

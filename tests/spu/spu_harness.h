@@ -30,5 +30,9 @@ int spuh_run(spuh *w, int (*fn)(spuh *w, int party, void *arg), void *arg);
 uint64_t spuh_sync(spuh *w, int party);
 /* Barrier of all parties. */
 void spuh_barrier(spuh *w);
+/* With SF_SPU_TEST_ZC=1 the net also lends buffers (recv_view, send_alloc/send_held), and
+ * checks them: lent buffers not released so far, plus lent send buffers changed after
+ * their first send (both should be 0 when an operation has returned). */
+int spuh_zc_problems(spuh *w, int party);
 
 #endif

@@ -126,6 +126,8 @@ __attribute__((unused)) static int t_party(spuh *w, int party, void *arg)
         return rc;
     }
     rc = r->body(r, party, p);
+    int zc = spuh_zc_problems(w, party);
+    if (zc) t_fail(__FILE__, __LINE__, "party %d: %d problems with lent buffers", party, zc);
     sf_spu_proto_destroy(p);
     return rc;
 }
