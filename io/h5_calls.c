@@ -3,8 +3,8 @@
  *
  * sf_h5_read is a collective call on every rank of the party: the leader probes the
  * dataset and broadcasts its dtype and shape; every rank reads its block of rows (with
- * MPI-IO when the party runs under MPI, a plain read in debug mode); the blocks are
- * gathered to the leader, whose object is the result. With one rank the leader reads the
+ * MPI-IO when the party runs under MPI, a plain read in debug mode); the leader reads its
+ * rows straight into the result and the other blocks are gathered into it. With one rank the leader reads the
  * whole dataset straight into the result. Every error names the file and the dataset and,
  * through the failure chain, the call site.
  *
@@ -72,7 +72,10 @@ static int h5_read_kernel(sf_task *t) {
     sf__block_rows(info.shape[0], size, rank, &row0, &nrows);
     memcpy(shape, info.shape, sizeof shape);
     shape[0] = nrows;
-    sf_value *blk = sf_value_new(info.dtype, info.ndim, shape);
+    /* the leader reads its rows straight into the result (the gather then moves only the
+     * other ranks' blocks); the others into a block of their own */
+    sf_value *blk = rank == 0 ? sf_value_new(info.dtype, info.ndim, info.shape)
+                              : sf_value_new(info.dtype, info.ndim, shape);
     if (!blk) return sf_fail(t, "%s: %s: out of memory for rows %lld..%lld", file, dset,
                              (long long)row0, (long long)(row0 + nrows));
     rc = sf__h5_read_rows(file, dset, &info, row0, nrows, sf_value_data(blk), mpi, err, sizeof err);
@@ -89,11 +92,14 @@ static int h5_read_kernel(sf_task *t) {
         sf_value_unref(&blk);
         return rc ? sf_fail(t, "%s", err) : (rank == 0 ? sf_fail(t, "%s: %s: another rank's read failed", file, dset) : 0);
     }
-    sf_value *all = NULL;
-    rc = sf_comm_gather(comm, 0, blk, &all);
+    rc = sf__comm_gather_into(comm, 0, rank == 0 ? NULL : blk, nrows, rank == 0 ? blk : NULL);
+    if (rc) {
+        sf_value_unref(&blk);
+        return sf_fail(t, "%s: %s: gathering the blocks failed: %s", file, dset, sf_strerror(rc));
+    }
+    if (rank == 0) return sf_return(t, 0, blk);
     sf_value_unref(&blk);
-    if (rc) return sf_fail(t, "%s: %s: gathering the blocks failed: %s", file, dset, sf_strerror(rc));
-    return rank == 0 ? sf_return(t, 0, all) : 0;
+    return 0;
 }
 
 static int h5_write_task(sf_task *t) {

@@ -20,6 +20,7 @@
  *              dtypes only); *out on root only (NULL elsewhere). allreduce: on every rank.
  *   gather:    concatenation along axis 0 in rank order (same dtype and trailing shape;
  *              leading extents may differ); *out on root only. 0-d inputs become shape {size}.
+ *   gather_into: the same into a value the root allocated, its own block already in place.
  *   scatter:   root's `in` is split along axis 0 into `size` blocks, the first (n % size)
  *              blocks one row longer (sf__block_rows); every rank gets its block.
  * Reductions in debug mode combine in rank order 0,1,2,...; MPI may combine in another
@@ -46,6 +47,13 @@ struct sf_pcomm_ops {
     int (*reduce)(sf_pcomm *c, int root, const sf_value *in, sf_reduce_op op, sf_value **out);
     int (*allreduce)(sf_pcomm *c, const sf_value *in, sf_reduce_op op, sf_value **out);
     int (*gather)(sf_pcomm *c, int root, const sf_value *in, sf_value **out);
+    /* gather into the root's own `out` (its final shape, in rank order), whose first
+     * `root_rows` rows after the rows of the ranks before the root already hold the root's
+     * block (the root passes in = NULL): no copy of the root's block. Other ranks pass
+     * their block as `in` (out = NULL). Block dtypes and row sizes must match out's and
+     * the rows must add up to out's; otherwise every rank gets SF_ETYPE. NULL in the self
+     * backend (one rank has nothing to gather). */
+    int (*gather_into)(sf_pcomm *c, int root, const sf_value *in, int64_t root_rows, sf_value *out);
     int (*scatter)(sf_pcomm *c, int root, const sf_value *in, sf_value **out);
     int (*barrier)(sf_pcomm *c);
     /* const MPI_Comm * for MPI-IO (HDF5), or NULL (debug). */

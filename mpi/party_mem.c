@@ -318,6 +318,45 @@ static int pm_gather(sf_pcomm *bc, int root, const sf_value *in, sf_value **out)
     return SF_OK;
 }
 
+static size_t row_bytes(const sf_value *v) {
+    size_t rb = sf_dtype_size((sf_dtype)v->dtype);
+    for (int i = 1; i < v->ndim; i++) rb *= (size_t)v->shape[i];
+    return rb;
+}
+
+static int pm_gather_into(sf_pcomm *bc, int root, const sf_value *in, int64_t root_rows,
+                          sf_value *out) {
+    mem_pcomm *c = (mem_pcomm *)bc;
+    if (root < 0 || root >= bc->size) return SF_EINVAL;
+    if (bc->rank != root) {
+        int st = in && in->ndim > 0 ? SF_OK : SF_EINVAL;
+        int rc = coll_send(c, root, K_GATHER, root, 0, st, st ? NULL : (sf_value *)in);
+        return rc ? rc : await_answer(c, K_GATHER, root, NULL);
+    }
+    int size = bc->size, status = out && out->ndim > 0 && root_rows >= 0 ? SF_OK : SF_EINVAL, rc;
+    size_t rb = out ? row_bytes(out) : 0;
+    int64_t at = 0;
+    for (int r = 0; r < size; r++) { /* in rank order: each block lands at its rows */
+        if (r == root) {
+            at += root_rows;
+            continue;
+        }
+        int xst = SF_OK;
+        sf_value *x = NULL;
+        if ((rc = coll_recv(c, r, K_GATHER, root, NULL, &xst, &x))) return rc;
+        status = worse(status, xst);
+        if (!status && (!x || x->dtype != out->dtype || x->ndim != out->ndim || row_bytes(x) != rb ||
+                        at + x->shape[0] > out->shape[0]))
+            status = SF_ETYPE;
+        if (!status && x->nbytes) memcpy((char *)out->data + (size_t)at * rb, x->data, x->nbytes);
+        if (x) at += x->shape[0];
+        sf_value_unref(&x);
+    }
+    if (!status && at != out->shape[0]) status = SF_ETYPE;
+    rc = answer_all(c, K_GATHER, root, status, NULL);
+    return status ? status : rc;
+}
+
 /* Rows [row0, row0 + nrows) of v as a new value. */
 static sf_value *rows_of(const sf_value *v, int64_t row0, int64_t nrows) {
     int64_t shape[SF_MAX_DIMS];
@@ -409,6 +448,7 @@ static const struct sf_pcomm_ops mem_pcomm_ops = {
     .reduce = pm_reduce,
     .allreduce = pm_allreduce,
     .gather = pm_gather,
+    .gather_into = pm_gather_into,
     .scatter = pm_scatter,
     .barrier = pm_barrier,
     .mpi_comm = pm_mpi_comm,

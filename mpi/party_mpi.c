@@ -386,9 +386,11 @@ static int rows_exchange(mpi_pcomm *c, int root, int gather, char *rootbuf, char
             c->displs[r] = (int)((size_t)row0[r] * rowbytes / usize);
         }
         int mine = c->counts[me];
+        /* the root's block already in place (gather_into): MPI_IN_PLACE, no copy */
+        int inplace = gather && me == root && rootbuf && mybuf == rootbuf + (size_t)row0[me] * rowbytes;
         if (gather)
-            rc = ok(MPI_Gatherv(mybuf, mine, unit, rootbuf, c->counts, c->displs, unit, root,
-                                c->comm));
+            rc = ok(MPI_Gatherv(inplace ? MPI_IN_PLACE : mybuf, mine, unit, rootbuf, c->counts,
+                                c->displs, unit, root, c->comm));
         else
             rc = ok(MPI_Scatterv(rootbuf, c->counts, c->displs, unit, mybuf, mine, unit, root,
                                  c->comm));
@@ -400,7 +402,7 @@ static int rows_exchange(mpi_pcomm *c, int root, int gather, char *rootbuf, char
         size_t len = (size_t)rows[r] * rowbytes;
         char *rb = rootbuf ? rootbuf + (size_t)row0[r] * rowbytes : NULL;
         if (r == root) {
-            if (me == root && len) memmove(gather ? rb : mybuf, gather ? mybuf : rb, len);
+            if (me == root && len && rb != mybuf) memmove(gather ? rb : mybuf, gather ? mybuf : rb, len);
             continue;
         }
         if (me != root && me != r) continue;
@@ -493,6 +495,47 @@ static int pc_gather(sf_pcomm *bc, int root, const sf_value *in, sf_value **out)
     return rc;
 }
 
+enum { I_ERR, I_DTYPE, I_ROWBYTES, I_ROWS, I_TOTAL, I_N };
+
+static int pc_gather_into(sf_pcomm *bc, int root, const sf_value *in, int64_t root_rows,
+                          sf_value *out) {
+    mpi_pcomm *c = (mpi_pcomm *)bc;
+    int me = bc->rank, size = bc->size;
+    if (root < 0 || root >= size) return SF_EINVAL;
+    const sf_value *v = me == root ? out : in;
+    int64_t d[I_N] = {v && v->ndim > 0 && (me != root || root_rows >= 0) ? 0 : -SF_EINVAL, -1, -1, -1, -1};
+    if (!d[I_ERR]) {
+        size_t rb = sf_dtype_size((sf_dtype)v->dtype);
+        for (int i = 1; i < v->ndim; i++) rb *= (size_t)v->shape[i];
+        d[I_DTYPE] = v->dtype;
+        d[I_ROWBYTES] = (int64_t)rb;
+        d[I_ROWS] = me == root ? root_rows : v->shape[0];
+        d[I_TOTAL] = me == root ? v->shape[0] : -1;
+    }
+    /* everyone sees every block's description and decides the same way (no rank waits for
+     * a transfer that another rank refused) */
+    int64_t *t = c->table;
+    int rc = ok(MPI_Allgather(d, I_N, MPI_INT64_T, t, I_N, MPI_INT64_T, c->comm));
+    if (rc) return rc;
+    const int64_t *rt = t + (size_t)root * I_N;
+    int64_t *rows = c->rows, *row0 = c->row0, acc = 0, maxerr = 0;
+    int bad = 0;
+    for (int r = 0; r < size; r++) {
+        const int64_t *e = t + (size_t)r * I_N;
+        if (e[I_ERR] > maxerr) maxerr = e[I_ERR];
+        if (e[I_DTYPE] != rt[I_DTYPE] || e[I_ROWBYTES] != rt[I_ROWBYTES] || e[I_ROWS] < 0) bad = 1;
+        rows[r] = e[I_ROWS];
+        row0[r] = acc;
+        if (__builtin_add_overflow(acc, e[I_ROWS], &acc)) bad = 1;
+    }
+    if (maxerr) return (int)-maxerr;
+    if (bad || acc != rt[I_TOTAL]) return SF_ETYPE;
+    size_t rb = (size_t)rt[I_ROWBYTES];
+    char *rootbuf = me == root ? (char *)out->data : NULL;
+    char *mybuf = me == root ? rootbuf + (size_t)row0[root] * rb : (char *)in->data;
+    return rows_exchange(c, root, 1, rootbuf, mybuf, rows, row0, rb);
+}
+
 static int pc_scatter(sf_pcomm *bc, int root, const sf_value *in, sf_value **out) {
     mpi_pcomm *c = (mpi_pcomm *)bc;
     int me = bc->rank, size = bc->size, err = 0;
@@ -560,6 +603,7 @@ static const struct sf_pcomm_ops mpi_pcomm_ops = {
     .reduce = pc_reduce,
     .allreduce = pc_allreduce,
     .gather = pc_gather,
+    .gather_into = pc_gather_into,
     .scatter = pc_scatter,
     .barrier = pc_barrier,
     .mpi_comm = pc_mpi_comm,

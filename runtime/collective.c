@@ -60,6 +60,10 @@ int sf_comm_gather(sf_comm *c, int root, const sf_value *in, sf_value **out) {
     if (root < 0 || root >= c->pc->size || !in || !out) return SF_EINVAL;
     return c->pc->ops->gather(c->pc, root, in, out);
 }
+int sf__comm_gather_into(sf_comm *c, int root, const sf_value *in, int64_t root_rows, sf_value *out) {
+    if (root < 0 || root >= c->pc->size || !c->pc->ops->gather_into) return SF_EINVAL;
+    return c->pc->ops->gather_into(c->pc, root, in, root_rows, out);
+}
 int sf_comm_scatter(sf_comm *c, int root, const sf_value *in, sf_value **out) {
     if (root < 0 || root >= c->pc->size || !out || (c->pc->rank == root && !in)) return SF_EINVAL;
     return c->pc->ops->scatter(c->pc, root, in, out);

@@ -173,6 +173,8 @@ void sf__coll_exit_workers(sf_ctx *sf);
 int sf__worker_loop(sf_ctx *sf);
 sf_comm *sf__comm_new(struct sf_pcomm *pc);
 const void *sf__comm_mpi(sf_comm *c); /* const MPI_Comm * of the party, or NULL (debug) */
+/* gather into the root's preallocated out, its own root_rows rows already in place (mpi/party.h) */
+int sf__comm_gather_into(sf_comm *c, int root, const sf_value *in, int64_t root_rows, sf_value *out);
 /* call.c: run a kernel on a worker; returns the failure message (free) or NULL. */
 char *sf__run_kernel(sf_ctx *sf, sf_task_fn fn, const char *what, sf_value **args, int nargs,
                      int nret);

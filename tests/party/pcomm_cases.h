@@ -350,6 +350,63 @@ static void pc_case_gather(sf_pcomm *c, pc_log *L) {
         }
 }
 
+/* gather_into: the root's block already in place in its own preallocated result (the
+ * HDF5 read path); every case with a leading axis, to the first and the last rank; then a
+ * rank whose rows do not fit the result's: SF_ETYPE on every rank, no hang. */
+static void pc_case_gather_into(sf_pcomm *c, pc_log *L) {
+    char b2[96];
+    int ng = (int)(sizeof pc_gcases / sizeof pc_gcases[0]);
+    for (int k = 0; k < 2; k++)
+        for (int g = 0; g < ng; g++) {
+            const pc_gcase *gc = &pc_gcases[g];
+            if (gc->ndim == 0) continue;
+            int root = k ? c->size - 1 : 0;
+            sf_value *in = pc_gather_input(gc, c->rank, g), *want = NULL, *out = NULL;
+            int64_t root_rows = in->shape[0];
+            if (c->rank == root) {
+                int64_t shape[4] = {0};
+                for (int r = 0; r < c->size; r++) {
+                    sf_value *x = pc_gather_input(gc, r, g);
+                    shape[0] += x->shape[0];
+                    sf_value_unref(&x);
+                }
+                for (int i = 1; i < gc->ndim; i++) shape[i] = gc->trail[i - 1];
+                want = sf__value_alloc((sf_dtype)gc->dt, gc->ndim, shape);
+                out = sf__value_alloc((sf_dtype)gc->dt, gc->ndim, shape);
+                memset(out->data, 0x5A, out->nbytes); /* whatever is not written shows */
+                char *p = want->data;
+                for (int r = 0; r < c->size; r++) {
+                    sf_value *x = pc_gather_input(gc, r, g);
+                    if (r == root) memcpy((char *)out->data + (p - (char *)want->data), x->data, x->nbytes);
+                    memcpy(p, x->data, x->nbytes);
+                    p += x->nbytes;
+                    sf_value_unref(&x);
+                }
+            }
+            int rc = c->ops->gather_into(c, root, c->rank == root ? NULL : in, root_rows, out);
+            PC_CHECK(L, rc == SF_OK && (c->rank != root || pc_same(out, want)),
+                     "gather_into case %d to %d: rc %d got %s", g, root, rc, pc_desc(out, b2, sizeof b2));
+            PC_LOG(L, rc);
+            if (c->rank == root) PC_LOGV(L, out);
+            sf_value_unref(&out);
+            sf_value_unref(&want);
+            sf_value_unref(&in);
+        }
+    if (c->size < 2) return;
+    /* the last rank sends one row too many */
+    int64_t sh[2] = {c->rank == c->size - 1 ? 3 : 2, 4};
+    sf_value *in = pc_make(SF_F64, 2, sh, c->rank, 7), *out = NULL;
+    if (c->rank == 0) {
+        int64_t tot[2] = {2 * (int64_t)c->size, 4};
+        out = sf__value_alloc(SF_F64, 2, tot);
+    }
+    int rc = c->ops->gather_into(c, 0, c->rank == 0 ? NULL : in, 2, out);
+    PC_CHECK(L, rc == SF_ETYPE, "gather_into with a block too many rows: rc %d, not SF_ETYPE", rc);
+    PC_LOG(L, rc);
+    sf_value_unref(&out);
+    sf_value_unref(&in);
+}
+
 /* ---------------------------------------------------------------- scatter */
 
 typedef struct pc_scase {
@@ -585,6 +642,7 @@ static void pc_run_all(sf_pcomm *c, pc_log *L) {
     pc_case_reduce(c, L);
     PC_CHECK(L, c->ops->barrier(c) == SF_OK, "barrier");
     pc_case_gather(c, L);
+    pc_case_gather_into(c, L);
     pc_case_scatter(c, L);
     PC_CHECK(L, c->ops->barrier(c) == SF_OK, "barrier");
     pc_case_p2p(c, L);
