@@ -75,38 +75,16 @@ static int nparticipants(const sf_spu_dev *d) { return d->n + (d->dealer >= 0); 
 
 /* Every protocol message carries the sender's round clock ahead of the payload (8 bytes,
  * not counted as protocol bytes), so that rounds are counted through the runtime exactly
- * as the protocol's formulas define them. */
-static int net_send(void *c, int to, const void *buf, size_t len) {
-    sf_spu_dev *d = c;
-    sf_value *v = sf__value_alloc(SF_BYTES, 1, (const int64_t[]){(int64_t)(len + 8)});
-    if (!v) return SF_ENOMEM;
-    uint8_t *p = sf_value_data(v);
-    memcpy(p, &d->net.rounds, 8);
-    if (len) memcpy(p + 8, buf, len);
-    d->net.bytes_sent += len;
-    sf__send_value(d->sf, party_of(d, to), SF_MSG_DATA, d->msg_id, v);
+ * as the protocol's formulas define them. Messages are values: the protocol reads a
+ * received one in place (recv_view) and writes an outgoing one in place (send_alloc);
+ * the copying recv and send are those plus a copy. */
+
+static void net_release(void *c, void *hold) {
+    (void)c;
+    sf_value *v = hold;
     sf_value_unref(&v);
-    return SF_OK;
 }
 
-static int net_recv(void *c, int from, void *buf, size_t len) {
-    sf_spu_dev *d = c;
-    sf_value *v = NULL;
-    sf_msg_hdr h;
-    sf__recv_value(d->sf, party_of(d, from), d->msg_id, &h, &v);
-    int ok = v && h.kind == SF_MSG_DATA && sf_value_nbytes(v) == len + 8;
-    if (ok) {
-        const uint8_t *p = sf_value_cdata(v);
-        uint64_t clock;
-        memcpy(&clock, p, 8);
-        if (clock + 1 > d->net.rounds) d->net.rounds = clock + 1;
-        if (len) memcpy(buf, p + 8, len);
-    }
-    sf_value_unref(&v);
-    return ok ? SF_OK : SF_EINVAL;
-}
-
-/* The message in place: the protocol reads it from the received value's buffer. */
 static int net_recv_view(void *c, int from, size_t len, const void **data, void **hold) {
     sf_spu_dev *d = c;
     sf_value *v = NULL;
@@ -125,7 +103,16 @@ static int net_recv_view(void *c, int from, size_t len, const void **data, void 
     return SF_OK;
 }
 
-/* A message value the protocol writes into and sends as is (no copy). */
+static int net_recv(void *c, int from, void *buf, size_t len) {
+    const void *data;
+    void *hold;
+    int rc = net_recv_view(c, from, len, &data, &hold);
+    if (rc) return rc;
+    if (len) memcpy(buf, data, len);
+    net_release(c, hold);
+    return SF_OK;
+}
+
 static void *net_send_alloc(void *c, size_t len, void **hold) {
     (void)c;
     sf_value *v = sf__value_alloc(SF_BYTES, 1, (const int64_t[]){(int64_t)(len + 8)});
@@ -134,6 +121,8 @@ static void *net_send_alloc(void *c, size_t len, void **hold) {
     *hold = v;
     return (uint8_t *)sf_value_data(v) + 8;
 }
+
+static int net_send(void *c, int to, const void *buf, size_t len);
 
 static int net_send_held(void *c, int to, void *hold, size_t len) {
     sf_spu_dev *d = c;
@@ -153,10 +142,14 @@ static int net_send_held(void *c, int to, void *hold, size_t len) {
     return SF_OK;
 }
 
-static void net_release(void *c, void *hold) {
-    (void)c;
-    sf_value *v = hold;
-    sf_value_unref(&v);
+static int net_send(void *c, int to, const void *buf, size_t len) {
+    void *hold;
+    uint8_t *p = net_send_alloc(c, len, &hold);
+    if (!p) return SF_ENOMEM;
+    if (len) memcpy(p, buf, len);
+    int rc = net_send_held(c, to, hold, len); /* a fresh value: its clock is written */
+    net_release(c, hold);
+    return rc;
 }
 
 /* ------------------------------------------------------------------ creation */

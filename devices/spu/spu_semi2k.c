@@ -84,22 +84,9 @@ static int send_others(sf_spu_proto *p, const spu_grp *g, const void *buf, size_
     return SF_OK;
 }
 
-/* dst = sum of the other members' cnt words (tmp: cnt words, used with > 2 members). */
-static int recv_sum(sf_spu_proto *p, const spu_grp *g, u64 *dst, u64 *tmp, size_t cnt)
-{
-    int first = 1;
-    for (int j = 0; j < g->m; j++) {
-        if (j == g->me) continue;
-        SPU_TRY(sf__spup_recv(p, g->mem[j], first ? dst : tmp, 8 * cnt));
-        if (!first)
-            for (size_t i = 0; i < cnt; i++) dst[i] += tmp[i];
-        first = 0;
-    }
-    return SF_OK;
-}
-
 /* The sum of the other members' cnt words: in place when there is one other member and
- * the net can lend its buffer (*hold then set: release it), else summed into dst. */
+ * the net can lend its buffer (*hold then set: release it), else summed into dst (tmp:
+ * cnt words, used with more than 2 members). */
 static int recv_sum_in(sf_spu_proto *p, const spu_grp *g, u64 *dst, u64 *tmp, size_t cnt,
                        const u64 **sum, void **hold)
 {
@@ -111,7 +98,15 @@ static int recv_sum_in(sf_spu_proto *p, const spu_grp *g, u64 *dst, u64 *tmp, si
         return SF_OK;
     }
     *sum = dst;
-    return recv_sum(p, g, dst, tmp, cnt);
+    int first = 1;
+    for (int j = 0; j < g->m; j++) {
+        if (j == g->me) continue;
+        SPU_TRY(sf__spup_recv(p, g->mem[j], first ? dst : tmp, 8 * cnt));
+        if (!first)
+            for (size_t i = 0; i < cnt; i++) dst[i] += tmp[i];
+        first = 0;
+    }
+    return SF_OK;
 }
 
 /* After the dealer part: the extra dealer sends and is done. */
