@@ -25,19 +25,9 @@
 #include "mpi/party.h"
 #include "runtime/value.h"
 
+#include "bench_util.h"
+
 #define MAX_REPS 101
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(const double *v, int n) {
-    double t[MAX_REPS];
-    memcpy(t, v, sizeof *v * (size_t)n);
-    qsort(t, (size_t)n, sizeof *t, cmp_double);
-    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
-}
 
 /* Seconds from a common start to the slowest rank's end. */
 static double slowest(MPI_Comm comm, double t0) {
@@ -117,7 +107,7 @@ int main(int argc, char **argv) {
                 pair[it - warmup] = t_raw / t_sf;
             }
         }
-        double mraw = median(traw, reps), msf = median(tsf, reps), mpair = median(pair, reps);
+        double mraw = bench_median(traw, reps), msf = bench_median(tsf, reps), mpair = bench_median(pair, reps);
         if (rank == 0)
             printf("allreduce sum float64 %-6s np=%d: raw %10.1f us (%6.2f GB/s)  sf %10.1f us "
                    "(%6.2f GB/s)  ratio %.3fx%s (paired %.3fx)  [%d warm-up + %d timed, medians]\n",

@@ -65,6 +65,8 @@
 #ifdef SF_BENCH_OPENSSL
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+
+#include "bench_util.h"
 #endif
 
 static long g_mib = 1024;
@@ -72,25 +74,6 @@ static int g_reps = 5, g_warmup = 2;
 static int g_tcp = 0, g_p1 = 0, g_p3 = 0;
 static long g_pingpong = 0, g_tls_hs = 0;
 static const char *g_tls_suite = NULL, *g_cert = NULL, *g_key = NULL;
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_dbl(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-static double median(double *v, int n) {
-    double *c = malloc(sizeof *c * (size_t)n);
-    memcpy(c, v, sizeof *c * (size_t)n);
-    qsort(c, (size_t)n, sizeof *c, cmp_dbl);
-    double m = n % 2 ? c[n / 2] : 0.5 * (c[n / 2 - 1] + c[n / 2]);
-    free(c);
-    return m;
-}
 
 static uint8_t pattern(size_t i) { return (uint8_t)((i >> 12) * 131u + 7u); }
 
@@ -111,10 +94,10 @@ static long check(const uint8_t *p, size_t n) {
 static void report(const char *what, const double *secs, int n, size_t bytes) {
     double mbs[64];
     for (int i = 0; i < n; i++) mbs[i] = (double)bytes / secs[i] / 1e6;
-    double m = median(mbs, n), lo = mbs[0], hi = mbs[0];
+    double m = bench_median(mbs, n), lo = mbs[0], hi = mbs[0];
     for (int i = 1; i < n; i++) lo = mbs[i] < lo ? mbs[i] : lo, hi = mbs[i] > hi ? mbs[i] : hi;
     printf("bridge %s: %.0f MB/s median of %d reps (min %.0f, max %.0f), %zu bytes, median %.3f s\n",
-           what, m, n, lo, hi, bytes, median((double *)secs, n));
+           what, m, n, lo, hi, bytes, bench_median((double *)secs, n));
     fflush(stdout);
 }
 
@@ -165,11 +148,11 @@ static int program(sf_ctx *sf, void *arg) {
         sf_obj a = SF_REMOTE(alice, fwd, SF_OBJ(x0));
         SF_TRY(sf_wait(sf, &a, 1));
         int64_t fa = party_faults(sf, alice), fb = party_faults(sf, bob);
-        double t0 = now_s();
+        double t0 = bench_now_s();
         sf_obj y = SF_REMOTE(bob, consume, SF_OBJ(a));
         sf_value *v;
         SF_TRY(sf_get(sf, y, &v));
-        double dt = now_s() - t0;
+        double dt = bench_now_s() - t0;
         if (sf_value_as_i64(v, 0) != bytes) {
             sf_print(sf, "bench_bridge: bob received %lld bytes, expected %lld\n",
                      (long long)sf_value_as_i64(v, 0), (long long)bytes);
@@ -261,10 +244,10 @@ static void *tcp_sender(void *p) {
     double *secs = calloc((size_t)a->reps, sizeof *secs);
     for (int r = 0; r < a->reps; r++) {
         uint8_t ok;
-        double t0 = now_s();
+        double t0 = bench_now_s();
         write_all(a->fd, a->buf, a->n);
         if (read_all(a->fd, &ok, 1) != 1) exit(1);
-        secs[r] = now_s() - t0;
+        secs[r] = bench_now_s() - t0;
     }
     return secs;
 }
@@ -328,11 +311,11 @@ static int run_chain(void) {
     for (int r = 0; r < total; r++) {
         sender_arg sa = {.port = g_p1, .buf = sbuf, .n = n};
         pthread_t th;
-        double t0 = now_s();
+        double t0 = bench_now_s();
         pthread_create(&th, NULL, chain_sender, &sa);
         int afd = accept(lfd, NULL, NULL);
         size_t got = read_all(afd, rbuf, n);
-        double dt = now_s() - t0;
+        double dt = bench_now_s() - t0;
         uint8_t extra;
         if (got != n || read(afd, &extra, 1) != 0) {
             fprintf(stderr, "bench_bridge: chain delivered %zu bytes, expected %zu\n", got, n);
@@ -376,19 +359,19 @@ static int run_pingpong(void) {
     double us[5];
     for (long i = 0; i < warm; i++) write_all(fd, b, sizeof b), read_all(fd, b, sizeof b);
     for (int k = 0; k < 5; k++) {
-        double t0 = now_s();
+        double t0 = bench_now_s();
         for (long i = 0; i < blk; i++) {
             write_all(fd, b, sizeof b);
             if (read_all(fd, b, sizeof b) != sizeof b) return 1;
         }
-        us[k] = (now_s() - t0) / (double)blk * 1e6;
+        us[k] = (bench_now_s() - t0) / (double)blk * 1e6;
     }
     waitpid(pid, NULL, 0);
     close(fd), close(lfd);
     double lo = us[0], hi = us[0];
     for (int k = 1; k < 5; k++) lo = us[k] < lo ? us[k] : lo, hi = us[k] > hi ? us[k] : hi;
     printf("pingpong tcp 64 B, 2 processes, blocking: %.1f us per round trip (median of 5 x %ld; "
-           "min %.1f, max %.1f)\n", median(us, 5), blk, lo, hi);
+           "min %.1f, max %.1f)\n", bench_median(us, 5), blk, lo, hi);
     return 0;
 }
 
@@ -443,10 +426,10 @@ static void *tls_client(void *p) {
     if (SSL_connect(a->ssl) != 1) ssl_die("SSL_connect");
     for (int r = 0; r < a->reps; r++) {
         uint8_t ok;
-        double t0 = now_s();
+        double t0 = bench_now_s();
         ssl_write_all(a->ssl, a->buf, a->n);
         if (ssl_read_all(a->ssl, &ok, 1) != 1) ssl_die("SSL_read (answer)");
-        a->secs[r] = now_s() - t0;
+        a->secs[r] = bench_now_s() - t0;
     }
     return NULL;
 }
@@ -525,14 +508,14 @@ static int run_tls_handshake(long n) {
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     const char *suite = "?";
     for (long i = 0; i < total; i++) {
-        double t0 = now_s();
+        double t0 = bench_now_s();
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
         if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a)) ssl_die("connect");
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         SSL *c = SSL_new(cc);
         SSL_set_fd(c, fd);
         if (SSL_connect(c) != 1) ssl_die("SSL_connect");
-        double dt = now_s() - t0;
+        double dt = bench_now_s() - t0;
         if (i >= warm) t[i - warm] = dt;
         suite = SSL_get_cipher_name(c);
         SSL_free(c);
@@ -541,9 +524,9 @@ static int run_tls_handshake(long n) {
     pthread_join(th, NULL);
     double *c = malloc(sizeof *c * (size_t)n);
     memcpy(c, t, sizeof *c * (size_t)n);
-    qsort(c, (size_t)n, sizeof *c, cmp_dbl);
+    qsort(c, (size_t)n, sizeof *c, bench_cmp_double);
     printf("handshake tls1.3 %s (X25519, ECDSA P-256 certificate): connect + SSL_connect median %.1f us "
-           "(p90 %.1f us) over %ld connections\n", suite, median(t, (int)n) * 1e6,
+           "(p90 %.1f us) over %ld connections\n", suite, bench_median(t, (int)n) * 1e6,
            c[(size_t)(0.9 * (double)(n - 1))] * 1e6, n);
     free(c), free(t);
     SSL_CTX_free(cc), SSL_CTX_free(g_hs_sctx);

@@ -27,27 +27,11 @@
 
 #include "sfmpi/sf.h"
 
+#include "bench_util.h"
+
 #define MAX_REPS 101
 #define GOAL_NS 100.0
 #define SCOPE_BATCH 1000
-
-static double now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(const double *v, int n) {
-    double t[MAX_REPS];
-    memcpy(t, v, sizeof *v * (size_t)n);
-    qsort(t, (size_t)n, sizeof *t, cmp_double);
-    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
-}
 
 /* The function both paths call. */
 static double work(double x) { return x * 0.5 + 1.0; }
@@ -79,13 +63,13 @@ static int program(sf_ctx *sf, void *arg) {
     /* direct calls: party 0 only (no runtime calls, so no divergence) */
     double d = 0;
     if (me0) {
-        double acc = 0, t0 = now_ns();
+        double acc = 0, t0 = bench_now_ns();
         for (long i = 0; i < n; i++) acc += work_ptr((double)i);
-        d = (now_ns() - t0) / (double)n;
+        d = (bench_now_ns() - t0) / (double)n;
         if (acc == -1.0) printf("impossible\n"); /* keep acc alive */
     }
     /* remote calls on one's own device */
-    double t0 = now_ns();
+    double t0 = bench_now_ns();
     if (c->use_scope) {
         for (long i = 0; i < n;) {
             sf_scope s = sf_scope_begin(sf);
@@ -99,7 +83,7 @@ static int program(sf_ctx *sf, void *arg) {
             sf_release(o);
         }
     }
-    double s = (now_ns() - t0) / (double)n;
+    double s = (bench_now_ns() - t0) / (double)n;
     if (me0) {
         c->direct[r] = d;
         c->sfc[r] = s;
@@ -160,8 +144,8 @@ int main(int argc, char **argv) {
     for (size_t k = 0; k < ncases; k++) {
         bcase *c = &cases[k];
         if (g_only >= 0 && (size_t)g_only != k) continue;
-        double d = median(c->direct, g_reps), s = median(c->sfc, g_reps),
-               o = median(c->diff, g_reps);
+        double d = bench_median(c->direct, g_reps), s = bench_median(c->sfc, g_reps),
+               o = bench_median(c->diff, g_reps);
         const char *goal = k == 0 ? (o <= GOAL_NS ? " (goal <= 100 ns: met)"
                                                   : " (goal <= 100 ns: NOT met)")
                                   : " (info)";

@@ -40,6 +40,8 @@
 #include "io/h5.h"
 #include "sfmpi/sf.h"
 
+#include "bench_util.h"
+
 #define COLS 128
 
 static const char *g_file = "/tmp/sfmpi-bench-h5read.h5";
@@ -48,21 +50,6 @@ static int g_reps = 5, g_warmup = 2, g_cold = 0, g_write = 0;
 static double *g_buf; /* the plain read's warm buffer (on the leader) */
 static size_t g_buf_bytes;
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-static int cmp_dbl(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-static double median(const double *v, int n) {
-    double c[64];
-    memcpy(c, v, sizeof *c * (size_t)n);
-    qsort(c, (size_t)n, sizeof *c, cmp_dbl);
-    return n % 2 ? c[n / 2] : 0.5 * (c[n / 2 - 1] + c[n / 2]);
-}
 static long check(const double *p, size_t n) {
     long bad = 0;
     for (size_t i = 0; i < n; i += 4096) bad += p[i] != (double)i;
@@ -91,7 +78,7 @@ static int write_file(void) {
     for (size_t i = 0; i < n; i++) p[i] = (double)i;
     char err[1024];
     sf_h5_attr attrs[] = {{"program", "bench_h5read"}};
-    double t0 = now_s();
+    double t0 = bench_now_s();
     int rc = sf__h5_write_atomic(g_file, "x", v, attrs, 1, err, sizeof err);
     sf_value_unref(&v);
     if (rc) {
@@ -99,7 +86,7 @@ static int write_file(void) {
         return 1;
     }
     printf("h5read: wrote %s: x (%lld x %d float64, %zu bytes) in %.1f s\n", g_file, (long long)rows,
-           COLS, n * 8, now_s() - t0);
+           COLS, n * 8, bench_now_s() - t0);
     return 0;
 }
 
@@ -115,7 +102,7 @@ static int drop_caches(sf_task *t) {
 
 static int plain_read(sf_task *t) {
     const char *file = sf_arg_str(t, 0);
-    double t0 = now_s();
+    double t0 = bench_now_s();
     hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) return sf_fail(t, "H5Fopen %s failed", file);
     hid_t d = H5Dopen2(f, "x", H5P_DEFAULT);
@@ -133,13 +120,13 @@ static int plain_read(sf_task *t) {
         g_buf = p;
         memset(g_buf, 0, bytes);
         g_buf_bytes = bytes;
-        t0 = now_s();
+        t0 = bench_now_s();
     }
     herr_t rc = H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, g_buf);
     H5Sclose(s);
     H5Dclose(d);
     H5Fclose(f);
-    double dt = now_s() - t0;
+    double dt = bench_now_s() - t0;
     if (rc < 0) return sf_fail(t, "H5Dread of %s failed", file);
     long bad = check(g_buf, (size_t)n);
     if (bad) return sf_fail(t, "plain read: %ld wrong values in the sample", bad);
@@ -182,10 +169,10 @@ static int program(sf_ctx *sf, void *arg) {
             }
             if (do_sf) {
                 long f0 = minflt();
-                double t0 = now_s();
+                double t0 = bench_now_s();
                 sf_obj o = sf_h5_read(all, g_file, "x");
                 SF_TRY(sf_wait(sf, &o, 1));
-                t_sf = now_s() - t0;
+                t_sf = bench_now_s() - t0;
                 flt = minflt() - f0;
                 sf_obj c = SF_REMOTE(leader, check_task, SF_OBJ(o));
                 sf_value *v;
@@ -210,11 +197,11 @@ static int program(sf_ctx *sf, void *arg) {
                  mode, ranks, ranks > 1 ? "s" : "", r, r < g_warmup ? " (warm-up)" : "", t_sf,
                  (double)bytes / t_sf / 1e6, t_plain, (double)bytes / t_plain / 1e6, t_plain / t_sf, flt);
     }
-    double ms = median(ts, g_reps), mp = median(tp, g_reps);
+    double ms = bench_median(ts, g_reps), mp = bench_median(tp, g_reps);
     sf_print(sf, "h5read %s %d rank%s per party, %s cache: sfmpi %.0f MB/s, plain H5Dread %.0f MB/s "
                  "(medians of %d reps, %zu bytes); ratio %.2f (median of per-rep ratios)%s\n",
              mode, ranks, ranks > 1 ? "s" : "", g_cold ? (cold_ok ? "cold" : "warm (drop_caches FAILED)") : "warm",
-             (double)bytes / ms / 1e6, (double)bytes / mp / 1e6, g_reps, bytes, median(ratio, g_reps),
+             (double)bytes / ms / 1e6, (double)bytes / mp / 1e6, g_reps, bytes, bench_median(ratio, g_reps),
              "");
     return 0;
 }

@@ -33,30 +33,15 @@
 
 #include "mpi/bridge/noise.h"
 
+#include "bench_util.h"
+
 static int g_n = 1000;
 static sf_noise_cipher g_cipher = SF_NOISE_CHACHAPOLY;
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-static int cmp_dbl(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-static double median(const double *v, int n) {
-    double *c = malloc(sizeof *c * (size_t)n);
-    memcpy(c, v, sizeof *c * (size_t)n);
-    qsort(c, (size_t)n, sizeof *c, cmp_dbl);
-    double m = n % 2 ? c[n / 2] : 0.5 * (c[n / 2 - 1] + c[n / 2]);
-    free(c);
-    return m;
-}
 static double pct(const double *v, int n, double p) {
     double *c = malloc(sizeof *c * (size_t)n);
     memcpy(c, v, sizeof *c * (size_t)n);
-    qsort(c, (size_t)n, sizeof *c, cmp_dbl);
+    qsort(c, (size_t)n, sizeof *c, bench_cmp_double);
     double m = c[(int)(p * (n - 1))];
     free(c);
     return m;
@@ -102,19 +87,19 @@ static void run_memory(void) {
         sf_noise_cs it, ir, rt, rr;
         uint8_t m1[256], m2[256], hh1[32], hh2[32];
         size_t l1, l2, pl;
-        double t0 = now_s();
+        double t0 = bench_now_s();
         if (sf__noise_init(&hi, g_cipher, 1, pro, pro_len, a_priv, b_pub, NULL) ||
             sf__noise_init(&hr, g_cipher, 0, pro, pro_len, b_priv, a_pub, NULL))
             die("init");
-        double t1 = now_s();
+        double t1 = bench_now_s();
         if (sf__noise_write(&hi, NULL, 0, m1, sizeof m1, &l1)) die("write 1");
-        double t2 = now_s();
+        double t2 = bench_now_s();
         if (sf__noise_read(&hr, m1, l1, NULL, 0, &pl) || sf__noise_write(&hr, NULL, 0, m2, sizeof m2, &l2) ||
             sf__noise_split(&hr, &rt, &rr, hh2))
             die("responder");
-        double t3 = now_s();
+        double t3 = bench_now_s();
         if (sf__noise_read(&hi, m2, l2, NULL, 0, &pl) || sf__noise_split(&hi, &it, &ir, hh1)) die("initiator");
-        double t4 = now_s();
+        double t4 = bench_now_s();
         if (memcmp(hh1, hh2, 32) || memcmp(it.k, rr.k, 32) || memcmp(ir.k, rt.k, 32)) die("key agreement");
         if (i >= 0) {
             t[S_INIT][i] = t1 - t0, t[S_W1][i] = t2 - t1, t[S_RW2][i] = t3 - t2, t[S_R2][i] = t4 - t3;
@@ -124,19 +109,19 @@ static void run_memory(void) {
         g_l1 = l1, g_l2 = l2;
     }
     printf("handshake in-memory %s: median %.1f us, p90 %.1f us over %d handshakes (both sides in one thread)\n",
-           sf__noise_protocol_name(g_cipher), median(t[S_TOTAL], g_n) * 1e6, pct(t[S_TOTAL], g_n, 0.9) * 1e6, g_n);
+           sf__noise_protocol_name(g_cipher), bench_median(t[S_TOTAL], g_n) * 1e6, pct(t[S_TOTAL], g_n, 0.9) * 1e6, g_n);
     for (int k = 0; k < S_TOTAL; k++)
-        printf("handshake in-memory step %-42s median %.1f us\n", names[k], median(t[k], g_n) * 1e6);
+        printf("handshake in-memory step %-42s median %.1f us\n", names[k], bench_median(t[k], g_n) * 1e6);
     /* one X25519 scalar multiplication, for scale */
     double *dh = calloc((size_t)g_n, sizeof(double));
     uint8_t out[32];
     for (int i = 0; i < g_n; i++) {
-        double t0 = now_s();
+        double t0 = bench_now_s();
         if (crypto_scalarmult(out, a_priv, b_pub)) die("scalarmult");
-        dh[i] = now_s() - t0;
+        dh[i] = bench_now_s() - t0;
     }
     printf("handshake in-memory: one X25519 (crypto_scalarmult) median %.1f us; a KK handshake makes "
-           "10 (2 static public keys, 2 ephemeral keys, 6 DH)\n", median(dh, g_n) * 1e6);
+           "10 (2 static public keys, 2 ephemeral keys, 6 DH)\n", bench_median(dh, g_n) * 1e6);
     free(dh);
     for (int k = 0; k < NS; k++) free(t[k]);
 }
@@ -197,7 +182,7 @@ static void *server(void *arg) {
 static double one_connect(int crypto) {
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)g_port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    double t0 = now_s();
+    double t0 = bench_now_s();
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
     if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a)) die("connect");
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -223,7 +208,7 @@ static double one_connect(int crypto) {
         sf__noise_cs_wipe(&tx);
         sf__noise_cs_wipe(&rx);
     }
-    double dt = now_s() - t0;
+    double dt = bench_now_s() - t0;
     close(fd);
     return dt;
 }
@@ -247,7 +232,7 @@ static void run_tcp(void) {
         double p = one_connect(0);
         if (i >= 0) hs[i] = h, plain[i] = p;
     }
-    double mh = median(hs, g_n), mp = median(plain, g_n);
+    double mh = bench_median(hs, g_n), mp = bench_median(plain, g_n);
     printf("handshake tcp %s: connect + handshake median %.1f us (p90 %.1f us) over %d connections; "
            "plain connect + same bytes %.1f us (p90 %.1f us); crypto adds %.1f us\n",
            sf__noise_protocol_name(g_cipher), mh * 1e6, pct(hs, g_n, 0.9) * 1e6, g_n, mp * 1e6,
@@ -285,35 +270,35 @@ static void run_aead(void) {
             sf_noise_cs e = {.has_key = 1, .cipher = cs[c]}, d;
             randombytes_buf(e.k, sizeof e.k);
             d = e;
-            double t0 = now_s();
+            double t0 = bench_now_s();
             for (int i = 0; i < iters; i++)
                 if (sf__noise_encrypt(&e, ad, sizeof ad, pt, n, ct)) die("encrypt");
-            double t1 = now_s();
+            double t1 = bench_now_s();
             e.n = 0; /* a frame under nonce 0, which the decrypt loop opens every time */
             if (sf__noise_encrypt(&e, ad, sizeof ad, pt, n, ct)) die("encrypt");
-            double t1b = now_s();
+            double t1b = bench_now_s();
             for (int i = 0; i < iters; i++) {
                 /* decrypt the same frame each time: re-encrypt is not timed */
                 d.n = 0;
                 if (sf__noise_decrypt(&d, ad, sizeof ad, ct, n + SF_NOISE_TAG, back)) die("decrypt");
             }
-            double t2 = now_s();
+            double t2 = bench_now_s();
             if (memcmp(back, pt, n)) die("decrypt round trip");
             if (r >= 0) enc[r] = (double)n * iters / (t1 - t0) / 1e6, dec[r] = (double)n * iters / (t2 - t1b) / 1e6;
         }
         printf("aead %s: encrypt %.0f MB/s, decrypt %.0f MB/s (1 MiB frames, median of %d x 256 MiB)\n",
-               sf__noise_protocol_name(cs[c]), median(enc, reps), median(dec, reps), reps);
+               sf__noise_protocol_name(cs[c]), bench_median(enc, reps), bench_median(dec, reps), reps);
     }
     double mc[8];
     for (int r = -1; r < reps; r++) {
-        double t0 = now_s();
+        double t0 = bench_now_s();
         for (int i = 0; i < iters; i++) {
             memcpy(back, pt, n);
             __asm__ volatile("" ::"r"(back) : "memory");
         }
-        if (r >= 0) mc[r] = (double)n * iters / (now_s() - t0) / 1e6;
+        if (r >= 0) mc[r] = (double)n * iters / (bench_now_s() - t0) / 1e6;
     }
-    printf("aead memcpy: %.0f MB/s (1 MiB, warm)\n", median(mc, reps));
+    printf("aead memcpy: %.0f MB/s (1 MiB, warm)\n", bench_median(mc, reps));
     free(pt), free(ct), free(back);
 }
 

@@ -29,13 +29,9 @@
 
 #include "sfmpi/sf.h"
 
-#define GOAL_RANKS 100000
+#include "bench_util.h"
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#define GOAL_RANKS 100000
 
 /* A "VmXXX:   1234 kB" field of /proc/self/status, in KiB; -1 if absent. */
 static long status_kib(const char *key) {
@@ -88,9 +84,9 @@ static int run_one(long n, size_t stack) {
     }
     sf_config cfg = {.mode = SF_MODE_DEBUG, .parties = (const char *const *)names,
                      .nparties = (int)n, .stack_size = stack, .quiet = 0};
-    double t0 = now_s();
+    double t0 = bench_now_s();
     int rc = sf_run(&cfg, program, NULL);
-    double wall = now_s() - t0;
+    double wall = bench_now_s() - t0;
     for (long i = 0; i < n; i++) free(names[i]);
     free(names);
     long rss1 = status_kib("VmRSS"), hwm = status_kib("VmHWM");

@@ -24,32 +24,19 @@
 #include "devices/spu/spu_proto.h"
 #include "tests/spu/spu_harness.h"
 
+#include "bench_util.h"
+
 typedef uint64_t u64;
 
 static int RUNS = 5, CALLS = 4, MMD = 1000, DO_ABY3 = 1, PRG = SF_SPU_PRG_CHACHA20;
 static size_t N = 1 << 20;
 static const char *ONLY = NULL;
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 static double cpu_now(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static double median(double *t, int n);
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
 }
 
 typedef struct job {
@@ -104,7 +91,7 @@ static int party_main(spuh *w, int party, void *arg)
     for (int run = -1; run < RUNS && !rc; run++) { /* run -1: warm-up and accounting */
         sf_spu_net *net = spuh_net(w, party);
         u64 r0 = spuh_sync(w, party), b0 = net->bytes_sent;
-        double t0 = now(), c0 = cpu_now();
+        double t0 = bench_now_s(), c0 = cpu_now();
         int calls = run < 0 || j->op == 2 ? 1 : CALLS;
         for (int c = 0; c < calls && !rc; c++) {
             if (j->op == 0)
@@ -116,7 +103,7 @@ static int party_main(spuh *w, int party, void *arg)
         }
         double c1 = cpu_now();
         u64 r1 = spuh_sync(w, party);
-        double t1 = now();
+        double t1 = bench_now_s();
         if (run >= 0) cpus[run] = (c1 - c0) / calls;
         if (run < 0) {
             j->bytes[party] = net->bytes_sent - b0;
@@ -125,22 +112,13 @@ static int party_main(spuh *w, int party, void *arg)
             j->t[run] = t1 - t0;
         }
     }
-    j->cpu[party] = rc ? 0 : median(cpus, RUNS);
+    j->cpu[party] = rc ? 0 : bench_median(cpus, RUNS);
     sf_spu_proto_share_free(&a);
     sf_spu_proto_share_free(&b);
     sf_spu_proto_share_free(&z);
     sf_spu_proto_destroy(p);
     if (rc) j->fail = 1;
     return rc;
-}
-
-static double median(double *t, int n)
-{
-    double c[64];
-    memcpy(c, t, sizeof(double) * (size_t)n);
-    t = c;
-    qsort(t, (size_t)n, sizeof *t, cmp_d);
-    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
 }
 
 static u64 wd(u64 n, unsigned b) { return (n * b + 63) / 64; }
@@ -160,7 +138,7 @@ static void run_job(sf_spu_protocol proto, int op)
         return;
     }
     spuh_free(w);
-    double med = median(j.t, RUNS);
+    double med = bench_median(j.t, RUNS);
     const char *pn = proto == SF_SPU_ABY3 ? "aby3 (3 members)" : "semi2k (2 members + dealer)";
     u64 n = op == 2 ? (u64)MMD * (u64)MMD : (u64)N;
     /* formulas (spu_proto.h): per party, over one call */

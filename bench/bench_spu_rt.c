@@ -47,6 +47,8 @@
 
 #include "sfmpi/sf.h"
 
+#include "bench_util.h"
+
 #define MAXREPS 64
 #define FXP 18 /* the SPU's default fraction bits (sf_spu_options.fxp_bits = 0) */
 
@@ -60,24 +62,6 @@ typedef struct opts {
 
 enum { OP_MUL = 0, OP_LESS = 1, OP_MM = 2 };
 static const char *const op_names[3] = {"mul_fxp", "less", "matmul_fxp"};
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp_d(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(const double *t, int n) {
-    double c[MAXREPS];
-    memcpy(c, t, sizeof(double) * (size_t)n);
-    qsort(c, (size_t)n, sizeof *c, cmp_d);
-    return n % 2 ? c[n / 2] : 0.5 * (c[n / 2 - 1] + c[n / 2]);
-}
 
 /* ------------------------------------------------------------------ inputs */
 
@@ -187,24 +171,24 @@ static void formula(int aby3, int op, uint64_t n, uint64_t d, uint64_t f[3], uin
 static volatile int64_t sink; /* keeps the baselines' results live */
 
 static double plain_mul(const int64_t *x, const int64_t *y, int64_t *z, size_t n) {
-    double t0 = now();
+    double t0 = bench_now_s();
     for (size_t i = 0; i < n; i++) z[i] = (x[i] * y[i]) >> FXP; /* arithmetic shift (gcc) */
-    double t1 = now();
+    double t1 = bench_now_s();
     sink = z[n / 2];
     return t1 - t0;
 }
 
 static double plain_less(const double *x, const double *y, int64_t *z, size_t n) {
-    double t0 = now();
+    double t0 = bench_now_s();
     for (size_t i = 0; i < n; i++) z[i] = x[i] < y[i];
-    double t1 = now();
+    double t1 = bench_now_s();
     sink = z[n / 2];
     return t1 - t0;
 }
 
 /* i-k-j order: the inner loop streams a row of B and of C (vectorisable), no blocking. */
 static double plain_mm(const int64_t *a, const int64_t *b, int64_t *c, size_t d) {
-    double t0 = now();
+    double t0 = bench_now_s();
     memset(c, 0, sizeof *c * d * d);
     for (size_t i = 0; i < d; i++)
         for (size_t k = 0; k < d; k++) {
@@ -214,7 +198,7 @@ static double plain_mm(const int64_t *a, const int64_t *b, int64_t *c, size_t d)
             for (size_t j = 0; j < d; j++) cr[j] += aik * br[j];
         }
     for (size_t i = 0; i < d * d; i++) c[i] >>= FXP;
-    double t1 = now();
+    double t1 = bench_now_s();
     sink = c[d * d / 2];
     return t1 - t0;
 }
@@ -242,7 +226,7 @@ static int plain_baseline(const opts *o, int op, double *med) {
                                    : plain_mm(xi, yi, z, (size_t)o->mm);
         if (r >= 0) t[r] = s;
     }
-    *med = median(t, o->reps);
+    *med = bench_median(t, o->reps);
     free(xi), free(yi), free(z), free(xd), free(yd);
     return SF_OK;
 }
@@ -330,9 +314,9 @@ static int run_op(sf_ctx *sf, bench *B, int op) {
     /* warm-up: also the measurement over which bytes and rounds are counted */
     SF_TRY(barrier(sf, B->dev));
     SF_TRY(sf_spu_stats(B->spu, &c0));
-    double t0 = now();
+    double t0 = bench_now_s();
     call_op(B, op, r);
-    double t1 = now();
+    double t1 = bench_now_s();
     SF_TRY(sf_spu_stats(B->spu, &c1));
     release_all(r, K);
     mine[G_FIRST] = t1 - t0;
@@ -342,13 +326,13 @@ static int run_op(sf_ctx *sf, bench *B, int op) {
 
     for (int rep = 0; rep < o->reps; rep++) {
         SF_TRY(barrier(sf, B->dev));
-        t0 = now();
+        t0 = bench_now_s();
         call_op(B, op, r);
-        t1 = now();
+        t1 = bench_now_s();
         t[rep] = t1 - t0;
         if (rep + 1 < o->reps) release_all(r, K); /* the last is revealed below, untimed */
     }
-    mine[G_MED] = median(t, o->reps);
+    mine[G_MED] = bench_median(t, o->reps);
 
     /* the plaintext baseline, on alice only; the others wait at the next barrier */
     double plain = 0;
@@ -449,9 +433,9 @@ static int run_spu(sf_ctx *sf, bench *B, int aby3) {
 
     /* setup, untimed in the figures: the SPU, then the inputs shared once */
     SF_TRY(barrier(sf, B->dev));
-    double t0 = now();
+    double t0 = bench_now_s();
     B->spu = sf_spu(sf, members, aby3 ? 3 : 2, &so);
-    double t1 = now();
+    double t1 = bench_now_s();
     sf_obj live[6 * MAXSPLIT];
     int nin = 0;
     for (int op = 0; op < 3; op++)
@@ -460,7 +444,7 @@ static int run_spu(sf_ctx *sf, bench *B, int aby3) {
             live[nin++] = B->b[op][j] = sf_to(B->py[op][j], B->spu);
         }
     int rc = sf_wait(sf, live, nin);
-    double t2 = now();
+    double t2 = bench_now_s();
     if (rc) {
         sf_print(sf, "spu_rt: sharing the inputs failed: %s\n", sf_last_error(sf));
         return rc;

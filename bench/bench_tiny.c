@@ -28,13 +28,9 @@
 
 #include "sfmpi/sf.h"
 
-static long g_iters = 1000000;
+#include "bench_util.h"
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+static long g_iters = 1000000;
 
 /* ---- actors */
 typedef struct counter {
@@ -118,7 +114,7 @@ static int program(sf_ctx *sf, void *arg) {
     if (!hwm1 || !rss1 || !hwm2 || !rss2) return SF_ENOMEM;
     int64_t total = 0;
     long bad = 0;
-    double elapsed = 0, t0 = now_s(), t_mid = 0;
+    double elapsed = 0, t0 = bench_now_s(), t_mid = 0;
     for (long i = 0; i < n; i++) {
         sf_scope s = sf_scope_begin(sf);
         sf_obj m1 = SF_REMOTE(ctr, counter_add, SF_I64(i));
@@ -129,13 +125,13 @@ static int program(sf_ctx *sf, void *arg) {
         if (sf_value_as_i64(v, 0) != total + i + 1) bad++;
         sf_scope_end(&s, NULL, 0);
         if (i + 1 == mid) {
-            elapsed += now_s() - t0;
+            elapsed += bench_now_s() - t0;
             t_mid = elapsed;
             SF_TRY(checkpoint(sf, hwm1, rss1));
-            t0 = now_s();
+            t0 = bench_now_s();
         }
     }
-    elapsed += now_s() - t0;
+    elapsed += bench_now_s() - t0;
     SF_TRY(checkpoint(sf, hwm2, rss2));
     sf_kill(ctr);
     sf_kill(snk);

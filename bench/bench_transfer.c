@@ -32,6 +32,8 @@
 
 #include "sfmpi/sf.h"
 
+#include "bench_util.h"
+
 #define MAX_REPS 51
 #define NSIZES 7
 #define TAG 7
@@ -42,18 +44,6 @@ static const char *const size_names[NSIZES] = {"8 B",   "64 B",   "1 KiB", "64 K
 static int g_reps = 9;
 static double g_time = 0.1;  /* seconds of raw ping-pong per repetition and size */
 static long g_max_bytes = 64L << 20, g_min_bytes = 0;
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(const double *v, int n) {
-    double t[MAX_REPS];
-    memcpy(t, v, sizeof *v * (size_t)n);
-    qsort(t, (size_t)n, sizeof *t, cmp_double);
-    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
-}
 
 /* A U8 vector of n bytes with a known pattern. */
 static int make(sf_task *t) {
@@ -208,8 +198,8 @@ static void report(const char *what, long n, const char *sname, const double *ba
         ratios[i] = base[i] / sfv[i];
         adds[i] = (sfv[i] - base[i]) * 1e6;
     }
-    double raw = median(base, reps), sf = median(sfv, reps);
-    double ratio = median(ratios, reps), added = median(adds, reps);
+    double raw = bench_median(base, reps), sf = bench_median(sfv, reps);
+    double ratio = bench_median(ratios, reps), added = bench_median(adds, reps);
     char goal[96] = "";
     if (n >= (1L << 20))
         snprintf(goal, sizeof goal, " (goal >= 0.95x bandwidth: %s)",
@@ -252,7 +242,7 @@ int main(int argc, char **argv) {
     for (int k = 0; k < NSIZES && sizes[k] <= g_max_bytes; k++) {
         result *x = &res[k];
         if (sizes[k] < g_min_bytes) continue;
-        double rs = median(x->raw, g_reps), ri = median(x->rawi, g_reps);
+        double rs = bench_median(x->raw, g_reps), ri = bench_median(x->rawi, g_reps);
         /* the baseline: the faster raw variant */
         printf("transfer sim %s raw baselines: MPI_Send %.2f us %.1f MB/s, MPI_Isend+Wait %.2f us "
                "%.1f MB/s; baseline = %s [median of %d]\n",
