@@ -375,16 +375,17 @@ static uint64_t *to_ring(const sf_spu_dev *d, const sf_value *v, int *fxp) {
 }
 
 /* A share (n elements) with its meaning and shape as a value: U64 = fixed point,
- * I64 = integer; aby3 adds a trailing dimension of 2. */
+ * I64 = integer; aby3 adds a trailing dimension of 2. `dealer`: the value is for the extra
+ * dealer (the receiver, which is not necessarily this party), which holds no shares: its
+ * "share" values are zeros of the right shape. */
 static sf_value *share_value(const sf_spu_dev *d, const sf_spu_share *s, int fxp, int ndim,
-                             const int64_t *shape) {
+                             const int64_t *shape, int dealer) {
     int64_t sh[SF_MAX_DIMS + 1];
     memcpy(sh, shape, sizeof(int64_t) * (size_t)ndim);
     int nd = ndim;
     if (d->nwords > 1) sh[nd++] = d->nwords;
     if (nd > SF_MAX_DIMS) return NULL;
-    /* the extra dealer holds no shares: its "share" values are zeros of the right shape */
-    int copy = s->w && d->role != d->n;
+    int copy = !dealer && s && s->w;
     sf_value *v = copy ? sf_value_new(fxp ? SF_U64 : SF_I64, nd, sh)
                        : sf_value_zeros(fxp ? SF_U64 : SF_I64, nd, sh);
     if (v && copy) {
@@ -459,12 +460,9 @@ static sf_value *share_in(sf_ctx *sf, sf_spu_dev *d, sf_entry *e, sf_value **err
                 continue;
             }
             if (j < d->n) {
-                v = share_value(d, &shares[j], fxp, sf_value_ndim(e->val), sf_value_shape(e->val));
+                v = share_value(d, &shares[j], fxp, sf_value_ndim(e->val), sf_value_shape(e->val), 0);
             } else {
-                sf_spu_share z = {0};
-                sf_spu_proto_share_alloc(&z, sf_value_nelems(e->val), d->nwords);
-                v = share_value(d, &z, fxp, sf_value_ndim(e->val), sf_value_shape(e->val));
-                sf_spu_proto_share_free(&z);
+                v = share_value(d, NULL, fxp, sf_value_ndim(e->val), sf_value_shape(e->val), 1);
             }
             if (!v) sf__fatal(sf, SF_EXIT_FAILURE, "out of memory secret-sharing an object");
             if (party_of(d, j) == owner) mine = sf_value_ref(v);
@@ -805,7 +803,7 @@ sf_obj sf__spu_call(sf_device dev, sf_task_fn fn, sf_site site, int nret, sf_obj
                 res[i]->err = sf_value_ref(err);
             } else {
                 spu_slot *s = &k.slots[k.ret[i]];
-                res[i]->val = share_value(d, &s->s, s->fxp, s->ndim, s->shape);
+                res[i]->val = share_value(d, &s->s, s->fxp, s->ndim, s->shape, d->role == d->n);
                 if (!res[i]->val) sf__fatal(sf, SF_EXIT_FAILURE, "out of memory");
                 res[i]->state = SF__ST_READY;
             }
