@@ -1,6 +1,6 @@
 /*
  * bench_handshake: the production channel's set-up cost (Noise_KK_25519_ChaChaPoly_SHA256,
- * the bridge's own functions from mpi/bridge/noise.h), and the AEAD throughput that
+ * the bridge's own functions from mpi/prod/noise.h), and the AEAD throughput that
  * bounds the channel's bandwidth.
  *
  *   in-memory  both sides in one thread: init (initiator and responder, with a prologue
@@ -31,7 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "mpi/bridge/noise.h"
+#include "mpi/prod/noise.h"
 
 #include "bench_util.h"
 

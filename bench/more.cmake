@@ -10,7 +10,7 @@ endforeach()
 if(TARGET bench_bridge)
   target_link_libraries(bench_bridge PRIVATE Threads::Threads)
 endif()
-# bench_handshake calls the bridge's Noise functions (mpi/bridge/noise.h) directly.
+# bench_handshake calls the bridge's Noise functions (mpi/prod/noise.h) directly.
 if(TARGET bench_handshake)
   target_include_directories(bench_handshake PRIVATE ${PROJECT_SOURCE_DIR})
   target_link_libraries(bench_handshake PRIVATE PkgConfig::SODIUM Threads::Threads)

@@ -11,7 +11,7 @@ sf_device sf__pyu_all(sf_ctx *sf, const char *name, const char *file, int line) 
 }
 
 sf_device sf__pyu(sf_ctx *sf, const char *name, const char *file, int line) {
-    int p = name ? sf__party_lookup(&sf->run->opts, name) : -1;
+    int p = name ? sf__party_lookup(sf, name) : -1;
     if (p < 0) {
         char known[512] = "";
         size_t n = 0;

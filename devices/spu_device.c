@@ -173,7 +173,7 @@ sf_device sf__spu(sf_ctx *sf, const char *const *parties, int n, const sf_spu_op
     d->dealer = -1;
     d->role = -1;
     for (int i = 0; i < n; i++) {
-        int p = parties[i] ? sf__party_lookup(&sf->run->opts, parties[i]) : -1;
+        int p = parties[i] ? sf__party_lookup(sf, parties[i]) : -1;
         if (p < 0)
             sf__fatal(sf, SF_EXIT_USAGE, "sf_spu at %s:%d: unknown party '%s'", where, site.line,
                       parties[i] ? parties[i] : "(null)");
@@ -203,7 +203,7 @@ sf_device sf__spu(sf_ctx *sf, const char *const *parties, int n, const sf_spu_op
     if (d->params.protocol == SF_SPU_SEMI2K) {
         int dp = -1;
         if (opts->dealer) {
-            dp = sf__party_lookup(&sf->run->opts, opts->dealer);
+            dp = sf__party_lookup(sf, opts->dealer);
             if (dp < 0)
                 sf__fatal(sf, SF_EXIT_USAGE, "sf_spu at %s:%d: unknown dealer party '%s'", where,
                           site.line, opts->dealer);

@@ -5,9 +5,10 @@
  *
  * Backends: party_mpi.c (simulation and production: an MPI communicator of the party's
  * ranks; collectives map to MPI_Bcast/Reduce/Allreduce/Gatherv/Scatterv/Barrier on the
- * value buffers) and party_mem.c (debug: ranks are coroutines; messages are pointer
- * hand-offs over the mem fabric; collectives are built from point-to-point in rank order,
- * so results are deterministic).
+ * value buffers), party_self.c (a production party of one process without MPI) and
+ * debug/party_mem.c (ranks are coroutines; messages are pointer hand-offs over the mem
+ * fabric; collectives are built from point-to-point in rank order, so results are
+ * deterministic).
  *
  * Messages carry a small tag: SF_PC_CMD / SF_PC_ARG / SF_PC_STATUS are the runtime's,
  * SF_PC_USER is a kernel's sf_comm_send. A receiver that expects one tag and gets another
@@ -75,9 +76,6 @@ static inline void sf__block_rows(int64_t n, int size, int r, int64_t *row0, int
 
 /* Elementwise dst[i] = op(dst[i], src[i]) for numeric dtypes (shared by backends). */
 int sf__value_reduce_into(sf_value *dst, const sf_value *src, sf_reduce_op op);
-
-/* ---- debug backend: party ranks are fabric ranks first .. first + size - 1 */
-int sf__pcomm_mem_create(sf_pcomm **out, sf_mem_fabric *f, int first, int size, int rank);
 
 /* ---- one rank, no MPI (production party without a launcher) */
 int sf__pcomm_self_create(sf_pcomm **out);

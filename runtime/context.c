@@ -1,14 +1,16 @@
 /*
- * Contexts and runs: sf_run parses options and hands the run to the mode's executor
- * (debug: scheduler.c; sim: below). Fatal reports print once with the rank's tag and
- * stop the whole run through the transport (debug: _exit; sim: MPI_Abort).
+ * Contexts and runs: sf_run parses the options and drives the mode's backend (mpi/mode.h):
+ * launch, then each rank of this process (debug: all of them, as coroutines of the
+ * executor in scheduler.c; sim and prod: one), then settle and teardown. Fatal reports
+ * print once with the rank's tag, tell the peers through the transport, and end the job
+ * through the backend (debug: _exit; sim: MPI_Abort; prod: CLOSE frames, then exit).
  */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "mpi/bridge/cluster.h"
-#include "mpi/party.h"
+#include "mpi/mode.h"
+#include "mpi/mpi_job.h"
 #include "runtime/internal.h"
 
 /* ------------------------------------------------------------------ small helpers */
@@ -25,9 +27,14 @@ const char *sf__basename(const char *path) {
     return s ? s + 1 : path;
 }
 
-int sf__nparties(const sf_ctx *sf) { return sf->run->opts.nparties; }
+int sf__nparties(const sf_ctx *sf) { return sf->run->nparties; }
 const char *sf__party_name(const sf_ctx *sf, int p) {
-    return (p >= 0 && p < sf->run->opts.nparties) ? sf->run->opts.parties[p] : "?";
+    return (p >= 0 && p < sf->run->nparties) ? sf->run->parties[p] : "?";
+}
+int sf__party_lookup(const sf_ctx *sf, const char *name) {
+    for (int i = 0; i < sf->run->nparties; i++)
+        if (!strcmp(sf->run->parties[i], name)) return i;
+    return -1;
 }
 
 sf_mode sf_get_distribution_mode(const sf_ctx *sf) { return sf->run->opts.mode; }
@@ -73,8 +80,13 @@ void sf__vfatal(sf_ctx *sf, int code, const char *fmt, va_list ap) {
     if (n > (int)sizeof line - 1) n = (int)sizeof line - 1;
     ssize_t w = write(2, line, (size_t)n); /* one write: no interleaving between ranks */
     (void)w;
-    if (sf->tp) sf->tp->ops->abort(sf->tp, code);
-    _exit(code);
+    if (sf->tp) { /* tell the peers why, with this party's tag */
+        char reason[8448];
+        snprintf(reason, sizeof reason, "[%s %s/%d #%llu] %s", sf_mode_name(sf->run->opts.mode),
+                 sf__party_name(sf, sf->party), sf->rank, (unsigned long long)sf->call_seq, msg);
+        sf->tp->ops->abort(sf->tp, code, reason);
+    }
+    sf->run->mode->abort(sf->run->backend, code);
 }
 
 void sf__fatal(sf_ctx *sf, int code, const char *fmt, ...) {
@@ -166,156 +178,44 @@ int sf__run_party(sf_ctx *sf) {
     return code;
 }
 
-/* ------------------------------------------------------------------ simulation mode */
+/* ------------------------------------------------------------------ runs */
 
-static int sim_run(sf_run_state *run, sf_config *cfg_argv) {
-    int rank = sf__mpi_world_rank_hint(), party = 0, local = 0, rc, code;
-    char err[512] = "";
-    sf_sim_layout *lay = NULL;
-    rc = sf__sim_layout_create(&lay, run->opts.nparties, run->opts.rpp, &cfg_argv->argc,
-                               &cfg_argv->argv, &party, &local, err, sizeof err);
-    if (rc) {
-        if (rank <= 0) fprintf(stderr, "sfmpi: error: %s\n", err);
-        sf__sim_layout_destroy(&lay);
-        return sf__status_exit_code(rc);
-    }
+static void report(const sf_layout *lay, const char *err) {
+    if (lay->tag[0]) fprintf(stderr, "sfmpi: [%s] error: %s\n", lay->tag, err);
+    else fprintf(stderr, "sfmpi: error: %s\n", err);
+}
+
+/* A failed launch or endpoint: a peer that never came is a lost peer. */
+static int setup_exit_code(int rc) { return rc == SF_ETIMEOUT ? SF_EXIT_PEER : sf__status_exit_code(rc); }
+
+/* Simulation and production: this process runs one rank, the leader's program or a
+ * worker's loop. */
+static int run_one(sf_run_state *run, const sf_layout *lay) {
     sf_ctx *sf = calloc(1, sizeof *sf);
-    if (!sf || sf__ctx_init(sf, run, party)) {
+    char err[1024] = "";
+    int code;
+    if (!sf || sf__ctx_init(sf, run, -1)) {
         free(sf);
-        sf__sim_layout_destroy(&lay);
         return SF_EXIT_FAILURE;
     }
-    sf->rank = local;
-    if ((rc = sf__pcomm_mpi_create(&sf->pc, sf__sim_layout_party_comm(lay)))) {
-        fprintf(stderr, "sfmpi: error: party communicator: %s\n", sf_strerror(rc));
-        code = SF_EXIT_FAILURE;
-    } else if (local != 0) {
-        code = sf__worker_loop(sf);
+    sf_transport_hooks hooks = {.arg = sf, .on_notice = sf__on_notice,
+                                .on_bye_mismatch = sf__on_bye_mismatch};
+    sf_endpoint ep;
+    int rc = run->mode->endpoint(run->backend, 0, &hooks, &ep, err, sizeof err);
+    if (rc) {
+        if (err[0]) report(lay, err);
+        code = setup_exit_code(rc);
     } else {
-        sf_transport_hooks hooks = {.arg = sf, .on_notice = sf__on_notice,
-                                    .on_bye_mismatch = sf__on_bye_mismatch};
-        sf_mpi_options mo = {.wait_timeout = run->opts.wait_timeout};
-        rc = sf__mpi_transport_create(&sf->tp, run->opts.nparties, &mo, &hooks,
-                                      sf__sim_layout_leaders_comm(lay), err, sizeof err);
-        if (rc) {
-            fprintf(stderr, "sfmpi: error: %s\n", err);
-            code = sf__status_exit_code(rc);
-        } else {
-            code = sf__run_party(sf);
-        }
+        sf->party = ep.party;
+        sf->rank = ep.rank;
+        sf->tp = ep.tp;
+        sf->pc = ep.pc;
+        code = ep.rank == 0 ? sf__run_party(sf) : sf__worker_loop(sf);
     }
     sf__ctx_free(sf);
     if (sf->tp) sf->tp->ops->destroy(&sf->tp);
     if (sf->pc) sf->pc->ops->destroy(&sf->pc);
     free(sf);
-    sf__sim_layout_destroy(&lay);
-    return code;
-}
-
-/* ------------------------------------------------------------------ production mode */
-
-/* The party list of the run is the cluster file's; a list given in the config or on the
- * command line must name the same parties (any order). */
-static int adopt_cluster_parties(sf_opts *o, const sf_cluster *c, char *err, size_t errlen) {
-    if (o->nparties) {
-        int same = o->nparties == c->nparties;
-        for (int i = 0; same && i < o->nparties; i++) same = sf__cluster_find(c, o->parties[i]) >= 0;
-        if (!same) {
-            snprintf(err, errlen, "the program's parties (%d, e.g. '%s') differ from the cluster "
-                                  "file's %s (%d, e.g. '%s')",
-                     o->nparties, o->parties[0], o->cluster, c->nparties, c->parties[0].name);
-            return SF_EUSAGE;
-        }
-        for (int i = 0; i < o->nparties; i++) free(o->parties[i]);
-        free(o->parties);
-    }
-    o->parties = calloc((size_t)c->nparties, sizeof(char *));
-    if (!o->parties) return SF_ENOMEM;
-    o->nparties = c->nparties;
-    for (int i = 0; i < c->nparties; i++)
-        if (!(o->parties[i] = strdup(c->parties[i].name))) return SF_ENOMEM;
-    return SF_OK;
-}
-
-static int prod_run(sf_run_state *run, sf_config *cfg_argv) {
-    sf_opts *o = &run->opts;
-    char err[1024] = "";
-    int rank = 0, size = 1, rc, code = SF_EXIT_USAGE;
-    const char *missing = !o->party ? "--sf-party=<name>" : !o->cluster ? "--sf-cluster=<file>"
-                        : !o->key ? "--sf-key=<file>" : NULL;
-    if (missing) {
-        fprintf(stderr, "sfmpi: error: production mode needs %s (and --sf-party, --sf-cluster, "
-                        "--sf-key; see sfmpi-keygen)\n", missing);
-        return SF_EXIT_USAGE;
-    }
-    sf_party_job *pj = NULL;
-    if ((rc = sf__party_job_init(&pj, &cfg_argv->argc, &cfg_argv->argv, &rank, &size, err, sizeof err))) {
-        fprintf(stderr, "sfmpi: error: %s\n", err);
-        return sf__status_exit_code(rc);
-    }
-    if (rank != 0) { /* a worker of this party's job: runs collective kernels */
-        sf_ctx w;
-        if ((rc = sf__ctx_init(&w, run, -1)) ||
-            (rc = sf__pcomm_mpi_create(&w.pc, sf__party_job_comm(pj)))) {
-            fprintf(stderr, "sfmpi: error: worker rank %d: %s\n", rank, sf_strerror(rc));
-            sf__party_job_abort(pj, SF_EXIT_FAILURE);
-        }
-        w.rank = rank;
-        sf__worker_loop(&w);
-        w.pc->ops->destroy(&w.pc);
-        sf__ctx_free(&w);
-        code = sf__party_job_share_code(pj, 0);
-        sf__party_job_finish(&pj);
-        return code;
-    }
-    sf_cluster cl = {0};
-    sf_party_key key = {0};
-    sf_transport *tp = NULL;
-    sf_ctx *sf = calloc(1, sizeof *sf);
-    int self = -1;
-    if (!sf) goto out;
-    if ((rc = sf__cluster_load(&cl, o->cluster, err, sizeof err))) goto report;
-    if ((self = sf__cluster_find(&cl, o->party)) < 0) {
-        char names[512] = "";
-        size_t n = 0;
-        for (int i = 0; i < cl.nparties && n + 70 < sizeof names; i++)
-            n += (size_t)snprintf(names + n, sizeof names - n, "%s%s", i ? ", " : "", cl.parties[i].name);
-        snprintf(err, sizeof err, "--sf-party=%s: no party '%s' in %s (its parties: %s)", o->party,
-                 o->party, o->cluster, names);
-        rc = SF_EUSAGE;
-        goto report;
-    }
-    if ((rc = sf__party_key_load(&key, o->key, err, sizeof err)) ||
-        (rc = sf__party_key_check(&key, &cl, self, o->key, err, sizeof err)) ||
-        (rc = adopt_cluster_parties(o, &cl, err, sizeof err)))
-        goto report;
-    sf_transport_hooks hooks = {.arg = sf, .on_notice = sf__on_notice,
-                                .on_bye_mismatch = sf__on_bye_mismatch};
-    rc = sf__bridge_transport_create(&tp, &cl, self, &key, o->job_id, o->listen, o->quiet, &hooks,
-                                     err, sizeof err);
-    sf__party_key_wipe(&key);
-    if (rc) goto report;
-    if ((rc = sf__ctx_init(sf, run, self))) goto report;
-    sf->tp = tp;
-    if (size > 1) {
-        if ((rc = sf__pcomm_mpi_create(&sf->pc, sf__party_job_comm(pj)))) goto report;
-    } else if ((rc = sf__pcomm_self_create(&sf->pc))) {
-        goto report;
-    }
-    code = sf__run_party(sf);
-    sf__ctx_free(sf);
-    if (sf->pc) sf->pc->ops->destroy(&sf->pc);
-    goto out;
-report:
-    fprintf(stderr, "sfmpi: [prod %s] error: %s\n", o->party, err);
-    code = rc == SF_ETIMEOUT ? SF_EXIT_PEER : sf__status_exit_code(rc);
-out:
-    sf__party_key_wipe(&key);
-    if (tp) tp->ops->destroy(&tp);
-    sf__cluster_free(&cl);
-    free(sf);
-    sf__party_job_share_code(pj, code);
-    sf__party_job_finish(&pj);
     return code;
 }
 
@@ -326,18 +226,35 @@ int sf_run(const sf_config *cfg, sf_program program, void *arg) {
     char err[1024] = "";
     int rc = sf__opts_parse(&run.opts, cfg, err, sizeof err);
     if (rc) {
-        if (sf__mpi_world_rank_hint() <= 0) fprintf(stderr, "sfmpi: error: %s\n", err);
+        if (sf__job_rank_hint() <= 0) fprintf(stderr, "sfmpi: error: %s\n", err);
         sf__opts_free(&run.opts);
         return SF_EXIT_USAGE;
     }
-    int code;
     sf_config c = cfg ? *cfg : (sf_config){0};
-    switch (run.opts.mode) {
-    case SF_MODE_DEBUG: code = sf__debug_run(&run); break;
-    case SF_MODE_SIMULATION: code = sim_run(&run, &c); break;
-    default: code = prod_run(&run, &c); break;
+    const sf_opts *o = &run.opts;
+    run.mode = sf__mode_ops(o->mode);
+    struct sf_debug_exec *ex = sf__exec_new(&run);
+    sf_launch in = {.argc = &c.argc, .argv = &c.argv, .nparties = o->nparties, .parties = o->parties,
+                    .rpp = o->rpp, .quiet = o->quiet, .wait_timeout = o->wait_timeout,
+                    .party = o->party, .cluster = o->cluster, .key = o->key, .job_id = o->job_id,
+                    .listen = o->listen, .sched = sf__exec_sched(ex)};
+    sf_layout lay = {0};
+    int code;
+    if (!ex) {
+        code = SF_EXIT_FAILURE;
+    } else if ((rc = run.mode->launch(&run.backend, &in, &lay, err, sizeof err))) {
+        if (lay.report && err[0]) report(&lay, err);
+        code = setup_exit_code(rc);
+    } else {
+        run.nparties = lay.nparties;
+        run.parties = lay.parties;
+        code = lay.coroutines ? sf__exec_run(ex, &lay) : run_one(&run, &lay);
     }
+    if (run.backend) code = run.mode->settle(run.backend, code);
+    sf__exec_free(&ex);
+    run.mode->teardown(&run.backend);
     sf__opts_free(&run.opts);
+    fflush(stdout);
     return code;
 }
 

@@ -39,7 +39,7 @@ typedef struct sf_opts {
  * and returns SF_EUSAGE. */
 int sf__opts_parse(sf_opts *o, const sf_config *cfg, char *err, size_t errlen);
 void sf__opts_free(sf_opts *o);
-int sf__party_lookup(const sf_opts *o, const char *name);
+
 
 /* ---- objects (objects.c) */
 enum sf_entry_kind { SF__ENT_OBJ = 0, SF__ENT_ACTOR = 1 };
@@ -109,12 +109,19 @@ struct sf_ctx {
     int nspus;
 };
 
+struct sf_mode_ops;
+struct sf_mode_backend;
+struct sf_layout;
+
 struct sf_run_state {
     sf_opts opts;
     sf_program program;
     void *arg;
-    struct sf_debug_exec *dbg; /* debug mode */
-    sf_mem_fabric *fabric;
+    const struct sf_mode_ops *mode;  /* the mode's backend table (mpi/mode.h) */
+    struct sf_mode_backend *backend;
+    int nparties;                    /* the run's parties (the backend's layout) */
+    char **parties;
+    struct sf_debug_exec *dbg;       /* set while the executor runs coroutines */
 };
 
 /* objects.c */
@@ -131,6 +138,7 @@ void sf__obj_copy_holders(sf_ctx *sf, sf_entry *dst, const sf_entry *src);
 /* context.c */
 int sf__nparties(const sf_ctx *sf);
 const char *sf__party_name(const sf_ctx *sf, int p);
+int sf__party_lookup(const sf_ctx *sf, const char *name); /* index or -1 */
 void sf__set_error(sf_ctx *sf, const char *fmt, ...) SF_PRINTF(2, 3);
 /* Report and stop the whole run (every party) with exit `code`. */
 void sf__fatal(sf_ctx *sf, int code, const char *fmt, ...) SF_PRINTF(3, 4)
@@ -183,8 +191,13 @@ char *sf__run_kernel(sf_ctx *sf, sf_task_fn fn, const char *what, sf_value **arg
 void sf__logv(sf_ctx *sf, FILE *f, const char *fmt, va_list ap);
 void sf__info(sf_ctx *sf, const char *fmt, ...) SF_PRINTF(2, 3);
 
-/* scheduler.c (debug executor) */
-int sf__debug_run(sf_run_state *run);
+/* scheduler.c (the debug executor). sf_run makes one for every run (cheap): its
+ * scheduling hooks go to the mode backend's launch; it runs the ranks as coroutines when
+ * the layout says so. */
+struct sf_debug_exec *sf__exec_new(sf_run_state *run);
+sf_mem_sched sf__exec_sched(struct sf_debug_exec *ex);
+int sf__exec_run(struct sf_debug_exec *ex, const struct sf_layout *lay);
+void sf__exec_free(struct sf_debug_exec **ex);
 /* Lockstep: let the next rank run (called at the start of every call). */
 void sf__debug_yield(sf_ctx *sf);
 /* Record what a rank is about to wait for (deadlock reports). */

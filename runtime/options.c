@@ -124,12 +124,6 @@ static int check_parties(const sf_opts *o, const char *what, char *err, size_t e
     return rc;
 }
 
-int sf__party_lookup(const sf_opts *o, const char *name) {
-    for (int i = 0; i < o->nparties; i++)
-        if (!strcmp(o->parties[i], name)) return i;
-    return -1;
-}
-
 static int parse_size(const char *s, size_t *out) {
     char *end;
     errno = 0;

@@ -19,7 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "mpi/party.h"
+#include "mpi/mode.h"
 #include "runtime/coro.h"
 #include "runtime/internal.h"
 
@@ -120,12 +120,10 @@ static void sched_wake(void *arg, int r) { push_ready((sf_debug_exec *)arg, r); 
 
 static void rank_main(void *arg) {
     sf_rank_rt *r = arg;
-    if (r->ctx.rank == 0) {
-        r->exit_code = sf__run_party(&r->ctx);
-    } else {
-        r->exit_code = sf__worker_loop(&r->ctx);
-        sf__mem_set_finished(r->ex->run->fabric, r->idx);
-    }
+    if (r->ctx.rank == 0) r->exit_code = sf__run_party(&r->ctx);
+    else r->exit_code = sf__worker_loop(&r->ctx);
+    sf_run_state *run = r->ex->run;
+    run->mode->rank_done(run->backend, r->idx); /* its waiters get SF_EPEER */
     r->state = R_DONE;
     int nx = pop_ready(r->ex);
     r->ex->current = nx;
@@ -338,7 +336,7 @@ static int end_check(sf_debug_exec *ex) {
     for (int d = 0; d < ex->n; d++) {
         int src;
         sf_msg_hdr h;
-        int np = sf__mem_pending(ex->run->fabric, d, &src, &h);
+        int np = ex->run->mode->undelivered(ex->run->backend, d, &src, &h);
         if (np) {
             fflush(stdout);
             fprintf(stderr, "sfmpi: [debug] error: program divergence: %s sent object #%llu to "
@@ -355,24 +353,40 @@ static int end_check(sf_debug_exec *ex) {
 
 /* ------------------------------------------------------------------ run */
 
-int sf__debug_run(sf_run_state *run) {
-    int np = run->opts.nparties, k = run->opts.rpp, n = np * k, code = SF_EXIT_OK, rc;
+sf_debug_exec *sf__exec_new(sf_run_state *run) {
     sf_debug_exec *ex = calloc(1, sizeof *ex);
-    if (!ex) return SF_EXIT_FAILURE;
+    if (!ex) return NULL;
     ex->run = run;
+    ex->head = ex->tail = -1;
+    ex->current = -1;
+    return ex;
+}
+
+sf_mem_sched sf__exec_sched(sf_debug_exec *ex) {
+    return (sf_mem_sched){.arg = ex, .block = sched_block, .wake = sched_wake};
+}
+
+void sf__exec_free(sf_debug_exec **exp) {
+    sf_debug_exec *ex = *exp;
+    if (!ex) return;
+    free(ex->ranks);
+    free(ex);
+    *exp = NULL;
+}
+
+/* Run every rank of the layout as a coroutine, to the end. Returns the exit code. */
+int sf__exec_run(sf_debug_exec *ex, const sf_layout *lay) {
+    sf_run_state *run = ex->run;
+    int np = lay->nparties, n = lay->nranks, k = n / np, code = SF_EXIT_OK, rc;
     ex->n = n;
     ex->np = np;
     ex->k = k;
-    ex->head = ex->tail = -1;
     ex->ranks = calloc((size_t)n, sizeof *ex->ranks);
-    run->dbg = ex;
-    sf_mem_sched sched = {.arg = ex, .block = sched_block, .wake = sched_wake};
-    if (!ex->ranks || sf__mem_fabric_create(&run->fabric, n, &sched)) {
+    if (!ex->ranks) {
         fprintf(stderr, "sfmpi: error: out of memory creating %d ranks\n", n);
-        free(ex->ranks);
-        free(ex);
         return SF_EXIT_FAILURE;
     }
+    run->dbg = ex;
     ex->main = sf__coro_thread();
     sf__coro_install_overflow_handler(overflow_hook, SF_EXIT_STACK);
     if (n > GUARD_PAGE_LIMIT) {
@@ -389,23 +403,30 @@ int sf__debug_run(sf_run_state *run) {
         r->ex = ex;
         r->idx = i;
         r->wait_src = -1;
-        int party = i / k, local = i % k;
-        snprintf(r->name, sizeof r->name, "%s/%d", run->opts.parties[party], local);
         sf_transport_hooks hooks = {.arg = &r->ctx, .on_notice = sf__on_notice,
                                     .on_bye_mismatch = sf__on_bye_mismatch};
-        if ((rc = sf__ctx_init(&r->ctx, run, party)) ||
-            (local == 0 &&
-             (rc = sf__mem_transport_create(&r->ctx.tp, run->fabric, party, np, k, &hooks))) ||
-            (rc = sf__pcomm_mem_create(&r->ctx.pc, run->fabric, party * k, k, local)) ||
-            (rc = sf__coro_create(&r->co, rank_main, r, run->opts.stack_size, r->name, ex->main))) {
-            fprintf(stderr, "sfmpi: error: creating rank %s failed: %s\n", r->name, sf_strerror(rc));
+        sf_endpoint ep = {0};
+        char err[512] = "";
+        rc = sf__ctx_init(&r->ctx, run, i / k);
+        if (!rc) rc = run->mode->endpoint(run->backend, i, &hooks, &ep, err, sizeof err);
+        if (!rc) {
+            r->ctx.party = ep.party;
+            r->ctx.rank = ep.rank;
+            r->ctx.tp = ep.tp;
+            r->ctx.pc = ep.pc;
+            snprintf(r->name, sizeof r->name, "%s/%d", run->parties[ep.party], ep.rank);
+            rc = sf__coro_create(&r->co, rank_main, r, run->opts.stack_size, r->name, ex->main);
+        }
+        if (rc) {
+            fprintf(stderr, "sfmpi: error: creating rank %d failed: %s\n", i, err[0] ? err : sf_strerror(rc));
             code = SF_EXIT_FAILURE;
             sf__ctx_free(&r->ctx);
             if (r->ctx.tp) r->ctx.tp->ops->destroy(&r->ctx.tp);
+            else if (ep.tp) ep.tp->ops->destroy(&ep.tp);
             if (r->ctx.pc) r->ctx.pc->ops->destroy(&r->ctx.pc);
+            else if (ep.pc) ep.pc->ops->destroy(&ep.pc);
             break;
         }
-        r->ctx.rank = local;
         push_ready(ex, i);
     }
     if (code == SF_EXIT_OK) {
@@ -429,10 +450,7 @@ int sf__debug_run(sf_run_state *run) {
         if (ex->ranks[i].ctx.pc) ex->ranks[i].ctx.pc->ops->destroy(&ex->ranks[i].ctx.pc);
         sf__coro_destroy(&ex->ranks[i].co);
     }
-    sf__mem_fabric_destroy(&run->fabric);
     sf__debug_exec_current = NULL;
-    free(ex->ranks);
-    free(ex);
     run->dbg = NULL;
     fflush(stdout);
     return code;

@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "mpi/bridge/cluster.h"
+#include "mpi/prod/cluster.h"
 #include "sfmpi/sf.h"
 
 static void usage(FILE *f)

@@ -1,17 +1,17 @@
 /*
- * libFuzzer target for the cluster file parser (mpi/bridge/cluster.c): any bytes must give
+ * libFuzzer target for the cluster file parser (mpi/prod/cluster.c): any bytes must give
  * either a cluster that satisfies every documented rule or SF_EUSAGE with a message that
  * names the file, and must never crash or leak.
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I include -I . \
- *     mpi/bridge/cluster.c tests/fuzz/fuzz_cluster.c -lsodium -ljansson -o fuzz_cluster
+ *     mpi/prod/cluster.c tests/fuzz/fuzz_cluster.c -lsodium -ljansson -o fuzz_cluster
  *   ./fuzz_cluster tests/fuzz/corpus_cluster -max_total_time=60
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "mpi/bridge/cluster.h"
+#include "mpi/prod/cluster.h"
 #include "sfmpi/sf.h"
 
 #define REQUIRE(cond)                 \

@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for the bridge frame layer (mpi/bridge/frame.c).
+ * libFuzzer target for the bridge frame layer (mpi/prod/frame.c).
  *
  * data[0] picks the mode, data[1] the channel's max_frame; the rest is:
  *  - even mode: a raw wire stream (u32 length | ciphertext ...) fed to sf__frame_len /
@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mpi/bridge/frame.h"
-#include "mpi/bridge/noise.h"
+#include "mpi/prod/frame.h"
+#include "mpi/prod/noise.h"
 
 #define REQUIRE(c)                 \
     do {                           \

@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for the Noise KK handshake (mpi/bridge/noise.c).
+ * libFuzzer target for the Noise KK handshake (mpi/prod/noise.c).
  *
  * data[0] picks the mode; the rest is:
  *  0: handshake message 1, given to a responder;
@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "mpi/bridge/noise.h"
+#include "mpi/prod/noise.h"
 
 #define REQUIRE(c)                  \
     do {                            \

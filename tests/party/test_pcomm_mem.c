@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mpi/debug/mem.h"
 #include "runtime/coro.h"
 #include "tests/party/pcomm_cases.h"
 

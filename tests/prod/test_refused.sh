@@ -102,7 +102,7 @@ other_job)
     "\[prod alice bridge\] bob at 127\.0\.0\.1:$p_bob refused the handshake"
   check "bob (job B)" 6 "${rc[bob]}" "$dir/bob.err" \
     "^sfmpi: \[prod bob\] error: gave up after 3 s \(connect_timeout\) waiting for alice at 127\.0\.0\.1:$p_alice; connected 1/2" \
-    "\[prod bob bridge\] refused a connection from 127\.0\.0\.1 claiming to be alice: handshake failed"
+    "\[prod bob bridge\] refused a connection from 127\.0\.0\.1: claiming to be alice: the handshake failed"
   ;;
 cluster_key)
   write_cluster "$dir/top.json" '

@@ -1,5 +1,5 @@
 # Unit test of the production bridge's Noise KK handshake and AEAD frames
-# (mpi/bridge/noise.c, mpi/bridge/frame.c, linked through the sfmpi library).
+# (mpi/prod/noise.c, mpi/prod/frame.c, linked through the sfmpi library).
 # The KK test vectors (cacophony's, copied into tests/testdata so that a clone anywhere
 # runs them) are read at run time; a missing vectors file fails the test.
 add_executable(test_noise ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_noise.c)

@@ -1,4 +1,4 @@
-# Unit test of the cluster file and party key files (mpi/bridge/cluster.c). When the
+# Unit test of the cluster file and party key files (mpi/prod/cluster.c). When the
 # sfmpi-keygen tool is part of the build, the test also runs it (its only argument).
 if(NOT TARGET PkgConfig::JANSSON)
   pkg_check_modules(JANSSON REQUIRED IMPORTED_TARGET jansson)

@@ -1,5 +1,5 @@
 /*
- * Unit test of the cluster file and party key files (mpi/bridge/cluster.c): a valid file
+ * Unit test of the cluster file and party key files (mpi/prod/cluster.c): a valid file
  * with every field, defaults, every error case (status, file name and field path in the
  * message), and the key file round trip (generate / load / check, permissions, mismatch,
  * no overwrite without force).
@@ -15,7 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "mpi/bridge/cluster.h"
+#include "mpi/prod/cluster.h"
 #include "sfmpi/sf.h"
 #include "tests/unit/check.h"
 

@@ -1,6 +1,6 @@
 /*
- * Unit test of the bridge's Noise KK handshake (mpi/bridge/noise.c) and AEAD frames
- * (mpi/bridge/frame.c):
+ * Unit test of the bridge's Noise KK handshake (mpi/prod/noise.c) and AEAD frames
+ * (mpi/prod/frame.c):
  *  - the cacophony KK test vectors (ChaChaPoly and AESGCM), byte for byte, read from the
  *    JSON file given as argv[1] (a missing or unreadable file is a failure);
  *  - negative cases: tampered handshake messages, wrong pinned key, prologue mismatch,
@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mpi/bridge/frame.h"
-#include "mpi/bridge/noise.h"
+#include "mpi/prod/frame.h"
+#include "mpi/prod/noise.h"
 #include "sfmpi/sf.h"
 
 static int failures;
@@ -617,10 +617,11 @@ static void test_frames(void)
             int32_t plen_delta;
             uint32_t payload;
         } bad[] = {
-            {0, 0, 0, 4},  {6, 0, 0, 4}, {0xff, 0, 0, 4}, /* unknown types */
+            {0, 0, 0, 4},  {7, 0, 0, 4}, {0xff, 0, 0, 4}, /* unknown types */
             {SF_FRAME_DATA, 0, 1, 4}, {SF_FRAME_DATA, 0, -1, 4}, /* payload_len != len */
             {SF_FRAME_DATA, 1, 0, 4},                            /* reserved != 0 */
             {SF_FRAME_ACK, 0, 0, 4},  {SF_FRAME_HEARTBEAT, 0, 0, 1}, /* payload on ACK/HB */
+            {SF_FRAME_RESUME, 0, 0, 4},                           /* ... and on RESUME */
         };
         for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
             uint8_t pt[64] = {0}, wire[128];

@@ -24,7 +24,11 @@ int main(void) {
     CHECK(o.mode == SF_MODE_DEBUG && o.nparties == 2 && !strcmp(o.parties[1], "bob"));
     CHECK(o.stack_size == 256 * 1024 && o.check_args == 1 && o.wait_timeout == 2.0);
     CHECK(o.argc == 3 && !strcmp(o.argv[1], "in.h5") && !strcmp(o.argv[2], "-v") && !o.argv[3]);
-    CHECK(sf__party_lookup(&o, "bob") == 1 && sf__party_lookup(&o, "carol") == -1);
+    {
+        sf_run_state run = {.nparties = o.nparties, .parties = o.parties};
+        sf_ctx ctx = {.run = &run};
+        CHECK(sf__party_lookup(&ctx, "bob") == 1 && sf__party_lookup(&ctx, "carol") == -1);
+    }
     sf__opts_free(&o);
 
     /* precedence: command line > environment > config */

@@ -8,7 +8,7 @@
  * Any failure while processing a handshake message wipes the whole state (the spec's
  * "abort the handshake"), so a failed handshake cannot be continued by mistake.
  */
-#include "mpi/bridge/noise.h"
+#include "mpi/prod/noise.h"
 
 #include <sodium.h>
 #include <stdatomic.h>

@@ -1,12 +1,12 @@
 /*
  * Simulation-mode transport: parties are ranks of one MPI job.
  *
- * Communicators: two private duplicates of MPI_COMM_WORLD (never used directly): `data`
+ * Communicators: two private duplicates of the leaders' communicator (mode_sim.c): `data`
  * carries messages (one tag, so per-pair order is MPI's non-overtaking order), `ctrl`
- * carries wait notices, which must not interleave with data. MPI is initialised only if
- * nobody has (MPI_THREAD_FUNNELED) and finalised only then.
+ * carries wait notices, which must not interleave with data.
  *
- * A message is a wire header (sf_msg_hdr, value meta, shape). Values up to INLINE_MAX
+ * A message is a wire header (mpi/wire.h: the message header, the value's dtype and
+ * shape, and `how` its data travels). Values up to INLINE_MAX
  * bytes travel inside it (one message, one copy); larger values follow as one or more
  * messages sent straight from the value's buffer (no copy; chunks of at most CHUNK_MAX
  * bytes, so there is no int-count ceiling). The receiver matches with MPI_Improbe and
@@ -35,7 +35,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "mpi/transport.h"
+#include "mpi/mpi_job.h"
+#include "mpi/sim/sim.h"
+#include "mpi/wire.h"
 #include "runtime/value.h"
 
 #define TAG_MSG 11
@@ -44,7 +46,6 @@
 #define INLINE_MAX 8192
 #define CHUNK_MAX ((size_t)1 << 30)
 
-typedef sf_wire_hdr wire_hdr; /* then inline data, if any */
 
 typedef struct pending {
     sf_value *v; /* reference held while the data send is in flight */
@@ -78,14 +79,6 @@ typedef struct stashed {
 } stashed;
 
 #define PACE 64
-
-static int mpi_err(int rc, const char *what, char *err, size_t errlen) {
-    char s[MPI_MAX_ERROR_STRING];
-    int n = 0;
-    MPI_Error_string(rc, s, &n);
-    snprintf(err, errlen, "%s failed: %s (MPI error %d)", what, s, rc);
-    return SF_EMPI;
-}
 
 static void compact(mpi_transport *t) {
     int j = 0;
@@ -190,18 +183,12 @@ static int mpi_send(sf_transport *bt, int dst, const sf_msg_hdr *h, sf_value *v)
     int nd = v ? v->ndim : 0;
     int how = !v ? DATA_NONE : v->nbytes <= INLINE_MAX ? DATA_INLINE
               : v->nbytes <= t->chunk_max ? DATA_BEFORE : DATA_CHUNKS;
-    size_t hl = SF_WIRE_HDR_SIZE(nd);
+    size_t hl = sf__wire_size(nd);
     size_t wsize = hl + (how == DATA_INLINE ? v->nbytes : 0);
-    wire_hdr *w = calloc(1, wsize);
+    uint8_t *w = malloc(wsize);
     if (!w) return SF_ENOMEM;
-    w->h = *h;
-    w->has_val = v != NULL;
-    w->dtype = v ? v->dtype : 0;
-    w->ndim = (uint8_t)nd;
-    w->inline_data = (uint8_t)how;
-    w->nbytes = v ? v->nbytes : 0;
-    if (nd) memcpy(w->shape, v->shape, sizeof(int64_t) * (size_t)nd);
-    if (how == DATA_INLINE && v->nbytes) memcpy((char *)w + hl, v->data, v->nbytes);
+    sf__wire_encode(w, h, v, (uint8_t)how);
+    if (how == DATA_INLINE && v->nbytes) memcpy(w + hl, v->data, v->nbytes);
     MPI_Request r;
     if (how == DATA_BEFORE) {
         if (MPI_Isend(v->data, (int)v->nbytes, MPI_BYTE, dst, TAG_DATA, t->data, &r) != MPI_SUCCESS) {
@@ -252,29 +239,38 @@ static void handle_notices(mpi_transport *t) {
         MPI_Status st;
         MPI_Iprobe(MPI_ANY_SOURCE, TAG_NOTICE, t->ctrl, &flag, &st);
         if (!flag) return;
+        uint8_t buf[SF_WIRE_NOTICE];
+        int count = 0;
+        MPI_Get_count(&st, MPI_BYTE, &count);
+        if (count != SF_WIRE_NOTICE) { /* not a notice of ours: take it out of the way */
+            uint8_t *junk = malloc(count > 0 ? (size_t)count : 1);
+            MPI_Recv(junk, count, MPI_BYTE, st.MPI_SOURCE, TAG_NOTICE, t->ctrl, MPI_STATUS_IGNORE);
+            free(junk);
+            continue;
+        }
+        MPI_Recv(buf, SF_WIRE_NOTICE, MPI_BYTE, st.MPI_SOURCE, TAG_NOTICE, t->ctrl, MPI_STATUS_IGNORE);
         sf_wait_notice n;
-        MPI_Recv(&n, (int)sizeof n, MPI_BYTE, st.MPI_SOURCE, TAG_NOTICE, t->ctrl,
-                 MPI_STATUS_IGNORE);
-        if (t->base.hooks.on_notice) t->base.hooks.on_notice(t->base.hooks.arg, st.MPI_SOURCE, &n);
+        if (sf__wire_notice_decode(buf, sizeof buf, &n) == 0 && t->base.hooks.on_notice)
+            t->base.hooks.on_notice(t->base.hooks.arg, st.MPI_SOURCE, &n);
     }
 }
 
 static void send_notice(mpi_transport *t, int dst, const sf_wait_notice *w) {
-    sf_wait_notice *copy = malloc(sizeof *copy);
+    uint8_t *copy = malloc(SF_WIRE_NOTICE);
     if (!copy) return;
-    *copy = *w;
+    sf__wire_notice_encode(copy, w);
     MPI_Request r;
-    if (MPI_Isend(copy, (int)sizeof *copy, MPI_BYTE, dst, TAG_NOTICE, t->ctrl, &r) != MPI_SUCCESS) {
+    if (MPI_Isend(copy, SF_WIRE_NOTICE, MPI_BYTE, dst, TAG_NOTICE, t->ctrl, &r) != MPI_SUCCESS) {
         free(copy);
         return;
     }
     if (add_pending(t, r, NULL, copy)) free(copy);
 }
 
-/* Receive the next wire message from src into a freshly allocated buffer. */
-/* The next message from src: its header in *out (malloc'd); a large value's data that
- * came before it in *data (a cache buffer of *cap bytes holding *dcount bytes). */
-static int recv_wire(mpi_transport *t, int src, const sf_wait_notice *w, wire_hdr **out,
+/* The next message from src: its header (and inline data) in *out (malloc'd, *count
+ * bytes); a large value's data that came before it in *data (a cache buffer of *cap bytes
+ * holding *dcount bytes). */
+static int recv_wire(mpi_transport *t, int src, const sf_wait_notice *w, uint8_t **out,
                      int *count, void **data, size_t *cap, int *dcount) {
     double t0 = 0;
     int noticed = w == NULL;
@@ -300,8 +296,7 @@ static int recv_wire(mpi_transport *t, int src, const sf_wait_notice *w, wire_hd
         }
         if (flag) {
             MPI_Get_count(&st, MPI_BYTE, count);
-            size_t need = (size_t)*count > sizeof(wire_hdr) ? (size_t)*count : sizeof(wire_hdr);
-            wire_hdr *buf = malloc(need);
+            uint8_t *buf = malloc(*count > 0 ? (size_t)*count : 1);
             if (!buf) return SF_ENOMEM;
             if (MPI_Mrecv(buf, *count, MPI_BYTE, &msg, MPI_STATUS_IGNORE) != MPI_SUCCESS) {
                 free(buf);
@@ -325,45 +320,47 @@ static int recv_wire(mpi_transport *t, int src, const sf_wait_notice *w, wire_hd
     }
 }
 
-/* Receive the next message from src off the wire (blocking). */
+/* Receive the next message from src off the wire (blocking). A message that does not
+ * decode is SF_EMPI (the caller names the sender). */
 static int recv_msg(mpi_transport *t, int src, const sf_wait_notice *w, sf_msg_hdr *h,
                     sf_value **vout) {
-    wire_hdr *wh = NULL;
+    uint8_t *wb = NULL;
     void *data = NULL;
-    size_t cap = 0;
-    int count = 0, dcount = 0, rc = recv_wire(t, src, w, &wh, &count, &data, &cap, &dcount);
+    size_t cap = 0, hl = 0;
+    int count = 0, dcount = 0, rc = recv_wire(t, src, w, &wb, &count, &data, &cap, &dcount);
     if (rc) return rc;
     *vout = NULL;
     rc = SF_EMPI; /* any inconsistency below is a malformed message */
     sf_value *v = NULL;
-    if ((size_t)count < sizeof(wire_hdr) || wh->ndim > SF_MAX_DIMS ||
-        (size_t)count < SF_WIRE_HDR_SIZE(wh->ndim) || (wh->inline_data == DATA_BEFORE) != !!data)
+    sf_wire_msg m;
+    if (sf__wire_peek(wb, (size_t)count, &hl) || (size_t)count < hl ||
+        sf__wire_decode(wb, hl, SIZE_MAX >> 2, &m) || (m.how == DATA_BEFORE) != !!data)
         goto out;
-    *h = wh->h;
-    if (!wh->has_val) {
-        rc = SF_OK;
+    *h = m.h;
+    if (!m.has_val) {
+        rc = (size_t)count == hl ? SF_OK : SF_EMPI;
         goto out;
     }
     if (data) { /* the value keeps the buffer its data arrived in */
-        v = sf__value_wrap(data, cap, 0, (sf_dtype)wh->dtype, wh->ndim, wh->shape);
+        v = sf__value_wrap(data, cap, 0, m.dtype, m.ndim, m.shape);
         data = NULL;
-        if (v && v->nbytes == (size_t)dcount && v->nbytes == wh->nbytes) {
+        if (v && v->nbytes == (size_t)dcount && (size_t)count == hl) {
             *vout = v;
             v = NULL;
             rc = SF_OK;
         }
         goto out;
     }
-    v = sf__value_alloc((sf_dtype)wh->dtype, wh->ndim, wh->shape);
+    v = sf__value_alloc(m.dtype, m.ndim, m.shape);
     if (!v) {
         rc = SF_ENOMEM;
         goto out;
     }
-    if (v->nbytes != wh->nbytes) goto out;
-    if (wh->inline_data == DATA_INLINE) {
-        if ((size_t)count != SF_WIRE_HDR_SIZE(wh->ndim) + v->nbytes) goto out;
-        if (v->nbytes) memcpy(v->data, (char *)wh + SF_WIRE_HDR_SIZE(wh->ndim), v->nbytes);
+    if (m.how == DATA_INLINE) {
+        if ((size_t)count != hl + v->nbytes) goto out;
+        if (v->nbytes) memcpy(v->data, wb + hl, v->nbytes);
     } else {
+        if (m.how != DATA_CHUNKS || (size_t)count != hl) goto out;
         for (size_t off = 0; off < v->nbytes; off += t->chunk_max) {
             size_t len = v->nbytes - off < t->chunk_max ? v->nbytes - off : t->chunk_max;
             if (MPI_Recv((char *)v->data + off, (int)len, MPI_BYTE, src, TAG_MSG, t->data,
@@ -377,7 +374,7 @@ static int recv_msg(mpi_transport *t, int src, const sf_wait_notice *w, sf_msg_h
 out:
     sf_value_unref(&v);
     if (data) sf__buffer_put(data, cap);
-    free(wh);
+    free(wb);
     return rc;
 }
 
@@ -406,8 +403,11 @@ static int mpi_finish(sf_transport *bt, const sf_msg_hdr *bye) {
         MPI_Status st;
         MPI_Iprobe(MPI_ANY_SOURCE, TAG_NOTICE, t->ctrl, &flag, &st);
         if (!flag) break;
-        sf_wait_notice n;
-        MPI_Recv(&n, (int)sizeof n, MPI_BYTE, st.MPI_SOURCE, TAG_NOTICE, t->ctrl, MPI_STATUS_IGNORE);
+        int count = 0;
+        MPI_Get_count(&st, MPI_BYTE, &count);
+        uint8_t *junk = malloc(count > 0 ? (size_t)count : 1);
+        MPI_Recv(junk, count, MPI_BYTE, st.MPI_SOURCE, TAG_NOTICE, t->ctrl, MPI_STATUS_IGNORE);
+        free(junk);
     }
     MPI_Waitall(t->npend, t->reqs, MPI_STATUSES_IGNORE);
     compact(t);
@@ -416,8 +416,10 @@ static int mpi_finish(sf_transport *bt, const sf_msg_hdr *bye) {
     return SF_OK;
 }
 
-__attribute__((noreturn)) static void mpi_abort(sf_transport *bt, int code) {
+/* MPI_Abort ends every rank of the job at once (mpirun propagates the code). */
+static void mpi_abort(sf_transport *bt, int code, const char *reason) {
     mpi_transport *t = (mpi_transport *)bt;
+    (void)reason;
     fflush(NULL);
     MPI_Abort(t->data, code);
     _exit(code);
@@ -467,20 +469,6 @@ static const struct sf_transport_ops mpi_ops = {
     .destroy = mpi_destroy,
 };
 
-int sf__mpi_world_rank_hint(void) {
-    int init = 0, fin = 0;
-    MPI_Initialized(&init);
-    MPI_Finalized(&fin);
-    if (init && !fin) {
-        int r;
-        MPI_Comm_rank(MPI_COMM_WORLD, &r);
-        return r;
-    }
-    const char *e = getenv("OMPI_COMM_WORLD_RANK");
-    if (!e) e = getenv("PMI_RANK");
-    return e ? atoi(e) : -1;
-}
-
 int sf__mpi_transport_create(sf_transport **out, int nparties, const sf_mpi_options *opt,
                              const sf_transport_hooks *hooks, const void *base_comm, char *err,
                              size_t errlen) {
@@ -510,7 +498,7 @@ int sf__mpi_transport_create(sf_transport **out, int nparties, const sf_mpi_opti
     if ((rc = MPI_Comm_dup(base, &t->data)) != MPI_SUCCESS ||
         (rc = MPI_Comm_dup(base, &t->ctrl)) != MPI_SUCCESS) {
         sf_transport *b = &t->base;
-        mpi_err(rc, "MPI_Comm_dup", err, errlen);
+        sf__mpi_error(rc, "MPI_Comm_dup", err, errlen);
         mpi_destroy(&b);
         return SF_EMPI;
     }
@@ -529,146 +517,3 @@ int sf__mpi_transport_create(sf_transport **out, int nparties, const sf_mpi_opti
     return SF_OK;
 }
 
-/* ------------------------------------------------------------------ simulation layout */
-
-/* Initialise MPI unless somebody has (*owns = 1 then: finalise it at the end). */
-static int init_mpi(int *argc, char ***argv, int *owns, char *err, size_t errlen) {
-    int init = 0, fin = 0, rc, prov;
-    *owns = 0;
-    MPI_Finalized(&fin);
-    if (fin) {
-        snprintf(err, errlen, "MPI was already finalized before sf_run");
-        return SF_EMPI;
-    }
-    MPI_Initialized(&init);
-    if (init) return SF_OK;
-    if ((rc = MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &prov)) != MPI_SUCCESS)
-        return mpi_err(rc, "MPI_Init_thread", err, errlen);
-    *owns = 1;
-    return SF_OK;
-}
-
-struct sf_sim_layout {
-    int owns_mpi;
-    MPI_Comm party, leaders; /* leaders: MPI_COMM_NULL on workers */
-};
-
-int sf__sim_layout_create(sf_sim_layout **out, int nparties, int rpp, int *argc, char ***argv,
-                          int *party, int *local, char *err, size_t errlen) {
-    sf_sim_layout *l = calloc(1, sizeof *l);
-    if (!l) return SF_ENOMEM;
-    l->party = l->leaders = MPI_COMM_NULL;
-    int rc, rank, size;
-    if ((rc = init_mpi(argc, argv, &l->owns_mpi, err, errlen))) {
-        free(l);
-        return rc;
-    }
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
-    if (size != nparties * rpp) {
-        if (rpp == 1)
-            snprintf(err, errlen,
-                     "simulation mode needs one rank per party: %d part%s, but the job has %d "
-                     "rank%s (run mpirun -np %d ... --sf-mode=sim)",
-                     nparties, nparties == 1 ? "y" : "ies", size, size == 1 ? "" : "s", nparties);
-        else
-            snprintf(err, errlen,
-                     "simulation mode with --sf-ranks-per-party=%d needs %d x %d = %d ranks, but "
-                     "the job has %d (run mpirun -np %d ... --sf-mode=sim --sf-ranks-per-party=%d)",
-                     rpp, nparties, rpp, nparties * rpp, size, nparties * rpp, rpp);
-        *out = l; /* the caller reports, then destroys (which synchronises the ranks) */
-        return SF_EUSAGE;
-    }
-    *party = rank / rpp;
-    *local = rank % rpp;
-    if ((rc = MPI_Comm_split(MPI_COMM_WORLD, *party, *local, &l->party)) != MPI_SUCCESS ||
-        (rc = MPI_Comm_split(MPI_COMM_WORLD, *local == 0 ? 0 : MPI_UNDEFINED, *party,
-                             &l->leaders)) != MPI_SUCCESS) {
-        mpi_err(rc, "MPI_Comm_split", err, errlen);
-        sf__sim_layout_destroy(&l);
-        return SF_EMPI;
-    }
-    *out = l;
-    return SF_OK;
-}
-
-const void *sf__sim_layout_party_comm(const sf_sim_layout *l) { return &l->party; }
-const void *sf__sim_layout_leaders_comm(const sf_sim_layout *l) { return &l->leaders; }
-
-void sf__sim_layout_destroy(sf_sim_layout **lp) {
-    sf_sim_layout *l = *lp;
-    if (!l) return;
-    /* every rank gets here before any finalises: a rank that reports an error is not
-     * killed by the launcher before its message is out */
-    int fin = 0;
-    MPI_Finalized(&fin);
-    if (!fin) MPI_Barrier(MPI_COMM_WORLD);
-    if (l->party != MPI_COMM_NULL) MPI_Comm_free(&l->party);
-    if (l->leaders != MPI_COMM_NULL) MPI_Comm_free(&l->leaders);
-    if (l->owns_mpi && !fin) MPI_Finalize();
-    free(l);
-    *lp = NULL;
-}
-
-/* ------------------------------------------------------------------ a party's own job */
-
-struct sf_party_job {
-    int mpi;      /* MPI is in use (launched by an MPI launcher) */
-    int owns_mpi; /* we initialised it */
-    MPI_Comm comm;
-    int rank, size;
-};
-
-int sf__party_job_init(sf_party_job **out, int *argc, char ***argv, int *rank, int *size,
-                       char *err, size_t errlen) {
-    sf_party_job *pj = calloc(1, sizeof *pj);
-    if (!pj) return SF_ENOMEM;
-    pj->comm = MPI_COMM_NULL;
-    pj->size = 1;
-    int init = 0, rc;
-    MPI_Initialized(&init);
-    if (init || getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE") || getenv("PMIX_RANK")) {
-        if ((rc = init_mpi(argc, argv, &pj->owns_mpi, err, errlen))) {
-            free(pj);
-            return rc;
-        }
-        pj->mpi = 1;
-        if ((rc = MPI_Comm_dup(MPI_COMM_WORLD, &pj->comm)) != MPI_SUCCESS) {
-            if (pj->owns_mpi) MPI_Finalize();
-            free(pj);
-            return mpi_err(rc, "MPI_Comm_dup", err, errlen);
-        }
-        MPI_Comm_rank(pj->comm, &pj->rank);
-        MPI_Comm_size(pj->comm, &pj->size);
-    }
-    *rank = pj->rank;
-    *size = pj->size;
-    *out = pj;
-    return SF_OK;
-}
-
-int sf__party_job_share_code(sf_party_job *pj, int code) {
-    if (pj && pj->mpi && pj->size > 1) MPI_Bcast(&code, 1, MPI_INT, 0, pj->comm);
-    return code;
-}
-
-void sf__party_job_abort(sf_party_job *pj, int code) {
-    fflush(NULL);
-    if (pj && pj->mpi) MPI_Abort(pj->comm, code);
-    _exit(code);
-}
-
-const void *sf__party_job_comm(const sf_party_job *pj) {
-    return pj && pj->mpi ? &pj->comm : NULL;
-}
-
-void sf__party_job_finish(sf_party_job **pjp) {
-    sf_party_job *pj = *pjp;
-    if (!pj) return;
-    if (pj->comm != MPI_COMM_NULL) MPI_Comm_free(&pj->comm);
-    int fin = 0;
-    MPI_Finalized(&fin);
-    if (pj->owns_mpi && !fin) MPI_Finalize();
-    free(pj);
-    *pjp = NULL;
-}

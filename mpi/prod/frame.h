@@ -17,16 +17,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mpi/bridge/noise.h"
+#include "mpi/prod/noise.h"
 
 enum sf_frame_type {
     SF_FRAME_DATA = 1,      /* payload: a piece of an application message */
     SF_FRAME_ACK = 2,       /* no payload: just the ack field */
     SF_FRAME_HEARTBEAT = 3, /* no payload: liveness (also carries ack) */
     SF_FRAME_RESUME = 4,    /* first frame after a handshake: ack = last seq received */
-    SF_FRAME_CLOSE = 5,     /* orderly end of the channel */
+    SF_FRAME_CLOSE = 5,     /* orderly end of the channel; with flags & SF_FRAME_ABORT the
+                               run stops: seq = exit code, payload = the reason (wire.h) */
+    SF_FRAME_NOTICE = 6,    /* control: the sender waits for us (payload: a wait notice,
+                               wire.h); not part of the reliable stream, resent while it
+                               waits */
 };
 
+#define SF_FRAME_ABORT 1                        /* CLOSE flag */
 #define SF_FRAME_HDR 24                         /* plaintext header bytes */
 #define SF_FRAME_OVERHEAD (4 + SF_FRAME_HDR + SF_NOISE_TAG)
 #define SF_FRAME_MIN_MAX 256                    /* smallest allowed max_frame */

@@ -32,7 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mpi/bridge/noise.h"
+#include "mpi/prod/noise.h"
 
 #define SF_PARTY_NAME_MAX 64
 

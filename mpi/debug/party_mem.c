@@ -26,7 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mpi/party.h"
+#include "mpi/debug/mem.h"
 #include "runtime/value.h"
 
 #define TAG_COLL 5 /* collective traffic; sf_pc_tag values are 1..4 */

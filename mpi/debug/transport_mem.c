@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "mpi/transport.h"
+#include "mpi/debug/mem.h"
 #include "runtime/value.h"
 
 typedef struct mem_msg {
@@ -157,17 +157,13 @@ static int mem_recv(sf_transport *t, int src, const sf_wait_notice *w, sf_msg_hd
     return sf__mem_recv(m->f, t->self * m->stride, src * m->stride, h, v);
 }
 
-void sf__mem_wake_waiters(sf_mem_fabric *f, int src) {
-    while (f->waiters[src] >= 0) {
-        int r = f->waiters[src];
-        unwait(f, r);
-        f->sched.wake(f->sched.arg, r);
-    }
-}
-
 void sf__mem_set_finished(sf_mem_fabric *f, int r) {
     f->eps[r].finished = 1;
-    sf__mem_wake_waiters(f, r);
+    while (f->waiters[r] >= 0) { /* they get SF_EPEER */
+        int w = f->waiters[r];
+        unwait(f, w);
+        f->sched.wake(f->sched.arg, w);
+    }
 }
 
 static int mem_finish(sf_transport *t, const sf_msg_hdr *bye) {
@@ -189,11 +185,9 @@ int sf__mem_pending(sf_mem_fabric *f, int dst, int *src, sf_msg_hdr *first) {
     return n;
 }
 
-int sf__mem_finished(sf_mem_fabric *f, int r) { return f->eps[r].finished; }
-
-__attribute__((noreturn)) static void mem_abort(sf_transport *t, int code) {
-    fflush(NULL);
-    _exit(code);
+/* One process: nobody else to tell (the debug backend's abort ends it). */
+static void mem_abort(sf_transport *t, int code, const char *reason) {
+    (void)t, (void)code, (void)reason;
 }
 
 static void mem_destroy(sf_transport **tp) {

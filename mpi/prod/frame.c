@@ -10,7 +10,7 @@
  * length is validated by sf__frame_len before the caller reads or allocates anything,
  * and sf__frame_open decrypts in the caller's buffer.
  */
-#include "mpi/bridge/frame.h"
+#include "mpi/prod/frame.h"
 
 #include <string.h>
 
@@ -43,12 +43,12 @@ static uint64_t get_be64(const uint8_t *p)
     return v;
 }
 
-static int type_known(uint8_t t) { return t >= SF_FRAME_DATA && t <= SF_FRAME_CLOSE; }
+static int type_known(uint8_t t) { return t >= SF_FRAME_DATA && t <= SF_FRAME_NOTICE; }
 
-/* ACK and HEARTBEAT carry no payload (frame.h); the other types may. */
+/* ACK, HEARTBEAT and RESUME carry no payload (frame.h); the other types may. */
 static int payload_allowed(uint8_t t, uint32_t payload_len)
 {
-    return payload_len == 0 || !(t == SF_FRAME_ACK || t == SF_FRAME_HEARTBEAT);
+    return payload_len == 0 || !(t == SF_FRAME_ACK || t == SF_FRAME_HEARTBEAT || t == SF_FRAME_RESUME);
 }
 
 int sf__frame_seal(sf_noise_cs *cs, const sf_frame *f, const uint8_t *payload, uint8_t *out,

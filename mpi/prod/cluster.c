@@ -9,7 +9,7 @@
 #define _GNU_SOURCE
 #endif
 
-#include "mpi/bridge/cluster.h"
+#include "mpi/prod/cluster.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
