@@ -9,14 +9,16 @@ function(sf_target_defaults tgt)
   endif()
 endfunction()
 
-# sf_add_test(NAME n COMMAND exe args... [MODE debug|sim] [NPROCS k] [LABELS ...]
+# sf_add_test(NAME n COMMAND exe args... [MODE debug|sim|prod] [NPROCS k] [LABELS ...]
 #             [TIMEOUT s] [WILL_FAIL] [EXPECT_EXIT code] [EXPECT_STDERR regex...]
-#             [EXPECT_STDOUT regex...] [EXPECT_STDOUT_FILE file])
+#             [EXPECT_STDOUT regex...] [EXPECT_STDOUT_FILE file] [MAX_SECONDS s])
 # Every test goes through here: it sets the MPI launcher for sim mode (with --oversubscribe
-# and yield-when-idle), a timeout, and labels. A test passes only by its own assertions or
-# by tests/check_run.sh, which checks the exit code and required stderr lines.
+# and yield-when-idle), a timeout, and labels. MODE prod runs NPROCS parties (default 3),
+# each its own process, through scripts/launch-local on loopback. A test passes only by its
+# own assertions or by tests/check_run.sh, which checks the exit code, required output
+# lines and (MAX_SECONDS) the wall time.
 function(sf_add_test)
-  cmake_parse_arguments(T "" "NAME;MODE;NPROCS;TIMEOUT;EXPECT_EXIT" "COMMAND;LABELS;EXPECT_STDERR;EXPECT_STDOUT;EXPECT_STDOUT_FILE" ${ARGN})
+  cmake_parse_arguments(T "" "NAME;MODE;NPROCS;TIMEOUT;EXPECT_EXIT;MAX_SECONDS" "COMMAND;LABELS;EXPECT_STDERR;EXPECT_STDOUT;EXPECT_STDOUT_FILE" ${ARGN})
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 60)
   endif()
@@ -29,8 +31,15 @@ function(sf_add_test)
         --mca mpi_yield_when_idle 1 ${MPIEXEC_PREFLAGS} ${T_COMMAND} --sf-mode=sim)
   elseif(T_MODE STREQUAL "debug")
     set(cmd ${T_COMMAND} --sf-mode=debug)
+  elseif(T_MODE STREQUAL "prod")
+    if(NOT T_NPROCS)
+      set(T_NPROCS 3)
+    endif()
+    math(EXPR _ll_timeout "${T_TIMEOUT} - 5") # launch-local's watchdog stops every party first
+    set(cmd env SFMPI_KEYGEN=$<TARGET_FILE:sfmpi-keygen> ${PROJECT_SOURCE_DIR}/scripts/launch-local
+        --no-mpirun --timeout ${_ll_timeout} ${T_NPROCS} ${T_COMMAND})
   endif()
-  if(DEFINED T_EXPECT_EXIT OR T_EXPECT_STDERR OR T_EXPECT_STDOUT OR T_EXPECT_STDOUT_FILE)
+  if(DEFINED T_EXPECT_EXIT OR T_EXPECT_STDERR OR T_EXPECT_STDOUT OR T_EXPECT_STDOUT_FILE OR T_MAX_SECONDS)
     if(NOT DEFINED T_EXPECT_EXIT)
       set(T_EXPECT_EXIT 0)
     endif()
@@ -44,7 +53,10 @@ function(sf_add_test)
     if(T_EXPECT_STDOUT_FILE)
       list(APPEND checks --stdout-file ${T_EXPECT_STDOUT_FILE})
     endif()
-    set(cmd ${CMAKE_SOURCE_DIR}/tests/check_run.sh --exit ${T_EXPECT_EXIT} ${checks} -- ${cmd})
+    if(T_MAX_SECONDS)
+      list(APPEND checks --max-seconds ${T_MAX_SECONDS})
+    endif()
+    set(cmd ${PROJECT_SOURCE_DIR}/tests/check_run.sh --exit ${T_EXPECT_EXIT} ${checks} -- ${cmd})
   endif()
   add_test(NAME ${T_NAME} COMMAND ${cmd})
   set(labels ${T_LABELS})

@@ -181,7 +181,8 @@ static void print_site(FILE *f, const sf_site *s) {
     fprintf(f, "%s:%d, %s", sf__basename(s->file), s->line, s->what ? s->what : "?");
 }
 
-static void print_cause(sf_debug_exec *ex, FILE *f) {
+/* Prints the parties' first differing call, if any; returns find_divergence's verdict. */
+static int print_cause(sf_debug_exec *ex, FILE *f) {
     uint64_t call;
     int a, b;
     int k = find_divergence(ex, &call, &a, &b);
@@ -198,6 +199,7 @@ static void print_cause(sf_debug_exec *ex, FILE *f) {
                 rank_name(ex, a), (unsigned long long)ex->ranks[a].ctx.call_seq,
                 rank_name(ex, b), (unsigned long long)ex->ranks[b].ctx.call_seq);
     }
+    return k;
 }
 
 /* A blocked rank's stack, user frames only, as "function (file:line)": addr2line turns the
@@ -311,9 +313,11 @@ static int deadlock_report(sf_debug_exec *ex) {
         }
         free(seen);
     }
-    print_cause(ex, f);
+    /* blocked because the parties' programs differ: a divergence, the same exit code as
+     * simulation and production report for the same program */
+    int diverged = print_cause(ex, f) == 1;
     fflush(f);
-    return SF_EXIT_DEADLOCK;
+    return diverged ? SF_EXIT_DIVERGE : SF_EXIT_DEADLOCK;
 }
 
 /* All ranks finished: same calls, nothing left in flight. */

@@ -25,11 +25,12 @@ foreach(m task_fail task_dep dl_alice dl_bob dl_get dm_bob dm_other dw_bob dw_al
 endforeach()
 set(F "failures\\.c")
 
-# sf_fail_test(<scenario-test-name> MODES debug|sim... EXIT code [NPROCS n] ARGS args...
-#              EXPECT regex...): test fail_<name>_<mode> per mode; @MODE@ in a regex
-# becomes the mode's tag name ("debug" or "sim").
+# sf_fail_test(<scenario-test-name> MODES debug|sim|prod... EXIT code [NPROCS n]
+#              [MAX_SECONDS s] ARGS args... EXPECT regex...): test fail_<name>_<mode> per
+# mode; @MODE@ in a regex becomes the mode's tag name ("debug", "sim" or "prod").
+# Production runs the three parties as separate processes (scripts/launch-local).
 function(sf_fail_test name)
-  cmake_parse_arguments(T "" "EXIT;NPROCS" "MODES;ARGS;EXPECT" ${ARGN})
+  cmake_parse_arguments(T "" "EXIT;NPROCS;MAX_SECONDS" "MODES;ARGS;EXPECT" ${ARGN})
   foreach(mode IN LISTS T_MODES)
     set(res)
     foreach(re IN LISTS T_EXPECT)
@@ -40,14 +41,22 @@ function(sf_fail_test name)
     if(T_NPROCS)
       set(np NPROCS ${T_NPROCS})
     endif()
-    sf_add_test(NAME fail_${name}_${mode} MODE ${mode} ${np}
+    set(ms)
+    if(T_MAX_SECONDS)
+      set(ms MAX_SECONDS ${T_MAX_SECONDS})
+    endif()
+    set(lab fail)
+    if(mode STREQUAL "prod")
+      list(APPEND lab prod)
+    endif()
+    sf_add_test(NAME fail_${name}_${mode} MODE ${mode} ${np} ${ms}
       COMMAND $<TARGET_FILE:sf_test_failures> ${T_ARGS}
-      LABELS fail TIMEOUT 30 EXPECT_EXIT ${T_EXIT} EXPECT_STDERR ${res})
+      LABELS ${lab} TIMEOUT 30 EXPECT_EXIT ${T_EXIT} EXPECT_STDERR ${res})
   endforeach()
 endfunction()
 
 # Control: the scenario program itself works in both modes.
-sf_fail_test(control_ok MODES debug sim EXIT 0 ARGS ok)
+sf_fail_test(control_ok MODES debug sim prod EXIT 0 ARGS ok)
 
 # 1. Task error. Debug stops at the first failure; sim carries the failure as a value:
 #    sf_get of the dependent object returns SF_ETASK with the chain of both tasks.
@@ -55,43 +64,57 @@ set(_fail_first "task 'fail_task' failed on party alice at call #1 \\(${F}:${L_t
 sf_fail_test(task MODES debug EXIT 3 ARGS task EXPECT
   "\\[debug alice/0 #1\\] error: stopping at the first failure:"
   "${_fail_first}")
-sf_fail_test(task MODES sim EXIT 3 ARGS task EXPECT
-  "\\[sim (alice|bob|carol)/0 #3\\] the program returned -4 \\(SF_ETASK\\):"
+sf_fail_test(task MODES sim prod EXIT 3 ARGS task EXPECT
+  "\\[@MODE@ (alice|bob|carol)/0 #3\\] the program returned -4 \\(SF_ETASK\\):"
   "task 'use_value' on party bob at call #2 \\(${F}:${L_task_dep}\\) was not run: its argument 0 \\(object #1\\) failed:"
   "${_fail_first}")
 
 # 2. Deadlock: alice waits for bob's object, bob for alice's (a branch on private data).
-sf_fail_test(deadlock MODES debug EXIT 4 ARGS deadlock EXPECT
+#    Debug mode sees every rank blocked and names the first differing call: a divergence,
+#    exit 5 as in the other modes.
+sf_fail_test(deadlock MODES debug EXIT 5 ARGS deadlock EXPECT
   "error: deadlock: every rank is blocked \\(3 blocked, 0 finished, 3 ranks\\)"
   "alice/0 at call #3 \\(${F}:${L_dl_alice}, use_value\\) waits for object #2 from bob/0$"
   "bob/0 at call #3 \\(${F}:${L_dl_bob}, use_value\\) waits for object #1 from alice/0$"
   "carol/0 at call #4 \\(${F}:${L_dl_get}, sf_get\\) waits for object #3 from alice/0$"
   "wait-for cycle: alice/0 -> bob/0 -> alice/0$"
   "cause: the parties' programs differ from call #3 on: alice/0 made \\(${F}:${L_dl_alice}, use_value\\), bob/0 made \\(${F}:${L_dl_bob}, use_value\\)")
-#    In sim the same program is a divergence found by wait notices (either party reports).
+#    In sim and prod the same program is a divergence found by wait notices (either party
+#    reports; in prod the others stop too, naming it). Prod with the default 2 s wait.
 sf_fail_test(deadlock MODES sim EXIT 5 ARGS deadlock --sf-wait-timeout=0.2 EXPECT
   "\\[sim (alice|bob)/0 #3\\] error: program divergence between parties (alice and bob: at call #3, alice made use_value \\(${F}:${L_dl_alice}\\) but bob made a different call \\(${F}:${L_dl_bob}\\) and now waits there for object #1 from alice|bob and alice: at call #3, bob made use_value \\(${F}:${L_dl_bob}\\) but alice made a different call \\(${F}:${L_dl_alice}\\) and now waits there for object #2 from bob)")
+sf_fail_test(deadlock MODES prod EXIT 5 MAX_SECONDS 5 ARGS deadlock EXPECT
+  "\\[prod (alice|bob)/0 #3\\] error: program divergence between parties (alice and bob: at call #3, alice made use_value \\(${F}:${L_dl_alice}\\) but bob made a different call \\(${F}:${L_dl_bob}\\) and now waits there for object #1 from alice|bob and alice: at call #3, bob made use_value \\(${F}:${L_dl_bob}\\) but alice made a different call \\(${F}:${L_dl_alice}\\) and now waits there for object #2 from bob)"
+  "\\[prod carol\\] error: party (alice|bob) stopped the run \\(exit 5\\): \\[prod (alice|bob)/0 #3\\] program divergence between parties")
 
 # 3. Divergence. a) A message crosses with the wrong object id.
-sf_fail_test(diverge_msg MODES debug sim EXIT 5 ARGS diverge_msg EXPECT
+sf_fail_test(diverge_msg MODES debug sim prod EXIT 5 ARGS diverge_msg EXPECT
   "\\[@MODE@ bob/0 #3\\] error: program divergence between parties bob and alice: bob, at call #3 \\(${F}:${L_dm_bob}, use_value\\), expects object #2 from alice, but alice sent object #1 at its call #3 \\(${F}:${L_dm_other}\\) - a different object or call")
 #    b) No message in flight: found through wait notices after --sf-wait-timeout.
 #       (mpirun propagates MPI_Abort's error code: exit 5.)
 sf_fail_test(diverge_wait MODES sim EXIT 5 ARGS diverge_wait --sf-wait-timeout=0.2 EXPECT
   "\\[sim bob/0 #4\\] error: program divergence between parties bob and alice: at call #3, bob made make_value \\(${F}:${L_dw_bob}\\) but alice made a different call \\(${F}:${L_dw_alice}\\) and now waits there for object #2 from bob")
+#       Production: within 5 s with the default wait; every party stops with exit 5.
+sf_fail_test(diverge_wait MODES prod EXIT 5 MAX_SECONDS 5 ARGS diverge_wait EXPECT
+  "\\[prod bob/0 #4\\] error: program divergence between parties bob and alice: at call #3, bob made make_value \\(${F}:${L_dw_bob}\\) but alice made a different call \\(${F}:${L_dw_alice}\\) and now waits there for object #2 from bob"
+  "\\[prod alice\\] error: party bob stopped the run \\(exit 5\\): \\[prod bob/0 #4\\] program divergence"
+  "\\[prod carol\\] error: party bob stopped the run \\(exit 5\\)")
+#       Debug mode sees it at once: every rank blocked, the first differing call named.
+sf_fail_test(diverge_wait MODES debug EXIT 5 ARGS diverge_wait EXPECT
+  "cause: the parties' programs differ from call #3 on: alice/0 made \\(${F}:${L_dw_alice}, use_value\\), bob/0 made \\(${F}:${L_dw_bob}, make_value\\)")
 
 # 4. Killed actor: a method called after sf_kill; sf_kill twice returns SF_EKILLED.
 set(_killed "method 'counter_add' called at call #3 \\(${F}:${L_kill_call}\\) on actor Counter #1 \\(created at ${F}:${L_kill_new}\\), which was killed at ${F}:${L_kill_kill}$")
 sf_fail_test(killed MODES debug EXIT 3 ARGS killed EXPECT
   "\\[debug alice/0 #3\\] error: stopping at the first failure:" "${_killed}")
-sf_fail_test(killed MODES sim EXIT 3 ARGS killed EXPECT
-  "\\[sim (alice|bob|carol)/0 #4\\] the program returned -4 \\(SF_ETASK\\):" "${_killed}")
-sf_fail_test(kill_twice MODES debug sim EXIT 3 ARGS kill_twice EXPECT
+sf_fail_test(killed MODES sim prod EXIT 3 ARGS killed EXPECT
+  "\\[@MODE@ (alice|bob|carol)/0 #4\\] the program returned -4 \\(SF_ETASK\\):" "${_killed}")
+sf_fail_test(kill_twice MODES debug sim prod EXIT 3 ARGS kill_twice EXPECT
   "\\[@MODE@ (alice|bob|carol)/0 #3\\] the program returned -8 \\(SF_EKILLED\\):"
   "sf_kill at ${F}:${L_kt_second}: actor Counter #1 was already killed at ${F}:${L_kt_first}$")
 
 # 5. Unknown party.
-sf_fail_test(unknown_party MODES debug sim EXIT 2 ARGS unknown_party EXPECT
+sf_fail_test(unknown_party MODES debug sim prod EXIT 2 ARGS unknown_party EXPECT
   "\\[@MODE@ (alice|bob|carol)/0 #0\\] error: sf_pyu at ${F}:${L_pyu_dave}: unknown party 'dave' \\(the parties are: alice, bob, carol\\)")
 
 # 6. Bad options (the program never runs).
@@ -111,8 +134,8 @@ sf_fail_test(stack MODES debug EXIT 7 ARGS stack --sf-stack-size=64k EXPECT
 # 9. Early return: bob's program returns while alice waits for bob's object #1.
 sf_fail_test(early_return MODES debug EXIT 6 ARGS early_return EXPECT
   "\\[debug alice/0 #2\\] error: party bob finished its program (\\(after its call #1 at ${F}:${L_er_make}\\) )?while party alice, at call #2 \\(${F}:${L_er_wait}\\), waits for object #1 from it$")
-sf_fail_test(early_return MODES sim EXIT 6 ARGS early_return EXPECT
-  "\\[sim alice/0 #2\\] error: party bob finished its program \\(after its call #1 at ${F}:${L_er_make}\\) while party alice, at call #2 \\(${F}:${L_er_wait}\\), waits for object #1 from it$")
+sf_fail_test(early_return MODES sim prod EXIT 6 ARGS early_return EXPECT
+  "\\[@MODE@ alice/0 #2\\] error: party bob finished its program \\(after its call #1 at ${F}:${L_er_make}\\) while party alice, at call #2 \\(${F}:${L_er_wait}\\), waits for object #1 from it$")
 
 # 10. A task writes into its argument (checked in debug mode).
 sf_fail_test(arg_write MODES debug EXIT 3 ARGS arg_write EXPECT
@@ -120,9 +143,9 @@ sf_fail_test(arg_write MODES debug EXIT 3 ARGS arg_write EXPECT
   "task 'scribble' failed on party bob at call #2 \\(${F}:${L_aw_call}\\): wrote into its argument 0 \\(object #1\\): arguments are read-only")
 
 # 11. Use after release.
-sf_fail_test(released MODES debug sim EXIT 1 ARGS released EXPECT
+sf_fail_test(released MODES debug sim prod EXIT 1 ARGS released EXPECT
   "\\[@MODE@ (alice|bob|carol)/0 #3\\] error: use_value at ${F}:${L_rel_use}: object #1 does not exist \\(released already")
 
 # 12. A runtime call (sf_get) inside a task.
-sf_fail_test(task_call MODES debug sim EXIT 1 ARGS task_call EXPECT
+sf_fail_test(task_call MODES debug sim prod EXIT 1 ARGS task_call EXPECT
   "\\[@MODE@ bob/0 #2\\] error: sf_get called inside a task at ${F}:${L_tc_get}: a task runs on one party and cannot make runtime calls")
