@@ -80,6 +80,7 @@ void sf__vfatal(sf_ctx *sf, int code, const char *fmt, va_list ap) {
     if (n > (int)sizeof line - 1) n = (int)sizeof line - 1;
     ssize_t w = write(2, line, (size_t)n); /* one write: no interleaving between ranks */
     (void)w;
+    sf__crash_quiet(); /* ending the process on purpose, reported already */
     if (sf->tp) { /* tell the peers why, with this party's tag */
         char reason[8448];
         snprintf(reason, sizeof reason, "[%s %s/%d #%llu] %s", sf_mode_name(sf->run->opts.mode),
@@ -210,7 +211,9 @@ static int run_one(sf_run_state *run, const sf_layout *lay) {
         sf->rank = ep.rank;
         sf->tp = ep.tp;
         sf->pc = ep.pc;
+        sf__crash_set_ctx(sf);
         code = ep.rank == 0 ? sf__run_party(sf) : sf__worker_loop(sf);
+        sf__crash_set_ctx(NULL);
     }
     sf__ctx_free(sf);
     if (sf->tp) sf->tp->ops->destroy(&sf->tp);
@@ -248,7 +251,9 @@ int sf_run(const sf_config *cfg, sf_program program, void *arg) {
     } else {
         run.nparties = lay.nparties;
         run.parties = lay.parties;
+        sf__crash_begin(&run);
         code = lay.coroutines ? sf__exec_run(ex, &lay) : run_one(&run, &lay);
+        sf__crash_end();
     }
     if (run.backend) code = run.mode->settle(run.backend, code);
     sf__exec_free(&ex);

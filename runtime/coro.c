@@ -83,7 +83,7 @@ static sf_coro g_thread_coro;
 static int g_thread_init;
 static sf_coro *g_current;
 static sf_coro *g_live;        /* head of the live list */
-static int g_guard_pages = 1;
+static size_t g_guard = SF_CORO_GUARD; /* bytes of PROT_NONE below each stack; 0 = none */
 static size_t g_page;
 #ifdef SF_CORO_ASAN
 static sf_coro *g_switch_from; /* who switched to the coroutine that is resuming */
@@ -120,7 +120,8 @@ sf_coro *sf__coro_current(void)
 int sf__coro_finished(const sf_coro *c) { return c->finished; }
 const char *sf__coro_name(const sf_coro *c) { return c->name; }
 void sf__coro_set_exit(sf_coro *c, sf_coro *exit_to) { c->exit_to = exit_to; }
-void sf__coro_guard_pages(int on) { g_guard_pages = on != 0; }
+void sf__coro_guard_pages(int on) { g_guard = on ? SF_CORO_GUARD : 0; }
+size_t sf__coro_guard_size(void) { return g_guard; }
 
 void sf__coro_stack(const sf_coro *c, void **lo, void **hi)
 {
@@ -259,10 +260,12 @@ int sf__coro_create(sf_coro **out, sf_coro_fn fn, void *arg, size_t stack_size,
     sf__coro_thread();
     if (!stack_size)
         stack_size = SF_CORO_DEFAULT_STACK;
+    if (g_guard > SIZE_MAX / 4)
+        return SF_ENOMEM;
     if (stack_size > SIZE_MAX / 4)
         return SF_ENOMEM;
     stack_size = (stack_size + pg - 1) & ~(pg - 1);
-    size_t guard = g_guard_pages ? pg : 0;
+    size_t guard = (g_guard + pg - 1) & ~(pg - 1);
     /* The control block lives at the top of the mapping, in the same page as the hot
      * top of the stack: one TLB entry and adjacent cache lines per switch target. The
      * extra page keeps the usable stack >= the requested size. */
@@ -442,6 +445,15 @@ static void restore_action(int sig)
     }
 }
 
+int sf__coro_in_guard(const void *addr)
+{
+    uintptr_t a = (uintptr_t)addr;
+    for (sf_coro *c = g_live; c; c = c->live_next)
+        if (in_guard(c, a))
+            return 1;
+    return 0;
+}
+
 static void overflow_handler(int sig, siginfo_t *si, void *uc)
 {
     (void)uc;
@@ -456,7 +468,7 @@ static void overflow_handler(int sig, siginfo_t *si, void *uc)
     if (hit) {
         size_t sz = hit->stack_size;
         if (g_hook)
-            g_hook(hit->name, sz);
+            g_hook(hit->name, sz, hit->arg);
         else
             default_report(hit->name, sz);
         _exit(g_exit_code);

@@ -3,7 +3,11 @@
  *
  * Contract:
  *  - A coroutine runs fn(arg) on its own mmap'd stack (MAP_NORESERVE), with a PROT_NONE
- *    guard page below it unless guard pages were disabled (sf__coro_guard_pages).
+ *    guard region of SF_CORO_GUARD bytes (address space only: never touched, it costs no
+ *    memory, and one kernel mapping) below it, unless guards were disabled
+ *    (sf__coro_guard_pages). A frame that skips more than the guard region in one step
+ *    (a local array larger than SF_CORO_GUARD written at its far end first) can jump it;
+ *    only compiler stack probing (-fstack-clash-protection) catches that.
  *  - sf__coro_switch(from, to) saves the callee-saved registers, the stack pointer, the
  *    MXCSR and x87 control words (x86-64) / FPCR (aarch64) of `from`, and resumes `to`.
  *    errno is saved and restored per coroutine. Assembly on x86-64 and aarch64; glibc
@@ -46,15 +50,21 @@ const char *sf__coro_name(const sf_coro *c);
 /* Free a coroutine that is finished or was never started. Sets *c = NULL. */
 void sf__coro_destroy(sf_coro **c);
 
-/* Guard pages: on by default. Each guard page costs a kernel mapping (vm.max_map_count,
- * usually 65530), so the executor turns them off past a rank count and says so. */
+/* Guard regions: on by default. Each costs a kernel mapping (vm.max_map_count, usually
+ * 65530), so the executor turns them off past a rank count and says so. */
+#define SF_CORO_GUARD ((size_t)1 << 20)
 void sf__coro_guard_pages(int on);
+size_t sf__coro_guard_size(void); /* bytes, 0 when off */
 
-/* Called from the SIGSEGV handler (async-signal context) when a coroutine's guard page
- * is hit: report with write(2) only, then the handler calls _exit(code). */
-typedef void (*sf_coro_overflow_hook)(const char *coro_name, size_t stack_size);
+/* Called from the SIGSEGV handler (async-signal context) when a coroutine's guard region
+ * is hit: report with write(2) only, then the handler calls _exit(code). `arg` is the
+ * coroutine's fn argument (whose the stack is). */
+typedef void (*sf_coro_overflow_hook)(const char *coro_name, size_t stack_size, void *arg);
 /* Install the SIGSEGV handler (on an alternate stack) once; hook may be NULL. */
 int sf__coro_install_overflow_handler(sf_coro_overflow_hook hook, int exit_code);
+
+/* 1 if addr lies in a live coroutine's guard region (async-signal-safe). */
+int sf__coro_in_guard(const void *addr);
 
 /* Stack bounds of a coroutine (for debuggers / reports). */
 void sf__coro_stack(const sf_coro *c, void **lo, void **hi);

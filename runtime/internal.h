@@ -187,6 +187,22 @@ int sf__comm_gather_into(sf_comm *c, int root, const sf_value *in, int64_t root_
 char *sf__run_kernel(sf_ctx *sf, sf_task_fn fn, const char *what, sf_value **args, int nargs,
                      int nret);
 
+/* crash.c: the running rank named when a task crashes or calls exit() (async-signal-safe
+ * text helpers shared with the executor's stack-overflow report) */
+typedef struct sf_crash_buf {
+    char s[1024];
+    size_t n;
+} sf_crash_buf;
+void sf__crash_begin(const sf_run_state *run); /* after launch: handlers, exit hook */
+void sf__crash_set_ctx(const sf_ctx *sf);       /* sim/prod: this process's rank */
+void sf__crash_quiet(void);                     /* the runtime ends the process on purpose */
+void sf__crash_end(void);
+void sf__crash_put(sf_crash_buf *b, const char *s);
+void sf__crash_putu(sf_crash_buf *b, unsigned long long v);
+void sf__crash_tag(sf_crash_buf *b, const sf_ctx *sf);   /* "sfmpi: [mode party/rank #call] " */
+void sf__crash_where(sf_crash_buf *b, const sf_ctx *sf); /* " in task 'f' called at file:line" */
+void sf__crash_write(sf_crash_buf *b);                   /* one write(2), with a newline */
+
 /* log.c */
 void sf__logv(sf_ctx *sf, FILE *f, const char *fmt, va_list ap);
 void sf__info(sf_ctx *sf, const char *fmt, ...) SF_PRINTF(2, 3);
@@ -198,6 +214,8 @@ struct sf_debug_exec *sf__exec_new(sf_run_state *run);
 sf_mem_sched sf__exec_sched(struct sf_debug_exec *ex);
 int sf__exec_run(struct sf_debug_exec *ex, const struct sf_layout *lay);
 void sf__exec_free(struct sf_debug_exec **ex);
+/* The context of the rank running now, or NULL outside the executor (async-signal-safe). */
+const sf_ctx *sf__exec_current_ctx(void);
 /* Lockstep: let the next rank run (called at the start of every call). */
 void sf__debug_yield(sf_ctx *sf);
 /* Record what a rank is about to wait for (deadlock reports). */

@@ -130,16 +130,24 @@ static void rank_main(void *arg) {
     sf__coro_set_exit(r->co, nx >= 0 ? r->ex->ranks[nx].co : r->ex->main);
 }
 
-static void overflow_hook(const char *name, size_t stack_size) {
-    char buf[256];
-    int n = snprintf(buf, sizeof buf,
-                     "sfmpi: [debug %s] error: stack overflow in rank %s (coroutine stack %zu "
-                     "KiB); raise it with --sf-stack-size=<bytes>[k|m]\n",
-                     name, name, stack_size / 1024);
-    if (n > 0) {
-        ssize_t w = write(2, buf, (size_t)(n < (int)sizeof buf ? n : (int)sizeof buf - 1));
-        (void)w;
-    }
+const sf_ctx *sf__exec_current_ctx(void) {
+    sf_debug_exec *ex = sf__debug_exec_current;
+    return ex && ex->current >= 0 && ex->current < ex->n ? &ex->ranks[ex->current].ctx : NULL;
+}
+
+/* A coroutine's guard region was hit (in the SIGSEGV handler: async-signal-safe). */
+static void overflow_hook(const char *name, size_t stack_size, void *arg) {
+    const sf_rank_rt *r = arg;
+    sf_crash_buf b = {.n = 0};
+    sf__crash_put(&b, "sfmpi: [debug ");
+    sf__crash_put(&b, name);
+    sf__crash_put(&b, "] error: stack overflow in rank ");
+    sf__crash_put(&b, name);
+    if (r) sf__crash_where(&b, &r->ctx);
+    sf__crash_put(&b, " (coroutine stack ");
+    sf__crash_putu(&b, stack_size / 1024);
+    sf__crash_put(&b, " KiB); raise it with --sf-stack-size=<bytes>[k|m]");
+    sf__crash_write(&b);
 }
 
 /* ------------------------------------------------------------------ reports */

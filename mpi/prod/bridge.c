@@ -240,6 +240,13 @@ static void tell_abort(bridge *b, int code, const char *reason) {
             ssize_t w = send(p->fd, p->txbuf + p->txoff, p->txlen - p->txoff, MSG_NOSIGNAL);
             (void)w;
         }
+        /* a connection that has not sent its RESUME yet is not confirmed at the peer:
+         * the RESUME goes first, or the peer would refuse the CLOSE as a first frame */
+        if (p->need_resume && seal(b, p, SF_FRAME_RESUME, 0, 0, NULL, 0) == 0) {
+            ssize_t w = send(p->fd, p->txbuf, p->txlen, MSG_NOSIGNAL);
+            (void)w;
+            p->need_resume = 0;
+        }
         if (seal(b, p, SF_FRAME_CLOSE, SF_FRAME_ABORT, (uint64_t)code, payload, (uint32_t)pl) == 0) {
             ssize_t w = send(p->fd, p->txbuf, p->txlen, MSG_NOSIGNAL);
             (void)w;

@@ -11,6 +11,7 @@
  * Parties: alice, bob, carol (in that order).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sfmpi/sf.h"
@@ -24,6 +25,33 @@ typedef struct devs {
 /* ------------------------------------------------------------------ tasks */
 
 static int make_value(sf_task *t) { return sf_return(t, 0, sf_value_i64(sf_arg_i64(t, 0))); }
+
+/* Crashes inside a task: the runtime must name the rank, the call and the task. */
+static int crash_segv(sf_task *t) {
+    volatile int *p = (volatile int *)(uintptr_t)sf_arg_i64(t, 0); /* NULL */
+    return sf_return(t, 0, sf_value_i64(*p));
+}
+static int crash_abort(sf_task *t) {
+    (void)t;
+    abort();
+}
+static int crash_exit(sf_task *t) { exit((int)sf_arg_i64(t, 0)); }
+static int crash_fpe(sf_task *t) {
+    volatile int64_t zero = sf_arg_i64(t, 0);
+    return sf_return(t, 0, sf_value_i64(sf_arg_i64(t, 1) / zero));
+}
+
+/* A frame larger than the stack whose far end is written first, nothing in between (as a
+ * big local array filled from its end): it must land in the guard region, not in the
+ * next rank's stack. KiB from the first argument. */
+__attribute__((noinline)) static int far_write(size_t kib) {
+    volatile char big[kib * 1024];
+    big[0] = 1; /* the lowest address: kib KiB below the frame's top */
+    return big[0];
+}
+static int stack_far(sf_task *t) {
+    return sf_return(t, 0, sf_value_i64(far_write((size_t)sf_arg_i64(t, 0))));
+}
 
 static int use_value(sf_task *t) { return sf_return(t, 0, sf_value_copy(sf_arg(t, 0))); }
 
@@ -176,6 +204,30 @@ static int sc_stack(sf_ctx *sf, devs d) {
     return sf_get(sf, r, &v);
 }
 
+/* 8b. Crashes in a task on bob: a NULL dereference, abort(), exit(42), a division by zero;
+ *     a stack frame that jumps past the stack's end. */
+#define CRASH_GET(r)      \
+    do {                  \
+        sf_value *v_;     \
+        return sf_get(sf, r, &v_); \
+    } while (0)
+static int sc_crash_segv(sf_ctx *sf, devs d) {
+    CRASH_GET(SF_REMOTE(d.bob, crash_segv, SF_I64(0))); /*@cr_segv*/
+}
+static int sc_crash_abort(sf_ctx *sf, devs d) {
+    CRASH_GET(SF_REMOTE(d.bob, crash_abort)); /*@cr_abort*/
+}
+static int sc_crash_exit(sf_ctx *sf, devs d) {
+    CRASH_GET(SF_REMOTE(d.bob, crash_exit, SF_I64(42))); /*@cr_exit*/
+}
+static int sc_crash_fpe(sf_ctx *sf, devs d) {
+    CRASH_GET(SF_REMOTE(d.bob, crash_fpe, SF_I64(0), SF_I64(7))); /*@cr_fpe*/
+}
+static int sc_stack_far(sf_ctx *sf, devs d) {
+    int64_t kib = sf_argc(sf) > 2 ? strtoll(sf_argv(sf)[2], NULL, 10) : 300;
+    CRASH_GET(SF_REMOTE(d.bob, stack_far, SF_I64(kib))); /*@cr_far*/
+}
+
 /* 9. bob's program returns while alice waits for bob's object. */
 static int sc_early_return(sf_ctx *sf, devs d) {
     sf_obj b = SF_REMOTE(d.bob, make_value, SF_I64(2)); /*@er_make*/
@@ -230,6 +282,11 @@ static const struct {
     {"kill_twice", sc_kill_twice},
     {"unknown_party", sc_unknown_party},
     {"stack", sc_stack},
+    {"crash_segv", sc_crash_segv},
+    {"crash_abort", sc_crash_abort},
+    {"crash_exit", sc_crash_exit},
+    {"crash_fpe", sc_crash_fpe},
+    {"stack_far", sc_stack_far},
     {"early_return", sc_early_return},
     {"arg_write", sc_arg_write},
     {"released", sc_released},

@@ -12,6 +12,7 @@ set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${_sf_fail_src})
 file(READ ${_sf_fail_src} _sf_fail_text)
 # Sets L_<marker> to the line of the comment /*@<marker>*/ in failures.c.
 foreach(m task_fail task_dep dl_alice dl_bob dl_get dm_bob dm_other dw_bob dw_alice
+        cr_segv cr_abort cr_exit cr_fpe cr_far
         kill_new kill_kill kill_call kt_first kt_second pyu_dave er_make er_wait aw_call
         rel_use tc_get)
   string(FIND "${_sf_fail_text}" "/*@${m}*/" _pos)
@@ -129,7 +130,36 @@ sf_fail_test(rank_count MODES sim NPROCS 2 EXIT 2 ARGS ok EXPECT
 
 # 8. Stack overflow in a task (bob's coroutine).
 sf_fail_test(stack MODES debug EXIT 7 ARGS stack --sf-stack-size=64k EXPECT
-  "\\[debug bob/0\\] error: stack overflow in rank bob/0 \\(coroutine stack 64 KiB\\); raise it with --sf-stack-size")
+  "\\[debug bob/0\\] error: stack overflow in rank bob/0 in task 'recurse' called at ${F}:[0-9]+ \\(coroutine stack 64 KiB\\); raise it with --sf-stack-size")
+
+# 8b. A task that crashes or calls exit(): every mode names the rank, the call and the task
+#     from the crashing process, before the default action (exit 128 + signal, or the
+#     exit status); in production the surviving parties name the crashed one at once.
+foreach(c segv:SIGSEGV:139 abort:SIGABRT:134 fpe:SIGFPE:136 exit:exit:42)
+  string(REPLACE ":" ";" c "${c}")
+  list(GET c 0 what)
+  list(GET c 1 sig)
+  list(GET c 2 code)
+  if(sig STREQUAL "exit")
+    set(line "exit\\(42\\) called in task 'crash_exit' called at ${F}:${L_cr_exit}$")
+  else()
+    set(line "crashed \\(${sig}\\) in task 'crash_${what}' called at ${F}:${L_cr_${what}}$")
+  endif()
+  sf_fail_test(crash_${what} MODES debug sim EXIT ${code} ARGS crash_${what} EXPECT
+    "^sfmpi: \\[@MODE@ bob/0 #1\\] ${line}")
+  sf_fail_test(crash_${what} MODES prod EXIT ${code} MAX_SECONDS 10 ARGS crash_${what} EXPECT
+    "^sfmpi: \\[prod bob/0 #1\\] ${line}"
+    "^sfmpi: \\[prod alice\\] error: (party carol stopped the run \\(exit 6\\): carol: )?party bob \\(127\\.0\\.0\\.1:[0-9]+\\) lost: its process is gone"
+    "^sfmpi: \\[prod carol\\] error: (party alice stopped the run \\(exit 6\\): alice: )?party bob \\(127\\.0\\.0\\.1:[0-9]+\\) lost: its process is gone")
+endforeach()
+# 8c. A task whose frame jumps past the end of its coroutine stack (a 300 or 600 KiB local
+#     array written at its far end first, 256 KiB stacks): the guard region below each
+#     stack (1 MiB) catches it, by rank and task, instead of a silent overwrite of another
+#     rank's stack (300) or an anonymous crash (600).
+foreach(kib 300 600)
+  sf_fail_test(stack_far_${kib} MODES debug EXIT 7 ARGS stack_far ${kib} EXPECT
+    "^sfmpi: \\[debug bob/0\\] error: stack overflow in rank bob/0 in task 'stack_far' called at ${F}:${L_cr_far} \\(coroutine stack 256 KiB\\)")
+endforeach()
 
 # 9. Early return: bob's program returns while alice waits for bob's object #1.
 sf_fail_test(early_return MODES debug EXIT 6 ARGS early_return EXPECT

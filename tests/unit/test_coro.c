@@ -640,8 +640,9 @@ static void test_errno(void)
 
 /* ---- stack overflow -------------------------------------------------------------- */
 /* Runs in the SIGSEGV handler: async-signal-safe, write(2) only. */
-static void hook(const char *name, size_t stack_size)
+static void hook(const char *name, size_t stack_size, void *arg)
 {
+    (void)arg;
     char buf[160], num[24];
     size_t n = 0, k = 0;
     for (const char *p = "HOOK overflow in "; *p; p++)
@@ -797,6 +798,9 @@ static void test_guard_pages(void)
     sf__coro_stack(c, &lo, &hi);
     CHECK(stack_span_ok(c, 64 * 1024));
     CHECK(page_prot_none((char *)lo - page()) == 1);
+    /* the whole guard region is PROT_NONE: a far-end write of a large frame lands in it */
+    CHECK(sf__coro_guard_size() == SF_CORO_GUARD);
+    CHECK(page_prot_none((char *)lo - SF_CORO_GUARD) == 1);
     CHECK(page_prot_none(lo) == 0);
     sf__coro_destroy(&c);
 
