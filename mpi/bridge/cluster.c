@@ -585,75 +585,61 @@ out:
     return r;
 }
 
-/* Read a whole (small) file. On error fills err ("<path>: ...") and returns non-zero. */
-static int read_file(const char *path, size_t max, char **out, size_t *outlen, char *err,
-                     size_t errlen)
+/* What a file that is not a regular file is, for messages ("is a FIFO, ..."). */
+static const char *file_kind(mode_t m)
 {
-    *out = NULL;
-    *outlen = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        set_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-        return SF_EUSAGE;
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        set_err(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
+    if (S_ISFIFO(m)) return "a FIFO";
+    if (S_ISCHR(m)) return "a character device";
+    if (S_ISBLK(m)) return "a block device";
+    if (S_ISDIR(m)) return "a directory";
+    if (S_ISSOCK(m)) return "a socket";
+    return "a special file";
+}
+
+/* Open e->file, a `what` ("cluster file", "key file") of at most max bytes, for reading.
+ * The open never blocks: O_NONBLOCK keeps a FIFO nobody writes (or a device) from hanging
+ * it, anything but a regular file is refused before a byte is read, and O_NONBLOCK is
+ * cleared only then. Returns the descriptor (*st filled), or a negative status with
+ * "<file>: ..." in e->err. */
+static int open_regular(ectx *e, const char *what, size_t max, struct stat *st)
+{
+    int fd = open(e->file, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) return fail(e, NULL, "cannot open: %s", strerror(errno));
+    int r = 0, fl;
+    if (fstat(fd, st) != 0)
+        r = fail(e, NULL, "cannot stat: %s", strerror(errno));
+    else if (!S_ISREG(st->st_mode))
+        r = fail(e, NULL, "is %s, not a regular file", file_kind(st->st_mode));
+    else if ((uint64_t)st->st_size > max)
+        r = fail(e, NULL, "file is too large for a %s (%lld bytes; at most %zu)", what,
+                 (long long)st->st_size, max);
+    else if ((fl = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0)
+        r = fail(e, NULL, "cannot clear O_NONBLOCK: %s", strerror(errno));
+    if (r) {
         close(fd);
-        return SF_EUSAGE;
+        return r;
     }
-    if (S_ISDIR(st.st_mode)) {
-        set_err(err, errlen, "%s: is a directory", path);
-        close(fd);
-        return SF_EUSAGE;
-    }
-    if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max) {
-        set_err(err, errlen, "%s: file is too large (%lld bytes; at most %zu)", path,
-                (long long)st.st_size, max);
-        close(fd);
-        return SF_EUSAGE;
-    }
-    size_t cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 4096, len = 0;
-    char *buf = malloc(cap);
-    if (!buf) {
-        set_err(err, errlen, "%s: out of memory", path);
-        close(fd);
-        return SF_ENOMEM;
-    }
-    for (;;) {
-        if (len == cap) {
-            if (cap > max) break;
-            size_t ncap = cap * 2 > max + 1 ? max + 1 : cap * 2;
-            char *nb = realloc(buf, ncap);
-            if (!nb) {
-                free(buf);
-                set_err(err, errlen, "%s: out of memory", path);
-                close(fd);
-                return SF_ENOMEM;
-            }
-            buf = nb;
-            cap = ncap;
-        }
-        ssize_t n = read(fd, buf + len, cap - len);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            set_err(err, errlen, "%s: cannot read: %s", path, strerror(errno));
-            free(buf);
-            close(fd);
-            return SF_EUSAGE;
-        }
-        if (n == 0) break;
-        len += (size_t)n;
+    return fd;
+}
+
+/* Read fd (then closed) into buf (max + 1 bytes): *len bytes, at most max (a file that
+ * grew past max since open_regular is refused). 0 or a negative status as above. */
+static int read_bounded(ectx *e, const char *what, int fd, char *buf, size_t max, size_t *len)
+{
+    size_t n = 0;
+    int r = 0;
+    while (n <= max) {
+        ssize_t got = read(fd, buf + n, max + 1 - n);
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) r = fail(e, NULL, "cannot read: %s", strerror(errno));
+        if (got <= 0) break;
+        n += (size_t)got;
     }
     close(fd);
-    if (len > max) {
-        set_err(err, errlen, "%s: file is too large (more than %zu bytes)", path, max);
-        free(buf);
-        return SF_EUSAGE;
-    }
-    *out = buf;
-    *outlen = len;
-    return 0;
+    if (!r && n > max)
+        r = fail(e, NULL, "file is too large for a %s (more than %zu bytes)", what, max);
+    *len = n;
+    return r;
 }
 
 int sf__cluster_load(sf_cluster *c, const char *path, char *err, size_t errlen)
@@ -664,11 +650,19 @@ int sf__cluster_load(sf_cluster *c, const char *path, char *err, size_t errlen)
         set_err(err, errlen, "cluster file: no path given");
         return SF_EUSAGE;
     }
-    char *buf;
+    ectx e = {path, err, errlen};
+    struct stat st;
+    int fd = open_regular(&e, "cluster file", CLUSTER_MAX_BYTES, &st);
+    if (fd < 0) return fd;
+    char *buf = malloc(CLUSTER_MAX_BYTES + 1);
+    if (!buf) {
+        close(fd);
+        fail(&e, NULL, "out of memory");
+        return SF_ENOMEM;
+    }
     size_t len;
-    int r = read_file(path, CLUSTER_MAX_BYTES, &buf, &len, err, errlen);
-    if (r) return r;
-    r = sf__cluster_parse(c, buf, len, path, err, errlen);
+    int r = read_bounded(&e, "cluster file", fd, buf, CLUSTER_MAX_BYTES, &len);
+    if (!r) r = sf__cluster_parse(c, buf, len, path, err, errlen);
     free(buf);
     return r;
 }
@@ -705,18 +699,9 @@ int sf__party_key_load(sf_party_key *k, const char *path, char *err, size_t errl
     int r = ensure_sodium(&e);
     if (r) return r;
 
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return fail(&e, NULL, "cannot open key file: %s", strerror(errno));
     struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int en = errno;
-        close(fd);
-        return fail(&e, NULL, "cannot stat: %s", strerror(en));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return fail(&e, NULL, "not a regular file");
-    }
+    int fd = open_regular(&e, "key file", KEYFILE_MAX_BYTES, &st);
+    if (fd < 0) return fd;
     if (st.st_mode & 077) {
         unsigned mode = (unsigned)(st.st_mode & 07777);
         close(fd);
@@ -726,24 +711,10 @@ int sf__party_key_load(sf_party_key *k, const char *path, char *err, size_t errl
                     mode, path);
     }
     char buf[KEYFILE_MAX_BYTES + 1];
-    size_t len = 0;
-    for (;;) {
-        if (len == sizeof buf) break;
-        ssize_t n = read(fd, buf + len, sizeof buf - len);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            int en = errno;
-            close(fd);
-            sodium_memzero(buf, sizeof buf);
-            return fail(&e, NULL, "cannot read: %s", strerror(en));
-        }
-        if (n == 0) break;
-        len += (size_t)n;
-    }
-    close(fd);
-    if (len > KEYFILE_MAX_BYTES) {
+    size_t len;
+    if ((r = read_bounded(&e, "key file", fd, buf, KEYFILE_MAX_BYTES, &len))) {
         sodium_memzero(buf, sizeof buf);
-        return fail(&e, NULL, "file is too large for a key file (more than %d bytes)", KEYFILE_MAX_BYTES);
+        return r;
     }
 
     json_error_t je;

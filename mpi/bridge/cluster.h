@@ -24,7 +24,9 @@
  * Every error names the file and the field ("cluster.json: parties[1].address: ...").
  * Unknown keys, duplicate names or addresses, bad key encodings, a missing self party, a
  * key file readable by group/others, and a key file whose public key does not match the
- * cluster's entry for the party are all errors.
+ * cluster's entry for the party are all errors. Both files must be regular files (a FIFO
+ * or a device is refused at once, without waiting for a writer or reading from it) of at
+ * most 1 MiB (cluster) / 4 KiB (key).
  */
 #ifndef SF_BRIDGE_CLUSTER_H
 #define SF_BRIDGE_CLUSTER_H

@@ -1,18 +1,21 @@
 /*
  * Unit test of the cluster file and party key files (mpi/bridge/cluster.c): a valid file
  * with every field, defaults, every error case (status, file name and field path in the
- * message), and the key file round trip (generate / load / check, permissions, mismatch,
- * no overwrite without force).
+ * message), the key file round trip (generate / load / check, permissions, mismatch,
+ * no overwrite without force), and special files (a FIFO, /dev/zero, a directory, a huge
+ * file) refused at once by both loaders.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mpi/bridge/cluster.h"
@@ -583,6 +586,85 @@ static void test_keys(void)
     sodium_memzero(skh, sizeof skh);
 }
 
+/* ---------------------------------------------------------------- special files */
+
+/* Every load below must return at once: a hang (open() of a FIFO nobody writes blocks
+ * for ever) ends the test after SPECIAL_LIMIT seconds with a message, not at ctest's
+ * timeout. */
+#define SPECIAL_LIMIT 10
+static const char *special_what = "";
+
+static void special_hung(int sig)
+{
+    (void)sig;
+    static const char msg[] = "test_cluster: hung loading a special file (more than 10 s): ";
+    if (write(2, msg, sizeof msg - 1) < 0) _exit(1);
+    if (write(2, special_what, strlen(special_what)) < 0) _exit(1);
+    if (write(2, "\n", 1) < 0) _exit(1);
+    _exit(1);
+}
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Load path as a cluster file (key == 0) or a key file: SF_EUSAGE within 2 s, with an error
+ * that starts with the path and contains want. */
+static void refused(const char *path, int key, const char *want)
+{
+    char err[1024] = "";
+    special_what = path;
+    double t0 = now_s();
+    int r;
+    if (key) {
+        sf_party_key k;
+        r = sf__party_key_load(&k, path, err, sizeof err);
+        CHECK(sodium_is_zero(k.secret_key, 32));
+    } else {
+        sf_cluster c;
+        r = sf__cluster_load(&c, path, err, sizeof err);
+        CHECK(c.parties == NULL && c.nparties == 0);
+    }
+    double dt = now_s() - t0;
+    CHECKF(r == SF_EUSAGE && strncmp(err, path, strlen(path)) == 0 && strstr(err, want),
+           "%s file %s: r=%d, want \"%s\" in: %s", key ? "key" : "cluster", path, r, want, err);
+    CHECKF(dt < 2.0, "%s file %s: took %.1f s", key ? "key" : "cluster", path, dt);
+}
+
+static void test_special_files(void)
+{
+    signal(SIGALRM, special_hung);
+    alarm(SPECIAL_LIMIT);
+    /* a FIFO nobody writes to */
+    const char *fifo = path_in("cluster.fifo");
+    CHECK(mkfifo(fifo, 0600) == 0);
+    refused(fifo, 0, ": is a FIFO, not a regular file");
+    refused(fifo, 1, ": is a FIFO, not a regular file");
+    unlink(fifo);
+    /* a character device that never ends */
+    refused("/dev/zero", 0, ": is a character device, not a regular file");
+    refused("/dev/zero", 1, ": is a character device, not a regular file");
+    /* a directory */
+    refused(tmpdir, 0, ": is a directory, not a regular file");
+    refused(tmpdir, 1, ": is a directory, not a regular file");
+    /* a (sparse) 4 GiB file is refused by its size, before anything is read */
+    const char *huge = path_in("huge.json");
+    int fd = open(huge, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    CHECK(fd >= 0);
+    if (fd >= 0) {
+        CHECK(ftruncate(fd, (off_t)4 << 30) == 0);
+        close(fd);
+        refused(huge, 0, ": file is too large for a cluster file (4294967296 bytes; at most 1048576)");
+        refused(huge, 1, ": file is too large for a key file (4294967296 bytes; at most 4096)");
+        unlink(huge);
+    }
+    alarm(0);
+    signal(SIGALRM, SIG_DFL);
+}
+
 /* Run the sfmpi-keygen binary (argv[1] of this test, when given): exit code, stdout. */
 static int run_tool(char *const argv[], char *out, size_t cap)
 {
@@ -667,6 +749,7 @@ int main(int argc, char **argv)
     test_errors();
     test_load();
     test_keys();
+    test_special_files();
     if (argc > 1 && argv[1][0]) test_keygen_tool(argv[1]);
     int left = count_entries(tmpdir);
     CHECKF(left == 0, "%d file(s) left in %s", left, tmpdir);
