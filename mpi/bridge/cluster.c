@@ -15,6 +15,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -513,6 +515,142 @@ static int parse_parties(ectx *e, sf_cluster *c, json_t *arr)
     return r;
 }
 
+/* An endpoint an address resolves to: family, address and port (and an IPv6 scope). An
+ * IPv4-mapped IPv6 address (::ffff:a.b.c.d) is the IPv4 address it maps. */
+typedef struct endpoint {
+    int family; /* AF_INET or AF_INET6 */
+    uint8_t addr[16];
+    uint32_t scope;
+    uint16_t port;
+} endpoint;
+
+typedef struct resolved {
+    endpoint *ep; /* owned */
+    size_t n;
+} resolved;
+
+/* Every TCP endpoint of host:port (getaddrinfo, numeric port). A host that does not resolve
+ * here (a remote name that resolves only on its own side, no name service) gives none and
+ * is not an error: it is compared by its text only. 0 or SF_ENOMEM. */
+static int resolve_party(const sf_cluster_party *p, resolved *out)
+{
+    out->ep = NULL;
+    out->n = 0;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    char port[8];
+    snprintf(port, sizeof port, "%d", p->port);
+    if (getaddrinfo(p->host, port, &hints, &res) != 0 || !res) return 0;
+    size_t n = 0;
+    for (const struct addrinfo *a = res; a; a = a->ai_next) n++;
+    out->ep = calloc(n, sizeof *out->ep);
+    if (!out->ep) {
+        freeaddrinfo(res);
+        return SF_ENOMEM;
+    }
+    for (const struct addrinfo *a = res; a; a = a->ai_next) {
+        endpoint *ep = &out->ep[out->n];
+        if (a->ai_family == AF_INET && a->ai_addrlen >= sizeof(struct sockaddr_in)) {
+            const struct sockaddr_in *s4 = (const struct sockaddr_in *)(const void *)a->ai_addr;
+            ep->family = AF_INET;
+            memcpy(ep->addr, &s4->sin_addr, 4);
+            ep->port = ntohs(s4->sin_port);
+        } else if (a->ai_family == AF_INET6 && a->ai_addrlen >= sizeof(struct sockaddr_in6)) {
+            const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)(const void *)a->ai_addr;
+            if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+                ep->family = AF_INET;
+                memcpy(ep->addr, s6->sin6_addr.s6_addr + 12, 4);
+            } else {
+                ep->family = AF_INET6;
+                memcpy(ep->addr, &s6->sin6_addr, 16);
+                ep->scope = s6->sin6_scope_id;
+            }
+            ep->port = ntohs(s6->sin6_port);
+        } else {
+            continue;
+        }
+        out->n++;
+    }
+    freeaddrinfo(res);
+    return 0;
+}
+
+static int same_endpoint(const endpoint *a, const endpoint *b)
+{
+    return a->family == b->family && a->port == b->port && a->scope == b->scope &&
+           memcmp(a->addr, b->addr, a->family == AF_INET ? 4 : 16) == 0;
+}
+
+/* An endpoint both a and b resolve to, or NULL. */
+static const endpoint *shared_endpoint(const resolved *a, const resolved *b)
+{
+    for (size_t i = 0; i < a->n; i++)
+        for (size_t j = 0; j < b->n; j++)
+            if (same_endpoint(&a->ep[i], &b->ep[j])) return &a->ep[i];
+    return NULL;
+}
+
+/* A party's address as written back: "host:port", "[v6]:port". */
+static const char *party_address(const sf_cluster_party *p, char out[300])
+{
+    if (strchr(p->host, ':'))
+        snprintf(out, 300, "[%s]:%d", p->host, p->port);
+    else
+        snprintf(out, 300, "%s:%d", p->host, p->port);
+    return out;
+}
+
+/* "a.b.c.d:port" or "[v6%scope]:port" */
+static void format_endpoint(const endpoint *ep, char out[80])
+{
+    char a[INET6_ADDRSTRLEN] = "?";
+    inet_ntop(ep->family, ep->addr, a, sizeof a);
+    if (ep->family == AF_INET)
+        snprintf(out, 80, "%s:%u", a, (unsigned)ep->port);
+    else if (ep->scope)
+        snprintf(out, 80, "[%s%%%u]:%u", a, (unsigned)ep->scope, (unsigned)ep->port);
+    else
+        snprintf(out, 80, "[%s]:%u", a, (unsigned)ep->port);
+}
+
+/* Two parties whose addresses differ in text but resolve to a common endpoint (localhost
+ * and 127.0.0.1, 0x7f.0.0.1, ::ffff:127.0.0.1) are the same address: the first such pair
+ * in file order, reported on the later party. Hosts that do not resolve are skipped. */
+static int check_resolved(ectx *e, const sf_cluster *c)
+{
+    size_t n = (size_t)c->nparties;
+    if (n < 2) return 0;
+    resolved *rs = calloc(n, sizeof *rs);
+    if (!rs) {
+        fail(e, "parties", "out of memory");
+        return SF_ENOMEM;
+    }
+    int r = 0;
+    for (size_t i = 0; i < n && !r; i++) {
+        char fpath[64];
+        snprintf(fpath, sizeof fpath, "parties[%zu].address", i);
+        if (resolve_party(&c->parties[i], &rs[i]) != 0) {
+            fail(e, fpath, "out of memory");
+            r = SF_ENOMEM;
+            break;
+        }
+        for (size_t j = 0; j < i; j++) {
+            const endpoint *same = shared_endpoint(&rs[i], &rs[j]);
+            if (!same) continue;
+            char ai[300], aj[300], ep[80];
+            format_endpoint(same, ep);
+            r = fail(e, fpath, "'%s' (%s) is the same address as parties[%zu] ('%s', %s): both resolve to %s",
+                     c->parties[i].name, party_address(&c->parties[i], ai), j, c->parties[j].name,
+                     party_address(&c->parties[j], aj), ep);
+            break;
+        }
+    }
+    for (size_t i = 0; i < n; i++) free(rs[i].ep);
+    free(rs);
+    return r;
+}
+
 int sf__cluster_parse(sf_cluster *c, const char *json, size_t len, const char *name, char *err,
                       size_t errlen)
 {
@@ -664,6 +802,7 @@ int sf__cluster_load(sf_cluster *c, const char *path, char *err, size_t errlen)
     int r = read_bounded(&e, "cluster file", fd, buf, CLUSTER_MAX_BYTES, &len);
     if (!r) r = sf__cluster_parse(c, buf, len, path, err, errlen);
     free(buf);
+    if (!r && (r = check_resolved(&e, c))) sf__cluster_free(c);
     return r;
 }
 

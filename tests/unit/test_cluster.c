@@ -2,12 +2,15 @@
  * Unit test of the cluster file and party key files (mpi/bridge/cluster.c): a valid file
  * with every field, defaults, every error case (status, file name and field path in the
  * message), the key file round trip (generate / load / check, permissions, mismatch,
- * no overwrite without force), and special files (a FIFO, /dev/zero, a directory, a huge
- * file) refused at once by both loaders.
+ * no overwrite without force), special files (a FIFO, /dev/zero, a directory, a huge
+ * file) refused at once by both loaders, and duplicate addresses found by what they
+ * resolve to.
  */
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -167,7 +170,7 @@ static void test_valid(void)
     CHECKF(r == 0, "empty channel: %s", err);
     if (r == 0) sf__cluster_free(&c);
     /* the same address with different ports, and hostnames are fine */
-    r = parse(&c, WITH_P1(PARTY1("\"bob\"", "\"localhost:7001\"", "\"PK1\"")), err, sizeof err);
+    r = parse(&c, WITH_P1(PARTY1("\"bob\"", "\"localhost:7002\"", "\"PK1\"")), err, sizeof err);
     CHECKF(r == 0, "localhost: %s", err);
     if (r == 0) sf__cluster_free(&c);
     free(text);
@@ -586,6 +589,107 @@ static void test_keys(void)
     sodium_memzero(skh, sizeof skh);
 }
 
+/* ---------------------------------------------------------------- resolved addresses */
+
+/* 1 if host resolves (getaddrinfo, TCP) to the numeric address want. */
+static int resolves_to(const char *host, const char *want)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
+    if (getaddrinfo(host, "7001", &hints, &res) != 0) return 0;
+    int found = 0;
+    for (struct addrinfo *a = res; a && !found; a = a->ai_next) {
+        char buf[INET6_ADDRSTRLEN] = "";
+        const void *bin = a->ai_family == AF_INET
+                              ? (const void *)&((struct sockaddr_in *)a->ai_addr)->sin_addr
+                              : (const void *)&((struct sockaddr_in6 *)a->ai_addr)->sin6_addr;
+        found = inet_ntop(a->ai_family, bin, buf, sizeof buf) && strcmp(buf, want) == 0;
+    }
+    freeaddrinfo(res);
+    return found;
+}
+
+/* Load tmpl (PK0.. substituted) from a file: sf__cluster_load resolves the addresses,
+ * sf__cluster_parse does not (it must accept what only resolving refuses). */
+static int load_text(const char *tmpl, const char *path, char *err, size_t errlen)
+{
+    char *text = subst(tmpl);
+    sf_cluster c;
+    char perr[512] = "";
+    int r = sf__cluster_parse(&c, text, strlen(text), "cluster.json", perr, sizeof perr);
+    CHECKF(r == 0, "parse (no resolving) of %s: %s", text, perr);
+    if (r == 0) sf__cluster_free(&c);
+    CHECK(write_text(path, text, 0644) == 0);
+    free(text);
+    r = sf__cluster_load(&c, path, err, errlen);
+    if (r == 0) sf__cluster_free(&c);
+    CHECK(c.parties == NULL && c.nparties == 0);
+    unlink(path);
+    return r;
+}
+
+/* alice at alice_addr, bob at bob_addr (carol at 127.0.0.1:7003) name one endpoint in other
+ * words: refused, naming both parties and the address they share. */
+static void same_endpoint(const char *alice_addr, const char *bob_addr, const char *shared)
+{
+    char tmpl[1024], err[512] = "", want[600];
+    snprintf(tmpl, sizeof tmpl,
+             HEAD "\"parties\":[" PARTY1("\"alice\"", "\"%s\"", "\"PK0\"") ","
+                  PARTY1("\"bob\"", "\"%s\"", "\"PK1\"") "," P2 "]}",
+             alice_addr, bob_addr);
+    const char *path = path_in("dup.json");
+    int r = load_text(tmpl, path, err, sizeof err);
+    snprintf(want, sizeof want, "%s: parties[1].address: ", path);
+    CHECKF(r == SF_EUSAGE && strstr(err, want) == err && strstr(err, "'bob'") &&
+               strstr(err, "parties[0] ('alice'") && strstr(err, shared),
+           "alice %s, bob %s: r=%d, want a duplicate at %s: %s", alice_addr, bob_addr, r, shared,
+           err);
+}
+
+static void loads(const char *tmpl, const char *what)
+{
+    char err[512] = "";
+    int r = load_text(tmpl, path_in("ok.json"), err, sizeof err);
+    CHECKF(r == 0, "%s: %s", what, err);
+}
+
+static void test_resolved_duplicates(void)
+{
+    /* numeric forms getaddrinfo reads (inet_aton), no name service involved */
+    same_endpoint("127.0.0.1:7001", "0x7f.0.0.1:7001", "127.0.0.1:7001");
+    same_endpoint("127.0.0.1:7001", "0x7f000001:7001", "127.0.0.1:7001");
+    /* an IPv4-mapped IPv6 address is the IPv4 address */
+    same_endpoint("127.0.0.1:7001", "[::ffff:127.0.0.1]:7001", "127.0.0.1:7001");
+    same_endpoint("[::ffff:7f00:1]:7001", "127.0.0.1:7001", "127.0.0.1:7001");
+    /* names, where this machine resolves them so */
+    if (resolves_to("localhost", "127.0.0.1")) {
+        same_endpoint("127.0.0.1:7001", "localhost:7001", "127.0.0.1:7001");
+        same_endpoint("localhost:7001", "127.0.0.1:7001", "127.0.0.1:7001");
+    } else {
+        printf("note: localhost does not resolve to 127.0.0.1 here; that case skipped\n");
+    }
+    if (resolves_to("ip6-localhost", "::1"))
+        same_endpoint("[::1]:7001", "ip6-localhost:7001", "[::1]:7001");
+    else
+        printf("note: ip6-localhost does not resolve to ::1 here; that case skipped\n");
+    /* leading zeros are not an IPv4 address at all (refused before any resolving) */
+    {
+        char err[512] = "";
+        sf_cluster c;
+        int r = parse(&c, WITH_P1(PARTY1("\"bob\"", "\"127.000.000.001:7001\"", "\"PK1\"")), err,
+                      sizeof err);
+        CHECKF(r == SF_EUSAGE && strstr(err, "parties[1].address: not a valid IPv4"), "%s", err);
+    }
+    /* the same host on other ports is fine */
+    loads(WITH_P1(PARTY1("\"bob\"", "\"0x7f.0.0.1:7002\"", "\"PK1\"")), "0x7f.0.0.1:7002");
+    loads(WITH_P1(PARTY1("\"bob\"", "\"[::ffff:127.0.0.1]:7002\"", "\"PK1\"")), "mapped, 7002");
+    /* names that do not resolve here (remote hosts of a production cluster) are not an
+     * error, and are compared by their text only */
+    loads(HEAD "\"parties\":[" P0 ","
+               "{\"name\":\"bob\",\"address\":\"bob.invalid:7001\",\"public_key\":\"PK1\"},"
+               "{\"name\":\"carol\",\"address\":\"carol.invalid:7001\",\"public_key\":\"PK2\"}]}",
+          "unresolvable names");
+}
+
 /* ---------------------------------------------------------------- special files */
 
 /* Every load below must return at once: a hang (open() of a FIFO nobody writes blocks
@@ -750,6 +854,7 @@ int main(int argc, char **argv)
     test_load();
     test_keys();
     test_special_files();
+    test_resolved_duplicates();
     if (argc > 1 && argv[1][0]) test_keygen_tool(argv[1]);
     int left = count_entries(tmpdir);
     CHECKF(left == 0, "%d file(s) left in %s", left, tmpdir);
