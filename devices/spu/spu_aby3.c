@@ -41,7 +41,7 @@ static void interleave(u64 *out, const u64 *w0, const u64 *w1, size_t n)
 
 /* ---------------------------------------------------------------- input and output */
 
-int sf__a3_share_from(sf_spu_proto *p, int owner, const u64 *plain, size_t n, sf_spu_share *out)
+static int a3_share_from(sf_spu_proto *p, int owner, const u64 *plain, size_t n, sf_spu_share *out)
 {
     p->op++;
     SPU_TRY(sf__spup_out(p, out, n));
@@ -66,7 +66,7 @@ int sf__a3_share_from(sf_spu_proto *p, int owner, const u64 *plain, size_t n, sf
     return SF_OK;
 }
 
-int sf__a3_reveal(sf_spu_proto *p, int to, const sf_spu_share *x, u64 *plain)
+static int a3_reveal(sf_spu_proto *p, int to, const sf_spu_share *x, u64 *plain)
 {
     size_t n = x->n;
     if (!n) return SF_OK;
@@ -215,8 +215,8 @@ SPU_HOT static int trunc_core(sf_spu_proto *p, int mode, const u64 *in, size_t n
 
 /* ---------------------------------------------------------------- mul, trunc, matmul */
 
-SPU_HOT int sf__a3_mul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b, sf_spu_share *out,
-               int fxp)
+SPU_HOT static int a3_mul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b,
+                          sf_spu_share *out, int fxp)
 {
     size_t n = a->n;
     p->op++;
@@ -234,7 +234,7 @@ SPU_HOT int sf__a3_mul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_shar
     return trunc_core(p, 1, z, n, p->fxp, out->w);
 }
 
-int sf__a3_trunc(sf_spu_proto *p, const sf_spu_share *x, int bits, sf_spu_share *out)
+static int a3_trunc(sf_spu_proto *p, const sf_spu_share *x, int bits, sf_spu_share *out)
 {
     size_t n = x->n;
     p->op++;
@@ -243,8 +243,8 @@ int sf__a3_trunc(sf_spu_proto *p, const sf_spu_share *x, int bits, sf_spu_share 
     return trunc_core(p, 0, x->w, n, bits, out->w);
 }
 
-int sf__a3_matmul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b, size_t m,
-                  size_t k, size_t n, sf_spu_share *out, int fxp)
+static int a3_matmul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b, size_t m,
+                     size_t k, size_t n, sf_spu_share *out, int fxp)
 {
     size_t MK = m * k, KN = k * n, MN = m * n;
     p->op++;
@@ -266,7 +266,7 @@ int sf__a3_matmul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b,
 
 /* ---------------------------------------------------------------- comparison */
 
-int sf__a3_cmp(sf_spu_proto *p, const sf_spu_share *x, sf_spu_share *out, int kind)
+static int a3_cmp(sf_spu_proto *p, const sf_spu_share *x, sf_spu_share *out, int kind)
 {
     const spu_grp *g = &p->g;
     size_t N = x->n;
@@ -315,3 +315,70 @@ int sf__a3_cmp(sf_spu_proto *p, const sf_spu_share *x, sf_spu_share *out, int ki
     SPU_TRY(sf__spup_out(p, out, N));
     return from2(p, u, N, out->w);
 }
+
+/* ---------------------------------------------------------------- family */
+
+/* The group of the helper-dealt steps: members 0 and 1, member 2 their dealer, member 0
+ * the holder of its corrections. */
+static void a3_init(sf_spu_proto *p)
+{
+    spu_grp *g = &p->g;
+    g->m = 2;
+    g->mem[0] = 0;
+    g->mem[1] = 1;
+    g->me = p->self < 2 ? p->self : -1;
+    g->dealer = HELPER;
+    g->holder = 0;
+    g->deal = p->self == HELPER;
+}
+
+/* Member i holds components (x_i, x_{i+1}), interleaved. */
+static void a3_layout(const u64 *comp, size_t n, int nmembers, int i, u64 *w)
+{
+    (void)nmembers;
+    interleave(w, comp + (size_t)i * n, comp + (size_t)((i + 1) % 3) * n, n);
+}
+
+/* x = x_0 + x_1 + x_2, every component held by two members that must agree. */
+static int a3_combine(const sf_spu_share *shares, int nmembers, size_t n, u64 *plain)
+{
+    if (nmembers != 3) return SF_EINVAL;
+    for (size_t e = 0; e < n; e++) {
+        u64 v = 0;
+        for (int i = 0; i < 3; i++) {
+            if (shares[i].w[2 * e + 1] != shares[(i + 1) % 3].w[2 * e]) return SF_EINVAL;
+            v += shares[i].w[2 * e];
+        }
+        plain[e] = v;
+    }
+    return SF_OK;
+}
+
+/* The public constant goes into component x_0: member 0's first word, member 2's second. */
+static void a3_add_public(const sf_spu_proto *p, const u64 *x, const u64 *c, size_t inc,
+                          size_t n, u64 *o)
+{
+    int word = p->self == 0 ? 0 : p->self == 2 ? 1 : -1;
+    for (size_t e = 0; e < n; e++) {
+        o[2 * e] = x[2 * e] + (word == 0 ? c[e * inc] : 0);
+        o[2 * e + 1] = x[2 * e + 1] + (word == 1 ? c[e * inc] : 0);
+    }
+}
+
+const struct spu_family_ops sf__spu_aby3_ops = {
+    .name = "aby3",
+    .nwords = 2,
+    .min_members = 3,
+    .max_members = 3,
+    .layout = a3_layout,
+    .combine = a3_combine,
+    .shape = NULL, /* three members, no dealer */
+    .init = a3_init,
+    .add_public = a3_add_public,
+    .share_from = a3_share_from,
+    .reveal = a3_reveal,
+    .mul = a3_mul,
+    .trunc = a3_trunc,
+    .matmul = a3_matmul,
+    .cmp = a3_cmp,
+};

@@ -2,8 +2,6 @@
  * SPU protocol core: instances, fixed point, shares, local operations, dispatch.
  */
 #include <math.h>
-#include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,9 +52,21 @@ void sf_spu_proto_fxp_decode_n(const uint64_t *x, size_t n, int fxp_bits, double
 
 /* ---------------------------------------------------------------- shares */
 
+/* The family of a protocol, or NULL if unknown. */
+static const struct spu_family_ops *family(sf_spu_protocol protocol)
+{
+    switch (protocol) {
+    case SF_SPU_SEMI2K: return &sf__spu_semi2k_ops;
+    case SF_SPU_ABY3: return &sf__spu_aby3_ops;
+    case SF_SPU_PLAIN: return &sf__spu_plain_ops;
+    }
+    return NULL;
+}
+
 int sf_spu_proto_nwords(sf_spu_protocol protocol)
 {
-    return protocol == SF_SPU_SEMI2K || protocol == SF_SPU_PLAIN ? 1 : protocol == SF_SPU_ABY3 ? 2 : 0;
+    const struct spu_family_ops *f = family(protocol);
+    return f ? f->nwords : 0;
 }
 
 int sf_spu_proto_share_alloc(sf_spu_share *s, size_t n, int nwords)
@@ -85,7 +95,7 @@ void sf_spu_proto_share_free(sf_spu_share *s)
 
 int sf__spup_out(sf_spu_proto *p, sf_spu_share *out, size_t n)
 {
-    int nw = sf_spu_proto_nwords(p->prm.protocol);
+    int nw = p->ops->nwords;
     if (!p->member) { /* the extra dealer holds no shares */
         free(out->w);
         out->w = NULL;
@@ -104,22 +114,12 @@ int sf_spu_proto_make_shares(const sf_spu_params *params, int nmembers, const ui
                        size_t n, const uint8_t *seed, sf_spu_share *out)
 {
     if (!params || !out || (n && !plain)) return SF_EINVAL;
-    int aby3 = params->protocol == SF_SPU_ABY3;
-    if (params->protocol == SF_SPU_PLAIN) { /* the values themselves */
-        if (nmembers != 1) return SF_EINVAL;
-        out[0].w = NULL, out[0].n = 0; /* outputs are written, never freed (as below) */
-        SPU_TRY(sf_spu_proto_share_alloc(&out[0], n, 1));
-        if (n) memcpy(out[0].w, plain, 8 * n);
-        return SF_OK;
-    }
-    if (aby3 ? nmembers != 3 : (params->protocol != SF_SPU_SEMI2K || nmembers < 2 ||
-                                nmembers > SPU_MAXM))
-        return SF_EINVAL;
+    const struct spu_family_ops *f = family(params->protocol);
+    if (!f || nmembers < f->min_members || nmembers > f->max_members) return SF_EINVAL;
     if (sodium_init() < 0) return SF_ESYS;
-    int nw = aby3 ? 2 : 1;
-    for (int i = 0; i < nmembers; i++) out[i].w = NULL, out[i].n = 0;
+    for (int i = 0; i < nmembers; i++) out[i].w = NULL, out[i].n = 0; /* written, never freed */
     for (int i = 0; i < nmembers; i++) {
-        int rc = sf_spu_proto_share_alloc(&out[i], n, nw);
+        int rc = sf_spu_proto_share_alloc(&out[i], n, f->nwords);
         if (rc < 0) {
             for (int j = 0; j <= i; j++) sf_spu_proto_share_free(&out[j]);
             return rc;
@@ -146,20 +146,13 @@ int sf_spu_proto_make_shares(const sf_spu_params *params, int nmembers, const ui
             randombytes_buf(c, n * 8);
         }
     }
-    u64 *last = comp + (size_t)(nmembers - 1) * n;
+    u64 *last = comp + (size_t)(nmembers - 1) * n; /* one member (plain): the values */
     for (size_t e = 0; e < n; e++) {
         u64 v = plain[e];
         for (int i = 0; i + 1 < nmembers; i++) v -= comp[(size_t)i * n + e];
         last[e] = v;
     }
-    for (int i = 0; i < nmembers; i++) {
-        if (!aby3) {
-            memcpy(out[i].w, comp + (size_t)i * n, n * 8);
-        } else {
-            const u64 *c0 = comp + (size_t)i * n, *c1 = comp + (size_t)((i + 1) % 3) * n;
-            for (size_t e = 0; e < n; e++) out[i].w[2 * e] = c0[e], out[i].w[2 * e + 1] = c1[e];
-        }
-    }
+    for (int i = 0; i < nmembers; i++) f->layout(comp, n, nmembers, i, out[i].w);
     sodium_memzero(comp, n * (size_t)nmembers * sizeof(u64));
     free(comp);
     sodium_memzero(key, sizeof key);
@@ -170,37 +163,17 @@ int sf_spu_proto_combine(const sf_spu_params *params, int nmembers, const sf_spu
                    uint64_t *plain)
 {
     if (!params || !shares) return SF_EINVAL;
-    int aby3 = params->protocol == SF_SPU_ABY3;
-    if (params->protocol == SF_SPU_PLAIN) {
-        if (nmembers != 1 || shares[0].nwords != 1 || (shares[0].n && (!shares[0].w || !plain)))
-            return SF_EINVAL;
-        if (shares[0].n) memcpy(plain, shares[0].w, 8 * shares[0].n);
-        return SF_OK;
-    }
-    if (aby3 ? nmembers != 3 : (params->protocol != SF_SPU_SEMI2K || nmembers < 2)) return SF_EINVAL;
+    const struct spu_family_ops *f = family(params->protocol);
+    if (!f || nmembers < f->min_members) return SF_EINVAL;
     size_t n = shares[0].n;
-    int nw = aby3 ? 2 : 1;
     for (int i = 0; i < nmembers; i++)
-        if (shares[i].n != n || shares[i].nwords != nw || (n && !shares[i].w)) return SF_EINVAL;
+        if (shares[i].n != n || shares[i].nwords != f->nwords || (n && !shares[i].w))
+            return SF_EINVAL;
     if (n && !plain) return SF_EINVAL;
-    for (size_t e = 0; e < n; e++) {
-        u64 v = 0;
-        if (!aby3) {
-            for (int i = 0; i < nmembers; i++) v += shares[i].w[e];
-        } else {
-            for (int i = 0; i < 3; i++) {
-                if (shares[i].w[2 * e + 1] != shares[(i + 1) % 3].w[2 * e]) return SF_EINVAL;
-                v += shares[i].w[2 * e];
-            }
-        }
-        plain[e] = v;
-    }
-    return SF_OK;
+    return f->combine(shares, nmembers, n, plain);
 }
 
 /* ---------------------------------------------------------------- instance */
-
-static atomic_int insecure_warned;
 
 int sf_spu_proto_create(const sf_spu_params *params, sf_spu_net *net, sf_spu_proto **out)
 {
@@ -209,23 +182,11 @@ int sf_spu_proto_create(const sf_spu_params *params, sf_spu_net *net, sf_spu_pro
     int n = net->n, self = net->self;
     int fxp = params->fxp_bits ? params->fxp_bits : 18;
     if (fxp < 1 || fxp > 30) return SF_EINVAL;
+    const struct spu_family_ops *f = family(params->protocol);
+    if (!f || n < f->min_members || n > f->max_members) return SF_EINVAL;
     int dealer = -1;
-    if (params->protocol == SF_SPU_SEMI2K) {
-        if (n < 2 || n > SPU_MAXM) return SF_EINVAL;
-        dealer = params->dealer;
-        if (dealer < -1 || dealer > n) return SF_EINVAL;
-        if (self < 0 || self > n || (self == n && dealer != n)) return SF_EINVAL;
-        if (dealer == -1) dealer = 0;
-        if (dealer < n && !atomic_exchange(&insecure_warned, 1))
-            fprintf(stderr, "sfmpi spu: INSECURE: member %d is its own dealer: it knows the masks "
-                            "of every opening (tests only)\n", dealer);
-    } else if (params->protocol == SF_SPU_ABY3) {
-        if (n != 3 || self < 0 || self > 2) return SF_EINVAL;
-    } else if (params->protocol == SF_SPU_PLAIN) {
-        if (n != 1 || self != 0) return SF_EINVAL;
-    } else {
-        return SF_EINVAL;
-    }
+    if (f->shape) SPU_TRY(f->shape(params, n, self, &dealer));
+    else if (self < 0 || self >= n) return SF_EINVAL;
     if (params->prg != SF_SPU_PRG_CHACHA20 &&
         (params->prg != SF_SPU_PRG_AES128 || !sf_spu_proto_aes_available()))
         return SF_EINVAL; /* AES-128 streams need the CPU's AES instructions */
@@ -235,6 +196,7 @@ int sf_spu_proto_create(const sf_spu_params *params, sf_spu_net *net, sf_spu_pro
     p->prm = *params;
     p->prm.fxp_bits = fxp;
     p->prm.dealer = dealer;
+    p->ops = f;
     p->net = net;
     p->self = self;
     p->n = n;
@@ -254,23 +216,7 @@ int sf_spu_proto_create(const sf_spu_params *params, sf_spu_net *net, sf_spu_pro
         sf__spup_set_key(p, j, seed);
         sodium_memzero(seed, sizeof seed);
     }
-    spu_grp *g = &p->g;
-    if (params->protocol != SF_SPU_ABY3) { /* semi2k; plain: a group of one, never used */
-        g->m = n;
-        for (int i = 0; i < n; i++) g->mem[i] = i;
-        g->me = p->member ? self : -1;
-        g->dealer = dealer;
-        g->holder = dealer < n ? dealer : 0;
-        g->deal = self == dealer;
-    } else {
-        g->m = 2;
-        g->mem[0] = 0;
-        g->mem[1] = 1;
-        g->me = self < 2 ? self : -1;
-        g->dealer = 2;
-        g->holder = 0;
-        g->deal = self == 2;
-    }
+    f->init(p);
     *out = p;
     return SF_OK;
 }
@@ -381,16 +327,10 @@ int sf__spup_grp_open(sf_spu_proto *p, const spu_grp *g, const u64 *mine, u64 *r
 
 /* ---------------------------------------------------------------- dispatch */
 
-#define AB3(p) ((p)->prm.protocol == SF_SPU_ABY3)
-#define PLN(p) ((p)->prm.protocol == SF_SPU_PLAIN)
-/* one back end per protocol: aby3, plain, semi2k */
-#define BACKEND(p, fn, ...) \
-    (AB3(p) ? sf__a3_##fn(__VA_ARGS__) : PLN(p) ? sf__pl_##fn(__VA_ARGS__) : sf__s2k_##fn(__VA_ARGS__))
-
 static int chk(const sf_spu_proto *p, const sf_spu_share *a)
 {
     if (!p || !a) return SF_EINVAL;
-    if (a->nwords != sf_spu_proto_nwords(p->prm.protocol)) return SF_EINVAL;
+    if (a->nwords != p->ops->nwords) return SF_EINVAL;
     if (p->member && a->n && !a->w) return SF_EINVAL;
     return SF_OK;
 }
@@ -407,7 +347,7 @@ int sf_spu_proto_share_from(sf_spu_proto *p, int owner, const uint64_t *plain, s
 {
     if (!p || !out || owner < 0 || owner >= p->n) return SF_EINVAL;
     if (p->self == owner && n && !plain) return SF_EINVAL;
-    return BACKEND(p, share_from, p, owner, plain, n, out);
+    return p->ops->share_from(p, owner, plain, n, out);
 }
 
 int sf_spu_proto_reveal_to(sf_spu_proto *p, int to, const sf_spu_share *x, uint64_t *plain)
@@ -415,7 +355,7 @@ int sf_spu_proto_reveal_to(sf_spu_proto *p, int to, const sf_spu_share *x, uint6
     SPU_TRY(chk(p, x));
     if (to < -1 || to >= p->n) return SF_EINVAL;
     if (p->member && (to == -1 || to == p->self) && x->n && !plain) return SF_EINVAL;
-    return BACKEND(p, reveal, p, to, x, plain);
+    return p->ops->reveal(p, to, x, plain);
 }
 
 static int lin(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b, sf_spu_share *out,
@@ -450,8 +390,7 @@ int sf_spu_proto_neg(sf_spu_proto *p, const sf_spu_share *a, sf_spu_share *out)
     return lin(p, a, NULL, out, 2);
 }
 
-/* The public constant goes into one additive component: semi2k member 0; aby3 component
- * x_0, held by member 0 (first word) and member 2 (second word). */
+/* The public constant goes into one additive component (the family's add_public). */
 int sf_spu_proto_add_public(sf_spu_proto *p, const sf_spu_share *a, const uint64_t *c, size_t cn,
                       sf_spu_share *out)
 {
@@ -462,19 +401,7 @@ int sf_spu_proto_add_public(sf_spu_proto *p, const sf_spu_share *a, const uint64
     if (!p->member) return SF_OK;
     const u64 *x = a->w;
     u64 *o = out->w;
-    size_t inc = cn == 1 ? 0 : 1;
-    if (!AB3(p)) {
-        if (p->self == 0)
-            for (size_t e = 0; e < n; e++) o[e] = x[e] + c[e * inc];
-        else if (o != x)
-            memcpy(o, x, n * 8);
-    } else {
-        int word = p->self == 0 ? 0 : p->self == 2 ? 1 : -1;
-        for (size_t e = 0; e < n; e++) {
-            o[2 * e] = x[2 * e] + (word == 0 ? c[e * inc] : 0);
-            o[2 * e + 1] = x[2 * e + 1] + (word == 1 ? c[e * inc] : 0);
-        }
-    }
+    p->ops->add_public(p, x, c, cn == 1 ? 0 : 1, n, o);
     return SF_OK;
 }
 
@@ -513,7 +440,7 @@ int sf_spu_proto_mul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share 
 {
     SPU_TRY(chk2(p, a, b));
     if (!out) return SF_EINVAL;
-    return BACKEND(p, mul, p, a, b, out, 0);
+    return p->ops->mul(p, a, b, out, 0);
 }
 
 int sf_spu_proto_mul_fxp(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b,
@@ -521,14 +448,14 @@ int sf_spu_proto_mul_fxp(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_sh
 {
     SPU_TRY(chk2(p, a, b));
     if (!out) return SF_EINVAL;
-    return BACKEND(p, mul, p, a, b, out, 1);
+    return p->ops->mul(p, a, b, out, 1);
 }
 
 int sf_spu_proto_trunc(sf_spu_proto *p, const sf_spu_share *x, int bits, sf_spu_share *out)
 {
     SPU_TRY(chk(p, x));
     if (!out || bits < 1 || bits > 62) return SF_EINVAL;
-    return BACKEND(p, trunc, p, x, bits, out);
+    return p->ops->trunc(p, x, bits, out);
 }
 
 static int mm(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b, size_t m, size_t k,
@@ -539,7 +466,7 @@ static int mm(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b, siz
     if (!out || (k && m > SIZE_MAX / k) || (n && k > SIZE_MAX / n) || (n && m > SIZE_MAX / n))
         return SF_EINVAL;
     if (a->n != m * k || b->n != k * n) return SF_EINVAL;
-    return BACKEND(p, matmul, p, a, b, m, k, n, out, fxp);
+    return p->ops->matmul(p, a, b, m, k, n, out, fxp);
 }
 
 int sf_spu_proto_matmul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b, size_t m,
@@ -556,7 +483,7 @@ int sf_spu_proto_matmul_fxp(sf_spu_proto *p, const sf_spu_share *a, const sf_spu
 
 static int cmp(sf_spu_proto *p, const sf_spu_share *x, sf_spu_share *out, int kind)
 {
-    return BACKEND(p, cmp, p, x, out, kind);
+    return p->ops->cmp(p, x, out, kind);
 }
 
 int sf_spu_proto_msb(sf_spu_proto *p, const sf_spu_share *x, sf_spu_share *out)

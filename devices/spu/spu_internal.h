@@ -47,8 +47,11 @@ enum {
     PP_AND_A = 32, /* + 3 * level: a, b, c of the AND triples of a level */
 };
 
+struct spu_family_ops;
+
 struct sf_spu_proto {
     sf_spu_params prm;
+    const struct spu_family_ops *ops; /* the protocol family (prm.protocol) */
     sf_spu_net *net;
     int self, n;       /* my net index, member count */
     int member;        /* self < n */
@@ -132,33 +135,93 @@ int sf__spup_bool_b2a(sf_spu_proto *p, const spu_grp *g, const u64 *bits, size_t
 int sf__spup_bool_deal(sf_spu_proto *p, const spu_grp *g, int kind, size_t N, uint8_t **w);
 size_t sf__spup_bool_corr_bytes(int kind, size_t N);
 
-/* ---- protocol back ends */
-int sf__s2k_share_from(sf_spu_proto *p, int owner, const u64 *plain, size_t n, sf_spu_share *out);
-int sf__s2k_reveal(sf_spu_proto *p, int to, const sf_spu_share *x, u64 *plain);
-int sf__s2k_mul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b, sf_spu_share *out,
-                int fxp);
-int sf__s2k_trunc(sf_spu_proto *p, const sf_spu_share *x, int bits, sf_spu_share *out);
-int sf__s2k_matmul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b, size_t m,
-                   size_t k, size_t n, sf_spu_share *out, int fxp);
-int sf__s2k_cmp(sf_spu_proto *p, const sf_spu_share *x, sf_spu_share *out, int kind);
+/* ---- protocol families: one const table each (spu_semi2k.c, spu_aby3.c, spu_plain.c)
+ *
+ * The instance holds its family's table (p->ops), chosen once by sf_spu_proto_create;
+ * spu_core.c checks the arguments of every operation and then calls the entry, so an
+ * entry may rely on: p valid; every share has n elements of `nwords` words (w != NULL on
+ * members when n > 0); the sizes of the operation consistent; plain outputs non-NULL on
+ * the parties that receive. The protocol operations (share_from .. cmp) are called on
+ * every party of the instance (members and, semi2k with dealer == n, the extra dealer) in
+ * the same order with the same sizes (SPMD); on the extra dealer shares carry no words
+ * (w == NULL). Each of them but reveal advances p->op once on every party (the nonce of
+ * its streams; reveal draws nothing, and only plain's, which has no streams, advances it).
+ * Outputs are resized with sf__spup_out and may alias an input. Bytes and rounds of each
+ * operation: the table in spu_proto.h. */
+struct spu_family_ops {
+    const char *name; /* "semi2k", "aby3", "plain" (the runtime's --sf-spu names) */
+    int nwords;       /* u64 words per element of a member's share */
+    /* Members of an instance (net->n) and of a make_shares share set. */
+    int min_members, max_members;
 
-int sf__a3_share_from(sf_spu_proto *p, int owner, const u64 *plain, size_t n, sf_spu_share *out);
-int sf__a3_reveal(sf_spu_proto *p, int to, const sf_spu_share *x, u64 *plain);
-int sf__a3_mul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b, sf_spu_share *out,
-               int fxp);
-int sf__a3_trunc(sf_spu_proto *p, const sf_spu_share *x, int bits, sf_spu_share *out);
-int sf__a3_matmul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b, size_t m,
-                  size_t k, size_t n, sf_spu_share *out, int fxp);
-int sf__a3_cmp(sf_spu_proto *p, const sf_spu_share *x, sf_spu_share *out, int kind);
+    /* Pure input/output (sf_spu_proto_make_shares, sf_spu_proto_combine; no instance). */
+    /* make_shares: comp holds nmembers additive components of n values (component j at
+     * comp + j*n, their sum the values); write member i's share (n * nwords words) to w. */
+    void (*layout)(const u64 *comp, size_t n, int nmembers, int i, u64 *w);
+    /* combine: plain = the values of the share set (nmembers >= min_members shares, checked
+     * as above); SF_EINVAL if nmembers is not one this family combines (semi2k: any) or
+     * the shares are inconsistent (aby3: replicated components that disagree). */
+    int (*combine)(const sf_spu_share *shares, int nmembers, size_t n, u64 *plain);
 
-int sf__pl_share_from(sf_spu_proto *p, int owner, const u64 *plain, size_t n, sf_spu_share *out);
-int sf__pl_reveal(sf_spu_proto *p, int to, const sf_spu_share *x, u64 *plain);
-int sf__pl_mul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b, sf_spu_share *out,
+    /* Instance creation (sf_spu_proto_create), in this order. */
+    /* shape: before anything is allocated, with min_members <= n <= max_members checked:
+     * whether party `self` may run an instance of n members with these params, and the
+     * dealer the instance records in p->prm.dealer (*dealer, preset to -1 = none). NULL:
+     * every party is a member (0 <= self < n) and there is no dealer. */
+    int (*shape)(const sf_spu_params *prm, int n, int self, int *dealer);
+    /* init: the instance is complete (keys set); set the opening group p->g. */
+    void (*init)(sf_spu_proto *p);
+
+    /* Local (no messages, no randomness; called on members only): o = x + c with the
+     * public c (element e: c[e * inc], inc 0 or 1) added once into the shared value: the
+     * family adds it to the component(s) of its one designated additive component that
+     * this member holds and copies the rest (o may equal x). */
+    void (*add_public)(const sf_spu_proto *p, const u64 *x, const u64 *c, size_t inc, size_t n,
+                       u64 *o);
+
+    /* Protocol operations (every party; see the SPMD contract above). */
+    /* share_from (from sf_spu_proto_share_from): member `owner` (0 <= owner < n) shares
+     * plain[0..n-1] (read on the owner only; NULL elsewhere), every party passes the same n.
+     * semi2k: each non-owner's share is its stream with the owner, nothing is sent; aby3:
+     * the owner sends the component x_{o+2} to both others (16N B); plain: a copy. */
+    int (*share_from)(sf_spu_proto *p, int owner, const u64 *plain, size_t n, sf_spu_share *out);
+    /* reveal (from sf_spu_proto_reveal_to): open x to member `to`, or to every member
+     * (to == -1); plain (x->n values) is written on the receiving member(s) only, the others
+     * may pass NULL. semi2k: every member sends its share to each receiver other than
+     * itself, the extra dealer does nothing; aby3: member i+1 sends receiver i its second
+     * component (the one i lacks); plain: a copy. */
+    int (*reveal)(sf_spu_proto *p, int to, const sf_spu_share *x, u64 *plain);
+    /* mul (from sf_spu_proto_mul: fxp 0; mul_fxp: fxp 1; select, relu): out = a * b mod
+     * 2^64 elementwise (a->n == b->n); fxp: then truncated by p->fxp bits in the same
+     * operation. semi2k: the members open E = x - a, F = y - b of a Beaver triple to each
+     * other, the dealer sends the holder its corrections, fxp adds the opening of z + r;
+     * aby3: each member sends its masked z_i to member i-1, fxp instead goes through member
+     * 2 as truncation helper (2 rounds). */
+    int (*mul)(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b, sf_spu_share *out,
                int fxp);
-int sf__pl_trunc(sf_spu_proto *p, const sf_spu_share *x, int bits, sf_spu_share *out);
-int sf__pl_matmul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b, size_t m,
+    /* trunc (from sf_spu_proto_trunc): probabilistic truncation of x by bits (1..62), one
+     * opening of x + 2^62 + r. semi2k: the dealer's r, the holder's corrections [r >> bits],
+     * [T] from the dealer; aby3: member 2 sends members 0 and 1 the masked component each
+     * lacks, they swap back to replicated shares. */
+    int (*trunc)(sf_spu_proto *p, const sf_spu_share *x, int bits, sf_spu_share *out);
+    /* matmul (from sf_spu_proto_matmul: fxp 0; matmul_fxp: fxp 1): row-major (m x k) *
+     * (k x n) -> (m x n) with a->n == m*k, b->n == k*n (products checked against overflow);
+     * fxp: each output truncated once by p->fxp bits. semi2k: the members open E, F of one
+     * matrix triple, the dealer sends the holder C's correction (and the truncation
+     * pairs'); aby3: two local products and a reshare (8mn B each) or, fxp, member 2's
+     * truncation. */
+    int (*matmul)(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b, size_t m,
                   size_t k, size_t n, sf_spu_share *out, int fxp);
-int sf__pl_cmp(sf_spu_proto *p, const sf_spu_share *x, sf_spu_share *out, int kind);
+    /* cmp (from sf_spu_proto_msb, less, greater, relu: kind 0; equal: kind 1): out =
+     * arithmetic shares of 0/1, kind 0: msb(x) (the sign bit), 1: x == 0. The dealer
+     * (semi2k) or member 2 (aby3) masks x with r (arithmetic and XOR shares) and sends the
+     * holder the corrections, AND triples and daBits of the boolean engine (spu_bool.c);
+     * the group opens x + r, runs the adder or AND tree and the B2A (aby3: then back to
+     * replicated shares). */
+    int (*cmp)(sf_spu_proto *p, const sf_spu_share *x, sf_spu_share *out, int kind);
+};
+
+extern const struct spu_family_ops sf__spu_semi2k_ops, sf__spu_aby3_ops, sf__spu_plain_ops;
 
 /* Hot arithmetic loops: also compiled for AVX-512 / AVX2 (chosen at load time). */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(SPU_NO_CLONES) && \

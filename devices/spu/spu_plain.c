@@ -15,7 +15,7 @@
 
 static inline u64 sar(u64 x, int bits) { return (u64)((int64_t)x >> bits); }
 
-int sf__pl_share_from(sf_spu_proto *p, int owner, const u64 *plain, size_t n, sf_spu_share *out)
+static int pl_share_from(sf_spu_proto *p, int owner, const u64 *plain, size_t n, sf_spu_share *out)
 {
     (void)owner;
     p->op++;
@@ -24,7 +24,7 @@ int sf__pl_share_from(sf_spu_proto *p, int owner, const u64 *plain, size_t n, sf
     return SF_OK;
 }
 
-int sf__pl_reveal(sf_spu_proto *p, int to, const sf_spu_share *x, u64 *plain)
+static int pl_reveal(sf_spu_proto *p, int to, const sf_spu_share *x, u64 *plain)
 {
     (void)to;
     p->op++;
@@ -32,8 +32,8 @@ int sf__pl_reveal(sf_spu_proto *p, int to, const sf_spu_share *x, u64 *plain)
     return SF_OK;
 }
 
-SPU_HOT int sf__pl_mul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b,
-                       sf_spu_share *out, int fxp)
+SPU_HOT static int pl_mul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b,
+                          sf_spu_share *out, int fxp)
 {
     size_t n = a->n;
     int f = p->fxp;
@@ -48,7 +48,8 @@ SPU_HOT int sf__pl_mul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_shar
     return SF_OK;
 }
 
-SPU_HOT int sf__pl_trunc(sf_spu_proto *p, const sf_spu_share *x, int bits, sf_spu_share *out)
+SPU_HOT static int pl_trunc(sf_spu_proto *p, const sf_spu_share *x, int bits,
+                            sf_spu_share *out)
 {
     size_t n = x->n;
     p->op++;
@@ -57,8 +58,8 @@ SPU_HOT int sf__pl_trunc(sf_spu_proto *p, const sf_spu_share *x, int bits, sf_sp
     return SF_OK;
 }
 
-int sf__pl_matmul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b, size_t m,
-                  size_t k, size_t n, sf_spu_share *out, int fxp)
+static int pl_matmul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b, size_t m,
+                     size_t k, size_t n, sf_spu_share *out, int fxp)
 {
     p->op++;
     /* the output may alias an input: accumulate into a scratch buffer first */
@@ -72,7 +73,7 @@ int sf__pl_matmul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b,
     return SF_OK;
 }
 
-SPU_HOT int sf__pl_cmp(sf_spu_proto *p, const sf_spu_share *x, sf_spu_share *out, int kind)
+SPU_HOT static int pl_cmp(sf_spu_proto *p, const sf_spu_share *x, sf_spu_share *out, int kind)
 {
     size_t n = x->n;
     p->op++;
@@ -80,3 +81,55 @@ SPU_HOT int sf__pl_cmp(sf_spu_proto *p, const sf_spu_share *x, sf_spu_share *out
     for (size_t i = 0; i < n; i++) out->w[i] = kind ? (u64)(x->w[i] == 0) : x->w[i] >> 63;
     return SF_OK;
 }
+
+/* ---------------------------------------------------------------- family */
+
+/* A group of one without a dealer (never used: plain sends nothing). */
+static void pl_init(sf_spu_proto *p)
+{
+    p->g.m = 1;
+    p->g.mem[0] = 0;
+    p->g.me = 0;
+    p->g.dealer = -1;
+    p->g.holder = 0;
+    p->g.deal = 0;
+}
+
+/* The one member's share is the values (its only component). */
+static void pl_layout(const u64 *comp, size_t n, int nmembers, int i, u64 *w)
+{
+    (void)nmembers, (void)i;
+    memcpy(w, comp, n * 8);
+}
+
+static int pl_combine(const sf_spu_share *shares, int nmembers, size_t n, u64 *plain)
+{
+    if (nmembers != 1) return SF_EINVAL;
+    if (n) memcpy(plain, shares[0].w, 8 * n);
+    return SF_OK;
+}
+
+static void pl_add_public(const sf_spu_proto *p, const u64 *x, const u64 *c, size_t inc,
+                          size_t n, u64 *o)
+{
+    (void)p;
+    for (size_t e = 0; e < n; e++) o[e] = x[e] + c[e * inc];
+}
+
+const struct spu_family_ops sf__spu_plain_ops = {
+    .name = "plain",
+    .nwords = 1,
+    .min_members = 1,
+    .max_members = 1,
+    .layout = pl_layout,
+    .combine = pl_combine,
+    .shape = NULL, /* one member, no dealer */
+    .init = pl_init,
+    .add_public = pl_add_public,
+    .share_from = pl_share_from,
+    .reveal = pl_reveal,
+    .mul = pl_mul,
+    .trunc = pl_trunc,
+    .matmul = pl_matmul,
+    .cmp = pl_cmp,
+};

@@ -25,6 +25,8 @@
  * comparison: open c = x + r with the dealer's r in arithmetic and XOR shares, then the
  *   boolean engine (spu_bool.c) and a daBit B2A.
  */
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,7 +37,7 @@ static inline size_t minz(size_t a, size_t b) { return a < b ? a : b; }
 
 /* ---------------------------------------------------------------- input and output */
 
-int sf__s2k_share_from(sf_spu_proto *p, int owner, const u64 *plain, size_t n, sf_spu_share *out)
+static int s2k_share_from(sf_spu_proto *p, int owner, const u64 *plain, size_t n, sf_spu_share *out)
 {
     p->op++;
     SPU_TRY(sf__spup_out(p, out, n));
@@ -59,7 +61,7 @@ int sf__s2k_share_from(sf_spu_proto *p, int owner, const u64 *plain, size_t n, s
     return SF_OK;
 }
 
-int sf__s2k_reveal(sf_spu_proto *p, int to, const sf_spu_share *x, u64 *plain)
+static int s2k_reveal(sf_spu_proto *p, int to, const sf_spu_share *x, u64 *plain)
 {
     size_t n = x->n;
     if (!p->member || !n) return SF_OK;
@@ -206,8 +208,8 @@ SPU_HOT static int deal_mul_chunk(sf_spu_proto *p, size_t c0, size_t cn, int fxp
     return SF_OK;
 }
 
-SPU_HOT int sf__s2k_mul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b, sf_spu_share *out,
-                int fxp)
+SPU_HOT static int s2k_mul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b,
+                           sf_spu_share *out, int fxp)
 {
     const spu_grp *g = &p->g;
     size_t N = a->n;
@@ -334,7 +336,8 @@ done:
 
 /* ---------------------------------------------------------------- trunc */
 
-SPU_HOT int sf__s2k_trunc(sf_spu_proto *p, const sf_spu_share *x, int bits, sf_spu_share *out)
+SPU_HOT static int s2k_trunc(sf_spu_proto *p, const sf_spu_share *x, int bits,
+                             sf_spu_share *out)
 {
     const spu_grp *g = &p->g;
     size_t N = x->n;
@@ -445,8 +448,8 @@ static int deal_matmul(sf_spu_proto *p, size_t m, size_t k, size_t n, int fxp, u
     return SF_OK;
 }
 
-int sf__s2k_matmul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b, size_t m,
-                   size_t k, size_t n, sf_spu_share *out, int fxp)
+static int s2k_matmul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b, size_t m,
+                      size_t k, size_t n, sf_spu_share *out, int fxp)
 {
     const spu_grp *g = &p->g;
     int f = p->fxp;
@@ -504,7 +507,8 @@ int sf__s2k_matmul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b
 
 /* ---------------------------------------------------------------- comparison */
 
-SPU_HOT int sf__s2k_cmp(sf_spu_proto *p, const sf_spu_share *x, sf_spu_share *out, int kind)
+SPU_HOT static int s2k_cmp(sf_spu_proto *p, const sf_spu_share *x, sf_spu_share *out,
+                           int kind)
 {
     const spu_grp *g = &p->g;
     size_t N = x->n;
@@ -559,3 +563,81 @@ SPU_HOT int sf__s2k_cmp(sf_spu_proto *p, const sf_spu_share *x, sf_spu_share *ou
     SPU_TRY(sf__spup_out(p, out, N));
     return sf__spup_bool_b2a(p, g, bits, N, &cur, out->w);
 }
+
+/* ---------------------------------------------------------------- family */
+
+static atomic_int insecure_warned;
+
+/* n members; self is a member, or the extra dealer n when params->dealer == n. dealer -1
+ * means member 0 (insecure: warned once per process). */
+static int s2k_shape(const sf_spu_params *prm, int n, int self, int *dealer)
+{
+    int d = prm->dealer;
+    if (d < -1 || d > n) return SF_EINVAL;
+    if (self < 0 || self > n || (self == n && d != n)) return SF_EINVAL;
+    if (d == -1) d = 0;
+    if (d < n && !atomic_exchange(&insecure_warned, 1))
+        fprintf(stderr, "sfmpi spu: INSECURE: member %d is its own dealer: it knows the masks "
+                        "of every opening (tests only)\n", d);
+    *dealer = d;
+    return SF_OK;
+}
+
+/* The group is every member, dealt by the dealer; its holder is the dealer if it is a
+ * member, else member 0. */
+static void s2k_init(sf_spu_proto *p)
+{
+    spu_grp *g = &p->g;
+    int n = p->n, dealer = p->prm.dealer;
+    g->m = n;
+    for (int i = 0; i < n; i++) g->mem[i] = i;
+    g->me = p->member ? p->self : -1;
+    g->dealer = dealer;
+    g->holder = dealer < n ? dealer : 0;
+    g->deal = p->self == dealer;
+}
+
+/* Member i's share is its additive component. */
+static void s2k_layout(const u64 *comp, size_t n, int nmembers, int i, u64 *w)
+{
+    (void)nmembers;
+    memcpy(w, comp + (size_t)i * n, n * 8);
+}
+
+static int s2k_combine(const sf_spu_share *shares, int nmembers, size_t n, u64 *plain)
+{
+    for (size_t e = 0; e < n; e++) {
+        u64 v = 0;
+        for (int i = 0; i < nmembers; i++) v += shares[i].w[e];
+        plain[e] = v;
+    }
+    return SF_OK;
+}
+
+/* The public constant goes into member 0's share. */
+static void s2k_add_public(const sf_spu_proto *p, const u64 *x, const u64 *c, size_t inc,
+                           size_t n, u64 *o)
+{
+    if (p->self == 0)
+        for (size_t e = 0; e < n; e++) o[e] = x[e] + c[e * inc];
+    else if (o != x)
+        memcpy(o, x, n * 8);
+}
+
+const struct spu_family_ops sf__spu_semi2k_ops = {
+    .name = "semi2k",
+    .nwords = 1,
+    .min_members = 2,
+    .max_members = SPU_MAXM,
+    .layout = s2k_layout,
+    .combine = s2k_combine,
+    .shape = s2k_shape,
+    .init = s2k_init,
+    .add_public = s2k_add_public,
+    .share_from = s2k_share_from,
+    .reveal = s2k_reveal,
+    .mul = s2k_mul,
+    .trunc = s2k_trunc,
+    .matmul = s2k_matmul,
+    .cmp = s2k_cmp,
+};

@@ -15,6 +15,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -513,6 +515,142 @@ static int parse_parties(ectx *e, sf_cluster *c, json_t *arr)
     return r;
 }
 
+/* An endpoint an address resolves to: family, address and port (and an IPv6 scope). An
+ * IPv4-mapped IPv6 address (::ffff:a.b.c.d) is the IPv4 address it maps. */
+typedef struct endpoint {
+    int family; /* AF_INET or AF_INET6 */
+    uint8_t addr[16];
+    uint32_t scope;
+    uint16_t port;
+} endpoint;
+
+typedef struct resolved {
+    endpoint *ep; /* owned */
+    size_t n;
+} resolved;
+
+/* Every TCP endpoint of host:port (getaddrinfo, numeric port). A host that does not resolve
+ * here (a remote name that resolves only on its own side, no name service) gives none and
+ * is not an error: it is compared by its text only. 0 or SF_ENOMEM. */
+static int resolve_party(const sf_cluster_party *p, resolved *out)
+{
+    out->ep = NULL;
+    out->n = 0;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    char port[8];
+    snprintf(port, sizeof port, "%d", p->port);
+    if (getaddrinfo(p->host, port, &hints, &res) != 0 || !res) return 0;
+    size_t n = 0;
+    for (const struct addrinfo *a = res; a; a = a->ai_next) n++;
+    out->ep = calloc(n, sizeof *out->ep);
+    if (!out->ep) {
+        freeaddrinfo(res);
+        return SF_ENOMEM;
+    }
+    for (const struct addrinfo *a = res; a; a = a->ai_next) {
+        endpoint *ep = &out->ep[out->n];
+        if (a->ai_family == AF_INET && a->ai_addrlen >= sizeof(struct sockaddr_in)) {
+            const struct sockaddr_in *s4 = (const struct sockaddr_in *)(const void *)a->ai_addr;
+            ep->family = AF_INET;
+            memcpy(ep->addr, &s4->sin_addr, 4);
+            ep->port = ntohs(s4->sin_port);
+        } else if (a->ai_family == AF_INET6 && a->ai_addrlen >= sizeof(struct sockaddr_in6)) {
+            const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)(const void *)a->ai_addr;
+            if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+                ep->family = AF_INET;
+                memcpy(ep->addr, s6->sin6_addr.s6_addr + 12, 4);
+            } else {
+                ep->family = AF_INET6;
+                memcpy(ep->addr, &s6->sin6_addr, 16);
+                ep->scope = s6->sin6_scope_id;
+            }
+            ep->port = ntohs(s6->sin6_port);
+        } else {
+            continue;
+        }
+        out->n++;
+    }
+    freeaddrinfo(res);
+    return 0;
+}
+
+static int same_endpoint(const endpoint *a, const endpoint *b)
+{
+    return a->family == b->family && a->port == b->port && a->scope == b->scope &&
+           memcmp(a->addr, b->addr, a->family == AF_INET ? 4 : 16) == 0;
+}
+
+/* An endpoint both a and b resolve to, or NULL. */
+static const endpoint *shared_endpoint(const resolved *a, const resolved *b)
+{
+    for (size_t i = 0; i < a->n; i++)
+        for (size_t j = 0; j < b->n; j++)
+            if (same_endpoint(&a->ep[i], &b->ep[j])) return &a->ep[i];
+    return NULL;
+}
+
+/* A party's address as written back: "host:port", "[v6]:port". */
+static const char *party_address(const sf_cluster_party *p, char out[300])
+{
+    if (strchr(p->host, ':'))
+        snprintf(out, 300, "[%s]:%d", p->host, p->port);
+    else
+        snprintf(out, 300, "%s:%d", p->host, p->port);
+    return out;
+}
+
+/* "a.b.c.d:port" or "[v6%scope]:port" */
+static void format_endpoint(const endpoint *ep, char out[80])
+{
+    char a[INET6_ADDRSTRLEN] = "?";
+    inet_ntop(ep->family, ep->addr, a, sizeof a);
+    if (ep->family == AF_INET)
+        snprintf(out, 80, "%s:%u", a, (unsigned)ep->port);
+    else if (ep->scope)
+        snprintf(out, 80, "[%s%%%u]:%u", a, (unsigned)ep->scope, (unsigned)ep->port);
+    else
+        snprintf(out, 80, "[%s]:%u", a, (unsigned)ep->port);
+}
+
+/* Two parties whose addresses differ in text but resolve to a common endpoint (localhost
+ * and 127.0.0.1, 0x7f.0.0.1, ::ffff:127.0.0.1) are the same address: the first such pair
+ * in file order, reported on the later party. Hosts that do not resolve are skipped. */
+static int check_resolved(ectx *e, const sf_cluster *c)
+{
+    size_t n = (size_t)c->nparties;
+    if (n < 2) return 0;
+    resolved *rs = calloc(n, sizeof *rs);
+    if (!rs) {
+        fail(e, "parties", "out of memory");
+        return SF_ENOMEM;
+    }
+    int r = 0;
+    for (size_t i = 0; i < n && !r; i++) {
+        char fpath[64];
+        snprintf(fpath, sizeof fpath, "parties[%zu].address", i);
+        if (resolve_party(&c->parties[i], &rs[i]) != 0) {
+            fail(e, fpath, "out of memory");
+            r = SF_ENOMEM;
+            break;
+        }
+        for (size_t j = 0; j < i; j++) {
+            const endpoint *same = shared_endpoint(&rs[i], &rs[j]);
+            if (!same) continue;
+            char ai[300], aj[300], ep[80];
+            format_endpoint(same, ep);
+            r = fail(e, fpath, "'%s' (%s) is the same address as parties[%zu] ('%s', %s): both resolve to %s",
+                     c->parties[i].name, party_address(&c->parties[i], ai), j, c->parties[j].name,
+                     party_address(&c->parties[j], aj), ep);
+            break;
+        }
+    }
+    for (size_t i = 0; i < n; i++) free(rs[i].ep);
+    free(rs);
+    return r;
+}
+
 int sf__cluster_parse(sf_cluster *c, const char *json, size_t len, const char *name, char *err,
                       size_t errlen)
 {
@@ -585,75 +723,61 @@ out:
     return r;
 }
 
-/* Read a whole (small) file. On error fills err ("<path>: ...") and returns non-zero. */
-static int read_file(const char *path, size_t max, char **out, size_t *outlen, char *err,
-                     size_t errlen)
+/* What a file that is not a regular file is, for messages ("is a FIFO, ..."). */
+static const char *file_kind(mode_t m)
 {
-    *out = NULL;
-    *outlen = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        set_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-        return SF_EUSAGE;
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        set_err(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
+    if (S_ISFIFO(m)) return "a FIFO";
+    if (S_ISCHR(m)) return "a character device";
+    if (S_ISBLK(m)) return "a block device";
+    if (S_ISDIR(m)) return "a directory";
+    if (S_ISSOCK(m)) return "a socket";
+    return "a special file";
+}
+
+/* Open e->file, a `what` ("cluster file", "key file") of at most max bytes, for reading.
+ * The open never blocks: O_NONBLOCK keeps a FIFO nobody writes (or a device) from hanging
+ * it, anything but a regular file is refused before a byte is read, and O_NONBLOCK is
+ * cleared only then. Returns the descriptor (*st filled), or a negative status with
+ * "<file>: ..." in e->err. */
+static int open_regular(ectx *e, const char *what, size_t max, struct stat *st)
+{
+    int fd = open(e->file, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) return fail(e, NULL, "cannot open: %s", strerror(errno));
+    int r = 0, fl;
+    if (fstat(fd, st) != 0)
+        r = fail(e, NULL, "cannot stat: %s", strerror(errno));
+    else if (!S_ISREG(st->st_mode))
+        r = fail(e, NULL, "is %s, not a regular file", file_kind(st->st_mode));
+    else if ((uint64_t)st->st_size > max)
+        r = fail(e, NULL, "file is too large for a %s (%lld bytes; at most %zu)", what,
+                 (long long)st->st_size, max);
+    else if ((fl = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0)
+        r = fail(e, NULL, "cannot clear O_NONBLOCK: %s", strerror(errno));
+    if (r) {
         close(fd);
-        return SF_EUSAGE;
+        return r;
     }
-    if (S_ISDIR(st.st_mode)) {
-        set_err(err, errlen, "%s: is a directory", path);
-        close(fd);
-        return SF_EUSAGE;
-    }
-    if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max) {
-        set_err(err, errlen, "%s: file is too large (%lld bytes; at most %zu)", path,
-                (long long)st.st_size, max);
-        close(fd);
-        return SF_EUSAGE;
-    }
-    size_t cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 4096, len = 0;
-    char *buf = malloc(cap);
-    if (!buf) {
-        set_err(err, errlen, "%s: out of memory", path);
-        close(fd);
-        return SF_ENOMEM;
-    }
-    for (;;) {
-        if (len == cap) {
-            if (cap > max) break;
-            size_t ncap = cap * 2 > max + 1 ? max + 1 : cap * 2;
-            char *nb = realloc(buf, ncap);
-            if (!nb) {
-                free(buf);
-                set_err(err, errlen, "%s: out of memory", path);
-                close(fd);
-                return SF_ENOMEM;
-            }
-            buf = nb;
-            cap = ncap;
-        }
-        ssize_t n = read(fd, buf + len, cap - len);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            set_err(err, errlen, "%s: cannot read: %s", path, strerror(errno));
-            free(buf);
-            close(fd);
-            return SF_EUSAGE;
-        }
-        if (n == 0) break;
-        len += (size_t)n;
+    return fd;
+}
+
+/* Read fd (then closed) into buf (max + 1 bytes): *len bytes, at most max (a file that
+ * grew past max since open_regular is refused). 0 or a negative status as above. */
+static int read_bounded(ectx *e, const char *what, int fd, char *buf, size_t max, size_t *len)
+{
+    size_t n = 0;
+    int r = 0;
+    while (n <= max) {
+        ssize_t got = read(fd, buf + n, max + 1 - n);
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) r = fail(e, NULL, "cannot read: %s", strerror(errno));
+        if (got <= 0) break;
+        n += (size_t)got;
     }
     close(fd);
-    if (len > max) {
-        set_err(err, errlen, "%s: file is too large (more than %zu bytes)", path, max);
-        free(buf);
-        return SF_EUSAGE;
-    }
-    *out = buf;
-    *outlen = len;
-    return 0;
+    if (!r && n > max)
+        r = fail(e, NULL, "file is too large for a %s (more than %zu bytes)", what, max);
+    *len = n;
+    return r;
 }
 
 int sf__cluster_load(sf_cluster *c, const char *path, char *err, size_t errlen)
@@ -664,12 +788,21 @@ int sf__cluster_load(sf_cluster *c, const char *path, char *err, size_t errlen)
         set_err(err, errlen, "cluster file: no path given");
         return SF_EUSAGE;
     }
-    char *buf;
+    ectx e = {path, err, errlen};
+    struct stat st;
+    int fd = open_regular(&e, "cluster file", CLUSTER_MAX_BYTES, &st);
+    if (fd < 0) return fd;
+    char *buf = malloc(CLUSTER_MAX_BYTES + 1);
+    if (!buf) {
+        close(fd);
+        fail(&e, NULL, "out of memory");
+        return SF_ENOMEM;
+    }
     size_t len;
-    int r = read_file(path, CLUSTER_MAX_BYTES, &buf, &len, err, errlen);
-    if (r) return r;
-    r = sf__cluster_parse(c, buf, len, path, err, errlen);
+    int r = read_bounded(&e, "cluster file", fd, buf, CLUSTER_MAX_BYTES, &len);
+    if (!r) r = sf__cluster_parse(c, buf, len, path, err, errlen);
     free(buf);
+    if (!r && (r = check_resolved(&e, c))) sf__cluster_free(c);
     return r;
 }
 
@@ -705,18 +838,9 @@ int sf__party_key_load(sf_party_key *k, const char *path, char *err, size_t errl
     int r = ensure_sodium(&e);
     if (r) return r;
 
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return fail(&e, NULL, "cannot open key file: %s", strerror(errno));
     struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int en = errno;
-        close(fd);
-        return fail(&e, NULL, "cannot stat: %s", strerror(en));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return fail(&e, NULL, "not a regular file");
-    }
+    int fd = open_regular(&e, "key file", KEYFILE_MAX_BYTES, &st);
+    if (fd < 0) return fd;
     if (st.st_mode & 077) {
         unsigned mode = (unsigned)(st.st_mode & 07777);
         close(fd);
@@ -726,24 +850,10 @@ int sf__party_key_load(sf_party_key *k, const char *path, char *err, size_t errl
                     mode, path);
     }
     char buf[KEYFILE_MAX_BYTES + 1];
-    size_t len = 0;
-    for (;;) {
-        if (len == sizeof buf) break;
-        ssize_t n = read(fd, buf + len, sizeof buf - len);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            int en = errno;
-            close(fd);
-            sodium_memzero(buf, sizeof buf);
-            return fail(&e, NULL, "cannot read: %s", strerror(en));
-        }
-        if (n == 0) break;
-        len += (size_t)n;
-    }
-    close(fd);
-    if (len > KEYFILE_MAX_BYTES) {
+    size_t len;
+    if ((r = read_bounded(&e, "key file", fd, buf, KEYFILE_MAX_BYTES, &len))) {
         sodium_memzero(buf, sizeof buf);
-        return fail(&e, NULL, "file is too large for a key file (more than %d bytes)", KEYFILE_MAX_BYTES);
+        return r;
     }
 
     json_error_t je;

@@ -24,7 +24,9 @@
  * Every error names the file and the field ("cluster.json: parties[1].address: ...").
  * Unknown keys, duplicate names or addresses, bad key encodings, a missing self party, a
  * key file readable by group/others, and a key file whose public key does not match the
- * cluster's entry for the party are all errors.
+ * cluster's entry for the party are all errors. Both files must be regular files (a FIFO
+ * or a device is refused at once, without waiting for a writer or reading from it) of at
+ * most 1 MiB (cluster) / 4 KiB (key).
  */
 #ifndef SF_BRIDGE_CLUSTER_H
 #define SF_BRIDGE_CLUSTER_H
@@ -57,7 +59,13 @@ typedef struct sf_cluster {
 } sf_cluster;
 
 /* Parse from a file / from memory (`name` is used in messages). Returns 0 or SF_EUSAGE
- * with a message in err; on error *c is left empty. Free with sf__cluster_free. */
+ * with a message in err; on error *c is left empty. Free with sf__cluster_free. Both refuse
+ * two addresses with the same text (canonical: host lower-cased, IPv6 normalised); load
+ * also resolves every host once (getaddrinfo) and refuses two parties with a common
+ * endpoint (family, IP address and port; an IPv4-mapped IPv6 address counts as IPv4),
+ * e.g. localhost:7001 and 127.0.0.1:7001. A host that does not resolve here (a remote name
+ * that resolves only on its own side) is compared by its text only. parse never touches
+ * the name service (it stays a pure function of the bytes, e.g. for the fuzzer). */
 int sf__cluster_load(sf_cluster *c, const char *path, char *err, size_t errlen);
 int sf__cluster_parse(sf_cluster *c, const char *json, size_t len, const char *name, char *err,
                       size_t errlen);

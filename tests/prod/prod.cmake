@@ -5,7 +5,8 @@
 #                     or corrupted, and the run finishes
 #   prod_kill*, prod_stop_bob   a party killed (or frozen) mid-run: the others stop
 #                     within peer_timeout, naming it
-#   prod_refused_*    wrong key, unknown party, key file mode, another job, bad cluster key
+#   prod_refused_*    wrong key, unknown party, key file mode, another job, bad cluster key,
+#                     a FIFO or device as cluster or key file
 #   prod_example_*    every example through scripts/launch-local, golden stdout
 set(_sf_prod ${CMAKE_CURRENT_SOURCE_DIR}/prod)
 
@@ -88,7 +89,7 @@ if(TARGET sfmpi-keygen)
     COMMAND ${_sf_prod}/test_kill.sh $<TARGET_FILE:longrun> ${_keygen} bob STOP
     LABELS prod TIMEOUT 90)
 
-  foreach(case wrong_key unknown_party key_mode other_job cluster_key)
+  foreach(case wrong_key unknown_party key_mode other_job cluster_key fifo)
     sf_add_test(NAME prod_refused_${case}
       COMMAND ${_sf_prod}/test_refused.sh ${case} $<TARGET_FILE:bigtransfer> ${_keygen}
       LABELS prod TIMEOUT 60)

@@ -12,6 +12,9 @@
 #                  "refused a connection ... handshake failed"; alice logs that bob refused
 #   cluster_key    a cluster file with an unknown key (top level, and in "channel"):
 #                  exit 2, the error names the file and the key
+#   fifo           --sf-cluster=FIFO, then --sf-key=FIFO (FIFOs nobody writes to), then
+#                  --sf-cluster=/dev/zero: each exits 2 within 5 s, the error naming the
+#                  file and what it is ("is a FIFO, not a regular file")
 # Every party runs under a time limit; nothing is left running.
 set -u
 case_=$1 prog=$2 keygen=$3
@@ -114,6 +117,26 @@ cluster_key)
   run1 alice --sf-party=alice "--sf-cluster=$dir/chan.json" "--sf-key=$dir/alice.key"
   check "unknown channel key" 2 $? "$dir/alice.err" \
     "^sfmpi: \[prod alice\] error: $(q "$dir/chan.json"): channel\.retries: unknown key"
+  ;;
+fifo)
+  mkfifo "$dir/cluster.fifo" "$dir/key.fifo" || { echo "FAIL: mkfifo"; exit 1; }
+  # timed NAME ARGS...: run1, then fail if it took more than 5 s
+  timed() {
+    local t0=$SECONDS rc
+    run1 "$@"
+    rc=$?
+    [ $((SECONDS - t0)) -le 5 ] || { echo "FAIL: $1 took $((SECONDS - t0)) s"; fail=1; }
+    return $rc
+  }
+  timed alice --sf-party=alice "--sf-cluster=$dir/cluster.fifo" "--sf-key=$dir/alice.key"
+  check "cluster file a FIFO" 2 $? "$dir/alice.err" \
+    "^sfmpi: \[prod alice\] error: $(q "$dir/cluster.fifo"): is a FIFO, not a regular file"
+  timed bob --sf-party=bob "--sf-cluster=$cl" "--sf-key=$dir/key.fifo"
+  check "key file a FIFO" 2 $? "$dir/bob.err" \
+    "^sfmpi: \[prod bob\] error: $(q "$dir/key.fifo"): is a FIFO, not a regular file"
+  timed zero --sf-party=alice --sf-cluster=/dev/zero "--sf-key=$dir/alice.key"
+  check "cluster file /dev/zero" 2 $? "$dir/zero.err" \
+    "^sfmpi: \[prod alice\] error: /dev/zero: is a character device, not a regular file"
   ;;
 *) echo "test_refused.sh: unknown case $case_" >&2; exit 2;;
 esac

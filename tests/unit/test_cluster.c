@@ -1,18 +1,24 @@
 /*
  * Unit test of the cluster file and party key files (mpi/prod/cluster.c): a valid file
  * with every field, defaults, every error case (status, file name and field path in the
- * message), and the key file round trip (generate / load / check, permissions, mismatch,
- * no overwrite without force).
+ * message), the key file round trip (generate / load / check, permissions, mismatch,
+ * no overwrite without force), special files (a FIFO, /dev/zero, a directory, a huge
+ * file) refused at once by both loaders, and duplicate addresses found by what they
+ * resolve to.
  */
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mpi/prod/cluster.h"
@@ -164,7 +170,7 @@ static void test_valid(void)
     CHECKF(r == 0, "empty channel: %s", err);
     if (r == 0) sf__cluster_free(&c);
     /* the same address with different ports, and hostnames are fine */
-    r = parse(&c, WITH_P1(PARTY1("\"bob\"", "\"localhost:7001\"", "\"PK1\"")), err, sizeof err);
+    r = parse(&c, WITH_P1(PARTY1("\"bob\"", "\"localhost:7002\"", "\"PK1\"")), err, sizeof err);
     CHECKF(r == 0, "localhost: %s", err);
     if (r == 0) sf__cluster_free(&c);
     free(text);
@@ -583,6 +589,186 @@ static void test_keys(void)
     sodium_memzero(skh, sizeof skh);
 }
 
+/* ---------------------------------------------------------------- resolved addresses */
+
+/* 1 if host resolves (getaddrinfo, TCP) to the numeric address want. */
+static int resolves_to(const char *host, const char *want)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
+    if (getaddrinfo(host, "7001", &hints, &res) != 0) return 0;
+    int found = 0;
+    for (struct addrinfo *a = res; a && !found; a = a->ai_next) {
+        char buf[INET6_ADDRSTRLEN] = "";
+        const void *bin = a->ai_family == AF_INET
+                              ? (const void *)&((struct sockaddr_in *)a->ai_addr)->sin_addr
+                              : (const void *)&((struct sockaddr_in6 *)a->ai_addr)->sin6_addr;
+        found = inet_ntop(a->ai_family, bin, buf, sizeof buf) && strcmp(buf, want) == 0;
+    }
+    freeaddrinfo(res);
+    return found;
+}
+
+/* Load tmpl (PK0.. substituted) from a file: sf__cluster_load resolves the addresses,
+ * sf__cluster_parse does not (it must accept what only resolving refuses). */
+static int load_text(const char *tmpl, const char *path, char *err, size_t errlen)
+{
+    char *text = subst(tmpl);
+    sf_cluster c;
+    char perr[512] = "";
+    int r = sf__cluster_parse(&c, text, strlen(text), "cluster.json", perr, sizeof perr);
+    CHECKF(r == 0, "parse (no resolving) of %s: %s", text, perr);
+    if (r == 0) sf__cluster_free(&c);
+    CHECK(write_text(path, text, 0644) == 0);
+    free(text);
+    r = sf__cluster_load(&c, path, err, errlen);
+    if (r == 0) sf__cluster_free(&c);
+    CHECK(c.parties == NULL && c.nparties == 0);
+    unlink(path);
+    return r;
+}
+
+/* alice at alice_addr, bob at bob_addr (carol at 127.0.0.1:7003) name one endpoint in other
+ * words: refused, naming both parties and the address they share. */
+static void same_endpoint(const char *alice_addr, const char *bob_addr, const char *shared)
+{
+    char tmpl[1024], err[512] = "", want[600];
+    snprintf(tmpl, sizeof tmpl,
+             HEAD "\"parties\":[" PARTY1("\"alice\"", "\"%s\"", "\"PK0\"") ","
+                  PARTY1("\"bob\"", "\"%s\"", "\"PK1\"") "," P2 "]}",
+             alice_addr, bob_addr);
+    const char *path = path_in("dup.json");
+    int r = load_text(tmpl, path, err, sizeof err);
+    snprintf(want, sizeof want, "%s: parties[1].address: ", path);
+    CHECKF(r == SF_EUSAGE && strstr(err, want) == err && strstr(err, "'bob'") &&
+               strstr(err, "parties[0] ('alice'") && strstr(err, shared),
+           "alice %s, bob %s: r=%d, want a duplicate at %s: %s", alice_addr, bob_addr, r, shared,
+           err);
+}
+
+static void loads(const char *tmpl, const char *what)
+{
+    char err[512] = "";
+    int r = load_text(tmpl, path_in("ok.json"), err, sizeof err);
+    CHECKF(r == 0, "%s: %s", what, err);
+}
+
+static void test_resolved_duplicates(void)
+{
+    /* numeric forms getaddrinfo reads (inet_aton), no name service involved */
+    same_endpoint("127.0.0.1:7001", "0x7f.0.0.1:7001", "127.0.0.1:7001");
+    same_endpoint("127.0.0.1:7001", "0x7f000001:7001", "127.0.0.1:7001");
+    /* an IPv4-mapped IPv6 address is the IPv4 address */
+    same_endpoint("127.0.0.1:7001", "[::ffff:127.0.0.1]:7001", "127.0.0.1:7001");
+    same_endpoint("[::ffff:7f00:1]:7001", "127.0.0.1:7001", "127.0.0.1:7001");
+    /* names, where this machine resolves them so */
+    if (resolves_to("localhost", "127.0.0.1")) {
+        same_endpoint("127.0.0.1:7001", "localhost:7001", "127.0.0.1:7001");
+        same_endpoint("localhost:7001", "127.0.0.1:7001", "127.0.0.1:7001");
+    } else {
+        printf("note: localhost does not resolve to 127.0.0.1 here; that case skipped\n");
+    }
+    if (resolves_to("ip6-localhost", "::1"))
+        same_endpoint("[::1]:7001", "ip6-localhost:7001", "[::1]:7001");
+    else
+        printf("note: ip6-localhost does not resolve to ::1 here; that case skipped\n");
+    /* leading zeros are not an IPv4 address at all (refused before any resolving) */
+    {
+        char err[512] = "";
+        sf_cluster c;
+        int r = parse(&c, WITH_P1(PARTY1("\"bob\"", "\"127.000.000.001:7001\"", "\"PK1\"")), err,
+                      sizeof err);
+        CHECKF(r == SF_EUSAGE && strstr(err, "parties[1].address: not a valid IPv4"), "%s", err);
+    }
+    /* the same host on other ports is fine */
+    loads(WITH_P1(PARTY1("\"bob\"", "\"0x7f.0.0.1:7002\"", "\"PK1\"")), "0x7f.0.0.1:7002");
+    loads(WITH_P1(PARTY1("\"bob\"", "\"[::ffff:127.0.0.1]:7002\"", "\"PK1\"")), "mapped, 7002");
+    /* names that do not resolve here (remote hosts of a production cluster) are not an
+     * error, and are compared by their text only */
+    loads(HEAD "\"parties\":[" P0 ","
+               "{\"name\":\"bob\",\"address\":\"bob.invalid:7001\",\"public_key\":\"PK1\"},"
+               "{\"name\":\"carol\",\"address\":\"carol.invalid:7001\",\"public_key\":\"PK2\"}]}",
+          "unresolvable names");
+}
+
+/* ---------------------------------------------------------------- special files */
+
+/* Every load below must return at once: a hang (open() of a FIFO nobody writes blocks
+ * for ever) ends the test after SPECIAL_LIMIT seconds with a message, not at ctest's
+ * timeout. */
+#define SPECIAL_LIMIT 10
+static const char *special_what = "";
+
+static void special_hung(int sig)
+{
+    (void)sig;
+    static const char msg[] = "test_cluster: hung loading a special file (more than 10 s): ";
+    if (write(2, msg, sizeof msg - 1) < 0) _exit(1);
+    if (write(2, special_what, strlen(special_what)) < 0) _exit(1);
+    if (write(2, "\n", 1) < 0) _exit(1);
+    _exit(1);
+}
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Load path as a cluster file (key == 0) or a key file: SF_EUSAGE within 2 s, with an error
+ * that starts with the path and contains want. */
+static void refused(const char *path, int key, const char *want)
+{
+    char err[1024] = "";
+    special_what = path;
+    double t0 = now_s();
+    int r;
+    if (key) {
+        sf_party_key k;
+        r = sf__party_key_load(&k, path, err, sizeof err);
+        CHECK(sodium_is_zero(k.secret_key, 32));
+    } else {
+        sf_cluster c;
+        r = sf__cluster_load(&c, path, err, sizeof err);
+        CHECK(c.parties == NULL && c.nparties == 0);
+    }
+    double dt = now_s() - t0;
+    CHECKF(r == SF_EUSAGE && strncmp(err, path, strlen(path)) == 0 && strstr(err, want),
+           "%s file %s: r=%d, want \"%s\" in: %s", key ? "key" : "cluster", path, r, want, err);
+    CHECKF(dt < 2.0, "%s file %s: took %.1f s", key ? "key" : "cluster", path, dt);
+}
+
+static void test_special_files(void)
+{
+    signal(SIGALRM, special_hung);
+    alarm(SPECIAL_LIMIT);
+    /* a FIFO nobody writes to */
+    const char *fifo = path_in("cluster.fifo");
+    CHECK(mkfifo(fifo, 0600) == 0);
+    refused(fifo, 0, ": is a FIFO, not a regular file");
+    refused(fifo, 1, ": is a FIFO, not a regular file");
+    unlink(fifo);
+    /* a character device that never ends */
+    refused("/dev/zero", 0, ": is a character device, not a regular file");
+    refused("/dev/zero", 1, ": is a character device, not a regular file");
+    /* a directory */
+    refused(tmpdir, 0, ": is a directory, not a regular file");
+    refused(tmpdir, 1, ": is a directory, not a regular file");
+    /* a (sparse) 4 GiB file is refused by its size, before anything is read */
+    const char *huge = path_in("huge.json");
+    int fd = open(huge, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    CHECK(fd >= 0);
+    if (fd >= 0) {
+        CHECK(ftruncate(fd, (off_t)4 << 30) == 0);
+        close(fd);
+        refused(huge, 0, ": file is too large for a cluster file (4294967296 bytes; at most 1048576)");
+        refused(huge, 1, ": file is too large for a key file (4294967296 bytes; at most 4096)");
+        unlink(huge);
+    }
+    alarm(0);
+    signal(SIGALRM, SIG_DFL);
+}
+
 /* Run the sfmpi-keygen binary (argv[1] of this test, when given): exit code, stdout. */
 static int run_tool(char *const argv[], char *out, size_t cap)
 {
@@ -667,6 +853,8 @@ int main(int argc, char **argv)
     test_errors();
     test_load();
     test_keys();
+    test_special_files();
+    test_resolved_duplicates();
     if (argc > 1 && argv[1][0]) test_keygen_tool(argv[1]);
     int left = count_entries(tmpdir);
     CHECKF(left == 0, "%d file(s) left in %s", left, tmpdir);
