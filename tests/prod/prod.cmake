@@ -12,7 +12,12 @@ set(_sf_prod ${CMAKE_CURRENT_SOURCE_DIR}/prod)
 
 add_executable(faulty_proxy ${_sf_prod}/faulty_proxy.c)
 sf_target_defaults(faulty_proxy)
-foreach(prog bigtransfer longrun)
+# a stranger at the parties' ports (uses the bridge's Noise code for well-formed handshakes)
+add_executable(attacker ${_sf_prod}/attacker.c)
+target_link_libraries(attacker PRIVATE sfmpi::sfmpi PkgConfig::SODIUM)
+target_include_directories(attacker PRIVATE ${PROJECT_SOURCE_DIR})
+sf_target_defaults(attacker)
+foreach(prog bigtransfer longrun steady)
   add_executable(${prog} ${_sf_prod}/${prog}.c)
   target_link_libraries(${prog} PRIVATE sfmpi::sfmpi)
   sf_target_defaults(${prog})
@@ -88,6 +93,15 @@ if(TARGET sfmpi-keygen)
   sf_add_test(NAME prod_stop_bob
     COMMAND ${_sf_prod}/test_kill.sh $<TARGET_FILE:longrun> ${_keygen} bob STOP
     LABELS prod TIMEOUT 90)
+
+  # A stranger at every party's port, at start-up and mid-run; replayed handshakes and
+  # frames; bad frame lengths (label attack): the run finishes with the right output, no
+  # round stalls, memory and refusal logs stay bounded.
+  foreach(scenario startup midrun replay)
+    sf_add_test(NAME attack_${scenario}
+      COMMAND ${_sf_prod}/test_attack.sh ${scenario} $<TARGET_FILE:steady> $<TARGET_FILE:attacker> ${_keygen}
+      LABELS prod attack TIMEOUT 120)
+  endforeach()
 
   foreach(case wrong_key unknown_party key_mode other_job cluster_key fifo)
     sf_add_test(NAME prod_refused_${case}
