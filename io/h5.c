@@ -12,8 +12,9 @@
  *  - Status codes: missing/unreadable/non-HDF5 file, missing dataset, HDF5 failures and
  *    system-call failures: SF_EIO; unsupported element type, too many dimensions, an
  *    object that is not a dataset, a dataset that no longer matches the probed info:
- *    SF_ETYPE; rows outside the dataset: SF_ERANGE; bad arguments: SF_EUSAGE;
- *    allocation failure: SF_ENOMEM.
+ *    SF_ETYPE; rows outside the dataset: SF_ERANGE; bad arguments, and data stored
+ *    outside the file (external storage, virtual datasets) without allow_external:
+ *    SF_EUSAGE; allocation failure: SF_ENOMEM.
  *  - Collective reads (mpi_comm non-NULL): the ranks agree (an MPI_Allreduce) after each
  *    step that can fail locally (file checks, open, dataset checks, the read), so an
  *    error on one rank (e.g. its row range) is returned on every rank instead of leaving
@@ -258,8 +259,50 @@ static int open_file(ectx *e, hid_t fapl, h5ds *d) {
     return 0;
 }
 
-/* Open the dataset and fill d->info (after open_file). */
-static int open_dataset(ectx *e, h5ds *d) {
+#define ALLOW_EXTERNAL_HINT                                                                  \
+    "pass --sf-h5-allow-external=1 (or SF_H5_ALLOW_EXTERNAL=1) to read it if you trust the file"
+
+/* Data stored outside the file: external storage (H5Pset_external: raw data in files the
+ * HDF5 file names, any file this process can read) and virtual datasets (data mapped from
+ * other files) are refused unless opts->allow_external. Checked right after H5Dopen2,
+ * before anything reads the data. */
+static int check_storage_location(ectx *e, const h5ds *d, const sf_h5_read_opts *opts) {
+    hid_t dcpl = H5Dget_create_plist(d->dset);
+    if (dcpl < 0) return fail(e, SF_EIO, 1, "cannot read the dataset's storage properties");
+    int st = 0;
+    H5D_layout_t layout = H5Pget_layout(dcpl);
+    int next = H5Pget_external_count(dcpl);
+    if (layout < 0 || next < 0) {
+        st = fail(e, SF_EIO, 1, "cannot read the dataset's storage layout");
+    } else if (next > 0 && !opts->allow_external) {
+        char name[512] = "";
+        if (H5Pget_external(dcpl, 0, sizeof name, name, NULL, NULL) < 0)
+            snprintf(name, sizeof name, "?");
+        name[sizeof name - 1] = 0;
+        st = fail(e, SF_EUSAGE, 0,
+                  "its data are stored outside the HDF5 file, in external file \"%s\"%s "
+                  "(HDF5 external storage, which can name any file on this machine): refused; "
+                  ALLOW_EXTERNAL_HINT,
+                  name, next > 1 ? " and others" : "");
+    } else if (layout == H5D_VIRTUAL && !opts->allow_external) {
+        size_t nmap = 0;
+        char name[512] = "";
+        if (H5Pget_virtual_count(dcpl, &nmap) < 0 || nmap == 0 ||
+            H5Pget_virtual_filename(dcpl, 0, name, sizeof name) < 0)
+            snprintf(name, sizeof name, "?");
+        name[sizeof name - 1] = 0;
+        st = fail(e, SF_EUSAGE, 0,
+                  "is a virtual dataset (H5D_VIRTUAL) mapping data from file \"%s\"%s: "
+                  "refused; " ALLOW_EXTERNAL_HINT,
+                  name, nmap > 1 ? " and others" : "");
+    }
+    H5Pclose(dcpl);
+    return st;
+}
+
+/* Open the dataset, check where its data are (check_storage_location) and fill d->info
+ * (after open_file). */
+static int open_dataset(ectx *e, h5ds *d, const sf_h5_read_opts *opts) {
     d->dset = H5Dopen2(d->file, e->dataset, H5P_DEFAULT);
     if (d->dset < 0) {
         char h5[512];
@@ -268,6 +311,8 @@ static int open_dataset(ectx *e, h5ds *d) {
         return fail(e, SF_ETYPE, 0, "exists but cannot be opened as a dataset (a group or "
                     "another kind of object)%s%s%s", h5[0] ? " (HDF5: " : "", h5, h5[0] ? ")" : "");
     }
+    int st = check_storage_location(e, d, opts);
+    if (st) return st;
     d->space = H5Dget_space(d->dset);
     d->type = H5Dget_type(d->dset);
     if (d->space < 0 || d->type < 0) return fail(e, SF_EIO, 1, "cannot read the dataset's header");
@@ -307,19 +352,22 @@ static int open_dataset(ectx *e, h5ds *d) {
 
 /* ---------------------------------------------------------------- probe */
 
-int sf__h5_probe(const char *path, const char *dataset, sf_h5_info *info, char *err,
-                 size_t errlen) {
+static const sf_h5_read_opts default_read_opts;
+
+int sf__h5_probe(const char *path, const char *dataset, const sf_h5_read_opts *opts,
+                 sf_h5_info *info, char *err, size_t errlen) {
     ectx e;
     ectx_init(&e, path, dataset);
     if (!path || !*path || !dataset || !info)
         return ectx_done(&e, fail(&e, SF_EUSAGE, 0, "bad arguments to sf__h5_probe"), err, errlen);
+    if (!opts) opts = &default_read_opts;
     quiet();
     int st = check_dataset_name(&e);
     if (!st) st = precheck_file(&e);
     h5ds d;
     ds_init(&d);
     if (!st) st = open_file(&e, H5P_DEFAULT, &d);
-    if (!st) st = open_dataset(&e, &d);
+    if (!st) st = open_dataset(&e, &d, opts);
     if (!st) *info = d.info;
     ds_close(&d);
     return ectx_done(&e, st, err, errlen);
@@ -362,12 +410,13 @@ static int check_against(ectx *e, const sf_h5_info *want, const sf_h5_info *got)
                 sf_dtype_name(got->dtype), a, sf_dtype_name(want->dtype), b);
 }
 
-int sf__h5_read_rows(const char *path, const char *dataset, const sf_h5_info *info,
-                     int64_t row0, int64_t nrows, void *dst, const void *mpi_comm, char *err,
-                     size_t errlen) {
+int sf__h5_read_rows(const char *path, const char *dataset, const sf_h5_read_opts *opts,
+                     const sf_h5_info *info, int64_t row0, int64_t nrows, void *dst,
+                     const void *mpi_comm, char *err, size_t errlen) {
     ectx e;
     ectx_init(&e, path, dataset);
     const MPI_Comm *comm = mpi_comm;
+    if (!opts) opts = &default_read_opts;
     quiet();
     int st = 0;
     if (!path || !*path || !dataset || !info)
@@ -396,7 +445,7 @@ int sf__h5_read_rows(const char *path, const char *dataset, const sf_h5_info *in
     st = agree(comm, st, &e);
     if (st) goto out;
 
-    st = open_dataset(&e, &d);
+    st = open_dataset(&e, &d, opts);
     if (!st) st = check_against(&e, info, &d.info);
     int64_t total = d.info.ndim ? d.info.shape[0] : 1;
     if (!st && (row0 > total || nrows > total - row0))

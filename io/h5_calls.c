@@ -6,7 +6,9 @@
  * MPI-IO when the party runs under MPI, a plain read in debug mode); the leader reads its
  * rows straight into the result and the other blocks are gathered into it. With one rank the leader reads the
  * whole dataset straight into the result. Every error names the file and the dataset and,
- * through the failure chain, the call site.
+ * through the failure chain, the call site. The read options (--sf-h5-allow-external) go
+ * down to io/h5.c as an sf_h5_read_opts; the probe refuses what they do not allow before
+ * any rank allocates.
  *
  * sf_h5_write is a task on the object's owner: an atomic write (io/h5.c) with attributes
  * naming the program, mode, party and time. Its result is the number of bytes written.
@@ -23,6 +25,8 @@ enum { I_STATUS, I_DTYPE, I_NDIM, I_SHAPE };
 
 static int h5_read_kernel(sf_task *t) {
     const char *file = sf_arg_str(t, 0), *dset = sf_arg_str(t, 1);
+    const sf_opts *o = &sf_task_ctx(t)->run->opts;
+    sf_h5_read_opts ro = {.allow_external = o->h5_allow_external > 0};
     sf_comm *comm = sf_task_comm(t);
     int rank = sf_comm_rank(comm), size = sf_comm_size(comm), rc;
     char err[1024] = "";
@@ -33,7 +37,7 @@ static int h5_read_kernel(sf_task *t) {
         iv = sf_value_zeros(SF_I64, 1, &n);
         if (!iv) return sf_fail(t, "out of memory");
         int64_t *d = sf_value_data(iv);
-        rc = sf__h5_probe(file, dset, &info, err, sizeof err);
+        rc = sf__h5_probe(file, dset, &ro, &info, err, sizeof err);
         d[I_STATUS] = rc;
         d[I_DTYPE] = info.dtype;
         d[I_NDIM] = info.ndim;
@@ -61,7 +65,7 @@ static int h5_read_kernel(sf_task *t) {
         if (!v) return sf_fail(t, "%s: %s: out of memory for %zu bytes", file, dset,
                                sf_dtype_size(info.dtype));
         int64_t rows = info.ndim ? info.shape[0] : 1;
-        if ((rc = sf__h5_read_rows(file, dset, &info, 0, rows, sf_value_data(v),
+        if ((rc = sf__h5_read_rows(file, dset, &ro, &info, 0, rows, sf_value_data(v),
                                    size == 1 ? mpi : NULL, err, sizeof err))) {
             sf_value_unref(&v);
             return sf_fail(t, "%s", err);
@@ -78,7 +82,7 @@ static int h5_read_kernel(sf_task *t) {
                               : sf_value_new(info.dtype, info.ndim, shape);
     if (!blk) return sf_fail(t, "%s: %s: out of memory for rows %lld..%lld", file, dset,
                              (long long)row0, (long long)(row0 + nrows));
-    rc = sf__h5_read_rows(file, dset, &info, row0, nrows, sf_value_data(blk), mpi, err, sizeof err);
+    rc = sf__h5_read_rows(file, dset, &ro, &info, row0, nrows, sf_value_data(blk), mpi, err, sizeof err);
     /* agree on success before gathering, so no rank waits for a block that never comes */
     int64_t one = 1;
     sf_value *ok = sf_value_new(SF_I64, 1, &one), *worst = NULL;

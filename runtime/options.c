@@ -203,13 +203,15 @@ static int apply(sf_opts *o, const char *key, const char *val, const char *src, 
         if (!val || (strcmp(val, "real") && strcmp(val, "plain")))
             BAD("expected real (run the protocols) or plain (plaintext functional simulation)");
         o->spu_plain = !strcmp(val, "plain");
+    } else if (!strcmp(key, "h5-allow-external")) {
+        if (!val || parse_bool(val, &o->h5_allow_external)) BAD("expected 0 or 1");
     } else if (!strcmp(key, "wait-timeout")) {
         if (!val || parse_seconds(val, &o->wait_timeout)) BAD("expected seconds > 0");
     } else {
         snprintf(err, errlen,
                  "%s: unknown option --sf-%s (known: --sf-mode, --sf-parties, "
                  "--sf-stack-size, --sf-check-args, --sf-quiet, --sf-wait-timeout, "
-                 "--sf-ranks-per-party, --sf-spu, "
+                 "--sf-ranks-per-party, --sf-spu, --sf-h5-allow-external, "
                  "--sf-party, --sf-cluster, --sf-key, --sf-job-id, --sf-listen)",
                  src, key);
         return SF_EUSAGE;
@@ -228,6 +230,7 @@ static const struct {
                 {"SF_WAIT_TIMEOUT", "wait-timeout"},
                 {"SF_RANKS_PER_PARTY", "ranks-per-party"},
                 {"SF_SPU", "spu"},
+                {"SF_H5_ALLOW_EXTERNAL", "h5-allow-external"},
                 {"SF_PARTY", "party"},
                 {"SF_CLUSTER", "cluster"},
                 {"SF_KEY", "key"},

@@ -117,13 +117,13 @@ static void read_and_compare(const char *path, const char *ds, const sf_value *v
                              int64_t nrows) {
     sf_h5_info info;
     char err[1024];
-    CHECK(sf__h5_probe(path, ds, &info, err, sizeof err) == 0);
+    CHECK(sf__h5_probe(path, ds, NULL, &info, err, sizeof err) == 0);
     size_t rowbytes = sf_dtype_size(sf_value_dtype(v));
     for (int i = 1; i < sf_value_ndim(v); i++) rowbytes *= (size_t)sf_value_dim(v, i);
     size_t n = rowbytes * (size_t)nrows;
     unsigned char *buf = malloc(n + 1);
     memset(buf, 0xA5, n + 1);
-    int rc = sf__h5_read_rows(path, ds, &info, row0, nrows, buf, NULL, err, sizeof err);
+    int rc = sf__h5_read_rows(path, ds, NULL, &info, row0, nrows, buf, NULL, err, sizeof err);
     if (rc) fprintf(stderr, "read_rows(%lld, %lld): %s\n", (long long)row0, (long long)nrows, err);
     CHECK(rc == 0);
     CHECK(memcmp(buf, (const char *)sf_value_cdata(v) + rowbytes * (size_t)row0, n) == 0);
@@ -151,7 +151,7 @@ static void roundtrip(sf_dtype dt, int ndim, const int64_t *shape) {
     CHECK(rc == 0 && err[0] == 0);
 
     sf_h5_info info;
-    CHECK(sf__h5_probe(path, ds, &info, err, sizeof err) == 0);
+    CHECK(sf__h5_probe(path, ds, NULL, &info, err, sizeof err) == 0);
     CHECK(info.dtype == dt && info.ndim == ndim);
     for (int i = 0; i < ndim; i++) CHECK(info.shape[i] == shape[i]);
     CHECK(file_type_is_native(path, ds, dt));
@@ -221,15 +221,15 @@ static void test_big_endian(void) {
     int32_t io[12];
     double dout[12];
     uint16_t uo[12];
-    CHECK(sf__h5_probe(path, "i32be", &info, err, sizeof err) == 0 && info.dtype == SF_I32 &&
+    CHECK(sf__h5_probe(path, "i32be", NULL, &info, err, sizeof err) == 0 && info.dtype == SF_I32 &&
           info.ndim == 2 && info.shape[0] == 4 && info.shape[1] == 3);
-    CHECK(sf__h5_read_rows(path, "i32be", &info, 0, 4, io, NULL, err, sizeof err) == 0);
+    CHECK(sf__h5_read_rows(path, "i32be", NULL, &info, 0, 4, io, NULL, err, sizeof err) == 0);
     CHECK(memcmp(io, iv, sizeof iv) == 0);
-    CHECK(sf__h5_probe(path, "f64be", &info, err, sizeof err) == 0 && info.dtype == SF_F64);
-    CHECK(sf__h5_read_rows(path, "f64be", &info, 1, 2, dout, NULL, err, sizeof err) == 0);
+    CHECK(sf__h5_probe(path, "f64be", NULL, &info, err, sizeof err) == 0 && info.dtype == SF_F64);
+    CHECK(sf__h5_read_rows(path, "f64be", NULL, &info, 1, 2, dout, NULL, err, sizeof err) == 0);
     CHECK(memcmp(dout, dv + 3, 6 * sizeof(double)) == 0);
-    CHECK(sf__h5_probe(path, "u16be", &info, err, sizeof err) == 0 && info.dtype == SF_U16);
-    CHECK(sf__h5_read_rows(path, "u16be", &info, 0, 4, uo, NULL, err, sizeof err) == 0);
+    CHECK(sf__h5_probe(path, "u16be", NULL, &info, err, sizeof err) == 0 && info.dtype == SF_U16);
+    CHECK(sf__h5_read_rows(path, "u16be", NULL, &info, 0, 4, uo, NULL, err, sizeof err) == 0);
     CHECK(memcmp(uo, uv, sizeof uv) == 0);
 }
 
@@ -258,10 +258,11 @@ static void expect_both(int line, const char *path, const char *ds, int want, co
     char err[1024];
     sf_h5_info info = {.dtype = SF_F64, .ndim = 1, .shape = {1}};
     double buf[4];
-    expect_err(line, sf__h5_probe(path, ds, &info, err, sizeof err), want, err, path, ds, extra);
+    expect_err(line, sf__h5_probe(path, ds, NULL, &info, err, sizeof err), want, err, path, ds,
+               extra);
     info = (sf_h5_info){.dtype = SF_F64, .ndim = 1, .shape = {1}};
-    expect_err(line, sf__h5_read_rows(path, ds, &info, 0, 1, buf, NULL, err, sizeof err), want, err,
-               path, ds, extra);
+    expect_err(line, sf__h5_read_rows(path, ds, NULL, &info, 0, 1, buf, NULL, err, sizeof err),
+               want, err, path, ds, extra);
 }
 #define EXPECT_BOTH(path, ds, want, extra) expect_both(__LINE__, (path), (ds), (want), (extra))
 
@@ -378,37 +379,37 @@ static void test_errors(void) {
     int64_t shape[2] = {10, 3};
     sf_value *v = sf_value_zeros(SF_I32, 2, shape);
     CHECK(sf__h5_write_atomic(path, "features", v, NULL, 0, err, sizeof err) == 0);
-    CHECK(sf__h5_probe(path, "features", &info, err, sizeof err) == 0);
+    CHECK(sf__h5_probe(path, "features", NULL, &info, err, sizeof err) == 0);
     int32_t buf[64];
     static const int64_t bad[][2] = {{10, 1}, {-1, 1}, {0, 11}, {9, 2}, {0, -1},
                                      {INT64_MAX, 1}, {1, INT64_MAX}, {11, 0}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        EXPECT_ERR(sf__h5_read_rows(path, "features", &info, bad[i][0], bad[i][1], buf, NULL, err,
+        EXPECT_ERR(sf__h5_read_rows(path, "features", NULL, &info, bad[i][0], bad[i][1], buf, NULL, err,
                                     sizeof err),
                    SF_ERANGE, err, path, "features", NULL);
-    CHECK(sf__h5_read_rows(path, "features", &info, 10, 0, NULL, NULL, err, sizeof err) == 0);
+    CHECK(sf__h5_read_rows(path, "features", NULL, &info, 10, 0, NULL, NULL, err, sizeof err) == 0);
     /* scalar: one row */
     sf_value *s = sf_value_f64(2.5);
     CHECK(sf__h5_write_atomic(path, "features", s, NULL, 0, err, sizeof err) == 0);
     sf_h5_info sinfo;
-    CHECK(sf__h5_probe(path, "features", &sinfo, err, sizeof err) == 0 && sinfo.ndim == 0);
+    CHECK(sf__h5_probe(path, "features", NULL, &sinfo, err, sizeof err) == 0 && sinfo.ndim == 0);
     double d = 0;
-    CHECK(sf__h5_read_rows(path, "features", &sinfo, 0, 1, &d, NULL, err, sizeof err) == 0 &&
+    CHECK(sf__h5_read_rows(path, "features", NULL, &sinfo, 0, 1, &d, NULL, err, sizeof err) == 0 &&
           d == 2.5);
-    EXPECT_ERR(sf__h5_read_rows(path, "features", &sinfo, 0, 2, &d, NULL, err, sizeof err),
+    EXPECT_ERR(sf__h5_read_rows(path, "features", NULL, &sinfo, 0, 2, &d, NULL, err, sizeof err),
                SF_ERANGE, err, path, "features", NULL);
-    EXPECT_ERR(sf__h5_read_rows(path, "features", &sinfo, 1, 1, &d, NULL, err, sizeof err),
+    EXPECT_ERR(sf__h5_read_rows(path, "features", NULL, &sinfo, 1, 1, &d, NULL, err, sizeof err),
                SF_ERANGE, err, path, "features", NULL);
     /* info that no longer matches the file */
-    EXPECT_ERR(sf__h5_read_rows(path, "features", &info, 0, 1, buf, NULL, err, sizeof err),
+    EXPECT_ERR(sf__h5_read_rows(path, "features", NULL, &info, 0, 1, buf, NULL, err, sizeof err),
                SF_ETYPE, err, path, "features", "caller expects int32");
     sf_value_unref(&s);
 
     /* argument errors, small and NULL error buffers */
-    EXPECT_ERR(sf__h5_probe(path, "", &info, err, sizeof err), SF_EUSAGE, err, path, "\"\"", NULL);
-    CHECK(sf__h5_probe(path, "nope", &info, NULL, 0) == SF_EIO);
+    EXPECT_ERR(sf__h5_probe(path, "", NULL, &info, err, sizeof err), SF_EUSAGE, err, path, "\"\"", NULL);
+    CHECK(sf__h5_probe(path, "nope", NULL, &info, NULL, 0) == SF_EIO);
     char small[8];
-    CHECK(sf__h5_probe(path, "nope", &info, small, sizeof small) == SF_EIO &&
+    CHECK(sf__h5_probe(path, "nope", NULL, &info, small, sizeof small) == SF_EIO &&
           strlen(small) == sizeof small - 1);
 
     /* write failures leave `path` untouched and no temporary file */
@@ -432,14 +433,93 @@ static void test_errors(void) {
                "\".\"", "HDF5");
     int64_t x = 0;
     sf_h5_info kinfo;
-    CHECK(sf__h5_probe(path, "features", &kinfo, err, sizeof err) == 0 && kinfo.dtype == SF_I64);
-    CHECK(sf__h5_read_rows(path, "features", &kinfo, 0, 1, &x, NULL, err, sizeof err) == 0 &&
+    CHECK(sf__h5_probe(path, "features", NULL, &kinfo, err, sizeof err) == 0 && kinfo.dtype == SF_I64);
+    CHECK(sf__h5_read_rows(path, "features", NULL, &kinfo, 0, 1, &x, NULL, err, sizeof err) == 0 &&
           x == 42);
     CHECK(count_tmp_files() == 0);
     sf_value_unref(&bytes);
     sf_value_unref(&old);
     sf_value_unref(&v);
     printf("error checks: %d\n", errors_checked);
+}
+
+/* ---------------------------------------------------------------- storage outside the file */
+
+static const double secret[8] = {1.5, -2.25, 3.0, 1e300, -0.0, 42.0, 7.125, -1e-300};
+
+/* `dir`/outside/secret.bin (the bytes of `secret`), `dir`/outside/src.h5 ("data": the same
+ * values), and in `dir`/data/: ext.h5 whose dataset "ext" keeps its data in secret.bin
+ * (external storage), vds.h5 whose "virt" is a virtual dataset over src.h5. */
+static void make_outside_files(char *ext, char *vds, char *secret_path, char *src_path, size_t n) {
+    char sub[600];
+    path_in(sub, sizeof sub, "outside");
+    mkdir(sub, 0755);
+    path_in(sub, sizeof sub, "data");
+    mkdir(sub, 0755);
+    path_in(secret_path, n, "outside/secret.bin");
+    FILE *f = fopen(secret_path, "wb");
+    CHECK(f && fwrite(secret, sizeof secret, 1, f) == 1);
+    if (f) fclose(f);
+    path_in(src_path, n, "outside/src.h5");
+    hsize_t dims[1] = {8};
+    hid_t sp = H5Screate_simple(1, dims, NULL);
+    hid_t h = H5Fcreate(src_path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t d = H5Dcreate2(h, "data", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    CHECK(d >= 0 && H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, secret) >= 0);
+    H5Dclose(d), H5Fclose(h);
+
+    path_in(ext, n, "data/ext.h5");
+    h = H5Fcreate(ext, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    CHECK(H5Pset_external(dcpl, secret_path, 0, sizeof secret) >= 0);
+    d = H5Dcreate2(h, "ext", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    CHECK(d >= 0);
+    H5Dclose(d), H5Pclose(dcpl), H5Fclose(h);
+
+    path_in(vds, n, "data/vds.h5");
+    h = H5Fcreate(vds, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    hid_t src = H5Screate_simple(1, dims, NULL);
+    CHECK(H5Pset_virtual(dcpl, sp, src_path, "data", src) >= 0);
+    d = H5Dcreate2(h, "virt", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    CHECK(d >= 0);
+    H5Dclose(d), H5Sclose(src), H5Pclose(dcpl), H5Fclose(h);
+    H5Sclose(sp);
+}
+
+/* External storage and virtual datasets are refused by default, naming the file, the
+ * dataset, the outside file and the option, without reading it; read when allowed. */
+static void test_outside_storage(void) {
+    char ext[600], vds[600], secret_path[600], src_path[600], err[1024];
+    make_outside_files(ext, vds, secret_path, src_path, sizeof ext);
+    printf("storage outside the file:\n");
+    static const sf_h5_read_opts allow = {.allow_external = 1};
+    struct {
+        const char *path, *ds, *outside;
+    } c[] = {{ext, "ext", secret_path}, {vds, "virt", src_path}};
+    for (int i = 0; i < 2; i++) {
+        sf_h5_info info = {.dtype = SF_F64, .ndim = 1, .shape = {8}};
+        double buf[8];
+        memset(buf, 0, sizeof buf);
+        EXPECT_ERR(sf__h5_probe(c[i].path, c[i].ds, NULL, &info, err, sizeof err), SF_EUSAGE, err,
+                   c[i].path, c[i].ds, c[i].outside);
+        CHECK(strstr(err, "--sf-h5-allow-external=1") != NULL);
+        sf_h5_read_opts deny = {0};
+        EXPECT_ERR(sf__h5_probe(c[i].path, c[i].ds, &deny, &info, err, sizeof err), SF_EUSAGE, err,
+                   c[i].path, c[i].ds, "--sf-h5-allow-external=1");
+        info = (sf_h5_info){.dtype = SF_F64, .ndim = 1, .shape = {8}};
+        EXPECT_ERR(sf__h5_read_rows(c[i].path, c[i].ds, NULL, &info, 0, 8, buf, NULL, err,
+                                    sizeof err),
+                   SF_EUSAGE, err, c[i].path, c[i].ds, c[i].outside);
+        for (int k = 0; k < 8; k++) CHECK(buf[k] == 0.0); /* nothing was read */
+
+        CHECK(sf__h5_probe(c[i].path, c[i].ds, &allow, &info, err, sizeof err) == 0);
+        CHECK(info.dtype == SF_F64 && info.ndim == 1 && info.shape[0] == 8);
+        int rc = sf__h5_read_rows(c[i].path, c[i].ds, &allow, &info, 0, 8, buf, NULL, err,
+                                  sizeof err);
+        if (rc) fprintf(stderr, "allowed read of %s: %s\n", c[i].ds, err);
+        CHECK(rc == 0 && memcmp(buf, secret, sizeof secret) == 0);
+    }
 }
 
 static void rm_rf(const char *p) {
@@ -458,6 +538,7 @@ int main(void) {
     test_roundtrips();
     test_big_endian();
     test_errors();
+    test_outside_storage();
     rm_rf(dir);
     if (!check_failures) printf("test_h5: all checks passed\n");
     CHECK_DONE();

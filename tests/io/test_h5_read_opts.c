@@ -1,0 +1,256 @@
+/*
+ * sf_h5_read through the runtime with the read options (--sf-h5-*, SF_H5_* in the
+ * environment) on files that are not what they seem: data stored outside the file
+ * (external storage, a virtual dataset). Each case runs this program as a child in debug
+ * mode with two ranks per party (fork + exec of itself, its stdout and stderr to files),
+ * and the parent checks the exit status, the messages, the values read and the child's
+ * peak RSS (wait4). The child limits its address space to what it has at start plus
+ * 512 MiB, so a large allocation fails there instead of going unnoticed.
+ *
+ *   test_h5_read_opts                               run every case
+ *   test_h5_read_opts --child FILE DATASET [--sf-...] read FILE:DATASET, print the values
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <hdf5.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sfmpi/sf.h"
+#include "tests/unit/check.h"
+
+/* ---------------------------------------------------------------- child */
+
+typedef struct child_args {
+    const char *file, *dataset;
+} child_args;
+
+static int child_program(sf_ctx *sf, void *arg) {
+    const child_args *a = arg;
+    sf_obj x = sf_h5_read(sf_pyu_all(sf, "alice"), a->file, a->dataset);
+    sf_value *v; /* borrowed */
+    SF_TRY(sf_get(sf, x, &v));
+    char line[4096];
+    size_t o = 0, n = sf_value_nelems(v);
+    o += (size_t)snprintf(line + o, sizeof line - o, "read %s ndim %d rows %lld:",
+                          sf_dtype_name(sf_value_dtype(v)), sf_value_ndim(v),
+                          (long long)(sf_value_ndim(v) ? sf_value_dim(v, 0) : 1));
+    for (size_t i = 0; i < n && i < 16 && o < sizeof line; i++)
+        o += (size_t)snprintf(line + o, sizeof line - o, " %.17g",
+                              sf_value_dtype(v) == SF_F64 ? ((const double *)sf_value_cdata(v))[i]
+                                                          : 0.0);
+    sf_print(sf, "%s\n", line);
+    return 0; /* v is borrowed */
+}
+
+/* The address space this process has now plus `extra` bytes, as its limit. */
+static void limit_address_space(size_t extra) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char l[256];
+    unsigned long long kb = 0;
+    while (f && fgets(l, sizeof l, f))
+        if (sscanf(l, "VmSize: %llu kB", &kb) == 1) break;
+    if (f) fclose(f);
+    if (!kb) return;
+    struct rlimit r;
+    getrlimit(RLIMIT_AS, &r);
+    rlim_t want = (rlim_t)kb * 1024 + extra;
+    if (r.rlim_max == RLIM_INFINITY || want < r.rlim_max) r.rlim_cur = want;
+    setrlimit(RLIMIT_AS, &r);
+}
+
+static int child_main(int argc, char **argv) {
+    child_args a = {argv[2], argv[3]};
+    limit_address_space((size_t)512 << 20);
+    char *av[64];
+    int n = 0;
+    av[n++] = argv[0];
+    av[n++] = "--sf-mode=debug";
+    av[n++] = "--sf-parties=alice,bob";
+    av[n++] = "--sf-ranks-per-party=2";
+    av[n++] = "--sf-quiet";
+    for (int i = 4; i < argc && n < 63; i++) av[n++] = argv[i];
+    av[n] = NULL;
+    return sf_main(n, av, child_program, &a);
+}
+
+/* ---------------------------------------------------------------- files */
+
+static char dir[512];
+static char ext_path[700], vds_path[700], secret_path[700], src_path[700];
+
+static const double secret[8] = {1.5, -2.25, 3.0, 1e300, -0.0, 42.0, 7.125, -1e-300};
+static const char *secret_text =
+    " 1.5 -2.25 3 1.0000000000000001e+300 -0 42 7.125 -1e-300";
+
+static void make_files(void) {
+    char sub[700];
+    snprintf(sub, sizeof sub, "%s/outside", dir);
+    CHECK(mkdir(sub, 0755) == 0);
+    snprintf(sub, sizeof sub, "%s/data", dir);
+    CHECK(mkdir(sub, 0755) == 0);
+    /* outside the data directory: a plain file of known bytes and an HDF5 file */
+    snprintf(secret_path, sizeof secret_path, "%s/outside/secret.bin", dir);
+    FILE *f = fopen(secret_path, "wb");
+    CHECK(f && fwrite(secret, sizeof secret, 1, f) == 1);
+    if (f) fclose(f);
+    snprintf(src_path, sizeof src_path, "%s/outside/src.h5", dir);
+    hsize_t dims[1] = {8};
+    hid_t sp = H5Screate_simple(1, dims, NULL);
+    hid_t h = H5Fcreate(src_path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t d = H5Dcreate2(h, "data", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    CHECK(d >= 0 && H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, secret) >= 0);
+    H5Dclose(d), H5Fclose(h);
+    /* in the data directory: external storage in secret.bin, a virtual dataset over src.h5 */
+    snprintf(ext_path, sizeof ext_path, "%s/data/ext.h5", dir);
+    h = H5Fcreate(ext_path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    CHECK(H5Pset_external(dcpl, secret_path, 0, sizeof secret) >= 0);
+    d = H5Dcreate2(h, "ext", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    CHECK(d >= 0);
+    H5Dclose(d), H5Pclose(dcpl), H5Fclose(h);
+    snprintf(vds_path, sizeof vds_path, "%s/data/vds.h5", dir);
+    h = H5Fcreate(vds_path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    hid_t src = H5Screate_simple(1, dims, NULL);
+    CHECK(H5Pset_virtual(dcpl, sp, src_path, "data", src) >= 0);
+    d = H5Dcreate2(h, "virt", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    CHECK(d >= 0);
+    H5Dclose(d), H5Sclose(src), H5Pclose(dcpl), H5Fclose(h);
+    H5Sclose(sp);
+}
+
+/* ---------------------------------------------------------------- cases */
+
+static char *slurp(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return strdup("");
+    size_t cap = 1 << 16, n = 0;
+    char *b = malloc(cap + 1);
+    n = fread(b, 1, cap, f);
+    b[n] = 0;
+    fclose(f);
+    return b;
+}
+
+typedef struct expect {
+    int exit_code;
+    const char *stderr_has[6]; /* each must appear in the child's stderr */
+    const char *stdout_has;    /* must appear in its stdout (NULL: nothing checked) */
+    const char *stdout_lacks;  /* must not appear in its stdout */
+} expect;
+
+/* Run the child on file:dataset with `env` ("NAME=VALUE" or NULL) and options. */
+static void run_case(int line, const char *name, const char *file, const char *dataset,
+                     const char *env, const char *opt1, const char *opt2, const expect *x) {
+    char out[700], errp[700];
+    snprintf(out, sizeof out, "%s/%s.out", dir, name);
+    snprintf(errp, sizeof errp, "%s/%s.err", dir, name);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        unsetenv("SF_H5_ALLOW_EXTERNAL");
+        unsetenv("SF_H5_MAX_BYTES");
+        if (env) putenv((char *)env);
+        int fo = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int fe = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fo < 0 || fe < 0) _exit(120);
+        dup2(fo, 1), dup2(fe, 2);
+        const char *av[8] = {"test_h5_read_opts", "--child", file, dataset, opt1, opt2, NULL};
+        if (!opt1) av[4] = opt2, av[5] = NULL;
+        execv("/proc/self/exe", (char **)av);
+        _exit(121);
+    }
+    int status = 0;
+    struct rusage ru;
+    memset(&ru, 0, sizeof ru);
+    CHECK(pid > 0 && wait4(pid, &status, 0, &ru) == pid);
+    char *so = slurp(out), *se = slurp(errp);
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    int ok = code == x->exit_code;
+    for (int i = 0; i < 6 && x->stderr_has[i]; i++) ok &= strstr(se, x->stderr_has[i]) != NULL;
+    if (x->stdout_has) ok &= strstr(so, x->stdout_has) != NULL;
+    if (x->stdout_lacks) ok &= strstr(so, x->stdout_lacks) == NULL;
+    /* the data are a few bytes: the child never needs much memory */
+    long rss_mb = ru.ru_maxrss / 1024;
+    ok &= rss_mb < 256;
+    if (ok) {
+        const char *show = strstr(se, "task '");  /* the failure, else the first line */
+        show = show ? show : se[0] ? se : so;
+        printf("  ok %-18s exit %d, peak RSS %ld MiB: %.*s\n", name, code, rss_mb,
+               (int)strcspn(show, "\n"), show);
+    } else {
+        fprintf(stderr, "%s:%d: case %s: exit %d (want %d), peak RSS %ld MiB\n  stdout: %s\n  "
+                        "stderr: %s\n  wanted in stderr:",
+                __FILE__, line, name, code, x->exit_code, rss_mb, so, se);
+        for (int i = 0; i < 6 && x->stderr_has[i]; i++) fprintf(stderr, " [%s]", x->stderr_has[i]);
+        fprintf(stderr, "\n  wanted in stdout: [%s], not [%s]\n", x->stdout_has ? x->stdout_has : "",
+                x->stdout_lacks ? x->stdout_lacks : "");
+        check_failures++;
+    }
+    free(so);
+    free(se);
+}
+#define RUN(name, file, ds, env, o1, o2, ...) \
+    run_case(__LINE__, (name), (file), (ds), (env), (o1), (o2), &(expect){__VA_ARGS__})
+
+static void outside_cases(void) {
+    printf("storage outside the file:\n");
+    char secret_vals[256];
+    snprintf(secret_vals, sizeof secret_vals, "read float64 ndim 1 rows 8:%s", secret_text);
+    /* refused by default, and with the option 0; read with the option 1 (or the env) */
+    RUN("ext_default", ext_path, "ext", NULL, NULL, NULL, .exit_code = SF_EXIT_TASK,
+        .stderr_has = {ext_path, "\"ext\"", secret_path, "--sf-h5-allow-external=1",
+                       "sf_h5_read"},
+        .stdout_lacks = "read ");
+    RUN("ext_option0", ext_path, "ext", NULL, "--sf-h5-allow-external=0", NULL,
+        .exit_code = SF_EXIT_TASK, .stderr_has = {secret_path, "--sf-h5-allow-external=1"});
+    RUN("ext_env0", ext_path, "ext", "SF_H5_ALLOW_EXTERNAL=0", NULL, NULL,
+        .exit_code = SF_EXIT_TASK, .stderr_has = {secret_path, "--sf-h5-allow-external=1"});
+    RUN("ext_allowed", ext_path, "ext", NULL, "--sf-h5-allow-external=1", NULL, .exit_code = 0,
+        .stdout_has = secret_vals);
+    RUN("ext_allowed_env", ext_path, "ext", "SF_H5_ALLOW_EXTERNAL=1", NULL, NULL, .exit_code = 0,
+        .stdout_has = secret_vals);
+    RUN("ext_cli_over_env", ext_path, "ext", "SF_H5_ALLOW_EXTERNAL=1", "--sf-h5-allow-external=0",
+        NULL, .exit_code = SF_EXIT_TASK, .stderr_has = {secret_path});
+    RUN("vds_default", vds_path, "virt", NULL, NULL, NULL, .exit_code = SF_EXIT_TASK,
+        .stderr_has = {vds_path, "\"virt\"", src_path, "virtual", "--sf-h5-allow-external=1"},
+        .stdout_lacks = "read ");
+    RUN("vds_allowed", vds_path, "virt", NULL, "--sf-h5-allow-external=1", NULL, .exit_code = 0,
+        .stdout_has = secret_vals);
+    RUN("allow_bad_value", ext_path, "ext", NULL, "--sf-h5-allow-external=maybe", NULL,
+        .exit_code = SF_EXIT_USAGE, .stderr_has = {"bad value 'maybe' for h5-allow-external"});
+    RUN("allow_bad_env", ext_path, "ext", "SF_H5_ALLOW_EXTERNAL=2", NULL, NULL,
+        .exit_code = SF_EXIT_USAGE, .stderr_has = {"SF_H5_ALLOW_EXTERNAL: bad value '2'"});
+}
+
+static void rm_rf(const char *p) {
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", p);
+    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", p);
+}
+
+int main(int argc, char **argv) {
+    if (argc >= 4 && !strcmp(argv[1], "--child")) return child_main(argc, argv);
+    const char *t = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/sf_test_h5_opts_XXXXXX", t && *t ? t : "/tmp");
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    make_files();
+    outside_cases();
+    if (!check_failures) {
+        rm_rf(dir);
+        printf("test_h5_read_opts: all checks passed\n");
+    } else {
+        fprintf(stderr, "files and outputs kept in %s\n", dir);
+    }
+    CHECK_DONE();
+}
