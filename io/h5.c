@@ -12,7 +12,8 @@
  *  - Status codes: missing/unreadable/non-HDF5 file, missing dataset, HDF5 failures and
  *    system-call failures: SF_EIO; unsupported element type, too many dimensions, an
  *    object that is not a dataset, a dataset that no longer matches the probed info:
- *    SF_ETYPE; rows outside the dataset: SF_ERANGE; bad arguments, and data stored
+ *    SF_ETYPE; rows outside the dataset, a dataset larger than max_bytes: SF_ERANGE;
+ *    contiguous data that cannot fit in the file: SF_EIO; bad arguments, and data stored
  *    outside the file (external storage, virtual datasets) without allow_external:
  *    SF_EUSAGE; allocation failure: SF_ENOMEM.
  *  - Collective reads (mpi_comm non-NULL): the ranks agree (an MPI_Allreduce) after each
@@ -300,8 +301,73 @@ static int check_storage_location(ectx *e, const h5ds *d, const sf_h5_read_opts 
     return st;
 }
 
+/* The machine's physical memory in bytes (0 if unknown): the default read limit, since a
+ * larger dataset could never be held. */
+static uint64_t physical_memory(void) {
+    long pages = sysconf(_SC_PHYS_PAGES), pg = sysconf(_SC_PAGE_SIZE);
+    if (pages <= 0 || pg <= 0) return 0;
+    uint64_t b;
+    return __builtin_mul_overflow((uint64_t)pages, (uint64_t)pg, &b) ? UINT64_MAX : b;
+}
+
+/* Extent bombs: a few-KB file can declare a dataset of any size, and the reader allocates
+ * what it declares. Checked from the metadata alone, before anyone allocates:
+ *  - contiguous data whose storage is allocated in the file must fit in it: offset + size
+ *    <= the file's size (else the file is truncated or lies about its shape);
+ *  - every dataset must be at most opts->max_bytes (default: physical memory). This is what
+ *    bounds chunked or filtered (compressed) data and contiguous data with no storage
+ *    allocated (read as fill values), which legitimately hold more than the file's size. */
+static int check_size(ectx *e, const h5ds *d, const sf_h5_read_opts *opts) {
+    char shape[256];
+    format_shape(d->info.ndim, d->info.shape, shape, sizeof shape);
+    uint64_t nelems = 1, file_bytes, mem_bytes;
+    for (int i = 0; i < d->info.ndim; i++)
+        if (__builtin_mul_overflow(nelems, (uint64_t)d->info.shape[i], &nelems))
+            return fail(e, SF_ERANGE, 0, "shape %s: the number of elements overflows 64 bits",
+                        shape);
+    size_t tsize = H5Tget_size(d->type);
+    if (!tsize) return fail(e, SF_EIO, 1, "cannot read the element size");
+    if (__builtin_mul_overflow(nelems, (uint64_t)tsize, &file_bytes) ||
+        __builtin_mul_overflow(nelems, (uint64_t)sf_dtype_size(d->info.dtype), &mem_bytes))
+        return fail(e, SF_ERANGE, 0, "%s %s: the size in bytes overflows 64 bits",
+                    sf_dtype_name(d->info.dtype), shape);
+
+    hid_t dcpl = H5Dget_create_plist(d->dset);
+    if (dcpl < 0) return fail(e, SF_EIO, 1, "cannot read the dataset's storage properties");
+    H5D_layout_t layout = H5Pget_layout(dcpl);
+    int next = H5Pget_external_count(dcpl);
+    H5Pclose(dcpl);
+    if (layout < 0 || next < 0) return fail(e, SF_EIO, 1, "cannot read the dataset's storage layout");
+    if (layout == H5D_CONTIGUOUS && next == 0 && file_bytes > 0) {
+        haddr_t off = H5Dget_offset(d->dset); /* HADDR_UNDEF: no storage allocated */
+        if (off != HADDR_UNDEF) {
+            hsize_t fsize = 0;
+            if (H5Fget_filesize(d->file, &fsize) < 0)
+                return fail(e, SF_EIO, 1, "cannot read the file's size");
+            if (off > fsize || file_bytes > fsize - off)
+                return fail(e, SF_EIO, 0,
+                            "declares %llu bytes (%s %s, contiguous at offset %llu) but the file "
+                            "has only %llu bytes: truncated or corrupt, refused before allocating it",
+                            (unsigned long long)file_bytes, sf_dtype_name(d->info.dtype), shape,
+                            (unsigned long long)off, (unsigned long long)fsize);
+        }
+    }
+    uint64_t limit = opts->max_bytes ? opts->max_bytes : physical_memory();
+    if (limit && mem_bytes > limit)
+        return fail(e, SF_ERANGE, 0,
+                    "is %llu bytes (%s %s), more than the limit of %llu bytes %s: refused before "
+                    "allocating it; raise the limit with --sf-h5-max-bytes=SIZE (or "
+                    "SF_H5_MAX_BYTES) if the data are meant to be this large",
+                    (unsigned long long)mem_bytes, sf_dtype_name(d->info.dtype), shape,
+                    (unsigned long long)limit,
+                    opts->max_bytes ? "set by --sf-h5-max-bytes"
+                                    : "(the machine's physical memory, the default of "
+                                      "--sf-h5-max-bytes)");
+    return 0;
+}
+
 /* Open the dataset, check where its data are (check_storage_location) and fill d->info
- * (after open_file). */
+ * (after open_file), then check its size (check_size). */
 static int open_dataset(ectx *e, h5ds *d, const sf_h5_read_opts *opts) {
     d->dset = H5Dopen2(d->file, e->dataset, H5P_DEFAULT);
     if (d->dset < 0) {
@@ -347,7 +413,7 @@ static int open_dataset(ectx *e, h5ds *d, const sf_h5_read_opts *opts) {
                         (unsigned long long)dims[i]);
         d->info.shape[i] = (int64_t)dims[i];
     }
-    return 0;
+    return check_size(e, d, opts);
 }
 
 /* ---------------------------------------------------------------- probe */

@@ -18,7 +18,11 @@
  * Reading untrusted files: `opts` (NULL: every field zero) says what a read accepts. By
  * default a dataset whose data live outside the file is refused: external storage
  * (H5Pset_external: raw data in any file the HDF5 file names, e.g. /etc/passwd) and
- * virtual datasets (H5D_VIRTUAL: data mapped from other files). probe and read_rows both
+ * virtual datasets (H5D_VIRTUAL: data mapped from other files). A dataset's declared size
+ * is checked before anything is allocated: contiguous data stored in the file must fit in
+ * the file ("declares N bytes but the file has only M"), and no dataset may exceed
+ * opts->max_bytes (default: the machine's physical memory), which bounds chunked or
+ * compressed data and unallocated data read as fill values. probe and read_rows both
  * check, so a file swapped between them is checked again.
  *
  * Errors: every function returns 0 or a negative sf_status and writes into err a message
@@ -48,6 +52,9 @@ typedef struct sf_h5_read_opts {
     /* 1: read datasets with external storage and virtual datasets (the runtime's
      * --sf-h5-allow-external=1); 0: refuse them (SF_EUSAGE). */
     int allow_external;
+    /* Largest dataset accepted, in bytes (the runtime's --sf-h5-max-bytes); 0: the
+     * machine's physical memory. Larger is SF_ERANGE. */
+    uint64_t max_bytes;
 } sf_h5_read_opts;
 
 typedef struct sf_h5_attr {

@@ -6,9 +6,10 @@
  * MPI-IO when the party runs under MPI, a plain read in debug mode); the leader reads its
  * rows straight into the result and the other blocks are gathered into it. With one rank the leader reads the
  * whole dataset straight into the result. Every error names the file and the dataset and,
- * through the failure chain, the call site. The read options (--sf-h5-allow-external) go
- * down to io/h5.c as an sf_h5_read_opts; the probe refuses what they do not allow before
- * any rank allocates.
+ * through the failure chain, the call site. The read options (--sf-h5-allow-external,
+ * --sf-h5-max-bytes) go down to io/h5.c as an sf_h5_read_opts; the probe refuses what they
+ * do not allow, and a dataset that declares more than its file holds, before any rank
+ * allocates.
  *
  * sf_h5_write is a task on the object's owner: an atomic write (io/h5.c) with attributes
  * naming the program, mode, party and time. Its result is the number of bytes written.
@@ -26,7 +27,8 @@ enum { I_STATUS, I_DTYPE, I_NDIM, I_SHAPE };
 static int h5_read_kernel(sf_task *t) {
     const char *file = sf_arg_str(t, 0), *dset = sf_arg_str(t, 1);
     const sf_opts *o = &sf_task_ctx(t)->run->opts;
-    sf_h5_read_opts ro = {.allow_external = o->h5_allow_external > 0};
+    sf_h5_read_opts ro = {.allow_external = o->h5_allow_external > 0,
+                          .max_bytes = o->h5_max_bytes};
     sf_comm *comm = sf_task_comm(t);
     int rank = sf_comm_rank(comm), size = sf_comm_size(comm), rc;
     char err[1024] = "";

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "io/h5.h"
+#include "tests/io/h5_test_files.h"
 #include "tests/unit/check.h"
 
 static char dir[512];
@@ -445,58 +446,17 @@ static void test_errors(void) {
 
 /* ---------------------------------------------------------------- storage outside the file */
 
-static const double secret[8] = {1.5, -2.25, 3.0, 1e300, -0.0, 42.0, 7.125, -1e-300};
-
-/* `dir`/outside/secret.bin (the bytes of `secret`), `dir`/outside/src.h5 ("data": the same
- * values), and in `dir`/data/: ext.h5 whose dataset "ext" keeps its data in secret.bin
- * (external storage), vds.h5 whose "virt" is a virtual dataset over src.h5. */
-static void make_outside_files(char *ext, char *vds, char *secret_path, char *src_path, size_t n) {
-    char sub[600];
-    path_in(sub, sizeof sub, "outside");
-    mkdir(sub, 0755);
-    path_in(sub, sizeof sub, "data");
-    mkdir(sub, 0755);
-    path_in(secret_path, n, "outside/secret.bin");
-    FILE *f = fopen(secret_path, "wb");
-    CHECK(f && fwrite(secret, sizeof secret, 1, f) == 1);
-    if (f) fclose(f);
-    path_in(src_path, n, "outside/src.h5");
-    hsize_t dims[1] = {8};
-    hid_t sp = H5Screate_simple(1, dims, NULL);
-    hid_t h = H5Fcreate(src_path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    hid_t d = H5Dcreate2(h, "data", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    CHECK(d >= 0 && H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, secret) >= 0);
-    H5Dclose(d), H5Fclose(h);
-
-    path_in(ext, n, "data/ext.h5");
-    h = H5Fcreate(ext, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    CHECK(H5Pset_external(dcpl, secret_path, 0, sizeof secret) >= 0);
-    d = H5Dcreate2(h, "ext", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-    CHECK(d >= 0);
-    H5Dclose(d), H5Pclose(dcpl), H5Fclose(h);
-
-    path_in(vds, n, "data/vds.h5");
-    h = H5Fcreate(vds, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    hid_t src = H5Screate_simple(1, dims, NULL);
-    CHECK(H5Pset_virtual(dcpl, sp, src_path, "data", src) >= 0);
-    d = H5Dcreate2(h, "virt", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-    CHECK(d >= 0);
-    H5Dclose(d), H5Sclose(src), H5Pclose(dcpl), H5Fclose(h);
-    H5Sclose(sp);
-}
-
 /* External storage and virtual datasets are refused by default, naming the file, the
  * dataset, the outside file and the option, without reading it; read when allowed. */
 static void test_outside_storage(void) {
-    char ext[600], vds[600], secret_path[600], src_path[600], err[1024];
-    make_outside_files(ext, vds, secret_path, src_path, sizeof ext);
+    char err[1024];
+    h5t_outside p;
+    CHECK(h5t_make_outside(dir, &p) == 0);
     printf("storage outside the file:\n");
     static const sf_h5_read_opts allow = {.allow_external = 1};
     struct {
         const char *path, *ds, *outside;
-    } c[] = {{ext, "ext", secret_path}, {vds, "virt", src_path}};
+    } c[] = {{p.ext, "ext", p.secret}, {p.vds, "virt", p.src}};
     for (int i = 0; i < 2; i++) {
         sf_h5_info info = {.dtype = SF_F64, .ndim = 1, .shape = {8}};
         double buf[8];
@@ -518,8 +478,75 @@ static void test_outside_storage(void) {
         int rc = sf__h5_read_rows(c[i].path, c[i].ds, &allow, &info, 0, 8, buf, NULL, err,
                                   sizeof err);
         if (rc) fprintf(stderr, "allowed read of %s: %s\n", c[i].ds, err);
-        CHECK(rc == 0 && memcmp(buf, secret, sizeof secret) == 0);
+        CHECK(rc == 0 && memcmp(buf, h5t_secret, sizeof h5t_secret) == 0);
     }
+}
+
+/* ---------------------------------------------------------------- declared sizes */
+
+/* A dataset that declares more than its file holds is refused from its metadata (probe
+ * and read_rows, which never get to allocate or read); legitimately large declarations
+ * (chunked, compressed, unallocated) are bounded by max_bytes, default physical memory. */
+static void test_sizes(void) {
+    char bomb[600], sizes[600], err[1024], want[256];
+    printf("declared sizes:\n");
+    path_in(bomb, sizeof bomb, "bomb.h5");
+    uint64_t declared;
+    long fsize;
+    CHECK(h5t_make_bomb(bomb, &declared, &fsize) == 0);
+    snprintf(want, sizeof want, "declares %llu bytes", (unsigned long long)declared);
+    char want2[128];
+    snprintf(want2, sizeof want2, "but the file has only %ld", fsize);
+    sf_h5_info info = {.dtype = SF_I16, .ndim = 1, .shape = {(int64_t)H5T_BOMB_ELEMS}};
+    int16_t small[4] = {99, 99, 99, 99};
+    static const sf_h5_read_opts big_limit = {.max_bytes = (uint64_t)1 << 62};
+    for (int k = 0; k < 2; k++) { /* the default limit, and one far above the declaration */
+        const sf_h5_read_opts *o = k ? &big_limit : NULL;
+        EXPECT_ERR(sf__h5_probe(bomb, "bomb", o, &info, err, sizeof err), SF_EIO, err, bomb,
+                   "bomb", want);
+        CHECK(strstr(err, want2) != NULL);
+        EXPECT_ERR(sf__h5_read_rows(bomb, "bomb", o, &info, 0, 2, small, NULL, err, sizeof err),
+                   SF_EIO, err, bomb, "bomb", want2);
+    }
+    CHECK(small[0] == 99 && small[1] == 99);
+
+    path_in(sizes, sizeof sizes, "sizes.h5");
+    CHECK(h5t_make_sizes(sizes) == 0);
+    int have_deflate = H5Zfilter_avail(H5Z_FILTER_DEFLATE) > 0;
+    static const sf_h5_read_opts lim4k = {.max_bytes = 4096}, lim8k = {.max_bytes = 8192},
+                                 lim64k = {.max_bytes = 65536}, lim1m = {.max_bytes = 1 << 20};
+    static double vals[64 * 16];
+    for (int z = 0; z < 1 + have_deflate; z++) {
+        const char *ds = z ? "deflate" : "chunked";
+        EXPECT_ERR(sf__h5_probe(sizes, ds, &lim4k, &info, err, sizeof err), SF_ERANGE, err, sizes,
+                   ds, "8192 bytes");
+        CHECK(strstr(err, "limit of 4096 bytes set by --sf-h5-max-bytes") != NULL);
+        info = (sf_h5_info){.dtype = SF_F64, .ndim = 2, .shape = {64, 16}};
+        EXPECT_ERR(sf__h5_read_rows(sizes, ds, &lim4k, &info, 0, 1, vals, NULL, err, sizeof err),
+                   SF_ERANGE, err, sizes, ds, "--sf-h5-max-bytes");
+        for (int k = 0; k < 2; k++) { /* at the limit, and the default */
+            const sf_h5_read_opts *o = k ? NULL : &lim8k;
+            CHECK(sf__h5_probe(sizes, ds, o, &info, err, sizeof err) == 0 && info.shape[0] == 64);
+            memset(vals, 0, sizeof vals);
+            CHECK(sf__h5_read_rows(sizes, ds, o, &info, 0, 64, vals, NULL, err, sizeof err) == 0);
+            CHECK(vals[0] == 0.0 && vals[17] == 8.5 && vals[64 * 16 - 1] == (64 * 16 - 1) * 0.5);
+        }
+    }
+    if (!have_deflate) printf("  skip deflate dataset: the filter is not available\n");
+    /* unallocated contiguous storage reads as the fill value, within the limit */
+    EXPECT_ERR(sf__h5_probe(sizes, "unalloc", &lim8k, &info, err, sizeof err), SF_ERANGE, err,
+               sizes, "unalloc", "65536 bytes (float64 [8192])");
+    static double fillbuf[8192];
+    CHECK(sf__h5_probe(sizes, "unalloc", &lim64k, &info, err, sizeof err) == 0);
+    CHECK(sf__h5_read_rows(sizes, "unalloc", &lim64k, &info, 0, 8192, fillbuf, NULL, err,
+                           sizeof err) == 0 && fillbuf[0] == 7.0 && fillbuf[8191] == 7.0);
+    EXPECT_ERR(sf__h5_probe(sizes, "unalloc_2g", &lim1m, &info, err, sizeof err), SF_ERANGE, err,
+               sizes, "unalloc_2g", "2147483648 bytes (float64 [268435456])");
+    /* the default limit is the machine's physical memory */
+    EXPECT_ERR(sf__h5_probe(sizes, "huge", NULL, &info, err, sizeof err), SF_ERANGE, err, sizes,
+               "huge", "1152921504606846976 bytes");
+    CHECK(strstr(err, "physical memory") != NULL);
+    CHECK(strstr(err, "--sf-h5-max-bytes") != NULL);
 }
 
 static void rm_rf(const char *p) {
@@ -539,6 +566,7 @@ int main(void) {
     test_big_endian();
     test_errors();
     test_outside_storage();
+    test_sizes();
     rm_rf(dir);
     if (!check_failures) printf("test_h5: all checks passed\n");
     CHECK_DONE();

@@ -1,7 +1,8 @@
 /*
  * sf_h5_read through the runtime with the read options (--sf-h5-*, SF_H5_* in the
  * environment) on files that are not what they seem: data stored outside the file
- * (external storage, a virtual dataset). Each case runs this program as a child in debug
+ * (external storage, a virtual dataset), a dataset that declares far more than its file
+ * holds, and legitimately large declarations (chunked, unallocated) against the limit. Each case runs this program as a child in debug
  * mode with two ranks per party (fork + exec of itself, its stdout and stderr to files),
  * and the parent checks the exit status, the messages, the values read and the child's
  * peak RSS (wait4). The child limits its address space to what it has at start plus
@@ -22,6 +23,7 @@
 #include <unistd.h>
 
 #include "sfmpi/sf.h"
+#include "tests/io/h5_test_files.h"
 #include "tests/unit/check.h"
 
 /* ---------------------------------------------------------------- child */
@@ -82,48 +84,24 @@ static int child_main(int argc, char **argv) {
 /* ---------------------------------------------------------------- files */
 
 static char dir[512];
-static char ext_path[700], vds_path[700], secret_path[700], src_path[700];
+static h5t_outside out;
+static char bomb_path[700], sizes_path[700];
+static uint64_t bomb_declared;
+static long bomb_fsize;
 
-static const double secret[8] = {1.5, -2.25, 3.0, 1e300, -0.0, 42.0, 7.125, -1e-300};
+/* in the data directory ext.h5 and vds.h5 with data outside it (h5_test_files.h); bomb.h5,
+ * a contiguous dataset that declares 2 GiB in a file of a few KB; sizes.h5, legitimately
+ * large declarations (chunked, compressed, unallocated) */
+static void make_files(void) {
+    CHECK(h5t_make_outside(dir, &out) == 0);
+    snprintf(bomb_path, sizeof bomb_path, "%s/data/bomb.h5", dir);
+    CHECK(h5t_make_bomb(bomb_path, &bomb_declared, &bomb_fsize) == 0);
+    snprintf(sizes_path, sizeof sizes_path, "%s/data/sizes.h5", dir);
+    CHECK(h5t_make_sizes(sizes_path) == 0);
+}
+
 static const char *secret_text =
     " 1.5 -2.25 3 1.0000000000000001e+300 -0 42 7.125 -1e-300";
-
-static void make_files(void) {
-    char sub[700];
-    snprintf(sub, sizeof sub, "%s/outside", dir);
-    CHECK(mkdir(sub, 0755) == 0);
-    snprintf(sub, sizeof sub, "%s/data", dir);
-    CHECK(mkdir(sub, 0755) == 0);
-    /* outside the data directory: a plain file of known bytes and an HDF5 file */
-    snprintf(secret_path, sizeof secret_path, "%s/outside/secret.bin", dir);
-    FILE *f = fopen(secret_path, "wb");
-    CHECK(f && fwrite(secret, sizeof secret, 1, f) == 1);
-    if (f) fclose(f);
-    snprintf(src_path, sizeof src_path, "%s/outside/src.h5", dir);
-    hsize_t dims[1] = {8};
-    hid_t sp = H5Screate_simple(1, dims, NULL);
-    hid_t h = H5Fcreate(src_path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    hid_t d = H5Dcreate2(h, "data", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    CHECK(d >= 0 && H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, secret) >= 0);
-    H5Dclose(d), H5Fclose(h);
-    /* in the data directory: external storage in secret.bin, a virtual dataset over src.h5 */
-    snprintf(ext_path, sizeof ext_path, "%s/data/ext.h5", dir);
-    h = H5Fcreate(ext_path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    CHECK(H5Pset_external(dcpl, secret_path, 0, sizeof secret) >= 0);
-    d = H5Dcreate2(h, "ext", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-    CHECK(d >= 0);
-    H5Dclose(d), H5Pclose(dcpl), H5Fclose(h);
-    snprintf(vds_path, sizeof vds_path, "%s/data/vds.h5", dir);
-    h = H5Fcreate(vds_path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    hid_t src = H5Screate_simple(1, dims, NULL);
-    CHECK(H5Pset_virtual(dcpl, sp, src_path, "data", src) >= 0);
-    d = H5Dcreate2(h, "virt", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-    CHECK(d >= 0);
-    H5Dclose(d), H5Sclose(src), H5Pclose(dcpl), H5Fclose(h);
-    H5Sclose(sp);
-}
 
 /* ---------------------------------------------------------------- cases */
 
@@ -204,29 +182,75 @@ static void outside_cases(void) {
     char secret_vals[256];
     snprintf(secret_vals, sizeof secret_vals, "read float64 ndim 1 rows 8:%s", secret_text);
     /* refused by default, and with the option 0; read with the option 1 (or the env) */
-    RUN("ext_default", ext_path, "ext", NULL, NULL, NULL, .exit_code = SF_EXIT_TASK,
-        .stderr_has = {ext_path, "\"ext\"", secret_path, "--sf-h5-allow-external=1",
+    RUN("ext_default", out.ext, "ext", NULL, NULL, NULL, .exit_code = SF_EXIT_TASK,
+        .stderr_has = {out.ext, "\"ext\"", out.secret, "--sf-h5-allow-external=1",
                        "sf_h5_read"},
         .stdout_lacks = "read ");
-    RUN("ext_option0", ext_path, "ext", NULL, "--sf-h5-allow-external=0", NULL,
-        .exit_code = SF_EXIT_TASK, .stderr_has = {secret_path, "--sf-h5-allow-external=1"});
-    RUN("ext_env0", ext_path, "ext", "SF_H5_ALLOW_EXTERNAL=0", NULL, NULL,
-        .exit_code = SF_EXIT_TASK, .stderr_has = {secret_path, "--sf-h5-allow-external=1"});
-    RUN("ext_allowed", ext_path, "ext", NULL, "--sf-h5-allow-external=1", NULL, .exit_code = 0,
+    RUN("ext_option0", out.ext, "ext", NULL, "--sf-h5-allow-external=0", NULL,
+        .exit_code = SF_EXIT_TASK, .stderr_has = {out.secret, "--sf-h5-allow-external=1"});
+    RUN("ext_env0", out.ext, "ext", "SF_H5_ALLOW_EXTERNAL=0", NULL, NULL,
+        .exit_code = SF_EXIT_TASK, .stderr_has = {out.secret, "--sf-h5-allow-external=1"});
+    RUN("ext_allowed", out.ext, "ext", NULL, "--sf-h5-allow-external=1", NULL, .exit_code = 0,
         .stdout_has = secret_vals);
-    RUN("ext_allowed_env", ext_path, "ext", "SF_H5_ALLOW_EXTERNAL=1", NULL, NULL, .exit_code = 0,
+    RUN("ext_allowed_env", out.ext, "ext", "SF_H5_ALLOW_EXTERNAL=1", NULL, NULL, .exit_code = 0,
         .stdout_has = secret_vals);
-    RUN("ext_cli_over_env", ext_path, "ext", "SF_H5_ALLOW_EXTERNAL=1", "--sf-h5-allow-external=0",
-        NULL, .exit_code = SF_EXIT_TASK, .stderr_has = {secret_path});
-    RUN("vds_default", vds_path, "virt", NULL, NULL, NULL, .exit_code = SF_EXIT_TASK,
-        .stderr_has = {vds_path, "\"virt\"", src_path, "virtual", "--sf-h5-allow-external=1"},
+    RUN("ext_cli_over_env", out.ext, "ext", "SF_H5_ALLOW_EXTERNAL=1", "--sf-h5-allow-external=0",
+        NULL, .exit_code = SF_EXIT_TASK, .stderr_has = {out.secret});
+    RUN("vds_default", out.vds, "virt", NULL, NULL, NULL, .exit_code = SF_EXIT_TASK,
+        .stderr_has = {out.vds, "\"virt\"", out.src, "virtual", "--sf-h5-allow-external=1"},
         .stdout_lacks = "read ");
-    RUN("vds_allowed", vds_path, "virt", NULL, "--sf-h5-allow-external=1", NULL, .exit_code = 0,
+    RUN("vds_allowed", out.vds, "virt", NULL, "--sf-h5-allow-external=1", NULL, .exit_code = 0,
         .stdout_has = secret_vals);
-    RUN("allow_bad_value", ext_path, "ext", NULL, "--sf-h5-allow-external=maybe", NULL,
+    RUN("allow_bad_value", out.ext, "ext", NULL, "--sf-h5-allow-external=maybe", NULL,
         .exit_code = SF_EXIT_USAGE, .stderr_has = {"bad value 'maybe' for h5-allow-external"});
-    RUN("allow_bad_env", ext_path, "ext", "SF_H5_ALLOW_EXTERNAL=2", NULL, NULL,
+    RUN("allow_bad_env", out.ext, "ext", "SF_H5_ALLOW_EXTERNAL=2", NULL, NULL,
         .exit_code = SF_EXIT_USAGE, .stderr_has = {"SF_H5_ALLOW_EXTERNAL: bad value '2'"});
+}
+
+static void size_cases(void) {
+    printf("declared sizes:\n");
+    char declares[128], only[128];
+    snprintf(declares, sizeof declares, "declares %llu bytes", (unsigned long long)bomb_declared);
+    snprintf(only, sizeof only, "but the file has only %ld bytes", bomb_fsize);
+    /* refused by the leader's probe before anything is allocated: the child's address
+     * space is limited to 512 MiB more than it starts with, so allocating the 2 GiB would
+     * fail there with a different message; and its peak RSS stays small */
+    RUN("bomb_default", bomb_path, "bomb", NULL, NULL, NULL, .exit_code = SF_EXIT_TASK,
+        .stderr_has = {bomb_path, "\"bomb\"", declares, only});
+    RUN("bomb_big_limit", bomb_path, "bomb", NULL, "--sf-h5-max-bytes=64g", NULL,
+        .exit_code = SF_EXIT_TASK, .stderr_has = {declares, only});
+    /* chunked data: the limit from the command line or the environment */
+    RUN("chunked_over", sizes_path, "chunked", NULL, "--sf-h5-max-bytes=4k", NULL,
+        .exit_code = SF_EXIT_TASK,
+        .stderr_has = {sizes_path, "\"chunked\"", "is 8192 bytes (float64 [64, 16])",
+                       "limit of 4096 bytes set by --sf-h5-max-bytes"});
+    RUN("chunked_over_env", sizes_path, "chunked", "SF_H5_MAX_BYTES=8191", NULL, NULL,
+        .exit_code = SF_EXIT_TASK, .stderr_has = {"\"chunked\"", "--sf-h5-max-bytes"});
+    const char *chunk_vals = "read float64 ndim 2 rows 64: 0 0.5 1 1.5 2 2.5 3 3.5 4 4.5 5 5.5 6 "
+                             "6.5 7 7.5\n";
+    RUN("chunked_at_limit", sizes_path, "chunked", NULL, "--sf-h5-max-bytes=8k", NULL,
+        .exit_code = 0, .stdout_has = chunk_vals);
+    RUN("chunked_env", sizes_path, "chunked", "SF_H5_MAX_BYTES=1M", NULL, NULL, .exit_code = 0,
+        .stdout_has = chunk_vals);
+    RUN("chunked_default", sizes_path, "chunked", NULL, NULL, NULL, .exit_code = 0,
+        .stdout_has = chunk_vals);
+    /* unallocated contiguous data (fill values) */
+    RUN("unalloc_over", sizes_path, "unalloc_2g", NULL, "--sf-h5-max-bytes=1m", NULL,
+        .exit_code = SF_EXIT_TASK,
+        .stderr_has = {"\"unalloc_2g\"", "is 2147483648 bytes", "--sf-h5-max-bytes"});
+    RUN("unalloc_ok", sizes_path, "unalloc", NULL, "--sf-h5-max-bytes=64k", NULL, .exit_code = 0,
+        .stdout_has = "read float64 ndim 1 rows 8192: 7 7 7 7 7 7 7 7 7 7 7 7 7 7 7 7\n");
+    /* the default limit: physical memory */
+    RUN("huge_default", sizes_path, "huge", NULL, NULL, NULL, .exit_code = SF_EXIT_TASK,
+        .stderr_has = {"\"huge\"", "is 1152921504606846976 bytes", "physical memory",
+                       "--sf-h5-max-bytes"});
+    /* bad values */
+    static const char *bad[] = {"--sf-h5-max-bytes=12x", "--sf-h5-max-bytes=0",
+                                "--sf-h5-max-bytes=-5", "--sf-h5-max-bytes=99999999999999g",
+                                "--sf-h5-max-bytes="};
+    for (int i = 0; i < 5; i++)
+        RUN("max_bytes_bad", sizes_path, "chunked", NULL, bad[i], NULL,
+            .exit_code = SF_EXIT_USAGE, .stderr_has = {"for h5-max-bytes (expected bytes > 0"});
 }
 
 static void rm_rf(const char *p) {
@@ -246,6 +270,7 @@ int main(int argc, char **argv) {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     make_files();
     outside_cases();
+    size_cases();
     if (!check_failures) {
         rm_rf(dir);
         printf("test_h5_read_opts: all checks passed\n");
