@@ -650,20 +650,51 @@ int sf__h5_write_atomic(const char *path, const char *dataset, const sf_value *v
                   sf_dtype_name(dt));
     if (st) return ectx_done(&e, st, err, errlen);
 
+    /* The mode the file will have: that of the file it replaces, or 0666 & ~umask for a
+     * new one (the kernel applies the umask to the 0666 given to open). */
+    struct stat tst;
+    int replacing = stat(path, &tst) == 0 && S_ISREG(tst.st_mode);
     size_t plen = strlen(path);
     char *tmp = malloc(plen + 64);
     if (!tmp) return ectx_done(&e, fail(&e, SF_ENOMEM, 0, "out of memory"), err, errlen);
-    snprintf(tmp, plen + 64, "%s.tmp.%ld.%08x", path, (long)getpid(), random32());
 
-    int created = 0;
+    int created = 0, fd = -1;
+    mode_t final_mode = 0, cur_mode = 0;
     hid_t f = H5I_INVALID_HID, sp = H5I_INVALID_HID, lcpl = H5I_INVALID_HID,
           ds = H5I_INVALID_HID;
-    f = H5Fcreate(tmp, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
+    /* Created here, O_EXCL, so it is certainly ours (and unlinked on every failure below),
+     * then written by HDF5 (H5F_ACC_TRUNC on the same path). While it is written it is
+     * private to the owner when it replaces a file (0600, the final mode set just before
+     * the rename), so no one reads a partial file or new data through wider permissions. */
+    for (int attempt = 0; fd < 0 && attempt < 8; attempt++) {
+        snprintf(tmp, plen + 64, "%s.tmp.%ld.%08x", path, (long)getpid(), random32());
+        fd = open(tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, replacing ? 0600 : 0666);
+        if (fd < 0 && errno != EEXIST) break;
+    }
+    if (fd < 0) {
+        st = fail(&e, SF_EIO, 0, "cannot create the temporary file %s: %s", tmp, strerror(errno));
+        goto out;
+    }
+    created = 1;
+    struct stat fst;
+    if (fstat(fd, &fst) != 0) {
+        st = fail(&e, SF_EIO, 0, "cannot stat the temporary file %s: %s", tmp, strerror(errno));
+        goto out;
+    }
+    cur_mode = fst.st_mode & 07777;
+    final_mode = replacing ? tst.st_mode & 07777 : cur_mode;
+    if ((cur_mode & 0600) != 0600) { /* HDF5 opens it by name, for reading and writing */
+        cur_mode |= 0600;
+        if (fchmod(fd, cur_mode) != 0) {
+            st = fail(&e, SF_EIO, 0, "cannot make %s writable: %s", tmp, strerror(errno));
+            goto out;
+        }
+    }
+    f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (f < 0) {
         st = fail(&e, SF_EIO, 1, "cannot create the temporary file %s", tmp);
         goto out;
     }
-    created = 1;
     int nd = sf_value_ndim(v);
     if (nd == 0) {
         sp = H5Screate(H5S_SCALAR);
@@ -709,8 +740,20 @@ int sf__h5_write_atomic(const char *path, const char *dataset, const sf_value *v
         st = fail(&e, SF_EIO, 1, "cannot close %s", tmp);
         goto out;
     }
-    if (fsync_path(tmp, 0) != 0) {
+    if (final_mode != cur_mode && fchmod(fd, final_mode) != 0) {
+        st = fail(&e, SF_EIO, 0, "cannot set the mode of %s to %04o: %s", tmp,
+                  (unsigned)final_mode, strerror(errno));
+        goto out;
+    }
+    if (fsync(fd) != 0) {
         st = fail(&e, SF_EIO, 0, "cannot fsync %s: %s", tmp, strerror(errno));
+        goto out;
+    }
+    struct stat now;
+    if (stat(tmp, &now) != 0 || now.st_dev != fst.st_dev || now.st_ino != fst.st_ino) {
+        st = fail(&e, SF_EIO, 0,
+                  "the temporary file %s was replaced or removed while it was written", tmp);
+        created = 0; /* what is there now is not ours to remove */
         goto out;
     }
     if (rename(tmp, path) != 0) {
@@ -737,6 +780,7 @@ out:
     if (lcpl >= 0) H5Pclose(lcpl);
     if (sp >= 0) H5Sclose(sp);
     if (f >= 0) H5Fclose(f);
+    if (fd >= 0) close(fd);
     if (created) unlink(tmp);
     free(tmp);
     return ectx_done(&e, st, err, errlen);

@@ -10,10 +10,14 @@
  * serial read (debug mode, or a party with one rank).
  *
  * Writing: sf__h5_write_atomic writes a whole value as one dataset of a new file: it
- * writes `<path>.tmp.<pid>.<random>` in the same directory, flushes (H5Fflush, then
- * fsync of the file and of the directory) and renames it over `path`, so a run killed at
- * any moment leaves either the old file or the complete new one, never a partial file.
- * The dataset gets string attributes from `attrs` (e.g. program, mode, party, time).
+ * creates `<path>.tmp.<pid>.<random>` in the same directory itself (O_CREAT|O_EXCL, so it
+ * is certainly its own), has HDF5 write it, flushes (H5Fflush, then fsync of the file and
+ * of the directory) and renames it over `path`, so a run killed at any moment leaves
+ * either the old file or the complete new one, never a partial file; a failure (e.g. a
+ * full disk) removes the temporary file and leaves `path` untouched. The new file has
+ * the mode of the file it replaces (0666 & ~umask if there was none); its owner is the
+ * writer. The dataset gets string attributes from `attrs` (e.g. program, mode, party,
+ * time).
  *
  * Reading untrusted files: `opts` (NULL: every field zero) says what a read accepts. By
  * default a dataset whose data live outside the file is refused: external storage

@@ -7,10 +7,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <hdf5.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "io/h5.h"
@@ -66,6 +69,18 @@ static int count_tmp_files(void) {
         if (strstr(de->d_name, ".tmp.")) n++;
     if (d) closedir(d);
     return n;
+}
+
+static void remove_tmp_files(void) {
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    char p[1200];
+    while (d && (de = readdir(d)))
+        if (strstr(de->d_name, ".tmp.")) {
+            snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+            unlink(p);
+        }
+    if (d) closedir(d);
 }
 
 /* Read string attribute `name` of /path:dataset with the HDF5 API; returns malloc'd. */
@@ -549,6 +564,124 @@ static void test_sizes(void) {
     CHECK(strstr(err, "--sf-h5-max-bytes") != NULL);
 }
 
+/* ---------------------------------------------------------------- atomic write: modes, full disk */
+
+static int mode_of(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 ? (int)(st.st_mode & 07777) : -1;
+}
+
+static int64_t read_i64(const char *path) {
+    sf_h5_info info;
+    char err[1024];
+    int64_t x = -1;
+    if (sf__h5_probe(path, "features", NULL, &info, err, sizeof err) != 0 ||
+        info.dtype != SF_I64 || info.ndim != 0 ||
+        sf__h5_read_rows(path, "features", NULL, &info, 0, 1, &x, NULL, err, sizeof err) != 0)
+        fprintf(stderr, "read_i64 %s: %s\n", path, err);
+    return x;
+}
+
+/* A replaced file keeps its mode (st_mode & 07777, whatever the umask); a new file gets
+ * 0666 & ~umask. */
+static void test_write_modes(void) {
+    char path[600], err[1024];
+    printf("atomic write, file modes:\n");
+    int before = check_failures;
+    static const mode_t umasks[] = {022, 077};
+    static const int modes[] = {0600, 0640, 0604, 0660, 0644, 0444, 0400};
+    for (size_t u = 0; u < 2; u++) {
+        mode_t old_umask = umask(umasks[u]);
+        for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+            path_in(path, sizeof path, "mode.h5");
+            unlink(path);
+            sf_value *a = sf_value_i64(1), *b = sf_value_i64(2 + (int64_t)i);
+            CHECK(sf__h5_write_atomic(path, "features", a, NULL, 0, err, sizeof err) == 0);
+            CHECK(chmod(path, (mode_t)modes[i]) == 0);
+            CHECK(sf__h5_write_atomic(path, "features", b, NULL, 0, err, sizeof err) == 0);
+            int got = mode_of(path);
+            if (got != modes[i])
+                fprintf(stderr, "umask %03o: replacing a %04o file gave %04o\n",
+                        (unsigned)umasks[u], modes[i], got);
+            CHECK(got == modes[i]);
+            CHECK(read_i64(path) == 2 + (int64_t)i); /* the content is the new one */
+            sf_value_unref(&a);
+            sf_value_unref(&b);
+        }
+        umask(old_umask);
+    }
+    static const mode_t masks[] = {022, 077, 027, 0};
+    for (size_t i = 0; i < sizeof masks / sizeof masks[0]; i++) {
+        path_in(path, sizeof path, "new_mode.h5");
+        unlink(path);
+        mode_t old_umask = umask(masks[i]);
+        sf_value *a = sf_value_i64(5);
+        CHECK(sf__h5_write_atomic(path, "features", a, NULL, 0, err, sizeof err) == 0);
+        umask(old_umask);
+        int got = mode_of(path);
+        if (got != (int)(0666 & ~masks[i]))
+            fprintf(stderr, "umask %03o: a new file got %04o\n", (unsigned)masks[i], got);
+        CHECK(got == (int)(0666 & ~masks[i]));
+        CHECK(read_i64(path) == 5);
+        sf_value_unref(&a);
+    }
+    CHECK(count_tmp_files() == 0);
+    if (check_failures == before)
+        printf("  ok modes kept on replace (umask 022 and 077), 0666 & ~umask for new files\n");
+}
+
+/* A full disk: in a child whose file-size limit (RLIMIT_FSIZE, SIGXFSZ ignored, so writes
+ * fail with EFBIG) stops the write at `limit` bytes. The write fails with SF_EIO, leaves
+ * no temporary file, and the old target keeps its content and mode. */
+static void test_write_full_disk(void) {
+    char path[600];
+    printf("atomic write, full disk (RLIMIT_FSIZE):\n");
+    path_in(path, sizeof path, "full.h5");
+    sf_value *old = sf_value_i64(4242);
+    char err[1024];
+    CHECK(sf__h5_write_atomic(path, "features", old, NULL, 0, err, sizeof err) == 0);
+    CHECK(chmod(path, 0600) == 0);
+    sf_value_unref(&old);
+    int64_t shape[1] = {8192};
+    sf_value *big = sf_value_zeros(SF_F64, 1, shape); /* 64 KiB */
+    static const long limits[] = {0, 1, 96, 512, 800, 2048, 4096, 8192, 40000, 65536};
+    int failed_as_expected = 0;
+    for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) {
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid == 0) {
+            signal(SIGXFSZ, SIG_IGN);
+            struct rlimit r = {(rlim_t)limits[i], (rlim_t)limits[i]};
+            if (setrlimit(RLIMIT_FSIZE, &r) != 0) _exit(3);
+            char e[1024] = "";
+            int rc = sf__h5_write_atomic(path, "features", big, NULL, 0, e, sizeof e);
+            int named = strstr(e, path) && strstr(e, "\"features\"");
+            printf("  limit %6ld: %s %s\n", limits[i], sf_err_name(rc), e);
+            fflush(stdout);
+            _exit(rc == SF_EIO && named ? 0 : rc == 0 ? 1 : 2);
+        }
+        int status = -1;
+        CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+        int code = WIFEXITED(status) ? WEXITSTATUS(status) : 100 + WTERMSIG(status);
+        if (code != 0) fprintf(stderr, "limit %ld: child exit %d\n", limits[i], code);
+        CHECK(code == 0);
+        int ntmp = count_tmp_files();
+        if (ntmp) {
+            fprintf(stderr, "limit %ld: %d temporary file(s) left\n", limits[i], ntmp);
+            remove_tmp_files(); /* so that the next limit is judged on its own */
+        }
+        CHECK(ntmp == 0);
+        int64_t x = read_i64(path);
+        int mode = mode_of(path);
+        CHECK(x == 4242);
+        CHECK(mode == 0600);
+        failed_as_expected += code == 0 && ntmp == 0 && x == 4242 && mode == 0600;
+    }
+    sf_value_unref(&big);
+    printf("  %d of %d writes failed cleanly: SF_EIO, no temporary file left, the old target "
+           "intact\n", failed_as_expected, (int)(sizeof limits / sizeof limits[0]));
+}
+
 static void rm_rf(const char *p) {
     char cmd[700];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", p);
@@ -567,6 +700,8 @@ int main(void) {
     test_errors();
     test_outside_storage();
     test_sizes();
+    test_write_modes();
+    test_write_full_disk();
     rm_rf(dir);
     if (!check_failures) printf("test_h5: all checks passed\n");
     CHECK_DONE();
