@@ -24,6 +24,20 @@
 
 enum { I_STATUS, I_DTYPE, I_NDIM, I_SHAPE };
 
+/* "N bytes (dtype [d0, d1, ...])" for an allocation that failed. */
+static void describe_alloc(char *buf, size_t len, sf_dtype dt, int ndim, const int64_t *shape) {
+    uint64_t bytes = sf_dtype_size(dt);
+    int over = 0;
+    for (int i = 0; i < ndim; i++)
+        over |= __builtin_mul_overflow(bytes, (uint64_t)shape[i], &bytes);
+    size_t o = over ? (size_t)snprintf(buf, len, "more than 2^64 bytes (%s [", sf_dtype_name(dt))
+                    : (size_t)snprintf(buf, len, "%llu bytes (%s [", (unsigned long long)bytes,
+                                       sf_dtype_name(dt));
+    for (int i = 0; i < ndim && o < len; i++)
+        o += (size_t)snprintf(buf + o, len - o, "%s%lld", i ? ", " : "", (long long)shape[i]);
+    if (o < len) snprintf(buf + o, len - o, "])");
+}
+
 static int h5_read_kernel(sf_task *t) {
     const char *file = sf_arg_str(t, 0), *dset = sf_arg_str(t, 1);
     const sf_opts *o = &sf_task_ctx(t)->run->opts;
@@ -64,8 +78,11 @@ static int h5_read_kernel(sf_task *t) {
     if (size == 1 || info.ndim == 0) { /* one rank (or a scalar): the leader reads it all */
         if (rank != 0) return 0;
         sf_value *v = sf_value_new(info.dtype, info.ndim, info.shape);
-        if (!v) return sf_fail(t, "%s: %s: out of memory for %zu bytes", file, dset,
-                               sf_dtype_size(info.dtype));
+        if (!v) {
+            char what[512];
+            describe_alloc(what, sizeof what, info.dtype, info.ndim, info.shape);
+            return sf_fail(t, "%s: %s: out of memory for %s", file, dset, what);
+        }
         int64_t rows = info.ndim ? info.shape[0] : 1;
         if ((rc = sf__h5_read_rows(file, dset, &ro, &info, 0, rows, sf_value_data(v),
                                    size == 1 ? mpi : NULL, err, sizeof err))) {
@@ -82,8 +99,16 @@ static int h5_read_kernel(sf_task *t) {
      * other ranks' blocks); the others into a block of their own */
     sf_value *blk = rank == 0 ? sf_value_new(info.dtype, info.ndim, info.shape)
                               : sf_value_new(info.dtype, info.ndim, shape);
-    if (!blk) return sf_fail(t, "%s: %s: out of memory for rows %lld..%lld", file, dset,
-                             (long long)row0, (long long)(row0 + nrows));
+    if (!blk) {
+        char what[512], where[128];
+        describe_alloc(what, sizeof what, info.dtype, info.ndim, rank == 0 ? info.shape : shape);
+        if (rank == 0)
+            snprintf(where, sizeof where, "the whole dataset, gathered on rank 0");
+        else
+            snprintf(where, sizeof where, "rows %lld..%lld on rank %d", (long long)row0,
+                     (long long)(row0 + nrows), rank);
+        return sf_fail(t, "%s: %s: out of memory for %s: %s", file, dset, where, what);
+    }
     rc = sf__h5_read_rows(file, dset, &ro, &info, row0, nrows, sf_value_data(blk), mpi, err, sizeof err);
     /* agree on success before gathering, so no rank waits for a block that never comes */
     int64_t one = 1;

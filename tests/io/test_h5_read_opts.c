@@ -2,7 +2,8 @@
  * sf_h5_read through the runtime with the read options (--sf-h5-*, SF_H5_* in the
  * environment) on files that are not what they seem: data stored outside the file
  * (external storage, a virtual dataset), a dataset that declares far more than its file
- * holds, and legitimately large declarations (chunked, unallocated) against the limit. Each case runs this program as a child in debug
+ * holds, and legitimately large declarations (chunked, unallocated) against the limit;
+ * and the message when an allocation fails anyway. Each case runs this program as a child in debug
  * mode with two ranks per party (fork + exec of itself, its stdout and stderr to files),
  * and the parent checks the exit status, the messages, the values read and the child's
  * peak RSS (wait4). The child limits its address space to what it has at start plus
@@ -253,6 +254,21 @@ static void size_cases(void) {
             .exit_code = SF_EXIT_USAGE, .stderr_has = {"for h5-max-bytes (expected bytes > 0"});
 }
 
+/* An allocation that fails (a limit raised above what the machine can map: 2^60 bytes)
+ * is reported with its total size and shape, with one rank per party and with two. */
+static void oom_cases(void) {
+    printf("out of memory:\n");
+    RUN("oom_one_rank", sizes_path, "huge", NULL, "--sf-h5-max-bytes=2000000000g",
+        "--sf-ranks-per-party=1", .exit_code = SF_EXIT_TASK,
+        .stderr_has = {sizes_path, "huge: out of memory for 1152921504606846976 bytes "
+                                   "(float64 [144115188075855872])"});
+    RUN("oom_two_ranks", sizes_path, "huge", NULL, "--sf-h5-max-bytes=2000000000g", NULL,
+        .exit_code = SF_EXIT_TASK,
+        .stderr_has = {sizes_path, "huge: out of memory for the whole dataset, gathered on "
+                                   "rank 0: 1152921504606846976 bytes (float64 "
+                                   "[144115188075855872])"});
+}
+
 static void rm_rf(const char *p) {
     char cmd[700];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", p);
@@ -271,6 +287,7 @@ int main(int argc, char **argv) {
     make_files();
     outside_cases();
     size_cases();
+    oom_cases();
     if (!check_failures) {
         rm_rf(dir);
         printf("test_h5_read_opts: all checks passed\n");
