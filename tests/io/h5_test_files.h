@@ -112,7 +112,8 @@ static int h5t_make_bomb(const char *path, uint64_t *declared, long *fsize) {
  *   "deflate"   the same, deflate-compressed (if the filter is available)
  *   "unalloc"   [8192] contiguous, never written: reads as fill value 7 (65536 bytes)
  *   "unalloc_2g" [2^28] contiguous, never written (2 GiB)
- *   "huge"      [2^57] chunked, no chunk written (2^60 bytes: more than any memory) */
+ *   "huge"      [2^57] chunked, no chunk written (2^60 bytes: more than any memory)
+ *   "mid"       [12582912] chunked, no chunk written (96 MiB) */
 static int h5t_make_sizes(const char *path) {
     hid_t h = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     int ok = h >= 0;
@@ -142,13 +143,16 @@ static int h5t_make_sizes(const char *path) {
         ok &= d >= 0;
         H5Dclose(d), H5Pclose(dcpl), H5Sclose(sp);
     }
-    hsize_t nh[1] = {(hsize_t)1 << 57}, ch[1] = {1024};
-    sp = H5Screate_simple(1, nh, NULL);
-    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    ok &= H5Pset_chunk(dcpl, 1, ch) >= 0;
-    hid_t d = H5Dcreate2(h, "huge", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-    ok &= d >= 0;
-    H5Dclose(d), H5Pclose(dcpl), H5Sclose(sp);
+    for (int z = 0; z < 2; z++) {
+        hsize_t nh[1] = {z ? (hsize_t)12582912 : (hsize_t)1 << 57}, ch[1] = {z ? 65536 : 1024};
+        sp = H5Screate_simple(1, nh, NULL);
+        hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+        ok &= H5Pset_chunk(dcpl, 1, ch) >= 0;
+        hid_t d = H5Dcreate2(h, z ? "mid" : "huge", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, dcpl,
+                             H5P_DEFAULT);
+        ok &= d >= 0;
+        H5Dclose(d), H5Pclose(dcpl), H5Sclose(sp);
+    }
     if (h >= 0) H5Fclose(h);
     if (!ok) fprintf(stderr, "h5t_make_sizes: cannot make %s\n", path);
     return ok ? 0 : -1;

@@ -21,7 +21,9 @@ target_link_libraries(test_h5_read_opts PRIVATE sfmpi::sfmpi PkgConfig::HDF5)
 target_include_directories(test_h5_read_opts PRIVATE ${PROJECT_SOURCE_DIR})
 target_compile_definitions(test_h5_read_opts PRIVATE _GNU_SOURCE)
 sf_target_defaults(test_h5_read_opts)
-sf_add_test(NAME io_h5_read_opts COMMAND $<TARGET_FILE:test_h5_read_opts> LABELS io TIMEOUT 120)
+sf_add_test(NAME io_h5_read_opts
+            COMMAND $<TARGET_FILE:test_h5_read_opts> --mpiexec ${MPIEXEC_EXECUTABLE}
+            LABELS io TIMEOUT 180)
 foreach(n 1 2 3)
   sf_add_test(NAME io_h5_mpi_${n} MODE sim NPROCS ${n} COMMAND $<TARGET_FILE:test_h5_mpi>
               LABELS io TIMEOUT 120)
