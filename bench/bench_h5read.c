@@ -66,7 +66,7 @@ static int write_file(void) {
     if (stat(g_file, &st) == 0 && (size_t)st.st_size >= n * 8 && (size_t)st.st_size < n * 8 + (1 << 20)) {
         sf_h5_info info;
         char err[1024];
-        if (sf__h5_probe(g_file, "x", &info, err, sizeof err) == 0 && info.dtype == SF_F64 &&
+        if (sf__h5_probe(g_file, "x", NULL, &info, err, sizeof err) == 0 && info.dtype == SF_F64 &&
             info.ndim == 2 && info.shape[0] == rows && info.shape[1] == COLS) {
             printf("h5read: %s already holds x (%lld x %d float64)\n", g_file, (long long)rows, COLS);
             return 0;

@@ -12,8 +12,10 @@
  *  - Status codes: missing/unreadable/non-HDF5 file, missing dataset, HDF5 failures and
  *    system-call failures: SF_EIO; unsupported element type, too many dimensions, an
  *    object that is not a dataset, a dataset that no longer matches the probed info:
- *    SF_ETYPE; rows outside the dataset: SF_ERANGE; bad arguments: SF_EUSAGE;
- *    allocation failure: SF_ENOMEM.
+ *    SF_ETYPE; rows outside the dataset, a dataset larger than max_bytes: SF_ERANGE;
+ *    contiguous data that cannot fit in the file: SF_EIO; bad arguments, and data stored
+ *    outside the file (external storage, virtual datasets) without allow_external:
+ *    SF_EUSAGE; allocation failure: SF_ENOMEM.
  *  - Collective reads (mpi_comm non-NULL): the ranks agree (an MPI_Allreduce) after each
  *    step that can fail locally (file checks, open, dataset checks, the read), so an
  *    error on one rank (e.g. its row range) is returned on every rank instead of leaving
@@ -258,8 +260,115 @@ static int open_file(ectx *e, hid_t fapl, h5ds *d) {
     return 0;
 }
 
-/* Open the dataset and fill d->info (after open_file). */
-static int open_dataset(ectx *e, h5ds *d) {
+#define ALLOW_EXTERNAL_HINT                                                                  \
+    "pass --sf-h5-allow-external=1 (or SF_H5_ALLOW_EXTERNAL=1) to read it if you trust the file"
+
+/* Data stored outside the file: external storage (H5Pset_external: raw data in files the
+ * HDF5 file names, any file this process can read) and virtual datasets (data mapped from
+ * other files) are refused unless opts->allow_external. Checked right after H5Dopen2,
+ * before anything reads the data. */
+static int check_storage_location(ectx *e, const h5ds *d, const sf_h5_read_opts *opts) {
+    hid_t dcpl = H5Dget_create_plist(d->dset);
+    if (dcpl < 0) return fail(e, SF_EIO, 1, "cannot read the dataset's storage properties");
+    int st = 0;
+    H5D_layout_t layout = H5Pget_layout(dcpl);
+    int next = H5Pget_external_count(dcpl);
+    if (layout < 0 || next < 0) {
+        st = fail(e, SF_EIO, 1, "cannot read the dataset's storage layout");
+    } else if (next > 0 && !opts->allow_external) {
+        char name[512] = "";
+        if (H5Pget_external(dcpl, 0, sizeof name, name, NULL, NULL) < 0)
+            snprintf(name, sizeof name, "?");
+        name[sizeof name - 1] = 0;
+        st = fail(e, SF_EUSAGE, 0,
+                  "its data are stored outside the HDF5 file, in external file \"%s\"%s "
+                  "(HDF5 external storage, which can name any file on this machine): refused; "
+                  ALLOW_EXTERNAL_HINT,
+                  name, next > 1 ? " and others" : "");
+    } else if (layout == H5D_VIRTUAL && !opts->allow_external) {
+        size_t nmap = 0;
+        char name[512] = "";
+        if (H5Pget_virtual_count(dcpl, &nmap) < 0 || nmap == 0 ||
+            H5Pget_virtual_filename(dcpl, 0, name, sizeof name) < 0)
+            snprintf(name, sizeof name, "?");
+        name[sizeof name - 1] = 0;
+        st = fail(e, SF_EUSAGE, 0,
+                  "is a virtual dataset (H5D_VIRTUAL) mapping data from file \"%s\"%s: "
+                  "refused; " ALLOW_EXTERNAL_HINT,
+                  name, nmap > 1 ? " and others" : "");
+    }
+    H5Pclose(dcpl);
+    return st;
+}
+
+/* The machine's physical memory in bytes (0 if unknown): the default read limit, since a
+ * larger dataset could never be held. */
+static uint64_t physical_memory(void) {
+    long pages = sysconf(_SC_PHYS_PAGES), pg = sysconf(_SC_PAGE_SIZE);
+    if (pages <= 0 || pg <= 0) return 0;
+    uint64_t b;
+    return __builtin_mul_overflow((uint64_t)pages, (uint64_t)pg, &b) ? UINT64_MAX : b;
+}
+
+/* Extent bombs: a few-KB file can declare a dataset of any size, and the reader allocates
+ * what it declares. Checked from the metadata alone, before anyone allocates:
+ *  - contiguous data whose storage is allocated in the file must fit in it: offset + size
+ *    <= the file's size (else the file is truncated or lies about its shape);
+ *  - every dataset must be at most opts->max_bytes (default: physical memory). This is what
+ *    bounds chunked or filtered (compressed) data and contiguous data with no storage
+ *    allocated (read as fill values), which legitimately hold more than the file's size. */
+static int check_size(ectx *e, const h5ds *d, const sf_h5_read_opts *opts) {
+    char shape[256];
+    format_shape(d->info.ndim, d->info.shape, shape, sizeof shape);
+    uint64_t nelems = 1, file_bytes, mem_bytes;
+    for (int i = 0; i < d->info.ndim; i++)
+        if (__builtin_mul_overflow(nelems, (uint64_t)d->info.shape[i], &nelems))
+            return fail(e, SF_ERANGE, 0, "shape %s: the number of elements overflows 64 bits",
+                        shape);
+    size_t tsize = H5Tget_size(d->type);
+    if (!tsize) return fail(e, SF_EIO, 1, "cannot read the element size");
+    if (__builtin_mul_overflow(nelems, (uint64_t)tsize, &file_bytes) ||
+        __builtin_mul_overflow(nelems, (uint64_t)sf_dtype_size(d->info.dtype), &mem_bytes))
+        return fail(e, SF_ERANGE, 0, "%s %s: the size in bytes overflows 64 bits",
+                    sf_dtype_name(d->info.dtype), shape);
+
+    hid_t dcpl = H5Dget_create_plist(d->dset);
+    if (dcpl < 0) return fail(e, SF_EIO, 1, "cannot read the dataset's storage properties");
+    H5D_layout_t layout = H5Pget_layout(dcpl);
+    int next = H5Pget_external_count(dcpl);
+    H5Pclose(dcpl);
+    if (layout < 0 || next < 0) return fail(e, SF_EIO, 1, "cannot read the dataset's storage layout");
+    if (layout == H5D_CONTIGUOUS && next == 0 && file_bytes > 0) {
+        haddr_t off = H5Dget_offset(d->dset); /* HADDR_UNDEF: no storage allocated */
+        if (off != HADDR_UNDEF) {
+            hsize_t fsize = 0;
+            if (H5Fget_filesize(d->file, &fsize) < 0)
+                return fail(e, SF_EIO, 1, "cannot read the file's size");
+            if (off > fsize || file_bytes > fsize - off)
+                return fail(e, SF_EIO, 0,
+                            "declares %llu bytes (%s %s, contiguous at offset %llu) but the file "
+                            "has only %llu bytes: truncated or corrupt, refused before allocating it",
+                            (unsigned long long)file_bytes, sf_dtype_name(d->info.dtype), shape,
+                            (unsigned long long)off, (unsigned long long)fsize);
+        }
+    }
+    uint64_t limit = opts->max_bytes ? opts->max_bytes : physical_memory();
+    if (limit && mem_bytes > limit)
+        return fail(e, SF_ERANGE, 0,
+                    "is %llu bytes (%s %s), more than the limit of %llu bytes %s: refused before "
+                    "allocating it; raise the limit with --sf-h5-max-bytes=SIZE (or "
+                    "SF_H5_MAX_BYTES) if the data are meant to be this large",
+                    (unsigned long long)mem_bytes, sf_dtype_name(d->info.dtype), shape,
+                    (unsigned long long)limit,
+                    opts->max_bytes ? "set by --sf-h5-max-bytes"
+                                    : "(the machine's physical memory, the default of "
+                                      "--sf-h5-max-bytes)");
+    return 0;
+}
+
+/* Open the dataset, check where its data are (check_storage_location) and fill d->info
+ * (after open_file), then check its size (check_size). */
+static int open_dataset(ectx *e, h5ds *d, const sf_h5_read_opts *opts) {
     d->dset = H5Dopen2(d->file, e->dataset, H5P_DEFAULT);
     if (d->dset < 0) {
         char h5[512];
@@ -268,6 +377,8 @@ static int open_dataset(ectx *e, h5ds *d) {
         return fail(e, SF_ETYPE, 0, "exists but cannot be opened as a dataset (a group or "
                     "another kind of object)%s%s%s", h5[0] ? " (HDF5: " : "", h5, h5[0] ? ")" : "");
     }
+    int st = check_storage_location(e, d, opts);
+    if (st) return st;
     d->space = H5Dget_space(d->dset);
     d->type = H5Dget_type(d->dset);
     if (d->space < 0 || d->type < 0) return fail(e, SF_EIO, 1, "cannot read the dataset's header");
@@ -302,24 +413,27 @@ static int open_dataset(ectx *e, h5ds *d) {
                         (unsigned long long)dims[i]);
         d->info.shape[i] = (int64_t)dims[i];
     }
-    return 0;
+    return check_size(e, d, opts);
 }
 
 /* ---------------------------------------------------------------- probe */
 
-int sf__h5_probe(const char *path, const char *dataset, sf_h5_info *info, char *err,
-                 size_t errlen) {
+static const sf_h5_read_opts default_read_opts;
+
+int sf__h5_probe(const char *path, const char *dataset, const sf_h5_read_opts *opts,
+                 sf_h5_info *info, char *err, size_t errlen) {
     ectx e;
     ectx_init(&e, path, dataset);
     if (!path || !*path || !dataset || !info)
         return ectx_done(&e, fail(&e, SF_EUSAGE, 0, "bad arguments to sf__h5_probe"), err, errlen);
+    if (!opts) opts = &default_read_opts;
     quiet();
     int st = check_dataset_name(&e);
     if (!st) st = precheck_file(&e);
     h5ds d;
     ds_init(&d);
     if (!st) st = open_file(&e, H5P_DEFAULT, &d);
-    if (!st) st = open_dataset(&e, &d);
+    if (!st) st = open_dataset(&e, &d, opts);
     if (!st) *info = d.info;
     ds_close(&d);
     return ectx_done(&e, st, err, errlen);
@@ -362,12 +476,13 @@ static int check_against(ectx *e, const sf_h5_info *want, const sf_h5_info *got)
                 sf_dtype_name(got->dtype), a, sf_dtype_name(want->dtype), b);
 }
 
-int sf__h5_read_rows(const char *path, const char *dataset, const sf_h5_info *info,
-                     int64_t row0, int64_t nrows, void *dst, const void *mpi_comm, char *err,
-                     size_t errlen) {
+int sf__h5_read_rows(const char *path, const char *dataset, const sf_h5_read_opts *opts,
+                     const sf_h5_info *info, int64_t row0, int64_t nrows, void *dst,
+                     const void *mpi_comm, char *err, size_t errlen) {
     ectx e;
     ectx_init(&e, path, dataset);
     const MPI_Comm *comm = mpi_comm;
+    if (!opts) opts = &default_read_opts;
     quiet();
     int st = 0;
     if (!path || !*path || !dataset || !info)
@@ -396,7 +511,7 @@ int sf__h5_read_rows(const char *path, const char *dataset, const sf_h5_info *in
     st = agree(comm, st, &e);
     if (st) goto out;
 
-    st = open_dataset(&e, &d);
+    st = open_dataset(&e, &d, opts);
     if (!st) st = check_against(&e, info, &d.info);
     int64_t total = d.info.ndim ? d.info.shape[0] : 1;
     if (!st && (row0 > total || nrows > total - row0))
@@ -535,20 +650,51 @@ int sf__h5_write_atomic(const char *path, const char *dataset, const sf_value *v
                   sf_dtype_name(dt));
     if (st) return ectx_done(&e, st, err, errlen);
 
+    /* The mode the file will have: that of the file it replaces, or 0666 & ~umask for a
+     * new one (the kernel applies the umask to the 0666 given to open). */
+    struct stat tst;
+    int replacing = stat(path, &tst) == 0 && S_ISREG(tst.st_mode);
     size_t plen = strlen(path);
     char *tmp = malloc(plen + 64);
     if (!tmp) return ectx_done(&e, fail(&e, SF_ENOMEM, 0, "out of memory"), err, errlen);
-    snprintf(tmp, plen + 64, "%s.tmp.%ld.%08x", path, (long)getpid(), random32());
 
-    int created = 0;
+    int created = 0, fd = -1;
+    mode_t final_mode = 0, cur_mode = 0;
     hid_t f = H5I_INVALID_HID, sp = H5I_INVALID_HID, lcpl = H5I_INVALID_HID,
           ds = H5I_INVALID_HID;
-    f = H5Fcreate(tmp, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
+    /* Created here, O_EXCL, so it is certainly ours (and unlinked on every failure below),
+     * then written by HDF5 (H5F_ACC_TRUNC on the same path). While it is written it is
+     * private to the owner when it replaces a file (0600, the final mode set just before
+     * the rename), so no one reads a partial file or new data through wider permissions. */
+    for (int attempt = 0; fd < 0 && attempt < 8; attempt++) {
+        snprintf(tmp, plen + 64, "%s.tmp.%ld.%08x", path, (long)getpid(), random32());
+        fd = open(tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, replacing ? 0600 : 0666);
+        if (fd < 0 && errno != EEXIST) break;
+    }
+    if (fd < 0) {
+        st = fail(&e, SF_EIO, 0, "cannot create the temporary file %s: %s", tmp, strerror(errno));
+        goto out;
+    }
+    created = 1;
+    struct stat fst;
+    if (fstat(fd, &fst) != 0) {
+        st = fail(&e, SF_EIO, 0, "cannot stat the temporary file %s: %s", tmp, strerror(errno));
+        goto out;
+    }
+    cur_mode = fst.st_mode & 07777;
+    final_mode = replacing ? tst.st_mode & 07777 : cur_mode;
+    if ((cur_mode & 0600) != 0600) { /* HDF5 opens it by name, for reading and writing */
+        cur_mode |= 0600;
+        if (fchmod(fd, cur_mode) != 0) {
+            st = fail(&e, SF_EIO, 0, "cannot make %s writable: %s", tmp, strerror(errno));
+            goto out;
+        }
+    }
+    f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (f < 0) {
         st = fail(&e, SF_EIO, 1, "cannot create the temporary file %s", tmp);
         goto out;
     }
-    created = 1;
     int nd = sf_value_ndim(v);
     if (nd == 0) {
         sp = H5Screate(H5S_SCALAR);
@@ -594,8 +740,20 @@ int sf__h5_write_atomic(const char *path, const char *dataset, const sf_value *v
         st = fail(&e, SF_EIO, 1, "cannot close %s", tmp);
         goto out;
     }
-    if (fsync_path(tmp, 0) != 0) {
+    if (final_mode != cur_mode && fchmod(fd, final_mode) != 0) {
+        st = fail(&e, SF_EIO, 0, "cannot set the mode of %s to %04o: %s", tmp,
+                  (unsigned)final_mode, strerror(errno));
+        goto out;
+    }
+    if (fsync(fd) != 0) {
         st = fail(&e, SF_EIO, 0, "cannot fsync %s: %s", tmp, strerror(errno));
+        goto out;
+    }
+    struct stat now;
+    if (stat(tmp, &now) != 0 || now.st_dev != fst.st_dev || now.st_ino != fst.st_ino) {
+        st = fail(&e, SF_EIO, 0,
+                  "the temporary file %s was replaced or removed while it was written", tmp);
+        created = 0; /* what is there now is not ours to remove */
         goto out;
     }
     if (rename(tmp, path) != 0) {
@@ -622,6 +780,7 @@ out:
     if (lcpl >= 0) H5Pclose(lcpl);
     if (sp >= 0) H5Sclose(sp);
     if (f >= 0) H5Fclose(f);
+    if (fd >= 0) close(fd);
     if (created) unlink(tmp);
     free(tmp);
     return ectx_done(&e, st, err, errlen);

@@ -4,9 +4,13 @@
  * sf_h5_read is a collective call on every rank of the party: the leader probes the
  * dataset and broadcasts its dtype and shape; every rank reads its block of rows (with
  * MPI-IO when the party runs under MPI, a plain read in debug mode); the leader reads its
- * rows straight into the result and the other blocks are gathered into it. With one rank the leader reads the
- * whole dataset straight into the result. Every error names the file and the dataset and,
- * through the failure chain, the call site.
+ * rows straight into the result and the other blocks are gathered into it; the ranks agree
+ * (an allreduce) that every block was allocated before the read, and that every read
+ * succeeded before the gather. With one rank the leader reads the whole dataset straight
+ * into the result. Every error names the file and the dataset and, through the failure
+ * chain, the call site. The read options (--sf-h5-allow-external, --sf-h5-max-bytes) go
+ * down to io/h5.c as an sf_h5_read_opts; the probe refuses what they do not allow, and a
+ * dataset that declares more than its file holds, before any rank allocates.
  *
  * sf_h5_write is a task on the object's owner: an atomic write (io/h5.c) with attributes
  * naming the program, mode, party and time. Its result is the number of bytes written.
@@ -21,8 +25,39 @@
 
 enum { I_STATUS, I_DTYPE, I_NDIM, I_SHAPE };
 
+/* "N bytes (dtype [d0, d1, ...])" for an allocation that failed. */
+static void describe_alloc(char *buf, size_t len, sf_dtype dt, int ndim, const int64_t *shape) {
+    uint64_t bytes = sf_dtype_size(dt);
+    int over = 0;
+    for (int i = 0; i < ndim; i++)
+        over |= __builtin_mul_overflow(bytes, (uint64_t)shape[i], &bytes);
+    size_t o = over ? (size_t)snprintf(buf, len, "more than 2^64 bytes (%s [", sf_dtype_name(dt))
+                    : (size_t)snprintf(buf, len, "%llu bytes (%s [", (unsigned long long)bytes,
+                                       sf_dtype_name(dt));
+    for (int i = 0; i < ndim && o < len; i++)
+        o += (size_t)snprintf(buf + o, len - o, "%s%lld", i ? ", " : "", (long long)shape[i]);
+    if (o < len) snprintf(buf + o, len - o, "])");
+}
+
+/* 1 if `failed` holds on any rank of the party (every rank must call it: an allreduce);
+ * a failed allreduce counts as a failure. */
+static int any_rank_failed(sf_comm *comm, int failed) {
+    int64_t one = 1;
+    sf_value *flag = sf_value_new(SF_I64, 1, &one), *worst = NULL;
+    if (!flag) return 1;
+    *(int64_t *)sf_value_data(flag) = failed ? 1 : 0;
+    int rc = sf_comm_allreduce(comm, flag, SF_OP_MAX, &worst);
+    int any = rc ? 1 : *(const int64_t *)sf_value_cdata(worst) != 0;
+    sf_value_unref(&flag);
+    sf_value_unref(&worst);
+    return any;
+}
+
 static int h5_read_kernel(sf_task *t) {
     const char *file = sf_arg_str(t, 0), *dset = sf_arg_str(t, 1);
+    const sf_opts *o = &sf_task_ctx(t)->run->opts;
+    sf_h5_read_opts ro = {.allow_external = o->h5_allow_external > 0,
+                          .max_bytes = o->h5_max_bytes};
     sf_comm *comm = sf_task_comm(t);
     int rank = sf_comm_rank(comm), size = sf_comm_size(comm), rc;
     char err[1024] = "";
@@ -33,7 +68,7 @@ static int h5_read_kernel(sf_task *t) {
         iv = sf_value_zeros(SF_I64, 1, &n);
         if (!iv) return sf_fail(t, "out of memory");
         int64_t *d = sf_value_data(iv);
-        rc = sf__h5_probe(file, dset, &info, err, sizeof err);
+        rc = sf__h5_probe(file, dset, &ro, &info, err, sizeof err);
         d[I_STATUS] = rc;
         d[I_DTYPE] = info.dtype;
         d[I_NDIM] = info.ndim;
@@ -58,10 +93,13 @@ static int h5_read_kernel(sf_task *t) {
     if (size == 1 || info.ndim == 0) { /* one rank (or a scalar): the leader reads it all */
         if (rank != 0) return 0;
         sf_value *v = sf_value_new(info.dtype, info.ndim, info.shape);
-        if (!v) return sf_fail(t, "%s: %s: out of memory for %zu bytes", file, dset,
-                               sf_dtype_size(info.dtype));
+        if (!v) {
+            char what[512];
+            describe_alloc(what, sizeof what, info.dtype, info.ndim, info.shape);
+            return sf_fail(t, "%s: %s: out of memory for %s", file, dset, what);
+        }
         int64_t rows = info.ndim ? info.shape[0] : 1;
-        if ((rc = sf__h5_read_rows(file, dset, &info, 0, rows, sf_value_data(v),
+        if ((rc = sf__h5_read_rows(file, dset, &ro, &info, 0, rows, sf_value_data(v),
                                    size == 1 ? mpi : NULL, err, sizeof err))) {
             sf_value_unref(&v);
             return sf_fail(t, "%s", err);
@@ -76,21 +114,35 @@ static int h5_read_kernel(sf_task *t) {
      * other ranks' blocks); the others into a block of their own */
     sf_value *blk = rank == 0 ? sf_value_new(info.dtype, info.ndim, info.shape)
                               : sf_value_new(info.dtype, info.ndim, shape);
-    if (!blk) return sf_fail(t, "%s: %s: out of memory for rows %lld..%lld", file, dset,
-                             (long long)row0, (long long)(row0 + nrows));
-    rc = sf__h5_read_rows(file, dset, &info, row0, nrows, sf_value_data(blk), mpi, err, sizeof err);
-    /* agree on success before gathering, so no rank waits for a block that never comes */
-    int64_t one = 1;
-    sf_value *ok = sf_value_new(SF_I64, 1, &one), *worst = NULL;
-    if (!ok) return sf_fail(t, "out of memory");
-    *(int64_t *)sf_value_data(ok) = rc ? 1 : 0;
-    int crc = sf_comm_allreduce(comm, ok, SF_OP_MAX, &worst);
-    int64_t any_failed = crc ? 1 : *(const int64_t *)sf_value_cdata(worst);
-    sf_value_unref(&ok);
-    sf_value_unref(&worst);
-    if (any_failed) {
+    int alloc_failed = !blk;
+    char oom[1024] = "";
+    if (alloc_failed) {
+        char what[512], where[128];
+        describe_alloc(what, sizeof what, info.dtype, info.ndim, rank == 0 ? info.shape : shape);
+        if (rank == 0)
+            snprintf(where, sizeof where, "the whole dataset, gathered on rank 0");
+        else
+            snprintf(where, sizeof where, "rows %lld..%lld on rank %d", (long long)row0,
+                     (long long)(row0 + nrows), rank);
+        snprintf(oom, sizeof oom, "%s: %s: out of memory for %s: %s", file, dset, where, what);
+    }
+    /* agree on the allocations before the read: under MPI the read is collective, and a
+     * rank that gave up (typically the leader, which holds the whole dataset) would leave
+     * the others waiting in it for ever */
+    if (any_rank_failed(comm, alloc_failed)) {
         sf_value_unref(&blk);
-        return rc ? sf_fail(t, "%s", err) : (rank == 0 ? sf_fail(t, "%s: %s: another rank's read failed", file, dset) : 0);
+        return alloc_failed ? sf_fail(t, "%s", oom)
+               : rank == 0  ? sf_fail(t, "%s: %s: another rank could not allocate its rows", file, dset)
+                            : 0;
+    }
+    rc = sf__h5_read_rows(file, dset, &ro, &info, row0, nrows, sf_value_data(blk), mpi, err,
+                          sizeof err);
+    /* agree on success before gathering, so no rank waits for a block that never comes */
+    if (any_rank_failed(comm, rc != 0)) {
+        sf_value_unref(&blk);
+        return rc ? sf_fail(t, "%s", err)
+               : rank == 0 ? sf_fail(t, "%s: %s: another rank's read failed", file, dset)
+                           : 0;
     }
     rc = sf__comm_gather_into(comm, 0, rank == 0 ? NULL : blk, nrows, rank == 0 ? blk : NULL);
     if (rc) {

@@ -30,6 +30,8 @@ typedef struct sf_opts {
     double wait_timeout;
     int rpp;        /* ranks per party (sim, debug) */
     int spu_plain;  /* --sf-spu=plain: SPUs are plaintext functional simulations */
+    int h5_allow_external; /* --sf-h5-allow-external: >0 read external/virtual HDF5 data */
+    uint64_t h5_max_bytes; /* --sf-h5-max-bytes: largest HDF5 dataset read (0: physical memory) */
     char *party, *cluster, *key, *job_id, *listen; /* production (owned) */
     int argc;       /* remaining program arguments (argv[0] kept) */
     char **argv;    /* owned array, strings borrowed from the caller */

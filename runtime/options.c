@@ -124,15 +124,19 @@ static int check_parties(const sf_opts *o, const char *what, char *err, size_t e
     return rc;
 }
 
+/* Bytes with an optional k/m/g suffix (powers of 1024); no sign, no overflow. */
 static int parse_size(const char *s, size_t *out) {
     char *end;
+    if (!isdigit((unsigned char)s[0])) return -1;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
     if (errno || end == s) return -1;
-    if (*end == 'k' || *end == 'K') v <<= 10, end++;
-    else if (*end == 'm' || *end == 'M') v <<= 20, end++;
-    if (*end) return -1;
-    *out = (size_t)v;
+    int shift = 0;
+    if (*end == 'k' || *end == 'K') shift = 10, end++;
+    else if (*end == 'm' || *end == 'M') shift = 20, end++;
+    else if (*end == 'g' || *end == 'G') shift = 30, end++;
+    if (*end || v > (SIZE_MAX >> shift)) return -1;
+    *out = (size_t)v << shift;
     return 0;
 }
 
@@ -197,13 +201,20 @@ static int apply(sf_opts *o, const char *key, const char *val, const char *src, 
         if (!val || (strcmp(val, "real") && strcmp(val, "plain")))
             BAD("expected real (run the protocols) or plain (plaintext functional simulation)");
         o->spu_plain = !strcmp(val, "plain");
+    } else if (!strcmp(key, "h5-max-bytes")) {
+        size_t sz;
+        if (!val || parse_size(val, &sz) || sz == 0)
+            BAD("expected bytes > 0 with optional k/m/g suffix");
+        o->h5_max_bytes = sz;
+    } else if (!strcmp(key, "h5-allow-external")) {
+        if (!val || parse_bool(val, &o->h5_allow_external)) BAD("expected 0 or 1");
     } else if (!strcmp(key, "wait-timeout")) {
         if (!val || parse_seconds(val, &o->wait_timeout)) BAD("expected seconds > 0");
     } else {
         snprintf(err, errlen,
                  "%s: unknown option --sf-%s (known: --sf-mode, --sf-parties, "
                  "--sf-stack-size, --sf-check-args, --sf-quiet, --sf-wait-timeout, "
-                 "--sf-ranks-per-party, --sf-spu, "
+                 "--sf-ranks-per-party, --sf-spu, --sf-h5-allow-external, --sf-h5-max-bytes, "
                  "--sf-party, --sf-cluster, --sf-key, --sf-job-id, --sf-listen)",
                  src, key);
         return SF_EUSAGE;
@@ -222,6 +233,8 @@ static const struct {
                 {"SF_WAIT_TIMEOUT", "wait-timeout"},
                 {"SF_RANKS_PER_PARTY", "ranks-per-party"},
                 {"SF_SPU", "spu"},
+                {"SF_H5_ALLOW_EXTERNAL", "h5-allow-external"},
+                {"SF_H5_MAX_BYTES", "h5-max-bytes"},
                 {"SF_PARTY", "party"},
                 {"SF_CLUSTER", "cluster"},
                 {"SF_KEY", "key"},

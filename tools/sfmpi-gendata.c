@@ -209,7 +209,7 @@ static int check(const char *out) {
             goto out;
         }
         sf_h5_info info;
-        if (sf__h5_probe(path, ds, &info, err, sizeof err) != 0) {
+        if (sf__h5_probe(path, ds, NULL, &info, err, sizeof err) != 0) {
             fprintf(stderr, "check: %s\n", err);
             goto out;
         }
@@ -226,7 +226,7 @@ static int check(const char *out) {
             label = buf;
         else
             cols[p] = buf;
-        if (!buf || sf__h5_read_rows(path, ds, &info, 0, rows, buf, NULL, err, sizeof err) != 0) {
+        if (!buf || sf__h5_read_rows(path, ds, NULL, &info, 0, rows, buf, NULL, err, sizeof err) != 0) {
             fprintf(stderr, "check: %s\n", buf ? err : "out of memory");
             goto out;
         }

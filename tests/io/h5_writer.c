@@ -108,7 +108,7 @@ static int check_file(const char *path) {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     sf_h5_info info;
     char err[1024];
-    if (sf__h5_probe(path, "data", &info, err, sizeof err) != 0) {
+    if (sf__h5_probe(path, "data", NULL, &info, err, sizeof err) != 0) {
         fprintf(stderr, "check: invalid file: %s\n", err);
         return 1;
     }
@@ -123,7 +123,7 @@ static int check_file(const char *path) {
     }
     uint64_t *d = malloc((size_t)NELEMS * sizeof *d);
     if (!d) return 1;
-    if (sf__h5_read_rows(path, "data", &info, 0, NELEMS, d, NULL, err, sizeof err) != 0) {
+    if (sf__h5_read_rows(path, "data", NULL, &info, 0, NELEMS, d, NULL, err, sizeof err) != 0) {
         fprintf(stderr, "check: read: %s\n", err);
         free(d);
         return 1;

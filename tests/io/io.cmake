@@ -1,6 +1,7 @@
 # HDF5 input/output (io/h5.c): serial round trips and error cases, collective reads under
-# mpirun with 1, 2 and 3 ranks, atomic writes killed with SIGKILL, and the sample data
-# generator (tools/sfmpi-gendata) when it is built.
+# mpirun with 1, 2 and 3 ranks, atomic writes killed with SIGKILL, sf_h5_read with the
+# read options (--sf-h5-*) on hostile files, and the sample data generator
+# (tools/sfmpi-gendata) when it is built.
 if(NOT TARGET PkgConfig::HDF5)
   pkg_check_modules(HDF5 REQUIRED IMPORTED_TARGET GLOBAL hdf5-openmpi)
 endif()
@@ -14,6 +15,15 @@ foreach(t test_h5 test_h5_mpi h5_writer)
 endforeach()
 
 sf_add_test(NAME io_h5 COMMAND $<TARGET_FILE:test_h5> LABELS io TIMEOUT 120)
+
+add_executable(test_h5_read_opts ${CMAKE_CURRENT_SOURCE_DIR}/io/test_h5_read_opts.c)
+target_link_libraries(test_h5_read_opts PRIVATE sfmpi::sfmpi PkgConfig::HDF5)
+target_include_directories(test_h5_read_opts PRIVATE ${PROJECT_SOURCE_DIR})
+target_compile_definitions(test_h5_read_opts PRIVATE _GNU_SOURCE)
+sf_target_defaults(test_h5_read_opts)
+sf_add_test(NAME io_h5_read_opts
+            COMMAND $<TARGET_FILE:test_h5_read_opts> --mpiexec ${MPIEXEC_EXECUTABLE}
+            LABELS io TIMEOUT 180)
 foreach(n 1 2 3)
   sf_add_test(NAME io_h5_mpi_${n} MODE sim NPROCS ${n} COMMAND $<TARGET_FILE:test_h5_mpi>
               LABELS io TIMEOUT 120)

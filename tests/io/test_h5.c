@@ -7,13 +7,17 @@
 #include <dirent.h>
 #include <errno.h>
 #include <hdf5.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "io/h5.h"
+#include "tests/io/h5_test_files.h"
 #include "tests/unit/check.h"
 
 static char dir[512];
@@ -67,6 +71,18 @@ static int count_tmp_files(void) {
     return n;
 }
 
+static void remove_tmp_files(void) {
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    char p[1200];
+    while (d && (de = readdir(d)))
+        if (strstr(de->d_name, ".tmp.")) {
+            snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+            unlink(p);
+        }
+    if (d) closedir(d);
+}
+
 /* Read string attribute `name` of /path:dataset with the HDF5 API; returns malloc'd. */
 static char *read_attr(const char *path, const char *dataset, const char *name) {
     char *out = NULL;
@@ -117,13 +133,13 @@ static void read_and_compare(const char *path, const char *ds, const sf_value *v
                              int64_t nrows) {
     sf_h5_info info;
     char err[1024];
-    CHECK(sf__h5_probe(path, ds, &info, err, sizeof err) == 0);
+    CHECK(sf__h5_probe(path, ds, NULL, &info, err, sizeof err) == 0);
     size_t rowbytes = sf_dtype_size(sf_value_dtype(v));
     for (int i = 1; i < sf_value_ndim(v); i++) rowbytes *= (size_t)sf_value_dim(v, i);
     size_t n = rowbytes * (size_t)nrows;
     unsigned char *buf = malloc(n + 1);
     memset(buf, 0xA5, n + 1);
-    int rc = sf__h5_read_rows(path, ds, &info, row0, nrows, buf, NULL, err, sizeof err);
+    int rc = sf__h5_read_rows(path, ds, NULL, &info, row0, nrows, buf, NULL, err, sizeof err);
     if (rc) fprintf(stderr, "read_rows(%lld, %lld): %s\n", (long long)row0, (long long)nrows, err);
     CHECK(rc == 0);
     CHECK(memcmp(buf, (const char *)sf_value_cdata(v) + rowbytes * (size_t)row0, n) == 0);
@@ -151,7 +167,7 @@ static void roundtrip(sf_dtype dt, int ndim, const int64_t *shape) {
     CHECK(rc == 0 && err[0] == 0);
 
     sf_h5_info info;
-    CHECK(sf__h5_probe(path, ds, &info, err, sizeof err) == 0);
+    CHECK(sf__h5_probe(path, ds, NULL, &info, err, sizeof err) == 0);
     CHECK(info.dtype == dt && info.ndim == ndim);
     for (int i = 0; i < ndim; i++) CHECK(info.shape[i] == shape[i]);
     CHECK(file_type_is_native(path, ds, dt));
@@ -221,15 +237,15 @@ static void test_big_endian(void) {
     int32_t io[12];
     double dout[12];
     uint16_t uo[12];
-    CHECK(sf__h5_probe(path, "i32be", &info, err, sizeof err) == 0 && info.dtype == SF_I32 &&
+    CHECK(sf__h5_probe(path, "i32be", NULL, &info, err, sizeof err) == 0 && info.dtype == SF_I32 &&
           info.ndim == 2 && info.shape[0] == 4 && info.shape[1] == 3);
-    CHECK(sf__h5_read_rows(path, "i32be", &info, 0, 4, io, NULL, err, sizeof err) == 0);
+    CHECK(sf__h5_read_rows(path, "i32be", NULL, &info, 0, 4, io, NULL, err, sizeof err) == 0);
     CHECK(memcmp(io, iv, sizeof iv) == 0);
-    CHECK(sf__h5_probe(path, "f64be", &info, err, sizeof err) == 0 && info.dtype == SF_F64);
-    CHECK(sf__h5_read_rows(path, "f64be", &info, 1, 2, dout, NULL, err, sizeof err) == 0);
+    CHECK(sf__h5_probe(path, "f64be", NULL, &info, err, sizeof err) == 0 && info.dtype == SF_F64);
+    CHECK(sf__h5_read_rows(path, "f64be", NULL, &info, 1, 2, dout, NULL, err, sizeof err) == 0);
     CHECK(memcmp(dout, dv + 3, 6 * sizeof(double)) == 0);
-    CHECK(sf__h5_probe(path, "u16be", &info, err, sizeof err) == 0 && info.dtype == SF_U16);
-    CHECK(sf__h5_read_rows(path, "u16be", &info, 0, 4, uo, NULL, err, sizeof err) == 0);
+    CHECK(sf__h5_probe(path, "u16be", NULL, &info, err, sizeof err) == 0 && info.dtype == SF_U16);
+    CHECK(sf__h5_read_rows(path, "u16be", NULL, &info, 0, 4, uo, NULL, err, sizeof err) == 0);
     CHECK(memcmp(uo, uv, sizeof uv) == 0);
 }
 
@@ -258,10 +274,11 @@ static void expect_both(int line, const char *path, const char *ds, int want, co
     char err[1024];
     sf_h5_info info = {.dtype = SF_F64, .ndim = 1, .shape = {1}};
     double buf[4];
-    expect_err(line, sf__h5_probe(path, ds, &info, err, sizeof err), want, err, path, ds, extra);
+    expect_err(line, sf__h5_probe(path, ds, NULL, &info, err, sizeof err), want, err, path, ds,
+               extra);
     info = (sf_h5_info){.dtype = SF_F64, .ndim = 1, .shape = {1}};
-    expect_err(line, sf__h5_read_rows(path, ds, &info, 0, 1, buf, NULL, err, sizeof err), want, err,
-               path, ds, extra);
+    expect_err(line, sf__h5_read_rows(path, ds, NULL, &info, 0, 1, buf, NULL, err, sizeof err),
+               want, err, path, ds, extra);
 }
 #define EXPECT_BOTH(path, ds, want, extra) expect_both(__LINE__, (path), (ds), (want), (extra))
 
@@ -378,37 +395,37 @@ static void test_errors(void) {
     int64_t shape[2] = {10, 3};
     sf_value *v = sf_value_zeros(SF_I32, 2, shape);
     CHECK(sf__h5_write_atomic(path, "features", v, NULL, 0, err, sizeof err) == 0);
-    CHECK(sf__h5_probe(path, "features", &info, err, sizeof err) == 0);
+    CHECK(sf__h5_probe(path, "features", NULL, &info, err, sizeof err) == 0);
     int32_t buf[64];
     static const int64_t bad[][2] = {{10, 1}, {-1, 1}, {0, 11}, {9, 2}, {0, -1},
                                      {INT64_MAX, 1}, {1, INT64_MAX}, {11, 0}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        EXPECT_ERR(sf__h5_read_rows(path, "features", &info, bad[i][0], bad[i][1], buf, NULL, err,
+        EXPECT_ERR(sf__h5_read_rows(path, "features", NULL, &info, bad[i][0], bad[i][1], buf, NULL, err,
                                     sizeof err),
                    SF_ERANGE, err, path, "features", NULL);
-    CHECK(sf__h5_read_rows(path, "features", &info, 10, 0, NULL, NULL, err, sizeof err) == 0);
+    CHECK(sf__h5_read_rows(path, "features", NULL, &info, 10, 0, NULL, NULL, err, sizeof err) == 0);
     /* scalar: one row */
     sf_value *s = sf_value_f64(2.5);
     CHECK(sf__h5_write_atomic(path, "features", s, NULL, 0, err, sizeof err) == 0);
     sf_h5_info sinfo;
-    CHECK(sf__h5_probe(path, "features", &sinfo, err, sizeof err) == 0 && sinfo.ndim == 0);
+    CHECK(sf__h5_probe(path, "features", NULL, &sinfo, err, sizeof err) == 0 && sinfo.ndim == 0);
     double d = 0;
-    CHECK(sf__h5_read_rows(path, "features", &sinfo, 0, 1, &d, NULL, err, sizeof err) == 0 &&
+    CHECK(sf__h5_read_rows(path, "features", NULL, &sinfo, 0, 1, &d, NULL, err, sizeof err) == 0 &&
           d == 2.5);
-    EXPECT_ERR(sf__h5_read_rows(path, "features", &sinfo, 0, 2, &d, NULL, err, sizeof err),
+    EXPECT_ERR(sf__h5_read_rows(path, "features", NULL, &sinfo, 0, 2, &d, NULL, err, sizeof err),
                SF_ERANGE, err, path, "features", NULL);
-    EXPECT_ERR(sf__h5_read_rows(path, "features", &sinfo, 1, 1, &d, NULL, err, sizeof err),
+    EXPECT_ERR(sf__h5_read_rows(path, "features", NULL, &sinfo, 1, 1, &d, NULL, err, sizeof err),
                SF_ERANGE, err, path, "features", NULL);
     /* info that no longer matches the file */
-    EXPECT_ERR(sf__h5_read_rows(path, "features", &info, 0, 1, buf, NULL, err, sizeof err),
+    EXPECT_ERR(sf__h5_read_rows(path, "features", NULL, &info, 0, 1, buf, NULL, err, sizeof err),
                SF_ETYPE, err, path, "features", "caller expects int32");
     sf_value_unref(&s);
 
     /* argument errors, small and NULL error buffers */
-    EXPECT_ERR(sf__h5_probe(path, "", &info, err, sizeof err), SF_EUSAGE, err, path, "\"\"", NULL);
-    CHECK(sf__h5_probe(path, "nope", &info, NULL, 0) == SF_EIO);
+    EXPECT_ERR(sf__h5_probe(path, "", NULL, &info, err, sizeof err), SF_EUSAGE, err, path, "\"\"", NULL);
+    CHECK(sf__h5_probe(path, "nope", NULL, &info, NULL, 0) == SF_EIO);
     char small[8];
-    CHECK(sf__h5_probe(path, "nope", &info, small, sizeof small) == SF_EIO &&
+    CHECK(sf__h5_probe(path, "nope", NULL, &info, small, sizeof small) == SF_EIO &&
           strlen(small) == sizeof small - 1);
 
     /* write failures leave `path` untouched and no temporary file */
@@ -432,14 +449,237 @@ static void test_errors(void) {
                "\".\"", "HDF5");
     int64_t x = 0;
     sf_h5_info kinfo;
-    CHECK(sf__h5_probe(path, "features", &kinfo, err, sizeof err) == 0 && kinfo.dtype == SF_I64);
-    CHECK(sf__h5_read_rows(path, "features", &kinfo, 0, 1, &x, NULL, err, sizeof err) == 0 &&
+    CHECK(sf__h5_probe(path, "features", NULL, &kinfo, err, sizeof err) == 0 && kinfo.dtype == SF_I64);
+    CHECK(sf__h5_read_rows(path, "features", NULL, &kinfo, 0, 1, &x, NULL, err, sizeof err) == 0 &&
           x == 42);
     CHECK(count_tmp_files() == 0);
     sf_value_unref(&bytes);
     sf_value_unref(&old);
     sf_value_unref(&v);
     printf("error checks: %d\n", errors_checked);
+}
+
+/* ---------------------------------------------------------------- storage outside the file */
+
+/* External storage and virtual datasets are refused by default, naming the file, the
+ * dataset, the outside file and the option, without reading it; read when allowed. */
+static void test_outside_storage(void) {
+    char err[1024];
+    h5t_outside p;
+    CHECK(h5t_make_outside(dir, &p) == 0);
+    printf("storage outside the file:\n");
+    static const sf_h5_read_opts allow = {.allow_external = 1};
+    struct {
+        const char *path, *ds, *outside;
+    } c[] = {{p.ext, "ext", p.secret}, {p.vds, "virt", p.src}};
+    for (int i = 0; i < 2; i++) {
+        sf_h5_info info = {.dtype = SF_F64, .ndim = 1, .shape = {8}};
+        double buf[8];
+        memset(buf, 0, sizeof buf);
+        EXPECT_ERR(sf__h5_probe(c[i].path, c[i].ds, NULL, &info, err, sizeof err), SF_EUSAGE, err,
+                   c[i].path, c[i].ds, c[i].outside);
+        CHECK(strstr(err, "--sf-h5-allow-external=1") != NULL);
+        sf_h5_read_opts deny = {0};
+        EXPECT_ERR(sf__h5_probe(c[i].path, c[i].ds, &deny, &info, err, sizeof err), SF_EUSAGE, err,
+                   c[i].path, c[i].ds, "--sf-h5-allow-external=1");
+        info = (sf_h5_info){.dtype = SF_F64, .ndim = 1, .shape = {8}};
+        EXPECT_ERR(sf__h5_read_rows(c[i].path, c[i].ds, NULL, &info, 0, 8, buf, NULL, err,
+                                    sizeof err),
+                   SF_EUSAGE, err, c[i].path, c[i].ds, c[i].outside);
+        for (int k = 0; k < 8; k++) CHECK(buf[k] == 0.0); /* nothing was read */
+
+        CHECK(sf__h5_probe(c[i].path, c[i].ds, &allow, &info, err, sizeof err) == 0);
+        CHECK(info.dtype == SF_F64 && info.ndim == 1 && info.shape[0] == 8);
+        int rc = sf__h5_read_rows(c[i].path, c[i].ds, &allow, &info, 0, 8, buf, NULL, err,
+                                  sizeof err);
+        if (rc) fprintf(stderr, "allowed read of %s: %s\n", c[i].ds, err);
+        CHECK(rc == 0 && memcmp(buf, h5t_secret, sizeof h5t_secret) == 0);
+    }
+}
+
+/* ---------------------------------------------------------------- declared sizes */
+
+/* A dataset that declares more than its file holds is refused from its metadata (probe
+ * and read_rows, which never get to allocate or read); legitimately large declarations
+ * (chunked, compressed, unallocated) are bounded by max_bytes, default physical memory. */
+static void test_sizes(void) {
+    char bomb[600], sizes[600], err[1024], want[256];
+    printf("declared sizes:\n");
+    path_in(bomb, sizeof bomb, "bomb.h5");
+    uint64_t declared;
+    long fsize;
+    CHECK(h5t_make_bomb(bomb, &declared, &fsize) == 0);
+    snprintf(want, sizeof want, "declares %llu bytes", (unsigned long long)declared);
+    char want2[128];
+    snprintf(want2, sizeof want2, "but the file has only %ld", fsize);
+    sf_h5_info info = {.dtype = SF_I16, .ndim = 1, .shape = {(int64_t)H5T_BOMB_ELEMS}};
+    int16_t small[4] = {99, 99, 99, 99};
+    static const sf_h5_read_opts big_limit = {.max_bytes = (uint64_t)1 << 62};
+    for (int k = 0; k < 2; k++) { /* the default limit, and one far above the declaration */
+        const sf_h5_read_opts *o = k ? &big_limit : NULL;
+        EXPECT_ERR(sf__h5_probe(bomb, "bomb", o, &info, err, sizeof err), SF_EIO, err, bomb,
+                   "bomb", want);
+        CHECK(strstr(err, want2) != NULL);
+        EXPECT_ERR(sf__h5_read_rows(bomb, "bomb", o, &info, 0, 2, small, NULL, err, sizeof err),
+                   SF_EIO, err, bomb, "bomb", want2);
+    }
+    CHECK(small[0] == 99 && small[1] == 99);
+
+    path_in(sizes, sizeof sizes, "sizes.h5");
+    CHECK(h5t_make_sizes(sizes) == 0);
+    int have_deflate = H5Zfilter_avail(H5Z_FILTER_DEFLATE) > 0;
+    static const sf_h5_read_opts lim4k = {.max_bytes = 4096}, lim8k = {.max_bytes = 8192},
+                                 lim64k = {.max_bytes = 65536}, lim1m = {.max_bytes = 1 << 20};
+    static double vals[64 * 16];
+    for (int z = 0; z < 1 + have_deflate; z++) {
+        const char *ds = z ? "deflate" : "chunked";
+        EXPECT_ERR(sf__h5_probe(sizes, ds, &lim4k, &info, err, sizeof err), SF_ERANGE, err, sizes,
+                   ds, "8192 bytes");
+        CHECK(strstr(err, "limit of 4096 bytes set by --sf-h5-max-bytes") != NULL);
+        info = (sf_h5_info){.dtype = SF_F64, .ndim = 2, .shape = {64, 16}};
+        EXPECT_ERR(sf__h5_read_rows(sizes, ds, &lim4k, &info, 0, 1, vals, NULL, err, sizeof err),
+                   SF_ERANGE, err, sizes, ds, "--sf-h5-max-bytes");
+        for (int k = 0; k < 2; k++) { /* at the limit, and the default */
+            const sf_h5_read_opts *o = k ? NULL : &lim8k;
+            CHECK(sf__h5_probe(sizes, ds, o, &info, err, sizeof err) == 0 && info.shape[0] == 64);
+            memset(vals, 0, sizeof vals);
+            CHECK(sf__h5_read_rows(sizes, ds, o, &info, 0, 64, vals, NULL, err, sizeof err) == 0);
+            CHECK(vals[0] == 0.0 && vals[17] == 8.5 && vals[64 * 16 - 1] == (64 * 16 - 1) * 0.5);
+        }
+    }
+    if (!have_deflate) printf("  skip deflate dataset: the filter is not available\n");
+    /* unallocated contiguous storage reads as the fill value, within the limit */
+    EXPECT_ERR(sf__h5_probe(sizes, "unalloc", &lim8k, &info, err, sizeof err), SF_ERANGE, err,
+               sizes, "unalloc", "65536 bytes (float64 [8192])");
+    static double fillbuf[8192];
+    CHECK(sf__h5_probe(sizes, "unalloc", &lim64k, &info, err, sizeof err) == 0);
+    CHECK(sf__h5_read_rows(sizes, "unalloc", &lim64k, &info, 0, 8192, fillbuf, NULL, err,
+                           sizeof err) == 0 && fillbuf[0] == 7.0 && fillbuf[8191] == 7.0);
+    EXPECT_ERR(sf__h5_probe(sizes, "unalloc_2g", &lim1m, &info, err, sizeof err), SF_ERANGE, err,
+               sizes, "unalloc_2g", "2147483648 bytes (float64 [268435456])");
+    /* the default limit is the machine's physical memory */
+    EXPECT_ERR(sf__h5_probe(sizes, "huge", NULL, &info, err, sizeof err), SF_ERANGE, err, sizes,
+               "huge", "1152921504606846976 bytes");
+    CHECK(strstr(err, "physical memory") != NULL);
+    CHECK(strstr(err, "--sf-h5-max-bytes") != NULL);
+}
+
+/* ---------------------------------------------------------------- atomic write: modes, full disk */
+
+static int mode_of(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 ? (int)(st.st_mode & 07777) : -1;
+}
+
+static int64_t read_i64(const char *path) {
+    sf_h5_info info;
+    char err[1024];
+    int64_t x = -1;
+    if (sf__h5_probe(path, "features", NULL, &info, err, sizeof err) != 0 ||
+        info.dtype != SF_I64 || info.ndim != 0 ||
+        sf__h5_read_rows(path, "features", NULL, &info, 0, 1, &x, NULL, err, sizeof err) != 0)
+        fprintf(stderr, "read_i64 %s: %s\n", path, err);
+    return x;
+}
+
+/* A replaced file keeps its mode (st_mode & 07777, whatever the umask); a new file gets
+ * 0666 & ~umask. */
+static void test_write_modes(void) {
+    char path[600], err[1024];
+    printf("atomic write, file modes:\n");
+    int before = check_failures;
+    static const mode_t umasks[] = {022, 077};
+    static const int modes[] = {0600, 0640, 0604, 0660, 0644, 0444, 0400};
+    for (size_t u = 0; u < 2; u++) {
+        mode_t old_umask = umask(umasks[u]);
+        for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+            path_in(path, sizeof path, "mode.h5");
+            unlink(path);
+            sf_value *a = sf_value_i64(1), *b = sf_value_i64(2 + (int64_t)i);
+            CHECK(sf__h5_write_atomic(path, "features", a, NULL, 0, err, sizeof err) == 0);
+            CHECK(chmod(path, (mode_t)modes[i]) == 0);
+            CHECK(sf__h5_write_atomic(path, "features", b, NULL, 0, err, sizeof err) == 0);
+            int got = mode_of(path);
+            if (got != modes[i])
+                fprintf(stderr, "umask %03o: replacing a %04o file gave %04o\n",
+                        (unsigned)umasks[u], modes[i], got);
+            CHECK(got == modes[i]);
+            CHECK(read_i64(path) == 2 + (int64_t)i); /* the content is the new one */
+            sf_value_unref(&a);
+            sf_value_unref(&b);
+        }
+        umask(old_umask);
+    }
+    static const mode_t masks[] = {022, 077, 027, 0};
+    for (size_t i = 0; i < sizeof masks / sizeof masks[0]; i++) {
+        path_in(path, sizeof path, "new_mode.h5");
+        unlink(path);
+        mode_t old_umask = umask(masks[i]);
+        sf_value *a = sf_value_i64(5);
+        CHECK(sf__h5_write_atomic(path, "features", a, NULL, 0, err, sizeof err) == 0);
+        umask(old_umask);
+        int got = mode_of(path);
+        if (got != (int)(0666 & ~masks[i]))
+            fprintf(stderr, "umask %03o: a new file got %04o\n", (unsigned)masks[i], got);
+        CHECK(got == (int)(0666 & ~masks[i]));
+        CHECK(read_i64(path) == 5);
+        sf_value_unref(&a);
+    }
+    CHECK(count_tmp_files() == 0);
+    if (check_failures == before)
+        printf("  ok modes kept on replace (umask 022 and 077), 0666 & ~umask for new files\n");
+}
+
+/* A full disk: in a child whose file-size limit (RLIMIT_FSIZE, SIGXFSZ ignored, so writes
+ * fail with EFBIG) stops the write at `limit` bytes. The write fails with SF_EIO, leaves
+ * no temporary file, and the old target keeps its content and mode. */
+static void test_write_full_disk(void) {
+    char path[600];
+    printf("atomic write, full disk (RLIMIT_FSIZE):\n");
+    path_in(path, sizeof path, "full.h5");
+    sf_value *old = sf_value_i64(4242);
+    char err[1024];
+    CHECK(sf__h5_write_atomic(path, "features", old, NULL, 0, err, sizeof err) == 0);
+    CHECK(chmod(path, 0600) == 0);
+    sf_value_unref(&old);
+    int64_t shape[1] = {8192};
+    sf_value *big = sf_value_zeros(SF_F64, 1, shape); /* 64 KiB */
+    static const long limits[] = {0, 1, 96, 512, 800, 2048, 4096, 8192, 40000, 65536};
+    int failed_as_expected = 0;
+    for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) {
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid == 0) {
+            signal(SIGXFSZ, SIG_IGN);
+            struct rlimit r = {(rlim_t)limits[i], (rlim_t)limits[i]};
+            if (setrlimit(RLIMIT_FSIZE, &r) != 0) _exit(3);
+            char e[1024] = "";
+            int rc = sf__h5_write_atomic(path, "features", big, NULL, 0, e, sizeof e);
+            int named = strstr(e, path) && strstr(e, "\"features\"");
+            printf("  limit %6ld: %s %s\n", limits[i], sf_err_name(rc), e);
+            fflush(stdout);
+            _exit(rc == SF_EIO && named ? 0 : rc == 0 ? 1 : 2);
+        }
+        int status = -1;
+        CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+        int code = WIFEXITED(status) ? WEXITSTATUS(status) : 100 + WTERMSIG(status);
+        if (code != 0) fprintf(stderr, "limit %ld: child exit %d\n", limits[i], code);
+        CHECK(code == 0);
+        int ntmp = count_tmp_files();
+        if (ntmp) {
+            fprintf(stderr, "limit %ld: %d temporary file(s) left\n", limits[i], ntmp);
+            remove_tmp_files(); /* so that the next limit is judged on its own */
+        }
+        CHECK(ntmp == 0);
+        int64_t x = read_i64(path);
+        int mode = mode_of(path);
+        CHECK(x == 4242);
+        CHECK(mode == 0600);
+        failed_as_expected += code == 0 && ntmp == 0 && x == 4242 && mode == 0600;
+    }
+    sf_value_unref(&big);
+    printf("  %d of %d writes failed cleanly: SF_EIO, no temporary file left, the old target "
+           "intact\n", failed_as_expected, (int)(sizeof limits / sizeof limits[0]));
 }
 
 static void rm_rf(const char *p) {
@@ -458,6 +698,10 @@ int main(void) {
     test_roundtrips();
     test_big_endian();
     test_errors();
+    test_outside_storage();
+    test_sizes();
+    test_write_modes();
+    test_write_full_disk();
     rm_rf(dir);
     if (!check_failures) printf("test_h5: all checks passed\n");
     CHECK_DONE();

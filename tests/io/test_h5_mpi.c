@@ -70,7 +70,7 @@ static sf_value *make_value(const spec *s) {
 static void check_dataset(const char *path, const spec *s, MPI_Comm comm) {
     sf_h5_info info;
     char err[1024];
-    if (sf__h5_probe(path, s->name, &info, err, sizeof err) != 0) {
+    if (sf__h5_probe(path, s->name, NULL, &info, err, sizeof err) != 0) {
         FAIL("probe: %s", err);
         return;
     }
@@ -80,7 +80,7 @@ static void check_dataset(const char *path, const spec *s, MPI_Comm comm) {
     int64_t lo = rows * rank / nranks, hi = rows * (rank + 1) / nranks;
     size_t mybytes = (size_t)(hi - lo) * rowbytes;
     unsigned char *mine = malloc(mybytes + 1);
-    int rc = sf__h5_read_rows(path, s->name, &info, lo, hi - lo, mine, &comm, err, sizeof err);
+    int rc = sf__h5_read_rows(path, s->name, NULL, &info, lo, hi - lo, mine, &comm, err, sizeof err);
     if (rc != 0) FAIL("%s: collective read_rows(%lld, %lld): %s", s->name, (long long)lo,
                       (long long)(hi - lo), err);
 
@@ -98,7 +98,7 @@ static void check_dataset(const char *path, const spec *s, MPI_Comm comm) {
         for (int r = 1; r < nranks; r++) displs[r] = displs[r - 1] + counts[r - 1];
     MPI_Gatherv(mine, cnt, MPI_BYTE, all, counts, displs, MPI_BYTE, 0, comm);
     if (rank == 0) {
-        rc = sf__h5_read_rows(path, s->name, &info, 0, rows, serial, NULL, err, sizeof err);
+        rc = sf__h5_read_rows(path, s->name, NULL, &info, 0, rows, serial, NULL, err, sizeof err);
         if (rc != 0) FAIL("%s: serial read_rows: %s", s->name, err);
         sf_value *v = make_value(s);
         if (memcmp(all, serial, total) != 0)
@@ -116,24 +116,24 @@ static void check_dataset(const char *path, const spec *s, MPI_Comm comm) {
 static void check_errors(const char *path, MPI_Comm comm) {
     sf_h5_info info;
     char err[1024];
-    if (sf__h5_probe(path, "f64", &info, err, sizeof err) != 0) {
+    if (sf__h5_probe(path, "f64", NULL, &info, err, sizeof err) != 0) {
         FAIL("probe: %s", err);
         return;
     }
     double buf[7 * 4];
     /* the last rank asks for rows past the end; every rank must return SF_ERANGE */
     int64_t row0 = rank == nranks - 1 ? info.shape[0] : 0;
-    int rc = sf__h5_read_rows(path, "f64", &info, row0, 1, buf, &comm, err, sizeof err);
+    int rc = sf__h5_read_rows(path, "f64", NULL, &info, row0, 1, buf, &comm, err, sizeof err);
     if (rc != SF_ERANGE || !strstr(err, path) || !strstr(err, "\"f64\""))
         FAIL("bad range on rank %d only: got %s \"%s\"", nranks - 1, sf_err_name(rc), err);
     else if (rank == 0)
         printf("one rank's bad range -> every rank: %s \"%s\"\n", sf_err_name(rc), err);
     /* a missing dataset on every rank */
-    rc = sf__h5_read_rows(path, "nope", &info, 0, 1, buf, &comm, err, sizeof err);
+    rc = sf__h5_read_rows(path, "nope", NULL, &info, 0, 1, buf, &comm, err, sizeof err);
     if (rc != SF_EIO || !strstr(err, path) || !strstr(err, "\"nope\""))
         FAIL("missing dataset: got %s \"%s\"", sf_err_name(rc), err);
     /* and the communicator still works for a good read afterwards */
-    rc = sf__h5_read_rows(path, "f64", &info, rank, 1, buf, &comm, err, sizeof err);
+    rc = sf__h5_read_rows(path, "f64", NULL, &info, rank, 1, buf, &comm, err, sizeof err);
     if (rc != 0) FAIL("read after errors: %s", err);
 }
 
