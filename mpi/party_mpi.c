@@ -335,13 +335,13 @@ static int pc_bcast(sf_pcomm *bc, int root, sf_value **vp) {
     if (rc) return rc;
     int64_t shape[SF_MAX_DIMS];
     int ndim = (int)d[B_NDIM];
-    for (int i = 0; i < ndim; i++) shape[i] = d[B_SHAPE + i];
     size_t nbytes;
     sf_value *v = NULL;
     void *buf;
     int local = SF_OK;
-    int okshape;
-    nbytes = sf__shape_elems(ndim, shape, &okshape) * sf_dtype_size((sf_dtype)d[B_DTYPE]);
+    /* the agreed description: every rank checks the same numbers and fails alike */
+    if ((rc = sf__value_desc_bytes(d[B_DTYPE], d[B_NDIM], d + B_SHAPE, &nbytes))) return rc;
+    for (int i = 0; i < ndim; i++) shape[i] = d[B_SHAPE + i];
     if ((rc = alloc_agreed(c, nbytes, &v, me != root, (sf_dtype)d[B_DTYPE], ndim, shape, &buf,
                            &local)))
         return rc;

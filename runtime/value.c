@@ -124,6 +124,14 @@ size_t sf__shape_elems(int ndim, const int64_t *shape, int *ok) {
     return n;
 }
 
+int sf__value_desc_bytes(int64_t dtype, int64_t ndim, const int64_t *shape, size_t *nbytes) {
+    if (dtype < 0 || dtype >= SF_NDTYPES || ndim < 0 || ndim > SF_MAX_DIMS) return SF_EINVAL;
+    int ok;
+    size_t elems = sf__shape_elems((int)ndim, shape, &ok);
+    if (!ok || __builtin_mul_overflow(elems, sf_dtype_size((sf_dtype)dtype), nbytes)) return SF_ERANGE;
+    return SF_OK;
+}
+
 #define SF__HDR_SIZE ((sizeof(struct sf_value) + 15) & ~(size_t)15)
 
 static __thread struct small_block {

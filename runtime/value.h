@@ -51,6 +51,9 @@ static inline uint64_t sf__mix64(uint64_t h) {
 }
 /* 64-bit digest of dtype, shape and data (debug-mode argument check). */
 uint64_t sf__value_digest(const sf_value *v);
+/* Bytes of a value described by numbers from elsewhere (another rank, a file): 0 and
+ * *nbytes, SF_EINVAL for a bad dtype or rank, SF_ERANGE for bad extents or an overflow. */
+int sf__value_desc_bytes(int64_t dtype, int64_t ndim, const int64_t *shape, size_t *nbytes);
 /* Element count of a shape; returns 0 and sets *ok = 0 on overflow or bad extents. */
 size_t sf__shape_elems(int ndim, const int64_t *shape, int *ok);
 

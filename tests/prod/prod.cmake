@@ -103,6 +103,12 @@ if(TARGET sfmpi-keygen)
       LABELS prod attack TIMEOUT 120)
   endforeach()
 
+  # The secret key is not in a core dump of a running party (gcore; skipped without it).
+  sf_add_test(NAME prod_key_not_in_core
+    COMMAND ${_sf_prod}/test_coredump.sh $<TARGET_FILE:steady> ${_keygen}
+    LABELS prod TIMEOUT 60)
+  set_tests_properties(prod_key_not_in_core PROPERTIES SKIP_RETURN_CODE 77)
+
   foreach(case wrong_key unknown_party key_mode other_job cluster_key fifo)
     sf_add_test(NAME prod_refused_${case}
       COMMAND ${_sf_prod}/test_refused.sh ${case} $<TARGET_FILE:bigtransfer> ${_keygen}

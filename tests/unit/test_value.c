@@ -101,5 +101,20 @@ int main(void) {
         sf_value_unref(&w);
         sf_value_unref(&v);
     }
+
+    /* descriptions from elsewhere (a party communicator's broadcast): checked, with
+     * overflow, before anything is allocated */
+    size_t nb = 0;
+    const int64_t sh2[2] = {3, 4}, hugesh[2] = {INT64_C(1) << 40, INT64_C(1) << 30},
+                  negd[1] = {-1}, wrap[1] = {INT64_C(1) << 61};
+    CHECK(sf__value_desc_bytes(SF_F64, 2, sh2, &nb) == SF_OK && nb == 96);
+    CHECK(sf__value_desc_bytes(SF_F64, 0, NULL, &nb) == SF_OK && nb == 8);
+    CHECK(sf__value_desc_bytes(SF_U8, 2, hugesh, &nb) == SF_ERANGE);   /* 2^70 elements */
+    CHECK(sf__value_desc_bytes(SF_F64, 1, wrap, &nb) == SF_ERANGE);  /* 2^61 x 8 bytes */
+    CHECK(sf__value_desc_bytes(SF_I32, 1, negd, &nb) == SF_ERANGE);
+    CHECK(sf__value_desc_bytes(-1, 1, sh2, &nb) == SF_EINVAL);
+    CHECK(sf__value_desc_bytes(SF_NDTYPES, 1, sh2, &nb) == SF_EINVAL);
+    CHECK(sf__value_desc_bytes(SF_F64, SF_MAX_DIMS + 1, sh2, &nb) == SF_EINVAL);
+    CHECK(sf__value_desc_bytes(SF_F64, -1, sh2, &nb) == SF_EINVAL);
     CHECK_DONE();
 }
