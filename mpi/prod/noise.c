@@ -10,6 +10,7 @@
  */
 #include "mpi/prod/noise.h"
 
+#include <pthread.h>
 #include <sodium.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -275,20 +276,24 @@ void sf__noise_wipe(sf_noise_hs *hs)
 /* The static public key, remembered for the last static key seen (a party uses one key
  * for all its handshakes): keyed by a BLAKE2b hash of the private key, so no copy of the
  * secret is kept; saves one X25519 per handshake on the connection's critical path.
- * Not thread-safe: handshakes run on one thread (the bridge's). */
+ * Under a lock: several bridges may share a process (tests, or two runs of a program). */
 static int static_public(uint8_t pub[32], const uint8_t priv[32]) {
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
     static uint8_t key_hash[32], cached_pub[32];
     static int have;
     uint8_t h[32];
     crypto_generichash(h, sizeof h, priv, 32, NULL, 0);
-    if (have && sodium_memcmp(h, key_hash, sizeof h) == 0) {
-        memcpy(pub, cached_pub, 32);
-        return 0;
-    }
+    pthread_mutex_lock(&mu);
+    int hit = have && sodium_memcmp(h, key_hash, sizeof h) == 0;
+    if (hit) memcpy(pub, cached_pub, 32);
+    pthread_mutex_unlock(&mu);
+    if (hit) return 0;
     if (crypto_scalarmult_base(pub, priv) != 0) return -1;
+    pthread_mutex_lock(&mu);
     memcpy(key_hash, h, sizeof h);
     memcpy(cached_pub, pub, 32);
     have = 1;
+    pthread_mutex_unlock(&mu);
     return 0;
 }
 
