@@ -23,7 +23,7 @@
 #include <string.h>
 
 #include "mpi/party.h"
-#include "runtime/value.h"
+#include "core/value.h"
 
 #include "bench_util.h"
 

@@ -34,9 +34,20 @@
 #include <string.h>
 
 #include "devices/spu/spu_proto.h"
-#include "runtime/internal.h"
+#include "runtime/device.h"
 
 typedef struct sf_spu_dev sf_spu_dev;
+
+static const struct sf_device_ops spu_ops;
+
+/* The class's state in a context (sf->dev_state[SF_DEV_SPU]): the SPUs in creation order,
+ * the same on every party. */
+typedef struct spu_state {
+    sf_spu_dev **spus;
+    int n;
+} spu_state;
+
+static spu_state *state_of(const sf_ctx *sf) { return sf->dev_state[SF_DEV_SPU]; }
 
 struct sf_spu_dev {
     int idx;
@@ -321,39 +332,46 @@ sf_device sf__spu(sf_ctx *sf, const char *const *parties, int n, const sf_spu_op
         free(peer);
         d->net.bytes_sent = d->net.rounds = 0; /* count the protocol's traffic only */
     }
-    sf_spu_dev **t = realloc(sf->spus, sizeof *t * (size_t)(sf->nspus + 1));
+    spu_state *st = state_of(sf);
+    if (!st && !(st = sf->dev_state[SF_DEV_SPU] = calloc(1, sizeof *st)))
+        sf__fatal(sf, SF_EXIT_FAILURE, "out of memory");
+    sf__device_register(sf, SF_DEV_SPU, &spu_ops);
+    sf_spu_dev **t = realloc(st->spus, sizeof *t * (size_t)(st->n + 1));
     if (!t) sf__fatal(sf, SF_EXIT_FAILURE, "out of memory");
-    sf->spus = t;
-    d->idx = sf->nspus;
-    sf->spus[sf->nspus++] = d;
+    st->spus = t;
+    d->idx = st->n;
+    st->spus[st->n++] = d;
     return (sf_device){sf, SF_DEV_SPU, d->idx};
 }
 
-void sf__spu_free_all(sf_ctx *sf) {
-    for (int i = 0; i < sf->nspus; i++) {
-        sf_spu_dev *d = sf->spus[i];
+static void spu_free_all(sf_ctx *sf) {
+    spu_state *st = state_of(sf);
+    for (int i = 0; st && i < st->n; i++) {
+        sf_spu_dev *d = st->spus[i];
         if (d->proto) sf_spu_proto_destroy(d->proto);
         sodium_memzero(&d->params, sizeof d->params);
         free(d->members);
         free(d);
     }
-    free(sf->spus);
-    sf->spus = NULL;
-    sf->nspus = 0;
+    if (st) free(st->spus);
+    free(st);
+    sf->dev_state[SF_DEV_SPU] = NULL;
 }
 
 static sf_spu_dev *dev_of(sf_ctx *sf, sf_device dev, sf_site site) {
-    if (dev.sf != sf || dev.kind != SF_DEV_SPU || dev.party < 0 || dev.party >= sf->nspus)
+    spu_state *st = state_of(sf);
+    if (dev.sf != sf || dev.kind != SF_DEV_SPU || !st || dev.party < 0 || dev.party >= st->n)
         sf__fatal(sf, SF_EXIT_FAILURE, "%s at %s:%d: not a valid SPU device", site.what,
                   sf__basename(site.file), site.line);
-    return sf->spus[dev.party];
+    return st->spus[dev.party];
 }
 
 int sf_spu_stats(sf_device dev, sf_spu_counters *out) {
     if (!out) return SF_EINVAL;
     *out = (sf_spu_counters){0, 0};
-    if (!dev.sf || dev.kind != SF_DEV_SPU || dev.party < 0 || dev.party >= dev.sf->nspus) return SF_EINVAL;
-    const sf_spu_dev *d = dev.sf->spus[dev.party];
+    const spu_state *st = dev.sf ? state_of(dev.sf) : NULL;
+    if (dev.kind != SF_DEV_SPU || !st || dev.party < 0 || dev.party >= st->n) return SF_EINVAL;
+    const sf_spu_dev *d = st->spus[dev.party];
     if (d->role >= 0) *out = (sf_spu_counters){d->net.bytes_sent, d->net.rounds};
     return SF_OK;
 }
@@ -505,7 +523,7 @@ static int public_slot(sf_spu_dev *d, const sf_value *v, spu_slot *sl) {
 
 /* ------------------------------------------------------------------ kernel ops */
 
-static spu_kctx *kctx(sf_spu_task *t) { return sf__task_spu(t); }
+static spu_kctx *kctx(sf_spu_task *t) { return sf__task_kernel(t); }
 
 static int new_slot(spu_kctx *k) {
     if (k->nslots == k->cap) {
@@ -699,9 +717,8 @@ sf_spu_val sf_spu_matmul(sf_spu_task *t, sf_spu_val va, sf_spu_val vb) {
 
 /* ------------------------------------------------------------------ calls */
 
-sf_obj sf__spu_call(sf_device dev, sf_task_fn fn, sf_site site, int nret, sf_obj *outs,
-                    const sf_argv_item *args, int nargs) {
-    sf_ctx *sf = dev.sf;
+static sf_obj spu_call(sf_ctx *sf, sf_device dev, sf_task_fn fn, sf_site site, int nret,
+                       sf_obj *outs, const sf_argv_item *args, int nargs) {
     sf_spu_dev *d = dev_of(sf, dev, site);
     if (nret < 1 || nret > 64 || nargs < 0 || !fn)
         sf__fatal(sf, SF_EXIT_FAILURE, "SF_REMOTE on an SPU at %s:%d: bad call", sf__basename(site.file), site.line);
@@ -730,11 +747,12 @@ sf_obj sf__spu_call(sf_device dev, sf_task_fn fn, sf_site site, int nret, sf_obj
             if (!e || e->kind != SF__ENT_OBJ)
                 sf__fatal(sf, SF_EXIT_FAILURE, "%s at %s:%d: argument %d is not a live object", site.what,
                           sf__basename(site.file), site.line, i);
-            if (e->spu && e->spu != d->idx + 1)
+            int in_spu = e->dev_kind == SF_DEV_SPU;
+            if (e->dev_kind && (!in_spu || e->dev_idx != d->idx))
                 sf__fatal(sf, SF_EXIT_FAILURE, "%s at %s:%d: argument %d lives in another SPU; reveal it "
                           "with sf_to first", site.what, sf__basename(site.file), site.line, i);
             sf_value *sv = NULL, *ferr = NULL;
-            if (e->spu) {
+            if (in_spu) {
                 if (d->role >= 0) {
                     if (e->state == SF__ST_FAILED) ferr = sf_value_ref(e->err);
                     else sv = sf_value_ref(e->val);
@@ -776,7 +794,8 @@ sf_obj sf__spu_call(sf_device dev, sf_task_fn fn, sf_site site, int nret, sf_obj
     for (int i = 0; i < nret; i++) {
         res[i] = sf__obj_new(sf, SF__OBJ_ID(sf->call_seq, i), d->members[0], site);
         if (!res[i]) sf__fatal(sf, SF_EXIT_FAILURE, "out of memory");
-        res[i]->spu = (int16_t)(d->idx + 1);
+        res[i]->dev_kind = SF_DEV_SPU;
+        res[i]->dev_idx = (int16_t)d->idx;
         for (int j = 0; j < d->n; j++) sf__obj_set_holder(sf, res[i], d->members[j]);
         if (d->dealer >= 0) sf__obj_set_holder(sf, res[i], d->dealer);
         if (outs) outs[i] = (sf_obj){sf, res[i]->id};
@@ -785,7 +804,7 @@ sf_obj sf__spu_call(sf_device dev, sf_task_fn fn, sf_site site, int nret, sf_obj
     /* 3. the participants run the kernel jointly */
     if (d->role >= 0) {
         if (!err) {
-            char *msg = sf__run_spu_kernel(sf, fn, site, nargs, nret, &k);
+            char *msg = sf__run_device_kernel(sf, fn, site, &k);
             for (int i = 0; i < nret && !msg; i++)
                 if (k.ret[i] < 0 && asprintf(&msg, "returned without setting result %d (sf_spu_return)", i) < 0)
                     msg = NULL;
@@ -820,15 +839,16 @@ sf_obj sf__spu_call(sf_device dev, sf_task_fn fn, sf_site site, int nret, sf_obj
 /* ------------------------------------------------------------------ moving in and out */
 
 /* sf_to(pyu object, spu): a new SPU object holding the shares. */
-sf_obj sf__spu_share_obj(sf_ctx *sf, sf_entry *e, sf_device dev, sf_site site) {
+static sf_obj spu_share_in(sf_ctx *sf, sf_entry *e, sf_device dev, sf_site site) {
     sf_spu_dev *d = dev_of(sf, dev, site);
-    if (e->spu)
-        sf__fatal(sf, SF_EXIT_FAILURE, "sf_to at %s:%d: the object is already in an SPU",
+    if (e->dev_kind)
+        sf__fatal(sf, SF_EXIT_FAILURE, "sf_to at %s:%d: the object is already in a device; reveal it first",
                   sf__basename(site.file), site.line);
     sf_value *ferr = NULL, *sv = share_in(sf, d, e, &ferr);
     sf_entry *n = sf__obj_new(sf, SF__OBJ_ID(sf->call_seq, 0), d->members[0], site);
     if (!n) sf__fatal(sf, SF_EXIT_FAILURE, "out of memory");
-    n->spu = (int16_t)(d->idx + 1);
+    n->dev_kind = SF_DEV_SPU;
+    n->dev_idx = (int16_t)d->idx;
     for (int j = 0; j < d->n; j++) sf__obj_set_holder(sf, n, d->members[j]);
     if (d->dealer >= 0) sf__obj_set_holder(sf, n, d->dealer);
     if (d->role >= 0) {
@@ -848,8 +868,8 @@ sf_obj sf__spu_share_obj(sf_ctx *sf, sf_entry *e, sf_device dev, sf_site site) {
 /* Reveal SPU entry e to party `to` (or every party if to < 0): the members send their
  * shares; the receivers combine them. Returns the plaintext (or the failure chain, with
  * *failed set) on the receivers, NULL elsewhere. */
-sf_value *sf__spu_reveal(sf_ctx *sf, sf_entry *e, int to, int *failed) {
-    sf_spu_dev *d = sf->spus[e->spu - 1];
+static sf_value *spu_reveal(sf_ctx *sf, sf_entry *e, int to, int *failed) {
+    sf_spu_dev *d = state_of(sf)->spus[e->dev_idx];
     int np = sf__nparties(sf);
     *failed = 0;
     if (d->role >= 0 && d->role < d->n) { /* a member sends its share */
@@ -909,3 +929,18 @@ sf_value *sf__spu_reveal(sf_ctx *sf, sf_entry *e, int to, int *failed) {
     sf_value_unref(&first);
     return out;
 }
+
+/* A device of shares: nothing in the clear, no actors. */
+static int spu_owner(sf_ctx *sf, sf_device dev) {
+    (void)sf, (void)dev;
+    return -1;
+}
+
+static const struct sf_device_ops spu_ops = {
+    .name = "SPU",
+    .call = spu_call,
+    .share_in = spu_share_in,
+    .reveal = spu_reveal,
+    .owner = spu_owner,
+    .free = spu_free_all,
+};

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "devices/pyu.h"
 #include "io/h5.h"
 #include "mpi/party.h"
 #include "runtime/internal.h"
@@ -186,7 +187,7 @@ sf_obj sf__h5_write(sf_obj obj, const char *file, const char *dataset, sf_site s
     if (!e)
         sf__fatal(obj.sf, SF_EXIT_FAILURE, "sf_h5_write at %s:%d: the object does not exist "
                   "(released already?)", sf__basename(site.file), site.line);
-    sf_device owner = {obj.sf, SF_DEV_PYU, e->owner};
+    sf_device owner = sf__pyu_of(obj.sf, e->owner);
     sf_argv_item args[3] = {SF_OBJ(obj), SF_STR(file ? file : ""), SF_STR(dataset ? dataset : "")};
     return sf__remote_dev(owner, h5_write_task, site, 1, NULL, args, 3);
 }

@@ -16,7 +16,7 @@
  * abort may come at any time from the runtime's fatal path (after the transport has told
  * the peers): it ends this job now with the code and never returns.
  *
- * Backends include no runtime headers but the value layout (runtime/value.h); what they
+ * Backends include no runtime headers but the value layout (core/value.h); what they
  * need from the runtime comes in through sf_launch.
  */
 #ifndef SF_MPI_MODE_H

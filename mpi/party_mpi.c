@@ -38,7 +38,7 @@
 #include <string.h>
 
 #include "mpi/party.h"
-#include "runtime/value.h"
+#include "core/value.h"
 
 #define CHUNK_MAX ((size_t)1 << 30) /* bytes per MPI call, and elements per reduction call */
 #define INLINE_MAX 8192

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "mpi/party.h"
-#include "runtime/value.h"
+#include "core/value.h"
 
 /* U: the unsigned type the arithmetic is done in (at least unsigned int, so uint16_t
  * products cannot overflow a promoted int). */

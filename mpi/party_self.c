@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "mpi/party.h"
-#include "runtime/value.h"
+#include "core/value.h"
 
 static int self_send(sf_pcomm *c, int dst, int tag, sf_value *v) { return SF_EINVAL; }
 static int self_recv(sf_pcomm *c, int src, int tag, sf_value **v) { return SF_EINVAL; }

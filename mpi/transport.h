@@ -14,7 +14,7 @@
  * transport_mpi.c (MPI point-to-point on a private communicator), mpi/prod/bridge.c
  * (encrypted TCP channels). Byte transports encode headers with the wire layer
  * (mpi/wire.h). Backends include no runtime headers except the value layout
- * (runtime/value.h); a mode backend (mpi/mode.h) creates them.
+ * (core/value.h); a mode backend (mpi/mode.h) creates them.
  */
 #ifndef SF_MPI_TRANSPORT_H
 #define SF_MPI_TRANSPORT_H

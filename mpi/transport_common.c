@@ -1,6 +1,6 @@
 /* Pieces shared by the transport backends. */
 #include "mpi/transport.h"
-#include "runtime/value.h"
+#include "core/value.h"
 
 int sf__bye_exchange(sf_transport *t, const sf_msg_hdr *bye) {
     int rc;

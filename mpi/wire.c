@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "runtime/value.h"
+#include "core/value.h"
 
 static void put16(uint8_t *p, uint16_t v) {
     p[0] = (uint8_t)v;

@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "mpi/party.h"
-#include "runtime/internal.h"
+#include "runtime/device.h"
 
 enum {
     SALT_FN = 0x1001, SALT_METHOD = 0x1002, SALT_NEW = 0x1003, SALT_TO = 0x1004,
@@ -39,7 +39,7 @@ struct sf_task {
     void *state;
     char *errmsg;
     sf_comm *comm; /* collective kernels */
-    void *spu;     /* SPU kernels: the device's kernel context */
+    void *kernel;  /* device kernels: the device's kernel context */
 };
 
 /* ------------------------------------------------------------------ helpers */
@@ -111,7 +111,7 @@ static void fill_hdr(sf_ctx *sf, sf_msg_hdr *h, uint32_t kind, uint64_t id) {
 static void debug_stop_if_failed(sf_ctx *sf, sf_entry *e);
 static sf_value *chain_new(const char *head, const sf_value *cause);
 
-static sf_entry *lookup(sf_ctx *sf, uint64_t id, const char *use) {
+sf_entry *sf__obj_lookup(sf_ctx *sf, uint64_t id, const char *use) {
     sf_entry *e = sf__obj_find(sf, id);
     if (!e) {
         char b[32];
@@ -218,14 +218,15 @@ static void recv_entry(sf_ctx *sf, sf_entry *e) {
 }
 
 /* Make sure party `dst` holds e: the owner sends, dst receives, all mark it. */
-static void move_to(sf_ctx *sf, sf_entry *e, int dst) {
-    if (e->spu) {
+void sf__obj_move(sf_ctx *sf, sf_entry *e, int dst) {
+    if (e->dev_kind) {
         char b[32];
+        const struct sf_device_ops *ops = sf__device_class(sf, e->dev_kind);
         fmt_id(b, sizeof b, e->id);
         sf__fatal(sf, SF_EXIT_FAILURE,
-                  "%s at %s:%d: object %s is secret (it lives in an SPU); reveal it to a party with "
+                  "%s at %s:%d: object %s is secret (it lives in an %s); reveal it to a party with "
                   "sf_to(obj, pyu) or sf_get first",
-                  sf->site.what, sf__basename(sf->site.file), sf->site.line, b);
+                  sf->site.what, sf__basename(sf->site.file), sf->site.line, b, ops ? ops->name : "device");
     }
     if (sf__obj_holds(sf, e, dst)) return;
     if (sf->party == e->owner) send_entry(sf, e, dst);
@@ -305,12 +306,10 @@ int sf_nargs(const sf_task *t) { return t->nargs; }
 int sf_nreturns(const sf_task *t) { return t->nret; }
 void *sf_state(sf_task *t) { return t->state; }
 sf_comm *sf_task_comm(sf_task *t) { return t->comm; }
-void *sf__task_spu(sf_task *t) { return t->spu; }
+void *sf__task_kernel(sf_task *t) { return t->kernel; }
 
-char *sf__run_spu_kernel(sf_ctx *sf, sf_task_fn fn, sf_site site, int nargs, int nret, void *spu) {
-    sf_task t = {.sf = sf, .name = site.what, .site = site, .nargs = 0, .nret = 0, .spu = spu};
-    (void)nargs;
-    (void)nret;
+char *sf__run_device_kernel(sf_ctx *sf, sf_task_fn fn, sf_site site, void *kctx) {
+    sf_task t = {.sf = sf, .name = site.what, .site = site, .nargs = 0, .nret = 0, .kernel = kctx};
     sf->in_task = 1;
     int rc = fn(&t);
     sf->in_task = 0;
@@ -589,11 +588,11 @@ static sf_obj do_call(sf_ctx *sf, enum call_kind kind, int exec, int coll, sf_ta
     /* 2. move object arguments to the executing party */
     for (int i = 0; i < nargs; i++) {
         if (args[i].kind != SF_ARGK_OBJ) continue;
-        sf_entry *e = lookup(sf, args[i].u.obj.id, site.what);
+        sf_entry *e = sf__obj_lookup(sf, args[i].u.obj.id, site.what);
         if (e->kind != SF__ENT_OBJ)
             sf__fatal(sf, SF_EXIT_FAILURE, "%s at %s:%d: argument %d is an actor, not an object",
                       site.what, sf__basename(site.file), site.line, i);
-        move_to(sf, e, exec);
+        sf__obj_move(sf, e, exec);
     }
 
     /* 3. result entries, everywhere */
@@ -640,27 +639,31 @@ static sf_obj do_call(sf_ctx *sf, enum call_kind kind, int exec, int coll, sf_ta
     return first;
 }
 
-static int device_party(sf_ctx *sf, sf_device dev, sf_site site) {
-    if (dev.sf != sf || (dev.kind != SF_DEV_PYU && dev.kind != SF_DEV_PYU_ALL) || dev.party < 0 ||
-        dev.party >= sf__nparties(sf))
-        sf__fatal(sf, SF_EXIT_FAILURE, "%s at %s:%d: not a valid PYU device", site.what,
+/* The class of a device handle of this context, or a fatal report naming the call site. */
+static const struct sf_device_ops *device_of(sf_ctx *sf, sf_device dev, sf_site site) {
+    const struct sf_device_ops *ops = dev.sf == sf ? sf__device_class(sf, dev.kind) : NULL;
+    if (!ops)
+        sf__fatal(sf, SF_EXIT_FAILURE, "%s at %s:%d: not a valid device", site.what,
                   sf__basename(site.file), site.line);
-    return dev.party;
+    return ops;
+}
+
+sf_obj sf__call_task(sf_ctx *sf, int exec, int coll, sf_task_fn fn, sf_site site, int nret,
+                     sf_obj *outs, const sf_argv_item *args, int nargs, uint64_t salt) {
+    if (!fn) sf__fatal(sf, SF_EXIT_FAILURE, "SF_REMOTE at %s:%d: NULL function",
+                       sf__basename(site.file), site.line);
+    return do_call(sf, CALL_FN, exec, coll, fn, NULL, NULL, site, nret, outs, args, nargs,
+                   sf__mix(SALT_FN, salt));
 }
 
 sf_obj sf__remote_dev(sf_device dev, sf_task_fn fn, sf_site site, int nret, sf_obj *outs,
                       const sf_argv_item *args, int nargs) {
     sf_ctx *sf = dev.sf;
-    if (dev.kind == SF_DEV_SPU) return sf__spu_call(dev, fn, site, nret, outs, args, nargs);
-    int exec = device_party(sf, dev, site);
-    if (!fn) sf__fatal(sf, SF_EXIT_FAILURE, "SF_REMOTE at %s:%d: NULL function",
-                       sf__basename(site.file), site.line);
-    return do_call(sf, CALL_FN, exec, dev.kind == SF_DEV_PYU_ALL, fn, NULL, NULL, site, nret, outs,
-                   args, nargs, SALT_FN ^ ((uint64_t)dev.kind << 32));
+    return device_of(sf, dev, site)->call(sf, dev, fn, site, nret, outs, args, nargs);
 }
 
 static sf_entry *actor_entry(sf_ctx *sf, sf_actor a, sf_site site) {
-    sf_entry *e = lookup(sf, a.id, site.what);
+    sf_entry *e = sf__obj_lookup(sf, a.id, site.what);
     if (e->kind != SF__ENT_ACTOR)
         sf__fatal(sf, SF_EXIT_FAILURE, "%s at %s:%d: the handle is an object, not an actor",
                   site.what, sf__basename(site.file), site.line);
@@ -697,7 +700,10 @@ sf_obj sf__actor_call_name(sf_actor actor, const char *method, sf_site site,
 sf_actor sf__actor_new(sf_device dev, const sf_actor_class *cls, sf_site site,
                        const sf_argv_item *args, int nargs) {
     sf_ctx *sf = dev.sf;
-    int exec = device_party(sf, dev, site);
+    int exec = device_of(sf, dev, site)->owner(sf, dev);
+    if (exec < 0)
+        sf__fatal(sf, SF_EXIT_FAILURE, "SF_ACTOR at %s:%d: an actor lives on a party's device (a "
+                  "PYU), not on a device of shares", sf__basename(site.file), site.line);
     if (!cls || !cls->name)
         sf__fatal(sf, SF_EXIT_FAILURE, "SF_ACTOR at %s:%d: NULL class or class without a name",
                   sf__basename(site.file), site.line);
@@ -732,47 +738,25 @@ int sf__kill(sf_actor actor, sf_site site) {
 
 sf_obj sf__to(sf_obj obj, sf_device dev, sf_site site) {
     sf_ctx *sf = obj.sf;
-    int spu_dst = dev.sf == sf && dev.kind == SF_DEV_SPU;
-    int dst = spu_dst ? -1 : device_party(sf, dev, site);
-    call_begin(sf, site, sf__mix(SALT_TO, obj.id ^ ((uint64_t)(uint32_t)dst << 48) ^
-                                              ((uint64_t)dev.kind << 40) ^ (uint64_t)dev.party));
-    sf_entry *e = lookup(sf, obj.id, "sf_to");
+    const struct sf_device_ops *ops = device_of(sf, dev, site);
+    call_begin(sf, site, sf__mix(SALT_TO, obj.id ^ ((uint64_t)dev.kind << 40) ^ (uint64_t)(uint32_t)dev.party));
+    sf_entry *e = sf__obj_lookup(sf, obj.id, "sf_to");
     if (e->kind != SF__ENT_OBJ)
         sf__fatal(sf, SF_EXIT_FAILURE, "sf_to at %s:%d: an actor cannot be moved",
                   sf__basename(site.file), site.line);
-    if (spu_dst) return sf__spu_share_obj(sf, e, dev, site);
-    if (e->spu) { /* reveal to one party: the members send it their shares */
-        int failed = 0;
-        sf_value *v = sf__spu_reveal(sf, e, dst, &failed);
-        sf_entry *n = sf__obj_new(sf, SF__OBJ_ID(sf->call_seq, 0), dst, site);
-        if (!n) sf__fatal(sf, SF_EXIT_FAILURE, "out of memory creating an object");
-        if (sf->party == dst) {
-            n->state = failed ? SF__ST_FAILED : SF__ST_READY;
-            if (failed) n->err = v;
-            else n->val = v;
-        }
-        return (sf_obj){sf, n->id};
-    }
-    move_to(sf, e, dst);
-    sf_entry *n = sf__obj_new(sf, SF__OBJ_ID(sf->call_seq, 0), dst, site);
-    if (!n) sf__fatal(sf, SF_EXIT_FAILURE, "out of memory creating an object");
-    sf__obj_copy_holders(sf, n, e);
-    n->state = e->state;
-    n->val = sf_value_ref(e->val);
-    n->err = sf_value_ref(e->err);
-    return (sf_obj){sf, n->id};
+    return ops->share_in(sf, e, dev, site);
 }
 
 int sf__get(sf_ctx *sf, sf_obj obj, sf_value **out, sf_site site) {
     call_begin(sf, site, sf__mix(SALT_GET, obj.id));
-    sf_entry *e = lookup(sf, obj.id, "sf_get");
+    sf_entry *e = sf__obj_lookup(sf, obj.id, "sf_get");
     if (e->kind != SF__ENT_OBJ)
         sf__fatal(sf, SF_EXIT_FAILURE, "sf_get at %s:%d: an actor has no value",
                   sf__basename(site.file), site.line);
-    if (e->spu) { /* reveal to every party: each member sends everyone its share */
+    if (e->dev_kind) { /* its device reveals it to every party */
         if (!e->revealed) {
             int failed = 0;
-            sf_value *v = sf__spu_reveal(sf, e, -1, &failed);
+            sf_value *v = sf__device_class(sf, e->dev_kind)->reveal(sf, e, -1, &failed);
             if (failed) {
                 sf__set_error(sf, "%s", sf_value_cstr(v));
                 sf_value_unref(&v);
@@ -805,7 +789,7 @@ int sf__wait(sf_ctx *sf, const sf_obj *objs, int n, sf_site site) {
     call_begin(sf, site, salt);
     int np = sf__nparties(sf), rc = SF_OK;
     for (int i = 0; i < n; i++) {
-        sf_entry *e = lookup(sf, objs[i].id, "sf_wait");
+        sf_entry *e = sf__obj_lookup(sf, objs[i].id, "sf_wait");
         if (e->kind == SF__ENT_ACTOR) continue;
         if (sf->party == e->owner) {
             sf_msg_hdr h;
@@ -834,7 +818,7 @@ int sf__wait(sf_ctx *sf, const sf_obj *objs, int n, sf_site site) {
 void sf__release(sf_obj obj, sf_site site) {
     sf_ctx *sf = obj.sf;
     call_begin(sf, site, sf__mix(SALT_REL, obj.id));
-    sf_entry *e = lookup(sf, obj.id, "sf_release");
+    sf_entry *e = sf__obj_lookup(sf, obj.id, "sf_release");
     if (e->kind != SF__ENT_OBJ)
         sf__fatal(sf, SF_EXIT_FAILURE, "sf_release at %s:%d: use sf_kill for actors",
                   sf__basename(site.file), site.line);

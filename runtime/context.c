@@ -11,7 +11,7 @@
 
 #include "mpi/mode.h"
 #include "mpi/mpi_job.h"
-#include "runtime/internal.h"
+#include "runtime/device.h"
 
 /* ------------------------------------------------------------------ small helpers */
 
@@ -121,6 +121,10 @@ void sf__on_bye_mismatch(void *arg, int src, const sf_msg_hdr *got) {
                                             : "");
 }
 
+void sf__device_register(sf_ctx *sf, int kind, const struct sf_device_ops *ops) {
+    if (kind > 0 && kind < SF__DEV_KINDS) sf->dev_ops[kind] = ops;
+}
+
 int sf__ctx_init(sf_ctx *sf, sf_run_state *run, int party) {
     memset(sf, 0, sizeof *sf);
     sf->run = run;
@@ -131,7 +135,8 @@ int sf__ctx_init(sf_ctx *sf, sf_run_state *run, int party) {
 
 void sf__ctx_free(sf_ctx *sf) {
     sf__objtab_free(sf);
-    sf__spu_free_all(sf);
+    for (int k = 0; k < SF__DEV_KINDS; k++) /* each class frees its own state once */
+        if (sf->dev_ops[k] && sf->dev_state[k]) sf->dev_ops[k]->free(sf);
     free(sf->last_error);
     free(sf->early_notices);
     sf->last_error = NULL;

@@ -14,10 +14,11 @@
 #include <stdio.h>
 
 #include "mpi/transport.h"
-#include "runtime/value.h"
+#include "core/value.h"
 #include "sfmpi/sf.h"
 
 #define SF__HIST 32 /* calls remembered for divergence reports (power of two) */
+#define SF__DEV_KINDS 4 /* sf_device_kind values */
 
 /* ---- options (options.c) */
 typedef struct sf_opts {
@@ -57,8 +58,10 @@ typedef struct sf_entry {
     int32_t owner; /* party that sends it */
     uint8_t kind, state;
     uint8_t killed;  /* actors */
-    int16_t spu;     /* 0, or 1 + the SPU's index: val/err are this participant's share */
-    sf_value *revealed; /* an SPU object's plaintext after sf_get */
+    uint8_t dev_kind; /* 0: held in the clear by its owner; else the device (sf_device_kind)
+                         that holds it, val/err being this party's part (runtime/device.h) */
+    int16_t dev_idx;  /* the instance of that device */
+    sf_value *revealed; /* a device object's plaintext after sf_get */
     uint64_t hold;   /* holder bitmap when nparties <= 64 */
     int32_t *holdv;  /* more parties: holder list (usually 1-3 entries) ... */
     int32_t nhold, caphold;
@@ -107,13 +110,15 @@ struct sf_ctx {
     int nearly, capearly;
     int finished;
     int exit_code;
-    struct sf_spu_dev **spus; /* SPU devices, in creation order (same on every party) */
-    int nspus;
+    const struct sf_device_ops *dev_ops[SF__DEV_KINDS]; /* registered classes (runtime/device.h) */
+    void *dev_state[SF__DEV_KINDS]; /* each device class's own state */
 };
 
 struct sf_mode_ops;
 struct sf_mode_backend;
 struct sf_layout;
+
+struct sf_device_ops;
 
 struct sf_run_state {
     sf_opts opts;
@@ -163,16 +168,6 @@ void sf__send_value(sf_ctx *sf, int to, uint32_t kind, uint64_t id, sf_value *v)
 void sf__recv_value(sf_ctx *sf, int from, uint64_t id, sf_msg_hdr *h, sf_value **v);
 sf_value *sf__chain(const char *head, const sf_value *cause);
 void sf__debug_stop_if_failed(sf_ctx *sf, sf_entry *e);
-void *sf__task_spu(sf_task *t);
-/* Run an SPU kernel on this participant; returns its failure message (free) or NULL. */
-char *sf__run_spu_kernel(sf_ctx *sf, sf_task_fn fn, sf_site site, int nargs, int nret, void *spu);
-
-/* devices/spu_device.c */
-sf_obj sf__spu_call(sf_device dev, sf_task_fn fn, sf_site site, int nret, sf_obj *outs,
-                    const sf_argv_item *args, int nargs);
-sf_obj sf__spu_share_obj(sf_ctx *sf, sf_entry *e, sf_device dev, sf_site site);
-sf_value *sf__spu_reveal(sf_ctx *sf, sf_entry *e, int to, int *failed);
-void sf__spu_free_all(sf_ctx *sf);
 
 /* collective.c */
 struct sf_pcomm;

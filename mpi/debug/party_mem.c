@@ -27,7 +27,7 @@
 #include <string.h>
 
 #include "mpi/debug/mem.h"
-#include "runtime/value.h"
+#include "core/value.h"
 
 #define TAG_COLL 5 /* collective traffic; sf_pc_tag values are 1..4 */
 

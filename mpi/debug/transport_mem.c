@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "mpi/debug/mem.h"
-#include "runtime/value.h"
+#include "core/value.h"
 
 typedef struct mem_msg {
     struct mem_msg *next;

@@ -55,7 +55,7 @@
 #include "mpi/prod/frame.h"
 #include "mpi/prod/stream.h"
 #include "mpi/wire.h"
-#include "runtime/value.h"
+#include "core/value.h"
 
 #define REKEY_FRAMES (1u << 20) /* rekey each direction every 2^20 frames (<= 16 TiB) */
 #define HS_TIMEOUT 3.0          /* seconds for a handshake (and its confirming frame) */

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/value.h"
+#include "core/value.h"
 
 int sf__stream_init(sf_stream *s, int window, uint32_t max_payload, uint64_t max_message,
                     sf_stream_deliver deliver, void *arg) {

@@ -38,7 +38,7 @@
 #include "mpi/mpi_job.h"
 #include "mpi/sim/sim.h"
 #include "mpi/wire.h"
-#include "runtime/value.h"
+#include "core/value.h"
 
 #define TAG_MSG 11
 #define TAG_NOTICE 12

@@ -30,7 +30,7 @@
 #include <string.h>
 
 #include "mpi/prod/stream.h"
-#include "runtime/value.h"
+#include "core/value.h"
 
 #define REQUIRE(c)                  \
     do {                            \

@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "mpi/wire.h"
-#include "runtime/value.h"
+#include "core/value.h"
 
 #define REQUIRE(c)                  \
     do {                            \

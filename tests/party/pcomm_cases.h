@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "mpi/party.h"
-#include "runtime/value.h"
+#include "core/value.h"
 
 #define PC_LOG_MAX 4096
 

@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "mpi/prod/bridge.h"
-#include "runtime/value.h"
+#include "core/value.h"
 #include "tests/unit/check.h"
 
 #define NP 3

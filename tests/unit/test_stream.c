@@ -28,7 +28,7 @@
 #include <string.h>
 
 #include "mpi/prod/stream.h"
-#include "runtime/value.h"
+#include "core/value.h"
 #include "tests/unit/check.h"
 
 static uint64_t rng_s = 0x9E3779B97F4A7C15ull;

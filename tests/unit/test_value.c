@@ -2,7 +2,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "runtime/value.h"
+#include "core/value.h"
 #include "tests/unit/check.h"
 
 int main(void) {

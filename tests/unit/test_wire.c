@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "mpi/wire.h"
-#include "runtime/value.h"
+#include "core/value.h"
 #include "tests/unit/check.h"
 
 static sf_msg_hdr mk_hdr(unsigned kind, const char *file) {

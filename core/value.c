@@ -9,7 +9,7 @@
  * moving large objects does not pay page faults on every iteration. The cache is guarded
  * by a mutex (production's bridge thread may free values).
  */
-#include "runtime/value.h"
+#include "core/value.h"
 
 #include <pthread.h>
 #include <stdlib.h>
