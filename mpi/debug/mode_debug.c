@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "mpi/debug/mem.h"
+#include "core/error.h"
 #include "mpi/mode.h"
 
 struct sf_mode_backend {
@@ -24,10 +25,8 @@ static int dbg_launch(sf_mode_backend **out, const sf_launch *in, sf_layout *lay
     if (!b) return SF_ENOMEM;
     b->np = in->nparties;
     b->k = in->rpp;
-    if (sf__mem_fabric_create(&b->fabric, b->np * b->k, &in->sched)) {
-        snprintf(err, errlen, "out of memory creating %d ranks", b->np * b->k);
-        return SF_ENOMEM;
-    }
+    if (sf__mem_fabric_create(&b->fabric, b->np * b->k, &in->sched))
+        return sf__err_set(err, errlen, SF_ENOMEM, "out of memory creating %d ranks", b->np * b->k);
     *lay = (sf_layout){.nranks = b->np * b->k, .coroutines = 1, .nparties = in->nparties,
                        .parties = in->parties, .report = 1};
     return SF_OK;
@@ -39,10 +38,8 @@ static int dbg_endpoint(sf_mode_backend *b, int i, const sf_transport_hooks *hoo
     *ep = (sf_endpoint){.party = party, .rank = local};
     if ((local == 0 &&
          (rc = sf__mem_transport_create(&ep->tp, b->fabric, party, b->np, b->k, hooks))) ||
-        (rc = sf__pcomm_mem_create(&ep->pc, b->fabric, party * b->k, b->k, local))) {
-        snprintf(err, errlen, "creating rank %d/%d: %s", party, local, sf_strerror(rc));
-        return rc;
-    }
+        (rc = sf__pcomm_mem_create(&ep->pc, b->fabric, party * b->k, b->k, local)))
+        return sf__err_set(err, errlen, rc, "creating rank %d/%d: %s", party, local, sf_strerror(rc));
     return SF_OK;
 }
 

@@ -51,6 +51,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/error.h"
 #include "mpi/prod/conn.h"
 #include "mpi/prod/frame.h"
 #include "mpi/prod/stream.h"
@@ -998,41 +999,33 @@ static const struct sf_transport_ops bridge_ops = {
 static int listen_on(bridge *b, const char *laddr, char *err, size_t errlen) {
     sf_cluster_party me = b->parties[b->self];
     const char *listen_arg = laddr;
+    int rc = SF_OK, fd = -1, one = 1;
     if (laddr) { /* host:port (or [v6]:port) to bind instead of the cluster address */
         const char *colon = strrchr(laddr, ':');
         char *end = NULL;
         long port = colon ? strtol(colon + 1, &end, 10) : 0;
         size_t hl = colon ? (size_t)(colon - laddr) : 0;
         if (laddr[0] == '[' && hl >= 2 && laddr[hl - 1] == ']') laddr++, hl -= 2;
-        if (!colon || !end || *end || port < 1 || port > 65535 || hl == 0 || hl >= sizeof me.host) {
-            snprintf(err, errlen, "--sf-listen=%s: expected host:port", listen_arg);
-            return SF_EUSAGE;
-        }
+        SF_CHECK(colon && end && !*end && port >= 1 && port <= 65535 && hl > 0 && hl < sizeof me.host,
+                 out, rc, SF_EUSAGE, err, errlen, "--sf-listen=%s: expected host:port", listen_arg);
         memcpy(me.host, laddr, hl);
         me.host[hl] = 0;
         me.port = (int)port;
     }
     struct sockaddr_storage ss;
     socklen_t sl;
-    if (sf__br_resolve(me.host, me.port, &ss, &sl)) {
-        snprintf(err, errlen, "party %s: cannot resolve its listen address %s:%d", me.name, me.host,
-                 me.port);
-        return SF_EUSAGE;
-    }
-    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), one = 1;
-    if (fd < 0) {
-        snprintf(err, errlen, "socket: %s (errno %d)", strerror(errno), errno);
-        return SF_ESYS;
-    }
+    SF_CHECK(!sf__br_resolve(me.host, me.port, &ss, &sl), out, rc, SF_EUSAGE, err, errlen,
+             "party %s: cannot resolve its listen address %s:%d", me.name, me.host, me.port);
+    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    SF_CHECK_ERRNO(fd >= 0, out, rc, SF_ESYS, err, errlen, "party %s: socket", me.name);
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(fd, (struct sockaddr *)&ss, sl) || listen(fd, 128)) {
-        snprintf(err, errlen, "party %s: cannot listen on %s:%d: %s (errno %d)", me.name, me.host,
-                 me.port, strerror(errno), errno);
-        close(fd);
-        return SF_ESYS;
-    }
+    SF_CHECK_ERRNO(!bind(fd, (struct sockaddr *)&ss, sl) && !listen(fd, 128), out, rc, SF_ESYS, err,
+                   errlen, "party %s: cannot listen on %s:%d", me.name, me.host, me.port);
     b->listen_fd = fd;
-    return SF_OK;
+    fd = -1;
+out:
+    if (fd >= 0) close(fd);
+    return rc;
 }
 
 /* One sodium_malloc region for every secret: the parties' cipher states, and a handshake
@@ -1104,17 +1097,14 @@ static int wait_connected(bridge *b, int quiet, char *err, size_t errlen) {
 int sf__bridge_transport_create(sf_transport **out, const sf_cluster *c, int self,
                                 const sf_party_key *key, const sf_bridge_options *opt,
                                 const sf_transport_hooks *hooks, char *err, size_t errlen) {
-    if (sodium_init() < 0) {
-        snprintf(err, errlen, "libsodium failed to initialise");
-        return SF_ESYS;
-    }
-    if (!sf__noise_cipher_available(c->cipher)) {
-        snprintf(err, errlen, "cipher %s is not available on this CPU (libsodium needs AES-NI "
-                              "for AES-GCM); use \"chachapoly\"", sf__noise_protocol_name(c->cipher));
-        return SF_EUSAGE;
-    }
-    bridge *b = calloc(1, sizeof *b);
-    if (!b) return SF_ENOMEM;
+    int rc = SF_OK;
+    bridge *b = NULL;
+    SF_CHECK(sodium_init() >= 0, fail, rc, SF_ESYS, err, errlen, "libsodium failed to initialise");
+    SF_CHECK(sf__noise_cipher_available(c->cipher), fail, rc, SF_EUSAGE, err, errlen,
+             "cipher %s is not available on this CPU (libsodium needs AES-NI for AES-GCM); use "
+             "\"chachapoly\"", sf__noise_protocol_name(c->cipher));
+    b = calloc(1, sizeof *b);
+    SF_CHECK(b, fail, rc, SF_ENOMEM, err, errlen, "out of memory setting up the bridge");
     b->base.ops = &bridge_ops;
     b->base.hooks = *hooks;
     b->base.self = self;
@@ -1145,8 +1135,8 @@ int sf__bridge_transport_create(sf_transport **out, const sf_cluster *c, int sel
     b->parties = calloc((size_t)b->n, sizeof *b->parties);
     b->peers = calloc((size_t)b->n, sizeof *b->peers);
     b->slots = calloc((size_t)b->nslots, sizeof *b->slots);
-    int rc = SF_ENOMEM;
-    if (!b->parties || !b->peers || !b->slots || secure_alloc(b)) goto fail;
+    SF_CHECK(b->parties && b->peers && b->slots && !secure_alloc(b), fail, rc, SF_ENOMEM, err, errlen,
+             "out of memory setting up the bridge");
     memcpy(b->parties, c->parties, sizeof *b->parties * (size_t)b->n);
     b->hs.parties = b->parties;
     for (int i = 0; i < b->n; i++) {
@@ -1161,30 +1151,24 @@ int sf__bridge_transport_create(sf_transport **out, const sf_cluster *c, int sel
         resolve_peer(b, p);
         p->txbuf = malloc(SF_FRAME_OVERHEAD + b->max_frame);
         p->rxbuf = malloc(SF_FRAME_OVERHEAD + b->max_frame);
-        if (!p->txbuf || !p->rxbuf ||
-            (rc = sf__stream_init(&p->st, b->window, b->max_frame, b->max_message, deliver, p)))
-            goto fail;
+        SF_CHECK(p->txbuf && p->rxbuf &&
+                     !sf__stream_init(&p->st, b->window, b->max_frame, b->max_message, deliver, p),
+                 fail, rc, SF_ENOMEM, err, errlen, "out of memory setting up the channel to %s",
+                 c->parties[i].name);
     }
     if ((rc = listen_on(b, opt->listen, err, errlen))) goto fail;
     b->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (b->wake_fd < 0) {
-        snprintf(err, errlen, "eventfd: %s (errno %d)", strerror(errno), errno);
-        rc = SF_ESYS;
-        goto fail;
-    }
-    if (pthread_create(&b->thread, NULL, bridge_main, b)) {
-        snprintf(err, errlen, "cannot start the bridge thread");
-        rc = SF_ESYS;
-        goto fail;
-    }
+    SF_CHECK_ERRNO(b->wake_fd >= 0, fail, rc, SF_ESYS, err, errlen, "eventfd");
+    errno = pthread_create(&b->thread, NULL, bridge_main, b);
+    SF_CHECK_ERRNO(!errno, fail, rc, SF_ESYS, err, errlen, "cannot start the bridge thread");
     b->thread_started = 1;
     if ((rc = wait_connected(b, opt->quiet, err, errlen))) goto fail;
     *out = &b->base;
     return SF_OK;
-fail : {
-    if (rc == SF_ENOMEM && !err[0]) snprintf(err, errlen, "out of memory setting up the bridge");
-    sf_transport *tp = &b->base;
-    br_destroy(&tp);
+fail:
+    if (b) {
+        sf_transport *tp = &b->base;
+        br_destroy(&tp);
+    }
     return rc;
-}
 }

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/error.h"
 #include "mpi/mode.h"
 #include "mpi/mpi_job.h"
 #include "mpi/prod/bridge.h"
@@ -43,42 +44,34 @@ static void free_names(sf_mode_backend *b) {
 static int load(sf_mode_backend *b, const sf_launch *in, char *err, size_t errlen) {
     const char *missing = !in->party ? "--sf-party=<name>" : !in->cluster ? "--sf-cluster=<file>"
                           : !in->key ? "--sf-key=<file>" : NULL;
-    if (missing) {
-        snprintf(err, errlen, "production mode needs %s (and --sf-party, --sf-cluster, --sf-key; "
-                              "see sfmpi-keygen)", missing);
-        return SF_EUSAGE;
-    }
-    int rc;
-    if ((rc = sf__cluster_load(&b->cl, in->cluster, err, errlen))) return rc;
+    int rc = SF_OK;
+    SF_CHECK(!missing, out, rc, SF_EUSAGE, err, errlen, "production mode needs %s (and --sf-party, "
+             "--sf-cluster, --sf-key; see sfmpi-keygen)", missing);
+    if ((rc = sf__cluster_load(&b->cl, in->cluster, err, errlen))) goto out;
     if ((b->self = sf__cluster_find(&b->cl, in->party)) < 0) {
         char names[512] = "";
         size_t n = 0;
         for (int i = 0; i < b->cl.nparties && n + 70 < sizeof names; i++)
             n += (size_t)snprintf(names + n, sizeof names - n, "%s%s", i ? ", " : "", b->cl.parties[i].name);
-        snprintf(err, errlen, "--sf-party=%s: no party '%s' in %s (its parties: %s)", in->party,
-                 in->party, in->cluster, names);
-        return SF_EUSAGE;
+        SF_CHECK(0, out, rc, SF_EUSAGE, err, errlen, "--sf-party=%s: no party '%s' in %s (its parties: %s)",
+                 in->party, in->party, in->cluster, names);
     }
-    if (!(b->key = sodium_malloc(sizeof *b->key))) {
-        snprintf(err, errlen, "out of memory for the key");
-        return SF_ENOMEM;
-    }
+    b->key = sodium_malloc(sizeof *b->key);
+    SF_CHECK(b->key, out, rc, SF_ENOMEM, err, errlen, "out of memory for the key");
     if ((rc = sf__party_key_load(b->key, in->key, err, errlen)) ||
         (rc = sf__party_key_check(b->key, &b->cl, b->self, in->key, err, errlen)))
-        return rc;
+        goto out;
     /* the run's parties are the cluster file's; a list given in the config or on the
      * command line must name the same ones (any order) */
     if (in->nparties) {
         int same = in->nparties == b->cl.nparties;
         for (int i = 0; same && i < in->nparties; i++) same = sf__cluster_find(&b->cl, in->parties[i]) >= 0;
-        if (!same) {
-            snprintf(err, errlen, "the program's parties (%d, e.g. '%s') differ from the cluster "
-                                  "file's %s (%d, e.g. '%s')",
-                     in->nparties, in->parties[0], in->cluster, b->cl.nparties, b->cl.parties[0].name);
-            return SF_EUSAGE;
-        }
+        SF_CHECK(same, out, rc, SF_EUSAGE, err, errlen, "the program's parties (%d, e.g. '%s') differ "
+                 "from the cluster file's %s (%d, e.g. '%s')", in->nparties, in->parties[0], in->cluster,
+                 b->cl.nparties, b->cl.parties[0].name);
     }
-    return SF_OK;
+out:
+    return rc;
 }
 
 /* Leader -> workers: status, this party's index and the party names, as one blob. */

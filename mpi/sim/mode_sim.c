@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "core/error.h"
 #include "mpi/mode.h"
 #include "mpi/mpi_job.h"
 #include "mpi/sim/sim.h"
@@ -67,10 +68,8 @@ static int sim_endpoint(sf_mode_backend *b, int i, const sf_transport_hooks *hoo
     (void)i;
     int rc;
     *ep = (sf_endpoint){.party = b->party_idx, .rank = b->local};
-    if ((rc = sf__pcomm_mpi_create(&ep->pc, &b->party))) {
-        snprintf(err, errlen, "party communicator: %s", sf_strerror(rc));
-        return rc;
-    }
+    if ((rc = sf__pcomm_mpi_create(&ep->pc, &b->party)))
+        return sf__err_set(err, errlen, rc, "party %d's communicator: %s", b->party_idx, sf_strerror(rc));
     if (b->local != 0) return SF_OK;
     sf_mpi_options mo = {.wait_timeout = b->wait_timeout};
     return sf__mpi_transport_create(&ep->tp, b->nparties, &mo, hooks, &b->leaders, err, errlen);
