@@ -21,7 +21,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "devices/spu/spu_proto.h"
+#include "devices/spu/core/spu_proto.h"
 #include "tests/spu/spu_harness.h"
 
 #include "bench_util.h"

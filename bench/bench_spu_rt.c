@@ -23,7 +23,7 @@
  * call, then --reps timed calls; the median of alice's (member 0) times is reported.
  *
  * Per operation the line also shows: bytes per element sent by each party over the
- * warm-up call (sf_spu_stats deltas) next to the formula of devices/spu/spu_proto.h, the
+ * warm-up call (sf_spu_stats deltas) next to the formula of devices/spu/core/spu_proto.h, the
  * growth of the round clock (max over the parties) next to its formula, and the same-run
  * plaintext baseline computed by alice in this process (int64 fixed-point multiply and
  * shift; double compare; i-k-j int64 matmul plus shift). The last result of every

@@ -19,7 +19,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "devices/pyu.h"
+#include "devices/pyu/pyu.h"
 #include "io/h5.h"
 #include "mpi/party.h"
 #include "runtime/internal.h"

@@ -1,6 +1,6 @@
 /*
  * The device seam: what a device does for the runtime, one table per device class, each
- * class in devices/ (PYU: devices/pyu.c; SPU: devices/spu_device.c over the protocol core
+ * class in devices/ (PYU: devices/pyu/pyu.c; SPU: devices/spu/spu_device.c over the protocol core
  * in devices/spu/). The runtime names no device and calls none: the function that makes a
  * handle (sf_pyu, sf_spu) registers its class in the context (sf__device_register), and
  * the runtime finds a handle's or an entry's class there by kind. A new device (a

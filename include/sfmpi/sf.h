@@ -473,7 +473,7 @@ SF_API sf_spu_val sf_spu_matmul(sf_spu_task *t, sf_spu_val a, sf_spu_val b);
 /* This party's protocol traffic on an SPU since it was created: payload bytes it sent and
  * its round clock (a Lamport clock of message hops: a message received sets it to at
  * least the sender's clock + 1), for checking an operation's cost against its formula
- * (devices/spu/spu_proto.h). Input sharing and reveals are not counted (they are runtime
+ * (devices/spu/core/spu_proto.h). Input sharing and reveals are not counted (they are runtime
  * messages, one per party and object). Zero on parties outside the SPU and under
  * --sf-spu=plain. Returns SF_EINVAL for a device that is not an SPU. */
 typedef struct sf_spu_counters {

@@ -14,7 +14,7 @@
  * both ways, the flow-control case) and checks every result.
  * `spu_modes stats` checks the traffic counted through the runtime (sf_spu_stats): bytes
  * sent by every participant and the rounds of each operation on a fresh SPU equal the
- * formulas of devices/spu/spu_proto.h.
+ * formulas of devices/spu/core/spu_proto.h.
  */
 #include <math.h>
 #include <stdlib.h>

@@ -14,7 +14,7 @@
 
 #include <stdint.h>
 
-#include "devices/spu/spu_proto.h"
+#include "devices/spu/core/spu_proto.h"
 
 typedef struct spuh spuh;
 

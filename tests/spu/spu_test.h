@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "devices/spu/spu_proto.h"
+#include "devices/spu/core/spu_proto.h"
 #include "sfmpi/sf.h"
 #include "tests/spu/spu_harness.h"
 

@@ -8,7 +8,7 @@
  */
 #include <math.h>
 
-#include "devices/spu/spu_internal.h"
+#include "devices/spu/core/spu_internal.h"
 #include "tests/spu/spu_test.h"
 
 static void hex(const char *h, uint8_t *out, size_t n)

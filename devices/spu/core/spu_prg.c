@@ -17,7 +17,7 @@
 
 #include <sodium.h>
 
-#include "devices/spu/spu_internal.h"
+#include "devices/spu/core/spu_internal.h"
 
 void sf__spu_default_pair_seed(const uint8_t master[32], int i, int j, uint8_t out[32])
 {

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <stddef.h>
 
-#include "devices/spu/spu_proto.h"
+#include "devices/spu/core/spu_proto.h"
 #include "sfmpi/sf.h"
 
 typedef uint64_t u64;

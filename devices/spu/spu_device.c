@@ -33,7 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "devices/spu/spu_proto.h"
+#include "devices/spu/core/spu_proto.h"
 #include "runtime/device.h"
 
 typedef struct sf_spu_dev sf_spu_dev;

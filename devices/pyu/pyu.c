@@ -7,7 +7,7 @@
  */
 #include <string.h>
 
-#include "devices/pyu.h"
+#include "devices/pyu/pyu.h"
 #include "runtime/device.h"
 
 static const struct sf_device_ops pyu_ops;

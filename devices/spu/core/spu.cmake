@@ -1,7 +1,7 @@
 # SPU protocol core (devices/spu): a static library independent of the runtime.
 # Included by tests/spu/spu.cmake and bench/spu.cmake (whichever comes first defines it).
 if(NOT TARGET sfmpi_spu)
-  file(GLOB _sf_spu_srcs CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/devices/spu/*.c)
+  file(GLOB _sf_spu_srcs CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/devices/spu/core/*.c)
   add_library(sfmpi_spu STATIC ${_sf_spu_srcs})
   target_include_directories(sfmpi_spu PUBLIC ${PROJECT_SOURCE_DIR} ${PROJECT_SOURCE_DIR}/include)
   target_compile_definitions(sfmpi_spu PRIVATE _GNU_SOURCE)

@@ -28,7 +28,7 @@
  */
 #include <string.h>
 
-#include "devices/spu/spu_internal.h"
+#include "devices/spu/core/spu_internal.h"
 
 static inline size_t minz(size_t a, size_t b) { return a < b ? a : b; }
 #define OFF62 ((u64)1 << 62)

@@ -30,7 +30,7 @@
  */
 #include <string.h>
 
-#include "devices/spu/spu_internal.h"
+#include "devices/spu/core/spu_internal.h"
 
 #define EVEN UINT64_C(0x5555555555555555)
 #define ODD UINT64_C(0xAAAAAAAAAAAAAAAA)

@@ -7,7 +7,7 @@
 
 #include <sodium.h>
 
-#include "devices/spu/spu_internal.h"
+#include "devices/spu/core/spu_internal.h"
 
 #define FXP_MAX ((int64_t)((UINT64_C(1) << 62) - 1))
 

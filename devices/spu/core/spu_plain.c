@@ -11,7 +11,7 @@
  */
 #include <string.h>
 
-#include "devices/spu/spu_internal.h"
+#include "devices/spu/core/spu_internal.h"
 
 static inline u64 sar(u64 x, int bits) { return (u64)((int64_t)x >> bits); }
 
