@@ -5,6 +5,8 @@
  *                [--badlens N] [--lenflips N] [--taildrops N] [--taildrop-dir 0|1]
  *                [--seed S] [--skip BYTES] [--span BYTES]
  *                [--reverse PCT] [--flag-file PATH] [--quiet]
+ *                [--delay-ms MS] [--delay-dir 0|1] [--delay-from IDX]
+ *                [--reset-idle MS] [--idle-dir 0|1]
  *
  * Listens on 127.0.0.1:PORT and forwards every accepted connection to 127.0.0.1:PORT2, in
  * both directions, accepting new connections after old ones die (one poll loop, no
@@ -34,8 +36,25 @@
  * A fault is counted when it is injected; a connection that ends before its offset keeps
  * the budget for the next one. Every fault is logged on stderr (unless --quiet).
  *
+ * Two timing faults, independent of the budgets above (and of each other), on every
+ * connection:
+ *   delay   (--delay-ms MS) every byte of direction --delay-dir (0: dialer -> target,
+ *           default; 1: the other way) is forwarded MS milliseconds after the proxy read
+ *           it, in order; an EOF from that side is passed on MS later too. The other
+ *           direction is not slowed. With --delay-from IDX, only connections whose hello
+ *           names party index IDX as the dialer are delayed, from the chunk after the
+ *           hello on (every party dials the same advertised address, so a proxy there
+ *           sits on the links of every lower party). Logged when a connection starts
+ *           being delayed, with the count of delayed chunks when it closes.
+ *   idlereset (--reset-idle MS) once the connection has carried more than --skip bytes
+ *           (both directions counted together), as soon as direction --idle-dir (default
+ *           0: dialer -> target) has brought nothing for MS milliseconds, close both
+ *           sides abruptly (RST), at most once per connection. A peer's last frames before
+ *           an orderly close (its CLOSE frame) followed by silence trip it. Logged with the
+ *           time since the proxy started and the bytes each way.
+ *
  * On SIGTERM/SIGINT, or once the --flag-file exists, prints
- *   faults: flips=F replays=R resets=S badlens=B lenflips=L taildrops=T
+ *   faults: flips=F replays=R resets=S badlens=B lenflips=L taildrops=T idleresets=I
  * on stderr and exits 0.
  */
 #define _GNU_SOURCE
@@ -60,12 +79,22 @@
 #define MAXCONN 64
 #define HOLD_MAX 1024       /* taildrop: frames up to this size are held back */
 #define HOLD_MS 100         /* ... for at most this long */
+#define DELAY_MAX (8u << 20) /* delay: bytes read but not yet due, per direction */
 
-enum { F_NONE = -1, F_FLIP = 0, F_REPLAY, F_RESET, F_BADLEN, F_LENFLIP, F_KINDS, F_TAILDROP = F_KINDS };
+enum { F_NONE = -1, F_FLIP = 0, F_REPLAY, F_RESET, F_BADLEN, F_LENFLIP, F_KINDS, F_TAILDROP = F_KINDS,
+       F_IDLERESET, F_ALL };
 static const char *kind_name[F_KINDS] = {"flip", "replay", "reset", "badlen", "lenflip"};
 
 /* frame tracker states */
 enum { T_HELLO, T_HELLO_BODY, T_LEN2, T_BODY, T_REJECT, T_PREFIX, T_PAYLOAD, T_LOST };
+
+/* delay: a chunk read from the source, due for the pipeline at `due` (len 0: the EOF) */
+typedef struct delayed {
+    struct delayed *next;
+    double due;
+    size_t len;
+    uint8_t data[];
+} delayed;
 
 typedef struct dir {
     uint8_t buf[BUFSZ + HOLD_MAX];
@@ -82,6 +111,12 @@ typedef struct dir {
     uint8_t hdr[11];
     int hdr_got;
     uint64_t need;      /* bytes left in the current body / payload */
+    double last_read;   /* when a byte last came from the source */
+    int delay;          /* delay: chunks wait in dq before they enter the pipeline */
+    int src_eof;        /* delay: the source gave EOF (queued as an empty chunk) */
+    delayed *dq_head, *dq_tail;
+    size_t dq_bytes;
+    uint64_t dq_chunks; /* chunks delayed so far */
 } dir;
 
 typedef struct conn {
@@ -97,11 +132,17 @@ typedef struct conn {
     int badlen_bytes;   /* prefix bytes seen so far (0..4) of the broken prefix */
     int badlen_dir;     /* direction of the broken prefix, or -1 */
     int lenbit;         /* lenflip: the bit of the length to flip (4..19) */
+    int idle_done;      /* idlereset: fired (or the connection is past it) */
+    int dialer;         /* the dialer's party index from the hello, or -1 */
+    int delay_decided;  /* delay: whether this connection is delayed is settled */
 } conn;
 
 static conn conns[MAXCONN];
-static long budget[F_KINDS + 1], injected[F_KINDS + 1];
+static long budget[F_ALL], injected[F_ALL];
 static int taildrop_dir = 0;
+static long delay_ms = 0, idle_ms = 0;
+static int delay_dir = 0, idle_dir = 0, delay_from = -1;
+static double t_start;
 static uint64_t rng_state = 0x853c49e6748fea9bULL;
 static uint64_t skip_bytes = 4096, span_bytes = 4u << 20, reverse_pct = 30;
 static int quiet = 0, nconn_total = 0;
@@ -152,6 +193,19 @@ static void conn_close(conn *c, int abortive, const char *why) {
     if (!quiet)
         logf_("conn %d closed (%s) after %llu+%llu bytes", c->id, why,
               (unsigned long long)c->d[0].bytes, (unsigned long long)c->d[1].bytes);
+    for (int j = 0; j < 2; j++) {
+        dir *d = &c->d[j];
+        if (d->delay)
+            logf_("conn %d: delay: %llu chunks of %s delayed by %ld ms%s", c->id,
+                  (unsigned long long)d->dq_chunks, j ? "target->dialer" : "dialer->target", delay_ms,
+                  d->dq_head ? "; dropping those not yet due" : "");
+        for (delayed *q = d->dq_head, *nx; q; q = nx) {
+            nx = q->next;
+            free(q);
+        }
+        d->dq_head = d->dq_tail = NULL;
+        d->dq_bytes = 0;
+    }
     c->used = 0;
 }
 
@@ -189,7 +243,10 @@ static void track(conn *c, int k, uint8_t *p, size_t n) {
         switch (d->ts) {
         case T_HELLO:
             d->hdr[d->hdr_got++] = p[i++];
-            if (d->hdr_got == 11) d->need = d->hdr[10], d->ts = d->need ? T_HELLO_BODY : T_PREFIX, d->hdr_got = 0;
+            if (d->hdr_got == 11) {
+                if (k == 0) c->dialer = (int)d->hdr[6] << 8 | d->hdr[7];
+                d->need = d->hdr[10], d->ts = d->need ? T_HELLO_BODY : T_PREFIX, d->hdr_got = 0;
+            }
             break;
         case T_LEN2:
             d->hdr[d->hdr_got++] = p[i++];
@@ -317,7 +374,85 @@ static int on_chunk(conn *c, int k, uint8_t *p, size_t n) {
     }
     memcpy(d->last, p, n);
     d->last_len = n;
+    if (delay_ms && !c->delay_decided && c->dialer >= 0) { /* --delay-from: the hello is in */
+        c->delay_decided = 1;
+        if (c->dialer == delay_from) {
+            c->d[delay_dir].delay = 1;
+            logf_("conn %d: delay: %s by %ld ms (the dialer is party %d)", c->id,
+                  delay_dir ? "target->dialer" : "dialer->target", delay_ms, c->dialer);
+        } else {
+            logf_("conn %d: no delay (the dialer is party %d)", c->id, c->dialer);
+        }
+    }
     return 0;
+}
+
+/* Pass EOFs on once the data before them is delivered; closes the connection when both
+ * directions are done. Returns 1 if it closed. */
+static int propagate_eofs(conn *c) {
+    for (int j = 0; j < 2; j++) {
+        dir *d = &c->d[j];
+        if (d->eof && !d->shut && d->off == d->len) {
+            shutdown(c->fd[1 - j], SHUT_WR);
+            d->shut = 1;
+        }
+    }
+    if (c->d[0].shut && c->d[1].shut) {
+        conn_close(c, 0, "both sides closed");
+        return 1;
+    }
+    return 0;
+}
+
+/* delay: queue a chunk (n == 0: the EOF) read from direction d's source */
+static int delay_chunk(dir *d, const uint8_t *p, size_t n, double t) {
+    delayed *q = malloc(sizeof *q + n);
+    if (!q) return -1;
+    q->next = NULL;
+    q->due = t + (double)delay_ms / 1000.0;
+    q->len = n;
+    memcpy(q->data, p, n);
+    if (d->dq_tail) d->dq_tail->next = q;
+    else d->dq_head = q;
+    d->dq_tail = q;
+    d->dq_bytes += n;
+    if (n) d->dq_chunks++;
+    return 0;
+}
+
+/* delay: hand the chunks that are due to the pipeline (as if just read: faults and frame
+ * tracking apply from there), once what went before is written. Returns 1 if the
+ * connection was closed. */
+static int delay_release(conn *c, int k, uint8_t *chunk, double t) {
+    dir *d = &c->d[k];
+    while (d->dq_head && d->dq_head->due <= t && d->off == d->wend && !d->eof) {
+        size_t n = 0;
+        while (d->dq_head && d->dq_head->len && d->dq_head->due <= t &&
+               n + d->dq_head->len <= BUFSZ / 2) {
+            delayed *q = d->dq_head;
+            memcpy(chunk + n, q->data, q->len);
+            n += q->len;
+            d->dq_bytes -= q->len;
+            d->dq_head = q->next;
+            if (!d->dq_head) d->dq_tail = NULL;
+            free(q);
+        }
+        if (n) {
+            if (on_chunk(c, k, chunk, n)) return 1;
+            continue;
+        }
+        if (d->dq_head && d->dq_head->len == 0 && d->dq_head->due <= t) { /* the EOF */
+            delayed *q = d->dq_head;
+            d->dq_head = q->next;
+            if (!d->dq_head) d->dq_tail = NULL;
+            free(q);
+            d->eof = 1;
+            d->wend = d->len;
+            logf_("conn %d: delay: passing on the EOF of %s", c->id, k ? "the target" : "the dialer");
+        }
+        break;
+    }
+    return propagate_eofs(c);
 }
 
 static int connect_to(int port) {
@@ -333,9 +468,10 @@ static int connect_to(int port) {
 }
 
 static void report(void) {
-    fprintf(stderr, "faults: flips=%ld replays=%ld resets=%ld badlens=%ld lenflips=%ld taildrops=%ld\n",
+    fprintf(stderr, "faults: flips=%ld replays=%ld resets=%ld badlens=%ld lenflips=%ld taildrops=%ld "
+                    "idleresets=%ld\n",
             injected[F_FLIP], injected[F_REPLAY], injected[F_RESET], injected[F_BADLEN],
-            injected[F_LENFLIP], injected[F_TAILDROP]);
+            injected[F_LENFLIP], injected[F_TAILDROP], injected[F_IDLERESET]);
     if (!quiet) fprintf(stderr, "faulty_proxy: %d connections accepted\n", nconn_total);
     fflush(stderr);
 }
@@ -343,7 +479,8 @@ static void report(void) {
 static void usage(void) {
     fprintf(stderr, "usage: faulty_proxy --listen PORT --to PORT2 [--flips N] [--replays N] "
                     "[--resets N] [--badlens N] [--lenflips N] [--taildrops N] [--taildrop-dir 0|1] [--seed S] [--skip BYTES] [--span BYTES] "
-                    "[--reverse PCT] [--flag-file PATH] [--quiet]\n");
+                    "[--reverse PCT] [--flag-file PATH] [--quiet] [--delay-ms MS] [--delay-dir 0|1] [--delay-from IDX] "
+                    "[--reset-idle MS] [--idle-dir 0|1]\n");
     exit(2);
 }
 
@@ -376,10 +513,16 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--skip")) skip_bytes = x;
         else if (!strcmp(a, "--span")) span_bytes = x;
         else if (!strcmp(a, "--reverse")) reverse_pct = x;
+        else if (!strcmp(a, "--delay-ms")) delay_ms = (long)x;
+        else if (!strcmp(a, "--delay-dir")) delay_dir = x != 0;
+        else if (!strcmp(a, "--delay-from")) delay_from = (int)x;
+        else if (!strcmp(a, "--reset-idle")) idle_ms = (long)x;
+        else if (!strcmp(a, "--idle-dir")) idle_dir = x != 0;
         else usage();
     }
     if (lport < 1 || lport > 65535 || tport < 1 || tport > 65535) usage();
     if (!rng_state) rng_state = 1;
+    t_start = now_s();
     signal(SIGPIPE, SIG_IGN);
     struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGTERM, &sa, NULL);
@@ -397,6 +540,12 @@ int main(int argc, char **argv) {
     logf_("listening on 127.0.0.1:%d, forwarding to 127.0.0.1:%d; budget flips=%ld replays=%ld "
           "resets=%ld badlens=%ld lenflips=%ld taildrops=%ld (direction %d)", lport, tport,
           budget[0], budget[1], budget[2], budget[3], budget[4], budget[5], taildrop_dir);
+    if (delay_ms)
+        logf_("delay: %s by %ld ms%s", delay_dir ? "target->dialer" : "dialer->target", delay_ms,
+              delay_from >= 0 ? " on connections dialed by one party (--delay-from)" : "");
+    if (idle_ms)
+        logf_("idlereset: when %s is idle for %ld ms past byte %llu of a connection",
+              idle_dir ? "target->dialer" : "dialer->target", idle_ms, (unsigned long long)skip_bytes);
 
     struct pollfd pf[1 + 2 * MAXCONN];
     int pc[1 + 2 * MAXCONN], pside[1 + 2 * MAXCONN];
@@ -412,6 +561,28 @@ int main(int argc, char **argv) {
                 if (conns[ci].used && d->wend < d->len && t - d->held_since >= HOLD_MS / 1000.0)
                     d->wend = d->len;
             }
+        for (int ci = 0; ci < MAXCONN; ci++) { /* the timing faults */
+            conn *c = &conns[ci];
+            if (!c->used) continue;
+            if (c->d[delay_dir].delay && delay_release(c, delay_dir, chunk, t)) continue;
+            if (c->d[delay_dir].dq_head) any_held = 1;
+            if (!idle_ms || c->idle_done) continue;
+            if (c->d[idle_dir].eof) { /* an orderly close is not idleness */
+                c->idle_done = 1;
+                continue;
+            }
+            if (c->total <= skip_bytes) continue;
+            any_held = 1;
+            double idle = t - c->d[idle_dir].last_read;
+            if (idle * 1000.0 < (double)idle_ms) continue;
+            c->idle_done = 1;
+            injected[F_IDLERESET]++;
+            logf_("conn %d: idlereset: %s idle for %.0f ms after %llu+%llu bytes, at %.3f s; "
+                  "resetting both sides", c->id, idle_dir ? "target->dialer" : "dialer->target",
+                  idle * 1000.0, (unsigned long long)c->d[0].bytes, (unsigned long long)c->d[1].bytes,
+                  t - t_start);
+            conn_close(c, 1, "idlereset injected");
+        }
         pf[np] = (struct pollfd){.fd = lfd, .events = POLLIN};
         pc[np++] = -1;
         for (int ci = 0; ci < MAXCONN; ci++) {
@@ -419,7 +590,9 @@ int main(int argc, char **argv) {
             if (!c->used) continue;
             for (int s = 0; s < 2; s++) { /* socket s: reads for d[s], writes for d[1-s] */
                 short ev = 0;
-                if (!c->d[s].eof && c->d[s].off == c->d[s].wend) ev |= POLLIN;
+                if (c->d[s].delay ? !c->d[s].src_eof && c->d[s].dq_bytes < DELAY_MAX
+                                  : !c->d[s].eof && c->d[s].off == c->d[s].wend)
+                    ev |= POLLIN;
                 if (c->d[1 - s].off < c->d[1 - s].wend) ev |= POLLOUT;
                 if (c->d[s].wend < c->d[s].len) any_held = 1;
                 /* nothing wanted: leave it out (a hung-up socket would spin the loop) */
@@ -454,6 +627,10 @@ int main(int argc, char **argv) {
                 c->d[0].ts = T_HELLO, c->d[1].ts = T_LEN2;
                 c->d[taildrop_dir].hold = injected[F_TAILDROP] < budget[F_TAILDROP];
                 c->badlen_dir = -1;
+                c->d[0].last_read = c->d[1].last_read = now_s();
+                c->dialer = -1;
+                c->delay_decided = delay_from < 0;
+                c->d[delay_dir].delay = delay_ms > 0 && delay_from < 0;
                 set_nonblock(cfd), set_nonblock(sfd);
                 setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
                 setsockopt(sfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -463,15 +640,33 @@ int main(int argc, char **argv) {
                           (unsigned long long)c->fault_at, c->fdir ? "target->dialer" : "dialer->target");
                 else
                     logf_("conn %d accepted; no fault (budget used up)", c->id);
+                if (delay_ms && delay_from < 0)
+                    logf_("conn %d: delay: %s by %ld ms", c->id,
+                          delay_dir ? "target->dialer" : "dialer->target", delay_ms);
                 continue;
             }
             conn *c = &conns[pc[k]];
             int s = pside[k];
             if (!c->used || pf[k].fd < 0 || c->fd[s] != pf[k].fd) continue;
             dir *in = &c->d[s], *out = &c->d[1 - s];
-            if ((pf[k].revents & (POLLIN | POLLHUP | POLLERR)) && !in->eof && in->off == in->wend) {
+            if (in->delay && (pf[k].revents & (POLLIN | POLLHUP | POLLERR)) && !in->src_eof &&
+                in->dq_bytes < DELAY_MAX) {
+                ssize_t r = recv(c->fd[s], chunk, sizeof chunk, MSG_DONTWAIT);
+                if (r >= 0) {
+                    if (r > 0) in->last_read = now_s();
+                    else in->src_eof = 1;
+                    if (delay_chunk(in, chunk, (size_t)r, now_s())) {
+                        conn_close(c, 1, "out of memory");
+                        continue;
+                    }
+                } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+                    conn_close(c, 1, s ? "target side error" : "dialer side error");
+                    continue;
+                }
+            } else if ((pf[k].revents & (POLLIN | POLLHUP | POLLERR)) && !in->eof && in->off == in->wend) {
                 ssize_t r = recv(c->fd[s], chunk, sizeof chunk, MSG_DONTWAIT);
                 if (r > 0) {
+                    in->last_read = now_s();
                     if (on_chunk(c, s, chunk, (size_t)r)) continue;
                 } else if (r == 0) {
                     in->eof = 1;
@@ -497,15 +692,7 @@ int main(int argc, char **argv) {
                     continue;
                 }
             }
-            /* propagate EOFs once the data before them is delivered */
-            for (int j = 0; j < 2; j++) {
-                dir *d = &c->d[j];
-                if (d->eof && !d->shut && d->off == d->len) {
-                    shutdown(c->fd[1 - j], SHUT_WR);
-                    d->shut = 1;
-                }
-            }
-            if (c->d[0].shut && c->d[1].shut) conn_close(c, 0, "both sides closed");
+            propagate_eofs(c); /* once the data before them is delivered */
         }
     }
     for (int ci = 0; ci < MAXCONN; ci++)
