@@ -80,19 +80,7 @@ if(TARGET sfmpi-keygen)
       LABELS prod TIMEOUT 150)
   endforeach()
 
-  # kill -9 of bob mid-run (and of the others; and bob frozen with SIGSTOP, its connections
-  # open but silent): the two others exit 6 within peer_timeout (3 s) + 5 s, naming it.
-  sf_add_test(NAME prod_kill
-    COMMAND ${_sf_prod}/test_kill.sh $<TARGET_FILE:longrun> ${_keygen}
-    LABELS prod TIMEOUT 90)
-  foreach(v alice carol)
-    sf_add_test(NAME prod_kill_${v}
-      COMMAND ${_sf_prod}/test_kill.sh $<TARGET_FILE:longrun> ${_keygen} ${v}
-      LABELS prod TIMEOUT 90)
-  endforeach()
-  sf_add_test(NAME prod_stop_bob
-    COMMAND ${_sf_prod}/test_kill.sh $<TARGET_FILE:longrun> ${_keygen} bob STOP
-    LABELS prod TIMEOUT 90)
+  # kill -9 and SIGSTOP of each party mid-run: tests/prod/faults.cmake (prod_fault_*).
 
   # A stranger at every party's port, at start-up and mid-run; replayed handshakes and
   # frames; bad frame lengths (label attack): the run finishes with the right output, no
