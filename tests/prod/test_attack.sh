@@ -23,18 +23,8 @@ scenario=$1 steady=$2 attacker=$3 keygen=$4
 rounds=3000 us=300 slow_ms=2000 mem_kib=262144 log_max=25 limit=90
 here=$(cd "$(dirname "$0")" && pwd)
 
-dir=$(mktemp -d /tmp/sfmpi-attack.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]+"${pids[@]}"}"; do kill -TERM "$p" 2>/dev/null; done
-  sleep 0.2
-  for p in "${pids[@]+"${pids[@]}"}"; do kill -KILL "$p" 2>/dev/null; done
-  wait 2>/dev/null
-  if [ -n "${SF_TEST_KEEP:-}" ]; then mkdir -p "$SF_TEST_KEEP" && cp -r "$dir"/. "$SF_TEST_KEEP"/; fi
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+. "$here/lib.sh"
+prod_dir attack
 ( trap 'kill $s 2>/dev/null; exit 0' TERM; sleep "$limit" & s=$!; wait $s
   echo "FAIL: test_attack.sh $scenario: over ${limit}s"; kill -TERM $$ ) &
 pids+=($!)
@@ -43,25 +33,11 @@ names=(alice bob carol)
 read -r -a port < <("$here/../../scripts/free-ports" 4)
 [ ${#port[@]} = 4 ] || { echo "FAIL: cannot find free ports"; exit 1; }
 p_capture=${port[3]}
-declare -A pub
-for i in 0 1 2; do
-  pub[${names[$i]}]=$("$keygen" --party "${names[$i]}" --out "$dir/${names[$i]}.key" 2>/dev/null) ||
-    { echo "FAIL: keygen ${names[$i]}"; exit 1; }
-done
-# cluster.json: the parties' real addresses; capture.json: bob behind the capturing proxy
+prod_keys "$keygen" "${names[@]}"
+# cluster.json: the parties' addresses, bob's given (its real port, or a capturing proxy)
 write_cluster() { # FILE BOB_PORT
-  cat >"$1" <<EOF
-{
-  "version": 1,
-  "job_id": "test-attack-$$",
-  "parties": [
-    {"name": "alice", "address": "127.0.0.1:${port[0]}", "public_key": "${pub[alice]}"},
-    {"name": "bob", "address": "127.0.0.1:$2", "public_key": "${pub[bob]}"},
-    {"name": "carol", "address": "127.0.0.1:${port[2]}", "public_key": "${pub[carol]}"}
-  ],
-  "channel": {"peer_timeout": 10, "connect_timeout": 30}
-}
-EOF
+  prod_cluster "$1" "test-attack-$$" '"peer_timeout": 10, "connect_timeout": 30' \
+    "alice:${port[0]}" "bob:$2" "carol:${port[2]}"
 }
 write_cluster "$dir/cluster.json" "${port[1]}"
 

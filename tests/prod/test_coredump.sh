@@ -11,23 +11,13 @@
 set -u
 steady=$1 keygen=$2
 command -v gcore >/dev/null || { echo "SKIP: no gcore (gdb)"; exit 77; }
-dir=$(mktemp -d /tmp/sfmpi-core.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]+"${pids[@]}"}"; do kill -KILL "$p" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$dir"
-}
-trap cleanup EXIT
+. "$(dirname "$0")/lib.sh"
+prod_dir core
 names=(alice bob carol)
 read -r -a port < <("$(dirname "$0")/../../scripts/free-ports" 3)
-entries=""
-for i in 0 1 2; do
-  pub=$("$keygen" --party "${names[$i]}" --out "$dir/${names[$i]}.key" 2>/dev/null) || { echo "FAIL: keygen"; exit 1; }
-  [ $i = 0 ] && alice_pub=$pub
-  entries+="${entries:+,}{\"name\": \"${names[$i]}\", \"address\": \"127.0.0.1:${port[$i]}\", \"public_key\": \"$pub\"}"
-done
-echo "{\"version\": 1, \"job_id\": \"core-$$\", \"parties\": [$entries]}" >"$dir/cluster.json"
+prod_keys "$keygen" "${names[@]}"
+alice_pub=${pub[alice]}
+prod_cluster "$dir/cluster.json" "core-$$" "" "alice:${port[0]}" "bob:${port[1]}" "carol:${port[2]}"
 for n in "${names[@]}"; do
   "$steady" 1000000 2000 --sf-mode=prod "--sf-party=$n" "--sf-cluster=$dir/cluster.json" \
     "--sf-key=$dir/$n.key" >/dev/null 2>"$dir/$n.err" &

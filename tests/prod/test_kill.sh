@@ -35,47 +35,16 @@ done
 [ -n "$within" ] || within=$((peer_timeout + 5))
 [ -n "$limit" ] || limit=$(awk -v w="$within" 'BEGIN { print w + 2 }')
 
-dir=$(mktemp -d /tmp/sfmpi-prod-kill.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]+"${pids[@]}"}"; do kill -TERM "$p" 2>/dev/null; done
-  sleep 0.2
-  for p in "${pids[@]+"${pids[@]}"}"; do kill -KILL "$p" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-# Whether process $1 still runs (not gone, not a zombie): polled, because `wait -n` loses
-# jobs whose end bash has already noticed, and a subshell watchdog sent SIGTERM right
-# after its fork can run this script's traps (cleanup included).
-alive() {
-  local line
-  read -r line 2>/dev/null <"/proc/$1/stat" || return 1
-  line=${line##*) }
-  [ "${line%% *}" != Z ]
-}
+. "$(dirname "$0")/lib.sh"
+prod_dir prod-kill
 
 names=(alice bob carol)
 case " ${names[*]} " in *" $victim "*) ;; *) echo "test_kill.sh: no party $victim" >&2; exit 2;; esac
 read -r -a port < <("$(dirname "$0")/../../scripts/free-ports" 3)
 [ ${#port[@]} = 3 ] || { echo "FAIL: cannot find free ports"; exit 1; }
-entries=""
-for i in 0 1 2; do
-  pub=$("$keygen" --party "${names[$i]}" --out "$dir/${names[$i]}.key" 2>/dev/null) ||
-    { echo "FAIL: keygen ${names[$i]}"; exit 1; }
-  entries+="${entries:+,}
-    {\"name\": \"${names[$i]}\", \"address\": \"127.0.0.1:${port[$i]}\", \"public_key\": \"$pub\"}"
-done
-cat >"$dir/cluster.json" <<EOF
-{
-  "version": 1,
-  "job_id": "test-kill-$$",
-  "parties": [$entries
-  ],
-  "channel": {"peer_timeout": $peer_timeout, "heartbeat": 0.5, "connect_timeout": 20}
-}
-EOF
+prod_keys "$keygen" "${names[@]}"
+prod_cluster "$dir/cluster.json" "test-kill-$$" "\"peer_timeout\": $peer_timeout, \"heartbeat\": 0.5, \"connect_timeout\": 20" \
+  "alice:${port[0]}" "bob:${port[1]}" "carol:${port[2]}"
 
 declare -A pid
 for n in "${names[@]}"; do
@@ -156,7 +125,6 @@ for n in "${names[@]}"; do
 done
 if [ $fail != 0 ] || [ -n "${SF_TEST_VERBOSE:-}" ]; then
   for n in "${names[@]}"; do echo "--- $n stderr (last 15 lines):"; tail -15 "$dir/$n.err"; done
-  if [ -n "${SF_TEST_KEEP:-}" ]; then cp -r "$dir" "$SF_TEST_KEEP" && echo "logs kept in $SF_TEST_KEEP"; fi
 fi
 [ $fail = 0 ] && echo "PASS"
 exit $fail

@@ -40,26 +40,8 @@ while [ $# -gt 0 ]; do
   shift 2
 done
 
-dir=$(mktemp -d /tmp/sfmpi-prod-race.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]+"${pids[@]}"}"; do kill -TERM "$p" 2>/dev/null; done
-  sleep 0.2
-  for p in "${pids[@]+"${pids[@]}"}"; do kill -KILL "$p" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-# Whether process $1 still runs (not gone, not a zombie): polled, because `wait -n` loses
-# jobs whose end bash has already noticed, and a subshell watchdog sent SIGTERM right
-# after its fork can run this script's traps (cleanup included).
-alive() {
-  local line
-  read -r line 2>/dev/null <"/proc/$1/stat" || return 1
-  line=${line##*) }
-  [ "${line%% *}" != Z ]
-}
+. "$(dirname "$0")/lib.sh"
+prod_dir prod-race
 
 # the expected result, from debug mode (one process, no network)
 want=$(timeout 60 "$prog" "$rounds" 0 --sf-mode=debug 2>"$dir/debug.err")
@@ -69,26 +51,15 @@ case "$want" in "longrun ok: $rounds rounds, checksum "*) ;;
 read -r p_alice p_bob p_carol p_pb p_pc < <("$(dirname "$0")/../../scripts/free-ports" 5)
 [ -n "${p_pc:-}" ] || { echo "FAIL: cannot find free ports"; exit 1; }
 names=(alice bob carol)
-declare -A pub addr listen
-addr=([alice]=$p_alice [bob]=$p_pb [carol]=$p_pc)
+declare -A listen
 listen=([alice]="" [bob]="--sf-listen=127.0.0.1:$p_bob" [carol]="--sf-listen=127.0.0.1:$p_carol")
-entries=""
-for n in "${names[@]}"; do
-  pub[$n]=$("$keygen" --party "$n" --out "$dir/$n.key" 2>/dev/null) || { echo "FAIL: keygen $n"; exit 1; }
-  entries+="${entries:+,}
-    {\"name\": \"$n\", \"address\": \"127.0.0.1:${addr[$n]}\", \"public_key\": \"${pub[$n]}\"}"
-done
-# heartbeat 2 s: no heartbeat breaks alice's idle period after her CLOSE; a large window:
-# bob's frames to carol are acknowledged only after the delay
-cat >"$dir/cluster.json" <<EOF
-{
-  "version": 1,
-  "job_id": "test-race-$$",
-  "parties": [$entries
-  ],
-  "channel": {"peer_timeout": 10, "heartbeat": 2, "connect_timeout": 20, "window": 4096}
-}
-EOF
+prod_keys "$keygen" "${names[@]}"
+# bob and carol advertise their proxies; heartbeat 2 s: no heartbeat breaks alice's idle
+# period after her CLOSE; a large window: bob's frames to carol are acknowledged only
+# after the delay
+prod_cluster "$dir/cluster.json" "test-race-$$" \
+  '"peer_timeout": 10, "heartbeat": 2, "connect_timeout": 20, "window": 4096' \
+  "alice:$p_alice" "bob:$p_pb" "carol:$p_pc"
 
 "$proxy" --listen "$p_pb" --to "$p_bob" --reset-idle "$idle_ms" --idle-dir 0 --skip "$skip" \
   2>"$dir/proxy_b.err" &
@@ -169,7 +140,6 @@ if [ $fail != 0 ] || [ -n "${SF_TEST_VERBOSE:-}" ]; then
   for n in "${names[@]}"; do echo "--- $n stderr (last 15 lines):"; tail -15 "$dir/$n.err"; done
   echo "--- proxy B stderr (last 15 lines):"; tail -15 "$dir/proxy_b.err"
   echo "--- proxy C stderr (last 15 lines):"; tail -15 "$dir/proxy_c.err"
-  if [ -n "${SF_TEST_KEEP:-}" ]; then cp -r "$dir" "$SF_TEST_KEEP" && echo "logs kept in $SF_TEST_KEEP"; fi
 fi
 for p in "${pids[@]}"; do
   if kill -0 "$p" 2>/dev/null; then echo "FAIL: process $p still running"; fail=1; fi
