@@ -33,10 +33,11 @@ static void fixed_pair(sf_noise_cs *tx, sf_noise_cs *rx)
 
 static void check_open_result(const sf_frame *f, const uint8_t *buf, uint32_t len)
 {
-    REQUIRE(f->type >= SF_FRAME_DATA && f->type <= SF_FRAME_CLOSE);
+    REQUIRE(f->type >= SF_FRAME_DATA && f->type <= SF_FRAME_NOTICE);
     REQUIRE((uint64_t)f->payload_len + SF_FRAME_HDR + SF_NOISE_TAG == len);
     REQUIRE(f->payload == buf + SF_FRAME_HDR);
-    if (f->type == SF_FRAME_ACK || f->type == SF_FRAME_HEARTBEAT) REQUIRE(f->payload_len == 0);
+    if (f->type == SF_FRAME_ACK || f->type == SF_FRAME_HEARTBEAT || f->type == SF_FRAME_RESUME)
+        REQUIRE(f->payload_len == 0);
 }
 
 static void raw_stream(const uint8_t *p, size_t n, uint32_t max_frame)
@@ -99,7 +100,7 @@ static void round_trip(const uint8_t *p, size_t n, uint32_t max_frame)
     if (n < 18) return;
     sf_noise_cs tx, rx;
     fixed_pair(&tx, &rx);
-    sf_frame in = {.type = p[0] % 7, .flags = p[1]};
+    sf_frame in = {.type = p[0] % 8, .flags = p[1]};
     memcpy(&in.seq, p + 2, 8);
     memcpy(&in.ack, p + 10, 8);
     in.payload_len = (uint32_t)(n - 18);
@@ -123,9 +124,9 @@ static void round_trip(const uint8_t *p, size_t n, uint32_t max_frame)
             REQUIRE(outlen - 4 > max_frame);
         }
     } else {
-        int bad_type = in.type < SF_FRAME_DATA || in.type > SF_FRAME_CLOSE;
-        int bad_payload = in.payload_len &&
-                          (in.type == SF_FRAME_ACK || in.type == SF_FRAME_HEARTBEAT);
+        int bad_type = in.type < SF_FRAME_DATA || in.type > SF_FRAME_NOTICE;
+        int bad_payload = in.payload_len && (in.type == SF_FRAME_ACK || in.type == SF_FRAME_HEARTBEAT ||
+                                             in.type == SF_FRAME_RESUME);
         REQUIRE(bad_type || bad_payload);
         REQUIRE(tx.n == 0);
     }
