@@ -19,7 +19,8 @@
  *   ASSERT_NULL(p), ASSERT_NOT_NULL(p)
  *   ASSERT_OK(expr)                    an sf_status result is SF_OK (0); prints its name
  *   ASSERT_STATUS(expr, SF_Exxx)       an sf_status result is that status; prints both names
- *   TEST_FAIL(fmt, ...)                an unconditional failure with a message
+ *   TEST_FAIL(fmt, ...)                an unconditional failure with a message;
+ *   TEST_FAIL_AT(file, line, fmt, ...) the same reported at a caller's file:line (helpers)
  * Every operand is evaluated exactly once (a message's arguments only on failure).
  * Variants: X_MSG(..., fmt, ...) adds a printf-style message to the failure line;
  * X_FATAL(...) and X_FATAL_MSG(..., fmt, ...) stop the program after the failure (for a
@@ -148,6 +149,7 @@
 #define ASSERT_STATUS_FATAL_MSG(expr, want, ...) TEST__STATUS(#expr, expr, want, #want, test__fail_msg(1, __VA_ARGS__))
 
 #define TEST_FAIL(...) test__r((test__pending(__FILE__, __LINE__, "failed"), test__fail_msg(0, __VA_ARGS__)))
+#define TEST_FAIL_AT(file, line, ...) test__r((test__pending(file, line, "failed"), test__fail_msg(0, __VA_ARGS__)))
 #define TEST_FAIL_FATAL(...) test__r((test__pending(__FILE__, __LINE__, "failed"), test__fail_msg(1, __VA_ARGS__)))
 
 #define TEST_DONE() return test__done()
