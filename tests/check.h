@@ -26,9 +26,10 @@
  * X_FATAL(...) and X_FATAL_MSG(..., fmt, ...) stop the program after the failure (for a
  * check after which going on makes no sense, e.g. a NULL pointer about to be used).
  *
- * Each assertion is an expression: 1 if it held, 0 if it failed. Parts of a condition
- * that are only meaningful when the earlier ones hold chain with && (the later ones are
- * then not evaluated, as in one condition):  ASSERT_NOT_NULL(v) && ASSERT_EQ(v->n, 3);
+ * Each assertion is an expression: 1 if it held, 0 if it failed. A check that is only
+ * meaningful when an earlier one holds goes under it (as the later parts of one && condition
+ * are not evaluated when an earlier part is false):
+ *   if (ASSERT_NOT_NULL(v) && ASSERT_EQ(v->ndim, 2)) ASSERT_EQ(v->shape[1], 3);
  * and a test can give up on a failure:  if (!ASSERT_OK(rc)) return rc;
  *
  * A failure writes one line to stderr, in one write:
@@ -185,24 +186,24 @@ typedef struct test__val {
     union {
         intmax_t i;
         uintmax_t u;
-        long double f;
         const volatile void *p;
     } v;
+    long double f; /* floating (outside the union: GCC notes an ABI change for such unions) */
 } test__val;
 
 static inline test__val test__vi(intmax_t x, int width, int chr)
 {
-    test__val r = {'i', (unsigned char)width, (unsigned char)chr, {.i = x}};
+    test__val r = {'i', (unsigned char)width, (unsigned char)chr, {.i = x}, 0};
     return r;
 }
 static inline test__val test__vu(uintmax_t x, int width)
 {
-    test__val r = {'u', (unsigned char)width, 0, {.u = x}};
+    test__val r = {'u', (unsigned char)width, 0, {.u = x}, 0};
     return r;
 }
 static inline test__val test__vf(long double x, int rank)
 {
-    test__val r = {'f', (unsigned char)rank, 0, {.f = x}};
+    test__val r = {'f', (unsigned char)rank, 0, {.i = 0}, x};
     return r;
 }
 /* Types narrower than int promote to int, as in a comparison. */
@@ -223,7 +224,7 @@ static inline test__val test__v_double(double x) { return test__vf(x, 2); }
 static inline test__val test__v_ldouble(long double x) { return test__vf(x, 3); }
 static inline test__val test__v_ptr(const volatile void *x)
 {
-    test__val r = {'p', 0, 0, {.p = x}};
+    test__val r = {'p', 0, 0, {.p = x}, 0};
     return r;
 }
 
@@ -294,7 +295,7 @@ static inline void test__stop(void)
     _Exit(1);
 }
 
-static inline int test__emit(int fatal)
+__attribute__((noinline, cold, unused)) static int test__emit(int fatal)
 {
     if (test__len >= sizeof test__buf - 5) { /* cut: mark it */
         test__len = sizeof test__buf - 5;
@@ -337,20 +338,24 @@ static inline const char *test__status_name(int status)
     return "SF_UNKNOWN";
 }
 
-static inline int test__cond_ok(const char *file, int line, const char *expr, int ok)
+__attribute__((noinline, cold, unused)) static int test__cond_fail(const char *file, int line, const char *expr)
 {
-    test__nchecks++;
-    if (ok) return 1;
     test__pending(file, line, "ASSERT");
     test__add("(%s) failed", expr);
     return 0;
+}
+
+static inline int test__cond_ok(const char *file, int line, const char *expr, int ok)
+{
+    test__nchecks++;
+    return ok ? 1 : test__cond_fail(file, line, expr);
 }
 
 /* Both operands converted to one floating type as C does: the wider floating type of the
  * two (an integer goes to the other's floating type, rounding as C rounds it). */
 static inline long double test__as_float(test__val x, int rank)
 {
-    if (x.kind == 'f') return x.v.f;
+    if (x.kind == 'f') return x.f;
     if (x.kind == 'i') {
         if (rank == 1) return (float)x.v.i;
         if (rank == 2) return (double)x.v.i;
@@ -407,14 +412,14 @@ static inline void test__print_val(test__val x)
         break;
     case 'f': /* the shortest of a few precisions that reads back exactly */
         if (x.width == 1) {
-            snprintf(b, sizeof b, "%.6g", (double)x.v.f);
-            if (strtof(b, NULL) != (float)x.v.f) snprintf(b, sizeof b, "%.9g", (double)x.v.f);
+            snprintf(b, sizeof b, "%.6g", (double)x.f);
+            if (strtof(b, NULL) != (float)x.f) snprintf(b, sizeof b, "%.9g", (double)x.f);
         } else if (x.width == 2) {
-            snprintf(b, sizeof b, "%.15g", (double)x.v.f);
-            if (strtod(b, NULL) != (double)x.v.f) snprintf(b, sizeof b, "%.17g", (double)x.v.f);
+            snprintf(b, sizeof b, "%.15g", (double)x.f);
+            if (strtod(b, NULL) != (double)x.f) snprintf(b, sizeof b, "%.17g", (double)x.f);
         } else {
-            snprintf(b, sizeof b, "%.18Lg", x.v.f);
-            if (strtold(b, NULL) != x.v.f) snprintf(b, sizeof b, "%.21Lg", x.v.f);
+            snprintf(b, sizeof b, "%.18Lg", x.f);
+            if (strtold(b, NULL) != x.f) snprintf(b, sizeof b, "%.21Lg", x.f);
         }
         test__add("%s", b);
         break;
@@ -426,11 +431,24 @@ static inline void test__print_val(test__val x)
     }
 }
 
+__attribute__((unused)) static const char *const test__cmp_names[] = {"ASSERT_EQ", "ASSERT_NE", "ASSERT_LT",
+                                               "ASSERT_LE", "ASSERT_GT", "ASSERT_GE"};
+
+__attribute__((noinline, cold, unused)) static int test__cmp_fail(const char *file, int line, int op,
+                                                        const char *ea, const char *eb,
+                                                        test__val a, test__val b)
+{
+    test__pending(file, line, test__cmp_names[op]);
+    test__add("(%s, %s) failed: %s = ", ea, eb, ea);
+    test__print_val(a);
+    test__add(", %s = ", eb);
+    test__print_val(b);
+    return 0;
+}
+
 static inline int test__cmp_ok(const char *file, int line, int op, const char *ea, const char *eb,
                                test__val a, test__val b)
 {
-    static const char *const names[] = {"ASSERT_EQ", "ASSERT_NE", "ASSERT_LT",
-                                        "ASSERT_LE", "ASSERT_GT", "ASSERT_GE"};
     test__nchecks++;
     int c = test__compare(a, b), ok;
     switch (op) {
@@ -441,18 +459,12 @@ static inline int test__cmp_ok(const char *file, int line, int op, const char *e
     case TEST__OP_GT: ok = c == 1; break;
     default: ok = c == 1 || c == 0; break;
     }
-    if (ok) return 1;
-    test__pending(file, line, names[op]);
-    test__add("(%s, %s) failed: %s = ", ea, eb, ea);
-    test__print_val(a);
-    test__add(", %s = ", eb);
-    test__print_val(b);
-    return 0;
+    return ok ? 1 : test__cmp_fail(file, line, op, ea, eb, a, b);
 }
 
 static inline long double test__as_ld(test__val x)
 {
-    return x.kind == 'f' ? x.v.f : x.kind == 'i' ? (long double)x.v.i : (long double)x.v.u;
+    return x.kind == 'f' ? x.f : x.kind == 'i' ? (long double)x.v.i : (long double)x.v.u;
 }
 
 static inline int test__near_ok(const char *file, int line, const char *ea, const char *eb,
@@ -547,11 +559,9 @@ static inline int test__ptr_ok(const char *file, int line, int want_null, const 
     return 0;
 }
 
-static inline int test__status_ok(const char *file, int line, const char *expr, int got, int want,
-                                  const char *wname)
+__attribute__((noinline, cold, unused)) static int test__status_fail(const char *file, int line, const char *expr,
+                                                           int got, int want, const char *wname)
 {
-    test__nchecks++;
-    if (got == want) return 1;
     test__pending(file, line, wname ? "ASSERT_STATUS" : "ASSERT_OK");
     if (wname)
         test__add("(%s, %s) failed: %s = %d (%s), want %d (%s)", expr, wname, expr, got,
@@ -559,6 +569,13 @@ static inline int test__status_ok(const char *file, int line, const char *expr, 
     else
         test__add("(%s) failed: %s = %d (%s)", expr, expr, got, test__status_name(got));
     return 0;
+}
+
+static inline int test__status_ok(const char *file, int line, const char *expr, int got, int want,
+                                  const char *wname)
+{
+    test__nchecks++;
+    return got == want ? 1 : test__status_fail(file, line, expr, got, want, wname);
 }
 
 static inline int test__done(void)
