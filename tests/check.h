@@ -12,6 +12,8 @@
  *                                      type: integers in decimal (unsigned >= 2^16 also in
  *                                      hex, char types also as 'c'), floating types with
  *                                      enough digits to read back exactly, pointers as %p.
+ *                                      (A bit-field operand: write +s.field; GCC gives
+ *                                      bit-fields a type of their own.)
  *   ASSERT_NEAR(a, b, tol)             |a - b| <= tol (in long double; NaN fails)
  *   ASSERT_STR_EQ/NE(a, b)             strcmp(a, b) == 0 / != 0; a NULL operand fails either
  *   ASSERT_STR_CONTAINS(s, sub)        strstr(s, sub) != NULL; a NULL operand fails
@@ -19,7 +21,8 @@
  *   ASSERT_NULL(p), ASSERT_NOT_NULL(p)
  *   ASSERT_OK(expr)                    an sf_status result is SF_OK (0); prints its name
  *   ASSERT_STATUS(expr, SF_Exxx)       an sf_status result is that status; prints both names
- *   TEST_FAIL(fmt, ...)                an unconditional failure with a message;
+ *   TEST_FAIL(fmt, ...)                an unconditional failure with a message
+ *                                      (TEST_FAIL_FATAL stops the program)
  *   TEST_FAIL_AT(file, line, fmt, ...) the same reported at a caller's file:line (helpers)
  * Every operand is evaluated exactly once (a message's arguments only on failure).
  * Variants: X_MSG(..., fmt, ...) adds a printf-style message to the failure line;
@@ -44,7 +47,8 @@
  * (_Exit: other threads, atexit handlers and leak checks are not waited for).
  *
  *   test_context(fmt, ...)   a note for this thread's later failures ("[vector X]");
- *                            test_context(NULL) clears it
+ *                            test_context(NULL) clears it (per OS thread: a driver of
+ *                            coroutines sets it again on each switch)
  *   test_failures()          failures so far, all threads
  *   test_checks()            assertions evaluated so far by the calling thread
  *   TEST_DONE()              in main: returns 1 if anything failed (after printing
