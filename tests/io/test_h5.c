@@ -18,7 +18,7 @@
 
 #include "io/h5.h"
 #include "tests/io/h5_test_files.h"
-#include "tests/unit/check.h"
+#include "tests/check.h"
 
 static char dir[512];
 
@@ -133,17 +133,16 @@ static void read_and_compare(const char *path, const char *ds, const sf_value *v
                              int64_t nrows) {
     sf_h5_info info;
     char err[1024];
-    CHECK(sf__h5_probe(path, ds, NULL, &info, err, sizeof err) == 0);
+    ASSERT_OK(sf__h5_probe(path, ds, NULL, &info, err, sizeof err));
     size_t rowbytes = sf_dtype_size(sf_value_dtype(v));
     for (int i = 1; i < sf_value_ndim(v); i++) rowbytes *= (size_t)sf_value_dim(v, i);
     size_t n = rowbytes * (size_t)nrows;
     unsigned char *buf = malloc(n + 1);
     memset(buf, 0xA5, n + 1);
     int rc = sf__h5_read_rows(path, ds, NULL, &info, row0, nrows, buf, NULL, err, sizeof err);
-    if (rc) fprintf(stderr, "read_rows(%lld, %lld): %s\n", (long long)row0, (long long)nrows, err);
-    CHECK(rc == 0);
-    CHECK(memcmp(buf, (const char *)sf_value_cdata(v) + rowbytes * (size_t)row0, n) == 0);
-    CHECK(buf[n] == 0xA5); /* nothing written past the rows */
+    ASSERT_OK_MSG(rc, "read_rows(%lld, %lld): %s", (long long)row0, (long long)nrows, err);
+    ASSERT_MEM_EQ(buf, (const char *)sf_value_cdata(v) + rowbytes * (size_t)row0, n);
+    ASSERT_EQ(buf[n], 0xA5); /* nothing written past the rows */
     free(buf);
 }
 
@@ -154,7 +153,7 @@ static void roundtrip(sf_dtype dt, int ndim, const int64_t *shape) {
     path_in(path, sizeof path, "rt.h5");
     const char *ds = (ndim % 2) ? "grp/sub/data" : "data";
     sf_value *v = sf_value_new(dt, ndim, shape);
-    CHECK(v != NULL);
+    ASSERT_NOT_NULL(v);
     if (!v) return;
     fill(v, (uint64_t)dt * 100 + (uint64_t)ndim);
     char tbuf[64];
@@ -163,14 +162,14 @@ static void roundtrip(sf_dtype dt, int ndim, const int64_t *shape) {
                           {"time", "2024-01-01T00:00:00Z"}, {"note", tbuf}, {"empty", ""}};
     char err[1024] = "x";
     int rc = sf__h5_write_atomic(path, ds, v, attrs, 6, err, sizeof err);
-    if (rc) fprintf(stderr, "write %s: %s\n", tbuf, err);
-    CHECK(rc == 0 && err[0] == 0);
+    if (ASSERT_OK_MSG(rc, "write %s: %s", tbuf, err)) ASSERT_EQ(err[0], 0);
 
     sf_h5_info info;
-    CHECK(sf__h5_probe(path, ds, NULL, &info, err, sizeof err) == 0);
-    CHECK(info.dtype == dt && info.ndim == ndim);
-    for (int i = 0; i < ndim; i++) CHECK(info.shape[i] == shape[i]);
-    CHECK(file_type_is_native(path, ds, dt));
+    ASSERT_OK(sf__h5_probe(path, ds, NULL, &info, err, sizeof err));
+    ASSERT_EQ(info.dtype, dt);
+    ASSERT_EQ(info.ndim, ndim);
+    for (int i = 0; i < ndim; i++) ASSERT_EQ(info.shape[i], shape[i]);
+    ASSERT(file_type_is_native(path, ds, dt));
 
     int64_t rows = ndim ? shape[0] : 1;
     read_and_compare(path, ds, v, 0, rows);
@@ -186,7 +185,7 @@ static void roundtrip(sf_dtype dt, int ndim, const int64_t *shape) {
     }
     for (int i = 0; i < 6; i++) {
         char *s = read_attr(path, ds, attrs[i].name);
-        CHECK(s && strcmp(s, attrs[i].value) == 0);
+        if (ASSERT(s)) ASSERT_STR_EQ(s, attrs[i].value);
         free(s);
     }
     sf_value_unref(&v);
@@ -209,7 +208,7 @@ static void test_roundtrips(void) {
         roundtrip((sf_dtype)dt, 1, e1);
         roundtrip((sf_dtype)dt, 16, s16);
     }
-    CHECK(count_tmp_files() == 0);
+    ASSERT_EQ(count_tmp_files(), 0);
     printf("round trips: %d (10 dtypes x 9 shapes)\n", roundtrips);
 }
 
@@ -237,16 +236,21 @@ static void test_big_endian(void) {
     int32_t io[12];
     double dout[12];
     uint16_t uo[12];
-    CHECK(sf__h5_probe(path, "i32be", NULL, &info, err, sizeof err) == 0 && info.dtype == SF_I32 &&
-          info.ndim == 2 && info.shape[0] == 4 && info.shape[1] == 3);
-    CHECK(sf__h5_read_rows(path, "i32be", NULL, &info, 0, 4, io, NULL, err, sizeof err) == 0);
-    CHECK(memcmp(io, iv, sizeof iv) == 0);
-    CHECK(sf__h5_probe(path, "f64be", NULL, &info, err, sizeof err) == 0 && info.dtype == SF_F64);
-    CHECK(sf__h5_read_rows(path, "f64be", NULL, &info, 1, 2, dout, NULL, err, sizeof err) == 0);
-    CHECK(memcmp(dout, dv + 3, 6 * sizeof(double)) == 0);
-    CHECK(sf__h5_probe(path, "u16be", NULL, &info, err, sizeof err) == 0 && info.dtype == SF_U16);
-    CHECK(sf__h5_read_rows(path, "u16be", NULL, &info, 0, 4, uo, NULL, err, sizeof err) == 0);
-    CHECK(memcmp(uo, uv, sizeof uv) == 0);
+    if (ASSERT_OK(sf__h5_probe(path, "i32be", NULL, &info, err, sizeof err)) &&
+        ASSERT_EQ(info.dtype, SF_I32) &&
+        ASSERT_EQ(info.ndim, 2) &&
+        ASSERT_EQ(info.shape[0], 4))
+        ASSERT_EQ(info.shape[1], 3);
+    ASSERT_OK(sf__h5_read_rows(path, "i32be", NULL, &info, 0, 4, io, NULL, err, sizeof err));
+    ASSERT_MEM_EQ(io, iv, sizeof iv);
+    if (ASSERT_OK(sf__h5_probe(path, "f64be", NULL, &info, err, sizeof err)))
+        ASSERT_EQ(info.dtype, SF_F64);
+    ASSERT_OK(sf__h5_read_rows(path, "f64be", NULL, &info, 1, 2, dout, NULL, err, sizeof err));
+    ASSERT_MEM_EQ(dout, dv + 3, 6 * sizeof(double));
+    if (ASSERT_OK(sf__h5_probe(path, "u16be", NULL, &info, err, sizeof err)))
+        ASSERT_EQ(info.dtype, SF_U16);
+    ASSERT_OK(sf__h5_read_rows(path, "u16be", NULL, &info, 0, 4, uo, NULL, err, sizeof err));
+    ASSERT_MEM_EQ(uo, uv, sizeof uv);
 }
 
 /* ---------------------------------------------------------------- errors */
@@ -258,10 +262,9 @@ static void expect_err(int line, int got, int want, const char *msg, const char 
     errors_checked++;
     int ok = got == want && strstr(msg, path) && strstr(msg, ds) && (!extra || strstr(msg, extra));
     if (!ok) {
-        fprintf(stderr, "%s:%d: expected %s%s%s%s naming %s and %s; got %s: \"%s\"\n", __FILE__,
-                line, sf_err_name(want), extra ? " with \"" : "", extra ? extra : "",
-                extra ? "\"" : "", path, ds, sf_err_name(got), msg);
-        check_failures++;
+        TEST_FAIL_AT(__FILE__, line, "expected %s%s%s%s naming %s and %s; got %s: \"%s\"",
+                     sf_err_name(want), extra ? " with \"" : "", extra ? extra : "", extra ? "\"" : "",
+                     path, ds, sf_err_name(got), msg);
     } else {
         printf("  ok %-9s %s\n", sf_err_name(got), msg);
     }
@@ -362,7 +365,7 @@ static void test_errors(void) {
     path_in(path, sizeof path, "unreadable.h5");
     {
         sf_value *v = sf_value_f64(1.0);
-        CHECK(sf__h5_write_atomic(path, "features", v, NULL, 0, err, sizeof err) == 0);
+        ASSERT_OK(sf__h5_write_atomic(path, "features", v, NULL, 0, err, sizeof err));
         sf_value_unref(&v);
     }
     if (geteuid() == 0) {
@@ -394,8 +397,8 @@ static void test_errors(void) {
     path_in(path, sizeof path, "range.h5");
     int64_t shape[2] = {10, 3};
     sf_value *v = sf_value_zeros(SF_I32, 2, shape);
-    CHECK(sf__h5_write_atomic(path, "features", v, NULL, 0, err, sizeof err) == 0);
-    CHECK(sf__h5_probe(path, "features", NULL, &info, err, sizeof err) == 0);
+    ASSERT_OK(sf__h5_write_atomic(path, "features", v, NULL, 0, err, sizeof err));
+    ASSERT_OK(sf__h5_probe(path, "features", NULL, &info, err, sizeof err));
     int32_t buf[64];
     static const int64_t bad[][2] = {{10, 1}, {-1, 1}, {0, 11}, {9, 2}, {0, -1},
                                      {INT64_MAX, 1}, {1, INT64_MAX}, {11, 0}};
@@ -403,15 +406,16 @@ static void test_errors(void) {
         EXPECT_ERR(sf__h5_read_rows(path, "features", NULL, &info, bad[i][0], bad[i][1], buf, NULL, err,
                                     sizeof err),
                    SF_ERANGE, err, path, "features", NULL);
-    CHECK(sf__h5_read_rows(path, "features", NULL, &info, 10, 0, NULL, NULL, err, sizeof err) == 0);
+    ASSERT_OK(sf__h5_read_rows(path, "features", NULL, &info, 10, 0, NULL, NULL, err, sizeof err));
     /* scalar: one row */
     sf_value *s = sf_value_f64(2.5);
-    CHECK(sf__h5_write_atomic(path, "features", s, NULL, 0, err, sizeof err) == 0);
+    ASSERT_OK(sf__h5_write_atomic(path, "features", s, NULL, 0, err, sizeof err));
     sf_h5_info sinfo;
-    CHECK(sf__h5_probe(path, "features", NULL, &sinfo, err, sizeof err) == 0 && sinfo.ndim == 0);
+    if (ASSERT_OK(sf__h5_probe(path, "features", NULL, &sinfo, err, sizeof err)))
+        ASSERT_EQ(sinfo.ndim, 0);
     double d = 0;
-    CHECK(sf__h5_read_rows(path, "features", NULL, &sinfo, 0, 1, &d, NULL, err, sizeof err) == 0 &&
-          d == 2.5);
+    if (ASSERT_OK(sf__h5_read_rows(path, "features", NULL, &sinfo, 0, 1, &d, NULL, err, sizeof err)))
+        ASSERT_EQ(d, 2.5);
     EXPECT_ERR(sf__h5_read_rows(path, "features", NULL, &sinfo, 0, 2, &d, NULL, err, sizeof err),
                SF_ERANGE, err, path, "features", NULL);
     EXPECT_ERR(sf__h5_read_rows(path, "features", NULL, &sinfo, 1, 1, &d, NULL, err, sizeof err),
@@ -423,20 +427,20 @@ static void test_errors(void) {
 
     /* argument errors, small and NULL error buffers */
     EXPECT_ERR(sf__h5_probe(path, "", NULL, &info, err, sizeof err), SF_EUSAGE, err, path, "\"\"", NULL);
-    CHECK(sf__h5_probe(path, "nope", NULL, &info, NULL, 0) == SF_EIO);
+    ASSERT_STATUS(sf__h5_probe(path, "nope", NULL, &info, NULL, 0), SF_EIO);
     char small[8];
-    CHECK(sf__h5_probe(path, "nope", NULL, &info, small, sizeof small) == SF_EIO &&
-          strlen(small) == sizeof small - 1);
+    if (ASSERT_STATUS(sf__h5_probe(path, "nope", NULL, &info, small, sizeof small), SF_EIO))
+        ASSERT_EQ(strlen(small), sizeof small - 1);
 
     /* write failures leave `path` untouched and no temporary file */
     path_in(path, sizeof path, "no_such_dir/out.h5");
     EXPECT_ERR(sf__h5_write_atomic(path, "features", v, NULL, 0, err, sizeof err), SF_EIO, err,
                path, "features", "temporary file");
     struct stat stt;
-    CHECK(stat(path, &stt) != 0);
+    ASSERT_NE(stat(path, &stt), 0);
     path_in(path, sizeof path, "keep.h5");
     sf_value *old = sf_value_i64(42);
-    CHECK(sf__h5_write_atomic(path, "features", old, NULL, 0, err, sizeof err) == 0);
+    ASSERT_OK(sf__h5_write_atomic(path, "features", old, NULL, 0, err, sizeof err));
     sf_value *bytes = sf_value_str("hello");
     EXPECT_ERR(sf__h5_write_atomic(path, "features", bytes, NULL, 0, err, sizeof err), SF_ETYPE,
                err, path, "features", "bytes");
@@ -449,10 +453,11 @@ static void test_errors(void) {
                "\".\"", "HDF5");
     int64_t x = 0;
     sf_h5_info kinfo;
-    CHECK(sf__h5_probe(path, "features", NULL, &kinfo, err, sizeof err) == 0 && kinfo.dtype == SF_I64);
-    CHECK(sf__h5_read_rows(path, "features", NULL, &kinfo, 0, 1, &x, NULL, err, sizeof err) == 0 &&
-          x == 42);
-    CHECK(count_tmp_files() == 0);
+    if (ASSERT_OK(sf__h5_probe(path, "features", NULL, &kinfo, err, sizeof err)))
+        ASSERT_EQ(kinfo.dtype, SF_I64);
+    if (ASSERT_OK(sf__h5_read_rows(path, "features", NULL, &kinfo, 0, 1, &x, NULL, err, sizeof err)))
+        ASSERT_EQ(x, 42);
+    ASSERT_EQ(count_tmp_files(), 0);
     sf_value_unref(&bytes);
     sf_value_unref(&old);
     sf_value_unref(&v);
@@ -466,7 +471,7 @@ static void test_errors(void) {
 static void test_outside_storage(void) {
     char err[1024];
     h5t_outside p;
-    CHECK(h5t_make_outside(dir, &p) == 0);
+    ASSERT_EQ(h5t_make_outside(dir, &p), 0);
     printf("storage outside the file:\n");
     static const sf_h5_read_opts allow = {.allow_external = 1};
     struct {
@@ -478,7 +483,7 @@ static void test_outside_storage(void) {
         memset(buf, 0, sizeof buf);
         EXPECT_ERR(sf__h5_probe(c[i].path, c[i].ds, NULL, &info, err, sizeof err), SF_EUSAGE, err,
                    c[i].path, c[i].ds, c[i].outside);
-        CHECK(strstr(err, "--sf-h5-allow-external=1") != NULL);
+        ASSERT_STR_CONTAINS(err, "--sf-h5-allow-external=1");
         sf_h5_read_opts deny = {0};
         EXPECT_ERR(sf__h5_probe(c[i].path, c[i].ds, &deny, &info, err, sizeof err), SF_EUSAGE, err,
                    c[i].path, c[i].ds, "--sf-h5-allow-external=1");
@@ -486,14 +491,14 @@ static void test_outside_storage(void) {
         EXPECT_ERR(sf__h5_read_rows(c[i].path, c[i].ds, NULL, &info, 0, 8, buf, NULL, err,
                                     sizeof err),
                    SF_EUSAGE, err, c[i].path, c[i].ds, c[i].outside);
-        for (int k = 0; k < 8; k++) CHECK(buf[k] == 0.0); /* nothing was read */
+        for (int k = 0; k < 8; k++) ASSERT_EQ(buf[k], 0.0); /* nothing was read */
 
-        CHECK(sf__h5_probe(c[i].path, c[i].ds, &allow, &info, err, sizeof err) == 0);
-        CHECK(info.dtype == SF_F64 && info.ndim == 1 && info.shape[0] == 8);
+        ASSERT_OK(sf__h5_probe(c[i].path, c[i].ds, &allow, &info, err, sizeof err));
+        if (ASSERT_EQ(info.dtype, SF_F64) && ASSERT_EQ(info.ndim, 1)) ASSERT_EQ(info.shape[0], 8);
         int rc = sf__h5_read_rows(c[i].path, c[i].ds, &allow, &info, 0, 8, buf, NULL, err,
                                   sizeof err);
-        if (rc) fprintf(stderr, "allowed read of %s: %s\n", c[i].ds, err);
-        CHECK(rc == 0 && memcmp(buf, h5t_secret, sizeof h5t_secret) == 0);
+        if (ASSERT_OK_MSG(rc, "allowed read of %s: %s", c[i].ds, err))
+            ASSERT_MEM_EQ(buf, h5t_secret, sizeof h5t_secret);
     }
 }
 
@@ -508,7 +513,7 @@ static void test_sizes(void) {
     path_in(bomb, sizeof bomb, "bomb.h5");
     uint64_t declared;
     long fsize;
-    CHECK(h5t_make_bomb(bomb, &declared, &fsize) == 0);
+    ASSERT_EQ(h5t_make_bomb(bomb, &declared, &fsize), 0);
     snprintf(want, sizeof want, "declares %llu bytes", (unsigned long long)declared);
     char want2[128];
     snprintf(want2, sizeof want2, "but the file has only %ld", fsize);
@@ -519,14 +524,14 @@ static void test_sizes(void) {
         const sf_h5_read_opts *o = k ? &big_limit : NULL;
         EXPECT_ERR(sf__h5_probe(bomb, "bomb", o, &info, err, sizeof err), SF_EIO, err, bomb,
                    "bomb", want);
-        CHECK(strstr(err, want2) != NULL);
+        ASSERT_STR_CONTAINS(err, want2);
         EXPECT_ERR(sf__h5_read_rows(bomb, "bomb", o, &info, 0, 2, small, NULL, err, sizeof err),
                    SF_EIO, err, bomb, "bomb", want2);
     }
-    CHECK(small[0] == 99 && small[1] == 99);
+    if (ASSERT_EQ(small[0], 99)) ASSERT_EQ(small[1], 99);
 
     path_in(sizes, sizeof sizes, "sizes.h5");
-    CHECK(h5t_make_sizes(sizes) == 0);
+    ASSERT_EQ(h5t_make_sizes(sizes), 0);
     int have_deflate = H5Zfilter_avail(H5Z_FILTER_DEFLATE) > 0;
     static const sf_h5_read_opts lim4k = {.max_bytes = 4096}, lim8k = {.max_bytes = 8192},
                                  lim64k = {.max_bytes = 65536}, lim1m = {.max_bytes = 1 << 20};
@@ -535,16 +540,19 @@ static void test_sizes(void) {
         const char *ds = z ? "deflate" : "chunked";
         EXPECT_ERR(sf__h5_probe(sizes, ds, &lim4k, &info, err, sizeof err), SF_ERANGE, err, sizes,
                    ds, "8192 bytes");
-        CHECK(strstr(err, "limit of 4096 bytes set by --sf-h5-max-bytes") != NULL);
+        ASSERT_STR_CONTAINS(err, "limit of 4096 bytes set by --sf-h5-max-bytes");
         info = (sf_h5_info){.dtype = SF_F64, .ndim = 2, .shape = {64, 16}};
         EXPECT_ERR(sf__h5_read_rows(sizes, ds, &lim4k, &info, 0, 1, vals, NULL, err, sizeof err),
                    SF_ERANGE, err, sizes, ds, "--sf-h5-max-bytes");
         for (int k = 0; k < 2; k++) { /* at the limit, and the default */
             const sf_h5_read_opts *o = k ? NULL : &lim8k;
-            CHECK(sf__h5_probe(sizes, ds, o, &info, err, sizeof err) == 0 && info.shape[0] == 64);
+            if (ASSERT_OK(sf__h5_probe(sizes, ds, o, &info, err, sizeof err)))
+                ASSERT_EQ(info.shape[0], 64);
             memset(vals, 0, sizeof vals);
-            CHECK(sf__h5_read_rows(sizes, ds, o, &info, 0, 64, vals, NULL, err, sizeof err) == 0);
-            CHECK(vals[0] == 0.0 && vals[17] == 8.5 && vals[64 * 16 - 1] == (64 * 16 - 1) * 0.5);
+            ASSERT_OK(sf__h5_read_rows(sizes, ds, o, &info, 0, 64, vals, NULL, err, sizeof err));
+            if (ASSERT_EQ(vals[0], 0.0) &&
+                ASSERT_EQ(vals[17], 8.5))
+                ASSERT_EQ(vals[64 * 16 - 1], (64 * 16 - 1) * 0.5);
         }
     }
     if (!have_deflate) printf("  skip deflate dataset: the filter is not available\n");
@@ -552,16 +560,18 @@ static void test_sizes(void) {
     EXPECT_ERR(sf__h5_probe(sizes, "unalloc", &lim8k, &info, err, sizeof err), SF_ERANGE, err,
                sizes, "unalloc", "65536 bytes (float64 [8192])");
     static double fillbuf[8192];
-    CHECK(sf__h5_probe(sizes, "unalloc", &lim64k, &info, err, sizeof err) == 0);
-    CHECK(sf__h5_read_rows(sizes, "unalloc", &lim64k, &info, 0, 8192, fillbuf, NULL, err,
-                           sizeof err) == 0 && fillbuf[0] == 7.0 && fillbuf[8191] == 7.0);
+    ASSERT_OK(sf__h5_probe(sizes, "unalloc", &lim64k, &info, err, sizeof err));
+    if (ASSERT_OK(sf__h5_read_rows(sizes, "unalloc", &lim64k, &info, 0, 8192, fillbuf, NULL, err,
+                                   sizeof err)) &&
+        ASSERT_EQ(fillbuf[0], 7.0))
+        ASSERT_EQ(fillbuf[8191], 7.0);
     EXPECT_ERR(sf__h5_probe(sizes, "unalloc_2g", &lim1m, &info, err, sizeof err), SF_ERANGE, err,
                sizes, "unalloc_2g", "2147483648 bytes (float64 [268435456])");
     /* the default limit is the machine's physical memory */
     EXPECT_ERR(sf__h5_probe(sizes, "huge", NULL, &info, err, sizeof err), SF_ERANGE, err, sizes,
                "huge", "1152921504606846976 bytes");
-    CHECK(strstr(err, "physical memory") != NULL);
-    CHECK(strstr(err, "--sf-h5-max-bytes") != NULL);
+    ASSERT_STR_CONTAINS(err, "physical memory");
+    ASSERT_STR_CONTAINS(err, "--sf-h5-max-bytes");
 }
 
 /* ---------------------------------------------------------------- atomic write: modes, full disk */
@@ -587,7 +597,7 @@ static int64_t read_i64(const char *path) {
 static void test_write_modes(void) {
     char path[600], err[1024];
     printf("atomic write, file modes:\n");
-    int before = check_failures;
+    int before = test_failures();
     static const mode_t umasks[] = {022, 077};
     static const int modes[] = {0600, 0640, 0604, 0660, 0644, 0444, 0400};
     for (size_t u = 0; u < 2; u++) {
@@ -596,15 +606,13 @@ static void test_write_modes(void) {
             path_in(path, sizeof path, "mode.h5");
             unlink(path);
             sf_value *a = sf_value_i64(1), *b = sf_value_i64(2 + (int64_t)i);
-            CHECK(sf__h5_write_atomic(path, "features", a, NULL, 0, err, sizeof err) == 0);
-            CHECK(chmod(path, (mode_t)modes[i]) == 0);
-            CHECK(sf__h5_write_atomic(path, "features", b, NULL, 0, err, sizeof err) == 0);
+            ASSERT_OK(sf__h5_write_atomic(path, "features", a, NULL, 0, err, sizeof err));
+            ASSERT_EQ(chmod(path, (mode_t)modes[i]), 0);
+            ASSERT_OK(sf__h5_write_atomic(path, "features", b, NULL, 0, err, sizeof err));
             int got = mode_of(path);
-            if (got != modes[i])
-                fprintf(stderr, "umask %03o: replacing a %04o file gave %04o\n",
-                        (unsigned)umasks[u], modes[i], got);
-            CHECK(got == modes[i]);
-            CHECK(read_i64(path) == 2 + (int64_t)i); /* the content is the new one */
+            ASSERT_EQ_MSG(got, modes[i], "umask %03o: replacing a %04o file gave %04o", (unsigned)umasks[u],
+                          modes[i], got);
+            ASSERT_EQ(read_i64(path), 2 + (int64_t)i); /* the content is the new one */
             sf_value_unref(&a);
             sf_value_unref(&b);
         }
@@ -616,17 +624,16 @@ static void test_write_modes(void) {
         unlink(path);
         mode_t old_umask = umask(masks[i]);
         sf_value *a = sf_value_i64(5);
-        CHECK(sf__h5_write_atomic(path, "features", a, NULL, 0, err, sizeof err) == 0);
+        ASSERT_OK(sf__h5_write_atomic(path, "features", a, NULL, 0, err, sizeof err));
         umask(old_umask);
         int got = mode_of(path);
-        if (got != (int)(0666 & ~masks[i]))
-            fprintf(stderr, "umask %03o: a new file got %04o\n", (unsigned)masks[i], got);
-        CHECK(got == (int)(0666 & ~masks[i]));
-        CHECK(read_i64(path) == 5);
+        ASSERT_EQ_MSG(got, (int)(0666 & ~masks[i]), "umask %03o: a new file got %04o", (unsigned)masks[i],
+                      got);
+        ASSERT_EQ(read_i64(path), 5);
         sf_value_unref(&a);
     }
-    CHECK(count_tmp_files() == 0);
-    if (check_failures == before)
+    ASSERT_EQ(count_tmp_files(), 0);
+    if (test_failures() == before)
         printf("  ok modes kept on replace (umask 022 and 077), 0666 & ~umask for new files\n");
 }
 
@@ -639,8 +646,8 @@ static void test_write_full_disk(void) {
     path_in(path, sizeof path, "full.h5");
     sf_value *old = sf_value_i64(4242);
     char err[1024];
-    CHECK(sf__h5_write_atomic(path, "features", old, NULL, 0, err, sizeof err) == 0);
-    CHECK(chmod(path, 0600) == 0);
+    ASSERT_OK(sf__h5_write_atomic(path, "features", old, NULL, 0, err, sizeof err));
+    ASSERT_EQ(chmod(path, 0600), 0);
     sf_value_unref(&old);
     int64_t shape[1] = {8192};
     sf_value *big = sf_value_zeros(SF_F64, 1, shape); /* 64 KiB */
@@ -661,20 +668,16 @@ static void test_write_full_disk(void) {
             _exit(rc == SF_EIO && named ? 0 : rc == 0 ? 1 : 2);
         }
         int status = -1;
-        CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+        if (ASSERT_GT(pid, 0)) ASSERT_EQ(waitpid(pid, &status, 0), pid);
         int code = WIFEXITED(status) ? WEXITSTATUS(status) : 100 + WTERMSIG(status);
-        if (code != 0) fprintf(stderr, "limit %ld: child exit %d\n", limits[i], code);
-        CHECK(code == 0);
+        ASSERT_EQ_MSG(code, 0, "limit %ld: child exit %d", limits[i], code);
         int ntmp = count_tmp_files();
-        if (ntmp) {
-            fprintf(stderr, "limit %ld: %d temporary file(s) left\n", limits[i], ntmp);
+        if (!ASSERT_EQ_MSG(ntmp, 0, "limit %ld: %d temporary file(s) left", limits[i], ntmp))
             remove_tmp_files(); /* so that the next limit is judged on its own */
-        }
-        CHECK(ntmp == 0);
         int64_t x = read_i64(path);
         int mode = mode_of(path);
-        CHECK(x == 4242);
-        CHECK(mode == 0600);
+        ASSERT_EQ(x, 4242);
+        ASSERT_EQ(mode, 0600);
         failed_as_expected += code == 0 && ntmp == 0 && x == 4242 && mode == 0600;
     }
     sf_value_unref(&big);
@@ -703,6 +706,6 @@ int main(void) {
     test_write_modes();
     test_write_full_disk();
     rm_rf(dir);
-    if (!check_failures) printf("test_h5: all checks passed\n");
-    CHECK_DONE();
+    if (!test_failures()) printf("test_h5: all checks passed\n");
+    TEST_DONE();
 }

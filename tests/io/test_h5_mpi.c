@@ -13,16 +13,9 @@
 #include <unistd.h>
 
 #include "io/h5.h"
+#include "tests/check.h"
 
-static int rank, nranks, failed;
-
-#define FAIL(...)                                                         \
-    do {                                                                  \
-        fprintf(stderr, "rank %d: %s:%d: ", rank, __FILE__, __LINE__);    \
-        fprintf(stderr, __VA_ARGS__);                                     \
-        fputc('\n', stderr);                                              \
-        failed = 1;                                                       \
-    } while (0)
+static int rank, nranks;
 
 static uint64_t mix(uint64_t x) {
     x += 0x9E3779B97F4A7C15ULL;
@@ -70,10 +63,7 @@ static sf_value *make_value(const spec *s) {
 static void check_dataset(const char *path, const spec *s, MPI_Comm comm) {
     sf_h5_info info;
     char err[1024];
-    if (sf__h5_probe(path, s->name, NULL, &info, err, sizeof err) != 0) {
-        FAIL("probe: %s", err);
-        return;
-    }
+    if (!ASSERT_OK_MSG(sf__h5_probe(path, s->name, NULL, &info, err, sizeof err), "probe: %s", err)) return;
     int64_t rows = info.ndim ? info.shape[0] : 1;
     size_t rowbytes = sf_dtype_size(info.dtype);
     for (int i = 1; i < info.ndim; i++) rowbytes *= (size_t)info.shape[i];
@@ -81,8 +71,8 @@ static void check_dataset(const char *path, const spec *s, MPI_Comm comm) {
     size_t mybytes = (size_t)(hi - lo) * rowbytes;
     unsigned char *mine = malloc(mybytes + 1);
     int rc = sf__h5_read_rows(path, s->name, NULL, &info, lo, hi - lo, mine, &comm, err, sizeof err);
-    if (rc != 0) FAIL("%s: collective read_rows(%lld, %lld): %s", s->name, (long long)lo,
-                      (long long)(hi - lo), err);
+    ASSERT_OK_MSG(rc, "%s: collective read_rows(%lld, %lld): %s", s->name, (long long)lo, (long long)(hi - lo),
+                  err);
 
     int cnt = (int)mybytes, *counts = NULL, *displs = NULL;
     unsigned char *all = NULL, *serial = NULL;
@@ -99,13 +89,13 @@ static void check_dataset(const char *path, const spec *s, MPI_Comm comm) {
     MPI_Gatherv(mine, cnt, MPI_BYTE, all, counts, displs, MPI_BYTE, 0, comm);
     if (rank == 0) {
         rc = sf__h5_read_rows(path, s->name, NULL, &info, 0, rows, serial, NULL, err, sizeof err);
-        if (rc != 0) FAIL("%s: serial read_rows: %s", s->name, err);
+        ASSERT_OK_MSG(rc, "%s: serial read_rows: %s", s->name, err);
         sf_value *v = make_value(s);
-        if (memcmp(all, serial, total) != 0)
-            FAIL("%s: gathered blocks differ from the serial read", s->name);
-        else if (!v || sf_value_nbytes(v) != total || memcmp(serial, sf_value_cdata(v), total))
-            FAIL("%s: serial read differs from the data written", s->name);
-        else
+        if (ASSERT_MEM_EQ_MSG(all, serial, total, "%s: gathered blocks differ from the serial read", s->name) &&
+            ASSERT_NOT_NULL(v) &&
+            ASSERT_EQ_MSG(sf_value_nbytes(v), total, "%s: serial read differs from the data written", s->name) &&
+            ASSERT_MEM_EQ_MSG(serial, sf_value_cdata(v), total, "%s: serial read differs from the data written",
+                              s->name))
             printf("%-8s %s %lld rows x %zu bytes: %d-rank collective read == serial read\n",
                    s->name, sf_dtype_name(info.dtype), (long long)rows, rowbytes, nranks);
         sf_value_unref(&v);
@@ -116,25 +106,21 @@ static void check_dataset(const char *path, const spec *s, MPI_Comm comm) {
 static void check_errors(const char *path, MPI_Comm comm) {
     sf_h5_info info;
     char err[1024];
-    if (sf__h5_probe(path, "f64", NULL, &info, err, sizeof err) != 0) {
-        FAIL("probe: %s", err);
-        return;
-    }
+    if (!ASSERT_OK_MSG(sf__h5_probe(path, "f64", NULL, &info, err, sizeof err), "probe: %s", err)) return;
     double buf[7 * 4];
     /* the last rank asks for rows past the end; every rank must return SF_ERANGE */
     int64_t row0 = rank == nranks - 1 ? info.shape[0] : 0;
     int rc = sf__h5_read_rows(path, "f64", NULL, &info, row0, 1, buf, &comm, err, sizeof err);
-    if (rc != SF_ERANGE || !strstr(err, path) || !strstr(err, "\"f64\""))
-        FAIL("bad range on rank %d only: got %s \"%s\"", nranks - 1, sf_err_name(rc), err);
-    else if (rank == 0)
+    if (ASSERT_STATUS_MSG(rc, SF_ERANGE, "bad range on rank %d only: \"%s\"", nranks - 1, err) &&
+        ASSERT_STR_CONTAINS(err, path) && ASSERT_STR_CONTAINS(err, "\"f64\"") && rank == 0)
         printf("one rank's bad range -> every rank: %s \"%s\"\n", sf_err_name(rc), err);
     /* a missing dataset on every rank */
     rc = sf__h5_read_rows(path, "nope", NULL, &info, 0, 1, buf, &comm, err, sizeof err);
-    if (rc != SF_EIO || !strstr(err, path) || !strstr(err, "\"nope\""))
-        FAIL("missing dataset: got %s \"%s\"", sf_err_name(rc), err);
+    if (ASSERT_STATUS_MSG(rc, SF_EIO, "missing dataset: \"%s\"", err) && ASSERT_STR_CONTAINS(err, path))
+        ASSERT_STR_CONTAINS(err, "\"nope\"");
     /* and the communicator still works for a good read afterwards */
     rc = sf__h5_read_rows(path, "f64", NULL, &info, rank, 1, buf, &comm, err, sizeof err);
-    if (rc != 0) FAIL("read after errors: %s", err);
+    ASSERT_OK_MSG(rc, "read after errors: %s", err);
 }
 
 int main(int argc, char **argv) {
@@ -142,6 +128,7 @@ int main(int argc, char **argv) {
     MPI_Comm comm = MPI_COMM_WORLD;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &nranks);
+    test_context("rank %d", rank);
     char dir[512] = "", path[600];
     if (rank == 0) {
         const char *t = getenv("TMPDIR");
@@ -161,8 +148,9 @@ int main(int argc, char **argv) {
             snprintf(p, sizeof p, "%s.%d", path, i);
             sf_value *v = make_value(&specs[i]);
             sf_h5_attr a[] = {{"program", "test_h5_mpi"}};
-            if (!v || sf__h5_write_atomic(p, specs[i].name, v, a, 1, err, sizeof err) != 0)
-                FAIL("write %s: %s", specs[i].name, v ? err : "out of memory");
+            if (ASSERT_NOT_NULL_MSG(v, "write %s: out of memory", specs[i].name))
+                ASSERT_OK_MSG(sf__h5_write_atomic(p, specs[i].name, v, a, 1, err, sizeof err), "write %s: %s",
+                              specs[i].name, err);
             sf_value_unref(&v);
         }
     }
@@ -178,7 +166,7 @@ int main(int argc, char **argv) {
         check_errors(p, comm);
     }
 
-    int any = 0;
+    int failed = test_failures() > 0, any = 0;
     MPI_Allreduce(&failed, &any, 1, MPI_INT, MPI_MAX, comm);
     if (rank == 0) {
         for (int i = 0; i < NSPECS; i++) {

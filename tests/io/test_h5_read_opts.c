@@ -30,7 +30,7 @@
 
 #include "sfmpi/sf.h"
 #include "tests/io/h5_test_files.h"
-#include "tests/unit/check.h"
+#include "tests/check.h"
 
 /* ---------------------------------------------------------------- child */
 
@@ -107,11 +107,11 @@ static long bomb_fsize;
  * a contiguous dataset that declares 2 GiB in a file of a few KB; sizes.h5, legitimately
  * large declarations (chunked, compressed, unallocated) */
 static void make_files(void) {
-    CHECK(h5t_make_outside(dir, &out) == 0);
+    ASSERT_EQ(h5t_make_outside(dir, &out), 0);
     snprintf(bomb_path, sizeof bomb_path, "%s/data/bomb.h5", dir);
-    CHECK(h5t_make_bomb(bomb_path, &bomb_declared, &bomb_fsize) == 0);
+    ASSERT_EQ(h5t_make_bomb(bomb_path, &bomb_declared, &bomb_fsize), 0);
     snprintf(sizes_path, sizeof sizes_path, "%s/data/sizes.h5", dir);
-    CHECK(h5t_make_sizes(sizes_path) == 0);
+    ASSERT_EQ(h5t_make_sizes(sizes_path), 0);
 }
 
 static const char *secret_text =
@@ -198,7 +198,8 @@ static void run_case(int line, const char *name, const char *file, const char *d
         }
         if (got == 0) usleep(100000);
     }
-    CHECK(pid > 0 && got == pid);
+    ASSERT_GT(pid, 0);
+    ASSERT_EQ(got, pid);
     char *so = slurp(out), *se = slurp(errp);
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     int ok = code == x->exit_code;
@@ -214,13 +215,14 @@ static void run_case(int line, const char *name, const char *file, const char *d
         printf("  ok %-18s exit %d, peak RSS %ld MiB: %.*s\n", name, code, rss_mb,
                (int)strcspn(show, "\n"), show);
     } else {
-        fprintf(stderr, "%s:%d: case %s: exit %d (want %d), peak RSS %ld MiB\n  stdout: %s\n  "
-                        "stderr: %s\n  wanted in stderr:",
-                __FILE__, line, name, code, x->exit_code, rss_mb, so, se);
-        for (int i = 0; i < 6 && x->stderr_has[i]; i++) fprintf(stderr, " [%s]", x->stderr_has[i]);
-        fprintf(stderr, "\n  wanted in stdout: [%s], not [%s]\n", x->stdout_has ? x->stdout_has : "",
-                x->stdout_lacks ? x->stdout_lacks : "");
-        check_failures++;
+        char want[600] = "";
+        size_t wl = 0;
+        for (int i = 0; i < 6 && x->stderr_has[i] && wl < sizeof want; i++)
+            wl += (size_t)snprintf(want + wl, sizeof want - wl, " [%s]", x->stderr_has[i]);
+        TEST_FAIL_AT(__FILE__, line, "case %s: exit %d (want %d), peak RSS %ld MiB; wanted in stderr:%s; "
+                     "wanted in stdout: [%s], not [%s]", name, code, x->exit_code, rss_mb, want,
+                     x->stdout_has ? x->stdout_has : "", x->stdout_lacks ? x->stdout_lacks : "");
+        fprintf(stderr, "  stdout: %s\n  stderr: %s\n", so, se);
     }
     free(so);
     free(se);
@@ -356,11 +358,11 @@ int main(int argc, char **argv) {
     outside_cases();
     size_cases();
     oom_cases();
-    if (!check_failures) {
+    if (!test_failures()) {
         rm_rf(dir);
         printf("test_h5_read_opts: all checks passed\n");
     } else {
         fprintf(stderr, "files and outputs kept in %s\n", dir);
     }
-    CHECK_DONE();
+    TEST_DONE();
 }

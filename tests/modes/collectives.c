@@ -8,12 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../check.h"
 #include "sfmpi/sf.h"
-
-#define CHECK(cond, ...)                                   \
-    do {                                                   \
-        if (!(cond)) return sf_fail(t, __VA_ARGS__);       \
-    } while (0)
 
 static sf_value *ivec(int64_t n, int64_t base) {
     sf_value *v = sf_value_new(SF_I64, 1, &n);
@@ -25,9 +21,10 @@ static int exercise(sf_task *t) {
     sf_comm *c = sf_task_comm(t);
     int rank = sf_comm_rank(c), size = sf_comm_size(c), rc;
     int64_t n = sf_arg_i64(t, 0); /* inline: every rank has it */
-    CHECK(c != NULL, "no communicator in a collective kernel");
-    CHECK(rank != 0 || sf_arg(t, 1) != NULL, "rank 0 lacks the object argument");
-    CHECK(rank == 0 || sf_arg(t, 1) == NULL, "a worker got the object argument");
+    /* a failed check prints its values (tests/check.h) and fails the task */
+    if (!ASSERT_NOT_NULL(c)) return sf_fail(t, "no communicator in a collective kernel");
+    if (rank == 0 && !ASSERT_NOT_NULL(sf_arg(t, 1))) return sf_fail(t, "rank 0 lacks the object argument");
+    if (rank != 0 && !ASSERT_NULL(sf_arg(t, 1))) return sf_fail(t, "a worker got the object argument");
 
     /* scatter rows of an n x 3 int64 matrix, column sums, allreduce SUM/MIN/MAX */
     sf_value *m = NULL, *blk = NULL, *sum = NULL, *mn = NULL, *mx = NULL;
@@ -54,10 +51,9 @@ static int exercise(sf_task *t) {
     /* gather the blocks back: the same matrix */
     sf_value *back = NULL;
     if ((rc = sf_comm_gather(c, 0, blk, &back))) return sf_fail(t, "gather: %s", sf_strerror(rc));
-    if (rank == 0)
-        CHECK(sf_value_nbytes(back) == sf_value_nbytes(m) &&
-                  !memcmp(sf_value_cdata(back), sf_value_cdata(m), sf_value_nbytes(m)),
-              "gather did not give back the scattered matrix");
+    if (rank == 0 && (!ASSERT_EQ(sf_value_nbytes(back), sf_value_nbytes(m)) ||
+                      !ASSERT_MEM_EQ(sf_value_cdata(back), sf_value_cdata(m), sf_value_nbytes(m))))
+        return sf_fail(t, "gather did not give back the scattered matrix");
 
     /* float and small-int dtypes: exact sums whatever the order */
     int64_t four = 4;
@@ -69,12 +65,13 @@ static int exercise(sf_task *t) {
     }
     if ((rc = sf_comm_allreduce(c, f, SF_OP_SUM, &fs)) || (rc = sf_comm_reduce(c, 0, u, SF_OP_MAX, &um)))
         return sf_fail(t, "float/u8 reductions: %s", sf_strerror(rc));
-    CHECK(((const float *)sf_value_cdata(fs))[3] == 2.0f * (float)size, "float allreduce");
+    if (!ASSERT_EQ(((const float *)sf_value_cdata(fs))[3], 2.0f * (float)size))
+        return sf_fail(t, "float allreduce");
 
     /* bcast a string from rank 0, a ring of sends, a barrier */
     sf_value *s = rank == 0 ? sf_value_str("hello from the leader") : NULL;
     if ((rc = sf_comm_bcast(c, 0, &s))) return sf_fail(t, "bcast: %s", sf_strerror(rc));
-    CHECK(!strcmp(sf_value_cstr(s), "hello from the leader"), "bcast content");
+    if (!ASSERT_STR_EQ(sf_value_cstr(s), "hello from the leader")) return sf_fail(t, "bcast content");
     if (size > 1) {
         sf_value *me = sf_value_i64(rank), *prev = NULL;
         if (rank % 2 == 0) {
@@ -85,7 +82,7 @@ static int exercise(sf_task *t) {
             if (!rc) rc = sf_comm_send(c, (rank + 1) % size, me);
         }
         if (rc) return sf_fail(t, "ring: %s", sf_strerror(rc));
-        CHECK(sf_value_as_i64(prev, 0) == (rank + size - 1) % size, "ring message");
+        if (!ASSERT_EQ(sf_value_as_i64(prev, 0), (rank + size - 1) % size)) return sf_fail(t, "ring message");
         sf_value_unref(&me);
         sf_value_unref(&prev);
     }

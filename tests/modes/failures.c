@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../check.h"
 #include "sfmpi/sf.h"
 
 enum { ALICE, BOB, CAROL };
@@ -114,10 +115,9 @@ static int sc_task(sf_ctx *sf, devs d) {
     sf_value *v = NULL;
     int rc = sf_get(sf, y, &v);
     const char *e = sf_last_error(sf);
-    if (rc != SF_ETASK || !strstr(e, "'use_value'") || !strstr(e, "'fail_task'")) {
-        sf_log(sf, "unexpected: sf_get returned %d, last error: %s", rc, e);
+    if (!ASSERT_STATUS_MSG(rc, SF_ETASK, "last error: %s", e) || !ASSERT_STR_CONTAINS(e, "'use_value'") ||
+        !ASSERT_STR_CONTAINS(e, "'fail_task'"))
         return SF_EINVAL;
-    }
     return rc;
 }
 
@@ -170,10 +170,7 @@ static int sc_killed(sf_ctx *sf, devs d) {
     sf_obj r = SF_REMOTE(act, counter_add, SF_I64(1)); /*@kill_call*/
     sf_value *v = NULL;
     int rc = sf_get(sf, r, &v);
-    if (rc != SF_ETASK) {
-        sf_log(sf, "unexpected: sf_get returned %d", rc);
-        return SF_EINVAL;
-    }
+    if (!ASSERT_STATUS_MSG(rc, SF_ETASK, "sf_get of a killed actor's call")) return SF_EINVAL;
     return rc;
 }
 
@@ -182,10 +179,7 @@ static int sc_kill_twice(sf_ctx *sf, devs d) {
     sf_actor act = SF_ACTOR(d.bob, &Counter);
     SF_TRY(sf_kill(act)); /*@kt_first*/
     int rc = sf_kill(act); /*@kt_second*/
-    if (rc != SF_EKILLED) {
-        sf_log(sf, "unexpected: the second sf_kill returned %d", rc);
-        return SF_EINVAL;
-    }
+    if (!ASSERT_STATUS_MSG(rc, SF_EKILLED, "the second sf_kill")) return SF_EINVAL;
     return rc;
 }
 

@@ -3,11 +3,13 @@
  * arrays, large (chunked) arrays, bytes with NULs, inline arguments of every kind and
  * many return values. Each value is made on alice, checked and copied on bob, moved to
  * carol with sf_to and checked there, then revealed to all with sf_get and checked by
- * every party's program. Any mismatch fails a task (with what differed) or the program.
+ * every party's program. Any mismatch fails an assertion (tests/check.h: the values on
+ * stderr) and a task (with what differed) or the program.
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "../check.h"
 #include "sfmpi/sf.h"
 
 static void shape_for(int ndim, int64_t *shape, int empty) {
@@ -71,8 +73,9 @@ static int make_big(sf_task *t) {
 
 static int check_copy(sf_task *t) {
     char why[160];
-    if (!same_as_pattern(sf_arg(t, 0), sf_arg_i64(t, 1), sf_arg_i64(t, 2), sf_arg_i64(t, 3),
-                         sf_arg_i64(t, 4), why, sizeof why))
+    if (!ASSERT_MSG(same_as_pattern(sf_arg(t, 0), sf_arg_i64(t, 1), sf_arg_i64(t, 2), sf_arg_i64(t, 3),
+                                    sf_arg_i64(t, 4), why, sizeof why),
+                    "value arrived changed: %s", why))
         return sf_fail(t, "value arrived changed: %s", why);
     return sf_return(t, 0, sf_value_copy(sf_arg(t, 0)));
 }
@@ -81,19 +84,21 @@ static int check_big(sf_task *t) {
     const sf_value *v = sf_arg(t, 0);
     const double *x = sf_value_cdata(v);
     for (size_t i = 0; i < sf_value_nelems(v); i++)
-        if (x[i] != (double)i * 0.5 - 3.0) return sf_fail(t, "element %zu is %g", i, x[i]);
+        if (!ASSERT_EQ_MSG(x[i], (double)i * 0.5 - 3.0, "element %zu", i))
+            return sf_fail(t, "element %zu is %g", i, x[i]);
     return sf_return(t, 0, sf_value_i64((int64_t)sf_value_nelems(v)));
 }
 
 /* inline arguments of every kind, and many returns */
 static int inline_kinds(sf_task *t) {
     const sf_value *arr = sf_arg(t, 3), *bytes = sf_arg(t, 4);
-    if (sf_arg_f64(t, 0) != 1.25 || sf_arg_i64(t, 1) != -7 || strcmp(sf_arg_str(t, 2), "name"))
+    if (!ASSERT_EQ(sf_arg_f64(t, 0), 1.25) || !ASSERT_EQ(sf_arg_i64(t, 1), -7) ||
+        !ASSERT_STR_EQ(sf_arg_str(t, 2), "name"))
         return sf_fail(t, "scalar inline arguments changed");
-    if (sf_value_dtype(arr) != SF_I32 || sf_value_nelems(arr) != 6 ||
-        ((const int32_t *)sf_value_cdata(arr))[5] != 50)
+    if (!ASSERT_EQ(sf_value_dtype(arr), SF_I32) || !ASSERT_EQ(sf_value_nelems(arr), 6) ||
+        !ASSERT_EQ(((const int32_t *)sf_value_cdata(arr))[5], 50))
         return sf_fail(t, "SF_VAL array changed");
-    if (sf_value_nbytes(bytes) != 5 || memcmp(sf_value_cdata(bytes), "a\0b\0c", 5))
+    if (!ASSERT_EQ(sf_value_nbytes(bytes), 5) || !ASSERT_MEM_EQ(sf_value_cdata(bytes), "a\0b\0c", 5))
         return sf_fail(t, "SF_BYTES changed");
     for (int i = 0; i < sf_nreturns(t); i++) sf_return(t, i, sf_value_i64(i * i));
     return 0;
@@ -120,11 +125,9 @@ static int program(sf_ctx *sf, void *arg) {
                 sf_value *v;
                 SF_TRY(sf_get(sf, d, &v));
                 char why[160];
-                if (!same_as_pattern(v, dt, nd, em, seed, why, sizeof why)) {
-                    sf_log(sf, "revealed %s ndim %d empty %d: %s", sf_dtype_name((sf_dtype)dt),
-                           nd, em, why);
+                if (!ASSERT_MSG(same_as_pattern(v, dt, nd, em, seed, why, sizeof why),
+                                "revealed %s ndim %d empty %d: %s", sf_dtype_name((sf_dtype)dt), nd, em, why))
                     bad++;
-                }
                 count++;
                 sf_scope_end(&sc, NULL, 0);
             }
@@ -138,7 +141,7 @@ static int program(sf_ctx *sf, void *arg) {
     SF_TRY(sf_wait(sf, both, 2));
     sf_value *n;
     SF_TRY(sf_get(sf, nbig2, &n));
-    if (sf_value_as_i64(n, 0) != (3 << 20)) bad++;
+    if (!ASSERT_EQ(sf_value_as_i64(n, 0), 3 << 20)) bad++;
 
     int32_t arr[6] = {0, 10, 20, 30, 40, 50};
     sf_value *av = sf_value_new(SF_I32, 2, (int64_t[]){2, 3});
@@ -150,7 +153,7 @@ static int program(sf_ctx *sf, void *arg) {
     for (int i = 0; i < 7; i++) {
         sf_value *r;
         SF_TRY(sf_get(sf, outs[i], &r));
-        if (sf_value_as_i64(r, 0) != i * i) bad++;
+        if (!ASSERT_EQ_MSG(sf_value_as_i64(r, 0), i * i, "return %d", i)) bad++;
     }
     sf_print(sf, "roundtrip: %d values across 3 parties, %d bad; large value %lld elements; 7 returns\n",
              count, bad, (long long)sf_value_as_i64(n, 0));

@@ -21,15 +21,15 @@
  * shows who took part: the members and an outside dealer send protocol bytes, nobody else
  * does (under --sf-spu=plain nobody does).
  *
- * Every mismatch prints a MISMATCH line (configuration, owner role, way, operation, reveal
- * target, element, got, want); the run ends with "spu_matrix: N checks passed" or
- * "spu_matrix: F of N checks FAILED" (exit status 1).
+ * Every mismatch fails an assertion (tests/check.h: got and want on stderr, with the
+ * configuration, owner role, way, operation, reveal target and element); the run ends with
+ * "spu_matrix: N checks passed" or "spu_matrix: F of N checks FAILED" (exit status 1).
  */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "../check.h"
 #include "sfmpi/sf.h"
 
 #define NPARTIES 5
@@ -271,51 +271,44 @@ typedef struct {
     const char *owner;
 } where;
 
-static void mismatch(tally *ty, const where *at, const char *op, const char *fmt, ...) SF_PRINTF(4, 5);
-static void mismatch(tally *ty, const where *at, const char *op, const char *fmt, ...) {
-    char what[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(what, sizeof what, fmt, ap);
-    va_end(ap);
-    sf_print(ty->sf, "MISMATCH config=%s owner=%s(%s) way=%s op=\"%s\" reveal=%s(%s) %s\n", at->cfg->name,
-             role_names[at->role], at->owner, way_names[at->way], op, target_names[at->target],
-             target_party(at->cfg, at->target), what);
+/* Where a check is: "config=... owner=...(...) way=... op="..." reveal=...(...)". */
+static const char *where_str(const where *at, const char *op, char *buf, size_t n) {
+    snprintf(buf, n, "config=%s owner=%s(%s) way=%s op=\"%s\" reveal=%s(%s)", at->cfg->name, role_names[at->role],
+             at->owner, way_names[at->way], op, target_names[at->target], target_party(at->cfg, at->target));
+    return buf;
 }
 
 /* Check one revealed result against w: dtype and shape (one check), then every element. */
 static void check_value(tally *ty, const where *at, const op_def *o, const sf_value *v, const expect *w) {
+    char ws[320];
+    where_str(at, o->name, ws, sizeof ws);
     sf_dtype dt = w->is_int ? SF_I64 : SF_F64;
-    int ok = sf_value_dtype(v) == dt && sf_value_ndim(v) == w->ndim && (int)sf_value_nelems(v) == w->n;
-    for (int i = 0; ok && i < w->ndim; i++) ok = sf_value_dim(v, i) == w->shape[i];
+    int ok = ASSERT_EQ_MSG(sf_value_dtype(v), dt, "%s: dtype", ws) &&
+             ASSERT_EQ_MSG(sf_value_ndim(v), w->ndim, "%s: ndim", ws) &&
+             ASSERT_EQ_MSG((int)sf_value_nelems(v), w->n, "%s: elements", ws);
+    for (int i = 0; ok && i < w->ndim; i++) ok = ASSERT_EQ_MSG(sf_value_dim(v, i), w->shape[i], "%s: dim %d", ws, i);
     ty->checks += 1 + w->n;
     if (!ok) {
-        mismatch(ty, at, o->name, "dtype/shape: got %s ndim %d with %zu elements, want %s ndim %d with %d",
-                 sf_dtype_name(sf_value_dtype(v)), sf_value_ndim(v), sf_value_nelems(v), sf_dtype_name(dt),
-                 w->ndim, w->n);
         ty->failed += 1 + w->n;
         return;
     }
     double tol = ldexp(2.0 * o->trunc, -18);
     for (int k = 0; k < w->n; k++) {
-        if (w->is_int ? sf_value_as_i64(v, (size_t)k) == (int64_t)w->v[k]
-                      : fabs(sf_value_as_f64(v, (size_t)k) - w->v[k]) <= tol)
+        if (w->is_int ? ASSERT_EQ_MSG(sf_value_as_i64(v, (size_t)k), (int64_t)w->v[k], "%s: element %d", ws, k)
+                      : ASSERT_LE_MSG(fabs(sf_value_as_f64(v, (size_t)k) - w->v[k]), tol,
+                                      "%s: element %d: got %.9g want %.9g", ws, k, sf_value_as_f64(v, (size_t)k),
+                                      w->v[k]))
             continue;
         ty->failed++;
-        if (w->is_int)
-            mismatch(ty, at, o->name, "element %d: got %lld want %lld", k, (long long)sf_value_as_i64(v, (size_t)k),
-                     (long long)w->v[k]);
-        else
-            mismatch(ty, at, o->name, "element %d: got %.9g want %.9g (tolerance %.3g)", k,
-                     sf_value_as_f64(v, (size_t)k), w->v[k], tol);
     }
 }
 
 /* A failed reveal (the kernel or an input failed) fails every check of the result. */
 static void check_failed(tally *ty, const where *at, const op_def *o, const expect *w) {
+    char ws[320];
     ty->checks += 1 + w->n;
     ty->failed += 1 + w->n;
-    mismatch(ty, at, o->name, "the result failed: %s", sf_last_error(ty->sf));
+    TEST_FAIL("%s: the result failed: %s", where_str(at, o->name, ws, sizeof ws), sf_last_error(ty->sf));
 }
 
 /* Reveal result r to target t (sf_to a PYU, then sf_get of that object; or sf_get) and check. */
@@ -384,11 +377,12 @@ static void check_participants(tally *ty, sf_device spu, const config *c) {
         int part = is_member(c, parties[p]) || (c->dealer && !strcmp(parties[p], c->dealer));
         int want = real && part;
         ty->checks++;
-        if ((bytes[p] > 0) == want && bytes[p] >= 0) continue;
+        if (ASSERT_MSG((bytes[p] > 0) == want && bytes[p] >= 0,
+                       "config=%s stats: %s sent %lld protocol bytes, want %s (%s)", c->name, parties[p],
+                       (long long)bytes[p], want ? "some" : "none",
+                       !real ? "plaintext simulation" : part ? "a participant" : "not a participant"))
+            continue;
         ty->failed++;
-        sf_print(sf, "MISMATCH config=%s stats: %s sent %lld protocol bytes, want %s (%s)\n", c->name,
-                 parties[p], (long long)bytes[p], want ? "some" : "none",
-                 !real ? "plaintext simulation" : part ? "a participant" : "not a participant");
     }
 }
 

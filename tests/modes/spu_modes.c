@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../check.h"
 #include "sfmpi/sf.h"
 
 #define N 64
@@ -139,8 +140,10 @@ static int stats(sf_ctx *sf) {
             if ((uint64_t)sf_value_as_i64(v, 1) > maxr) maxr = (uint64_t)sf_value_as_i64(v, 1);
             sf_release(e);
         }
-        int ok = bytes[0] == cases[c].member && bytes[1] == cases[c].member &&
-                 bytes[2] == cases[c].other && maxr == cases[c].rounds;
+        int ok = ASSERT_EQ_MSG(bytes[0], cases[c].member, "%s: alice's bytes", cases[c].what) &&
+                 ASSERT_EQ_MSG(bytes[1], cases[c].member, "%s: bob's bytes", cases[c].what) &&
+                 ASSERT_EQ_MSG(bytes[2], cases[c].other, "%s: carol's bytes", cases[c].what) &&
+                 ASSERT_EQ_MSG(maxr, cases[c].rounds, "%s: rounds", cases[c].what);
         bad += !ok;
         sf_print(sf, "%-24s N=%llu bytes/element alice %.2f bob %.2f carol %.2f (formula %.2f / %.2f), "
                      "rounds %llu (formula %llu): %s\n", cases[c].what, (unsigned long long)n,
@@ -178,8 +181,10 @@ static int big(sf_ctx *sf) {
     int bad = 0;
     for (int64_t i = 0; i < BN; i++) {
         double a = (double)((i * 3) % 1001) / 16.0 - 30, b = (double)((i * 4) % 1001) / 16.0 - 30;
-        if (fabs(sf_value_as_f64(p, (size_t)i) - a * b) > ldexp(fabs(a) + fabs(b) + 2, -18)) bad++;
-        if (sf_value_as_i64(l, (size_t)i) != (a < b)) bad++;
+        if (!ASSERT_LE_MSG(fabs(sf_value_as_f64(p, (size_t)i) - a * b), ldexp(fabs(a) + fabs(b) + 2, -18),
+                           "big: product %lld", (long long)i))
+            bad++;
+        if (!ASSERT_EQ_MSG(sf_value_as_i64(l, (size_t)i), (a < b), "big: comparison %lld", (long long)i)) bad++;
     }
     sf_print(sf, "big: %d of %d products and comparisons wrong\n", bad, 2 * BN);
     return bad ? SF_EINVAL : 0;
@@ -243,14 +248,18 @@ static int program(sf_ctx *sf, void *arg) {
                 case 6: for (int q = 0; q < N; q++) want += sf_value_as_f64(pa, (size_t)q); break;
                 case 7: want = x / 2, tol = ldexp(1, -18); break;
                 }
-                if (fabs(got - want) > tol) bad++;
+                if (!ASSERT_LE_MSG(fabs(got - want), tol, "%s %s element %zu: got %.17g, want %.17g", o.protocol,
+                                   names[i], j, got, want))
+                    bad++;
                 if (cmp) { /* plain vs the protocol: floor vs floor or floor + 1 per truncation */
                     long long mine = sf_value_dtype(v) == SF_F64 ? llround(ldexp(got, 18))
                                                                  : (long long)sf_value_as_i64(v, j);
                     long long d = want_v[j] - mine;
                     compared++;
                     differ += d != 0;
-                    if (d < 0 || d > truncs[i]) off++;
+                    if (!ASSERT_GE_MSG(d, 0, "%s %s element %zu: plain vs protocol", o.protocol, names[i], j) ||
+                        !ASSERT_LE_MSG(d, truncs[i], "%s %s element %zu: plain vs protocol", o.protocol, names[i], j))
+                        off++;
                 }
                 if (sf_value_dtype(v) == SF_F64) sf_print(sf, " %.0f", ldexp(got, 18));
                 else sf_print(sf, " %lld", (long long)sf_value_as_i64(v, j));

@@ -7,8 +7,9 @@
  * dtypes), so every combination order gives the same bits and the two backends can be
  * compared value for value at any size. Each result (digest) and each status goes into
  * a log; test_pcomm_mem.c compares the mem backend's log with the MPI backend's.
- * A failed check prints the rank and the case and counts; nothing stops early (a rank
- * that stopped would leave the others waiting in a collective).
+ * A failed check (tests/check.h) prints the case, with the rank as the failure context,
+ * and counts; nothing stops early (a rank that stopped would leave the others waiting in
+ * a collective).
  */
 #ifndef SF_TESTS_PCOMM_CASES_H
 #define SF_TESTS_PCOMM_CASES_H
@@ -20,27 +21,15 @@
 
 #include "mpi/party.h"
 #include "core/value.h"
+#include "tests/check.h"
 
 #define PC_LOG_MAX 4096
 
 typedef struct pc_log {
-    int rank, size;
-    int fails;
     int n;
     uint64_t d[PC_LOG_MAX];
     int line[PC_LOG_MAX];
 } pc_log;
-
-#define PC_CHECK(L, cond, ...)                                                             \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            fprintf(stderr, "[rank %d/%d] %s:%d: check failed: %s: ", (L)->rank, (L)->size, \
-                    __FILE__, __LINE__, #cond);                                            \
-            fprintf(stderr, __VA_ARGS__);                                                  \
-            fputc('\n', stderr);                                                           \
-            (L)->fails++;                                                                  \
-        }                                                                                  \
-    } while (0)
 
 static void pc_log_at(pc_log *L, int line, uint64_t d) {
     if (L->n < PC_LOG_MAX) {
@@ -141,8 +130,8 @@ static void pc_case_bcast(sf_pcomm *c, pc_log *L) {
                 sf_value *want = pc_make(dts[t], pc_shapes[s].ndim, pc_shapes[s].s, root, s);
                 sf_value *v = c->rank == root ? sf_value_ref(want) : NULL;
                 int rc = c->ops->bcast(c, root, &v);
-                PC_CHECK(L, rc == SF_OK && pc_same(v, want), "bcast root %d %s: rc %d got %s", root,
-                         pc_desc(want, b1, sizeof b1), rc, pc_desc(v, b2, sizeof b2));
+                ASSERT_MSG(rc == SF_OK && pc_same(v, want), "bcast root %d %s: rc %d got %s", root,
+                           pc_desc(want, b1, sizeof b1), rc, pc_desc(v, b2, sizeof b2));
                 PC_LOG(L, rc);
                 PC_LOGV(L, v);
                 sf_value_unref(&v);
@@ -153,7 +142,7 @@ static void pc_case_bcast(sf_pcomm *c, pc_log *L) {
     sf_value *want = pc_make(SF_F64, 1, &big, 7, 3);
     sf_value *v = c->rank == c->size - 1 ? sf_value_ref(want) : NULL;
     int rc = c->ops->bcast(c, c->size - 1, &v);
-    PC_CHECK(L, rc == SF_OK && pc_same(v, want), "bcast of 10000 float64: rc %d", rc);
+    ASSERT_MSG(rc == SF_OK && pc_same(v, want), "bcast of 10000 float64: rc %d", rc);
     PC_LOGV(L, v);
     sf_value_unref(&v);
     sf_value_unref(&want);
@@ -199,18 +188,18 @@ static void pc_case_reduce(sf_pcomm *c, pc_log *L) {
                 sf_value *want = pc_expect_reduce(dt, sh, c->size, salt, op);
                 sf_value *out = NULL;
                 int rc = c->ops->allreduce(c, in, (sf_reduce_op)op, &out);
-                PC_CHECK(L, rc == SF_OK && pc_same(out, want), "allreduce op %d %s: rc %d", op,
-                         pc_desc(in, b1, sizeof b1), rc);
+                ASSERT_MSG(rc == SF_OK && pc_same(out, want), "allreduce op %d %s: rc %d", op,
+                           pc_desc(in, b1, sizeof b1), rc);
                 PC_LOGV(L, out);
                 sf_value_unref(&out);
                 int root = (dt + s) % c->size;
                 rc = c->ops->reduce(c, root, in, (sf_reduce_op)op, &out);
                 if (c->rank == root)
-                    PC_CHECK(L, rc == SF_OK && pc_same(out, want), "reduce op %d to %d %s: rc %d",
-                             op, root, pc_desc(in, b1, sizeof b1), rc);
+                    ASSERT_MSG(rc == SF_OK && pc_same(out, want), "reduce op %d to %d %s: rc %d",
+                               op, root, pc_desc(in, b1, sizeof b1), rc);
                 else
-                    PC_CHECK(L, rc == SF_OK && out == NULL, "reduce op %d to %d on non-root: rc %d",
-                             op, root, rc);
+                    ASSERT_MSG(rc == SF_OK && out == NULL, "reduce op %d to %d on non-root: rc %d",
+                               op, root, rc);
                 PC_LOGV(L, out);
                 sf_value_unref(&out);
                 sf_value_unref(&want);
@@ -222,7 +211,7 @@ static void pc_case_reduce(sf_pcomm *c, pc_log *L) {
         *(int8_t *)in->data = 100;
         int rc = c->ops->allreduce(c, in, SF_OP_SUM, &out);
         int8_t want = (int8_t)(uint8_t)(100u * (unsigned)c->size);
-        PC_CHECK(L, rc == SF_OK && out && *(int8_t *)out->data == want, "int8 sum wraps: rc %d", rc);
+        ASSERT_MSG(rc == SF_OK && out && *(int8_t *)out->data == want, "int8 sum wraps: rc %d", rc);
         PC_LOGV(L, out);
         sf_value_unref(&out);
         sf_value_unref(&in);
@@ -240,8 +229,8 @@ static void pc_case_reduce(sf_pcomm *c, pc_log *L) {
             w2 = (uint16_t)((uint32_t)w2 * (uint32_t)(1000 + r));
         }
         const uint16_t *o = out ? out->data : NULL;
-        PC_CHECK(L, rc == SF_OK && o && o[0] == w0 && o[1] == w1 && o[2] == w2,
-                 "uint16 prod wraps: rc %d", rc);
+        ASSERT_MSG(rc == SF_OK && o && o[0] == w0 && o[1] == w1 && o[2] == w2,
+                   "uint16 prod wraps: rc %d", rc);
         PC_LOGV(L, out);
         sf_value_unref(&out);
         sf_value_unref(&in);
@@ -255,10 +244,10 @@ static void pc_case_reduce(sf_pcomm *c, pc_log *L) {
         int rc2 = c->ops->allreduce(c, in, SF_OP_MAX, &mx);
         const int64_t *a = mn ? mn->data : NULL, *b = mx ? mx->data : NULL;
         int64_t s1 = c->size - 1;
-        PC_CHECK(L, !rc1 && !rc2 && a && b && a[0] == INT64_MIN && a[1] == INT64_MAX - s1 &&
-                        a[2] == -s1 && a[3] == 0 && b[0] == INT64_MIN + s1 && b[1] == INT64_MAX &&
-                        b[2] == 0 && b[3] == s1,
-                 "int64 min/max extremes: rc %d %d", rc1, rc2);
+        ASSERT_MSG(!rc1 && !rc2 && a && b && a[0] == INT64_MIN && a[1] == INT64_MAX - s1 &&
+                          a[2] == -s1 && a[3] == 0 && b[0] == INT64_MIN + s1 && b[1] == INT64_MAX &&
+                          b[2] == 0 && b[3] == s1,
+                   "int64 min/max extremes: rc %d %d", rc1, rc2);
         PC_LOGV(L, mn);
         PC_LOGV(L, mx);
         sf_value_unref(&mn);
@@ -276,7 +265,7 @@ static void pc_case_reduce(sf_pcomm *c, pc_log *L) {
         double tri = (double)c->size * (c->size + 1) / 2;
         for (int64_t i = 0; good && i < n; i++)
             good = ((double *)out->data)[i] == (double)(i % 1000) * tri + 0.5 * c->size;
-        PC_CHECK(L, good, "float64 sum of 20000: rc %d", rc);
+        ASSERT_MSG(good, "float64 sum of 20000: rc %d", rc);
         PC_LOGV(L, out);
         sf_value_unref(&out);
         sf_value_unref(&in);
@@ -336,12 +325,12 @@ static void pc_case_gather(sf_pcomm *c, pc_log *L) {
                     p += x->nbytes;
                     sf_value_unref(&x);
                 }
-                PC_CHECK(L, bytes == want->nbytes, "gather case %d: expected size", g);
+                ASSERT_EQ_MSG(bytes, want->nbytes, "gather case %d: expected size", g);
             }
             sf_value *out = NULL;
             int rc = c->ops->gather(c, root, in, &out);
-            PC_CHECK(L, rc == SF_OK && pc_same(out, want), "gather case %d to %d %s: rc %d got %s",
-                     g, root, pc_desc(in, b1, sizeof b1), rc, pc_desc(out, b2, sizeof b2));
+            ASSERT_MSG(rc == SF_OK && pc_same(out, want), "gather case %d to %d %s: rc %d got %s",
+                       g, root, pc_desc(in, b1, sizeof b1), rc, pc_desc(out, b2, sizeof b2));
             PC_LOG(L, rc);
             PC_LOGV(L, out);
             sf_value_unref(&out);
@@ -384,8 +373,8 @@ static void pc_case_gather_into(sf_pcomm *c, pc_log *L) {
                 }
             }
             int rc = c->ops->gather_into(c, root, c->rank == root ? NULL : in, root_rows, out);
-            PC_CHECK(L, rc == SF_OK && (c->rank != root || pc_same(out, want)),
-                     "gather_into case %d to %d: rc %d got %s", g, root, rc, pc_desc(out, b2, sizeof b2));
+            ASSERT_MSG(rc == SF_OK && (c->rank != root || pc_same(out, want)),
+                       "gather_into case %d to %d: rc %d got %s", g, root, rc, pc_desc(out, b2, sizeof b2));
             PC_LOG(L, rc);
             if (c->rank == root) PC_LOGV(L, out);
             sf_value_unref(&out);
@@ -401,7 +390,7 @@ static void pc_case_gather_into(sf_pcomm *c, pc_log *L) {
         out = sf__value_alloc(SF_F64, 2, tot);
     }
     int rc = c->ops->gather_into(c, 0, c->rank == 0 ? NULL : in, 2, out);
-    PC_CHECK(L, rc == SF_ETYPE, "gather_into with a block too many rows: rc %d, not SF_ETYPE", rc);
+    ASSERT_STATUS_MSG(rc, SF_ETYPE, "gather_into with a block too many rows: rc %d, not SF_ETYPE", rc);
     PC_LOG(L, rc);
     sf_value_unref(&out);
     sf_value_unref(&in);
@@ -436,8 +425,8 @@ static void pc_case_scatter(sf_pcomm *c, pc_log *L) {
         if (want->nbytes) memcpy(want->data, (char *)full->data + (size_t)row0 * rowbytes, want->nbytes);
         sf_value *out = NULL;
         int rc = c->ops->scatter(c, root, c->rank == root ? full : NULL, &out);
-        PC_CHECK(L, rc == SF_OK && pc_same(out, want), "scatter case %d from %d %s: rc %d got %s",
-                 s, root, pc_desc(full, b1, sizeof b1), rc, pc_desc(out, b2, sizeof b2));
+        ASSERT_MSG(rc == SF_OK && pc_same(out, want), "scatter case %d from %d %s: rc %d got %s",
+                   s, root, pc_desc(full, b1, sizeof b1), rc, pc_desc(out, b2, sizeof b2));
         PC_LOGV(L, out);
         sf_value_unref(&out);
         sf_value_unref(&want);
@@ -457,12 +446,12 @@ static void pc_case_p2p(sf_pcomm *c, pc_log *L) {
         if (me != 0) {
             sf_value *v = pc_make(dts[k], shp[k].ndim, shp[k].s, me, 40 + k);
             rc = c->ops->send(c, 0, SF_PC_USER, v);
-            PC_CHECK(L, rc == SF_OK, "send %d to 0: rc %d", k, rc);
+            ASSERT_OK_MSG(rc, "send %d to 0: rc %d", k, rc);
             sf_value_unref(&v);
             sf_value *got = NULL;
             sf_value *want = pc_make(dts[k], shp[k].ndim, shp[k].s, me + 100, 50 + k);
             rc = c->ops->recv(c, 0, SF_PC_USER, &got);
-            PC_CHECK(L, rc == SF_OK && pc_same(got, want), "recv %d from 0: rc %d", k, rc);
+            ASSERT_MSG(rc == SF_OK && pc_same(got, want), "recv %d from 0: rc %d", k, rc);
             PC_LOGV(L, got);
             sf_value_unref(&got);
             sf_value_unref(&want);
@@ -470,8 +459,8 @@ static void pc_case_p2p(sf_pcomm *c, pc_log *L) {
             for (int r = 1; r < n; r++) {
                 sf_value *got = NULL, *want = pc_make(dts[k], shp[k].ndim, shp[k].s, r, 40 + k);
                 rc = c->ops->recv(c, r, SF_PC_USER, &got);
-                PC_CHECK(L, rc == SF_OK && pc_same(got, want), "recv %d from %d %s: rc %d", k, r,
-                         pc_desc(want, b1, sizeof b1), rc);
+                ASSERT_MSG(rc == SF_OK && pc_same(got, want), "recv %d from %d %s: rc %d", k, r,
+                           pc_desc(want, b1, sizeof b1), rc);
                 PC_LOGV(L, got);
                 sf_value_unref(&got);
                 sf_value_unref(&want);
@@ -479,7 +468,7 @@ static void pc_case_p2p(sf_pcomm *c, pc_log *L) {
             for (int r = 1; r < n; r++) {
                 sf_value *v = pc_make(dts[k], shp[k].ndim, shp[k].s, r + 100, 50 + k);
                 rc = c->ops->send(c, r, SF_PC_USER, v);
-                PC_CHECK(L, rc == SF_OK, "send %d to %d: rc %d", k, r, rc);
+                ASSERT_OK_MSG(rc, "send %d to %d: rc %d", k, r, rc);
                 sf_value_unref(&v);
             }
         }
@@ -488,17 +477,17 @@ static void pc_case_p2p(sf_pcomm *c, pc_log *L) {
     {
         sf_value *a = sf_value_i64(me), *b = sf_value_str("self"), *got = NULL;
         rc = c->ops->send(c, me, SF_PC_CMD, a);
-        PC_CHECK(L, rc == SF_OK, "send to self: rc %d", rc);
+        ASSERT_OK_MSG(rc, "send to self: rc %d", rc);
         rc = c->ops->send(c, me, SF_PC_ARG, b);
-        PC_CHECK(L, rc == SF_OK, "send to self: rc %d", rc);
+        ASSERT_OK_MSG(rc, "send to self: rc %d", rc);
         rc = c->ops->recv(c, me, SF_PC_ARG, &got);
-        PC_CHECK(L, rc == SF_EDIVERGE && !got, "self recv with the wrong tag: rc %d", rc);
+        ASSERT_MSG(rc == SF_EDIVERGE && !got, "self recv with the wrong tag: rc %d", rc);
         PC_LOG(L, rc);
         rc = c->ops->recv(c, me, SF_PC_CMD, &got);
-        PC_CHECK(L, rc == SF_OK && pc_same(got, a), "self recv: rc %d", rc);
+        ASSERT_MSG(rc == SF_OK && pc_same(got, a), "self recv: rc %d", rc);
         sf_value_unref(&got);
         rc = c->ops->recv(c, me, SF_PC_ARG, &got);
-        PC_CHECK(L, rc == SF_OK && pc_same(got, b), "self recv: rc %d", rc);
+        ASSERT_MSG(rc == SF_OK && pc_same(got, b), "self recv: rc %d", rc);
         sf_value_unref(&got);
         sf_value_unref(&a);
         sf_value_unref(&b);
@@ -509,24 +498,24 @@ static void pc_case_p2p(sf_pcomm *c, pc_log *L) {
         if (me == 0) {
             sf_value *a = sf_value_str("arg"), *b = sf_value_i64(42);
             rc = c->ops->send(c, 1, SF_PC_ARG, a);
-            PC_CHECK(L, rc == SF_OK, "send ARG: rc %d", rc);
+            ASSERT_OK_MSG(rc, "send ARG: rc %d", rc);
             rc = c->ops->send(c, 1, SF_PC_CMD, b);
-            PC_CHECK(L, rc == SF_OK, "send CMD: rc %d", rc);
+            ASSERT_OK_MSG(rc, "send CMD: rc %d", rc);
             sf_value_unref(&a);
             sf_value_unref(&b);
         } else {
             sf_value *got = NULL;
             rc = c->ops->recv(c, 0, SF_PC_CMD, &got);
-            PC_CHECK(L, rc == SF_EDIVERGE && !got, "recv CMD while ARG came: rc %d", rc);
+            ASSERT_MSG(rc == SF_EDIVERGE && !got, "recv CMD while ARG came: rc %d", rc);
             PC_LOG(L, rc);
             rc = c->ops->recv(c, 0, SF_PC_STATUS, &got);
-            PC_CHECK(L, rc == SF_EDIVERGE && !got, "recv STATUS while ARG came: rc %d", rc);
+            ASSERT_MSG(rc == SF_EDIVERGE && !got, "recv STATUS while ARG came: rc %d", rc);
             rc = c->ops->recv(c, 0, SF_PC_ARG, &got);
-            PC_CHECK(L, rc == SF_OK && got && strcmp(sf_value_cstr(got), "arg") == 0,
-                     "recv ARG after the mismatch: rc %d", rc);
+            ASSERT_MSG(rc == SF_OK && got && strcmp(sf_value_cstr(got), "arg") == 0,
+                       "recv ARG after the mismatch: rc %d", rc);
             sf_value_unref(&got);
             rc = c->ops->recv(c, 0, SF_PC_CMD, &got);
-            PC_CHECK(L, rc == SF_OK && got && sf_value_as_i64(got, 0) == 42, "recv CMD: rc %d", rc);
+            ASSERT_MSG(rc == SF_OK && got && sf_value_as_i64(got, 0) == 42, "recv CMD: rc %d", rc);
             PC_LOGV(L, got);
             sf_value_unref(&got);
         }
@@ -534,9 +523,9 @@ static void pc_case_p2p(sf_pcomm *c, pc_log *L) {
     /* bad arguments */
     {
         sf_value *a = sf_value_i64(1), *got = NULL;
-        PC_CHECK(L, c->ops->send(c, n, SF_PC_USER, a) == SF_EINVAL, "send to rank %d", n);
-        PC_CHECK(L, c->ops->send(c, -1, SF_PC_USER, a) == SF_EINVAL, "send to rank -1");
-        PC_CHECK(L, c->ops->recv(c, n, SF_PC_USER, &got) == SF_EINVAL && !got, "recv from %d", n);
+        ASSERT_STATUS_MSG(c->ops->send(c, n, SF_PC_USER, a), SF_EINVAL, "send to rank %d", n);
+        ASSERT_STATUS_MSG(c->ops->send(c, -1, SF_PC_USER, a), SF_EINVAL, "send to rank -1");
+        ASSERT_MSG(c->ops->recv(c, n, SF_PC_USER, &got) == SF_EINVAL && !got, "recv from %d", n);
         sf_value_unref(&a);
     }
 }
@@ -546,14 +535,14 @@ static void pc_case_p2p(sf_pcomm *c, pc_log *L) {
 /* Every rank must see `want`, and nothing in *out; then the communicator still works. */
 static void pc_expect_status(sf_pcomm *c, pc_log *L, const char *what, int rc, sf_value **out,
                              int want) {
-    PC_CHECK(L, rc == want, "%s: rc %d (%s), want %d", what, rc, sf_err_name(rc), want);
-    PC_CHECK(L, want == SF_OK || !out || !*out, "%s: an output despite the failure", what);
+    ASSERT_EQ_MSG(rc, want, "%s: rc %d (%s), want %d", what, rc, sf_err_name(rc), want);
+    ASSERT_MSG(want == SF_OK || !out || !*out, "%s: an output despite the failure", what);
     PC_LOG(L, rc);
     if (out) sf_value_unref(out);
     sf_value *one = sf_value_i64(1), *sum = NULL;
     rc = c->ops->allreduce(c, one, SF_OP_SUM, &sum);
-    PC_CHECK(L, rc == SF_OK && sum && sf_value_as_i64(sum, 0) == c->size,
-             "%s: allreduce afterwards: rc %d", what, rc);
+    ASSERT_MSG(rc == SF_OK && sum && sf_value_as_i64(sum, 0) == c->size,
+               "%s: allreduce afterwards: rc %d", what, rc);
     sf_value_unref(&sum);
     sf_value_unref(&one);
 }
@@ -628,27 +617,26 @@ static void pc_case_mismatch(sf_pcomm *c, pc_log *L) {
     pc_expect_status(c, L, "bcast of NULL", rc, &out, SF_EINVAL);
 
     rc = c->ops->barrier(c);
-    PC_CHECK(L, rc == SF_OK, "barrier: rc %d", rc);
+    ASSERT_OK_MSG(rc, "barrier: rc %d", rc);
 }
 
 /* ---------------------------------------------------------------- all */
 
 static void pc_run_all(sf_pcomm *c, pc_log *L) {
-    L->rank = c->rank;
-    L->size = c->size;
+    test_context("rank %d/%d", c->rank, c->size); /* (the mem driver keeps it per coroutine) */
     PC_LOG(L, c->size);
     pc_case_bcast(c, L);
-    PC_CHECK(L, c->ops->barrier(c) == SF_OK, "barrier");
+    ASSERT_OK_MSG(c->ops->barrier(c), "barrier");
     pc_case_reduce(c, L);
-    PC_CHECK(L, c->ops->barrier(c) == SF_OK, "barrier");
+    ASSERT_OK_MSG(c->ops->barrier(c), "barrier");
     pc_case_gather(c, L);
     pc_case_gather_into(c, L);
     pc_case_scatter(c, L);
-    PC_CHECK(L, c->ops->barrier(c) == SF_OK, "barrier");
+    ASSERT_OK_MSG(c->ops->barrier(c), "barrier");
     pc_case_p2p(c, L);
-    PC_CHECK(L, c->ops->barrier(c) == SF_OK, "barrier");
+    ASSERT_OK_MSG(c->ops->barrier(c), "barrier");
     pc_case_mismatch(c, L);
-    PC_CHECK(L, c->ops->barrier(c) == SF_OK, "barrier");
+    ASSERT_OK_MSG(c->ops->barrier(c), "barrier");
 }
 
 #endif

@@ -39,16 +39,6 @@ static struct {
     long blocks;
 } S;
 
-static int g_fails;
-
-#define FAIL(...)                                                    \
-    do {                                                             \
-        fprintf(stderr, "test_pcomm_mem:%d: ", __LINE__);            \
-        fprintf(stderr, __VA_ARGS__);                                \
-        fputc('\n', stderr);                                         \
-        g_fails++;                                                   \
-    } while (0)
-
 static void sch_block(void *arg, int self, int src) {
     (void)arg;
     (void)src;
@@ -56,6 +46,7 @@ static void sch_block(void *arg, int self, int src) {
     S.runnable[r] = 0;
     S.blocks++;
     sf__coro_switch(S.co[r], S.main);
+    test_context("rank %d/%d", r, S.n); /* the failure context follows the running rank */
 }
 
 static void sch_wake(void *arg, int r) {
@@ -65,16 +56,11 @@ static void sch_wake(void *arg, int r) {
 
 static void rank_main(void *p) {
     int r = (int)(intptr_t)p;
+    test_context("rank %d/%d", r, S.n);
     sf_pcomm *c = NULL;
     int rc = sf__pcomm_mem_create(&c, S.f, S.first, S.n, r);
-    if (rc || !c) {
-        FAIL("sf__pcomm_mem_create(rank %d): %s", r, sf_err_name(rc));
-        return;
-    }
-    S.logs[r].rank = r;
-    S.logs[r].size = S.n;
-    if (c->rank != r || c->size != S.n || c->ops->mpi_comm(c) != NULL)
-        FAIL("rank %d: rank/size/mpi_comm", r);
+    if (!ASSERT_OK(rc) || !ASSERT_NOT_NULL(c)) return;
+    if (ASSERT_EQ(c->rank, r) && ASSERT_EQ(c->size, S.n)) ASSERT_NULL(c->ops->mpi_comm(c));
     S.body(c, &S.logs[r]);
     c->ops->destroy(&c);
 }
@@ -89,17 +75,12 @@ static int run(int n, int first, rank_body body, pc_log *logs, int *leftovers) {
     S.logs = logs;
     S.main = sf__coro_thread();
     sf_mem_sched ms = {NULL, sch_block, sch_wake};
-    if (sf__mem_fabric_create(&S.f, first + n + 1, &ms)) {
-        FAIL("fabric");
-        return -1;
-    }
+    if (!ASSERT_OK(sf__mem_fabric_create(&S.f, first + n + 1, &ms))) return -1;
     for (int r = 0; r < n; r++) {
         char name[32];
         snprintf(name, sizeof name, "rank%d", r);
-        if (sf__coro_create(&S.co[r], rank_main, (void *)(intptr_t)r, STACK, name, S.main)) {
-            FAIL("coro create");
+        if (!ASSERT_OK(sf__coro_create(&S.co[r], rank_main, (void *)(intptr_t)r, STACK, name, S.main)))
             return -1;
-        }
         S.runnable[r] = 1;
     }
     int done = 0, deadlock = 0;
@@ -109,6 +90,7 @@ static int run(int n, int first, rank_body body, pc_log *logs, int *leftovers) {
             if (S.finished[r] || !S.runnable[r]) continue;
             progress = 1;
             sf__coro_switch(S.main, S.co[r]);
+            test_context(NULL);
             if (sf__coro_finished(S.co[r])) {
                 S.finished[r] = 1;
                 done++;
@@ -128,7 +110,7 @@ static int run(int n, int first, rank_body body, pc_log *logs, int *leftovers) {
     }
     if (leftovers) *leftovers = left;
     if (deadlock) {
-        FAIL("deadlock with %d ranks: every unfinished rank is blocked", n);
+        TEST_FAIL("deadlock with %d ranks: every unfinished rank is blocked", n);
         return -1; /* the blocked coroutines cannot be freed */
     }
     for (int r = 0; r < n; r++) sf__coro_destroy(&S.co[r]);
@@ -145,27 +127,27 @@ static void body_zero_copy(sf_pcomm *c, pc_log *L) {
     if (c->rank == 0) {
         g_shared[0] = sf_value_f64(3.25);
         rc = c->ops->send(c, 1, SF_PC_USER, g_shared[0]);
-        PC_CHECK(L, rc == SF_OK, "send: %d", rc);
+        ASSERT_OK_MSG(rc, "send: %d", rc);
         sf_value *v = sf_value_str("bcast");
         g_shared[1] = v;
         rc = c->ops->bcast(c, 0, &v);
-        PC_CHECK(L, rc == SF_OK && v == g_shared[1], "bcast keeps the root's value: %d", rc);
+        ASSERT_MSG(rc == SF_OK && v == g_shared[1], "bcast keeps the root's value: %d", rc);
     } else {
         sf_value *got = NULL, *b = NULL;
         rc = c->ops->recv(c, 0, SF_PC_USER, &got);
-        PC_CHECK(L, rc == SF_OK && got == g_shared[0], "recv: the sent object itself: %d", rc);
+        ASSERT_MSG(rc == SF_OK && got == g_shared[0], "recv: the sent object itself: %d", rc);
         sf_value_unref(&got);
         rc = c->ops->bcast(c, 0, &b);
-        PC_CHECK(L, rc == SF_OK && b == g_shared[1], "bcast: the root's object itself: %d", rc);
+        ASSERT_MSG(rc == SF_OK && b == g_shared[1], "bcast: the root's object itself: %d", rc);
         sf_value_unref(&b);
     }
     sf_value *in = sf_value_i64(c->rank + 1), *out = NULL;
     rc = c->ops->allreduce(c, in, SF_OP_SUM, &out);
-    PC_CHECK(L, rc == SF_OK && out && sf_value_as_i64(out, 0) == 3 && out != in, "allreduce: %d", rc);
+    ASSERT_MSG(rc == SF_OK && out && sf_value_as_i64(out, 0) == 3 && out != in, "allreduce: %d", rc);
     if (c->rank == 0) g_shared[2] = out;
-    else PC_CHECK(L, out == g_shared[2], "allreduce: rank 0's result object");
+    else ASSERT_EQ_MSG(out, g_shared[2], "allreduce: rank 0's result object");
     rc = c->ops->barrier(c);
-    PC_CHECK(L, rc == SF_OK, "barrier: %d", rc);
+    ASSERT_OK_MSG(rc, "barrier: %d", rc);
     sf_value_unref(&out);
     sf_value_unref(&in);
     if (c->rank == 0) {
@@ -178,12 +160,12 @@ static void body_peer(sf_pcomm *c, pc_log *L) {
     if (c->rank == 1) return; /* finishes at once */
     sf_value *v = NULL;
     int rc = c->ops->recv(c, 1, SF_PC_USER, &v);
-    PC_CHECK(L, rc == SF_EPEER && !v, "recv from a finished rank: %d", rc);
+    ASSERT_MSG(rc == SF_EPEER && !v, "recv from a finished rank: %d", rc);
     rc = c->ops->bcast(c, 1, &v);
-    PC_CHECK(L, rc == SF_EPEER && !v, "bcast from a finished rank: %d", rc);
+    ASSERT_MSG(rc == SF_EPEER && !v, "bcast from a finished rank: %d", rc);
     sf_value *in = sf_value_i64(1);
     rc = c->ops->allreduce(c, in, SF_OP_SUM, &v);
-    PC_CHECK(L, rc == SF_EPEER && !v, "allreduce with a finished rank: %d", rc);
+    ASSERT_MSG(rc == SF_EPEER && !v, "allreduce with a finished rank: %d", rc);
     sf_value_unref(&in);
 }
 
@@ -193,26 +175,26 @@ static void body_diverge(sf_pcomm *c, pc_log *L) {
     if (c->rank == 0) {
         /* a kernel message the other rank does not expect, then a barrier */
         rc = c->ops->send(c, 1, SF_PC_USER, in);
-        PC_CHECK(L, rc == SF_OK, "send: %d", rc);
+        ASSERT_OK_MSG(rc, "send: %d", rc);
         rc = c->ops->barrier(c);
-        PC_CHECK(L, rc == SF_OK, "barrier on rank 0: %d", rc);
+        ASSERT_OK_MSG(rc, "barrier on rank 0: %d", rc);
         /* rank 0 broadcasts while rank 1 gathers */
         out = in;
         rc = c->ops->bcast(c, 0, &out);
-        PC_CHECK(L, rc == SF_OK, "bcast: %d", rc);
+        ASSERT_OK_MSG(rc, "bcast: %d", rc);
     } else {
         rc = c->ops->barrier(c);
-        PC_CHECK(L, rc == SF_EDIVERGE, "barrier meets a kernel message: %d", rc);
+        ASSERT_STATUS_MSG(rc, SF_EDIVERGE, "barrier meets a kernel message: %d", rc);
         rc = c->ops->recv(c, 0, SF_PC_CMD, &out);
-        PC_CHECK(L, rc == SF_EDIVERGE && !out, "recv with the wrong tag: %d", rc);
+        ASSERT_MSG(rc == SF_EDIVERGE && !out, "recv with the wrong tag: %d", rc);
         rc = c->ops->recv(c, 0, SF_PC_USER, &out);
-        PC_CHECK(L, rc == SF_OK && out && sf_value_as_i64(out, 0) == 0, "the kept message: %d", rc);
+        ASSERT_MSG(rc == SF_OK && out && sf_value_as_i64(out, 0) == 0, "the kept message: %d", rc);
         sf_value_unref(&out);
         /* now the barrier's answer is at the head: a kernel receive must not take it */
         rc = c->ops->recv(c, 0, SF_PC_USER, &out);
-        PC_CHECK(L, rc == SF_EDIVERGE && !out, "recv meets a collective message: %d", rc);
+        ASSERT_MSG(rc == SF_EDIVERGE && !out, "recv meets a collective message: %d", rc);
         rc = c->ops->gather(c, 0, in, &out);
-        PC_CHECK(L, rc == SF_EDIVERGE && !out, "gather meets the barrier's answer: %d", rc);
+        ASSERT_MSG(rc == SF_EDIVERGE && !out, "gather meets the barrier's answer: %d", rc);
     }
     sf_value_unref(&in);
 }
@@ -227,19 +209,13 @@ static void body_sum_only(sf_pcomm *c, pc_log *L) {
     double want = xs[0];
     for (int r = 1; r < c->size; r++) want += xs[r];
     if (c->rank == root)
-        PC_CHECK(L, rc == SF_OK && out && sf_value_as_f64(out, 0) == want,
-                 "rank-order sum: %.17g want %.17g", out ? sf_value_as_f64(out, 0) : 0.0, want);
+        ASSERT_MSG(rc == SF_OK && out && sf_value_as_f64(out, 0) == want,
+                   "rank-order sum: %.17g want %.17g", out ? sf_value_as_f64(out, 0) : 0.0, want);
     sf_value_unref(&out);
     rc = c->ops->allreduce(c, in, SF_OP_SUM, &out);
-    PC_CHECK(L, rc == SF_OK && out && sf_value_as_f64(out, 0) == want, "rank-order allreduce");
+    ASSERT_MSG(rc == SF_OK && out && sf_value_as_f64(out, 0) == want, "rank-order allreduce");
     sf_value_unref(&out);
     sf_value_unref(&in);
-}
-
-static int count_fails(pc_log *logs, int n) {
-    int f = 0;
-    for (int r = 0; r < n; r++) f += logs[r].fails;
-    return f;
 }
 
 /* ---------------------------------------------------------------- main */
@@ -250,58 +226,49 @@ int main(int argc, char **argv) {
     for (int n = 1; n <= 5; n++)
         for (int first = 0; first <= 2; first += 2) {
             memset(logs, 0, sizeof *logs * MAXR);
-            if (run(n, first, pc_run_all, logs, &left) == 0 && left)
-                FAIL("%d ranks: %d message(s) left unreceived", n, left);
-            g_fails += count_fails(logs, n);
+            if (run(n, first, pc_run_all, logs, &left) == 0)
+                ASSERT_EQ_MSG(left, 0, "%d ranks: messages left unreceived", n);
         }
     memset(logs, 0, sizeof *logs * MAXR);
-    if (run(2, 1, body_zero_copy, logs, &left) == 0 && left) FAIL("zero copy: %d left", left);
-    g_fails += count_fails(logs, 2);
+    if (run(2, 1, body_zero_copy, logs, &left) == 0) ASSERT_EQ_MSG(left, 0, "zero copy: messages left");
     memset(logs, 0, sizeof *logs * MAXR);
     run(2, 0, body_peer, logs, NULL);
-    g_fails += count_fails(logs, 2);
     memset(logs, 0, sizeof *logs * MAXR);
     run(2, 0, body_diverge, logs, &left);
-    if (left != 2) FAIL("divergence: %d message(s) left, want 2 (barrier answer, bcast)", left);
-    g_fails += count_fails(logs, 2);
+    ASSERT_EQ_MSG(left, 2, "divergence: messages left (the barrier answer and the bcast)");
     for (int n = 1; n <= 5; n++) {
         memset(logs, 0, sizeof *logs * MAXR);
         run(n, 0, body_sum_only, logs, NULL);
-        g_fails += count_fails(logs, n);
     }
 
     /* under mpirun: the MPI backend must give the mem backend's values */
+    int total = test_failures();
     if (getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE")) {
         MPI_Init(&argc, &argv);
         int rank, size;
         MPI_Comm_rank(MPI_COMM_WORLD, &rank);
         MPI_Comm_size(MPI_COMM_WORLD, &size);
         if (size > MAXR) {
-            FAIL("at most %d MPI ranks", MAXR);
+            TEST_FAIL("at most %d MPI ranks", MAXR);
         } else {
             memset(logs, 0, sizeof *logs * MAXR);
             run(size, 0, pc_run_all, logs, NULL);
             pc_log *mpi_log = calloc(1, sizeof *mpi_log);
             MPI_Comm world = MPI_COMM_WORLD;
             sf_pcomm *c = NULL;
-            int rc = sf__pcomm_mpi_create(&c, &world);
-            if (rc) {
-                FAIL("sf__pcomm_mpi_create: %s", sf_err_name(rc));
-            } else {
+            if (ASSERT_OK(sf__pcomm_mpi_create(&c, &world))) {
                 pc_run_all(c, mpi_log);
                 c->ops->destroy(&c);
-                g_fails += mpi_log->fails;
                 const pc_log *m = &logs[rank];
-                if (m->n != mpi_log->n)
-                    FAIL("rank %d: mem logged %d results, MPI %d", rank, m->n, mpi_log->n);
+                ASSERT_EQ_MSG(mpi_log->n, m->n, "rank %d: results logged by MPI and by mem", rank);
                 int diffs = 0;
                 for (int i = 0; i < m->n && i < mpi_log->n; i++)
                     if (m->d[i] != mpi_log->d[i] || m->line[i] != mpi_log->line[i]) {
                         if (diffs++ < 5)
-                            FAIL("rank %d: result %d differs: mem %016llx (pcomm_cases.h:%d), "
-                                 "MPI %016llx (line %d)",
-                                 rank, i, (unsigned long long)m->d[i], m->line[i],
-                                 (unsigned long long)mpi_log->d[i], mpi_log->line[i]);
+                            TEST_FAIL("rank %d: result %d differs: mem %016llx (pcomm_cases.h:%d), "
+                                      "MPI %016llx (line %d)",
+                                      rank, i, (unsigned long long)m->d[i], m->line[i],
+                                      (unsigned long long)mpi_log->d[i], mpi_log->line[i]);
                     }
                 if (!diffs && rank == 0)
                     printf("test_pcomm_mem: mem and MPI backends agree on %d results per rank "
@@ -309,14 +276,13 @@ int main(int argc, char **argv) {
             }
             free(mpi_log);
         }
-        int f = g_fails, total = 0;
+        int f = test_failures();
         MPI_Allreduce(&f, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
         MPI_Finalize();
-        g_fails = total;
     }
     free(logs);
-    if (g_fails) {
-        fprintf(stderr, "test_pcomm_mem: %d failure(s)\n", g_fails);
+    if (total) {
+        fprintf(stderr, "test_pcomm_mem: %d failure(s)\n", total);
         return 1;
     }
     printf("test_pcomm_mem: all checks passed\n");

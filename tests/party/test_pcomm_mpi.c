@@ -21,8 +21,7 @@ int main(int argc, char **argv) {
     MPI_Comm_rank(MPI_COMM_WORLD, &wrank);
     MPI_Comm_size(MPI_COMM_WORLD, &wsize);
     pc_log *L = &g_log;
-    L->rank = wrank;
-    L->size = wsize;
+    test_context("rank %d/%d", wrank, wsize);
 
     MPI_Comm world = MPI_COMM_WORLD;
     sf_pcomm *c = NULL;
@@ -31,34 +30,33 @@ int main(int argc, char **argv) {
         fprintf(stderr, "[rank %d] sf__pcomm_mpi_create: %s\n", wrank, sf_err_name(rc));
         MPI_Abort(MPI_COMM_WORLD, 1);
     }
-    PC_CHECK(L, c->rank == wrank && c->size == wsize, "rank %d size %d", c->rank, c->size);
+    ASSERT_MSG(c->rank == wrank && c->size == wsize, "rank %d size %d", c->rank, c->size);
     const MPI_Comm *pcm = c->ops->mpi_comm(c);
     int cmp = MPI_UNEQUAL;
     if (pcm) MPI_Comm_compare(*pcm, MPI_COMM_WORLD, &cmp);
-    PC_CHECK(L, pcm && cmp == MPI_CONGRUENT, "mpi_comm is a duplicate of the world (%d)", cmp);
+    ASSERT_MSG(pcm && cmp == MPI_CONGRUENT, "mpi_comm is a duplicate of the world (%d)", cmp);
     sf_pcomm *bad = NULL;
     MPI_Comm null = MPI_COMM_NULL;
-    PC_CHECK(L, sf__pcomm_mpi_create(&bad, &null) == SF_EINVAL && !bad, "create over COMM_NULL");
+    ASSERT_MSG(sf__pcomm_mpi_create(&bad, &null) == SF_EINVAL && !bad, "create over COMM_NULL");
 
     pc_run_all(c, L);
     c->ops->destroy(&c);
-    PC_CHECK(L, c == NULL, "destroy clears the pointer");
+    ASSERT_NULL_MSG(c, "destroy clears the pointer");
 
     /* a communicator whose ranks are not the world's: reversed order */
     MPI_Comm rev;
     MPI_Comm_split(MPI_COMM_WORLD, 0, wsize - 1 - wrank, &rev);
     rc = sf__pcomm_mpi_create(&c, &rev);
-    PC_CHECK(L, rc == SF_OK && c && c->rank == wsize - 1 - wrank, "create over a split: %d", rc);
+    ASSERT_MSG(rc == SF_OK && c && c->rank == wsize - 1 - wrank, "create over a split: %d", rc);
     if (c) {
         pc_log *L2 = calloc(1, sizeof *L2);
         pc_run_all(c, L2);
-        L->fails += L2->fails;
         free(L2);
         c->ops->destroy(&c);
     }
     MPI_Comm_free(&rev);
 
-    int fails = L->fails, total = 0;
+    int fails = test_failures(), total = 0;
     MPI_Allreduce(&fails, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
     if (wrank == 0) {
         if (total)

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../check.h"
 #include "sfmpi/sf.h"
 
 #define NSMALL 32
@@ -108,15 +109,13 @@ static int program(sf_ctx *sf, void *arg) {
         SF_TRY(sf_get(sf, da, &va));
         SF_TRY(sf_get(sf, db, &vb));
         const uint64_t *a = sf_value_cdata(va), *b = sf_value_cdata(vb);
-        if (a[0] != b[0] || a[1] != b[1] || a[1] != size) {
-            fprintf(stderr,
-                    "bigtransfer: [%s] object %d of %d (%s, %" PRIu64 " bytes) differs: "
-                    "alice's digest %016" PRIx64 " (%" PRIu64 " bytes), bob's %016" PRIx64
-                    " (%" PRIu64 " bytes)\n",
-                    sf_party_name(sf), i, nobj, i == 0 ? "the big object" : "a small object", size,
-                    a[0], a[1], b[0], b[1]);
+        char what[160];
+        snprintf(what, sizeof what, "bigtransfer: [%s] object %d of %d (%s, %" PRIu64 " bytes)",
+                 sf_party_name(sf), i, nobj, i == 0 ? "the big object" : "a small object", size);
+        if (!ASSERT_EQ_MSG(b[0], a[0], "%s: bob's digest differs from alice's", what) ||
+            !ASSERT_EQ_MSG(b[1], a[1], "%s: bob's byte count differs from alice's", what) ||
+            !ASSERT_EQ_MSG(a[1], size, "%s: alice's byte count", what))
             return 1;
-        }
         moved += size;
         sf_release(da);
         sf_release(db);

@@ -1,14 +1,12 @@
 /*
  * Shared helpers of the SPU protocol tests: configurations, a runner that starts one
- * protocol instance per party thread, checks, a deterministic plaintext RNG, and the
- * communication formulas the tests assert.
+ * protocol instance per party thread, a deterministic plaintext RNG, and the
+ * communication formulas the tests assert (with tests/check.h).
  */
 #ifndef SPU_TEST_H
 #define SPU_TEST_H
 
 #include <inttypes.h>
-#include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +14,7 @@
 
 #include "devices/spu/core/spu_proto.h"
 #include "sfmpi/sf.h"
+#include "tests/check.h"
 #include "tests/spu/spu_harness.h"
 
 typedef uint64_t u64;
@@ -44,35 +43,12 @@ static inline int t_nparties(const tcfg *c)
 
 /* ---------------------------------------------------------------- checks */
 
-static atomic_int t_fails;
-static pthread_mutex_t t_print_mu = PTHREAD_MUTEX_INITIALIZER;
-
-__attribute__((format(printf, 3, 4))) static void t_fail(const char *file, int line,
-                                                         const char *fmt, ...)
-{
-    int k = atomic_fetch_add(&t_fails, 1);
-    if (k >= 30) return;
-    pthread_mutex_lock(&t_print_mu);
-    fprintf(stderr, "FAIL %s:%d: ", file, line);
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    pthread_mutex_unlock(&t_print_mu);
-}
-
-#define CHECK(cond, ...)                                     \
-    do {                                                     \
-        if (!(cond)) t_fail(__FILE__, __LINE__, __VA_ARGS__); \
-    } while (0)
-#define OK(expr)                                                                      \
-    do {                                                                              \
-        int t_rc_ = (expr);                                                           \
-        if (t_rc_ != 0) {                                                             \
-            t_fail(__FILE__, __LINE__, "%s -> %d", #expr, t_rc_);            \
-            return t_rc_;                                                             \
-        }                                                                             \
+/* Assertions come from tests/check.h (thread-safe: every party thread asserts). OK runs a
+ * protocol call and, if it fails, returns its status from the party's body. */
+#define OK(expr)                                                 \
+    do {                                                         \
+        int t_rc_ = (expr);                                      \
+        if (!ASSERT_OK_MSG(t_rc_, "%s", #expr)) return t_rc_;    \
     } while (0)
 
 /* ---------------------------------------------------------------- plaintext RNG */
@@ -120,14 +96,11 @@ __attribute__((unused)) static int t_party(spuh *w, int party, void *arg)
     prm.prg = t_prg();
     memcpy(prm.seed, r->seed, 32);
     sf_spu_proto *p = NULL;
+    test_context("party %d", party);
     int rc = sf_spu_proto_create(&prm, spuh_net(w, party), &p);
-    if (rc) {
-        t_fail(__FILE__, __LINE__, "create party %d: %d", party, rc);
-        return rc;
-    }
+    if (!ASSERT_OK_MSG(rc, "create party %d", party)) return rc;
     rc = r->body(r, party, p);
-    int zc = spuh_zc_problems(w, party);
-    if (zc) t_fail(__FILE__, __LINE__, "party %d: %d problems with lent buffers", party, zc);
+    ASSERT_EQ_MSG(spuh_zc_problems(w, party), 0, "party %d: problems with lent buffers", party);
     sf_spu_proto_destroy(p);
     return rc;
 }

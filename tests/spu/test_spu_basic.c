@@ -47,10 +47,10 @@ static void check_acc(trun *r, int party, const char *what, u64 bytes, u64 round
         want = e.a3[party];
     else
         want = party < c->nm ? e.member : e.dealer;
-    CHECK(bytes == want, "[%s] %s: party %d sent %" PRIu64 " bytes, formula %" PRIu64, c->name,
-          what, party, bytes, want);
-    CHECK(rounds == exp_rounds, "[%s] %s: %" PRIu64 " rounds, formula %" PRIu64, c->name, what,
-          rounds, exp_rounds);
+    ASSERT_EQ_MSG(bytes, want, "[%s] %s: party %d sent %" PRIu64 " bytes, formula %" PRIu64, c->name,
+                  what, party, bytes, want);
+    ASSERT_EQ_MSG(rounds, exp_rounds, "[%s] %s: %" PRIu64 " rounds, formula %" PRIu64, c->name, what,
+                  rounds, exp_rounds);
 }
 
 static int body(trun *r, int party, sf_spu_proto *p)
@@ -81,8 +81,8 @@ static int body(trun *r, int party, sf_spu_proto *p)
         check_acc(r, party, "reveal all", bytes, rounds, e, 1);
         if (member)
             for (size_t i = 0; i < N; i++)
-                CHECK(out[i] == X[i], "[%s] reveal %zu: %" PRIx64 " != %" PRIx64, c->name, i, out[i],
-                      X[i]);
+                ASSERT_EQ_MSG(out[i], X[i], "[%s] reveal %zu: %" PRIx64 " != %" PRIx64, c->name, i,
+                              out[i], X[i]);
         mixs(h, &x);
     }
     for (int to = 0; to < nm; to++) {
@@ -94,9 +94,9 @@ static int body(trun *r, int party, sf_spu_proto *p)
         if (a3) e.a3[(to + 1) % 3] = 8 * N;
         check_acc(r, party, "reveal_to", bytes, rounds, e, 1);
         if (party == to)
-            for (size_t i = 0; i < N; i++) CHECK(out[i] == X[i], "[%s] reveal_to %d", c->name, to);
+            for (size_t i = 0; i < N; i++) ASSERT_EQ_MSG(out[i], X[i], "[%s] reveal_to %d", c->name, to);
         else
-            for (size_t i = 0; i < N; i++) CHECK(out[i] == 0xdead, "[%s] reveal_to wrote", c->name);
+            for (size_t i = 0; i < N; i++) ASSERT_EQ_MSG(out[i], 0xdead, "[%s] reveal_to wrote", c->name);
     }
 
     /* ---- linear operations */
@@ -129,7 +129,7 @@ static int body(trun *r, int party, sf_spu_proto *p)
             case 5: want = X[i] * 7; break;
             case 6: want = X[i] * Y[i]; break;
             }
-            CHECK(out[i] == want, "[%s] local op %d at %zu", c->name, op, i);
+            ASSERT_EQ_MSG(out[i], want, "[%s] local op %d at %zu", c->name, op, i);
         }
     }
     /* in place: z = z + x */
@@ -140,7 +140,7 @@ static int body(trun *r, int party, sf_spu_proto *p)
     if (member) {
         u64 s = 0;
         for (size_t i = 0; i < N; i++) s += 2 * X[i] + Y[i];
-        CHECK(z.n == 1 && out[0] == s, "[%s] sum", c->name);
+        ASSERT_MSG(z.n == 1 && out[0] == s, "[%s] sum", c->name);
     }
 
     /* ---- integer mul, exact mod 2^64 */
@@ -152,12 +152,12 @@ static int body(trun *r, int party, sf_spu_proto *p)
     mixs(h, &z);
     if (member)
         for (size_t i = 0; i < N; i++)
-            CHECK(out[i] == X[i] * Y[i], "[%s] mul %zu: %" PRIx64 " * %" PRIx64, c->name, i, X[i],
-                  Y[i]);
+            ASSERT_EQ_MSG(out[i], X[i] * Y[i], "[%s] mul %zu: %" PRIx64 " * %" PRIx64, c->name, i, X[i],
+                          Y[i]);
     OK(sf_spu_proto_mul(p, &x, &x, &x)); /* aliased */
     OK(sf_spu_proto_reveal_to(p, -1, &x, member ? out : NULL));
     if (member)
-        for (size_t i = 0; i < N; i++) CHECK(out[i] == X[i] * X[i], "[%s] mul in place", c->name);
+        for (size_t i = 0; i < N; i++) ASSERT_EQ_MSG(out[i], X[i] * X[i], "[%s] mul in place", c->name);
 
     /* ---- truncation: floor or floor + 1 for x in [-2^62, 2^62) */
     OK(t_in(p, party, 0, TR, NT, &x));
@@ -176,14 +176,14 @@ static int body(trun *r, int party, sf_spu_proto *p)
         for (size_t i = 0; i < NT; i++) {
             int64_t fl = (int64_t)TR[i] >> bits;
             int64_t got = (int64_t)out[i];
-            CHECK(got == fl || got == fl + 1,
-                  "[%s] trunc %d of %" PRId64 ": got %" PRId64 ", floor %" PRId64, c->name, bits,
-                  (int64_t)TR[i], got, fl);
+            ASSERT_MSG(got == fl || got == fl + 1,
+                       "[%s] trunc %d of %" PRId64 ": got %" PRId64 ", floor %" PRId64, c->name, bits,
+                       (int64_t)TR[i], got, fl);
             exact += got == fl;
         }
         /* both outcomes occur (probabilistic rounding), except when nothing is cut off */
-        CHECK(exact > NT / 20 && exact < NT - NT / 20, "[%s] trunc %d: %zu of %d floor", c->name,
-              bits, exact, NT);
+        ASSERT_MSG(exact > NT / 20 && exact < NT - NT / 20, "[%s] trunc %d: %zu of %d floor", c->name,
+                   bits, exact, NT);
     }
 
     /* ---- fixed-point mul on a few values (the accuracy test is test_spu_fxp) */
@@ -207,8 +207,8 @@ static int body(trun *r, int party, sf_spu_proto *p)
             for (size_t i = 0; i < n; i++) {
                 double got = sf_spu_proto_fxp_decode(out[i], 18), want = xv[i] * yv[i];
                 double tol = 0x1p-18 * (fabs(xv[i]) + fabs(yv[i]) + 2);
-                CHECK(fabs(got - want) <= tol, "[%s] mul_fxp %g*%g = %.9g (want %.9g)", c->name,
-                      xv[i], yv[i], got, want);
+                ASSERT_LE_MSG(fabs(got - want), tol, "[%s] mul_fxp %g*%g = %.9g (want %.9g)", c->name,
+                              xv[i], yv[i], got, want);
             }
         sf_spu_proto_share_free(&a);
         sf_spu_proto_share_free(&bb);
@@ -233,8 +233,8 @@ static int body(trun *r, int party, sf_spu_proto *p)
                 for (size_t j = 0; j < n; j++) {
                     u64 s = 0;
                     for (size_t q = 0; q < k; q++) s += X[i * k + q] * Y[q * n + j];
-                    CHECK(out[i * n + j] == s, "[%s] matmul %zux%zux%zu at (%zu,%zu)", c->name, m,
-                          k, n, i, j);
+                    ASSERT_EQ_MSG(out[i * n + j], s, "[%s] matmul %zux%zux%zu at (%zu,%zu)", c->name, m,
+                                  k, n, i, j);
                 }
         /* fixed point: small operands so that the products stay in range */
         u64 *xs = ref, *ys = ref + m * k;
@@ -255,7 +255,7 @@ static int body(trun *r, int party, sf_spu_proto *p)
                     u64 s = 0;
                     for (size_t q = 0; q < k; q++) s += xs[i * k + q] * ys[q * n + j];
                     int64_t fl = (int64_t)s >> 18, got = (int64_t)out[i * n + j];
-                    CHECK(got == fl || got == fl + 1, "[%s] matmul_fxp (%zu,%zu)", c->name, i, j);
+                    ASSERT_MSG(got == fl || got == fl + 1, "[%s] matmul_fxp (%zu,%zu)", c->name, i, j);
                 }
         sf_spu_proto_share_free(&a);
         sf_spu_proto_share_free(&bb);
@@ -277,7 +277,7 @@ static int body(trun *r, int party, sf_spu_proto *p)
     sf_spu_share e0 = {0};
     OK(t_in(p, party, 0, X, 0, &e0));
     OK(sf_spu_proto_mul(p, &e0, &e0, &z));
-    CHECK(z.n == 0, "[%s] empty mul", c->name);
+    ASSERT_EQ_MSG(z.n, 0, "[%s] empty mul", c->name);
     sf_spu_proto_share_free(&e0);
 
     sf_spu_proto_share_free(&x);
@@ -329,20 +329,20 @@ int main(int argc, char **argv)
         memset(&d1, 0, sizeof d1);
         memset(&d2, 0, sizeof d2);
         memset(&d3, 0, sizeof d3);
-        int f0 = atomic_load(&t_fails);
+        int f0 = test_failures();
         int rc = t_run(c, seed, body, &d1);
-        CHECK(rc == 0, "[%s] run: %d", c->name, rc);
+        ASSERT_EQ_MSG(rc, 0, "[%s] run: %d", c->name, rc);
         rc = t_run(c, seed, body, &d2);
-        CHECK(rc == 0, "[%s] second run: %d", c->name, rc);
-        CHECK(!memcmp(&d1, &d2, sizeof d1), "[%s] two runs with the same seed differ", c->name);
+        ASSERT_EQ_MSG(rc, 0, "[%s] second run: %d", c->name, rc);
+        ASSERT_MEM_EQ_MSG(&d1, &d2, sizeof d1, "[%s] two runs with the same seed differ", c->name);
         seed[31] = 1;
         rc = t_run(c, seed, body, &d3);
-        CHECK(rc == 0, "[%s] third run: %d", c->name, rc);
-        CHECK(memcmp(d1.h, d3.h, sizeof d1.h), "[%s] another seed gives the same shares", c->name);
-        printf("%-28s %s\n", c->name, atomic_load(&t_fails) == f0 ? "ok" : "FAILED");
+        ASSERT_EQ_MSG(rc, 0, "[%s] third run: %d", c->name, rc);
+        ASSERT_MSG(memcmp(d1.h, d3.h, sizeof d1.h), "[%s] another seed gives the same shares", c->name);
+        printf("%-28s %s\n", c->name, test_failures() == f0 ? "ok" : "FAILED");
         fflush(stdout);
     }
-    int f = atomic_load(&t_fails);
+    int f = test_failures();
     printf("%s (%d failures)\n", f ? "FAIL" : "PASS", f);
     return f ? 1 : 0;
 }

@@ -28,10 +28,10 @@ static int ck_bytes(trun *r, int party, const char *what, u64 bytes, u64 rounds,
 {
     const tcfg *c = r->cfg;
     u64 want = c->proto == SF_SPU_ABY3 ? a3[party] : party < c->nm ? member : dealer;
-    CHECK(bytes == want, "[%s] %s: party %d sent %" PRIu64 " B, formula %" PRIu64, c->name, what,
-          party, bytes, want);
-    CHECK(rounds == want_rounds, "[%s] %s: %" PRIu64 " rounds, formula %" PRIu64, c->name, what,
-          rounds, want_rounds);
+    ASSERT_EQ_MSG(bytes, want, "[%s] %s: party %d sent %" PRIu64 " B, formula %" PRIu64, c->name, what,
+                  party, bytes, want);
+    ASSERT_EQ_MSG(rounds, want_rounds, "[%s] %s: %" PRIu64 " rounds, formula %" PRIu64, c->name, what,
+                  rounds, want_rounds);
     return 0;
 }
 
@@ -67,16 +67,15 @@ static int body(trun *r, int party, sf_spu_proto *p)
         if (member)
             for (size_t i = 0; i < N; i++) {
                 u64 want = LT(pa[i], pb[i]);
-                CHECK(out[i] == want, "[%s] N=%zu less(%" PRId64 ", %" PRId64 ") = %" PRIu64,
-                      c->name, N, (int64_t)pa[i], (int64_t)pb[i], out[i]);
+                ASSERT_EQ_MSG(out[i], want, "[%s] N=%zu less(%" PRId64 ", %" PRId64 ") = %" PRIu64,
+                              c->name, N, (int64_t)pa[i], (int64_t)pb[i], out[i]);
             }
         /* greater */
         OK(sf_spu_proto_greater(p, &a, &b, &z));
         OK(sf_spu_proto_reveal_to(p, -1, &z, member ? out : NULL));
         if (member)
             for (size_t i = 0; i < N; i++)
-                CHECK(out[i] == LT(pb[i], pa[i]), "[%s] N=%zu greater %zu",
-                      c->name, N, i);
+                ASSERT_EQ_MSG(out[i], LT(pb[i], pa[i]), "[%s] N=%zu greater %zu", c->name, N, i);
         /* equal (exact for every value) */
         t_acc_begin(r, party, &acc);
         OK(sf_spu_proto_equal(p, &a, &b, &z2));
@@ -91,8 +90,8 @@ static int body(trun *r, int party, sf_spu_proto *p)
         OK(sf_spu_proto_reveal_to(p, -1, &z2, member ? out2 : NULL));
         if (member)
             for (size_t i = 0; i < N; i++)
-                CHECK(out2[i] == (pa[i] == pb[i]), "[%s] N=%zu equal(%" PRIx64 ", %" PRIx64 ")",
-                      c->name, N, pa[i], pb[i]);
+                ASSERT_EQ_MSG(out2[i], (pa[i] == pb[i]), "[%s] N=%zu equal(%" PRIx64 ", %" PRIx64 ")",
+                              c->name, N, pa[i], pb[i]);
         /* select(less(a, b), a, b) = min(a, b) */
         OK(sf_spu_proto_less(p, &a, &b, &z));
         t_acc_begin(r, party, &acc);
@@ -106,7 +105,7 @@ static int body(trun *r, int party, sf_spu_proto *p)
         if (member)
             for (size_t i = 0; i < N; i++) {
                 u64 want = LT(pa[i], pb[i]) ? pa[i] : pb[i];
-                CHECK(out[i] == want, "[%s] N=%zu select %zu", c->name, N, i);
+                ASSERT_EQ_MSG(out[i], want, "[%s] N=%zu select %zu", c->name, N, i);
             }
         /* msb of any 64-bit value */
         OK(t_in(p, party, nm - 1, pv, N, &a));
@@ -114,19 +113,19 @@ static int body(trun *r, int party, sf_spu_proto *p)
         OK(sf_spu_proto_reveal_to(p, -1, &z, member ? out : NULL));
         if (member)
             for (size_t i = 0; i < N; i++)
-                CHECK(out[i] == pv[i] >> 63, "[%s] N=%zu msb(%" PRIx64 ")", c->name, N, pv[i]);
+                ASSERT_EQ_MSG(out[i], pv[i] >> 63, "[%s] N=%zu msb(%" PRIx64 ")", c->name, N, pv[i]);
         /* relu on fixed-point range values (b: in [-2^62, 2^62)) */
         t_acc_begin(r, party, &acc);
         OK(sf_spu_proto_relu(p, &b, &z));
         t_acc_end(r, party, &acc, &bytes, &rounds);
-        CHECK(rounds == (c->proto == SF_SPU_ABY3 ? 10u : 9u), "[%s] relu rounds %" PRIu64,
-              c->name, rounds);
+        ASSERT_EQ_MSG(rounds, (c->proto == SF_SPU_ABY3 ? 10u : 9u), "[%s] relu rounds %" PRIu64,
+                      c->name, rounds);
         OK(sf_spu_proto_reveal_to(p, -1, &z, member ? out : NULL));
         if (member)
             for (size_t i = 0; i < N; i++) {
                 u64 want = (int64_t)pb[i] > 0 ? pb[i] : 0;
-                CHECK(out[i] == want, "[%s] N=%zu relu(%" PRId64 ") = %" PRId64, c->name, N,
-                      (int64_t)pb[i], (int64_t)out[i]);
+                ASSERT_EQ_MSG(out[i], want, "[%s] N=%zu relu(%" PRId64 ") = %" PRId64, c->name, N,
+                              (int64_t)pb[i], (int64_t)out[i]);
             }
     }
     sf_spu_proto_share_free(&a);
@@ -169,13 +168,13 @@ int main(void)
     for (size_t ci = 0; ci < T_NCFG; ci++) {
         const tcfg *c = &T_CFGS[ci];
         uint8_t seed[32] = {9, (uint8_t)ci};
-        int f0 = atomic_load(&t_fails);
+        int f0 = test_failures();
         int rc = t_run(c, seed, body, NULL);
-        CHECK(rc == 0, "[%s] run: %d", c->name, rc);
-        printf("%-28s %s\n", c->name, atomic_load(&t_fails) == f0 ? "ok" : "FAILED");
+        ASSERT_EQ_MSG(rc, 0, "[%s] run: %d", c->name, rc);
+        printf("%-28s %s\n", c->name, test_failures() == f0 ? "ok" : "FAILED");
         fflush(stdout);
     }
-    int f = atomic_load(&t_fails);
+    int f = test_failures();
     printf("%s (%d failures)\n", f ? "FAIL" : "PASS", f);
     return f ? 1 : 0;
 }

@@ -42,8 +42,8 @@ static int body(trun *r, int party, sf_spu_proto *p)
             double bound = ldexp(fabs(xv) + fabs(yv) + 2, -F), err = fabs(got - want);
             if (err / bound > st->worst) st->worst = err / bound;
             if (fabs(want) >= 0.9 * 0x1p26) st->near_limit++;
-            CHECK(err <= bound, "[%s] %.17g * %.17g = %.17g, got %.17g (err %g > %g)", c->name, xv,
-                  yv, want, got, err, bound);
+            ASSERT_LE_MSG(err, bound, "[%s] %.17g * %.17g = %.17g, got %.17g (err %g > %g)", c->name,
+                          xv, yv, want, got, err, bound);
         }
     }
     sf_spu_proto_share_free(&x);
@@ -90,16 +90,16 @@ int main(void)
     for (size_t ci = 0; ci < 2; ci++) {
         uint8_t seed[32] = {77, (uint8_t)ci};
         stats st = {0, 0};
-        int f0 = atomic_load(&t_fails);
+        int f0 = test_failures();
         int rc = t_run(&cfgs[ci], seed, body, &st);
-        CHECK(rc == 0, "[%s] run: %d", cfgs[ci].name, rc);
-        CHECK(st.near_limit > NS / 5, "near-limit samples: %zu", st.near_limit);
+        ASSERT_EQ_MSG(rc, 0, "[%s] run: %d", cfgs[ci].name, rc);
+        ASSERT_GT_MSG(st.near_limit, NS / 5, "near-limit samples: %zu", st.near_limit);
         printf("%-26s %zu samples (%zu near the limit), worst error %.3f of the bound: %s\n",
                cfgs[ci].name, NS, st.near_limit, st.worst,
-               atomic_load(&t_fails) == f0 ? "ok" : "FAILED");
+               test_failures() == f0 ? "ok" : "FAILED");
         fflush(stdout);
     }
-    int f = atomic_load(&t_fails);
+    int f = test_failures();
     printf("%s (%d failures)\n", f ? "FAIL" : "PASS", f);
     free(XD), free(YD), free(XE), free(YE);
     return f ? 1 : 0;

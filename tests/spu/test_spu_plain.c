@@ -127,17 +127,17 @@ int main(void)
     prm.fxp_bits = F;
     sf_spu_net net = {.self = 0, .n = 1, .send = no_send, .recv = no_recv};
     sf_spu_proto *pp = NULL;
-    CHECK(sf_spu_proto_create(&prm, &net, &pp) == 0, "create plain");
+    ASSERT_EQ_MSG(sf_spu_proto_create(&prm, &net, &pp), 0, "create plain");
     if (!pp) return 1;
-    CHECK(ops(pp, 0, 1, pl.v) == 0, "plain ops");
-    CHECK(net.bytes_sent == 0, "plain sent %" PRIu64 " bytes", net.bytes_sent);
+    ASSERT_EQ_MSG(ops(pp, 0, 1, pl.v), 0, "plain ops");
+    ASSERT_EQ_MSG(net.bytes_sent, 0, "plain sent %" PRIu64 " bytes", net.bytes_sent);
     sf_spu_proto_destroy(pp);
     /* plain "sharing" is the identity, and the plaintext is what it holds */
     sf_spu_share one[1];
-    CHECK(sf_spu_proto_make_shares(&prm, 1, X, 4, NULL, one) == 0 && one[0].w[3] == X[3],
-          "plain make_shares");
+    ASSERT_MSG(sf_spu_proto_make_shares(&prm, 1, X, 4, NULL, one) == 0 && one[0].w[3] == X[3],
+               "plain make_shares");
     u64 back[4];
-    CHECK(sf_spu_proto_combine(&prm, 1, one, back) == 0 && back[2] == X[2], "plain combine");
+    ASSERT_MSG(sf_spu_proto_combine(&prm, 1, one, back) == 0 && back[2] == X[2], "plain combine");
     sf_spu_proto_share_free(&one[0]);
 
     const tcfg cfgs[] = {{SF_SPU_SEMI2K, 2, 2, "semi2k n=2 dealer=extra"},
@@ -148,8 +148,8 @@ int main(void)
         res pr;
         if (alloc_res(&pr)) return 2;
         uint8_t seed[32] = {91, (uint8_t)ci};
-        int f0 = atomic_load(&t_fails);
-        CHECK(t_run(cf, seed, body, &pr) == 0, "[%s] protocol run", cf->name);
+        int f0 = test_failures();
+        ASSERT_EQ_MSG(t_run(cf, seed, body, &pr), 0, "[%s] protocol run", cf->name);
         printf("%s vs plain:\n", cf->name);
         for (int r = 0; r < R_N; r++) {
             size_t n = rlen(r), plus = 0, worst = 0;
@@ -161,20 +161,20 @@ int main(void)
                 if (r == R_CHAIN) tol = (u64)(llabs((int64_t)Z[i]) >> F) + 2;
                 if ((u64)llabs(d) > worst) worst = (size_t)llabs(d);
                 if (d > 0) plus++;
-                CHECK((u64)llabs(d) <= tol && (!floor1 || d >= 0),
-                      "[%s] %s element %zu: protocol %" PRId64 ", plain %" PRId64 " (allowed %s%" PRIu64 ")",
-                      cf->name, RNAME[r], i, (int64_t)pr.v[r][i], (int64_t)pl.v[r][i],
-                      floor1 ? "+0..+" : "+-", tol);
+                ASSERT_MSG((u64)llabs(d) <= tol && (!floor1 || d >= 0),
+                           "[%s] %s element %zu: protocol %" PRId64 ", plain %" PRId64 " (allowed %s%" PRIu64 ")",
+                           cf->name, RNAME[r], i, (int64_t)pr.v[r][i], (int64_t)pl.v[r][i],
+                           floor1 ? "+0..+" : "+-", tol);
             }
             printf("  %-18s %8zu elements, %8zu one ulp above plain, worst |diff| %zu ulp\n", RNAME[r],
                    n, plus, worst);
-            if (r == R_MULF) CHECK(plus > n / 4 && plus < 3 * n / 4, "[%s] mul_fxp: %zu of %zu round up: "
-                                   "not a probabilistic truncation?", cf->name, plus, n);
+            if (r == R_MULF) ASSERT_MSG(plus > n / 4 && plus < 3 * n / 4, "[%s] mul_fxp: %zu of %zu round up: "
+                                        "not a probabilistic truncation?", cf->name, plus, n);
         }
-        printf("  %s\n", atomic_load(&t_fails) == f0 ? "ok" : "FAILED");
+        printf("  %s\n", test_failures() == f0 ? "ok" : "FAILED");
         for (int r = 0; r < R_N; r++) free(pr.v[r]);
     }
-    int f = atomic_load(&t_fails);
+    int f = test_failures();
     printf("%s (%d failures)\n", f ? "FAIL" : "PASS", f);
     for (int r = 0; r < R_N; r++) free(pl.v[r]);
     free(X), free(Y), free(Z), free(K), free(C), free(A), free(B);

@@ -21,7 +21,7 @@
 
 #include "mpi/prod/bridge.h"
 #include "core/value.h"
-#include "tests/unit/check.h"
+#include "tests/check.h"
 
 #define NP 3
 #define ROUNDS 40
@@ -43,10 +43,7 @@ static void on_notice(void *arg, int src, const sf_wait_notice *n) {
 
 static void on_bye_mismatch(void *arg, int src, const sf_msg_hdr *got) {
     (void)arg, (void)src, (void)got;
-    pthread_mutex_lock(&g_mu);
-    check_failures++;
-    fprintf(stderr, "bye mismatch\n");
-    pthread_mutex_unlock(&g_mu);
+    TEST_FAIL("bye mismatch");
 }
 
 static sf_value *payload(int from, int to, int round) {
@@ -77,35 +74,29 @@ static void hdr(sf_msg_hdr *h, uint32_t kind, uint64_t id, uint64_t call) {
 
 static void *party(void *arg) {
     int self = (int)(intptr_t)arg;
+    test_context("party %d", self);
     sf_transport *t = NULL;
     char err[512] = "";
     sf_transport_hooks hooks = {.arg = arg, .on_notice = on_notice, .on_bye_mismatch = on_bye_mismatch};
     sf_bridge_options bo = {.quiet = 1, .wait_timeout = 0.2};
     int rc = sf__bridge_transport_create(&t, &g_cluster, self, g_keys[self], &bo, &hooks, err, sizeof err);
-    if (rc) {
-        fprintf(stderr, "party %d: %s\n", self, err);
-        pthread_mutex_lock(&g_mu);
-        check_failures++;
-        pthread_mutex_unlock(&g_mu);
-        return NULL;
-    }
-    int bad = 0;
+    if (!ASSERT_OK_MSG(rc, "%s", err)) return NULL;
     for (int r = 0; r < ROUNDS; r++) {
         for (int p = 0; p < NP; p++) {
             if (p == self) continue;
             sf_msg_hdr h;
             hdr(&h, SF_MSG_DATA, (uint64_t)r << 16, (uint64_t)r);
             sf_value *v = payload(self, p, r);
-            if (t->ops->send(t, p, &h, v)) bad++;
+            ASSERT_OK_MSG(t->ops->send(t, p, &h, v), "send to party %d in round %d", p, r);
             sf_value_unref(&v);
         }
         for (int p = 0; p < NP; p++) {
             if (p == self) continue;
             sf_msg_hdr h;
             sf_value *v = NULL;
-            if (t->ops->recv(t, p, NULL, &h, &v) || h.kind != SF_MSG_DATA || h.call_seq != (uint64_t)r ||
-                !check_payload(v, p, self, r))
-                bad++;
+            if (ASSERT_OK_MSG(t->ops->recv(t, p, NULL, &h, &v), "recv from party %d in round %d", p, r) &&
+                ASSERT_EQ(h.kind, SF_MSG_DATA) && ASSERT_EQ(h.call_seq, (uint64_t)r))
+                ASSERT_MSG(check_payload(v, p, self, r), "payload from party %d in round %d", p, r);
             sf_value_unref(&v);
         }
     }
@@ -115,31 +106,27 @@ static void *party(void *arg) {
         snprintf(w.file, sizeof w.file, "alice.c");
         sf_msg_hdr h;
         sf_value *v = NULL;
-        if (t->ops->recv(t, 1, &w, &h, &v) || h.call_seq != 778) bad++;
+        if (ASSERT_OK(t->ops->recv(t, 1, &w, &h, &v))) ASSERT_EQ(h.call_seq, 778);
         sf_value_unref(&v);
     } else if (self == 1) {
         /* receive from carol, who sends late: bob waits, and sees alice's notice meanwhile */
         sf_msg_hdr h;
         sf_value *v = NULL;
-        if (t->ops->recv(t, 2, NULL, &h, &v)) bad++;
+        ASSERT_OK(t->ops->recv(t, 2, NULL, &h, &v));
         sf_value_unref(&v);
         hdr(&h, SF_MSG_STATUS, 1, 778);
-        if (t->ops->send(t, 0, &h, NULL)) bad++;
+        ASSERT_OK(t->ops->send(t, 0, &h, NULL));
     } else {
         usleep(800 * 1000);
         sf_msg_hdr h;
         hdr(&h, SF_MSG_STATUS, 2, 779);
-        if (t->ops->send(t, 1, &h, NULL)) bad++;
+        ASSERT_OK(t->ops->send(t, 1, &h, NULL));
     }
     sf_msg_hdr bye;
     hdr(&bye, SF_MSG_BYE, 0, 1000);
-    if (t->ops->finish(t, &bye)) bad++;
+    ASSERT_OK(t->ops->finish(t, &bye));
     t->ops->destroy(&t);
     sf__value_thread_cleanup();
-    pthread_mutex_lock(&g_mu);
-    check_failures += bad;
-    if (bad) fprintf(stderr, "party %d: %d bad exchanges\n", self, bad);
-    pthread_mutex_unlock(&g_mu);
     return NULL;
 }
 
@@ -174,12 +161,14 @@ int main(int argc, char **argv) {
     for (int i = 0; i < NP; i++) pthread_create(&th[i], NULL, party, (void *)(intptr_t)i);
     for (int i = 0; i < NP; i++) pthread_join(th[i], NULL);
     /* bob saw alice's notice (resent every 0.2 s while she waited) */
-    CHECK(g_notices[1] >= 1);
-    CHECK(g_last[1].call_seq == 777 && g_last[1].trace == 4242 && g_last[1].obj_id == 9 &&
-          !strcmp(g_last[1].file, "alice.c"));
+    ASSERT_GE(g_notices[1], 1);
+    ASSERT_EQ(g_last[1].call_seq, 777);
+    ASSERT_EQ(g_last[1].trace, 4242);
+    ASSERT_EQ(g_last[1].obj_id, 9);
+    ASSERT_STR_EQ(g_last[1].file, "alice.c");
     sf__cluster_free(&g_cluster);
     for (int i = 0; i < NP; i++) sodium_free(g_keys[i]);
-    if (!check_failures) printf("test_bridge: %d rounds between %d parties, notices seen: %d\n", ROUNDS, NP,
+    if (!test_failures()) printf("test_bridge: %d rounds between %d parties, notices seen: %d\n", ROUNDS, NP,
                                 g_notices[1]);
-    CHECK_DONE();
+    TEST_DONE();
 }

@@ -23,17 +23,7 @@
 
 #include "mpi/prod/cluster.h"
 #include "sfmpi/sf.h"
-#include "tests/unit/check.h"
-
-#define CHECKF(cond, ...)                                                          \
-    do {                                                                           \
-        if (!(cond)) {                                                             \
-            fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond); \
-            fprintf(stderr, __VA_ARGS__);                                          \
-            fputc('\n', stderr);                                                   \
-            check_failures++;                                                      \
-        }                                                                          \
-    } while (0)
+#include "tests/check.h"
 
 static char pk_hex[3][65];
 static uint8_t pk_bin[3][32];
@@ -94,34 +84,38 @@ static void test_valid(void)
     char err[512] = "";
     char *text = subst(tmpl);
     int r = sf__cluster_parse(&c, text, strlen(text), "cluster.json", err, sizeof err);
-    CHECKF(r == 0, "r=%d err=%s", r, err);
+    ASSERT_EQ_MSG(r, 0, "r=%d err=%s", r, err);
     if (r == 0) {
-        CHECK(c.version == 1);
-        CHECK(strcmp(c.job_id, "fraud-model-2026-11") == 0);
-        CHECK(c.nparties == 3);
-        CHECK(strcmp(c.parties[0].name, "alice") == 0);
-        CHECK(strcmp(c.parties[0].host, "127.0.0.1") == 0 && c.parties[0].port == 7001);
-        CHECK(memcmp(c.parties[0].public_key, pk_bin[0], 32) == 0);
-        CHECK(strcmp(c.parties[1].name, "bob") == 0);
-        CHECK(strcmp(c.parties[1].host, "::1") == 0 && c.parties[1].port == 7002);
-        CHECK(memcmp(c.parties[1].public_key, pk_bin[1], 32) == 0);
-        CHECK(strcmp(c.parties[2].name, "Carol_3.x-y") == 0);
-        CHECK(strcmp(c.parties[2].host, "Node-3.example.com") == 0 && c.parties[2].port == 65535);
-        CHECK(memcmp(c.parties[2].public_key, pk_bin[2], 32) == 0);
-        CHECK(c.cipher == SF_NOISE_AESGCM);
-        CHECK(c.connect_timeout == 30 && c.peer_timeout == 5.5 && c.heartbeat == 0.5);
-        CHECK(c.window == 1024 && c.max_frame == 65536);
+        ASSERT_EQ(c.version, 1);
+        ASSERT_STR_EQ(c.job_id, "fraud-model-2026-11");
+        ASSERT_EQ(c.nparties, 3);
+        ASSERT_STR_EQ(c.parties[0].name, "alice");
+        if (ASSERT_STR_EQ(c.parties[0].host, "127.0.0.1")) ASSERT_EQ(c.parties[0].port, 7001);
+        ASSERT_MEM_EQ(c.parties[0].public_key, pk_bin[0], 32);
+        ASSERT_STR_EQ(c.parties[1].name, "bob");
+        if (ASSERT_STR_EQ(c.parties[1].host, "::1")) ASSERT_EQ(c.parties[1].port, 7002);
+        ASSERT_MEM_EQ(c.parties[1].public_key, pk_bin[1], 32);
+        ASSERT_STR_EQ(c.parties[2].name, "Carol_3.x-y");
+        if (ASSERT_STR_EQ(c.parties[2].host, "Node-3.example.com")) ASSERT_EQ(c.parties[2].port, 65535);
+        ASSERT_MEM_EQ(c.parties[2].public_key, pk_bin[2], 32);
+        ASSERT_EQ(c.cipher, SF_NOISE_AESGCM);
+        ASSERT_EQ(c.connect_timeout, 30);
+        ASSERT_EQ(c.peer_timeout, 5.5);
+        ASSERT_EQ(c.heartbeat, 0.5);
+        ASSERT_EQ(c.window, 1024);
+        ASSERT_EQ(c.max_frame, 65536);
         uint8_t h[32];
         crypto_hash_sha256(h, (const unsigned char *)text, strlen(text));
-        CHECK(memcmp(h, c.file_hash, 32) == 0);
-        CHECK(strcmp(c.source, "cluster.json") == 0);
-        CHECK(sf__cluster_find(&c, "alice") == 0);
-        CHECK(sf__cluster_find(&c, "bob") == 1);
-        CHECK(sf__cluster_find(&c, "Carol_3.x-y") == 2);
-        CHECK(sf__cluster_find(&c, "dave") == -1);
-        CHECK(sf__cluster_find(&c, "Alice") == -1);
+        ASSERT_MEM_EQ(h, c.file_hash, 32);
+        ASSERT_STR_EQ(c.source, "cluster.json");
+        ASSERT_EQ(sf__cluster_find(&c, "alice"), 0);
+        ASSERT_EQ(sf__cluster_find(&c, "bob"), 1);
+        ASSERT_EQ(sf__cluster_find(&c, "Carol_3.x-y"), 2);
+        ASSERT_EQ(sf__cluster_find(&c, "dave"), -1);
+        ASSERT_EQ(sf__cluster_find(&c, "Alice"), -1);
         sf__cluster_free(&c);
-        CHECK(c.parties == NULL && c.nparties == 0);
+        ASSERT_NULL(c.parties);
+        ASSERT_EQ(c.nparties, 0);
     }
     /* upper-case hex is accepted and decodes the same */
     {
@@ -133,45 +127,54 @@ static void test_valid(void)
                  "{\"version\":1,\"job_id\":\"j\",\"parties\":[{\"name\":\"a\",\"address\":\"h:1\",\"public_key\":\"%s\"}]}",
                  upper);
         r = sf__cluster_parse(&c, buf, strlen(buf), "cluster.json", err, sizeof err);
-        CHECKF(r == 0, "upper-case hex: %s", err);
+        ASSERT_EQ_MSG(r, 0, "upper-case hex: %s", err);
         if (r == 0) {
-            CHECK(memcmp(c.parties[0].public_key, pk_bin[1], 32) == 0);
-            CHECK(c.nparties == 1);
+            ASSERT_MEM_EQ(c.parties[0].public_key, pk_bin[1], 32);
+            ASSERT_EQ(c.nparties, 1);
             sf__cluster_free(&c);
         }
     }
     /* defaults when the channel is absent */
     r = parse(&c, HEAD PARTIES "}", err, sizeof err);
-    CHECKF(r == 0, "defaults: %s", err);
+    ASSERT_EQ_MSG(r, 0, "defaults: %s", err);
     if (r == 0) {
-        CHECK(c.cipher == SF_NOISE_CHACHAPOLY);
-        CHECK(c.connect_timeout == 60 && c.peer_timeout == 10 && c.heartbeat == 1);
-        CHECK(c.window == 256 && c.max_frame == 1048576);
-        CHECK(strcmp(c.job_id, "job") == 0);
+        ASSERT_EQ(c.cipher, SF_NOISE_CHACHAPOLY);
+        ASSERT_EQ(c.connect_timeout, 60);
+        ASSERT_EQ(c.peer_timeout, 10);
+        ASSERT_EQ(c.heartbeat, 1);
+        ASSERT_EQ(c.window, 256);
+        ASSERT_EQ(c.max_frame, 1048576);
+        ASSERT_STR_EQ(c.job_id, "job");
         sf__cluster_free(&c);
     }
     /* partial channel: the rest keeps its defaults; an empty channel is fine */
     r = parse(&c, WITH_CH("\"window\":1,\"max_frame\":256,\"cipher\":\"chachapoly\""), err, sizeof err);
-    CHECKF(r == 0, "partial channel: %s", err);
+    ASSERT_EQ_MSG(r, 0, "partial channel: %s", err);
     if (r == 0) {
-        CHECK(c.window == 1 && c.max_frame == 256 && c.cipher == SF_NOISE_CHACHAPOLY);
-        CHECK(c.connect_timeout == 60 && c.peer_timeout == 10 && c.heartbeat == 1);
+        ASSERT_EQ(c.window, 1);
+        ASSERT_EQ(c.max_frame, 256);
+        ASSERT_EQ(c.cipher, SF_NOISE_CHACHAPOLY);
+        ASSERT_EQ(c.connect_timeout, 60);
+        ASSERT_EQ(c.peer_timeout, 10);
+        ASSERT_EQ(c.heartbeat, 1);
         sf__cluster_free(&c);
     }
     r = parse(&c, WITH_CH("\"window\":65536,\"max_frame\":16777216,\"connect_timeout\":86400,"
                           "\"peer_timeout\":86400,\"heartbeat\":86399.5"),
               err, sizeof err);
-    CHECKF(r == 0, "upper bounds: %s", err);
+    ASSERT_EQ_MSG(r, 0, "upper bounds: %s", err);
     if (r == 0) {
-        CHECK(c.window == 65536 && c.max_frame == 16777216 && c.heartbeat == 86399.5);
+        ASSERT_EQ(c.window, 65536);
+        ASSERT_EQ(c.max_frame, 16777216);
+        ASSERT_EQ(c.heartbeat, 86399.5);
         sf__cluster_free(&c);
     }
     r = parse(&c, WITH_CH(""), err, sizeof err);
-    CHECKF(r == 0, "empty channel: %s", err);
+    ASSERT_EQ_MSG(r, 0, "empty channel: %s", err);
     if (r == 0) sf__cluster_free(&c);
     /* the same address with different ports, and hostnames are fine */
     r = parse(&c, WITH_P1(PARTY1("\"bob\"", "\"localhost:7002\"", "\"PK1\"")), err, sizeof err);
-    CHECKF(r == 0, "localhost: %s", err);
+    ASSERT_EQ_MSG(r, 0, "localhost: %s", err);
     if (r == 0) sf__cluster_free(&c);
     free(text);
 }
@@ -310,11 +313,11 @@ static void test_errors(void)
         memset(&c, 0x5a, sizeof c);
         char err[512] = "";
         int r = parse(&c, bad_cases[i].tmpl, err, sizeof err);
-        CHECKF(r == SF_EUSAGE, "case %zu (%s): r=%d err=%s", i, bad_cases[i].want, r, err); if (getenv("SHOW_ERRORS")) printf("%s\n", err);
-        CHECKF(strncmp(err, "cluster.json: ", 14) == 0, "case %zu: no file name: %s", i, err);
-        CHECKF(strstr(err, bad_cases[i].want) != NULL, "case %zu: want \"%s\" in: %s", i,
-               bad_cases[i].want, err);
-        CHECKF(c.parties == NULL && c.nparties == 0, "case %zu: cluster not left empty", i);
+        ASSERT_STATUS_MSG(r, SF_EUSAGE, "case %zu (%s): r=%d err=%s", i, bad_cases[i].want, r, err); if (getenv("SHOW_ERRORS")) printf("%s\n", err);
+        ASSERT_EQ_MSG(strncmp(err, "cluster.json: ", 14), 0, "case %zu: no file name: %s", i, err);
+        ASSERT_STR_CONTAINS_MSG(err, bad_cases[i].want, "case %zu: want \"%s\" in: %s", i,
+                                bad_cases[i].want, err);
+        ASSERT_MSG(c.parties == NULL && c.nparties == 0, "case %zu: cluster not left empty", i);
         if (r == 0) sf__cluster_free(&c);
     }
     /* the exact messages from the documentation */
@@ -322,20 +325,20 @@ static void test_errors(void)
     char err[512];
     parse(&c, WITH_P1(PARTY1("\"bob\"", "\"h:1\"", "\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\"")),
           err, sizeof err);
-    CHECKF(strcmp(err, "cluster.json: parties[1].public_key: expected 64 hex characters (a 32-byte "
-                       "X25519 public key), got 63") == 0,
-           "%s", err);
+    ASSERT_STR_EQ_MSG(err, "cluster.json: parties[1].public_key: expected 64 hex characters (a 32-byte "
+                                  "X25519 public key), got 63", "%s", err);
     parse(&c, WITH_CH("\"window\":0"), err, sizeof err);
-    CHECKF(strcmp(err, "cluster.json: channel.window: must be an integer in 1..65536, got 0") == 0, "%s", err);
+    ASSERT_STR_EQ_MSG(err, "cluster.json: channel.window: must be an integer in 1..65536, got 0", "%s",
+                      err);
     /* a name passed to parse shows up in the message; a small error buffer truncates safely */
     const char *t = "{\"version\":3}";
     int r = sf__cluster_parse(&c, t, strlen(t), "/etc/sfmpi/prod.json", err, sizeof err);
-    CHECKF(r == SF_EUSAGE && strstr(err, "/etc/sfmpi/prod.json: version:") == err, "%s", err);
+    ASSERT_MSG(r == SF_EUSAGE && strstr(err, "/etc/sfmpi/prod.json: version:") == err, "%s", err);
     char small[8];
     r = sf__cluster_parse(&c, t, strlen(t), "cluster.json", small, sizeof small);
-    CHECK(r == SF_EUSAGE && strlen(small) == 7);
+    if (ASSERT_STATUS(r, SF_EUSAGE)) ASSERT_EQ(strlen(small), 7);
     r = sf__cluster_parse(&c, t, strlen(t), "cluster.json", NULL, 0);
-    CHECK(r == SF_EUSAGE);
+    ASSERT_STATUS(r, SF_EUSAGE);
     /* a file bigger than 1 MiB is refused */
     size_t big = 1024 * 1024 + 16;
     char *buf = malloc(big);
@@ -344,7 +347,7 @@ static void test_errors(void)
         buf[0] = '{';
         buf[big - 1] = '}';
         r = sf__cluster_parse(&c, buf, big, "cluster.json", err, sizeof err);
-        CHECKF(r == SF_EUSAGE && strstr(err, "cluster.json: ") && strstr(err, "1 MiB"), "%s", err);
+        ASSERT_MSG(r == SF_EUSAGE && strstr(err, "cluster.json: ") && strstr(err, "1 MiB"), "%s", err);
         free(buf);
     }
 }
@@ -401,43 +404,43 @@ static void test_load(void)
     char err[512];
     char *text = subst(HEAD PARTIES "}");
     const char *p = path_in("cluster.json");
-    CHECK(write_text(p, text, 0644) == 0);
+    ASSERT_EQ(write_text(p, text, 0644), 0);
     int r = sf__cluster_load(&c, p, err, sizeof err);
-    CHECKF(r == 0, "%s", err);
+    ASSERT_EQ_MSG(r, 0, "%s", err);
     if (r == 0) {
-        CHECK(c.nparties == 3 && strcmp(c.source, p) == 0);
+        if (ASSERT_EQ(c.nparties, 3)) ASSERT_STR_EQ(c.source, p);
         uint8_t h[32];
         crypto_hash_sha256(h, (const unsigned char *)text, strlen(text));
-        CHECK(memcmp(h, c.file_hash, 32) == 0);
+        ASSERT_MEM_EQ(h, c.file_hash, 32);
         sf__cluster_free(&c);
     }
     free(text);
 
     /* errors name the path */
     const char *bad = path_in("bad.json");
-    CHECK(write_text(bad, "{\"version\":1,\"job_id\":\"j\",\"parties\":[]}", 0644) == 0);
+    ASSERT_EQ(write_text(bad, "{\"version\":1,\"job_id\":\"j\",\"parties\":[]}", 0644), 0);
     r = sf__cluster_load(&c, bad, err, sizeof err);
-    CHECKF(r == SF_EUSAGE && strstr(err, bad) == err && strstr(err, ": parties: "), "%s", err);
-    CHECK(c.parties == NULL);
+    ASSERT_MSG(r == SF_EUSAGE && strstr(err, bad) == err && strstr(err, ": parties: "), "%s", err);
+    ASSERT_NULL(c.parties);
     unlink(bad);
 
     const char *missing = path_in("missing.json");
     r = sf__cluster_load(&c, missing, err, sizeof err);
-    CHECKF(r == SF_EUSAGE && strstr(err, missing) && strstr(err, strerror(ENOENT)), "%s", err);
+    ASSERT_MSG(r == SF_EUSAGE && strstr(err, missing) && strstr(err, strerror(ENOENT)), "%s", err);
 
     r = sf__cluster_load(&c, tmpdir, err, sizeof err);
-    CHECKF(r == SF_EUSAGE && strstr(err, tmpdir), "%s", err);
+    ASSERT_MSG(r == SF_EUSAGE && strstr(err, tmpdir), "%s", err);
 
     const char *big = path_in("big.json");
     FILE *f = fopen(big, "w");
-    CHECK(f != NULL);
+    ASSERT_NOT_NULL(f);
     if (f) {
         fputc('{', f);
         for (int i = 0; i < 1024 * 1024; i++) fputc(' ', f);
         fputc('}', f);
         fclose(f);
         r = sf__cluster_load(&c, big, err, sizeof err);
-        CHECKF(r == SF_EUSAGE && strstr(err, big) && strstr(err, "too large"), "%s", err);
+        ASSERT_MSG(r == SF_EUSAGE && strstr(err, big) && strstr(err, "too large"), "%s", err);
         unlink(big);
     }
     unlink(p);
@@ -450,96 +453,96 @@ static void test_keys(void)
     int before = count_entries(tmpdir);
 
     int r = sf__party_key_generate("alice", kp, 0, pub, err, sizeof err);
-    CHECKF(r == 0, "%s", err);
-    CHECK(strlen(pub) == 64);
+    ASSERT_EQ_MSG(r, 0, "%s", err);
+    ASSERT_EQ(strlen(pub), 64);
     struct stat st;
-    CHECK(stat(kp, &st) == 0 && (st.st_mode & 07777) == 0600);
-    CHECK(count_entries(tmpdir) == before + 1); /* no temp file left behind */
+    if (ASSERT_EQ(stat(kp, &st), 0)) ASSERT_EQ((st.st_mode & 07777), 0600);
+    ASSERT_EQ(count_entries(tmpdir), before + 1); /* no temp file left behind */
 
     sf_party_key k;
     r = sf__party_key_load(&k, kp, err, sizeof err);
-    CHECKF(r == 0, "%s", err);
+    ASSERT_EQ_MSG(r, 0, "%s", err);
     char hex[65];
     sodium_bin2hex(hex, sizeof hex, k.public_key, 32);
-    CHECK(strcmp(hex, pub) == 0);
-    CHECK(strcmp(k.party, "alice") == 0);
+    ASSERT_STR_EQ(hex, pub);
+    ASSERT_STR_EQ(k.party, "alice");
     uint8_t derived[32];
     crypto_scalarmult_base(derived, k.secret_key);
-    CHECK(memcmp(derived, k.public_key, 32) == 0);
+    ASSERT_MEM_EQ(derived, k.public_key, 32);
 
     /* check against a cluster whose alice entry has this key */
     memcpy(pk_hex[0], pub, 65);
     sf_cluster c;
     r = parse(&c, HEAD PARTIES "}", err, sizeof err);
-    CHECKF(r == 0, "%s", err);
+    ASSERT_EQ_MSG(r, 0, "%s", err);
     if (r == 0) {
         r = sf__party_key_check(&k, &c, 0, kp, err, sizeof err);
-        CHECKF(r == 0, "%s", err);
+        ASSERT_EQ_MSG(r, 0, "%s", err);
         r = sf__party_key_check(&k, &c, 1, kp, err, sizeof err);
-        CHECKF(r == SF_EUSAGE && strstr(err, kp) == err && strstr(err, "'alice'") && strstr(err, "'bob'"),
-               "%s", err);
+        ASSERT_MSG(r == SF_EUSAGE && strstr(err, kp) == err && strstr(err, "'alice'") && strstr(err, "'bob'"),
+                   "%s", err);
         r = sf__party_key_check(&k, &c, 7, kp, err, sizeof err);
-        CHECK(r == SF_EUSAGE);
+        ASSERT_STATUS(r, SF_EUSAGE);
         sf__cluster_free(&c);
     }
     /* a cluster with a different key for alice */
     memcpy(pk_hex[0], pk_hex[2], 65);
     pk_hex[0][0] = pk_hex[0][0] == 'f' ? '0' : 'f';
     r = parse(&c, HEAD PARTIES "}", err, sizeof err);
-    CHECKF(r == 0, "%s", err);
+    ASSERT_EQ_MSG(r, 0, "%s", err);
     if (r == 0) {
         r = sf__party_key_check(&k, &c, 0, kp, err, sizeof err);
         char want[1024];
         snprintf(want, sizeof want,
                  "%s: public key does not match parties[0].public_key for party 'alice' in cluster.json", kp);
-        CHECKF(r == SF_EUSAGE && strcmp(err, want) == 0, "%s", err);
+        ASSERT_MSG(r == SF_EUSAGE && strcmp(err, want) == 0, "%s", err);
         sf__cluster_free(&c);
     }
     sf__party_key_wipe(&k);
-    CHECK(sodium_is_zero(k.secret_key, 32) && k.party[0] == 0);
+    if (ASSERT(sodium_is_zero(k.secret_key, 32))) ASSERT_EQ(k.party[0], 0);
 
     /* no overwrite without force; the file is unchanged */
     char *orig = read_text(kp);
     r = sf__party_key_generate("alice", kp, 0, pub2, err, sizeof err);
-    CHECKF(r == SF_EUSAGE && strstr(err, kp) == err && strstr(err, "already exists"), "%s", err);
+    ASSERT_MSG(r == SF_EUSAGE && strstr(err, kp) == err && strstr(err, "already exists"), "%s", err);
     char *now = read_text(kp);
-    CHECK(orig && now && strcmp(orig, now) == 0);
+    if (ASSERT(orig) && ASSERT(now)) ASSERT_STR_EQ(orig, now);
     free(now);
-    CHECK(count_entries(tmpdir) == before + 1);
+    ASSERT_EQ(count_entries(tmpdir), before + 1);
     /* with force: a new key replaces it */
     r = sf__party_key_generate("alice", kp, 1, pub2, err, sizeof err);
-    CHECKF(r == 0, "%s", err);
-    CHECK(strcmp(pub, pub2) != 0);
-    CHECK(stat(kp, &st) == 0 && (st.st_mode & 07777) == 0600);
-    CHECK(count_entries(tmpdir) == before + 1);
+    ASSERT_EQ_MSG(r, 0, "%s", err);
+    ASSERT_STR_NE(pub, pub2);
+    if (ASSERT_EQ(stat(kp, &st), 0)) ASSERT_EQ((st.st_mode & 07777), 0600);
+    ASSERT_EQ(count_entries(tmpdir), before + 1);
     r = sf__party_key_load(&k, kp, err, sizeof err);
     sodium_bin2hex(hex, sizeof hex, k.public_key, 32);
-    CHECKF(r == 0 && strcmp(hex, pub2) == 0, "%s", err);
+    ASSERT_MSG(r == 0 && strcmp(hex, pub2) == 0, "%s", err);
     sf__party_key_wipe(&k);
 
     /* a bad party name is refused, nothing written */
     r = sf__party_key_generate("bad name", path_in("bad.key"), 0, pub2, err, sizeof err);
-    CHECKF(r == SF_EUSAGE && access(path_in("bad.key"), F_OK) != 0, "%s", err);
+    ASSERT_MSG(r == SF_EUSAGE && access(path_in("bad.key"), F_OK) != 0, "%s", err);
     /* a directory that does not exist */
     r = sf__party_key_generate("alice", path_in("nodir/x.key"), 0, pub2, err, sizeof err);
-    CHECKF(r != 0 && strstr(err, "nodir/x.key"), "%s", err);
+    ASSERT_MSG(r != 0 && strstr(err, "nodir/x.key"), "%s", err);
 
     /* 0644 is refused, with the chmod hint */
-    CHECK(chmod(kp, 0644) == 0);
+    ASSERT_EQ(chmod(kp, 0644), 0);
     r = sf__party_key_load(&k, kp, err, sizeof err);
     char want[1200];
     snprintf(want, sizeof want, "%s: key file is readable by others (mode 0644); chmod 600 %s", kp, kp);
-    CHECKF(r == SF_EUSAGE && strcmp(err, want) == 0, "%s", err);
-    CHECK(sodium_is_zero(k.secret_key, 32));
-    CHECK(chmod(kp, 0640) == 0);
+    ASSERT_MSG(r == SF_EUSAGE && strcmp(err, want) == 0, "%s", err);
+    ASSERT(sodium_is_zero(k.secret_key, 32));
+    ASSERT_EQ(chmod(kp, 0640), 0);
     r = sf__party_key_load(&k, kp, err, sizeof err);
-    CHECKF(r == SF_EUSAGE && strstr(err, "mode 0640"), "%s", err);
-    CHECK(chmod(kp, 0620) == 0);
+    ASSERT_MSG(r == SF_EUSAGE && strstr(err, "mode 0640"), "%s", err);
+    ASSERT_EQ(chmod(kp, 0620), 0);
     r = sf__party_key_load(&k, kp, err, sizeof err);
-    CHECKF(r == SF_EUSAGE && strstr(err, "mode 0620") && strstr(err, "chmod 600"), "%s", err);
-    CHECK(chmod(kp, 0400) == 0);
+    ASSERT_MSG(r == SF_EUSAGE && strstr(err, "mode 0620") && strstr(err, "chmod 600"), "%s", err);
+    ASSERT_EQ(chmod(kp, 0400), 0);
     r = sf__party_key_load(&k, kp, err, sizeof err);
-    CHECKF(r == 0, "0400 is fine: %s", err);
+    ASSERT_EQ_MSG(r, 0, "0400 is fine: %s", err);
     sf__party_key_wipe(&k);
 
     /* hand-written key files */
@@ -551,9 +554,9 @@ static void test_keys(void)
     sodium_bin2hex(pkh, sizeof pkh, pk, 32);
     const char *hp = path_in("hand.key");
     snprintf(body, sizeof body, "{\"party\":\"bob\",\"secret_key\":\"%s\",\"public_key\":\"%s\"}", skh, pkh);
-    CHECK(write_text(hp, body, 0600) == 0);
+    ASSERT_EQ(write_text(hp, body, 0600), 0);
     r = sf__party_key_load(&k, hp, err, sizeof err);
-    CHECKF(r == 0 && strcmp(k.party, "bob") == 0 && memcmp(k.secret_key, sk, 32) == 0, "%s", err);
+    ASSERT_MSG(r == 0 && strcmp(k.party, "bob") == 0 && memcmp(k.secret_key, sk, 32) == 0, "%s", err);
     sf__party_key_wipe(&k);
 
     struct {
@@ -573,14 +576,14 @@ static void test_keys(void)
     };
     for (size_t i = 0; i < sizeof badk / sizeof badk[0]; i++) {
         snprintf(body, sizeof body, badk[i].fmt, skh, pkh);
-        CHECK(write_text(hp, body, 0600) == 0);
+        ASSERT_EQ(write_text(hp, body, 0600), 0);
         r = sf__party_key_load(&k, hp, err, sizeof err);
-        CHECKF(r == SF_EUSAGE && strstr(err, hp) == err && strstr(err, badk[i].want), "key case %zu: want %s in: %s",
-               i, badk[i].want, err);
-        CHECK(sodium_is_zero(k.secret_key, 32) && sodium_is_zero(k.public_key, 32));
+        ASSERT_MSG(r == SF_EUSAGE && strstr(err, hp) == err && strstr(err, badk[i].want), "key case %zu: want %s in: %s",
+                   i, badk[i].want, err);
+        if (ASSERT(sodium_is_zero(k.secret_key, 32))) ASSERT(sodium_is_zero(k.public_key, 32));
     }
     r = sf__party_key_load(&k, path_in("none.key"), err, sizeof err);
-    CHECKF(r == SF_EUSAGE && strstr(err, "none.key") && strstr(err, strerror(ENOENT)), "%s", err);
+    ASSERT_MSG(r == SF_EUSAGE && strstr(err, "none.key") && strstr(err, strerror(ENOENT)), "%s", err);
 
     unlink(hp);
     unlink(kp);
@@ -616,13 +619,14 @@ static int load_text(const char *tmpl, const char *path, char *err, size_t errle
     sf_cluster c;
     char perr[512] = "";
     int r = sf__cluster_parse(&c, text, strlen(text), "cluster.json", perr, sizeof perr);
-    CHECKF(r == 0, "parse (no resolving) of %s: %s", text, perr);
+    ASSERT_EQ_MSG(r, 0, "parse (no resolving) of %s: %s", text, perr);
     if (r == 0) sf__cluster_free(&c);
-    CHECK(write_text(path, text, 0644) == 0);
+    ASSERT_EQ(write_text(path, text, 0644), 0);
     free(text);
     r = sf__cluster_load(&c, path, err, errlen);
     if (r == 0) sf__cluster_free(&c);
-    CHECK(c.parties == NULL && c.nparties == 0);
+    ASSERT_NULL(c.parties);
+    ASSERT_EQ(c.nparties, 0);
     unlink(path);
     return r;
 }
@@ -639,17 +643,17 @@ static void same_endpoint(const char *alice_addr, const char *bob_addr, const ch
     const char *path = path_in("dup.json");
     int r = load_text(tmpl, path, err, sizeof err);
     snprintf(want, sizeof want, "%s: parties[1].address: ", path);
-    CHECKF(r == SF_EUSAGE && strstr(err, want) == err && strstr(err, "'bob'") &&
-               strstr(err, "parties[0] ('alice'") && strstr(err, shared),
-           "alice %s, bob %s: r=%d, want a duplicate at %s: %s", alice_addr, bob_addr, r, shared,
-           err);
+    ASSERT_MSG(r == SF_EUSAGE && strstr(err, want) == err && strstr(err, "'bob'") &&
+                   strstr(err, "parties[0] ('alice'") && strstr(err, shared),
+               "alice %s, bob %s: r=%d, want a duplicate at %s: %s", alice_addr, bob_addr, r, shared,
+               err);
 }
 
 static void loads(const char *tmpl, const char *what)
 {
     char err[512] = "";
     int r = load_text(tmpl, path_in("ok.json"), err, sizeof err);
-    CHECKF(r == 0, "%s: %s", what, err);
+    ASSERT_EQ_MSG(r, 0, "%s: %s", what, err);
 }
 
 static void test_resolved_duplicates(void)
@@ -677,7 +681,7 @@ static void test_resolved_duplicates(void)
         sf_cluster c;
         int r = parse(&c, WITH_P1(PARTY1("\"bob\"", "\"127.000.000.001:7001\"", "\"PK1\"")), err,
                       sizeof err);
-        CHECKF(r == SF_EUSAGE && strstr(err, "parties[1].address: not a valid IPv4"), "%s", err);
+        ASSERT_MSG(r == SF_EUSAGE && strstr(err, "parties[1].address: not a valid IPv4"), "%s", err);
     }
     /* the same host on other ports is fine */
     loads(WITH_P1(PARTY1("\"bob\"", "\"0x7f.0.0.1:7002\"", "\"PK1\"")), "0x7f.0.0.1:7002");
@@ -726,16 +730,17 @@ static void refused(const char *path, int key, const char *want)
     if (key) {
         sf_party_key k;
         r = sf__party_key_load(&k, path, err, sizeof err);
-        CHECK(sodium_is_zero(k.secret_key, 32));
+        ASSERT(sodium_is_zero(k.secret_key, 32));
     } else {
         sf_cluster c;
         r = sf__cluster_load(&c, path, err, sizeof err);
-        CHECK(c.parties == NULL && c.nparties == 0);
+        ASSERT_NULL(c.parties);
+        ASSERT_EQ(c.nparties, 0);
     }
     double dt = now_s() - t0;
-    CHECKF(r == SF_EUSAGE && strncmp(err, path, strlen(path)) == 0 && strstr(err, want),
-           "%s file %s: r=%d, want \"%s\" in: %s", key ? "key" : "cluster", path, r, want, err);
-    CHECKF(dt < 2.0, "%s file %s: took %.1f s", key ? "key" : "cluster", path, dt);
+    ASSERT_MSG(r == SF_EUSAGE && strncmp(err, path, strlen(path)) == 0 && strstr(err, want),
+               "%s file %s: r=%d, want \"%s\" in: %s", key ? "key" : "cluster", path, r, want, err);
+    ASSERT_LT_MSG(dt, 2.0, "%s file %s: took %.1f s", key ? "key" : "cluster", path, dt);
 }
 
 static void test_special_files(void)
@@ -744,7 +749,7 @@ static void test_special_files(void)
     alarm(SPECIAL_LIMIT);
     /* a FIFO nobody writes to */
     const char *fifo = path_in("cluster.fifo");
-    CHECK(mkfifo(fifo, 0600) == 0);
+    ASSERT_EQ(mkfifo(fifo, 0600), 0);
     refused(fifo, 0, ": is a FIFO, not a regular file");
     refused(fifo, 1, ": is a FIFO, not a regular file");
     unlink(fifo);
@@ -757,9 +762,9 @@ static void test_special_files(void)
     /* a (sparse) 4 GiB file is refused by its size, before anything is read */
     const char *huge = path_in("huge.json");
     int fd = open(huge, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    CHECK(fd >= 0);
+    ASSERT_GE(fd, 0);
     if (fd >= 0) {
-        CHECK(ftruncate(fd, (off_t)4 << 30) == 0);
+        ASSERT_EQ(ftruncate(fd, (off_t)4 << 30), 0);
         close(fd);
         refused(huge, 0, ": file is too large for a cluster file (4294967296 bytes; at most 1048576)");
         refused(huge, 1, ": file is too large for a key file (4294967296 bytes; at most 4096)");
@@ -802,31 +807,31 @@ static void test_keygen_tool(const char *tool)
     char *kp = path_in("tool.key");
     char *gen[] = {(char *)tool, "--party", "carol", "--out", kp, NULL};
     int r = run_tool(gen, out, sizeof out);
-    CHECKF(r == 0 && strlen(out) == 65 && out[64] == '\n', "keygen: rc=%d out=%s", r, out);
+    ASSERT_MSG(r == 0 && strlen(out) == 65 && out[64] == '\n', "keygen: rc=%d out=%s", r, out);
     struct stat st;
-    CHECK(stat(kp, &st) == 0 && (st.st_mode & 07777) == 0600);
+    if (ASSERT_EQ(stat(kp, &st), 0)) ASSERT_EQ((st.st_mode & 07777), 0600);
     char *orig = read_text(kp);
     r = run_tool(gen, out2, sizeof out2);
-    CHECKF(r == 1 && out2[0] == 0, "keygen over an existing file: rc=%d", r);
+    ASSERT_MSG(r == 1 && out2[0] == 0, "keygen over an existing file: rc=%d", r);
     char *now = read_text(kp);
-    CHECK(orig && now && strcmp(orig, now) == 0);
+    if (ASSERT(orig) && ASSERT(now)) ASSERT_STR_EQ(orig, now);
     free(now);
     char *show[] = {(char *)tool, "--show", kp, NULL};
     r = run_tool(show, out2, sizeof out2);
-    CHECKF(r == 0 && strcmp(out, out2) == 0, "keygen --show: rc=%d out=%s", r, out2);
+    ASSERT_MSG(r == 0 && strcmp(out, out2) == 0, "keygen --show: rc=%d out=%s", r, out2);
     char *gen_force[] = {(char *)tool, "--party", "carol", "--out", kp, "--force", NULL};
     r = run_tool(gen_force, out2, sizeof out2);
-    CHECKF(r == 0 && strlen(out2) == 65 && strcmp(out, out2) != 0, "keygen --force: rc=%d", r);
+    ASSERT_MSG(r == 0 && strlen(out2) == 65 && strcmp(out, out2) != 0, "keygen --force: rc=%d", r);
     char *bad1[] = {(char *)tool, "--party", "carol", NULL};
     char *bad2[] = {(char *)tool, "--bogus", NULL};
     char *bad3[] = {(char *)tool, "--party", "no good", "--out", kp, NULL};
     char *bad4[] = {(char *)tool, "--show", kp, "--party", "x", NULL};
-    CHECK(run_tool(bad1, out2, sizeof out2) == 2);
-    CHECK(run_tool(bad2, out2, sizeof out2) == 2);
-    CHECK(run_tool(bad3, out2, sizeof out2) == 2);
-    CHECK(run_tool(bad4, out2, sizeof out2) == 2);
-    CHECK(chmod(kp, 0644) == 0);
-    CHECK(run_tool(show, out2, sizeof out2) == 1);
+    ASSERT_EQ(run_tool(bad1, out2, sizeof out2), 2);
+    ASSERT_EQ(run_tool(bad2, out2, sizeof out2), 2);
+    ASSERT_EQ(run_tool(bad3, out2, sizeof out2), 2);
+    ASSERT_EQ(run_tool(bad4, out2, sizeof out2), 2);
+    ASSERT_EQ(chmod(kp, 0644), 0);
+    ASSERT_EQ(run_tool(show, out2, sizeof out2), 1);
     free(orig);
     unlink(kp);
 }
@@ -857,7 +862,7 @@ int main(int argc, char **argv)
     test_resolved_duplicates();
     if (argc > 1 && argv[1][0]) test_keygen_tool(argv[1]);
     int left = count_entries(tmpdir);
-    CHECKF(left == 0, "%d file(s) left in %s", left, tmpdir);
+    ASSERT_EQ_MSG(left, 0, "%d file(s) left in %s", left, tmpdir);
     if (rmdir(tmpdir) != 0) perror("rmdir");
-    CHECK_DONE();
+    TEST_DONE();
 }

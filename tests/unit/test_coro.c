@@ -1,6 +1,8 @@
 /* Unit tests for runtime/coro.{h,c}: plain C, exits non-zero on the first failure. */
+#define TEST_ALL_FATAL 1 /* a coroutine in an unexpected state: do not go on */
 #include "runtime/coro.h"
 #include "sfmpi/sf.h"
+#include "tests/check.h"
 
 #include <errno.h>
 #include <fenv.h>
@@ -23,20 +25,6 @@
 #ifndef RUNNING_ON_VALGRIND
 #define RUNNING_ON_VALGRIND 0
 #endif
-
-static int g_checks;
-
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        g_checks++;                                                                  \
-        if (!(cond)) {                                                               \
-            fprintf(stderr, "%s:%d: %s: check failed: %s\n", __FILE__, __LINE__,    \
-                    __func__, #cond);                                                \
-            exit(1);                                                                 \
-        }                                                                            \
-    } while (0)
-
-#define CHECK_OK(expr) CHECK((expr) == SF_OK)
 
 static size_t page(void) { return (size_t)sysconf(_SC_PAGESIZE); }
 
@@ -62,11 +50,11 @@ static struct {
 static void ping_fn(void *arg)
 {
     long n = (long)(intptr_t)arg;
-    CHECK(sf__coro_current() == pp.ping);
+    ASSERT_EQ(sf__coro_current(), pp.ping);
     for (long i = 0; i < n; i++) {
         pp.mailbox = i;
         sf__coro_switch(pp.ping, pp.pong);
-        CHECK(pp.mailbox == 2 * i + 1); /* pong's reply */
+        ASSERT_EQ(pp.mailbox, 2 * i + 1); /* pong's reply */
         pp.sum += pp.mailbox;
     }
     pp.done = 1; /* then finish: exit_to is pong */
@@ -75,31 +63,32 @@ static void ping_fn(void *arg)
 static void pong_fn(void *arg)
 {
     (void)arg;
-    CHECK(sf__coro_current() == pp.pong);
+    ASSERT_EQ(sf__coro_current(), pp.pong);
     while (!pp.done) {
         pp.mailbox = 2 * pp.mailbox + 1;
         sf__coro_switch(pp.pong, pp.ping);
     }
-    CHECK(sf__coro_finished(pp.ping));
+    ASSERT(sf__coro_finished(pp.ping));
 }
 
 static void test_pingpong(size_t stack)
 {
     memset(&pp, 0, sizeof pp);
     sf_coro *thr = sf__coro_thread();
-    CHECK(sf__coro_current() == thr);
-    CHECK_OK(sf__coro_create(&pp.pong, pong_fn, NULL, stack, "pong", thr));
-    CHECK_OK(sf__coro_create(&pp.ping, ping_fn, (void *)(intptr_t)1000, stack, "ping",
-                             pp.pong));
-    CHECK(strcmp(sf__coro_name(pp.ping), "ping") == 0);
-    CHECK(!sf__coro_finished(pp.ping) && !sf__coro_finished(pp.pong));
+    ASSERT_EQ(sf__coro_current(), thr);
+    ASSERT_OK(sf__coro_create(&pp.pong, pong_fn, NULL, stack, "pong", thr));
+    ASSERT_OK(sf__coro_create(&pp.ping, ping_fn, (void *)(intptr_t)1000, stack, "ping",
+                              pp.pong));
+    ASSERT_STR_EQ(sf__coro_name(pp.ping), "ping");
+    if (ASSERT(!sf__coro_finished(pp.ping))) ASSERT(!sf__coro_finished(pp.pong));
     sf__coro_switch(thr, pp.ping);
-    CHECK(sf__coro_current() == thr);
-    CHECK(sf__coro_finished(pp.ping) && sf__coro_finished(pp.pong));
-    CHECK(pp.sum == 1000L * 1000L); /* sum of 2i+1 for i < 1000 */
+    ASSERT_EQ(sf__coro_current(), thr);
+    if (ASSERT(sf__coro_finished(pp.ping))) ASSERT(sf__coro_finished(pp.pong));
+    ASSERT_EQ(pp.sum, 1000L * 1000L); /* sum of 2i+1 for i < 1000 */
     sf__coro_destroy(&pp.ping);
     sf__coro_destroy(&pp.pong);
-    CHECK(pp.ping == NULL && pp.pong == NULL);
+    ASSERT_NULL(pp.ping);
+    ASSERT_NULL(pp.pong);
 }
 
 /* ---- ring of 1000 ---------------------------------------------------------------- */
@@ -114,8 +103,8 @@ static void ring_fn(void *arg)
 {
     int id = (int)(intptr_t)arg;
     for (int r = 0; r < RING_ROUNDS; r++) {
-        CHECK(sf__coro_current() == ring[id]);
-        CHECK(ring_pos < RING_N * RING_ROUNDS);
+        ASSERT_EQ(sf__coro_current(), ring[id]);
+        ASSERT_LT(ring_pos, RING_N * RING_ROUNDS);
         ring_log[ring_pos++] = id;
         ring_counter++;
         if (r + 1 < RING_ROUNDS)
@@ -132,16 +121,16 @@ static void test_ring(void)
     for (int i = RING_N - 1; i >= 0; i--) {
         char name[32];
         snprintf(name, sizeof name, "ring-%d", i);
-        CHECK_OK(sf__coro_create(&ring[i], ring_fn, (void *)(intptr_t)i, 32 * 1024, name,
-                                 i == RING_N - 1 ? thr : ring[i + 1]));
+        ASSERT_OK(sf__coro_create(&ring[i], ring_fn, (void *)(intptr_t)i, 32 * 1024, name,
+                                  i == RING_N - 1 ? thr : ring[i + 1]));
     }
     sf__coro_switch(thr, ring[0]);
-    CHECK(ring_counter == (long)RING_N * RING_ROUNDS);
-    CHECK(ring_pos == RING_N * RING_ROUNDS);
+    ASSERT_EQ(ring_counter, (long)RING_N * RING_ROUNDS);
+    ASSERT_EQ(ring_pos, RING_N * RING_ROUNDS);
     for (int i = 0; i < RING_N * RING_ROUNDS; i++)
-        CHECK(ring_log[i] == i % RING_N);
+        ASSERT_EQ(ring_log[i], i % RING_N);
     for (int i = 0; i < RING_N; i++) {
-        CHECK(sf__coro_finished(ring[i]));
+        ASSERT(sf__coro_finished(ring[i]));
         sf__coro_destroy(&ring[i]);
     }
 }
@@ -163,15 +152,15 @@ __attribute__((noinline)) static int aligned_ok(void)
 static void ex_a_fn(void *arg)
 {
     (void)arg;
-    CHECK(aligned_ok());
+    ASSERT(aligned_ok());
     exit_order[exit_n++] = 1;
 }
 
 static void ex_b_fn(void *arg)
 {
     (void)arg;
-    CHECK(aligned_ok());
-    CHECK(sf__coro_finished(ex_a));
+    ASSERT(aligned_ok());
+    ASSERT(sf__coro_finished(ex_a));
     exit_order[exit_n++] = 2;
 }
 
@@ -179,22 +168,22 @@ static void test_exit_to(void)
 {
     sf_coro *thr = sf__coro_thread();
     exit_n = 0;
-    CHECK_OK(sf__coro_create(&ex_b, ex_b_fn, NULL, 0, "b", thr));
-    CHECK_OK(sf__coro_create(&ex_a, ex_a_fn, NULL, 10000, "a", thr));
+    ASSERT_OK(sf__coro_create(&ex_b, ex_b_fn, NULL, 0, "b", thr));
+    ASSERT_OK(sf__coro_create(&ex_a, ex_a_fn, NULL, 10000, "a", thr));
     sf__coro_set_exit(ex_a, ex_b); /* a finishes into b, which finishes into the thread */
-    CHECK(stack_span_ok(ex_b, 256 * 1024)); /* default size */
-    CHECK(stack_span_ok(ex_a, 10000));
+    ASSERT(stack_span_ok(ex_b, 256 * 1024)); /* default size */
+    ASSERT(stack_span_ok(ex_a, 10000));
     sf__coro_switch(thr, ex_a);
-    CHECK(exit_n == 2 && exit_order[0] == 1 && exit_order[1] == 2);
-    CHECK(sf__coro_finished(ex_a) && sf__coro_finished(ex_b));
+    if (ASSERT_EQ(exit_n, 2) && ASSERT_EQ(exit_order[0], 1)) ASSERT_EQ(exit_order[1], 2);
+    if (ASSERT(sf__coro_finished(ex_a))) ASSERT(sf__coro_finished(ex_b));
     sf__coro_destroy(&ex_a);
     sf__coro_destroy(&ex_b);
 
     /* destroying a never-started coroutine is allowed */
     sf_coro *c;
-    CHECK_OK(sf__coro_create(&c, ex_a_fn, NULL, 0, "never", thr));
+    ASSERT_OK(sf__coro_create(&c, ex_a_fn, NULL, 0, "never", thr));
     sf__coro_destroy(&c);
-    CHECK(c == NULL);
+    ASSERT_NULL(c);
 }
 
 /* ---- callee-saved registers and doubles across switches ---------------------------- */
@@ -321,16 +310,16 @@ static void probe_fn(void *arg)
     uint64_t seed = (uint64_t)(uintptr_t)arg;
     sf_coro *self = seed == 100 ? pr_a : pr_b, *other = seed == 100 ? pr_b : pr_a;
     for (int i = 0; i < 10; i++)
-        CHECK(probe_callee_saved(self, other, seed + (uint64_t)i * 1000) == 0);
+        ASSERT_EQ(probe_callee_saved(self, other, seed + (uint64_t)i * 1000), 0);
 }
 
 static void test_callee_saved_asm(void)
 {
     sf_coro *thr = sf__coro_thread();
-    CHECK_OK(sf__coro_create(&pr_b, probe_fn, (void *)(uintptr_t)200, 0, "probe-b", thr));
-    CHECK_OK(sf__coro_create(&pr_a, probe_fn, (void *)(uintptr_t)100, 0, "probe-a", pr_b));
-    CHECK(probe_callee_saved(thr, pr_a, 0x5000) == 0); /* the thread's registers too */
-    CHECK(sf__coro_finished(pr_a) && sf__coro_finished(pr_b));
+    ASSERT_OK(sf__coro_create(&pr_b, probe_fn, (void *)(uintptr_t)200, 0, "probe-b", thr));
+    ASSERT_OK(sf__coro_create(&pr_a, probe_fn, (void *)(uintptr_t)100, 0, "probe-a", pr_b));
+    ASSERT_EQ(probe_callee_saved(thr, pr_a, 0x5000), 0); /* the thread's registers too */
+    if (ASSERT(sf__coro_finished(pr_a))) ASSERT(sf__coro_finished(pr_b));
     sf__coro_destroy(&pr_a);
     sf__coro_destroy(&pr_b);
 }
@@ -460,7 +449,7 @@ static void test_raw_swap(void)
 #endif
     for (uint64_t seed = 1; seed < 4; seed++) {
         raw_co_sp = raw_frame();
-        CHECK(raw_probe(&raw_main_sp, raw_co_sp, seed * 0x1000) == 0);
+        ASSERT_EQ(raw_probe(&raw_main_sp, raw_co_sp, seed * 0x1000), 0);
     }
 #ifdef RUNNING_ON_VALGRIND
     if (RUNNING_ON_VALGRIND)
@@ -482,20 +471,22 @@ static void test_registers(void)
     ref2.seed = a2.seed = 987654321;
     regs_fn(&ref1); /* reference: no switches */
     regs_fn(&ref2);
-    CHECK(ref1.out_i != ref2.out_i);
+    ASSERT_NE(ref1.out_i, ref2.out_i);
 
-    CHECK_OK(sf__coro_create(&a2.self, regs_fn, &a2, 0, "regs2", thr));
-    CHECK_OK(sf__coro_create(&a1.self, regs_fn, &a1, 0, "regs1", a2.self));
+    ASSERT_OK(sf__coro_create(&a2.self, regs_fn, &a2, 0, "regs2", thr));
+    ASSERT_OK(sf__coro_create(&a1.self, regs_fn, &a1, 0, "regs1", a2.self));
     a1.other = a2.self;
     a2.other = a1.self;
     /* values live in the thread across the switch as well */
     uint64_t t1 = ref1.out_i * 7, t2 = ref2.out_i + 3;
     double td = ref1.out_d * 1.5;
     sf__coro_switch(thr, a1.self);
-    CHECK(t1 == ref1.out_i * 7 && t2 == ref2.out_i + 3 && td == ref1.out_d * 1.5);
-    CHECK(sf__coro_finished(a1.self) && sf__coro_finished(a2.self));
-    CHECK(a1.out_i == ref1.out_i && a2.out_i == ref2.out_i);
-    CHECK(a1.out_d == ref1.out_d && a2.out_d == ref2.out_d);
+    if (ASSERT_EQ(t1, ref1.out_i * 7) && ASSERT_EQ(t2, ref2.out_i + 3)) ASSERT_EQ(td, ref1.out_d * 1.5);
+    if (ASSERT(sf__coro_finished(a1.self))) ASSERT(sf__coro_finished(a2.self));
+    ASSERT_EQ(a1.out_i, ref1.out_i);
+    ASSERT_EQ(a2.out_i, ref2.out_i);
+    ASSERT_EQ(a1.out_d, ref1.out_d);
+    ASSERT_EQ(a2.out_d, ref2.out_d);
     sf__coro_destroy(&a1.self);
     sf__coro_destroy(&a2.self);
 }
@@ -505,7 +496,7 @@ static sf_coro *fe_a, *fe_b;
 
 /* Valgrind does not emulate non-default SSE rounding, so the arithmetic checks (not the
  * mode checks) are skipped under it. */
-#define ARITH(cond) CHECK(RUNNING_ON_VALGRIND || (cond))
+#define ARITH(cond) ASSERT(RUNNING_ON_VALGRIND || (cond))
 
 static double divide(double x, double y)
 {
@@ -525,70 +516,70 @@ static unsigned mxcsr_rc(void)
 static void fe_a_fn(void *arg)
 {
     (void)arg;
-    CHECK(fegetround() == FE_TONEAREST); /* a fresh coroutine starts with the default */
-    CHECK(fesetround(FE_UPWARD) == 0);
-    CHECK(fegetround() == FE_UPWARD);
+    ASSERT_EQ(fegetround(), FE_TONEAREST); /* a fresh coroutine starts with the default */
+    ASSERT_EQ(fesetround(FE_UPWARD), 0);
+    ASSERT_EQ(fegetround(), FE_UPWARD);
     sf__coro_switch(fe_a, fe_b);
-    CHECK(fegetround() == FE_UPWARD);
+    ASSERT_EQ(fegetround(), FE_UPWARD);
 #if defined(__x86_64__)
-    CHECK(mxcsr_rc() == 0x4000u);
+    ASSERT_EQ(mxcsr_rc(), 0x4000u);
 #endif
     ARITH(divide(1.0, 3.0) > 0x1.5555555555555p-2); /* rounded up */
-    CHECK(fesetround(FE_TONEAREST) == 0);
+    ASSERT_EQ(fesetround(FE_TONEAREST), 0);
     sf__coro_switch(fe_a, fe_b);
-    CHECK(fegetround() == FE_TONEAREST);
+    ASSERT_EQ(fegetround(), FE_TONEAREST);
 }
 
 static void fe_b_fn(void *arg)
 {
     (void)arg;
-    CHECK(fegetround() == FE_TONEAREST);
-    CHECK(mxcsr_rc() == 0);
+    ASSERT_EQ(fegetround(), FE_TONEAREST);
+    ASSERT_EQ(mxcsr_rc(), 0);
     ARITH(divide(1.0, 3.0) == 0x1.5555555555555p-2); /* round to nearest */
     ARITH(divide(1.0, 10.0) == 0x1.999999999999ap-4);
-    CHECK(fesetround(FE_DOWNWARD) == 0);
+    ASSERT_EQ(fesetround(FE_DOWNWARD), 0);
     sf__coro_switch(fe_b, fe_a);
-    CHECK(fegetround() == FE_DOWNWARD);
+    ASSERT_EQ(fegetround(), FE_DOWNWARD);
 #if defined(__x86_64__)
-    CHECK(mxcsr_rc() == 0x2000u);
+    ASSERT_EQ(mxcsr_rc(), 0x2000u);
 #endif
     ARITH(divide(1.0, 10.0) == 0x1.9999999999999p-4); /* rounded down */
-    CHECK(fesetround(FE_TONEAREST) == 0);
+    ASSERT_EQ(fesetround(FE_TONEAREST), 0);
 }
 
 static void test_rounding(void)
 {
     sf_coro *thr = sf__coro_thread();
-    CHECK(fegetround() == FE_TONEAREST);
-    CHECK_OK(sf__coro_create(&fe_b, fe_b_fn, NULL, 0, "fe-b", thr));
-    CHECK_OK(sf__coro_create(&fe_a, fe_a_fn, NULL, 0, "fe-a", fe_b));
+    ASSERT_EQ(fegetround(), FE_TONEAREST);
+    ASSERT_OK(sf__coro_create(&fe_b, fe_b_fn, NULL, 0, "fe-b", thr));
+    ASSERT_OK(sf__coro_create(&fe_a, fe_a_fn, NULL, 0, "fe-a", fe_b));
     sf__coro_switch(thr, fe_a); /* a -> b -> a -> b(finish) -> thread */
-    CHECK(sf__coro_finished(fe_b));
-    CHECK(fegetround() == FE_TONEAREST);
-    CHECK(mxcsr_rc() == 0);
+    ASSERT(sf__coro_finished(fe_b));
+    ASSERT_EQ(fegetround(), FE_TONEAREST);
+    ASSERT_EQ(mxcsr_rc(), 0);
     ARITH(divide(1.0, 10.0) == 0x1.999999999999ap-4);
     ARITH(divide(1.0, 3.0) == 0x1.5555555555555p-2);
     /* a is suspended after its second switch to b; let it finish */
     sf__coro_set_exit(fe_a, thr);
     sf__coro_switch(thr, fe_a);
-    CHECK(sf__coro_finished(fe_a));
-    CHECK(fegetround() == FE_TONEAREST);
+    ASSERT(sf__coro_finished(fe_a));
+    ASSERT_EQ(fegetround(), FE_TONEAREST);
     sf__coro_destroy(&fe_a);
     sf__coro_destroy(&fe_b);
 
     /* the thread's own mode is also kept while coroutines run with another one */
-    CHECK_OK(sf__coro_create(&fe_b, fe_b_fn, NULL, 0, "fe-b2", thr));
-    CHECK_OK(sf__coro_create(&fe_a, fe_a_fn, NULL, 0, "fe-a2", fe_b));
-    CHECK(fesetround(FE_TOWARDZERO) == 0);
+    ASSERT_OK(sf__coro_create(&fe_b, fe_b_fn, NULL, 0, "fe-b2", thr));
+    ASSERT_OK(sf__coro_create(&fe_a, fe_a_fn, NULL, 0, "fe-a2", fe_b));
+    ASSERT_EQ(fesetround(FE_TOWARDZERO), 0);
     sf__coro_switch(thr, fe_a);
-    CHECK(fegetround() == FE_TOWARDZERO);
+    ASSERT_EQ(fegetround(), FE_TOWARDZERO);
 #if defined(__x86_64__)
-    CHECK(mxcsr_rc() == 0x6000u);
+    ASSERT_EQ(mxcsr_rc(), 0x6000u);
 #endif
     sf__coro_set_exit(fe_a, thr);
     sf__coro_switch(thr, fe_a);
-    CHECK(fegetround() == FE_TOWARDZERO);
-    CHECK(fesetround(FE_TONEAREST) == 0);
+    ASSERT_EQ(fegetround(), FE_TOWARDZERO);
+    ASSERT_EQ(fesetround(FE_TONEAREST), 0);
     sf__coro_destroy(&fe_a);
     sf__coro_destroy(&fe_b);
 }
@@ -601,39 +592,39 @@ static void er_a_fn(void *arg)
     (void)arg;
     errno = 11;
     sf__coro_switch(er_a, er_b);
-    CHECK(errno == 11);
+    ASSERT_EQ(errno, 11);
     errno = 33;
     sf__coro_switch(er_a, er_b);
-    CHECK(errno == 33);
+    ASSERT_EQ(errno, 33);
 }
 
 static void er_b_fn(void *arg)
 {
     (void)arg;
-    CHECK(errno == 0); /* fresh coroutine */
+    ASSERT_EQ(errno, 0); /* fresh coroutine */
     errno = 22;
     sf__coro_switch(er_b, er_a);
-    CHECK(errno == 22);
+    ASSERT_EQ(errno, 22);
     errno = 44;
     sf__coro_switch(er_b, sf__coro_thread());
-    CHECK(errno == 44);
+    ASSERT_EQ(errno, 44);
     sf__coro_switch(er_b, er_a);
 }
 
 static void test_errno(void)
 {
     sf_coro *thr = sf__coro_thread();
-    CHECK_OK(sf__coro_create(&er_a, er_a_fn, NULL, 0, "er-a", thr));
-    CHECK_OK(sf__coro_create(&er_b, er_b_fn, NULL, 0, "er-b", thr));
+    ASSERT_OK(sf__coro_create(&er_a, er_a_fn, NULL, 0, "er-a", thr));
+    ASSERT_OK(sf__coro_create(&er_b, er_b_fn, NULL, 0, "er-b", thr));
     errno = 5;
     sf__coro_switch(thr, er_a); /* a=11 -> b=22 -> a=33 -> b=44 -> thread */
-    CHECK(errno == 5);
+    ASSERT_EQ(errno, 5);
     errno = 6;
     sf__coro_switch(thr, er_b); /* b -> a, which finishes into the thread */
-    CHECK(errno == 6);
-    CHECK(sf__coro_finished(er_a) && !sf__coro_finished(er_b));
+    ASSERT_EQ(errno, 6);
+    if (ASSERT(sf__coro_finished(er_a))) ASSERT(!sf__coro_finished(er_b));
     sf__coro_switch(thr, er_b); /* b returns and finishes into the thread */
-    CHECK(sf__coro_finished(er_b));
+    ASSERT(sf__coro_finished(er_b));
     sf__coro_destroy(&er_a);
     sf__coro_destroy(&er_b);
 }
@@ -683,10 +674,10 @@ static void overflow_fn(void *arg)
 static int run_child(void (*child)(void *), void *arg, char *out, size_t out_size)
 {
     int fds[2];
-    CHECK(pipe(fds) == 0);
+    ASSERT_EQ(pipe(fds), 0);
     fflush(NULL);
     pid_t pid = fork();
-    CHECK(pid >= 0);
+    ASSERT_GE(pid, 0);
     if (pid == 0) {
         close(fds[0]);
         dup2(fds[1], 2);
@@ -743,28 +734,26 @@ static void test_overflow(void)
 {
     char out[4096];
     int st = run_child(child_overflow, (void *)1, out, sizeof out);
-    if (!(WIFEXITED(st) && WEXITSTATUS(st) == 7))
-        fprintf(stderr, "child status 0x%x, stderr:\n%s\n", st, out);
-    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 7);
-    CHECK(strstr(out, "HOOK overflow in rank-3 stack=32768\n") != NULL);
+    if (ASSERT_MSG(WIFEXITED(st), "child status 0x%x, stderr:\n%s", st, out))
+        ASSERT_EQ_MSG(WEXITSTATUS(st), 7, "child stderr:\n%s", out);
+    ASSERT_STR_CONTAINS(out, "HOOK overflow in rank-3 stack=32768\n");
 
     st = run_child(child_overflow, NULL, out, sizeof out);
-    if (!(WIFEXITED(st) && WEXITSTATUS(st) == 7))
-        fprintf(stderr, "child status 0x%x, stderr:\n%s\n", st, out);
-    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 7);
-    CHECK(strstr(out, "sfmpi: stack overflow in rank-5 (stack 32 KiB); raise it with "
-                      "--sf-stack-size\n") != NULL);
+    if (ASSERT_MSG(WIFEXITED(st), "child status 0x%x, stderr:\n%s", st, out))
+        ASSERT_EQ_MSG(WEXITSTATUS(st), 7, "child stderr:\n%s", out);
+    ASSERT_STR_CONTAINS(out, "sfmpi: stack overflow in rank-5 (stack 32 KiB); raise it with "
+                             "--sf-stack-size\n");
 
     /* Skipped under valgrind, which reports the deliberate crash as an error. */
     if (RUNNING_ON_VALGRIND)
         return;
     st = run_child(child_plain_segv, NULL, out, sizeof out);
-    CHECK(strstr(out, "HOOK") == NULL);
+    ASSERT_NULL(strstr(out, "HOOK"));
 #if defined(__SANITIZE_ADDRESS__)
-    CHECK(!(WIFEXITED(st) && (WEXITSTATUS(st) == 7 || WEXITSTATUS(st) == 0 ||
-                              WEXITSTATUS(st) == 43)));
+    ASSERT(!(WIFEXITED(st) && (WEXITSTATUS(st) == 7 || WEXITSTATUS(st) == 0 ||
+                               WEXITSTATUS(st) == 43)));
 #else
-    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV);
+    if (ASSERT(WIFSIGNALED(st))) ASSERT_EQ(WTERMSIG(st), SIGSEGV);
 #endif
 }
 
@@ -794,28 +783,28 @@ static void test_guard_pages(void)
     sf_coro *thr = sf__coro_thread();
     sf_coro *c;
     void *lo, *hi;
-    CHECK_OK(sf__coro_create(&c, ex_a_fn, NULL, 64 * 1024, "guarded", thr));
+    ASSERT_OK(sf__coro_create(&c, ex_a_fn, NULL, 64 * 1024, "guarded", thr));
     sf__coro_stack(c, &lo, &hi);
-    CHECK(stack_span_ok(c, 64 * 1024));
-    CHECK(page_prot_none((char *)lo - page()) == 1);
+    ASSERT(stack_span_ok(c, 64 * 1024));
+    ASSERT_EQ(page_prot_none((char *)lo - page()), 1);
     /* the whole guard region is PROT_NONE: a far-end write of a large frame lands in it */
-    CHECK(sf__coro_guard_size() == SF_CORO_GUARD);
-    CHECK(page_prot_none((char *)lo - SF_CORO_GUARD) == 1);
-    CHECK(page_prot_none(lo) == 0);
+    ASSERT_EQ(sf__coro_guard_size(), SF_CORO_GUARD);
+    ASSERT_EQ(page_prot_none((char *)lo - SF_CORO_GUARD), 1);
+    ASSERT_EQ(page_prot_none(lo), 0);
     sf__coro_destroy(&c);
 
     sf__coro_guard_pages(0);
     test_pingpong(16 * 1024);
-    CHECK_OK(sf__coro_create(&c, ex_a_fn, NULL, 64 * 1024, "unguarded", thr));
+    ASSERT_OK(sf__coro_create(&c, ex_a_fn, NULL, 64 * 1024, "unguarded", thr));
     sf__coro_stack(c, &lo, &hi);
-    CHECK(stack_span_ok(c, 64 * 1024));
-    CHECK(page_prot_none(lo) == 0);
+    ASSERT(stack_span_ok(c, 64 * 1024));
+    ASSERT_EQ(page_prot_none(lo), 0);
     /* no guard page of ours below (guards sit at the low end of each mapping, so a
      * PROT_NONE page right below a fresh mapping can only be its own guard) */
-    CHECK(page_prot_none((char *)lo - page()) == 0);
+    ASSERT_EQ(page_prot_none((char *)lo - page()), 0);
     exit_n = 0;
     sf__coro_switch(thr, c);
-    CHECK(exit_n == 1 && sf__coro_finished(c));
+    if (ASSERT_EQ(exit_n, 1)) ASSERT(sf__coro_finished(c));
     sf__coro_destroy(&c);
     sf__coro_guard_pages(1);
 }
@@ -831,6 +820,6 @@ int main(void)
     test_overflow();
     test_guard_pages();
     test_pingpong(0); /* still fine after everything else */
-    printf("test_coro: all %d checks passed\n", g_checks);
+    printf("test_coro: all %lu checks passed\n", test_checks());
     return 0;
 }

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "runtime/internal.h"
-#include "tests/unit/check.h"
+#include "tests/check.h"
 
 static int parse(sf_opts *o, sf_config *cfg, char *err) {
     err[0] = 0;
@@ -20,14 +20,21 @@ int main(void) {
     /* defaults: debug, 256 KiB stacks, arg checks on; program args kept in order */
     char *a1[] = {"prog", "in.h5", "--sf-parties=alice,bob", "-v", NULL};
     sf_config c1 = {.argc = 4, .argv = a1};
-    CHECK(parse(&o, &c1, err) == SF_OK);
-    CHECK(o.mode == SF_MODE_DEBUG && o.nparties == 2 && !strcmp(o.parties[1], "bob"));
-    CHECK(o.stack_size == 256 * 1024 && o.check_args == 1 && o.wait_timeout == 2.0);
-    CHECK(o.argc == 3 && !strcmp(o.argv[1], "in.h5") && !strcmp(o.argv[2], "-v") && !o.argv[3]);
+    ASSERT_OK(parse(&o, &c1, err));
+    if (ASSERT_EQ(o.mode, SF_MODE_DEBUG) &&
+        ASSERT_EQ(o.nparties, 2))
+        ASSERT_STR_EQ(o.parties[1], "bob");
+    if (ASSERT_EQ(o.stack_size, 256 * 1024) &&
+        ASSERT_EQ(o.check_args, 1))
+        ASSERT_EQ(o.wait_timeout, 2.0);
+    if (ASSERT_EQ(o.argc, 3) &&
+        ASSERT_STR_EQ(o.argv[1], "in.h5") &&
+        ASSERT_STR_EQ(o.argv[2], "-v"))
+        ASSERT(!o.argv[3]);
     {
         sf_run_state run = {.nparties = o.nparties, .parties = o.parties};
         sf_ctx ctx = {.run = &run};
-        CHECK(sf__party_lookup(&ctx, "bob") == 1 && sf__party_lookup(&ctx, "carol") == -1);
+        if (ASSERT_EQ(sf__party_lookup(&ctx, "bob"), 1)) ASSERT_EQ(sf__party_lookup(&ctx, "carol"), -1);
     }
     sf__opts_free(&o);
 
@@ -37,65 +44,78 @@ int main(void) {
     sf_config c2 = {.argc = 3, .argv = a2, .mode = SF_MODE_DEBUG, .parties = cp, .nparties = 2};
     setenv("SF_PARTIES", "p,q,r", 1);
     setenv("SF_MODE", "prod", 1);
-    CHECK(parse(&o, &c2, err) == SF_OK);
-    CHECK(o.mode == SF_MODE_SIMULATION && o.nparties == 3 && !strcmp(o.parties[2], "r"));
+    ASSERT_OK(parse(&o, &c2, err));
+    if (ASSERT_EQ(o.mode, SF_MODE_SIMULATION) &&
+        ASSERT_EQ(o.nparties, 3))
+        ASSERT_STR_EQ(o.parties[2], "r");
     sf__opts_free(&o);
     unsetenv("SF_MODE");
     unsetenv("SF_PARTIES");
     sf_config c3 = {.mode = SF_MODE_SIMULATION, .parties = cp, .nparties = 2};
-    CHECK(parse(&o, &c3, err) == SF_OK && o.mode == SF_MODE_SIMULATION && o.nparties == 2);
+    if (ASSERT_OK(parse(&o, &c3, err)) &&
+        ASSERT_EQ(o.mode, SF_MODE_SIMULATION))
+        ASSERT_EQ(o.nparties, 2);
     sf__opts_free(&o);
 
     /* errors name the option and the bad value */
     char *a4[] = {"prog", "--sf-mode=fast", NULL};
     sf_config c4 = {.argc = 2, .argv = a4, .parties = cp, .nparties = 2};
-    CHECK(parse(&o, &c4, err) == SF_EUSAGE && strstr(err, "--sf-mode=fast") && strstr(err, "'fast'"));
+    if (ASSERT_STATUS(parse(&o, &c4, err), SF_EUSAGE) &&
+        ASSERT_STR_CONTAINS(err, "--sf-mode=fast"))
+        ASSERT_STR_CONTAINS(err, "'fast'");
     sf__opts_free(&o);
     char *a5[] = {"prog", "--sf-bogus=1", NULL};
     sf_config c5 = {.argc = 2, .argv = a5, .parties = cp, .nparties = 2};
-    CHECK(parse(&o, &c5, err) == SF_EUSAGE && strstr(err, "unknown option --sf-bogus"));
+    if (ASSERT_STATUS(parse(&o, &c5, err), SF_EUSAGE))
+        ASSERT_STR_CONTAINS(err, "unknown option --sf-bogus");
     sf__opts_free(&o);
     char *a6[] = {"prog", "--sf-parties=alice,bob,alice", NULL};
     sf_config c6 = {.argc = 2, .argv = a6};
-    CHECK(parse(&o, &c6, err) == SF_EUSAGE && strstr(err, "'alice' is listed twice"));
+    if (ASSERT_STATUS(parse(&o, &c6, err), SF_EUSAGE))
+        ASSERT_STR_CONTAINS(err, "'alice' is listed twice");
     sf__opts_free(&o);
     char *a7[] = {"prog", "--sf-parties=alice,,bob", NULL};
     sf_config c7 = {.argc = 2, .argv = a7};
-    CHECK(parse(&o, &c7, err) == SF_EUSAGE && strstr(err, "party name '' is invalid"));
+    if (ASSERT_STATUS(parse(&o, &c7, err), SF_EUSAGE))
+        ASSERT_STR_CONTAINS(err, "party name '' is invalid");
     sf__opts_free(&o);
     sf_config c8 = {0};
-    CHECK(parse(&o, &c8, err) == SF_EUSAGE && strstr(err, "no parties"));
+    if (ASSERT_STATUS(parse(&o, &c8, err), SF_EUSAGE)) ASSERT_STR_CONTAINS(err, "no parties");
     sf__opts_free(&o);
     char *a9[] = {"prog", "--sf-stack-size=12", NULL};
     sf_config c9 = {.argc = 2, .argv = a9, .parties = cp, .nparties = 2};
-    CHECK(parse(&o, &c9, err) == SF_EUSAGE && strstr(err, "stack-size"));
+    if (ASSERT_STATUS(parse(&o, &c9, err), SF_EUSAGE)) ASSERT_STR_CONTAINS(err, "stack-size");
     sf__opts_free(&o);
     char *a10[] = {"prog", "--sf-stack-size=1m", "--sf-check-args=0", "--sf-wait-timeout=0.5",
                    "--", "--sf-mode=x", NULL};
     sf_config c10 = {.argc = 6, .argv = a10, .parties = cp, .nparties = 2};
-    CHECK(parse(&o, &c10, err) == SF_OK);
-    CHECK(o.stack_size == 1 << 20 && o.check_args == -1 && o.wait_timeout == 0.5);
-    CHECK(o.argc == 2 && !strcmp(o.argv[1], "--sf-mode=x")); /* after --: the program's */
+    ASSERT_OK(parse(&o, &c10, err));
+    ASSERT_EQ(o.stack_size, 1 << 20);
+    ASSERT_EQ(o.check_args, -1);
+    ASSERT_EQ(o.wait_timeout, 0.5);
+    if (ASSERT_EQ(o.argc, 2)) ASSERT_STR_EQ(o.argv[1], "--sf-mode=x"); /* after --: the program's */
     sf__opts_free(&o);
 
     /* under an MPI launcher with no mode: an error, not a silent debug run */
     setenv("OMPI_COMM_WORLD_SIZE", "3", 1);
     sf_config c11 = {.parties = cp, .nparties = 2};
-    CHECK(parse(&o, &c11, err) == SF_EUSAGE && strstr(err, "--sf-mode=sim"));
+    if (ASSERT_STATUS(parse(&o, &c11, err), SF_EUSAGE)) ASSERT_STR_CONTAINS(err, "--sf-mode=sim");
     sf__opts_free(&o);
     unsetenv("OMPI_COMM_WORLD_SIZE");
 
     /* mode names and the programmatic default */
-    CHECK(!strcmp(sf_mode_name(SF_MODE_DEBUG), "debug") && !strcmp(sf_mode_name(SF_MODE_SIMULATION), "sim"));
-    CHECK(sf_set_distribution_mode((sf_mode)9) == SF_EINVAL);
-    CHECK(sf_set_distribution_mode(SF_MODE_SIMULATION) == SF_OK);
+    if (ASSERT_STR_EQ(sf_mode_name(SF_MODE_DEBUG), "debug"))
+        ASSERT_STR_EQ(sf_mode_name(SF_MODE_SIMULATION), "sim");
+    ASSERT_STATUS(sf_set_distribution_mode((sf_mode)9), SF_EINVAL);
+    ASSERT_OK(sf_set_distribution_mode(SF_MODE_SIMULATION));
     sf_config c12 = {.parties = cp, .nparties = 2};
-    CHECK(parse(&o, &c12, err) == SF_OK && o.mode == SF_MODE_SIMULATION);
+    if (ASSERT_OK(parse(&o, &c12, err))) ASSERT_EQ(o.mode, SF_MODE_SIMULATION);
     sf__opts_free(&o);
-    CHECK(sf_set_distribution_mode(SF_MODE_UNSET) == SF_OK);
+    ASSERT_OK(sf_set_distribution_mode(SF_MODE_UNSET));
 
     /* status names */
-    CHECK(!strcmp(sf_err_name(SF_EDIVERGE), "SF_EDIVERGE") && !strcmp(sf_strerror(0), "success"));
-    CHECK(!strcmp(sf_strerror(12345), "unknown status"));
-    CHECK_DONE();
+    if (ASSERT_STR_EQ(sf_err_name(SF_EDIVERGE), "SF_EDIVERGE"))
+        ASSERT_STR_EQ(sf_strerror(0), "success");
+    ASSERT_STR_EQ(sf_strerror(12345), "unknown status");
+    TEST_DONE();
 }

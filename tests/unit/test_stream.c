@@ -29,7 +29,7 @@
 
 #include "mpi/prod/stream.h"
 #include "core/value.h"
-#include "tests/unit/check.h"
+#include "tests/check.h"
 
 static uint64_t rng_s = 0x9E3779B97F4A7C15ull;
 static uint64_t rnd(void) {
@@ -186,7 +186,7 @@ static void make_messages(side *s, int n, int allow_big) {
             else if (c < 95 || !allow_big) bytes = 1 + rndn(5 * (uint64_t)P + SF_WIRE_MAX);
             else bytes = ((size_t)1 << 20) + rndn((size_t)3 << 20), stat_big++;
             x->v = random_value(bytes, kind == SF_MSG_ERROR);
-            CHECK(x->v != NULL);
+            ASSERT_NOT_NULL(x->v);
         }
         x->total = sf__wire_size(x->v ? sf_value_ndim(x->v) : 0) + (x->v ? sf_value_nbytes(x->v) : 0);
     }
@@ -196,23 +196,29 @@ static int on_deliver(void *arg, const sf_wire_msg *m, sf_value *v) {
     side *r = arg;
     side *s = r->peer;
     if (r->delivered >= s->appended) {
-        CHECK(r->delivered < s->appended); /* more messages than were sent */
+        ASSERT_LT(r->delivered, s->appended); /* more messages than were sent */
         sf_value_unref(&v);
         return SF_OK;
     }
     xmsg *x = &s->out[r->delivered++];
-    CHECK(m->h.obj_id == x->h.obj_id); /* exactly once, in order */
-    CHECK(m->h.kind == x->h.kind && m->h.line == x->h.line && m->h.call_seq == x->h.call_seq &&
-          m->h.trace == x->h.trace && strncmp(m->h.file, x->h.file, 31) == 0 && strlen(m->h.file) <= 31);
-    CHECK(m->has_val == (x->v != NULL) && (v != NULL) == (x->v != NULL));
+    ASSERT_EQ(m->h.obj_id, x->h.obj_id); /* exactly once, in order */
+    if (ASSERT_EQ(m->h.kind, x->h.kind) &&
+        ASSERT_EQ(m->h.line, x->h.line) &&
+        ASSERT_EQ(m->h.call_seq, x->h.call_seq) &&
+        ASSERT_EQ(m->h.trace, x->h.trace) &&
+        ASSERT_EQ(strncmp(m->h.file, x->h.file, 31), 0))
+        ASSERT_LE(strlen(m->h.file), 31);
+    if (ASSERT_EQ(m->has_val, (x->v != NULL))) ASSERT_EQ((v != NULL), (x->v != NULL));
     if (v && x->v) {
-        CHECK(m->dtype == sf_value_dtype(x->v) && m->ndim == sf_value_ndim(x->v));
-        CHECK(sf_value_dtype(v) == sf_value_dtype(x->v) && sf_value_ndim(v) == sf_value_ndim(x->v));
-        for (int i = 0; i < sf_value_ndim(v); i++) CHECK(sf_value_dim(v, i) == sf_value_dim(x->v, i));
-        CHECK(m->nbytes == sf_value_nbytes(x->v) && sf_value_nbytes(v) == sf_value_nbytes(x->v));
-        CHECK(v->refcnt == 1);
+        if (ASSERT_EQ(m->dtype, sf_value_dtype(x->v))) ASSERT_EQ(m->ndim, sf_value_ndim(x->v));
+        if (ASSERT_EQ(sf_value_dtype(v), sf_value_dtype(x->v)))
+            ASSERT_EQ(sf_value_ndim(v), sf_value_ndim(x->v));
+        for (int i = 0; i < sf_value_ndim(v); i++) ASSERT_EQ(sf_value_dim(v, i), sf_value_dim(x->v, i));
+        if (ASSERT_EQ(m->nbytes, sf_value_nbytes(x->v)))
+            ASSERT_EQ(sf_value_nbytes(v), sf_value_nbytes(x->v));
+        ASSERT_EQ(v->refcnt, 1);
         if (sf_value_nbytes(v) == sf_value_nbytes(x->v))
-            CHECK(memcmp(sf_value_data(v), sf_value_data(x->v), sf_value_nbytes(v)) == 0);
+            ASSERT_MEM_EQ(sf_value_data(v), sf_value_data(x->v), sf_value_nbytes(v));
         stat_bytes += sf_value_nbytes(v);
     }
     stat_msgs++;
@@ -230,45 +236,45 @@ static int model_drained(const side *s) {
 }
 
 static void apply_ack(side *s, uint64_t ack) {
-    CHECK(ack <= s->last_new); /* the peer never acknowledges what it did not get */
+    ASSERT_LE(ack, s->last_new); /* the peer never acknowledges what it did not get */
     int rc = sf__stream_ack(&s->st, ack);
-    CHECK(rc == SF_OK);
+    ASSERT_OK(rc);
     if (ack > s->acked) s->acked = ack;
-    CHECK((uint64_t)s->st.win_count == s->last_new - s->acked);
+    ASSERT_EQ((uint64_t)s->st.win_count, s->last_new - s->acked);
 }
 
 static void send_one(side *s, int i, const scen *sc) {
     if (sc->gate && !s->resumed) return;
     int ready = sf__stream_ready(&s->st);
-    CHECK(ready == model_ready(s));
+    ASSERT_EQ(ready, model_ready(s));
     uint64_t seq = 0;
     uint32_t len = 0;
     int got = sf__stream_next(&s->st, frame_buf, &seq, &len);
-    CHECK(got == ready);
+    ASSERT_EQ(got, ready);
     if (!got) return;
     if (s->want < s->acked + 1) s->want = s->acked + 1;
-    CHECK(seq == s->want); /* oldest unacknowledged first, then new ones, no holes */
+    ASSERT_EQ(seq, s->want); /* oldest unacknowledged first, then new ones, no holes */
     s->want = seq + 1;
-    CHECK(len >= 1 && len <= s->max_payload);
+    if (ASSERT_GE(len, 1)) ASSERT_LE(len, s->max_payload);
     uint64_t slot = seq % (uint64_t)s->window;
     if (seq <= s->last_new) { /* a resend: the same bytes */
         stat_resends++;
-        CHECK(s->copy_seq[slot] == seq && s->copy_len[slot] == len);
+        if (ASSERT_EQ(s->copy_seq[slot], seq)) ASSERT_EQ(s->copy_len[slot], len);
         if (s->copy_seq[slot] == seq && s->copy_len[slot] == len)
-            CHECK(memcmp(s->copy[slot], frame_buf, len) == 0);
+            ASSERT_MEM_EQ(s->copy[slot], frame_buf, len);
     } else {
-        CHECK(seq == s->last_new + 1);
+        ASSERT_EQ(seq, s->last_new + 1);
         s->last_new = seq;
         s->bytes_cut += len;
-        CHECK(s->bytes_cut <= s->bytes_appended);
-        CHECK(s->copy_seq[slot] <= s->acked); /* the slot's old frame was released */
+        ASSERT_LE(s->bytes_cut, s->bytes_appended);
+        ASSERT_LE(s->copy_seq[slot], s->acked); /* the slot's old frame was released */
         s->copy_seq[slot] = seq;
         s->copy_len[slot] = len;
         memcpy(s->copy[slot], frame_buf, len);
         stat_frames++;
     }
-    CHECK(s->st.win_count <= s->window && s->last_new - s->acked <= (uint64_t)s->window);
-    CHECK((uint64_t)s->st.win_count == s->last_new - s->acked);
+    if (ASSERT_LE(s->st.win_count, s->window)) ASSERT_LE(s->last_new - s->acked, (uint64_t)s->window);
+    ASSERT_EQ((uint64_t)s->st.win_count, s->last_new - s->acked);
     if (seq > s->conn_max) s->conn_max = seq;
     push(&L[i], P_DATA, seq, s->st.rx_seq, frame_buf, len, 0);
     if (chance(1, sc->dup_den)) { /* the same frame again */
@@ -278,7 +284,7 @@ static void send_one(side *s, int i, const scen *sc) {
     if (chance(1, sc->dup_den) && s->conn_max > s->acked) { /* an older unacknowledged one */
         uint64_t old = s->acked + 1 + rndn(s->conn_max - s->acked);
         uint64_t os = old % (uint64_t)s->window;
-        CHECK(s->copy_seq[os] == old);
+        ASSERT_EQ(s->copy_seq[os], old);
         push(&L[i], P_DATA, old, s->st.rx_seq, s->copy[os], s->copy_len[os], 0);
         stat_dups++;
     }
@@ -298,9 +304,8 @@ static void arrive(int i, const scen *sc) {
     if (k->type == P_DATA) {
         uint64_t before = r->st.rx_seq;
         int rc = sf__stream_rx(&r->st, k->seq, k->p, k->len);
-        CHECK(rc == SF_OK);
-        if (rc) fprintf(stderr, "rx of frame %" PRIu64 " (after %" PRIu64 "): %s\n", k->seq, before, r->st.err);
-        CHECK(r->st.rx_seq == (k->seq > before ? k->seq : before));
+        ASSERT_OK_MSG(rc, "rx of frame %" PRIu64 " (after %" PRIu64 "): %s", k->seq, before, r->st.err);
+        ASSERT_EQ(r->st.rx_seq, (k->seq > before ? k->seq : before));
         if (sc->piggy) apply_ack(r, k->ack);
     } else if (k->type == P_ACK) {
         apply_ack(r, k->ack);
@@ -331,7 +336,7 @@ static void reconnect(void) {
 static void append_one(side *s) {
     xmsg *x = &s->out[s->appended++];
     sf_stream_msg *m = sf__stream_msg_new(&x->h, x->v);
-    CHECK(m != NULL && m->total == x->total);
+    if (ASSERT_NOT_NULL(m)) ASSERT_EQ(m->total, x->total);
     sf__stream_append(&s->st, m);
     s->bytes_appended += x->total;
 }
@@ -362,7 +367,7 @@ static void run_scenario(int no) {
         s->peer = &S[1 - i];
         s->want = 1;
         s->resumed = 1;
-        CHECK(sf__stream_init(&s->st, window, P, UINT64_MAX, on_deliver, s) == SF_OK);
+        ASSERT_OK(sf__stream_init(&s->st, window, P, UINT64_MAX, on_deliver, s));
         s->copy = calloc((size_t)window, sizeof *s->copy);
         s->copy_len = calloc((size_t)window, sizeof *s->copy_len);
         s->copy_seq = calloc((size_t)window, sizeof *s->copy_seq);
@@ -371,7 +376,7 @@ static void run_scenario(int no) {
     }
     frame_buf = malloc(P);
     uint64_t stop_at = sc.abandon ? rndn(20000) : UINT64_MAX;
-    int fails0 = check_failures;
+    int fails0 = test_failures();
     uint64_t step = 0, max_steps = 20000000;
     for (;; step++) {
         int done = 1;
@@ -379,10 +384,10 @@ static void run_scenario(int no) {
             if (S[i].appended < S[i].nout || S[1 - i].delivered < S[i].nout || !sf__stream_drained(&S[i].st) ||
                 L[i].n)
                 done = 0;
-        if (done || step == stop_at || step >= max_steps || check_failures > fails0 + 20) break;
+        if (done || step == stop_at || step >= max_steps || test_failures() > fails0 + 20) break;
         int i = (int)rndn(2);
         side *s = &S[i];
-        for (int j = 0; j < 2; j++) CHECK(sf__stream_drained(&S[j].st) == model_drained(&S[j]));
+        for (int j = 0; j < 2; j++) ASSERT_EQ(sf__stream_drained(&S[j].st), model_drained(&S[j]));
         switch (rndn(8)) {
         case 0:
             if (s->appended < s->nout) append_one(s);
@@ -404,16 +409,18 @@ static void run_scenario(int no) {
             break;
         }
     }
-    CHECK(step < max_steps);
+    ASSERT_LT(step, max_steps);
     if (step != stop_at) {
         for (int i = 0; i < 2; i++) {
-            CHECK(S[1 - i].delivered == S[i].nout);
-            CHECK(sf__stream_drained(&S[i].st) && !sf__stream_ready(&S[i].st));
-            CHECK(S[i].st.win_count == 0 && S[i].st.q_head == NULL && S[i].st.asm_v == NULL &&
-                  S[i].st.asm_got == 0);
+            ASSERT_EQ(S[1 - i].delivered, S[i].nout);
+            if (ASSERT(sf__stream_drained(&S[i].st))) ASSERT(!sf__stream_ready(&S[i].st));
+            if (ASSERT_EQ(S[i].st.win_count, 0) &&
+                ASSERT_NULL(S[i].st.q_head) &&
+                ASSERT_NULL(S[i].st.asm_v))
+                ASSERT_EQ(S[i].st.asm_got, 0);
         }
     }
-    if (check_failures > fails0)
+    if (test_failures() > fails0)
         fprintf(stderr, "scenario %d failed: window %d, max_payload %u, piggy %d gate %d brk 1/%" PRIu64
                         " dup 1/%" PRIu64 " ack 1/%" PRIu64 " abandon %d, step %" PRIu64 "\n",
                 no, window, P, sc.piggy, sc.gate, sc.brk_den, sc.dup_den, sc.ack_den, sc.abandon, step);
@@ -423,7 +430,7 @@ static void run_scenario(int no) {
         link_clear(&L[i]);
         for (int k = 0; k < s->nout; k++) {
             if (s->out[k].v) {
-                CHECK(s->out[k].v->refcnt == 1); /* the streams let go of every value */
+                ASSERT_EQ(s->out[k].v->refcnt, 1); /* the streams let go of every value */
                 sf_value_unref(&s->out[k].v);
             }
         }
@@ -476,43 +483,51 @@ static size_t announce(uint8_t *out, sf_dtype dt, uint64_t elems) {
 static void test_ack_beyond(void) {
     sink k = {0};
     sf_stream s;
-    CHECK(sf__stream_init(&s, 4, 10, 1000, sink_deliver, &k) == SF_OK);
-    CHECK(sf__stream_ack(&s, 0) == SF_OK);
-    CHECK(sf__stream_ack(&s, 1) == SF_EINVAL);
-    CHECK(sf__stream_ack(&s, UINT64_MAX) == SF_EINVAL);
+    ASSERT_OK(sf__stream_init(&s, 4, 10, 1000, sink_deliver, &k));
+    ASSERT_OK(sf__stream_ack(&s, 0));
+    ASSERT_STATUS(sf__stream_ack(&s, 1), SF_EINVAL);
+    ASSERT_STATUS(sf__stream_ack(&s, UINT64_MAX), SF_EINVAL);
     sf_msg_hdr h = hdr(SF_MSG_STATUS, 1);
     sf__stream_append(&s, sf__stream_msg_new(&h, NULL)); /* 80 bytes: 8 frames of 10 */
     uint8_t buf[10];
     uint64_t seq;
     uint32_t len;
-    for (int i = 0; i < 3; i++) CHECK(sf__stream_next(&s, buf, &seq, &len) == 1 && seq == (uint64_t)i + 1);
-    CHECK(sf__stream_ack(&s, 4) == SF_EINVAL);
-    CHECK(s.win_count == 3 && s.acked == 0); /* refused: nothing changed */
-    CHECK(sf__stream_ack(&s, 2) == SF_OK && s.win_count == 1);
-    CHECK(sf__stream_ack(&s, 1) == SF_OK && s.win_count == 1 && s.acked == 2); /* stale: ignored */
-    CHECK(sf__stream_ack(&s, 3) == SF_OK && s.win_count == 0);
-    CHECK(sf__stream_ack(&s, 4) == SF_EINVAL);
+    for (int i = 0; i < 3; i++)
+        if (ASSERT_EQ(sf__stream_next(&s, buf, &seq, &len), 1)) ASSERT_EQ(seq, (uint64_t)i + 1);
+    ASSERT_STATUS(sf__stream_ack(&s, 4), SF_EINVAL);
+    ASSERT_EQ(s.win_count, 3);
+    ASSERT_EQ(s.acked, 0); /* refused: nothing changed */
+    if (ASSERT_OK(sf__stream_ack(&s, 2))) ASSERT_EQ(s.win_count, 1);
+    if (ASSERT_OK(sf__stream_ack(&s, 1)) && ASSERT_EQ(s.win_count, 1)) ASSERT_EQ(s.acked, 2); /* stale: ignored */
+    if (ASSERT_OK(sf__stream_ack(&s, 3))) ASSERT_EQ(s.win_count, 0);
+    ASSERT_STATUS(sf__stream_ack(&s, 4), SF_EINVAL);
     sf__stream_free(&s);
 }
 
 static void test_gap(void) {
     sink k = {0};
     sf_stream s;
-    CHECK(sf__stream_init(&s, 4, 64, 1000, sink_deliver, &k) == SF_OK);
+    ASSERT_OK(sf__stream_init(&s, 4, 64, 1000, sink_deliver, &k));
     uint8_t b[SF_WIRE_MAX];
     sf_msg_hdr h = hdr(SF_MSG_STATUS, 7);
     size_t n = sf__wire_encode(b, &h, NULL, 0);
-    CHECK(n == 80);
-    CHECK(sf__stream_rx(&s, 2, b, 40) == SF_ERANGE);
-    CHECK(s.rx_seq == 0 && s.asm_got == 0 && s.err[0] != 0);
-    CHECK(sf__stream_rx(&s, 1, b, 40) == SF_OK && s.rx_seq == 1 && s.asm_got == 40);
-    CHECK(sf__stream_rx(&s, 3, b + 40, 40) == SF_ERANGE && s.rx_seq == 1 && s.asm_got == 40);
-    CHECK(sf__stream_rx(&s, UINT64_MAX, b + 40, 40) == SF_ERANGE && s.rx_seq == 1 && s.asm_got == 40);
-    CHECK(sf__stream_rx(&s, 1, b, 40) == SF_OK && s.asm_got == 40); /* a duplicate: ignored */
-    CHECK(sf__stream_rx(&s, 0, b, 40) == SF_OK && s.asm_got == 40);
-    CHECK(k.n == 0);
-    CHECK(sf__stream_rx(&s, 2, b + 40, 40) == SF_OK && s.rx_seq == 2);
-    CHECK(k.n == 1 && k.last.obj_id == 7 && k.last.kind == SF_MSG_STATUS);
+    ASSERT_EQ(n, 80);
+    ASSERT_STATUS(sf__stream_rx(&s, 2, b, 40), SF_ERANGE);
+    if (ASSERT_EQ(s.rx_seq, 0) && ASSERT_EQ(s.asm_got, 0)) ASSERT_NE(s.err[0], 0);
+    if (ASSERT_OK(sf__stream_rx(&s, 1, b, 40)) && ASSERT_EQ(s.rx_seq, 1)) ASSERT_EQ(s.asm_got, 40);
+    if (ASSERT_STATUS(sf__stream_rx(&s, 3, b + 40, 40), SF_ERANGE) &&
+        ASSERT_EQ(s.rx_seq, 1))
+        ASSERT_EQ(s.asm_got, 40);
+    if (ASSERT_STATUS(sf__stream_rx(&s, UINT64_MAX, b + 40, 40), SF_ERANGE) &&
+        ASSERT_EQ(s.rx_seq, 1))
+        ASSERT_EQ(s.asm_got, 40);
+    if (ASSERT_OK(sf__stream_rx(&s, 1, b, 40))) ASSERT_EQ(s.asm_got, 40); /* a duplicate: ignored */
+    if (ASSERT_OK(sf__stream_rx(&s, 0, b, 40))) ASSERT_EQ(s.asm_got, 40);
+    ASSERT_EQ(k.n, 0);
+    if (ASSERT_OK(sf__stream_rx(&s, 2, b + 40, 40))) ASSERT_EQ(s.rx_seq, 2);
+    ASSERT_EQ(k.n, 1);
+    ASSERT_EQ(k.last.obj_id, 7);
+    ASSERT_EQ(k.last.kind, SF_MSG_STATUS);
     sf__stream_free(&s);
 }
 
@@ -524,38 +539,42 @@ static void test_oversize(void) {
         for (int i = 0; i < 4; i++) {
             sink k = {0};
             sf_stream s;
-            CHECK(sf__stream_init(&s, 4, 4096, 100, sink_deliver, &k) == SF_OK);
+            ASSERT_OK(sf__stream_init(&s, 4, 4096, 100, sink_deliver, &k));
             size_t n = announce(b, SF_U8, announced[i]);
             int rc = SF_OK;
             if (split) /* the header one byte at a time */
                 for (size_t j = 0; j < n && rc == SF_OK; j++) rc = sf__stream_rx(&s, j + 1, b + j, 1);
             else
                 rc = sf__stream_rx(&s, 1, b, (uint32_t)n);
-            CHECK(rc == SF_EINVAL);
-            CHECK(s.asm_v == NULL && k.n == 0 && strstr(s.err, "max_message") != NULL);
+            ASSERT_STATUS(rc, SF_EINVAL);
+            if (ASSERT_NULL(s.asm_v) && ASSERT_EQ(k.n, 0)) ASSERT_STR_CONTAINS(s.err, "max_message");
             sf__stream_free(&s);
         }
     /* a header announcing exactly max_message bytes is taken, and its bytes delivered */
     sink k = {0};
     sf_stream s;
-    CHECK(sf__stream_init(&s, 4, 4096, 100, sink_deliver, &k) == SF_OK);
+    ASSERT_OK(sf__stream_init(&s, 4, 4096, 100, sink_deliver, &k));
     size_t n = announce(b, SF_I32, 25);
     uint8_t data[100] = {0};
-    CHECK(sf__stream_rx(&s, 1, b, (uint32_t)n) == SF_OK && s.asm_v != NULL && k.n == 0);
-    CHECK(sf__stream_rx(&s, 2, data, 60) == SF_OK && k.n == 0);
-    CHECK(sf__stream_rx(&s, 3, data, 40) == SF_OK && k.n == 1 && k.last_nbytes == 100);
-    CHECK(s.asm_v == NULL);
+    if (ASSERT_OK(sf__stream_rx(&s, 1, b, (uint32_t)n)) && ASSERT_NOT_NULL(s.asm_v)) ASSERT_EQ(k.n, 0);
+    if (ASSERT_OK(sf__stream_rx(&s, 2, data, 60))) ASSERT_EQ(k.n, 0);
+    if (ASSERT_OK(sf__stream_rx(&s, 3, data, 40)) && ASSERT_EQ(k.n, 1)) ASSERT_EQ(k.last_nbytes, 100);
+    ASSERT_NULL(s.asm_v);
     sf__stream_free(&s);
     /* max_message 0: only empty values and value-less messages */
     k.n = 0;
-    CHECK(sf__stream_init(&s, 4, 4096, 0, sink_deliver, &k) == SF_OK);
+    ASSERT_OK(sf__stream_init(&s, 4, 4096, 0, sink_deliver, &k));
     n = announce(b, SF_F64, 0);
-    CHECK(sf__stream_rx(&s, 1, b, (uint32_t)n) == SF_OK && k.n == 1 && k.last_nbytes == 0);
+    if (ASSERT_OK(sf__stream_rx(&s, 1, b, (uint32_t)n)) &&
+        ASSERT_EQ(k.n, 1))
+        ASSERT_EQ(k.last_nbytes, 0);
     sf_msg_hdr h = hdr(SF_MSG_BYE, 9);
     n = sf__wire_encode(b, &h, NULL, 0);
-    CHECK(sf__stream_rx(&s, 2, b, (uint32_t)n) == SF_OK && k.n == 2 && k.last.kind == SF_MSG_BYE);
+    if (ASSERT_OK(sf__stream_rx(&s, 2, b, (uint32_t)n)) &&
+        ASSERT_EQ(k.n, 2))
+        ASSERT_EQ(k.last.kind, SF_MSG_BYE);
     n = announce(b, SF_U8, 1);
-    CHECK(sf__stream_rx(&s, 3, b, (uint32_t)n) == SF_EINVAL && k.n == 2);
+    if (ASSERT_STATUS(sf__stream_rx(&s, 3, b, (uint32_t)n), SF_EINVAL)) ASSERT_EQ(k.n, 2);
     sf__stream_free(&s);
 }
 
@@ -566,7 +585,7 @@ static void test_malformed(void) {
     sf_msg_hdr h = hdr(SF_MSG_DATA, 3);
     size_t n = sf__wire_encode(good, &h, v, 0);
     sf_value_unref(&v);
-    CHECK(n == 96);
+    ASSERT_EQ(n, 96);
     struct {
         int off;
         uint8_t val;
@@ -576,7 +595,7 @@ static void test_malformed(void) {
         for (int split = 0; split < 2; split++) {
             sink k = {0};
             sf_stream s;
-            CHECK(sf__stream_init(&s, 4, 4096, 1 << 20, sink_deliver, &k) == SF_OK);
+            ASSERT_OK(sf__stream_init(&s, 4, 4096, 1 << 20, sink_deliver, &k));
             uint8_t b[SF_WIRE_MAX];
             memcpy(b, good, n);
             b[bad[t].off] = bad[t].val;
@@ -585,123 +604,133 @@ static void test_malformed(void) {
                 for (size_t j = 0; j < n && rc == SF_OK; j++) rc = sf__stream_rx(&s, j + 1, b + j, 1);
             else
                 rc = sf__stream_rx(&s, 1, b, (uint32_t)n);
-            if (rc != SF_EINVAL) fprintf(stderr, "malformed header case %zu (split %d): rc %d\n", t, split, rc);
-            CHECK(rc == SF_EINVAL);
-            CHECK(s.asm_v == NULL && k.n == 0 && strstr(s.err, "malformed") != NULL);
+            ASSERT_STATUS_MSG(rc, SF_EINVAL, "malformed header case %zu (split %d)", t, split);
+            if (ASSERT_NULL(s.asm_v) && ASSERT_EQ(k.n, 0)) ASSERT_STR_CONTAINS(s.err, "malformed");
             sf__stream_free(&s);
         }
     /* the good one, for contrast, then its 8 data bytes */
     sink k = {0};
     sf_stream s;
-    CHECK(sf__stream_init(&s, 4, 4096, 1 << 20, sink_deliver, &k) == SF_OK);
-    CHECK(sf__stream_rx(&s, 1, good, (uint32_t)n) == SF_OK && k.n == 0);
+    ASSERT_OK(sf__stream_init(&s, 4, 4096, 1 << 20, sink_deliver, &k));
+    if (ASSERT_OK(sf__stream_rx(&s, 1, good, (uint32_t)n))) ASSERT_EQ(k.n, 0);
     uint8_t d[8] = {0};
-    CHECK(sf__stream_rx(&s, 2, d, 8) == SF_OK && k.n == 1 && k.last_nbytes == 8);
+    if (ASSERT_OK(sf__stream_rx(&s, 2, d, 8)) && ASSERT_EQ(k.n, 1)) ASSERT_EQ(k.last_nbytes, 8);
     sf__stream_free(&s);
 }
 
 static void test_window_ready_drained(void) {
     sink k = {0};
     sf_stream s;
-    CHECK(sf__stream_init(&s, 3, 50, 1000, sink_deliver, &k) == SF_OK);
+    ASSERT_OK(sf__stream_init(&s, 3, 50, 1000, sink_deliver, &k));
     uint8_t buf[50];
     uint64_t seq;
     uint32_t len;
-    CHECK(sf__stream_drained(&s) && !sf__stream_ready(&s) && sf__stream_next(&s, buf, &seq, &len) == 0);
+    if (ASSERT(sf__stream_drained(&s)) &&
+        ASSERT(!sf__stream_ready(&s)))
+        ASSERT_EQ(sf__stream_next(&s, buf, &seq, &len), 0);
     sf_value *v = sf_value_bytes("0123456789abcdefghij", 20); /* 88 + 20 bytes: 50, 50, 8 */
     for (int i = 0; i < 4; i++) {
         sf_msg_hdr h = hdr(SF_MSG_DATA, (uint64_t)i);
         sf__stream_append(&s, sf__stream_msg_new(&h, v));
     }
-    CHECK(v->refcnt == 5);
-    CHECK(!sf__stream_drained(&s) && sf__stream_ready(&s));
+    ASSERT_EQ(v->refcnt, 5);
+    if (ASSERT(!sf__stream_drained(&s))) ASSERT(sf__stream_ready(&s));
     int frames = 0;
     while (sf__stream_ready(&s)) {
-        CHECK(sf__stream_next(&s, buf, &seq, &len) == 1 && seq == (uint64_t)frames + 1);
-        CHECK(len == (frames == 2 ? 8 : 50));
+        if (ASSERT_EQ(sf__stream_next(&s, buf, &seq, &len), 1)) ASSERT_EQ(seq, (uint64_t)frames + 1);
+        ASSERT_EQ(len, (frames == 2 ? 8 : 50));
         frames++;
     }
-    CHECK(frames == 3 && s.win_count == 3 && sf__stream_next(&s, buf, &seq, &len) == 0);
-    CHECK(!sf__stream_drained(&s));
+    if (ASSERT_EQ(frames, 3) &&
+        ASSERT_EQ(s.win_count, 3))
+        ASSERT_EQ(sf__stream_next(&s, buf, &seq, &len), 0);
+    ASSERT(!sf__stream_drained(&s));
     /* one ack, one more frame */
-    CHECK(sf__stream_ack(&s, 1) == SF_OK && sf__stream_ready(&s));
-    CHECK(sf__stream_next(&s, buf, &seq, &len) == 1 && seq == 4 && !sf__stream_ready(&s));
-    CHECK(s.win_count == 3);
+    if (ASSERT_OK(sf__stream_ack(&s, 1))) ASSERT(sf__stream_ready(&s));
+    if (ASSERT_EQ(sf__stream_next(&s, buf, &seq, &len), 1) &&
+        ASSERT_EQ(seq, 4))
+        ASSERT(!sf__stream_ready(&s));
+    ASSERT_EQ(s.win_count, 3);
     /* a rewind resends 2, 3, 4, the same bytes, then nothing until acks */
     uint8_t f2[50];
     sf__stream_rewind(&s);
-    CHECK(sf__stream_ready(&s));
-    CHECK(sf__stream_next(&s, f2, &seq, &len) == 1 && seq == 2);
-    CHECK(sf__stream_next(&s, buf, &seq, &len) == 1 && seq == 3);
+    ASSERT(sf__stream_ready(&s));
+    if (ASSERT_EQ(sf__stream_next(&s, f2, &seq, &len), 1)) ASSERT_EQ(seq, 2);
+    if (ASSERT_EQ(sf__stream_next(&s, buf, &seq, &len), 1)) ASSERT_EQ(seq, 3);
     /* an ack in the middle of the resends: 4 comes next, not 3 again */
-    CHECK(sf__stream_ack(&s, 3) == SF_OK && sf__stream_ready(&s));
-    CHECK(sf__stream_next(&s, buf, &seq, &len) == 1 && seq == 4);
-    CHECK(sf__stream_next(&s, buf, &seq, &len) == 1 && seq == 5);
-    CHECK(sf__stream_next(&s, buf, &seq, &len) == 1 && seq == 6);
-    CHECK(!sf__stream_ready(&s) && sf__stream_next(&s, buf, &seq, &len) == 0);
+    if (ASSERT_OK(sf__stream_ack(&s, 3))) ASSERT(sf__stream_ready(&s));
+    if (ASSERT_EQ(sf__stream_next(&s, buf, &seq, &len), 1)) ASSERT_EQ(seq, 4);
+    if (ASSERT_EQ(sf__stream_next(&s, buf, &seq, &len), 1)) ASSERT_EQ(seq, 5);
+    if (ASSERT_EQ(sf__stream_next(&s, buf, &seq, &len), 1)) ASSERT_EQ(seq, 6);
+    if (ASSERT(!sf__stream_ready(&s))) ASSERT_EQ(sf__stream_next(&s, buf, &seq, &len), 0);
     /* a rewind with an ack that covers everything sent: nothing to resend */
     sf__stream_rewind(&s);
-    CHECK(sf__stream_ack(&s, 6) == SF_OK && s.win_count == 0);
-    CHECK(sf__stream_ready(&s)); /* new frames: the last message remains */
+    if (ASSERT_OK(sf__stream_ack(&s, 6))) ASSERT_EQ(s.win_count, 0);
+    ASSERT(sf__stream_ready(&s)); /* new frames: the last message remains */
     uint64_t last = 6;
     for (;;) { /* the last two messages: frames 7 to 12, three at a time */
         if (!sf__stream_ready(&s)) {
-            CHECK(s.win_count == 3 || last == 12);
+            ASSERT(s.win_count == 3 || last == 12);
             if (last == 12) break;
-            CHECK(sf__stream_ack(&s, last) == SF_OK);
+            ASSERT_OK(sf__stream_ack(&s, last));
         }
-        CHECK(sf__stream_next(&s, buf, &seq, &len) == 1 && seq == last + 1);
+        if (ASSERT_EQ(sf__stream_next(&s, buf, &seq, &len), 1)) ASSERT_EQ(seq, last + 1);
         last = seq;
     }
-    CHECK(!sf__stream_drained(&s));
-    CHECK(sf__stream_ack(&s, 12) == SF_OK && sf__stream_drained(&s) && !sf__stream_ready(&s));
-    CHECK(v->refcnt == 1);
+    ASSERT(!sf__stream_drained(&s));
+    if (ASSERT_OK(sf__stream_ack(&s, 12)) &&
+        ASSERT(sf__stream_drained(&s)))
+        ASSERT(!sf__stream_ready(&s));
+    ASSERT_EQ(v->refcnt, 1);
     sf__stream_free(&s);
 
     /* max_payload 1, window 1: one byte per frame, one at a time */
-    CHECK(sf__stream_init(&s, 1, 1, 1000, sink_deliver, &k) == SF_OK);
+    ASSERT_OK(sf__stream_init(&s, 1, 1, 1000, sink_deliver, &k));
     sf_msg_hdr h = hdr(SF_MSG_DATA, 1);
     sf__stream_append(&s, sf__stream_msg_new(&h, v));
     sf_stream r;
     k.n = 0;
-    CHECK(sf__stream_init(&r, 1, 1, 1000, sink_deliver, &k) == SF_OK);
+    ASSERT_OK(sf__stream_init(&r, 1, 1, 1000, sink_deliver, &k));
     for (uint64_t i = 1; i <= 108; i++) {
-        CHECK(sf__stream_next(&s, buf, &seq, &len) == 1 && seq == i && len == 1);
-        CHECK(!sf__stream_ready(&s));
-        CHECK(sf__stream_rx(&r, seq, buf, len) == SF_OK);
-        CHECK(sf__stream_ack(&s, r.rx_seq) == SF_OK);
+        if (ASSERT_EQ(sf__stream_next(&s, buf, &seq, &len), 1) && ASSERT_EQ(seq, i)) ASSERT_EQ(len, 1);
+        ASSERT(!sf__stream_ready(&s));
+        ASSERT_OK(sf__stream_rx(&r, seq, buf, len));
+        ASSERT_OK(sf__stream_ack(&s, r.rx_seq));
     }
-    CHECK(k.n == 1 && k.last_nbytes == 20 && sf__stream_drained(&s));
+    if (ASSERT_EQ(k.n, 1) && ASSERT_EQ(k.last_nbytes, 20)) ASSERT(sf__stream_drained(&s));
     sf__stream_free(&s);
     sf__stream_free(&r);
 
     /* free with messages queued, in the window and half reassembled */
-    CHECK(sf__stream_init(&s, 2, 30, 1000, sink_deliver, &k) == SF_OK);
-    CHECK(sf__stream_init(&r, 2, 30, 1000, sink_deliver, &k) == SF_OK);
+    ASSERT_OK(sf__stream_init(&s, 2, 30, 1000, sink_deliver, &k));
+    ASSERT_OK(sf__stream_init(&r, 2, 30, 1000, sink_deliver, &k));
     for (int i = 0; i < 3; i++) {
         h = hdr(SF_MSG_DATA, (uint64_t)i);
         sf__stream_append(&s, sf__stream_msg_new(&h, v));
     }
     k.n = 0;
-    CHECK(v->refcnt == 4);
+    ASSERT_EQ(v->refcnt, 4);
     /* 7 frames: message 0 (108 bytes: 30, 30, 30, 18) delivered, then 90 bytes of message 1:
      * its header and 2 of its value's bytes */
     for (int i = 0; i < 7; i++) {
-        if (!sf__stream_ready(&s)) CHECK(sf__stream_ack(&s, r.rx_seq) == SF_OK);
-        CHECK(sf__stream_next(&s, buf, &seq, &len) == 1 && seq == (uint64_t)i + 1);
-        CHECK(sf__stream_rx(&r, seq, buf, len) == SF_OK);
+        if (!sf__stream_ready(&s)) ASSERT_OK(sf__stream_ack(&s, r.rx_seq));
+        if (ASSERT_EQ(sf__stream_next(&s, buf, &seq, &len), 1)) ASSERT_EQ(seq, (uint64_t)i + 1);
+        ASSERT_OK(sf__stream_rx(&r, seq, buf, len));
     }
-    CHECK(k.n == 1 && r.asm_v != NULL && r.asm_data == 2 && s.win_count == 1);
+    ASSERT_EQ(k.n, 1);
+    ASSERT_NOT_NULL(r.asm_v);
+    ASSERT_EQ(r.asm_data, 2);
+    ASSERT_EQ(s.win_count, 1);
     sf__stream_free(&s);
     sf__stream_free(&r);
-    CHECK(v->refcnt == 1);
+    ASSERT_EQ(v->refcnt, 1);
 
     /* a message never appended */
     h = hdr(SF_MSG_ERROR, 5);
     sf_stream_msg *m = sf__stream_msg_new(&h, v);
-    CHECK(m && v->refcnt == 2 && m->head_len == 88 && m->total == 108);
+    if (ASSERT(m) && ASSERT_EQ(v->refcnt, 2) && ASSERT_EQ(m->head_len, 88)) ASSERT_EQ(m->total, 108);
     sf__stream_msg_drop(m);
-    CHECK(v->refcnt == 1);
+    ASSERT_EQ(v->refcnt, 1);
     sf_value_unref(&v);
 }
 
@@ -709,27 +738,29 @@ static void test_deliver_error_and_init(void) {
     sink k = {0};
     k.fail_with = SF_EIO;
     sf_stream s;
-    CHECK(sf__stream_init(&s, 4, 4096, 1000, sink_deliver, &k) == SF_OK);
+    ASSERT_OK(sf__stream_init(&s, 4, 4096, 1000, sink_deliver, &k));
     uint8_t b[SF_WIRE_MAX];
     sf_msg_hdr h = hdr(SF_MSG_STATUS, 1);
     size_t n = sf__wire_encode(b, &h, NULL, 0);
-    CHECK(sf__stream_rx(&s, 1, b, (uint32_t)n) == SF_EIO && k.n == 1);
+    if (ASSERT_STATUS(sf__stream_rx(&s, 1, b, (uint32_t)n), SF_EIO)) ASSERT_EQ(k.n, 1);
     sf__stream_free(&s);
     /* two messages in one frame: both delivered */
     k.fail_with = 0, k.n = 0;
-    CHECK(sf__stream_init(&s, 4, 4096, 1000, sink_deliver, &k) == SF_OK);
+    ASSERT_OK(sf__stream_init(&s, 4, 4096, 1000, sink_deliver, &k));
     uint8_t two[2 * SF_WIRE_MAX + 8];
     n = sf__wire_encode(two, &h, NULL, 0);
     size_t m = announce(two + n, SF_F64, 1);
     memset(two + n + m, 0, 8);
-    CHECK(sf__stream_rx(&s, 1, two, (uint32_t)(n + m + 8)) == SF_OK && k.n == 2 && k.last_nbytes == 8);
+    if (ASSERT_OK(sf__stream_rx(&s, 1, two, (uint32_t)(n + m + 8))) &&
+        ASSERT_EQ(k.n, 2))
+        ASSERT_EQ(k.last_nbytes, 8);
     sf__stream_free(&s);
 
-    CHECK(sf__stream_init(&s, 0, 10, 10, sink_deliver, &k) == SF_EINVAL);
+    ASSERT_STATUS(sf__stream_init(&s, 0, 10, 10, sink_deliver, &k), SF_EINVAL);
     sf__stream_free(&s);
-    CHECK(sf__stream_init(&s, -1, 10, 10, sink_deliver, &k) == SF_EINVAL);
-    CHECK(sf__stream_init(&s, 1, 0, 10, sink_deliver, &k) == SF_EINVAL);
-    CHECK(sf__stream_init(&s, 1, 10, 10, NULL, &k) == SF_EINVAL);
+    ASSERT_STATUS(sf__stream_init(&s, -1, 10, 10, sink_deliver, &k), SF_EINVAL);
+    ASSERT_STATUS(sf__stream_init(&s, 1, 0, 10, sink_deliver, &k), SF_EINVAL);
+    ASSERT_STATUS(sf__stream_init(&s, 1, 10, 10, NULL, &k), SF_EINVAL);
     sf__stream_free(&s);
 }
 
@@ -743,11 +774,11 @@ int main(int argc, char **argv) {
     test_window_ready_drained();
     test_deliver_error_and_init();
     rng_s = seed * 0x9E3779B97F4A7C15ull + 1;
-    for (int i = 0; i < scenarios && check_failures < 100; i++) run_scenario(i);
+    for (int i = 0; i < scenarios && test_failures() < 100; i++) run_scenario(i);
     printf("stream: seed %" PRIu64 ", %d scenarios: %" PRIu64 " messages (%" PRIu64 " value bytes, %" PRIu64
            " multi-megabyte), %" PRIu64 " frames, %" PRIu64 " resent, %" PRIu64 " duplicates, %" PRIu64
            " breaks\n",
            seed, scenarios, stat_msgs, stat_bytes, stat_big, stat_frames, stat_resends, stat_dups, stat_breaks);
     sf__value_thread_cleanup();
-    CHECK_DONE();
+    TEST_DONE();
 }
