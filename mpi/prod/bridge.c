@@ -227,13 +227,14 @@ static int seal(bridge *b, peer *p, uint8_t type, uint8_t flags, uint64_t seq,
     return 0;
 }
 
-/* Best effort, non-blocking: tell every connected peer that the run stops, and why. */
-static void tell_abort(bridge *b, int code, const char *reason) {
+/* Best effort, in bounded time: tell every connected peer (but `skip`) that the run
+ * stops, and why. */
+static void tell_abort(bridge *b, int code, const char *reason, int skip) {
     uint8_t payload[6 + SF_WIRE_REASON_MAX];
     size_t pl = sf__wire_reason_encode(payload, code, reason);
     for (int i = 0; i < b->n; i++) {
         peer *p = &b->peers[i];
-        if (i == b->self || p->fd < 0 || !p->tx || !p->tx->has_key) continue;
+        if (i == b->self || i == skip || p->fd < 0 || !p->tx || !p->tx->has_key) continue;
         sf__br_set_nonblock(p->fd, 0);
         struct timeval tv = {0, 200000};
         setsockopt(p->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
@@ -270,7 +271,7 @@ __attribute__((noreturn)) static void die(bridge *b, int code, const char *fmt, 
     (void)w;
     char reason[1100];
     snprintf(reason, sizeof reason, "%s: %s", pname(b, b->self), line);
-    tell_abort(b, code, reason);
+    tell_abort(b, code, reason, -1);
     _exit(code);
 }
 
@@ -606,6 +607,10 @@ static void handle_frame(bridge *b, peer *p, const sf_frame *f) {
                              pname(b, b->self), pname(b, p->idx), code, why);
             ssize_t w = write(2, out, (size_t)(n < (int)sizeof out ? n : (int)sizeof out - 1));
             (void)w;
+            /* pass it on, the same code and reason: a peer that sees this party's
+             * connection end before the first abort frame reaches it must not take this
+             * party for the lost one (the frame comes before the end on each connection) */
+            tell_abort(b, code, why, p->idx);
             _exit(code);
         }
         p->got_close = 1;
@@ -931,7 +936,7 @@ static void stop_thread(bridge *b) {
 static void br_abort(sf_transport *t, int code, const char *reason) {
     bridge *b = (bridge *)t;
     stop_thread(b); /* the sockets and cipher states are this thread's now */
-    tell_abort(b, code, reason);
+    tell_abort(b, code, reason, -1);
 }
 
 /* Orderly close: stop sending, then read until the peer's EOF (briefly), so no RST can
