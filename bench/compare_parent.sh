@@ -230,16 +230,17 @@ git -C "$PARENT_SRC" diff --quiet HEAD 2>/dev/null || echo "compare_parent.sh: w
 
 build() { # src dir, build dir, targets...
   local s=$1 b=$2; shift 2
+  mkdir -p "$b"
   if [ ! -f "$b/CMakeCache.txt" ]; then
-    cmake -S "$s" -B "$b" -DCMAKE_BUILD_TYPE="$BUILD_TYPE" >"$b.configure.log" 2>&1 ||
-      { cat "$b.configure.log"; die "configuring $b failed"; }
+    cmake -S "$s" -B "$b" -DCMAKE_BUILD_TYPE="$BUILD_TYPE" >"$b/compare_parent-configure.log" 2>&1 ||
+      { cat "$b/compare_parent-configure.log"; die "configuring $b failed"; }
   fi
-  cmake --build "$b" -j2 --target "$@" >"$b.build.log" 2>&1 || { tail -30 "$b.build.log"; die "building in $b failed"; }
+  cmake --build "$b" -j2 --target "$@" >"$b/compare_parent-build.log" 2>&1 ||
+    { tail -30 "$b/compare_parent-build.log"; die "building in $b failed"; }
 }
 ptargets=(bench_bridge bench_handshake bench_tiny sfmpi-keygen)
 ntargets=(bench_bridge bench_handshake bench_tiny sfmpi-keygen bench_accept attacker)
 if [ "${NO_BUILD:-0}" != 1 ]; then
-  mkdir -p "$NEW_BUILD"
   build "$PARENT_SRC" "$PARENT_BUILD" "${ptargets[@]}"
   build "$root" "$NEW_BUILD" "${ntargets[@]}"
 fi
