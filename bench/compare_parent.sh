@@ -13,13 +13,16 @@
 # Release) in build directories of their own: the parent in a temporary git worktree
 # ($PARENT_SRC, default /tmp/sfmpi-parent-<rev>, made with `git worktree add --detach` if it
 # is not there; remove it with `git worktree remove $PARENT_SRC`), this tree in $NEW_BUILD
-# (default build-bench-new). Then ROUNDS rounds, each a parent turn followed by a new turn;
-# every turn runs, with its own tree's binaries and its own bench/bridge.sh:
+# (default build-bench-new). Then, for each group of measurements, ROUNDS rounds back to
+# back, each round a parent turn followed by a new turn (parent, new, parent, new, ...:
+# the two figures of a pair are seconds apart). Every turn uses its own tree's binaries
+# and its own bench/bridge.sh, and measures its baselines just before its figure:
 #   bridge     $MIB MiB alice -> bob (bench_bridge through bridge.sh, each cipher of
 #              $CIPHERS), next to raw TCP (bench_bridge --tcp), socat TLS 1.3 (the chain of
 #              more.sh) and the OpenSSL TLS 1.3 pair, all measured in the same turn;
 #   handshake  bench_handshake over TCP (the tree's noise.c, Noise KK) next to TLS 1.3
-#              (bench_bridge --tls-handshake);
+#              (bench_bridge --tls-handshake) and to the same connect and bytes without
+#              crypto; and in memory (both sides in one thread) next to one X25519;
 #   accept     the handshake through the tree's REAL bridge: bob is a party process of that
 #              tree (bench_tiny, waiting at start-up for alice), and the same client binary
 #              (this tree's bench_accept --client=raw, speaking protocol 1 to the parent and
@@ -29,8 +32,8 @@
 # Per round and at the end it prints, for every measurement: the parent's and the new
 # figure, the new/parent ratio per pair (median, min-max), each one's ratio to its
 # same-turn baseline, and the noise: the ratios of the same build's figures in consecutive
-# rounds (parent r+1 / parent r and new r+1 / new r: same code, the same distance apart
-# as a pair). A difference is "beyond noise" when the median pair ratio is farther from 1
+# rounds (parent r+1 / parent r and new r+1 / new r: same code, one run farther apart
+# than a pair). A difference is "beyond noise" when the median pair ratio is farther from 1
 # than the typical (median) same-code ratio AND at least 80% of the pairs agree on the
 # direction (4 of 5); it says so when it exceeds even the largest same-code ratio.
 # Otherwise it is "within noise". Each verdict is given for the figure itself and for its
@@ -47,7 +50,8 @@
 # builds as they are), ROUNDS (5; QUICK 2), MIB (512; QUICK 64), REPS (5; QUICK 3), WARMUP
 # (1), CIPHERS ("chachapoly aesgcm"), HS_N (500; QUICK 100), ACCEPT_N (300; QUICK 100),
 # TINY_ITERS (50000; QUICK 5000), TINY_PARTIES ("2 3"), PP_N (20000; QUICK 5000),
-# LOAD_ROUNDS (5; QUICK 2), LOAD_CONNS (50), ONLY ("compare load"). The figures are kept
+# LOAD_ROUNDS (5; QUICK 2), LOAD_CONNS (50), ONLY ("compare load"), MEASURE (the groups
+# of part 1: "bridge handshake accept tiny"). The figures are kept
 # in OUTPUT_FILE.data (round tree key value); SUMMARY_ONLY=FILE.data prints their summary
 # again (with the same CIPHERS and TINY_PARTIES) without measuring anything.
 # Needs socat and openssl (apt-get install socat openssl) for the TLS baselines, python3.
@@ -67,6 +71,7 @@ CIPHERS=${CIPHERS:-chachapoly aesgcm}
 TINY_PARTIES=${TINY_PARTIES:-2 3}
 LOAD_CONNS=${LOAD_CONNS:-50}
 ONLY=${ONLY:-compare load}
+MEASURE=${MEASURE:-bridge handshake accept tiny}
 BUILD_TYPE=${BUILD_TYPE:-Release}
 PARENT=${PARENT:-1302803}
 NEW_BUILD=${NEW_BUILD:-$root/build-bench-new}
@@ -77,26 +82,35 @@ die() { echo "compare_parent.sh: $*" >&2; exit 2; }
 on() { [[ " $ONLY " == *" $1 "* ]]; }
 
 # ------------------------------------------------------------------ the summary (python)
-summary() { # "final" for the end of the run, else the round number; [data file]
-  python3 - "${2:-$res}" "$1" "$CIPHERS" "$TINY_PARTIES" <<'EOF'
+summary() { # "final" or a round number; [data file]; [group: only its measurements]
+  python3 - "${2:-$res}" "$1" "$CIPHERS" "$TINY_PARTIES" "${3:-}" <<'EOF'
 import math, statistics, sys
-path, final, ciphers, tinyp = sys.argv[1], sys.argv[2], sys.argv[3].split(), sys.argv[4].split()
+path, final, ciphers, tinyp, group = sys.argv[1], sys.argv[2], sys.argv[3].split(), sys.argv[4].split(), sys.argv[5]
 R = {}
 for line in open(path):
     r, tree, key, v = line.split()
     R[(int(r), tree, key)] = float(v)
 rounds = sorted({k[0] for k in R})
-# (key, name, unit, higher is better, [(baseline key, baseline name)])
+# (group, key, name, unit, higher is better, [(baseline key, baseline name)])
 M = []
 for c in ciphers:
-    M.append((f"bridge.{c}", f"bridge {c}", "MB/s", True,
+    M.append(("bridge", f"bridge.{c}", f"bridge {c}", "MB/s", True,
               [(f"socat.{c}", "socat TLS 1.3"), ("tcp", "raw TCP"), (f"pair.{c}", "OpenSSL TLS 1.3 pair")]))
-M.append(("hs.noise", "handshake (bench_handshake, Noise KK over TCP)", "us", False, [("tls", "TLS 1.3 handshake")]))
-M.append(("hs.accept", "handshake through the real bridge (bench_accept raw client)", "us", False, [("tls", "TLS 1.3 handshake")]))
+M.append(("handshake", "hs.noise", "handshake over TCP (bench_handshake: the tree's Noise KK)", "us", False,
+          [("tls", "TLS 1.3 handshake"), ("hs.plain", "the same connect and bytes without crypto")]))
+M.append(("handshake", "hs.mem", "handshake in memory (bench_handshake, both sides in one thread)", "us", False,
+          [("x25519", "one X25519")]))
+M.append(("accept", "hs.accept", "handshake through the real bridge (each tree's bob, the same raw client)", "us", False,
+          [("tls2", "TLS 1.3 handshake")]))
 for n in tinyp:
-    M.append((f"tiny.{n}", f"tiny tasks, {n} parties", "us/it", False, [(f"pp.{n}", "blocking TCP ping-pong")]))
+    M.append(("tiny", f"tiny.{n}", f"tiny tasks, {n} parties", "us/it", False, [(f"pp.{n}", "blocking TCP ping-pong")]))
+if group:
+    M = [m for m in M if m[0] == group]
+M = [m[1:] for m in M]
 B = [("tcp", "raw TCP", "MB/s", True)] + [(f"socat.{c}", f"socat TLS 1.3 {c}", "MB/s", True) for c in ciphers] + \
-    [(f"pair.{c}", f"OpenSSL pair {c}", "MB/s", True) for c in ciphers] + [("tls", "TLS 1.3 handshake", "us", False)] + \
+    [(f"pair.{c}", f"OpenSSL pair {c}", "MB/s", True) for c in ciphers] + \
+    [("tls", "TLS 1.3 handshake (handshake group)", "us", False), ("hs.plain", "connect + bytes without crypto", "us", False),
+     ("x25519", "one X25519", "us", False), ("tls2", "TLS 1.3 handshake (accept group)", "us", False)] + \
     [(f"pp.{n}", f"ping-pong (before tiny {n})", "us", False) for n in tinyp]
 
 def get(r, t, k): return R.get((r, t, k))
@@ -155,7 +169,7 @@ def judge(s, higher, label, out):
 
 if final != "final":
     r = int(final)
-    print(f"--- round {r}: parent | new | new/parent  (each with its ratio to the same turn's baseline)")
+    print(f"  round {r}: parent | new | new/parent  (each with its ratio to the same turn's baseline)")
     for key, name, unit, higher, bases in M:
         p, n = get(r, "parent", key), get(r, "new", key)
         if p is None or n is None: continue
@@ -168,8 +182,8 @@ if final != "final":
     sys.exit(0)
 
 print()
-print(f"=== SUMMARY over {len(rounds)} rounds (parent turn, then new turn, in each round)")
-print("Noise: the ratio of the same build's figures in consecutive rounds (same code, as far apart as a pair).")
+print(f"=== SUMMARY over {len(rounds)} rounds (in each round and measurement: the parent's turn, then the new build's)")
+print("Noise: the ratios of the same build's figures in consecutive rounds (same code; one run farther apart than a pair).")
 verdicts = []
 for key, name, unit, higher, bases in M:
     s = series(key)
@@ -342,74 +356,90 @@ EOF
 }
 
 # ------------------------------------------------------------------ one turn of one tree
+# turn GROUP ROUND TREE: one group's measurement with that tree's binaries, each next to
+# its baselines measured just before it in the same turn.
 turn() {
-  local r=$1 tree=$2 S B proto line v
+  local g=$1 r=$2 tree=$3 S B proto line
   if [ "$tree" = parent ]; then S=$PARENT_SRC B=$PARENT_BUILD proto=1; else S=$root B=$NEW_BUILD proto=2; fi
-  echo
-  echo "=== round $r, $tree ($B)   load $(cut -d' ' -f1-3 /proc/loadavg)"
-  # --- bridge throughput and its baselines
-  line=$("$B/bench/bench_bridge" --tcp --mib="$MIB" --reps="$REPS" --warmup="$WARMUP" | grep 'bridge raw-tcp:')
-  echo "$line"; rec "$r" "$tree" tcp "$(echo "$line" | num 'raw-tcp: [0-9]* MB/s')"
-  for c in $CIPHERS; do
-    line=$(cd "$S" && BUILD_DIR=$B bench/bridge.sh --timeout 600 --cipher "$c" 2 "$B/bench/bench_bridge" \
-             --mib="$MIB" --reps="$REPS" --warmup="$WARMUP" | grep 'bridge sfmpi:')
-    echo "$c: $line"; rec "$r" "$tree" "bridge.$c" "$(echo "$line" | num 'sfmpi: [0-9]* MB/s')"
+  echo "--- $g, round $r, $tree ($B)   load $(cut -d' ' -f1-3 /proc/loadavg)"
+  case $g in
+  bridge) # throughput, next to raw TCP, socat TLS 1.3 and the OpenSSL pair
+    line=$("$B/bench/bench_bridge" --tcp --mib="$MIB" --reps="$REPS" --warmup="$WARMUP" | grep 'bridge raw-tcp:')
+    echo "$line"; rec "$r" "$tree" tcp "$(echo "$line" | num 'raw-tcp: [0-9]* MB/s')"
+    for c in $CIPHERS; do
+      if [ $have_tls = 1 ]; then
+        read -r p1 p2 p3 <<<"$(freeports 3)"
+        OPENSSL_CONF="$tmp/ssl-$c.cnf" socat -d -d -u -b 16384 \
+          "OPENSSL-LISTEN:$p2,bind=127.0.0.1,reuseaddr,fork,cert=$tmp/server.pem,verify=0" \
+          "TCP:127.0.0.1:$p3" 2>"$tmp/socat-b.log" &
+        s1=$!
+        OPENSSL_CONF="$tmp/ssl-$c.cnf" socat -d -d -u -b 16384 \
+          "TCP-LISTEN:$p1,bind=127.0.0.1,reuseaddr,fork" "OPENSSL:127.0.0.1:$p2,verify=0" 2>"$tmp/socat-a.log" &
+        s2=$!
+        bg+=("$s1" "$s2")
+        sleep 0.3
+        line=$("$B/bench/bench_bridge" --chain="$p1,$p3" --mib="$MIB" --reps="$REPS" --warmup="$WARMUP" | grep 'bridge tls-socat:')
+        stop_bg "$s1" "$s2"
+        echo "$c: $line ($(grep -o 'SSL proto version used: [A-Za-z0-9.]*' "$tmp/socat-a.log" | sort -u | sed 's/.*: //' | tr '\n' ' ')$(grep -o 'SSL connection using [A-Z0-9_]*' "$tmp/socat-a.log" | sort -u | sed 's/.*using //' | tr '\n' ' '))"
+        rec "$r" "$tree" "socat.$c" "$(echo "$line" | num 'tls-socat: [0-9]* MB/s')"
+        line=$("$B/bench/bench_bridge" --tls-pair="$(suite_of "$c")" --cert="$tmp/cert.pem" --key="$tmp/key.pem" \
+                 --mib="$MIB" --reps="$REPS" --warmup="$WARMUP" | grep 'bridge tls-openssl-pair:')
+        echo "$c: $line"; rec "$r" "$tree" "pair.$c" "$(echo "$line" | num 'pair: [0-9]* MB/s')"
+      fi
+      line=$(cd "$S" && BUILD_DIR=$B bench/bridge.sh --timeout 600 --cipher "$c" 2 "$B/bench/bench_bridge" \
+               --mib="$MIB" --reps="$REPS" --warmup="$WARMUP" | grep 'bridge sfmpi:')
+      echo "$c: $line"; rec "$r" "$tree" "bridge.$c" "$(echo "$line" | num 'sfmpi: [0-9]* MB/s')"
+    done;;
+  handshake) # the tree's Noise code: in memory (next to one X25519) and over TCP (next to
+             # the same connect and bytes without crypto, and to TLS 1.3)
     if [ $have_tls = 1 ]; then
-      read -r p1 p2 p3 <<<"$(freeports 3)"
-      OPENSSL_CONF="$tmp/ssl-$c.cnf" socat -d -d -u -b 16384 \
-        "OPENSSL-LISTEN:$p2,bind=127.0.0.1,reuseaddr,fork,cert=$tmp/server.pem,verify=0" \
-        "TCP:127.0.0.1:$p3" 2>"$tmp/socat-b.log" &
-      s1=$!
-      OPENSSL_CONF="$tmp/ssl-$c.cnf" socat -d -d -u -b 16384 \
-        "TCP-LISTEN:$p1,bind=127.0.0.1,reuseaddr,fork" "OPENSSL:127.0.0.1:$p2,verify=0" 2>"$tmp/socat-a.log" &
-      s2=$!
-      bg+=("$s1" "$s2")
-      sleep 0.3
-      line=$("$B/bench/bench_bridge" --chain="$p1,$p3" --mib="$MIB" --reps="$REPS" --warmup="$WARMUP" | grep 'bridge tls-socat:')
-      stop_bg "$s1" "$s2"
-      echo "$c: $line ($(grep -o 'SSL proto version used: [A-Za-z0-9.]*' "$tmp/socat-a.log" | sort -u | sed 's/.*: //' | tr '\n' ' ')$(grep -o 'SSL connection using [A-Z0-9_]*' "$tmp/socat-a.log" | sort -u | sed 's/.*using //' | tr '\n' ' '))"
-      rec "$r" "$tree" "socat.$c" "$(echo "$line" | num 'tls-socat: [0-9]* MB/s')"
-      line=$("$B/bench/bench_bridge" --tls-pair="$(suite_of "$c")" --cert="$tmp/cert.pem" --key="$tmp/key.pem" \
-               --mib="$MIB" --reps="$REPS" --warmup="$WARMUP" | grep 'bridge tls-openssl-pair:')
-      echo "$c: $line"; rec "$r" "$tree" "pair.$c" "$(echo "$line" | num 'pair: [0-9]* MB/s')"
+      line=$("$B/bench/bench_bridge" --tls-handshake="$HS_N" --cert="$tmp/cert.pem" --key="$tmp/key.pem" | grep 'SSL_connect median')
+      echo "$line"; rec "$r" "$tree" tls "$(echo "$line" | num 'SSL_connect median [0-9.]* us')"
     fi
-  done
-  # --- handshake: the tree's Noise code over TCP, and TLS 1.3
-  line=$("$B/bench/bench_handshake" --n="$HS_N" --no-aead | grep -E 'handshake (tcp|in-memory Noise)')
-  echo "$line"
-  rec "$r" "$tree" hs.noise "$(echo "$line" | num 'connect + handshake median [0-9.]* us')"
-  rec "$r" "$tree" hs.plain "$(echo "$line" | num 'plain connect + same bytes [0-9.]* us')"
-  rec "$r" "$tree" hs.mem "$(echo "$line" | num 'in-memory Noise[A-Za-z0-9_]*: median [0-9.]* us')"
-  if [ $have_tls = 1 ]; then
-    line=$("$B/bench/bench_bridge" --tls-handshake="$HS_N" --cert="$tmp/cert.pem" --key="$tmp/key.pem" | grep 'SSL_connect median')
-    echo "$line"; rec "$r" "$tree" tls "$(echo "$line" | num 'SSL_connect median [0-9.]* us')"
-  fi
-  # --- handshake through the tree's real bridge (bob of this tree; the same client)
-  start_bob "$B" "$tmp/bob-$tree-$r"
-  line=$("$NEW_BUILD/bench/bench_accept" --cluster="$tmp/bob-$tree-$r/cluster.json" --key="$tmp/bob-$tree-$r/alice.key" \
-           --client=raw --proto="$proto" --n="$ACCEPT_N" --label="$tree bob" 2>&1)
-  stop_bg "$bob_pid"
-  echo "$line"; rec "$r" "$tree" hs.accept "$(echo "$line" | num 'handshake median [0-9.]* us')"
-  # --- tiny tasks, with the round-trip floor measured just before
-  for np in $TINY_PARTIES; do
-    extra=(); [ "$np" = 2 ] && extra=(--sf-parties=alice,bob)
-    line=$("$B/bench/bench_bridge" --pingpong="$PP_N" | grep pingpong)
-    echo "$line"; rec "$r" "$tree" "pp.$np" "$(echo "$line" | num 'blocking: [0-9.]* us')"
-    line=$(cd "$S" && BUILD_DIR=$B bench/bridge.sh --timeout 600 "$np" "$B/bench/bench_tiny" --iters="$TINY_ITERS" "${extra[@]}" |
-             grep 'us/iteration')
-    echo "$line"; rec "$r" "$tree" "tiny.$np" "$(echo "$line" | num 'parties: [0-9.]* us/iteration')"
-  done
+    line=$("$B/bench/bench_handshake" --n="$HS_N" --no-aead | grep -E 'handshake (tcp|in-memory Noise|in-memory: one X25519)')
+    echo "$line"
+    rec "$r" "$tree" hs.noise "$(echo "$line" | num 'connect + handshake median [0-9.]* us')"
+    rec "$r" "$tree" hs.plain "$(echo "$line" | num 'plain connect + same bytes [0-9.]* us')"
+    rec "$r" "$tree" hs.mem "$(echo "$line" | num 'in-memory Noise[A-Za-z0-9_]*: median [0-9.]* us')"
+    rec "$r" "$tree" x25519 "$(echo "$line" | num 'crypto_scalarmult) median [0-9.]* us')";;
+  accept) # the handshake through the tree's real bridge (a bob of that tree; the same
+          # client binary for both), next to TLS 1.3
+    if [ $have_tls = 1 ]; then
+      line=$("$B/bench/bench_bridge" --tls-handshake="$HS_N" --cert="$tmp/cert.pem" --key="$tmp/key.pem" | grep 'SSL_connect median')
+      echo "$line"; rec "$r" "$tree" tls2 "$(echo "$line" | num 'SSL_connect median [0-9.]* us')"
+    fi
+    start_bob "$B" "$tmp/bob-$tree-$r"
+    line=$("$NEW_BUILD/bench/bench_accept" --cluster="$tmp/bob-$tree-$r/cluster.json" --key="$tmp/bob-$tree-$r/alice.key" \
+             --client=raw --proto="$proto" --n="$ACCEPT_N" --label="$tree bob" 2>&1)
+    stop_bg "$bob_pid"
+    echo "$line"; rec "$r" "$tree" hs.accept "$(echo "$line" | num 'handshake median [0-9.]* us')";;
+  tiny) # the tiny-task loop, with the round-trip floor measured just before
+    for np in $TINY_PARTIES; do
+      extra=(); [ "$np" = 2 ] && extra=(--sf-parties=alice,bob)
+      line=$("$B/bench/bench_bridge" --pingpong="$PP_N" | grep pingpong)
+      echo "$line"; rec "$r" "$tree" "pp.$np" "$(echo "$line" | num 'blocking: [0-9.]* us')"
+      line=$(cd "$S" && BUILD_DIR=$B bench/bridge.sh --timeout 600 "$np" "$B/bench/bench_tiny" --iters="$TINY_ITERS" "${extra[@]}" |
+               grep 'us/iteration')
+      echo "$line"; rec "$r" "$tree" "tiny.$np" "$(echo "$line" | num 'parties: [0-9.]* us/iteration')"
+    done;;
+  esac
 }
 
 # ------------------------------------------------------------------ part 1
+# Measurement-major: for each group, ROUNDS pairs back to back (parent, new, parent, new,
+# ...), so the two figures of a pair are seconds apart and a same-build pair of
+# consecutive rounds is only one run farther apart.
 if on compare; then
   echo
-  echo "##### part 1: parent $pshort vs new $newc, $ROUNDS rounds, alternating"
-  for ((r = 1; r <= ROUNDS; r++)); do
-    turn "$r" parent
-    turn "$r" new
+  echo "##### part 1: parent $pshort vs new $newc, $ROUNDS rounds per group, alternating (groups: $MEASURE)"
+  for g in $MEASURE; do
     echo
-    summary "$r"
+    echo "=== $g"
+    for ((r = 1; r <= ROUNDS; r++)); do
+      turn "$g" "$r" parent
+      turn "$g" "$r" new
+      summary "$r" "$res" "$g"
+    done
   done
   summary final
 fi
