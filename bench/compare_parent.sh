@@ -25,8 +25,9 @@
 #              crypto; and in memory (both sides in one thread) next to one X25519;
 #   accept     the handshake through the tree's REAL bridge: bob is a party process of that
 #              tree (bench_tiny, waiting at start-up for alice), and the same client binary
-#              (this tree's bench_accept --client=raw, speaking protocol 1 to the parent and
-#              2 to the new build) times $ACCEPT_N handshakes; next to the turn's TLS 1.3;
+#              (this tree's bench_accept --client=raw, speaking each tree's protocol
+#              version: 1 for 1302803, 2 now) times $ACCEPT_N handshakes; next to the
+#              turn's TLS 1.3;
 #   tiny       the production tiny-task loop (bench_tiny through bridge.sh, 2 and 3
 #              parties) next to a blocking TCP ping-pong (bench_bridge --pingpong).
 # Per round and at the end it prints, for every measurement: the parent's and the new
@@ -265,6 +266,14 @@ for p in bench/bench_bridge bench/bench_handshake bench/bench_tiny tools/sfmpi-k
   [ -x "$NEW_BUILD/$p" ] || die "$NEW_BUILD/$p missing"
 done
 btype() { sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$1/CMakeCache.txt"; }
+# the bridge protocol version a tree speaks (its hello and prologue), for bench_accept --proto
+proto_of() {
+  local v
+  v=$(sed -n 's/^#define BR_PROTO_VERSION \([0-9]*\).*/\1/p' "$1/mpi/prod/conn.h" 2>/dev/null)
+  [ -n "$v" ] || v=$(sed -n 's/^#define PROTO_VERSION \([0-9]*\).*/\1/p' "$1/mpi/transport_bridge.c" 2>/dev/null)
+  echo "${v:-?}"
+}
+pproto=$(proto_of "$PARENT_SRC") nproto=$(proto_of "$root")
 
 out=${1:-$NEW_BUILD/compare-parent-results.txt}
 tmp=$(mktemp -d /tmp/sfmpi-compare.XXXXXX)
@@ -298,6 +307,7 @@ newc=$(git -C "$root" rev-parse --short HEAD)
 echo "sfmpi bench/compare_parent.sh: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
 echo "new:    commit $newc$(git -C "$root" diff --quiet HEAD 2>/dev/null || echo ' (working tree differs)'), $NEW_BUILD ($(btype "$NEW_BUILD"))"
 echo "parent: commit $pshort, $PARENT_SRC, $PARENT_BUILD ($(btype "$PARENT_BUILD"))"
+echo "bridge protocol versions (bench_accept --proto): parent $pproto, new $nproto"
 [ "$(btype "$NEW_BUILD")" = "$(btype "$PARENT_BUILD")" ] || echo "WARNING: the two trees are built differently"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -sr)"
 echo "sizes: ROUNDS=$ROUNDS MIB=$MIB REPS=$REPS WARMUP=$WARMUP CIPHERS='$CIPHERS' HS_N=$HS_N ACCEPT_N=$ACCEPT_N TINY_ITERS=$TINY_ITERS TINY_PARTIES='$TINY_PARTIES' PP_N=$PP_N LOAD_ROUNDS=$LOAD_ROUNDS LOAD_CONNS=$LOAD_CONNS"
@@ -360,7 +370,7 @@ EOF
 # its baselines measured just before it in the same turn.
 turn() {
   local g=$1 r=$2 tree=$3 S B proto line
-  if [ "$tree" = parent ]; then S=$PARENT_SRC B=$PARENT_BUILD proto=1; else S=$root B=$NEW_BUILD proto=2; fi
+  if [ "$tree" = parent ]; then S=$PARENT_SRC B=$PARENT_BUILD proto=$pproto; else S=$root B=$NEW_BUILD proto=$nproto; fi
   echo "--- $g, round $r, $tree ($B)   load $(cut -d' ' -f1-3 /proc/loadavg)"
   case $g in
   bridge) # throughput, next to raw TCP, socat TLS 1.3 and the OpenSSL pair
