@@ -39,7 +39,8 @@
 # direction (4 of 5); it says so when it exceeds even the largest same-code ratio.
 # Otherwise it is "within noise". Each verdict is given for the figure itself and for its
 # ratio to each same-turn baseline (the requirement: each ratio within noise of the
-# parent's).
+# parent's). As the parent always runs first in a pair, an order check pairs each new
+# figure with the next round's parent figure as well.
 #
 # Part 2 (load, this tree only). One bob (bench_tiny, waiting for alice) and bench_accept
 # --client=conn (the bridge's own dialer, mpi/prod/conn.c) timing $ACCEPT_N handshakes per
@@ -166,6 +167,12 @@ def judge(s, higher, label, out):
     out.append(f"    {label}: new/parent median {m:.3f} (pairs {rng(pairs)}; new worse in {worse}/{len(pairs)}); "
                f"same-build round-to-round ratios {rng(null)}: typical +-{(math.exp(typ)-1)*100:.1f}%, "
                f"largest +-{(math.exp(noise)-1)*100:.1f}% -> {verdict}")
+    # the same figures paired the other way round (new r, then parent r+1): the parent ran
+    # first in every pair above, so an effect of the order shows as a difference here
+    back = [s[a][1] / s[b][0] for a, b in zip(rs, rs[1:]) if s[b][0] > 0]
+    if back:
+        bw = sum(1 for p in back if (p < 1) == higher and p != 1)
+        out.append(f"      order check, new r / parent r+1: median {med(back):.3f} ({rng(back)}; new worse in {bw}/{len(back)})")
     return verdict
 
 if final != "final":
