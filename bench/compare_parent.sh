@@ -3,8 +3,8 @@
 # parent build (default 1302803, the parent of the bridge rebuild's first commit), and the
 # handshake through the real accept path while strangers hold connections at the port.
 #
-#   bench/compare_parent.sh [OUTPUT_FILE]        # 5 rounds, ~10-15 minutes on the 2-core VM
-#   QUICK=1 bench/compare_parent.sh out.txt      # 2 small rounds, ~2 minutes; indicative only
+#   bench/compare_parent.sh [OUTPUT_FILE]        # 5 rounds, ~8 minutes on the 2-core VM
+#   QUICK=1 bench/compare_parent.sh out.txt      # 2 small rounds, ~40 s; indicative only
 #   PARENT=<rev> ROUNDS=7 bench/compare_parent.sh
 #   PARENT_BUILD=/work/parent/build bench/compare_parent.sh   # reuse an existing parent build
 #   ONLY=compare | ONLY=load                     # one of the two parts
