@@ -28,3 +28,10 @@ if(TARGET bench_bridge)
     target_link_libraries(bench_bridge PRIVATE OpenSSL::SSL OpenSSL::Crypto)
   endif()
 endif()
+# bench_accept times handshakes through a real party's accept path; it uses the bridge's
+# connection layer (mpi/prod/conn.h) and the cluster/key loaders directly.
+add_executable(bench_accept ${CMAKE_CURRENT_SOURCE_DIR}/bench_accept.c)
+target_link_libraries(bench_accept PRIVATE sfmpi::sfmpi PkgConfig::SODIUM)
+target_include_directories(bench_accept PRIVATE ${PROJECT_SOURCE_DIR})
+target_compile_definitions(bench_accept PRIVATE _GNU_SOURCE)
+sf_target_defaults(bench_accept)

@@ -143,6 +143,8 @@ typedef struct bridge {
     peer *peers;
     slot *slots;
     int nslots;
+    int nused; /* slots in use: every scan of the table stops after that many (slot_new
+                * takes the lowest free one), so an idle table costs the poll loop nothing */
     void *secure;
     secrets sec;
     int listen_fd, wake_fd;
@@ -397,6 +399,7 @@ static int slot_new(bridge *b) {
     for (int i = 0; i < b->nslots; i++)
         if (!b->slots[i].used) {
             b->slots[i].used = 1;
+            b->nused++;
             return i;
         }
     return -1;
@@ -405,6 +408,7 @@ static int slot_new(bridge *b) {
 static void slot_free(bridge *b, int i, int keep_fd) {
     sf__br_conn_close(&b->slots[i].c, keep_fd);
     b->slots[i].used = 0;
+    b->nused--;
 }
 
 static int resolve_peer(bridge *b, peer *p) {
@@ -443,9 +447,11 @@ static int pending_count(bridge *b, int party, int *oldest_hello, int *oldest_un
     int n = 0;
     double th = 1e300, tu = 1e300;
     *oldest_hello = *oldest_unconf = -1;
-    for (int i = 0; i < b->nslots; i++) {
+    for (int i = 0, left = b->nused; left > 0 && i < b->nslots; i++) {
         br_conn *c = &b->slots[i].c;
-        if (!b->slots[i].used || c->kind != BR_ACCEPT || c->outcome) continue;
+        if (!b->slots[i].used) continue;
+        left--;
+        if (c->kind != BR_ACCEPT || c->outcome) continue;
         int unconf = sf__br_conn_unconfirmed(c);
         if (party >= 0 && (!unconf || c->peer != party)) continue;
         n++;
@@ -745,8 +751,12 @@ static int timers(bridge *b, double t, uint8_t *plain, int closing) {
         if (p->fd >= 0) pump_out(b, p, plain, closing);
         if (!p->closed && !(p->got_close && p->closing_sent && p->txoff == p->txlen)) all_closed = 0;
     }
-    for (int s = 0; s < b->nslots; s++)
-        if (b->slots[s].used && sf__br_conn_step(&b->slots[s].c, &b->hs, 0, t)) slot_done(b, s, t);
+    /* slot_done frees slots but starts none: the slots in use now are all visited */
+    for (int s = 0, left = b->nused; left > 0 && s < b->nslots; s++) {
+        if (!b->slots[s].used) continue;
+        left--;
+        if (sf__br_conn_step(&b->slots[s].c, &b->hs, 0, t)) slot_done(b, s, t);
+    }
     return all_closed;
 }
 
@@ -782,8 +792,10 @@ static void *bridge_main(void *arg) {
             pf[np] = (struct pollfd){.fd = p->fd, .events = ev};
             who[np++] = i;
         }
-        for (int s = 0; s < b->nslots; s++) {
-            if (!b->slots[s].used || b->slots[s].c.fd < 0) continue;
+        for (int s = 0, left = b->nused; left > 0 && s < b->nslots; s++) {
+            if (!b->slots[s].used) continue;
+            left--;
+            if (b->slots[s].c.fd < 0) continue;
             pf[np] = (struct pollfd){.fd = b->slots[s].c.fd, .events = sf__br_conn_events(&b->slots[s].c)};
             who[np++] = -3 - s;
         }
@@ -816,8 +828,9 @@ static void *bridge_main(void *arg) {
                 if (sf__br_conn_step(&b->slots[s].c, &b->hs, pf[k].revents, t)) slot_done(b, s, t);
             }
         }
-        /* keep the per-party cap of unconfirmed connections (each may be a replay) */
-        for (int i = 0; i < b->self; i++) {
+        /* keep the per-party cap of unconfirmed connections (each may be a replay); no
+         * party can be over it while fewer slots are in use */
+        for (int i = 0; b->nused > UNCONFIRMED_PER_PARTY && i < b->self; i++) {
             int oh, ou;
             while (pending_count(b, i, &oh, &ou) > UNCONFIRMED_PER_PARTY && ou >= 0)
                 evict(b, ou, "too many unconfirmed connections claim the same party");
