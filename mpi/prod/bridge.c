@@ -468,6 +468,9 @@ static void evict(bridge *b, int i, const char *why) {
     slot_free(b, i, 0);
 }
 
+static void handle_frame(bridge *b, peer *p, const sf_frame *f);
+static void slot_done(bridge *b, int s, double t);
+
 static void accept_some(bridge *b, double t) {
     for (int k = 0; k < ACCEPT_BURST; k++) {
         struct sockaddr_storage ss;
@@ -483,6 +486,9 @@ static void accept_some(bridge *b, double t) {
             continue;
         }
         sf__br_conn_accept(&b->slots[s].c, fd, t, HS_TIMEOUT);
+        /* the dialer sends its hello with the connection: it is usually here already, so
+         * answer now instead of one poll round later */
+        if (sf__br_conn_step(&b->slots[s].c, &b->hs, POLLIN, t)) slot_done(b, s, t);
     }
 }
 
@@ -497,7 +503,6 @@ static void peer_address(const br_conn *c, char *who, size_t len) {
         inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, who, (socklen_t)len);
 }
 
-static void handle_frame(bridge *b, peer *p, const sf_frame *f);
 
 /* A connection in progress reached its outcome. */
 static void slot_done(bridge *b, int s, double t) {
