@@ -256,7 +256,7 @@ static void capture(int lport, int port, const char *out, size_t want, double se
         /* forward each read at once, as the parties' own sockets do (TCP_NODELAY): with
          * Nagle here, every small frame sent while the previous one is unacknowledged
          * waited for a delayed ACK (~40 ms), and the run through the proxy took 10-30 s
-         * per 1000 rounds of steady instead of ~1.3 s */
+         * per 1000 rounds of longrun instead of ~1.3 s */
         setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         int fds[2] = {c, s};

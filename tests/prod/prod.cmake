@@ -17,7 +17,7 @@ add_executable(attacker ${_sf_prod}/attacker.c)
 target_link_libraries(attacker PRIVATE sfmpi::sfmpi PkgConfig::SODIUM)
 target_include_directories(attacker PRIVATE ${PROJECT_SOURCE_DIR})
 sf_target_defaults(attacker)
-foreach(prog bigtransfer longrun steady)
+foreach(prog bigtransfer longrun)
   add_executable(${prog} ${_sf_prod}/${prog}.c)
   target_link_libraries(${prog} PRIVATE sfmpi::sfmpi)
   sf_target_defaults(${prog})
@@ -87,13 +87,13 @@ if(TARGET sfmpi-keygen)
   # round stalls, memory and refusal logs stay bounded.
   foreach(scenario startup midrun replay)
     sf_add_test(NAME attack_${scenario}
-      COMMAND ${_sf_prod}/test_attack.sh ${scenario} $<TARGET_FILE:steady> $<TARGET_FILE:attacker> ${_keygen}
+      COMMAND ${_sf_prod}/test_attack.sh ${scenario} $<TARGET_FILE:longrun> $<TARGET_FILE:attacker> ${_keygen}
       LABELS prod attack TIMEOUT 120)
   endforeach()
 
   # The secret key is not in a core dump of a running party (gcore; skipped without it).
   sf_add_test(NAME prod_key_not_in_core
-    COMMAND ${_sf_prod}/test_coredump.sh $<TARGET_FILE:steady> ${_keygen}
+    COMMAND ${_sf_prod}/test_coredump.sh $<TARGET_FILE:longrun> ${_keygen}
     LABELS prod TIMEOUT 60)
   set_tests_properties(prod_key_not_in_core PROPERTIES SKIP_RETURN_CODE 77)
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test_attack.sh SCENARIO STEADY ATTACKER KEYGEN
 #
-# Three parties (alice, bob, carol) run `steady` in production mode on 127.0.0.1 while a
+# Three parties (alice, bob, carol) run `longrun` in production mode on 127.0.0.1 while a
 # stranger attacks their ports (tests/prod/attacker.c). Scenarios:
 #   startup   the attack starts before the parties listen: at each party 50 idle
 #             connections held open, 50 connections sending random bytes (both kept up
@@ -12,14 +12,14 @@
 #             attacked mid-run by 20 replays of that capture (each followed by the
 #             recorded frames), and replays followed by frame lengths 0, 1, max+1 and
 #             0xFFFFFFFF
-# Passes only if every party exits 0, party 0 prints the same "steady ok" line as a run
+# Passes only if every party exits 0, party 0 prints the same "longrun ok" line as a run
 # in debug mode, no party's slowest round took over SLOW_MS (a stranger must cost the
 # parties nothing: the old handshake froze a party for 3 s per idle connection), no
 # party's peak memory exceeded MEM_KIB, each party logged at most LOG_MAX refusal lines
 # (and said how many it did not show), and the attackers saw their connections refused
 # or closed. Everything is bounded in time; every process is killed on exit.
 set -u
-scenario=$1 steady=$2 attacker=$3 keygen=$4
+scenario=$1 prog=$2 attacker=$3 keygen=$4
 rounds=3000 us=300 slow_ms=2000 mem_kib=262144 log_max=25 limit=90
 here=$(cd "$(dirname "$0")" && pwd)
 
@@ -41,15 +41,15 @@ write_cluster() { # FILE BOB_PORT
 }
 write_cluster "$dir/cluster.json" "${port[1]}"
 
-want=$("$steady" "$rounds" 0 --sf-mode=debug --sf-quiet 2>/dev/null)
-[ -n "$want" ] || { echo "FAIL: steady does not run in debug mode"; exit 1; }
+want=$("$prog" "$rounds" 0 --sf-mode=debug --sf-quiet 2>/dev/null)
+[ -n "$want" ] || { echo "FAIL: longrun does not run in debug mode"; exit 1; }
 
 declare -A pid
 start_parties() { # CLUSTER TAG
   for n in "${names[@]}"; do
     local extra=()
     [ "$n" = bob ] && extra=(--sf-listen="127.0.0.1:${port[1]}")
-    "$steady" "$rounds" "$us" --sf-mode=prod "--sf-party=$n" "--sf-cluster=$1" "--sf-key=$dir/$n.key" \
+    "$prog" "$rounds" "$us" --sf-mode=prod "--sf-party=$n" "--sf-cluster=$1" "--sf-key=$dir/$n.key" \
       "${extra[@]}" >"$dir/$n.$2.out" 2>"$dir/$n.$2.err" &
     pid[$n]=$!
     pids+=($!)
@@ -125,7 +125,7 @@ for a in "${att[@]+"${att[@]}"}"; do wait "$a" 2>/dev/null; done
 for n in "${names[@]}"; do
   e="$dir/$n.$tag.err"
   [ "${rc[$n]}" = 0 ] || { echo "FAIL: $n exited ${rc[$n]}"; fail=1; }
-  line=$(grep -m1 "steady: slowest round" "$e")
+  line=$(grep -m1 "longrun: slowest round" "$e")
   slow=$(sed -n 's/.*slowest round \([0-9.]*\) ms.*/\1/p' <<<"$line")
   mem=$(sed -n 's/.*peak memory \([0-9]*\) KiB.*/\1/p' <<<"$line")
   nlog=$(grep -c "refused a connection\|dropped a pending connection" "$e")

@@ -3,13 +3,13 @@
 #
 # A production party's secret key must not land in a core dump of its process: the key,
 # the handshake states and the channel keys live in sodium_malloc memory (locked and
-# marked MADV_DONTDUMP). Three parties run `steady`; once they are connected, gcore dumps
+# marked MADV_DONTDUMP). Three parties run `longrun`; once they are connected, gcore dumps
 # alice's process, which keeps running; the dump must not hold alice's secret key (raw
 # bytes or hex), and must hold her public key (so it really is her memory). Skipped (77)
 # where gcore is missing or may not attach (ptrace restrictions). Processes are not made
 # non-dumpable: that would break Open MPI's single-copy transfers and debugger attach.
 set -u
-steady=$1 keygen=$2
+prog=$1 keygen=$2
 command -v gcore >/dev/null || { echo "SKIP: no gcore (gdb)"; exit 77; }
 . "$(dirname "$0")/lib.sh"
 prod_dir core
@@ -19,7 +19,7 @@ prod_keys "$keygen" "${names[@]}"
 alice_pub=${pub[alice]}
 prod_cluster "$dir/cluster.json" "core-$$" "" "alice:${port[0]}" "bob:${port[1]}" "carol:${port[2]}"
 for n in "${names[@]}"; do
-  "$steady" 1000000 2000 --sf-mode=prod "--sf-party=$n" "--sf-cluster=$dir/cluster.json" \
+  "$prog" 1000000 2000 --sf-mode=prod "--sf-party=$n" "--sf-cluster=$dir/cluster.json" \
     "--sf-key=$dir/$n.key" >/dev/null 2>"$dir/$n.err" &
   pids+=($!)
 done
