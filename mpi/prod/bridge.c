@@ -434,11 +434,8 @@ static void start_conn(bridge *b, peer *p, int kind, double t) {
     }
     int s = slot_new(b);
     if (s < 0) return; /* every slot busy: try again next round */
-    br_conn *c = &b->slots[s].c;
-    if (sf__br_conn_dial(c, kind, &b->hs, p->idx, &p->sa, p->salen, t, HS_TIMEOUT)) {
-        p->slot = s;
-        return; /* an outcome at once: handled with the others */
-    }
+    /* an outcome at once (refused) is handled with the others, in the next timers() */
+    sf__br_conn_dial(&b->slots[s].c, kind, &b->hs, p->idx, &p->sa, p->salen, t, HS_TIMEOUT);
     p->slot = s;
 }
 
@@ -462,8 +459,8 @@ static int pending_count(bridge *b, int party, int *oldest_hello, int *oldest_un
 }
 
 static void evict(bridge *b, int i, const char *why) {
-    refusal(b, "dropped a pending connection%s: %s", b->slots[i].c.peer >= 0 ? " (unconfirmed)" : "",
-            why);
+    refusal(b, "dropped a pending connection%s: %s",
+            sf__br_conn_unconfirmed(&b->slots[i].c) ? " (unconfirmed)" : "", why);
     sf__br_conn_refuse(&b->slots[i].c, BR_REASON_BUSY);
     slot_free(b, i, 0);
 }
