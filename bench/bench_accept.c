@@ -88,18 +88,6 @@ static int hs_conn(ctx *x, double *secs, char *why, size_t wl) {
     return out == BR_OPEN ? OK : out == BR_GONE ? GONE : FAIL;
 }
 
-static int io_full(int fd, void *buf, size_t len, int writing) {
-    size_t done = 0;
-    while (done < len) {
-        ssize_t r = writing ? send(fd, (char *)buf + done, len - done, MSG_NOSIGNAL)
-                            : recv(fd, (char *)buf + done, len - done, 0);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) return -1;
-        done += (size_t)r;
-    }
-    return 0;
-}
-
 /* The prologue of both builds: "sfmpi-bridge/<version>", the cluster file's SHA-256, the
  * job id, both party indices (big-endian u16) and the protocol name. */
 static size_t prologue(const br_hs_cfg *cfg, int version, int dialer, int target, uint8_t *out) {
@@ -145,7 +133,7 @@ static int hs_raw(ctx *x, double *secs, char *why, size_t wl) {
         snprintf(why, wl, "connect: %s", strerror(errno));
         goto out;
     }
-    if (io_full(fd, buf, BR_HELLO + ml, 1) || io_full(fd, ans, 2, 0)) {
+    if (bench_io_full(fd, buf, BR_HELLO + ml, 1) || bench_io_full(fd, ans, 2, 0)) {
         snprintf(why, wl, "closed or timed out before message 2");
         goto out;
     }
@@ -154,7 +142,7 @@ static int hs_raw(ctx *x, double *secs, char *why, size_t wl) {
         snprintf(why, wl, len == 0xFFFF ? "refused (0xFFFF answer)" : "a malformed answer");
         goto out;
     }
-    if (io_full(fd, ans + 2, KK_MSG, 0)) {
+    if (bench_io_full(fd, ans + 2, KK_MSG, 0)) {
         snprintf(why, wl, "closed or timed out in message 2");
         goto out;
     }

@@ -128,18 +128,6 @@ static void run_memory(void) {
 
 /* ------------------------------------------------------------------ over TCP */
 
-static int io_full(int fd, void *buf, size_t len, int writing) {
-    size_t done = 0;
-    while (done < len) {
-        ssize_t r = writing ? send(fd, (char *)buf + done, len - done, MSG_NOSIGNAL)
-                            : recv(fd, (char *)buf + done, len - done, 0);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) return -1;
-        done += (size_t)r;
-    }
-    return 0;
-}
-
 static int g_lfd, g_port, g_crypto;
 
 static void *server(void *arg) {
@@ -151,7 +139,7 @@ static void *server(void *arg) {
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         uint8_t hello[11], m1[256], out[256];
         size_t pl, l2 = g_l2;
-        if (io_full(fd, hello, sizeof hello, 0) || io_full(fd, m1, hello[10], 0)) die("server read");
+        if (bench_io_full(fd, hello, sizeof hello, 0) || bench_io_full(fd, m1, hello[10], 0)) die("server read");
         if (hello[0] == 'Q') { /* quit */
             close(fd);
             return NULL;
@@ -171,7 +159,7 @@ static void *server(void *arg) {
             memset(out + 2, 0x5a, l2);
         }
         out[0] = (uint8_t)(l2 >> 8), out[1] = (uint8_t)l2;
-        if (io_full(fd, out, 2 + l2, 1)) die("server write");
+        if (bench_io_full(fd, out, 2 + l2, 1)) die("server write");
         /* wait for the client's close, so TIME_WAIT stays on the client side */
         uint8_t sink;
         while (recv(fd, &sink, 1, 0) > 0) {}
@@ -200,9 +188,9 @@ static double one_connect(int crypto) {
     }
     memcpy(buf, "SFMPI", 5);
     buf[5] = 1, buf[6] = 0, buf[7] = 0, buf[8] = 0, buf[9] = 1, buf[10] = (uint8_t)ml;
-    if (io_full(fd, buf, 11 + ml, 1) || io_full(fd, l2b, 2, 0)) die("client io");
+    if (bench_io_full(fd, buf, 11 + ml, 1) || bench_io_full(fd, l2b, 2, 0)) die("client io");
     size_t l2 = ((size_t)l2b[0] << 8) | l2b[1];
-    if (l2 > sizeof m2 || io_full(fd, m2, l2, 0)) die("client read");
+    if (l2 > sizeof m2 || bench_io_full(fd, m2, l2, 0)) die("client read");
     if (crypto) {
         if (sf__noise_read(&hs, m2, l2, NULL, 0, &pl) || sf__noise_split(&hs, &tx, &rx, hh)) die("client handshake");
         sf__noise_cs_wipe(&tx);
@@ -242,7 +230,7 @@ static void run_tcp(void) {
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     uint8_t quit[11] = {'Q'};
-    if (connect(fd, (struct sockaddr *)&q, sizeof q) == 0) io_full(fd, quit, sizeof quit, 1);
+    if (connect(fd, (struct sockaddr *)&q, sizeof q) == 0) bench_io_full(fd, quit, sizeof quit, 1);
     pthread_join(th, NULL);
     close(fd);
     close(g_lfd);

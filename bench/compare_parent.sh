@@ -60,6 +60,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
+. "$here/tls13.sh"
 QUICK=${QUICK:-0}
 if [ "$QUICK" = 1 ]; then
   ROUNDS=${ROUNDS:-2} MIB=${MIB:-64} REPS=${REPS:-3} HS_N=${HS_N:-100} ACCEPT_N=${ACCEPT_N:-100}
@@ -331,21 +332,9 @@ else
 fi
 [ $have_tls = 1 ] || echo "WARNING: socat or openssl missing: the TLS baselines are skipped"
 for c in $CIPHERS; do
-  case $c in chachapoly) suite=TLS_CHACHA20_POLY1305_SHA256;; aesgcm) suite=TLS_AES_256_GCM_SHA384;;
-    *) die "unknown cipher $c";; esac
-  cat >"$tmp/ssl-$c.cnf" <<EOF
-openssl_conf = openssl_init
-[openssl_init]
-ssl_conf = ssl_sect
-[ssl_sect]
-system_default = system_default_sect
-[system_default_sect]
-MinProtocol = TLSv1.3
-MaxProtocol = TLSv1.3
-Ciphersuites = $suite
-EOF
+  suite=$(tls13_suite "$c") || die "unknown cipher $c"
+  tls13_conf "$tmp/ssl-$c.cnf" "$suite"
 done
-suite_of() { case $1 in chachapoly) echo TLS_CHACHA20_POLY1305_SHA256;; aesgcm) echo TLS_AES_256_GCM_SHA384;; esac; }
 
 # A party `bob` of build $1 waiting at start-up for alice (2 parties, long timeouts), in
 # directory $2; sets bob_pid and bob_port.
@@ -399,7 +388,7 @@ turn() {
         stop_bg "$s1" "$s2"
         echo "$c: $line ($(grep -o 'SSL proto version used: [A-Za-z0-9.]*' "$tmp/socat-a.log" | sort -u | sed 's/.*: //' | tr '\n' ' ')$(grep -o 'SSL connection using [A-Z0-9_]*' "$tmp/socat-a.log" | sort -u | sed 's/.*using //' | tr '\n' ' '))"
         rec "$r" "$tree" "socat.$c" "$(echo "$line" | num 'tls-socat: [0-9]* MB/s')"
-        line=$("$B/bench/bench_bridge" --tls-pair="$(suite_of "$c")" --cert="$tmp/cert.pem" --key="$tmp/key.pem" \
+        line=$("$B/bench/bench_bridge" --tls-pair="$(tls13_suite "$c")" --cert="$tmp/cert.pem" --key="$tmp/key.pem" \
                  --mib="$MIB" --reps="$REPS" --warmup="$WARMUP" | grep 'bridge tls-openssl-pair:')
         echo "$c: $line"; rec "$r" "$tree" "pair.$c" "$(echo "$line" | num 'pair: [0-9]* MB/s')"
       fi

@@ -17,6 +17,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
+. "$here/tls13.sh"
 B=${BUILD_DIR:-$root/build-bench2}
 [ -d "$B" ] || B=$root/$B
 out=${1:-$B/bench-more-results.txt}
@@ -86,29 +87,14 @@ if on bridge; then
   "$B/bench/bench_bridge" --tcp --mib="$MIB" --reps="$REPS" --warmup="$WARMUP"
   tcp=$(grep -o 'bridge raw-tcp: [0-9]* MB/s' "$out" | tail -1 | awk '{print $3}')
   for cipher in chachapoly aesgcm; do
-    case $cipher in
-      chachapoly) suite=TLS_CHACHA20_POLY1305_SHA256;;
-      aesgcm) suite=TLS_AES_256_GCM_SHA384;;
-    esac
+    suite=$(tls13_suite "$cipher")
     echo "--- cipher $cipher (TLS 1.3 suite $suite)"
     bench/bridge.sh --cipher "$cipher" 2 "$B/bench/bench_bridge" --mib="$MIB" --reps="$REPS" --warmup="$WARMUP" |
       sed "s/^bridge sfmpi/bridge sfmpi $cipher/"
     sf=$(grep -o "bridge sfmpi $cipher: [0-9]* MB/s" "$out" | tail -1 | awk '{print $4}')
     socat_mbs="" pair_mbs=""
     if [ $have_tls = 1 ]; then
-      # socat cannot set TLS 1.3 suites (its "cipher" option is the TLS 1.2 list): an
-      # OpenSSL configuration file forces TLS 1.3 and the suite in both socat processes.
-      cat >"$tmp/ssl-$cipher.cnf" <<EOF
-openssl_conf = openssl_init
-[openssl_init]
-ssl_conf = ssl_sect
-[ssl_sect]
-system_default = system_default_sect
-[system_default_sect]
-MinProtocol = TLSv1.3
-MaxProtocol = TLSv1.3
-Ciphersuites = $suite
-EOF
+      tls13_conf "$tmp/ssl-$cipher.cnf" "$suite"
       read -r p1 p2 p3 <<<"$(freeports 3)"
       # -b 16384: one TLS record per read (socat's default 8192 is slower; 64 KiB-1 MiB no better here)
       OPENSSL_CONF="$tmp/ssl-$cipher.cnf" socat -d -d -u -b 16384 \
