@@ -74,6 +74,10 @@ enum {
     SF_EXIT_DIVERGE = 5,    /* parties made different calls */
     SF_EXIT_PEER = 6,       /* a party finished or was lost while others waited for it */
     SF_EXIT_STACK = 7,      /* a rank overflowed its coroutine stack (debug mode) */
+    /* 8..15 are reserved for the runtime. A party's program that returns r in 1..111
+     * makes that party exit with SF_EXIT_PROGRAM_BASE + r (17..127); a larger r gives 127. */
+    SF_EXIT_PROGRAM_BASE = 16,
+    SF_EXIT_PROGRAM_MAX = 127,
 };
 
 /* ---------------------------------------------------------------- modes and config */
@@ -109,6 +113,10 @@ typedef struct sf_config {
                                      peer why (divergence check); 0 = 2 s */
     int ranks_per_party;          /* sim and debug: ranks of every party; 0 = 1 (production:
                                      each party's own job size) */
+    int help;                     /* 1: the runtime also answers --help and -h (as it always
+                                     answers --sf-help); 0: they are left to the program */
+    int progress;                 /* progress lines for long operations: 0 = --sf-progress /
+                                     SF_PROGRESS, else auto; 1 = on; -1 = off */
 } sf_config;
 
 /* Run `program` on every party. Returns an SF_EXIT_* code suitable for exit(). */
