@@ -10,5 +10,5 @@ sf_target_defaults(bench_spu)
 # simulation mode; bench/spu_rt.sh runs every configuration.
 # Run: mpirun -np 3 bench_spu_rt --sf-mode=sim --split-mul=2 [--n=N] [--mm=D] [--reps=R] [--aby3=1]
 add_executable(bench_spu_rt ${CMAKE_CURRENT_SOURCE_DIR}/bench_spu_rt.c)
-target_link_libraries(bench_spu_rt PRIVATE sfmpi::sfmpi m)
+target_link_libraries(bench_spu_rt PRIVATE sfmpi::internal m)
 sf_target_defaults(bench_spu_rt)

@@ -13,7 +13,7 @@ if(NOT _sf_coro_ucontext)
 endif()
 
 add_executable(bench_switch ${CMAKE_CURRENT_SOURCE_DIR}/bench_switch.c ${_sf_coro_srcs})
-target_include_directories(bench_switch PRIVATE ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR})
+target_include_directories(bench_switch PRIVATE ${PROJECT_SOURCE_DIR}/include ${PROJECT_BINARY_DIR}/include ${PROJECT_SOURCE_DIR})
 sf_target_defaults(bench_switch)
 target_compile_options(bench_switch PRIVATE -O2)
 target_compile_definitions(bench_switch PRIVATE _GNU_SOURCE

@@ -20,3 +20,5 @@ const char *sf_err_name(int status) {
     }
     return "SF_UNKNOWN";
 }
+
+const char *sf_version(void) { return SF_VERSION_STRING; }

@@ -14,11 +14,9 @@
  * what it needs with sf_comm_scatter / sf_comm_bcast: a large matrix is not copied to
  * every rank unasked.
  *
- * Kernels are named across processes by their distance from a function of this library,
- * which is the same in every process of one executable when the library is linked into it
- * (it is static by default); otherwise by their exported symbol name (dlsym).
+ * Kernels are named across processes by their module and offset (see kernel names below).
  */
-#include <dlfcn.h>
+#include <link.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,7 +24,7 @@
 #include "runtime/internal.h"
 
 enum { CMD_KERNEL = 1, CMD_EXIT = 2 };
-enum { C_CMD, C_DELTA, C_NARGS, C_NRET, C_CALL, C_LINE, C_BYNAME, C_LEN };
+enum { C_CMD, C_DELTA, C_NARGS, C_NRET, C_CALL, C_LINE, C_LEN };
 
 struct sf_comm {
     sf_pcomm *pc;
@@ -75,26 +73,71 @@ int sf_party_ranks(const sf_ctx *sf) { return sf->pc ? sf->pc->size : 1; }
 
 /* ------------------------------------------------------------------ kernel names */
 
-static void anchor(void) {}
+/* A kernel is named across processes by the loaded module (ELF object) whose executable
+ * segment holds it and its offset from that module's load address. Every process of a
+ * party runs the same executable with the same libraries, so the pair resolves to the same
+ * function in each, whatever ASLR chose: static functions, C++ functions and kernels in a
+ * shared library of the user's all work, with nothing exported. The main program is module
+ * 0; any other module is named by the path the dynamic loader gives it. */
+struct kmod_find {
+    uintptr_t addr;   /* in: a code address (leader) */
+    const char *name; /* in: module to find (worker); NULL: the main program */
+    int64_t off;      /* in (worker) / out (leader): offset from the load address */
+    int found, index;
+    char path[512];
+    uintptr_t resolved;
+};
 
-static int kernel_token(sf_task_fn fn, int64_t *delta, int64_t *byname, const char **name) {
-    Dl_info df, da;
-    *byname = 0;
-    if (dladdr((void *)fn, &df) && dladdr((void *)anchor, &da) && df.dli_fbase == da.dli_fbase) {
-        *delta = (int64_t)((char *)(void *)fn - (char *)(void *)anchor);
-        return 0;
+static int in_exec_segment(const struct dl_phdr_info *info, uintptr_t a) {
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && a >= lo && a < lo + ph->p_memsz)
+            return 1;
     }
-    if (dladdr((void *)fn, &df) && df.dli_sname && df.dli_saddr == (void *)fn) {
-        *byname = 1;
-        *name = df.dli_sname;
-        return 0;
-    }
-    return -1;
+    return 0;
 }
 
-static sf_task_fn kernel_resolve(int64_t delta, int64_t byname, const char *name) {
-    if (byname) return (sf_task_fn)dlsym(RTLD_DEFAULT, name);
-    return (sf_task_fn)(void *)((char *)(void *)anchor + delta);
+static int kmod_leader(struct dl_phdr_info *info, size_t size, void *arg) {
+    struct kmod_find *k = arg;
+    int idx = k->index++;
+    if (!in_exec_segment(info, k->addr)) return 0;
+    k->found = 1;
+    k->off = (int64_t)(k->addr - info->dlpi_addr);
+    snprintf(k->path, sizeof k->path, "%s", idx == 0 ? "" : info->dlpi_name);
+    return 1;
+}
+
+static int kmod_worker(struct dl_phdr_info *info, size_t size, void *arg) {
+    struct kmod_find *k = arg;
+    int idx = k->index++;
+    if (k->name[0] ? strcmp(info->dlpi_name, k->name) : idx != 0) return 0;
+    uintptr_t a = info->dlpi_addr + (uintptr_t)k->off;
+    k->found = 1;
+    if (in_exec_segment(info, a)) k->resolved = a;
+    return 1;
+}
+
+static int kernel_token(sf_task_fn fn, int64_t *off, char *module, size_t mlen) {
+    struct kmod_find k = {.addr = (uintptr_t)(void *)fn};
+    dl_iterate_phdr(kmod_leader, &k);
+    if (!k.found) return -1;
+    *off = k.off;
+    snprintf(module, mlen, "%s", k.path);
+    return 0;
+}
+
+/* NULL with a reason in why when the module is not loaded here or the offset is not code */
+static sf_task_fn kernel_resolve(int64_t off, const char *module, char *why, size_t wlen) {
+    struct kmod_find k = {.name = module, .off = off};
+    dl_iterate_phdr(kmod_worker, &k);
+    if (!k.found)
+        snprintf(why, wlen, "module %s is not loaded in this process", module);
+    else if (!k.resolved)
+        snprintf(why, wlen, "offset %lld is not code in %s (do all ranks run the same "
+                 "executable and libraries?)", (long long)off, module[0] ? module : "the program");
+    if (!k.resolved) return NULL;
+    return (sf_task_fn)(void *)k.resolved;
 }
 
 /* ------------------------------------------------------------------ leader side */
@@ -103,18 +146,18 @@ static sf_task_fn kernel_resolve(int64_t delta, int64_t byname, const char *name
 int sf__coll_start(sf_ctx *sf, sf_task_fn fn, sf_site site, sf_value **args,
                    const sf_argv_item *items, int nargs, int nret, char *err, size_t errlen) {
     sf_pcomm *pc = sf->pc;
-    int64_t delta = 0, byname = 0;
-    const char *sym = NULL;
-    if (kernel_token(fn, &delta, &byname, &sym)) {
-        snprintf(err, errlen, "collective kernel '%s' is neither in the program that links "
-                 "libsfmpi nor an exported symbol, so the party's workers cannot find it", site.what);
+    int64_t delta = 0;
+    char sym[512];
+    if (kernel_token(fn, &delta, sym, sizeof sym)) {
+        snprintf(err, errlen, "collective kernel '%s' is not code of any module loaded in "
+                 "this process, so the party's workers cannot find it", site.what);
         return SF_EINVAL;
     }
     int64_t shape = C_LEN, na = nargs > 0 ? nargs : 1;
     sf_value *cmd = sf_value_new(SF_I64, 1, &shape), *kinds = sf_value_zeros(SF_I64, 1, &na);
-    char names[1024];
+    char names[1600];
     int nl = snprintf(names, sizeof names, "%s%c%s%c%s", site.what ? site.what : "?", 0,
-                      sf__basename(site.file), 0, sym ? sym : "");
+                      sf__basename(site.file), 0, sym);
     sf_value *nm = sf_value_bytes(names, (size_t)(nl < (int)sizeof names ? nl : (int)sizeof names - 1));
     if (!cmd || !nm || !kinds) {
         sf_value_unref(&cmd);
@@ -125,7 +168,7 @@ int sf__coll_start(sf_ctx *sf, sf_task_fn fn, sf_site site, sf_value **args,
     for (int i = 0; i < nargs; i++) ((int64_t *)sf_value_data(kinds))[i] = items[i].kind;
     int64_t *c = sf_value_data(cmd);
     c[C_CMD] = CMD_KERNEL, c[C_DELTA] = delta, c[C_NARGS] = nargs, c[C_NRET] = nret;
-    c[C_CALL] = (int64_t)sf->call_seq, c[C_LINE] = site.line, c[C_BYNAME] = byname;
+    c[C_CALL] = (int64_t)sf->call_seq, c[C_LINE] = site.line;
     int rc = SF_OK;
     for (int w = 1; w < pc->size && !rc; w++) {
         rc = pc->ops->send(pc, w, SF_PC_CMD, cmd);
@@ -195,7 +238,7 @@ int sf__worker_loop(sf_ctx *sf) {
             return SF_EXIT_OK;
         }
         int nargs = (int)c[C_NARGS], nret = (int)c[C_NRET];
-        int64_t delta = c[C_DELTA], byname = c[C_BYNAME], line = c[C_LINE];
+        int64_t delta = c[C_DELTA], line = c[C_LINE];
         sf->call_seq = (uint64_t)c[C_CALL];
         sf_value_unref(&cmd);
         if ((rc = pc->ops->recv(pc, 0, SF_PC_ARG, &nm)) ||
@@ -211,10 +254,11 @@ int sf__worker_loop(sf_ctx *sf) {
             if (kind[i] != SF_ARGK_OBJ && (rc = pc->ops->bcast(pc, 0, &args[i])))
                 sf__fatal(sf, SF_EXIT_FAILURE, "worker: receiving argument %d of '%s': %s", i, what,
                           sf_strerror(rc));
-        sf_task_fn fn = kernel_resolve(delta, byname, sym);
+        char why[700] = "";
+        sf_task_fn fn = kernel_resolve(delta, sym, why, sizeof why);
         char *msg = NULL;
         if (!fn) {
-            if (asprintf(&msg, "cannot find collective kernel '%s' in this process", what) < 0)
+            if (asprintf(&msg, "cannot find collective kernel '%s' in this process: %s", what, why) < 0)
                 msg = NULL;
         } else {
             msg = sf__run_kernel(sf, fn, what, args, nargs, nret);

@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sfmpi/version.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -60,6 +62,9 @@ typedef enum sf_status {
     SF_STATUS_MAP(SF__STATUS_ENUM)
 #undef SF__STATUS_ENUM
 } sf_status;
+
+/* The library's version ("0.1.0"); SF_VERSION_STRING is the header's. */
+SF_API const char *sf_version(void);
 
 SF_API const char *sf_strerror(int status);  /* static string; unknown codes give "unknown status" */
 SF_API const char *sf_err_name(int status);  /* "SF_ETASK" etc. */
@@ -314,21 +319,38 @@ typedef struct sf_argv_item {
 } sf_argv_item;
 
 /* Inline arguments are evaluated by the executing party's own program. */
+#ifndef __cplusplus
 #define SF_OBJ(o) ((sf_argv_item){.kind = SF_ARGK_OBJ, .u.obj = (o)})
 #define SF_VAL(v) ((sf_argv_item){.kind = SF_ARGK_VAL, .u.val = (v)})
 #define SF_F64(x) ((sf_argv_item){.kind = SF_ARGK_F64, .u.f64 = (x)})
 #define SF_I64(x) ((sf_argv_item){.kind = SF_ARGK_I64, .u.i64 = (x)})
 #define SF_STR(s) ((sf_argv_item){.kind = SF_ARGK_STR, .u.str = (s)})
 #define SF_BYTES(p, n) ((sf_argv_item){.kind = SF_ARGK_BYTES, .u.bytes = {(p), (n)}})
-#define SF__ARGS(...) ((const sf_argv_item[]){{.kind = SF_ARGK_END_}, ##__VA_ARGS__})
-#define SF__NARGS(...) ((int)(sizeof(SF__ARGS(__VA_ARGS__)) / sizeof(sf_argv_item)) - 1)
+/* The call's items, closed by the END item the calling macro appends (so that a call
+ * with no inline arguments is still standard C: every variadic macro gets one). */
+#define SF__END ((sf_argv_item){.kind = SF_ARGK_END_})
+#define SF__ITEMS(...) ((const sf_argv_item[]){__VA_ARGS__})
+#define SF__NITEMS(...) ((int)(sizeof(SF__ITEMS(__VA_ARGS__)) / sizeof(sf_argv_item)) - 1)
+#else
+#define SF_OBJ(o) sf__item_obj(o)
+#define SF_VAL(v) sf__item_val(v)
+#define SF_F64(x) sf__item_f64(x)
+#define SF_I64(x) sf__item_i64(x)
+#define SF_STR(s) sf__item_str(s)
+#define SF_BYTES(p, n) sf__item_bytes((p), (n))
+#define SF__END sf__item_end()
+#endif
 
 typedef struct sf_site {
     const char *file;
     int line;
     const char *what; /* function or method name as written */
 } sf_site;
+#ifndef __cplusplus
 #define SF__SITE(what) ((sf_site){__FILE__, __LINE__, (what)})
+#else
+#define SF__SITE(what) (sf_site{__FILE__, __LINE__, (what)})
+#endif
 
 /* ---------------------------------------------------------------- remote calls */
 
@@ -340,11 +362,18 @@ typedef struct sf_site {
  * Non-blocking on parties that do not own the device; on the owner it receives the
  * arguments it lacks (may block) and runs fn.
  */
-#define SF_REMOTE(target, fn, ...) SF_REMOTE_N(target, fn, 1, NULL, ##__VA_ARGS__)
-#define SF_REMOTE_N(target, fn, n, outs, ...)                                          \
-    _Generic((target), sf_device: sf__remote_dev, sf_actor: sf__remote_actor)(        \
-        (target), (fn), SF__SITE(#fn), (n), (outs), SF__ARGS(__VA_ARGS__) + 1,         \
-        SF__NARGS(__VA_ARGS__))
+#define SF_REMOTE(...) SF__REMOTE_I(__VA_ARGS__, SF__END)
+#define SF_REMOTE_N(...) SF__REMOTE_NI(__VA_ARGS__, SF__END)
+#define SF__REMOTE_I(target, fn, ...) SF__REMOTE_NI(target, fn, 1, NULL, __VA_ARGS__)
+#ifndef __cplusplus
+#define SF__REMOTE_NI(target, fn, n, outs, ...)                                          \
+    _Generic((target), sf_device: sf__remote_dev, sf_actor: sf__remote_actor)(          \
+        (target), (fn), SF__SITE(#fn), (n), (outs), SF__ITEMS(__VA_ARGS__),              \
+        SF__NITEMS(__VA_ARGS__))
+#else
+#define SF__REMOTE_NI(target, fn, n, outs, ...) \
+    sf__remote_cpp((target), (fn), SF__SITE(#fn), (n), (outs), __VA_ARGS__)
+#endif
 
 SF_API sf_obj sf__remote_dev(sf_device dev, sf_task_fn fn, sf_site site, int nret, sf_obj *outs,
                              const sf_argv_item *args, int nargs);
@@ -367,15 +396,25 @@ typedef struct sf_actor_class {
 } sf_actor_class;
 
 /* Create an actor of `cls` on `dev`, running cls->init with args. */
-#define SF_ACTOR(dev, cls, ...) \
-    sf__actor_new((dev), (cls), SF__SITE((cls)->name), SF__ARGS(__VA_ARGS__) + 1, \
-                  SF__NARGS(__VA_ARGS__))
+#define SF_ACTOR(...) SF__ACTOR_I(__VA_ARGS__, SF__END)
+#ifndef __cplusplus
+#define SF__ACTOR_I(dev, cls, ...) \
+    sf__actor_new((dev), (cls), SF__SITE((cls)->name), SF__ITEMS(__VA_ARGS__), SF__NITEMS(__VA_ARGS__))
+#else
+#define SF__ACTOR_I(dev, cls, ...) sf__actor_cpp((dev), (cls), SF__SITE((cls)->name), __VA_ARGS__)
+#endif
 SF_API sf_actor sf__actor_new(sf_device dev, const sf_actor_class *cls, sf_site site,
                               const sf_argv_item *args, int nargs);
 /* Call a method by name (same as SF_REMOTE(actor, method, ...)). */
-#define sf_actor_call(actor, method, ...) \
-    sf__actor_call_name((actor), (method), SF__SITE(method), SF__ARGS(__VA_ARGS__) + 1, \
-                        SF__NARGS(__VA_ARGS__))
+#define sf_actor_call(...) SF__ACTOR_CALL_I(__VA_ARGS__, SF__END)
+#ifndef __cplusplus
+#define SF__ACTOR_CALL_I(actor, method, ...) \
+    sf__actor_call_name((actor), (method), SF__SITE(method), SF__ITEMS(__VA_ARGS__), \
+                        SF__NITEMS(__VA_ARGS__))
+#else
+#define SF__ACTOR_CALL_I(actor, method, ...) \
+    sf__actor_call_cpp((actor), (method), SF__SITE(method), __VA_ARGS__)
+#endif
 SF_API sf_obj sf__actor_call_name(sf_actor actor, const char *method, sf_site site,
                                   const sf_argv_item *args, int nargs);
 /* Destroy the actor on its owner (runs cls->fini). Later calls fail with SF_EKILLED. */
@@ -395,8 +434,12 @@ SF_API int sf__get(sf_ctx *sf, sf_obj obj, sf_value **out, sf_site site) SF_NODI
 
 /* Wait until the objects are computed, on every party, without revealing values.
  * Returns SF_OK, or SF_ETASK for the first failed one (sf_last_error has the chain). */
-#define sf_wait(sf, objs, n) sf__wait((sf), (objs), (n), SF__SITE("sf_wait"))
+#define sf_wait(...) sf__wait_at(SF__SITE("sf_wait"), __VA_ARGS__)
 SF_API int sf__wait(sf_ctx *sf, const sf_obj *objs, int n, sf_site site) SF_NODISCARD;
+static inline int sf__wait_at(sf_site site, sf_ctx *sf, const sf_obj *objs, int n) SF_NODISCARD;
+static inline int sf__wait_at(sf_site site, sf_ctx *sf, const sf_obj *objs, int n) {
+    return sf__wait(sf, objs, n, site);
+}
 
 /* Release an object on every party (every party makes the same call). */
 #define sf_release(obj) sf__release((obj), SF__SITE("sf_release"))
@@ -409,9 +452,11 @@ typedef struct sf_scope {
     uint64_t mark;
 } sf_scope;
 SF_API sf_scope sf_scope_begin(sf_ctx *sf);
-#define sf_scope_end(scope, keep, nkeep) \
-    sf__scope_end((scope), (keep), (nkeep), SF__SITE("sf_scope_end"))
+#define sf_scope_end(...) sf__scope_end_at(SF__SITE("sf_scope_end"), __VA_ARGS__)
 SF_API void sf__scope_end(sf_scope *scope, const sf_obj *keep, int nkeep, sf_site site);
+static inline void sf__scope_end_at(sf_site site, sf_scope *scope, const sf_obj *keep, int nkeep) {
+    sf__scope_end(scope, keep, nkeep, site);
+}
 
 /* Finish this party's program early: waits for outstanding sends, checks that every
  * party made the same calls. Called by sf_run when the program returns. */
@@ -447,9 +492,13 @@ typedef struct sf_spu_options {
                              seed runs are bit-identical only between runs with one PRG. */
 } sf_spu_options;
 
-#define sf_spu(sf, parties, n, opts) sf__spu((sf), (parties), (n), (opts), SF__SITE("sf_spu"))
+#define sf_spu(...) sf__spu_at(SF__SITE("sf_spu"), __VA_ARGS__)
 SF_API sf_device sf__spu(sf_ctx *sf, const char *const *parties, int n, const sf_spu_options *opts,
                          sf_site site);
+static inline sf_device sf__spu_at(sf_site site, sf_ctx *sf, const char *const *parties, int n,
+                                   const sf_spu_options *opts) {
+    return sf__spu(sf, parties, n, opts, site);
+}
 
 /* An SPU kernel has the task signature (one call shape: SF_REMOTE(spu, kernel, ...)); it
  * runs jointly on every member over its shares. Object arguments are secret-shared by
@@ -522,6 +571,48 @@ SF_API void sf_log(sf_ctx *sf, const char *fmt, ...) SF_PRINTF(2, 3);
 SF_API void sf_print(sf_ctx *sf, const char *fmt, ...) SF_PRINTF(2, 3);
 
 #ifdef __cplusplus
+} /* extern "C" */
+
+/* C++ (C++11 and later): the same macros, without C's compound literals and _Generic. */
+inline sf_argv_item sf__item_end() { sf_argv_item it = {}; it.kind = SF_ARGK_END_; return it; }
+inline sf_argv_item sf__item_obj(sf_obj o) { sf_argv_item it = {}; it.kind = SF_ARGK_OBJ; it.u.obj = o; return it; }
+inline sf_argv_item sf__item_val(sf_value *v) { sf_argv_item it = {}; it.kind = SF_ARGK_VAL; it.u.val = v; return it; }
+inline sf_argv_item sf__item_f64(double x) { sf_argv_item it = {}; it.kind = SF_ARGK_F64; it.u.f64 = x; return it; }
+inline sf_argv_item sf__item_i64(int64_t x) { sf_argv_item it = {}; it.kind = SF_ARGK_I64; it.u.i64 = x; return it; }
+inline sf_argv_item sf__item_str(const char *s) { sf_argv_item it = {}; it.kind = SF_ARGK_STR; it.u.str = s; return it; }
+inline sf_argv_item sf__item_bytes(const void *p, size_t n) {
+    sf_argv_item it = {};
+    it.kind = SF_ARGK_BYTES;
+    it.u.bytes.p = p;
+    it.u.bytes.n = n;
+    return it;
+}
+inline sf_obj sf__remote_to(sf_device d, sf_task_fn fn, sf_site site, int n, sf_obj *outs,
+                            const sf_argv_item *items, int nitems) {
+    return sf__remote_dev(d, fn, site, n, outs, items, nitems);
+}
+inline sf_obj sf__remote_to(sf_actor a, sf_task_fn fn, sf_site site, int n, sf_obj *outs,
+                            const sf_argv_item *items, int nitems) {
+    return sf__remote_actor(a, fn, site, n, outs, items, nitems);
+}
+/* items: the inline arguments, then the END item the macro appends */
+template <typename Target, typename... Items>
+inline sf_obj sf__remote_cpp(Target target, sf_task_fn fn, sf_site site, int n, sf_obj *outs,
+                             const Items &...items) {
+    const sf_argv_item all[] = {items...};
+    return sf__remote_to(target, fn, site, n, outs, all, (int)sizeof...(Items) - 1);
+}
+template <typename... Items>
+inline sf_actor sf__actor_cpp(sf_device dev, const sf_actor_class *cls, sf_site site,
+                              const Items &...items) {
+    const sf_argv_item all[] = {items...};
+    return sf__actor_new(dev, cls, site, all, (int)sizeof...(Items) - 1);
+}
+template <typename... Items>
+inline sf_obj sf__actor_call_cpp(sf_actor actor, const char *method, sf_site site,
+                                 const Items &...items) {
+    const sf_argv_item all[] = {items...};
+    return sf__actor_call_name(actor, method, site, all, (int)sizeof...(Items) - 1);
 }
 #endif
 #endif /* SFMPI_SF_H */

@@ -24,7 +24,7 @@ if(SF_FUZZ)
       add_executable(${t} ${fz}/${t}.c ${br}/noise.c ${br}/frame.c)
       target_link_libraries(${t} PRIVATE PkgConfig::SODIUM)
     endif()
-    target_include_directories(${t} PRIVATE ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR})
+    target_include_directories(${t} PRIVATE ${PROJECT_SOURCE_DIR}/include ${PROJECT_BINARY_DIR}/include ${PROJECT_SOURCE_DIR})
     target_compile_definitions(${t} PRIVATE _GNU_SOURCE)
     target_compile_options(${t} PRIVATE -g -O1 -fsanitize=fuzzer,address,undefined
                                         -fno-sanitize-recover=all)

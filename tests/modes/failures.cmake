@@ -5,7 +5,7 @@
 # editing that file does not break the tests (cmake re-runs when it changes).
 set(_sf_fail_src ${CMAKE_CURRENT_SOURCE_DIR}/modes/failures.c)
 add_executable(sf_test_failures ${_sf_fail_src})
-target_link_libraries(sf_test_failures PRIVATE sfmpi::sfmpi)
+target_link_libraries(sf_test_failures PRIVATE sfmpi::internal)
 sf_target_defaults(sf_test_failures)
 
 set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${_sf_fail_src})

@@ -47,7 +47,7 @@ endif()
 
 # collective kernels: every sf_comm operation, identical in debug and sim with 1 and 2 ranks
 add_executable(collectives ${CMAKE_CURRENT_SOURCE_DIR}/modes/collectives.c)
-target_link_libraries(collectives PRIVATE sfmpi::sfmpi)
+target_link_libraries(collectives PRIVATE sfmpi::internal)
 sf_target_defaults(collectives)
 set(cgold ${CMAKE_CURRENT_SOURCE_DIR}/expected/collectives.out)
 foreach(k 1 2)

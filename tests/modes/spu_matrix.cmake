@@ -7,7 +7,7 @@
 # (--sf-spu=plain) in debug and simulation mode. Each test asserts the exact number of
 # checks, so a matrix that silently checks nothing fails.
 add_executable(spu_matrix ${CMAKE_CURRENT_SOURCE_DIR}/modes/spu_matrix.c)
-target_link_libraries(spu_matrix PRIVATE sfmpi::sfmpi m)
+target_link_libraries(spu_matrix PRIVATE sfmpi::internal m)
 sf_target_defaults(spu_matrix)
 # 84 (configuration, owner, way, reveal target) cases x 139 checks (29 results: dtype and
 # shape, then 110 elements) + 4 configurations x 5 parties' traffic = 11696.

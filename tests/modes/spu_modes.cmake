@@ -2,7 +2,7 @@
 # protocol in one process) and simulation mode with fixed seeds, within the error bounds
 # of plaintext arithmetic; misuse reported clearly.
 add_executable(spu_modes ${CMAKE_CURRENT_SOURCE_DIR}/modes/spu_modes.c)
-target_link_libraries(spu_modes PRIVATE sfmpi::sfmpi m)
+target_link_libraries(spu_modes PRIVATE sfmpi::internal m)
 sf_target_defaults(spu_modes)
 set(sgold ${CMAKE_CURRENT_SOURCE_DIR}/expected/spu_modes.out)
 sf_add_test(NAME spu_modes_debug MODE debug COMMAND $<TARGET_FILE:spu_modes> --sf-quiet

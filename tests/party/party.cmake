@@ -8,7 +8,7 @@
 #   pcomm_mem_vs_mpi_np{1,2}: both backends in one job, same values on every rank.
 foreach(t test_pcomm_mpi test_pcomm_mem)
   add_executable(${t} ${CMAKE_CURRENT_SOURCE_DIR}/party/${t}.c)
-  target_link_libraries(${t} PRIVATE sfmpi::sfmpi MPI::MPI_C)
+  target_link_libraries(${t} PRIVATE sfmpi::internal MPI::MPI_C)
   target_include_directories(${t} PRIVATE ${PROJECT_SOURCE_DIR})
   target_compile_definitions(${t} PRIVATE _GNU_SOURCE)
   sf_target_defaults(${t})

@@ -3,7 +3,7 @@
 # The KK test vectors (cacophony's, copied into tests/testdata so that a clone anywhere
 # runs them) are read at run time; a missing vectors file fails the test.
 add_executable(test_noise ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_noise.c)
-target_link_libraries(test_noise PRIVATE sfmpi::sfmpi PkgConfig::SODIUM)
+target_link_libraries(test_noise PRIVATE sfmpi::internal PkgConfig::SODIUM)
 target_include_directories(test_noise PRIVATE ${PROJECT_SOURCE_DIR})
 sf_target_defaults(test_noise)
 sf_add_test(NAME unit_noise
@@ -14,7 +14,7 @@ sf_add_test(NAME unit_noise
 # loopback with real handshakes (ports chosen free at run time). scripts/test also builds
 # and runs it under ThreadSanitizer.
 add_executable(test_bridge ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_bridge.c)
-target_link_libraries(test_bridge PRIVATE sfmpi::sfmpi PkgConfig::SODIUM Threads::Threads)
+target_link_libraries(test_bridge PRIVATE sfmpi::internal PkgConfig::SODIUM Threads::Threads)
 target_include_directories(test_bridge PRIVATE ${PROJECT_SOURCE_DIR})
 sf_target_defaults(test_bridge)
 sf_add_test(NAME unit_bridge

@@ -13,7 +13,7 @@ if(NOT _sf_coro_ucontext)
 endif()
 
 add_executable(test_coro ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_coro.c ${_sf_coro_srcs})
-target_include_directories(test_coro PRIVATE ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR})
+target_include_directories(test_coro PRIVATE ${PROJECT_SOURCE_DIR}/include ${PROJECT_BINARY_DIR}/include ${PROJECT_SOURCE_DIR})
 sf_target_defaults(test_coro)
 target_compile_definitions(test_coro PRIVATE _GNU_SOURCE
   $<$<BOOL:${_sf_coro_ucontext}>:SF_CORO_UCONTEXT>)

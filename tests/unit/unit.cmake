@@ -2,7 +2,7 @@
 # value round trip across parties in every mode.
 foreach(t test_value test_options test_wire test_stream)
   add_executable(${t} ${CMAKE_CURRENT_SOURCE_DIR}/unit/${t}.c)
-  target_link_libraries(${t} PRIVATE sfmpi::sfmpi)
+  target_link_libraries(${t} PRIVATE sfmpi::internal)
   target_include_directories(${t} PRIVATE ${PROJECT_SOURCE_DIR})
   target_compile_definitions(${t} PRIVATE _GNU_SOURCE)
   sf_target_defaults(${t})
@@ -10,7 +10,7 @@ foreach(t test_value test_options test_wire test_stream)
 endforeach()
 
 add_executable(roundtrip ${CMAKE_CURRENT_SOURCE_DIR}/modes/roundtrip.c)
-target_link_libraries(roundtrip PRIVATE sfmpi::sfmpi)
+target_link_libraries(roundtrip PRIVATE sfmpi::internal)
 sf_target_defaults(roundtrip)
 set(rt_out ${CMAKE_CURRENT_SOURCE_DIR}/expected/roundtrip.out)
 sf_add_test(NAME roundtrip_debug MODE debug COMMAND $<TARGET_FILE:roundtrip> --sf-quiet

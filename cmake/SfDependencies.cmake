@@ -1,0 +1,48 @@
+# sfmpi's dependencies: MPI, HDF5 (parallel), libsodium, jansson, threads.
+# Also used by the installed sfmpiConfig.cmake (SF_CONSUMER set), so a program that links
+# the static library finds them the same way.
+include(CMakeFindDependencyMacro OPTIONAL)
+if(SF_CONSUMER)
+  macro(_sf_dep)
+    find_dependency(${ARGN})
+  endmacro()
+else()
+  macro(_sf_dep)
+    find_package(${ARGN} REQUIRED)
+  endmacro()
+endif()
+
+_sf_dep(MPI COMPONENTS C)
+_sf_dep(PkgConfig)
+pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
+pkg_check_modules(JANSSON REQUIRED IMPORTED_TARGET jansson)
+set(THREADS_PREFER_PTHREAD_FLAG ON)
+_sf_dep(Threads)
+
+# HDF5 must be parallel (MPI-IO): CMake's FindHDF5 first (a module-, Spack- or
+# source-built HDF5 with h5pcc on PATH or HDF5_ROOT set), then Debian's pkg-config name.
+if(NOT TARGET sfmpi_hdf5)
+  set(HDF5_PREFER_PARALLEL TRUE)
+  find_package(HDF5 QUIET COMPONENTS C)
+  add_library(sfmpi_hdf5 INTERFACE IMPORTED)
+  if(HDF5_FOUND AND HDF5_IS_PARALLEL)
+    set(SF_HDF5_HOW "FindHDF5 (${HDF5_VERSION}, parallel)")
+    target_include_directories(sfmpi_hdf5 INTERFACE ${HDF5_C_INCLUDE_DIRS} ${HDF5_INCLUDE_DIRS})
+    target_link_libraries(sfmpi_hdf5 INTERFACE ${HDF5_C_LIBRARIES})
+    target_compile_definitions(sfmpi_hdf5 INTERFACE ${HDF5_C_DEFINITIONS} ${HDF5_DEFINITIONS})
+  else()
+    if(HDF5_FOUND)
+      message(STATUS "sfmpi: the HDF5 CMake found (${HDF5_C_LIBRARIES}) is serial; trying pkg-config hdf5-openmpi")
+    endif()
+    pkg_check_modules(SF_HDF5_PC IMPORTED_TARGET hdf5-openmpi)
+    if(NOT SF_HDF5_PC_FOUND)
+      message(FATAL_ERROR "sfmpi needs a parallel HDF5: none found by FindHDF5 (set HDF5_ROOT or put "
+        "h5pcc on PATH) nor by pkg-config as hdf5-openmpi (Debian: apt-get install libhdf5-openmpi-dev)")
+    endif()
+    set(SF_HDF5_HOW "pkg-config hdf5-openmpi (${SF_HDF5_PC_VERSION})")
+    target_link_libraries(sfmpi_hdf5 INTERFACE PkgConfig::SF_HDF5_PC)
+  endif()
+  if(NOT SF_CONSUMER)
+    message(STATUS "sfmpi: HDF5 from ${SF_HDF5_HOW}")
+  endif()
+endif()
