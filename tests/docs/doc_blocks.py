@@ -207,7 +207,7 @@ def main(argv):
     try:
         for md in argv[3:]:
             rel = os.path.relpath(md, root)
-            stem = re.sub(r"[^A-Za-z0-9]", "_", os.path.splitext(rel)[0])
+            stem = re.sub(r"[^A-Za-z0-9]", "_", os.path.splitext(os.path.basename(rel))[0])
             n = 0
             for first, lines in blocks(md):
                 kind, runs = emit_block(md, rel, stem, first, lines, outdir, cmake)
