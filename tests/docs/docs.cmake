@@ -74,4 +74,4 @@ add_dependencies(doc_blocks docblock_fragments)
 add_test(NAME docs_build
   COMMAND ${CMAKE_COMMAND} --build ${PROJECT_BINARY_DIR} --target doc_blocks)
 set_tests_properties(docs_build PROPERTIES LABELS docs TIMEOUT 600
-  FIXTURES_SETUP sf_doc_blocks)
+  FIXTURES_SETUP sf_doc_blocks RESOURCE_LOCK sf_build_tree) # see docs_doxygen
