@@ -25,6 +25,8 @@ if(NOT TARGET sfmpi_hdf5)
   set(HDF5_PREFER_PARALLEL TRUE)
   find_package(HDF5 QUIET COMPONENTS C)
   add_library(sfmpi_hdf5 INTERFACE IMPORTED)
+  # parallel HDF5's headers include <mpi.h>
+  target_link_libraries(sfmpi_hdf5 INTERFACE MPI::MPI_C)
   if(HDF5_FOUND AND HDF5_IS_PARALLEL)
     set(SF_HDF5_HOW "FindHDF5 (${HDF5_VERSION}, parallel)")
     target_include_directories(sfmpi_hdf5 INTERFACE ${HDF5_C_INCLUDE_DIRS} ${HDF5_INCLUDE_DIRS})
