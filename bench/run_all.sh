@@ -23,7 +23,7 @@ B=$BUILD_DIR/bench
 OUT=${1:-$BUILD_DIR/bench-results.txt}
 MPIRUN=${MPIRUN:-mpirun}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-JSON=${JSON:-${OUT%.txt}.jsonl}
+JSON=${JSON:-${SF_BENCH_JSON:-${OUT%.txt}.jsonl}}
 # shellcheck source=bench/bench_json.sh
 . "$here/bench_json.sh"
 bench_json_setup "$0"
