@@ -4,7 +4,8 @@
 #
 #   bench/run_all.sh [OUTPUT_FILE]          default: $BUILD_DIR/bench-results.txt
 #
-# Environment:
+# Environment (the sizes below are this script's own: TINY_ITERS, MIB, REPS... of the
+# environment only reach more.sh and spu_rt.sh under MORE=1):
 #   JSON       the JSON-lines results file, appended to (default: OUTPUT_FILE with .jsonl
 #              for its .txt suffix); plot it with bench/plot
 #   MORE=1     also run bench/more.sh and bench/spu_rt.sh with the same build, appending
@@ -34,15 +35,15 @@ SF_BENCH_CONFIG="\"quick\": ${QUICK:-0}${SF_BENCH_CONFIG:+, $SF_BENCH_CONFIG}"
 export SF_BENCH_CONFIG
 
 if [ "${QUICK:-0}" = 1 ]; then
-    CALL_ARGS="--iters=100000 --reps=3"
-    RANKS_ARGS="--n=1000 --n=10000"
-    TRANSFER_ARGS="--reps=3 --time=0.02 --max-bytes=1048576"
-    TINY_ITERS=20000
+    call_args="--iters=100000 --reps=3"
+    ranks_args="--n=1000 --n=10000"
+    transfer_args="--reps=3 --time=0.02 --max-bytes=1048576"
+    tiny_iters=20000
 else
-    CALL_ARGS=""
-    RANKS_ARGS=""
-    TRANSFER_ARGS=""
-    TINY_ITERS=1000000
+    call_args=""
+    ranks_args=""
+    transfer_args=""
+    tiny_iters=1000000
 fi
 
 status=0
@@ -70,14 +71,14 @@ else
     log "# bench_switch: not built ($B/bench_switch missing)"
 fi
 # shellcheck disable=SC2086
-runc "$B/bench_call" $CALL_ARGS
+runc "$B/bench_call" $call_args
 # shellcheck disable=SC2086
-runc "$B/bench_ranks" $RANKS_ARGS
+runc "$B/bench_ranks" $ranks_args
 # shellcheck disable=SC2086
-runc "$MPIRUN" -np 2 "$B/bench_transfer" --sf-mode=sim $TRANSFER_ARGS
-runc "$B/bench_tiny" --iters=$TINY_ITERS --sf-mode=debug
-runc "$MPIRUN" -np 2 "$B/bench_tiny" --iters=$TINY_ITERS --sf-mode=sim --sf-parties=alice,bob
-runc "$MPIRUN" -np 3 --oversubscribe "$B/bench_tiny" --iters=$TINY_ITERS --sf-mode=sim
+runc "$MPIRUN" -np 2 "$B/bench_transfer" --sf-mode=sim $transfer_args
+runc "$B/bench_tiny" --iters=$tiny_iters --sf-mode=debug
+runc "$MPIRUN" -np 2 "$B/bench_tiny" --iters=$tiny_iters --sf-mode=sim --sf-parties=alice,bob
+runc "$MPIRUN" -np 3 --oversubscribe "$B/bench_tiny" --iters=$tiny_iters --sf-mode=sim
 if [ "${MORE:-0}" = 1 ]; then
     # their own SF_BENCH_CONFIG: the quick flag of this script is not theirs
     for s in more.sh spu_rt.sh; do
