@@ -162,11 +162,12 @@ out:
 
 static void usage(const char *me) {
     fprintf(stderr, "usage: %s --cluster=FILE --key=FILE [--to=bob] [--n=200] [--warmup=20] "
-                    "[--client=conn|raw] [--proto=2] [--job-id=ID] [--label=TEXT] [--wait=30]\n", me);
+                    "[--client=conn|raw] [--proto=2] [--job-id=ID] [--label=TEXT] [--wait=30] [--json FILE]\n", me);
     exit(2);
 }
 
 int main(int argc, char **argv) {
+    if (bench_json_args(&argc, argv) != 0) return 2;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strncmp(a, "--cluster=", 10)) g_cluster = a + 10;
@@ -261,6 +262,13 @@ int main(int argc, char **argv) {
            label, bench_median(t, got) * 1e6, t[(size_t)(0.9 * (got - 1))] * 1e6, t[0] * 1e6,
            t[got - 1] * 1e6, got, raw ? "raw" : "bridge (conn.c)", g_proto, g_to, failed,
            failed ? ", last: " : "", failed ? last_why : "");
+    bench_cfg cfg = {0};
+    bench_cfg_str(&cfg, "client", raw ? "raw" : "conn");
+    bench_cfg_num(&cfg, "protocol_version", g_proto);
+    bench_cfg_str(&cfg, "label", label);
+    bench_cfg_num(&cfg, "handshakes", got);
+    bench_cfg_num(&cfg, "failed", failed);
+    bench_json("accept.handshake", &cfg, bench_median(t, got) * 1e6, "us", NAN, NULL);
     free(t);
     sf__cluster_free(&cl);
     sodium_free(key);

@@ -39,6 +39,7 @@ static double slowest(MPI_Comm comm, double t0) {
 int main(int argc, char **argv) {
     MPI_Init(&argc, &argv);
     int reps = 9, warmup = 2;
+    if (bench_json_args(&argc, argv) != 0) MPI_Abort(MPI_COMM_WORLD, 2);
     for (int i = 1; i < argc; i++) {
         if (strncmp(argv[i], "--reps=", 7) == 0) reps = atoi(argv[i] + 7);
         else if (strncmp(argv[i], "--warmup=", 9) == 0) warmup = atoi(argv[i] + 9);
@@ -114,6 +115,14 @@ int main(int argc, char **argv) {
                    names[k], size, mraw * 1e6, (double)n * 8 / mraw / 1e9, msf * 1e6,
                    (double)n * 8 / msf / 1e9, mraw / msf, k == 0 ? " (goal >= 0.95x)" : "", mpair,
                    warmup, reps);
+        if (rank == 0) {
+            bench_cfg cfg = {0};
+            bench_cfg_str(&cfg, "mode", "sim");
+            bench_cfg_num(&cfg, "bytes", (double)n * 8);
+            bench_cfg_num(&cfg, "ranks", size);
+            bench_cfg_num(&cfg, "reps", reps);
+            bench_json("allreduce", &cfg, msf * 1e6, "us", mraw * 1e6, "MPI_Allreduce");
+        }
         fflush(stdout);
         free(raw_out);
         sf_value_unref(&in);

@@ -99,6 +99,12 @@ static void report(const char *what, const double *secs, int n, size_t bytes) {
     printf("bridge %s: %.0f MB/s median of %d reps (min %.0f, max %.0f), %zu bytes, median %.3f s\n",
            what, m, n, lo, hi, bytes, bench_median((double *)secs, n));
     fflush(stdout);
+    /* each method is its own process: the pairs with baselines are bench/more.sh's lines */
+    bench_cfg cfg = {0};
+    bench_cfg_str(&cfg, "method", what);
+    bench_cfg_num(&cfg, "bytes", (double)bytes);
+    bench_cfg_num(&cfg, "reps", n);
+    bench_json("bridge.throughput", &cfg, m, "MB/s", NAN, NULL);
 }
 
 /* ------------------------------------------------------------------ production mode */
@@ -372,6 +378,10 @@ static int run_pingpong(void) {
     for (int k = 1; k < 5; k++) lo = us[k] < lo ? us[k] : lo, hi = us[k] > hi ? us[k] : hi;
     printf("pingpong tcp 64 B, 2 processes, blocking: %.1f us per round trip (median of 5 x %ld; "
            "min %.1f, max %.1f)\n", bench_median(us, 5), blk, lo, hi);
+    bench_cfg cfg = {0};
+    bench_cfg_num(&cfg, "bytes", 64);
+    bench_cfg_num(&cfg, "round_trips", (double)(5 * blk));
+    bench_json("pingpong.tcp", &cfg, bench_median(us, 5), "us", NAN, NULL);
     return 0;
 }
 
@@ -528,6 +538,10 @@ static int run_tls_handshake(long n) {
     printf("handshake tls1.3 %s (X25519, ECDSA P-256 certificate): connect + SSL_connect median %.1f us "
            "(p90 %.1f us) over %ld connections\n", suite, bench_median(t, (int)n) * 1e6,
            c[(size_t)(0.9 * (double)(n - 1))] * 1e6, n);
+    bench_cfg cfg = {0};
+    bench_cfg_str(&cfg, "suite", suite);
+    bench_cfg_num(&cfg, "connections", (double)n);
+    bench_json("handshake.tls13", &cfg, bench_median(t, (int)n) * 1e6, "us", NAN, NULL);
     free(c), free(t);
     SSL_CTX_free(cc), SSL_CTX_free(g_hs_sctx);
     close(g_hs_lfd);
@@ -536,6 +550,7 @@ static int run_tls_handshake(long n) {
 #endif
 
 int main(int argc, char **argv) {
+    if (bench_json_args(&argc, argv) != 0) return 2;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strncmp(a, "--mib=", 6)) g_mib = atol(a + 6);
@@ -551,7 +566,7 @@ int main(int argc, char **argv) {
             if (sscanf(a + 8, "%d,%d", &g_p1, &g_p3) != 2) g_p1 = 0;
         } else if (strncmp(a, "--sf-", 5)) {
             fprintf(stderr, "usage: %s [--mib=N] [--reps=R] [--warmup=W] [--tcp | --chain=P1,P3 | "
-                            "--tls-pair=SUITE --cert=PEM --key=PEM | --tls-handshake=N --cert=PEM --key=PEM | --pingpong=N | --sf-mode=prod ...]\n", argv[0]);
+                            "--tls-pair=SUITE --cert=PEM --key=PEM | --tls-handshake=N --cert=PEM --key=PEM | --pingpong=N | --sf-mode=prod ...] [--json FILE]\n", argv[0]);
             return 2;
         }
     }

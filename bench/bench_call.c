@@ -40,6 +40,7 @@ static double (*volatile work_ptr)(double) = work;
 static int task_work(sf_task *t) { return sf_return(t, 0, sf_value_f64(work_ptr(sf_arg_f64(t, 0)))); }
 
 typedef struct bcase {
+    const char *key; /* the case in the JSON lines */
     const char *label;
     int nparties;
     int check_args; /* sf_config.check_args */
@@ -99,12 +100,13 @@ static int program(sf_ctx *sf, void *arg) {
 }
 
 int main(int argc, char **argv) {
+    if (bench_json_args(&argc, argv) != 0) return 2;
     for (int i = 1; i < argc; i++) {
         if (!strncmp(argv[i], "--iters=", 8)) g_iters = atol(argv[i] + 8);
         else if (!strncmp(argv[i], "--reps=", 7)) g_reps = atoi(argv[i] + 7);
         else if (!strncmp(argv[i], "--case=", 7)) g_only = atoi(argv[i] + 7);
         else {
-            fprintf(stderr, "usage: %s [--iters=N] [--reps=R] [--case=K]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--iters=N] [--reps=R] [--case=K] [--json FILE]\n", argv[0]);
             return 2;
         }
     }
@@ -117,10 +119,10 @@ int main(int argc, char **argv) {
     unsetenv("SF_CHECK_ARGS");
 
     static bcase cases[] = {
-        {.label = "1 party, release each call, default options (arg check on)", .nparties = 1},
-        {.label = "1 party, scope per 1000 calls, default options", .nparties = 1, .use_scope = 1},
-        {.label = "1 party, release each call, arg check off", .nparties = 1, .check_args = -1},
-        {.label = "3 parties (lockstep, rank switch every call), release each call",
+        {.key = "release", .label = "1 party, release each call, default options (arg check on)", .nparties = 1},
+        {.key = "scope1000", .label = "1 party, scope per 1000 calls, default options", .nparties = 1, .use_scope = 1},
+        {.key = "check-off", .label = "1 party, release each call, arg check off", .nparties = 1, .check_args = -1},
+        {.key = "3-parties", .label = "3 parties (lockstep, rank switch every call), release each call",
          .nparties = 3},
     };
     static const char *const names[] = {"alice", "bob", "carol"};
@@ -152,6 +154,15 @@ int main(int argc, char **argv) {
         printf("call debug %s: direct %.1f ns, sf %.1f ns, overhead %.1f ns%s [median of %d]%s\n",
                c->label, d, s, o, goal, g_reps, c->ok ? "" : " RESULT MISMATCH");
         fflush(stdout);
+        bench_cfg cfg = {0};
+        bench_cfg_str(&cfg, "mode", "debug");
+        bench_cfg_str(&cfg, "case", c->key);
+        bench_cfg_num(&cfg, "parties", c->nparties);
+        bench_cfg_num(&cfg, "iters", (double)g_iters);
+        bench_cfg_num(&cfg, "reps", g_reps);
+        bench_cfg_num(&cfg, "ok", c->ok);
+        bench_json("call", &cfg, s, "ns", d, "direct C call");
+        bench_json("call.overhead", &cfg, o, "ns", NAN, NULL);
     }
     return 0;
 }

@@ -203,10 +203,21 @@ static int program(sf_ctx *sf, void *arg) {
              mode, ranks, ranks > 1 ? "s" : "", g_cold ? (cold_ok ? "cold" : "warm (drop_caches FAILED)") : "warm",
              (double)bytes / ms / 1e6, (double)bytes / mp / 1e6, g_reps, bytes, bench_median(ratio, g_reps),
              "");
+    if (sf_party_index(sf) == 0) {
+        bench_cfg cfg = {0};
+        bench_cfg_str(&cfg, "mode", mode);
+        bench_cfg_num(&cfg, "ranks_per_party", ranks);
+        bench_cfg_str(&cfg, "cache", g_cold ? (cold_ok ? "cold" : "warm (drop_caches failed)") : "warm");
+        bench_cfg_num(&cfg, "bytes", (double)bytes);
+        bench_cfg_num(&cfg, "reps", g_reps);
+        bench_json("h5read", &cfg, (double)bytes / ms / 1e6, "MB/s", (double)bytes / mp / 1e6,
+                   "plain H5Dread");
+    }
     return 0;
 }
 
 int main(int argc, char **argv) {
+    if (bench_json_args(&argc, argv) != 0) return 2;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strncmp(a, "--file=", 7)) g_file = a + 7;
@@ -217,7 +228,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--write")) g_write = 1;
         else if (strncmp(a, "--sf-", 5)) {
             fprintf(stderr, "usage: %s [--write] [--file=F] [--mib=N] [--reps=R] [--warmup=W] [--cold] "
-                            "[--sf-...]\n", argv[0]);
+                            "[--json FILE] [--sf-...]\n", argv[0]);
             return 2;
         }
     }

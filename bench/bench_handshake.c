@@ -122,6 +122,12 @@ static void run_memory(void) {
     }
     printf("handshake in-memory: one X25519 (crypto_scalarmult) median %.1f us; a KK handshake makes "
            "10 (2 static public keys, 2 ephemeral keys, 6 DH)\n", bench_median(dh, g_n) * 1e6);
+    bench_cfg cfg = {0};
+    bench_cfg_str(&cfg, "protocol", sf__noise_protocol_name(g_cipher));
+    bench_cfg_str(&cfg, "where", "memory");
+    bench_cfg_num(&cfg, "handshakes", g_n);
+    bench_json("handshake.noise", &cfg, bench_median(t[S_TOTAL], g_n) * 1e6, "us",
+               bench_median(dh, g_n) * 1e6, "one X25519");
     free(dh);
     for (int k = 0; k < NS; k++) free(t[k]);
 }
@@ -225,6 +231,12 @@ static void run_tcp(void) {
            "plain connect + same bytes %.1f us (p90 %.1f us); crypto adds %.1f us\n",
            sf__noise_protocol_name(g_cipher), mh * 1e6, pct(hs, g_n, 0.9) * 1e6, g_n, mp * 1e6,
            pct(plain, g_n, 0.9) * 1e6, (mh - mp) * 1e6);
+    bench_cfg cfg = {0};
+    bench_cfg_str(&cfg, "protocol", sf__noise_protocol_name(g_cipher));
+    bench_cfg_str(&cfg, "where", "tcp");
+    bench_cfg_num(&cfg, "handshakes", g_n);
+    bench_json("handshake.noise", &cfg, mh * 1e6, "us", mp * 1e6,
+               "plain connect + same bytes");
     /* stop the server */
     struct sockaddr_in q = {.sin_family = AF_INET, .sin_port = htons((uint16_t)g_port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -248,6 +260,9 @@ static void run_aead(void) {
     memset(back, 0, n);
     uint8_t ad[4] = {0, 0x10, 0, 0x28};
     sf_noise_cipher cs[2] = {SF_NOISE_CHACHAPOLY, SF_NOISE_AESGCM};
+    double aead_mbs[2][2];
+    bench_cfg aead_cfg[2][2];
+    int aead_ok[2] = {0, 0};
     for (int c = 0; c < 2; c++) {
         if (!sf__noise_cipher_available(cs[c])) {
             printf("aead %s: not available on this CPU\n", sf__noise_protocol_name(cs[c]));
@@ -276,6 +291,15 @@ static void run_aead(void) {
         }
         printf("aead %s: encrypt %.0f MB/s, decrypt %.0f MB/s (1 MiB frames, median of %d x 256 MiB)\n",
                sf__noise_protocol_name(cs[c]), bench_median(enc, reps), bench_median(dec, reps), reps);
+        for (int d = 0; d < 2; d++) {
+            bench_cfg cfg = {0};
+            bench_cfg_str(&cfg, "protocol", sf__noise_protocol_name(cs[c]));
+            bench_cfg_str(&cfg, "direction", d ? "decrypt" : "encrypt");
+            bench_cfg_num(&cfg, "frame_bytes", (double)n);
+            aead_mbs[c][d] = bench_median(d ? dec : enc, reps);
+            aead_cfg[c][d] = cfg;
+            aead_ok[c] = 1;
+        }
     }
     double mc[8];
     for (int r = -1; r < reps; r++) {
@@ -287,18 +311,24 @@ static void run_aead(void) {
         if (r >= 0) mc[r] = (double)n * iters / (bench_now_s() - t0) / 1e6;
     }
     printf("aead memcpy: %.0f MB/s (1 MiB, warm)\n", bench_median(mc, reps));
+    /* memcpy of the same frames is every AEAD line's baseline */
+    for (int c = 0; c < 2; c++)
+        for (int d = 0; d < 2 && aead_ok[c]; d++)
+            bench_json("aead", &aead_cfg[c][d], aead_mbs[c][d], "MB/s", bench_median(mc, reps),
+                       "memcpy");
     free(pt), free(ct), free(back);
 }
 
 int main(int argc, char **argv) {
     int aead = 1;
+    if (bench_json_args(&argc, argv) != 0) return 2;
     for (int i = 1; i < argc; i++) {
         if (!strncmp(argv[i], "--n=", 4)) g_n = atoi(argv[i] + 4);
         else if (!strcmp(argv[i], "--cipher=aesgcm")) g_cipher = SF_NOISE_AESGCM;
         else if (!strcmp(argv[i], "--cipher=chachapoly")) g_cipher = SF_NOISE_CHACHAPOLY;
         else if (!strcmp(argv[i], "--no-aead")) aead = 0;
         else {
-            fprintf(stderr, "usage: %s [--n=1000] [--cipher=chachapoly|aesgcm] [--no-aead]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--n=1000] [--cipher=chachapoly|aesgcm] [--no-aead] [--json FILE]\n", argv[0]);
             return 2;
         }
     }

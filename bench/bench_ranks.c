@@ -107,6 +107,14 @@ static int run_one(long n, size_t stack) {
            n, stack / 1024, wall, rss0, rss1, hwm, per, g_ok, g_started, g_peak_alive, inuse_kib,
            free_kib, goal);
     fflush(stdout);
+    bench_cfg jc = {0};
+    bench_cfg_str(&jc, "mode", "debug");
+    bench_cfg_num(&jc, "ranks", (double)n);
+    bench_cfg_num(&jc, "stack_kib", (double)(stack / 1024));
+    bench_cfg_num(&jc, "ok", g_ok == n);
+    bench_json("ranks.wall", &jc, wall, "s", NAN, NULL);
+    bench_json("ranks.kib_per_rank", &jc, per, "KiB", NAN, NULL);
+    bench_json("ranks.vmhwm", &jc, (double)hwm, "KiB", (double)rss0, "VmRSS before sf_run");
     return 0;
 }
 
@@ -114,11 +122,12 @@ int main(int argc, char **argv) {
     long ns[16];
     int nn = 0;
     size_t stack = 64 * 1024;
+    if (bench_json_args(&argc, argv) != 0) return 2;
     for (int i = 1; i < argc; i++) {
         if (!strncmp(argv[i], "--n=", 4) && nn < 16) ns[nn++] = atol(argv[i] + 4);
         else if (!strncmp(argv[i], "--stack-kib=", 12)) stack = (size_t)atol(argv[i] + 12) * 1024;
         else {
-            fprintf(stderr, "usage: %s [--n=N ...] [--stack-kib=K]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--n=N ...] [--stack-kib=K] [--json FILE]\n", argv[0]);
             return 2;
         }
     }

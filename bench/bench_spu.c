@@ -183,10 +183,27 @@ static void run_job(sf_spu_protocol proto, int op)
                med / CALLS * 1e3, role, bb, (unsigned long long)j.rounds, cp);
     }
     fflush(stdout);
+    bench_cfg cfg = {0};
+    bench_cfg_str(&cfg, "protocol", proto == SF_SPU_ABY3 ? "aby3" : "semi2k");
+    bench_cfg_str(&cfg, "prg", PRG == SF_SPU_PRG_AES128 ? "aes" : "chacha20");
+    bench_cfg_str(&cfg, "net", "in-memory threads");
+    if (op == 2) {
+        bench_cfg_num(&cfg, "mm", MMD);
+        bench_cfg_num(&cfg, "runs", RUNS);
+        bench_json("spu_harness.matmul_fxp", &cfg, med, "s", NAN, NULL);
+    } else {
+        bench_cfg_num(&cfg, "n", (double)n);
+        bench_cfg_num(&cfg, "calls", CALLS);
+        bench_cfg_num(&cfg, "runs", RUNS);
+        bench_json(op ? "spu_harness.less" : "spu_harness.mul_fxp", &cfg,
+                   (double)n * CALLS / med * 1e-6, "M/s", NAN, NULL);
+    }
 }
 
 int main(int argc, char **argv)
 {
+    if (bench_json_args(&argc, argv) != 0)
+        return 2;
     for (int i = 1; i < argc; i++) {
         if (!strncmp(argv[i], "--runs=", 7)) RUNS = atoi(argv[i] + 7);
         else if (!strncmp(argv[i], "--calls=", 8)) CALLS = atoi(argv[i] + 8);
@@ -198,7 +215,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--prg=chacha20")) PRG = SF_SPU_PRG_CHACHA20;
         else {
             fprintf(stderr, "usage: %s [--runs=R] [--calls=C] [--n=N] [--mm=D] "
-                            "[--only=fxp|less|mm] [--aby3=0|1] [--prg=chacha20|aes]\n", argv[0]);
+                            "[--only=fxp|less|mm] [--aby3=0|1] [--prg=chacha20|aes] [--json FILE]\n", argv[0]);
             return 2;
         }
     }

@@ -413,6 +413,24 @@ static int run_op(sf_ctx *sf, bench *B, int op) {
              o->tag ? o->tag : "", B->spuname, op_names[op], what, med, first, rate, bytes, per,
              bad ? "BAD" : "OK");
     sf_print(sf, "spu_rt   check %s %s: %s\n", B->spuname, op_names[op], msg);
+    if (sf_party_index(sf) == 0) {
+        bench_cfg cfg = {0};
+        bench_cfg_str(&cfg, "mode", B->mode);
+        if (o->tag) bench_cfg_str(&cfg, "tag", o->tag);
+        bench_cfg_str(&cfg, "protocol", B->aby3 ? "aby3" : "semi2k");
+        bench_cfg_num(&cfg, "plain", o->plain);
+        if (op == OP_MM) bench_cfg_num(&cfg, "mm", (double)o->mm);
+        else bench_cfg_num(&cfg, "n", (double)n);
+        bench_cfg_num(&cfg, "calls", K);
+        bench_cfg_num(&cfg, "reps", o->reps);
+        bench_cfg_num(&cfg, "ok", !bad);
+        if (op == OP_MM)
+            bench_json("spu_rt.matmul_fxp", &cfg, med, "s", plain, "plaintext on alice");
+        else
+            bench_json(op == OP_MUL ? "spu_rt.mul_fxp" : "spu_rt.less", &cfg,
+                       (double)n / med * 1e-6, "M/s", (double)n / plain * 1e-6,
+                       "plaintext on alice");
+    }
     return SF_OK;
 }
 
@@ -471,7 +489,7 @@ static int program(sf_ctx *sf, void *arg) {
         else if (!strncmp(a, "--tag=", 6)) o.tag = a + 6;
         else {
             sf_print(sf, "bench_spu_rt: unknown argument '%s'\nusage: bench_spu_rt [--n=N] [--mm=D] "
-                     "[--reps=R] [--aby3=0|1] [--split-mul=K] [--only=mul,less,mm] [--tag=TEXT] "
+                     "[--reps=R] [--aby3=0|1] [--split-mul=K] [--only=mul,less,mm] [--tag=TEXT] [--json FILE] "
                      "--sf-mode=debug|sim [--sf-spu=plain]\n", a);
             return SF_EUSAGE;
         }
@@ -531,6 +549,7 @@ int main(int argc, char **argv) {
     static const char *const parties[] = {"alice", "bob", "carol"};
     opts o = {.n = 1 << 20, .mm = 1000, .reps = 5, .split_mul = 1};
     /* the plaintext simulation is a runtime option; only the label needs to know of it */
+    if (bench_json_args(&argc, argv) != 0) return 2;
     const char *env = getenv("SF_SPU");
     o.plain = env && !strcmp(env, "plain");
     for (int i = 1; i < argc; i++) {

@@ -3,7 +3,8 @@
  *  (a) pingpong: two contexts switching to each other;
  *  (b) ring: 10,000 contexts alive, each switching to the next, round robin.
  * Each case: REPS repetitions (alternating sfmpi / swapcontext), median ns per switch.
- * A measurement, not a test: always exits 0.
+ * Usage: bench_switch [--json FILE]   (JSON lines: bench/README.md, "Result format")
+ * A measurement, not a test: exits 0 unless its options are wrong.
  */
 #include "runtime/coro.h"
 #include "sfmpi/sf.h"
@@ -15,6 +16,8 @@
 #include <sys/mman.h>
 #include <time.h>
 #include <ucontext.h>
+
+#include "bench_util.h"
 
 #define REPS 9
 #define SF_SWITCHES 4000000L
@@ -199,11 +202,22 @@ static int run_case(const char *label, size_t n, double *sf_med, double *uc_med)
     printf("switch %s: sfmpi %.1f ns, swapcontext %.1f ns, ratio %.1fx (median of %d)\n",
            label, *sf_med, *uc_med, *uc_med / *sf_med, REPS);
     fflush(stdout);
+    bench_cfg cfg = {0};
+    bench_cfg_str(&cfg, "case", label);
+    bench_cfg_num(&cfg, "coroutines", (double)n);
+    bench_cfg_num(&cfg, "reps", REPS);
+    bench_json("switch", &cfg, *sf_med, "ns", *uc_med, "swapcontext");
     return 0;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (bench_json_args(&argc, argv) != 0)
+        return 2;
+    if (argc > 1) {
+        fprintf(stderr, "usage: %s [--json FILE]\n", argv[0]);
+        return 2;
+    }
     double pp_sf = 0, pp_uc = 0, ring_sf = 0, ring_uc = 0;
     int ok_pp = run_case("pingpong", 2, &pp_sf, &pp_uc) == 0;
     int ok_ring = run_case("ring10000", 10000, &ring_sf, &ring_uc) == 0;

@@ -143,6 +143,13 @@ static int program(sf_ctx *sf, void *arg) {
     sf_print(sf, "tiny %s %d parties: %.2f us/iteration over %ld iterations (first %ld: %.2f us, "
                  "rest: %.2f us); RayFed: 7800 us/iteration; %ld wrong results\n",
              mode, np, us, n, mid, us_first, us_rest, bad);
+    int writer = sf_party_index(sf) == 0;
+    bench_cfg cfg = {0};
+    bench_cfg_str(&cfg, "mode", mode);
+    bench_cfg_num(&cfg, "parties", np);
+    bench_cfg_num(&cfg, "iters", (double)n);
+    bench_cfg_num(&cfg, "wrong", (double)bad);
+    if (writer) bench_json("tiny", &cfg, us, "us/iteration", NAN, NULL);
     int debug = sf_get_distribution_mode(sf) == SF_MODE_DEBUG; /* one process for all */
     for (int p = 0; p < (debug ? 1 : np); p++) {
         long growth = hwm2[p] - hwm1[p];
@@ -150,16 +157,22 @@ static int program(sf_ctx *sf, void *arg) {
                      "iterations %ld KiB (growth %ld KiB: %s); VmRSS %ld -> %ld KiB\n",
                  mode, np, debug ? "the process" : "party ", debug ? "" : sf_party_name_of(sf, p), mid, hwm1[p], n, hwm2[p], growth,
                  growth <= 1024 ? "bounded" : "GROWS", rss1[p], rss2[p]);
+        bench_cfg pc = cfg;
+        bench_cfg_str(&pc, "party", debug ? "process" : sf_party_name_of(sf, p));
+        char bname[64];
+        snprintf(bname, sizeof bname, "VmHWM after %ld iterations", mid);
+        if (writer) bench_json("tiny.vmhwm", &pc, (double)hwm2[p], "KiB", (double)hwm1[p], bname);
     }
     free(hwm1), free(rss1), free(hwm2), free(rss2);
     return bad ? SF_ETASK : 0;
 }
 
 int main(int argc, char **argv) {
+    if (bench_json_args(&argc, argv) != 0) return 2;
     for (int i = 1; i < argc; i++) {
         if (!strncmp(argv[i], "--iters=", 8)) g_iters = atol(argv[i] + 8);
         else if (strncmp(argv[i], "--sf-", 5)) {
-            fprintf(stderr, "usage: %s [--iters=N] [--sf-mode=debug|sim] [--sf-parties=...]\n",
+            fprintf(stderr, "usage: %s [--iters=N] [--json FILE] [--sf-mode=debug|sim] [--sf-parties=...]\n",
                     argv[0]);
             return 2;
         }

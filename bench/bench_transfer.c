@@ -192,7 +192,7 @@ static int program(sf_ctx *sf, void *varg) {
  * per-repetition pairs (measured seconds apart, so slow drifts of this noisy machine
  * cancel). */
 static void report(const char *what, long n, const char *sname, const double *base,
-                   const double *sfv, int reps, long iters, int ok) {
+                   const char *base_name, const double *sfv, int reps, long iters, int ok) {
     double ratios[MAX_REPS], adds[MAX_REPS];
     for (int i = 0; i < reps; i++) {
         ratios[i] = base[i] / sfv[i];
@@ -210,10 +210,24 @@ static void report(const char *what, long n, const char *sname, const double *ba
            "added %.2f us%s [median of %d, %ld round trips each]%s\n",
            sname, what, raw * 1e6, (double)n / raw / 1e6, sf * 1e6, (double)n / sf / 1e6, ratio,
            added, goal, reps, iters, ok ? "" : " DATA MISMATCH");
+    bench_cfg cfg = {0};
+    bench_cfg_str(&cfg, "mode", "sim");
+    bench_cfg_str(&cfg, "method", what);
+    bench_cfg_num(&cfg, "bytes", (double)n);
+    bench_cfg_num(&cfg, "parties", 2);
+    bench_cfg_num(&cfg, "reps", reps);
+    bench_cfg_num(&cfg, "round_trips", (double)iters);
+    bench_cfg_num(&cfg, "ok", ok);
+    char bname[64];
+    snprintf(bname, sizeof bname, "raw MPI (%s)", base_name);
+    bench_json("transfer.latency", &cfg, sf * 1e6, "us", raw * 1e6, bname);
+    bench_json("transfer.bandwidth", &cfg, (double)n / sf / 1e6, "MB/s", (double)n / raw / 1e6,
+               bname);
 }
 
 int main(int argc, char **argv) {
     /* own options; --sf-* options go to sf_run */
+    if (bench_json_args(&argc, argv) != 0) return 2;
     for (int i = 1; i < argc; i++) {
         if (!strncmp(argv[i], "--reps=", 7)) g_reps = atoi(argv[i] + 7);
         else if (!strncmp(argv[i], "--time=", 7)) g_time = atof(argv[i] + 7);
@@ -221,7 +235,7 @@ int main(int argc, char **argv) {
         else if (!strncmp(argv[i], "--min-bytes=", 12)) g_min_bytes = atol(argv[i] + 12);
         else if (strncmp(argv[i], "--sf-", 5)) {
             fprintf(stderr, "usage: mpirun -np 2 %s --sf-mode=sim [--reps=R] [--time=S] "
-                            "[--min-bytes=N] [--max-bytes=N]\n", argv[0]);
+                            "[--min-bytes=N] [--max-bytes=N] [--json FILE]\n", argv[0]);
             return 2;
         }
     }
@@ -249,8 +263,9 @@ int main(int argc, char **argv) {
                size_names[k], rs * 1e6, (double)sizes[k] / rs / 1e6, ri * 1e6,
                (double)sizes[k] / ri / 1e6, rs < ri ? "MPI_Send" : "MPI_Isend+Wait", g_reps);
         const double *base = rs < ri ? x->raw : x->rawi;
-        report("sf_to", sizes[k], size_names[k], base, x->to, g_reps, x->iters, x->ok);
-        report("call-arg", sizes[k], size_names[k], base, x->arg, g_reps, x->iters, x->ok);
+        const char *bn = rs < ri ? "MPI_Send" : "MPI_Isend+Wait";
+        report("sf_to", sizes[k], size_names[k], base, bn, x->to, g_reps, x->iters, x->ok);
+        report("call-arg", sizes[k], size_names[k], base, bn, x->arg, g_reps, x->iters, x->ok);
     }
     fflush(stdout);
     return 0;

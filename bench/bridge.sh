@@ -15,6 +15,8 @@
 #   --ranks K         ranks per party (through mpirun -np K; default 1, started directly)
 #   --parties a,b,c   party names (default alice,bob,carol,dave,...)
 #   --timeout S       kill everything after S seconds (default 900)
+#   --json FILE       the benchmark's JSON-lines results file (exported as SF_BENCH_JSON:
+#                     party 0 writes the figures; bench/README.md, "Result format")
 # Environment: BUILD_DIR (default build-bench2) for sfmpi-keygen, or SFMPI_KEYGEN.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -27,7 +29,10 @@ while [ $# -gt 0 ]; do
     --ranks) ranks=$2; shift 2;;
     --parties) parties=$2; shift 2;;
     --timeout) timeout=$2; shift 2;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0;;
+    --json) [ -n "${2:-}" ] || { echo "bridge.sh: --json needs a file name" >&2; exit 2; }
+            case $2 in /*) SF_BENCH_JSON=$2;; *) SF_BENCH_JSON=$PWD/$2;; esac
+            export SF_BENCH_JSON; shift 2;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0;;
     --*) echo "bridge.sh: unknown option $1" >&2; exit 2;;
     *) break;;
   esac
@@ -49,6 +54,7 @@ if [ -n "$parties" ]; then IFS=, read -r -a names <<<"$parties"; else
 
 dir=$(mktemp -d /tmp/sfmpi-bench-bridge.XXXXXX)
 pids=()
+# shellcheck disable=SC2317  # run by the EXIT trap
 cleanup() {
   for p in "${pids[@]+"${pids[@]}"}"; do kill -TERM "$p" 2>/dev/null; done
   rm -rf "$dir"

@@ -57,10 +57,18 @@
 # in OUTPUT_FILE.data (round tree key value); SUMMARY_ONLY=FILE.data prints their summary
 # again (with the same CIPHERS and TINY_PARTIES) without measuring anything.
 # Needs socat and openssl (apt-get install socat openssl) for the TLS baselines, python3.
+# JSON: the JSON-lines results file (bench/README.md, "Result format"), appended to; default
+# OUTPUT_FILE with .jsonl for its .txt suffix. It gets the final summary only: per
+# measurement the new build's median (value) against the parent's (baseline), named
+# compare_parent.GROUP, and the handshake under load against the quiet one
+# (accept.under_load). The binaries themselves write nothing here: the parent's cannot.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
+# shellcheck source=bench/tls13.sh
 . "$here/tls13.sh"
+# shellcheck source=bench/bench_json.sh
+. "$here/bench_json.sh"
 QUICK=${QUICK:-0}
 if [ "$QUICK" = 1 ]; then
   ROUNDS=${ROUNDS:-2} MIB=${MIB:-64} REPS=${REPS:-3} HS_N=${HS_N:-100} ACCEPT_N=${ACCEPT_N:-100}
@@ -85,10 +93,11 @@ die() { echo "compare_parent.sh: $*" >&2; exit 2; }
 on() { [[ " $ONLY " == *" $1 "* ]]; }
 
 # ------------------------------------------------------------------ the summary (python)
-summary() { # "final" or a round number; [data file]; [group: only its measurements]
-  python3 - "${2:-$res}" "$1" "$CIPHERS" "$TINY_PARTIES" "${3:-}" <<'EOF'
+summary() { # "final" or a round number; [data file]; [group: only its measurements]; [TSV out]
+  python3 - "${2:-$res}" "$1" "$CIPHERS" "$TINY_PARTIES" "${3:-}" "${4:-}" <<'EOF'
 import math, statistics, sys
 path, final, ciphers, tinyp, group = sys.argv[1], sys.argv[2], sys.argv[3].split(), sys.argv[4].split(), sys.argv[5]
+tsv = open(sys.argv[6], "w") if sys.argv[6] else None
 R = {}
 for line in open(path):
     r, tree, key, v = line.split()
@@ -202,6 +211,8 @@ for key, name, unit, higher, bases in M:
     print(f"\n{name} ({unit}, {'higher' if higher else 'lower'} is better)")
     print(f"  parent: {' '.join(f(x) for x in pv)}  median {f(med(pv))} (min {f(min(pv))}, max {f(max(pv))})")
     print(f"  new:    {' '.join(f(x) for x in nv)}  median {f(med(nv))} (min {f(min(nv))}, max {f(max(nv))})")
+    if tsv:  # key, name, unit, new median, parent median, rounds: the JSON lines
+        tsv.write(f"{key}\t{name}\t{unit}\t{med(nv)!r}\t{med(pv)!r}\t{len(rs)}\n")
     out = []
     v = judge(s, higher, "figure", out)
     verdicts.append((name, "figure", v))
@@ -231,6 +242,14 @@ EOF
 
 # SUMMARY_ONLY=FILE.data: print the final summary of an earlier run's data and stop
 if [ -n "${SUMMARY_ONLY:-}" ]; then summary final "$SUMMARY_ONLY"; exit; fi
+
+# the JSON lines go to $jsonfile; SF_BENCH_JSON is not exported, so the binaries write none
+out=${1:-$NEW_BUILD/compare-parent-results.txt}
+JSON=${JSON:-${SF_BENCH_JSON:-${out%.txt}.jsonl}}
+bench_json_setup "$0"
+jsonfile=$SF_BENCH_JSON
+unset SF_BENCH_JSON
+cp_json() { local SF_BENCH_JSON=$jsonfile; bench_json "$@"; }
 
 
 # ------------------------------------------------------------------ the two trees
@@ -283,7 +302,6 @@ proto_of() {
 }
 pproto=$(proto_of "$PARENT_SRC") nproto=$(proto_of "$root")
 
-out=${1:-$NEW_BUILD/compare-parent-results.txt}
 tmp=$(mktemp -d /tmp/sfmpi-compare.XXXXXX)
 res=$out.data # one line per figure: round tree key value
 : >"$res"
@@ -421,7 +439,7 @@ turn() {
     echo "$line"; rec "$r" "$tree" hs.accept "$(echo "$line" | num 'handshake median [0-9.]* us')";;
   tiny) # the tiny-task loop, with the round-trip floor measured just before
     for np in $TINY_PARTIES; do
-      extra=(); [ "$np" = 2 ] && extra=(--sf-parties=alice,bob)
+      extra=(); [ "$np" = 2 ] && extra=("--sf-parties=alice,bob")
       line=$("$B/bench/bench_bridge" --pingpong="$PP_N" | grep pingpong)
       echo "$line"; rec "$r" "$tree" "pp.$np" "$(echo "$line" | num 'blocking: [0-9.]* us')"
       line=$(cd "$S" && BUILD_DIR=$B bench/bridge.sh --timeout 600 "$np" "$B/bench/bench_tiny" --iters="$TINY_ITERS" "${extra[@]}" |
@@ -447,7 +465,12 @@ if on compare; then
       summary "$r" "$res" "$g"
     done
   done
-  summary final
+  summary final "$res" "" "$tmp/final.tsv"
+  while IFS=$'\t' read -r key name unit nv pv rounds; do
+    cp_json "compare_parent.${key%%.*}" \
+      "$(bench_json_cfg measure="$key" what="$name" rounds="$rounds" parent="$pshort")" \
+      "$nv" "$unit" "$pv" "parent $pshort (median of the same rounds)"
+  done <"$tmp/final.tsv"
 fi
 
 # ------------------------------------------------------------------ part 2
@@ -482,7 +505,7 @@ if on load; then
   kill -0 "$bob_pid" 2>/dev/null && echo "bob still waiting at the end (as it must)" || echo "WARNING: bob exited: $(tail -3 "$d/bob.err")"
   stop_bg "$bob_pid"
   echo "bob's log: $(wc -l <"$d/bob.err") lines; last: $(tail -1 "$d/bob.err")"
-  python3 - "$tmp/load" <<'EOF'
+  python3 - "$tmp/load" "$tmp/load.tsv" <<'EOF'
 import statistics, sys
 q, l = {}, {}
 for line in open(sys.argv[1]):
@@ -501,10 +524,17 @@ print(f"  quiet  median per block (us): {' '.join(f'{q[r][0]:.0f}' for r in rs)}
 print(f"  loaded median per block (us): {' '.join(f'{l[r][0]:.0f}' for r in rs)}; median {statistics.median([l[r][0] for r in rs]):.0f}; p90 per block {' '.join(f'{l[r][1]:.0f}' for r in rs)}")
 print(f"  loaded/quiet per pair (medians): {' '.join(f'{x:.2f}' for x in rat)}; median {m:.2f} (min {min(rat):.2f}, max {max(rat):.2f})")
 print(f"  loaded/quiet per pair (p90):     {' '.join(f'{x:.2f}' for x in rat90)}; median {statistics.median(rat90):.2f}")
+with open(sys.argv[2], "w") as t:  # loaded and quiet medians, pairs: the JSON line
+    t.write(f"{statistics.median([l[r][0] for r in rs])!r} {statistics.median([q[r][0] for r in rs])!r} {len(rs)}\n")
 print(f"VERDICT handshake under load: {m:.2f}x the quiet figure (goal <= 2x): {'met' if m <= 2 else 'NOT met'}")
 EOF
+  if [ -s "$tmp/load.tsv" ]; then
+    read -r lm qm npairs <"$tmp/load.tsv"
+    cp_json accept.under_load "$(bench_json_cfg client=conn handshakes="$ACCEPT_N" pairs="$npairs" \
+      idle_conns="$LOAD_CONNS" garbage_conns="$LOAD_CONNS")" "$lm" us "$qm" "the same handshakes, quiet"
+  fi
 fi
 
 echo
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "output: $out"
+echo "output: $out, JSON lines: $jsonfile"

@@ -14,13 +14,28 @@
 # 100000), H5FILE (default /tmp/sfmpi-bench-h5read.h5), COLD=0 (skip the HDF5 reads
 # after dropping the page cache; they run when drop_caches is permitted), MPIRUN. Needs socat and openssl for the TLS baselines
 # (apt-get install socat openssl); without them those lines say "skipped".
+# JSON: the JSON-lines results file (bench/README.md, "Result format"), appended to; default
+# OUTPUT_FILE with .jsonl for its .txt suffix. The benchmarks write their own figures there;
+# this script adds the pairs it forms across processes (bridge vs raw TCP and TLS 1.3,
+# handshake vs TLS 1.3, production tiny tasks vs a TCP round trip).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
+# shellcheck source=bench/tls13.sh
 . "$here/tls13.sh"
+# shellcheck source=bench/bench_json.sh
+. "$here/bench_json.sh"
 B=${BUILD_DIR:-$root/build-bench2}
 [ -d "$B" ] || B=$root/$B
 out=${1:-$B/bench-more-results.txt}
+JSON=${JSON:-${SF_BENCH_JSON:-${out%.txt}.jsonl}}
+bench_json_setup "$0"
+# the configuration members every line of this run gets, and a section's own on top
+cfg0=${SF_BENCH_CONFIG:-}
+cfg() {
+  if [ -n "$cfg0" ] && [ -n "$*" ]; then export SF_BENCH_CONFIG="$cfg0, $*"
+  else export SF_BENCH_CONFIG="$cfg0$*"; fi
+}
 QUICK=${QUICK:-0}
 if [ "$QUICK" = 1 ]; then
   MIB=${MIB:-64} REPS=${REPS:-3} WARMUP=${WARMUP:-1} TINY_RUNS=${TINY_RUNS:-1} TINY_ITERS=${TINY_ITERS:-10000}
@@ -68,6 +83,7 @@ echo "commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')$(g
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -sr)"
 echo "sizes: MIB=$MIB REPS=$REPS WARMUP=$WARMUP TINY_RUNS=$TINY_RUNS TINY_ITERS=$TINY_ITERS"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "JSON lines: ${SF_BENCH_JSON:-none} (commit $SF_BENCH_COMMIT)"
 
 # a self-signed ECDSA P-256 certificate for the TLS baselines
 have_cert=0
@@ -84,11 +100,13 @@ if on bridge; then
   have_tls=$have_cert
   command -v socat >/dev/null || have_tls=0
   [ $have_tls = 1 ] || echo "TLS baselines skipped: socat or openssl missing"
+  cfg '"cipher": "none"'
   "$B/bench/bench_bridge" --tcp --mib="$MIB" --reps="$REPS" --warmup="$WARMUP"
   tcp=$(grep -o 'bridge raw-tcp: [0-9]* MB/s' "$out" | tail -1 | awk '{print $3}')
   for cipher in chachapoly aesgcm; do
     suite=$(tls13_suite "$cipher")
     echo "--- cipher $cipher (TLS 1.3 suite $suite)"
+    cfg "$(tls13_json "$cipher")"
     bench/bridge.sh --cipher "$cipher" 2 "$B/bench/bench_bridge" --mib="$MIB" --reps="$REPS" --warmup="$WARMUP" |
       sed "s/^bridge sfmpi/bridge sfmpi $cipher/"
     sf=$(grep -o "bridge sfmpi $cipher: [0-9]* MB/s" "$out" | tail -1 | awk '{print $4}')
@@ -116,6 +134,11 @@ if on bridge; then
         --mib="$MIB" --reps="$REPS" --warmup="$WARMUP" | sed "s/^bridge tls/bridge tls $cipher/"
       pair_mbs=$(grep -o "bridge tls $cipher-openssl-pair: [0-9]* MB/s" "$out" | tail -1 | awk '{print $4}')
     fi
+    bc=$(bench_json_cfg bytes=$((MIB << 20)) reps="$REPS")
+    bc="${bc%\}}, $(tls13_json "$cipher")}"
+    bench_json bridge "$bc" "${sf:-?}" MB/s "${tcp:-}" "raw TCP"
+    [ -n "$socat_mbs" ] && bench_json bridge.vs_tls "$bc" "${sf:-?}" MB/s "$socat_mbs" "TLS 1.3 through socat"
+    [ -n "$pair_mbs" ] && bench_json bridge.vs_tls_pair "$bc" "${sf:-?}" MB/s "$pair_mbs" "OpenSSL TLS 1.3 pair"
     echo "SUMMARY bridge $cipher: sfmpi ${sf:-?} MB/s; raw TCP ${tcp:-?} MB/s (ratio $(ratio "${sf:-0}" "${tcp:-0}")); socat TLS ${socat_mbs:-skipped} MB/s (sfmpi/TLS $(ratio "${sf:-0}" "${socat_mbs:-0}"), goal >= 1.0); OpenSSL pair ${pair_mbs:-skipped} MB/s (sfmpi/pair $(ratio "${sf:-0}" "${pair_mbs:-0}"))"
   done
 fi
@@ -123,6 +146,7 @@ fi
 # ------------------------------------------------------------------ 2. handshake
 if on handshake; then
   section "handshake: Noise KK X25519 + ChaChaPoly (the bridge's functions)"
+  cfg
   "$B/bench/bench_handshake" --n="$HS_N"
   "$B/bench/bench_handshake" --n="$HS_N" --cipher=aesgcm --no-aead | grep -v 'step'
   if [ $have_cert = 1 ]; then
@@ -130,6 +154,8 @@ if on handshake; then
   fi
   kk=$(grep -o 'tcp Noise_KK_25519_ChaChaPoly_SHA256: connect + handshake median [0-9.]* us' "$out" | tail -1 | awk '{print $(NF-1)}')
   tls=$(grep -o 'connect + SSL_connect median [0-9.]* us' "$out" | tail -1 | awk '{print $(NF-1)}')
+  bench_json handshake.vs_tls "$(bench_json_cfg protocol=Noise_KK_25519_ChaChaPoly_SHA256 where=tcp handshakes="$HS_N")" \
+    "${kk:-?}" us "${tls:-}" "TLS 1.3 handshake (OpenSSL)"
   echo "SUMMARY handshake: Noise KK over TCP ${kk:-?} us (goal <= 500); TLS 1.3 over TCP ${tls:-skipped} us (sfmpi/TLS time ratio $(ratio "${kk:-0}" "${tls:-0}"))"
   if command -v openssl >/dev/null; then
     echo "openssl speed for scale: $(openssl speed -seconds 1 ecdhx25519 2>/dev/null | grep X25519 | awk '{print $(NF)" X25519 ops/s"}'), $(openssl speed -seconds 1 -bytes 16384 -evp chacha20-poly1305 2>/dev/null | tail -1 | awk '{printf "chacha20-poly1305 %.0f MB/s", $2*1.024/1000}'), $(openssl speed -seconds 1 -bytes 16384 -evp aes-256-gcm 2>/dev/null | tail -1 | awk '{printf "aes-256-gcm %.0f MB/s", $2*1.024/1000}')"
@@ -139,8 +165,9 @@ fi
 # ------------------------------------------------------------------ 3. tiny tasks
 if on tiny; then
   section "tiny tasks: production mode, $TINY_ITERS iterations, $TINY_RUNS runs per configuration"
+  cfg
   for np in 2 3; do
-    extra=(); [ "$np" = 2 ] && extra=(--sf-parties=alice,bob)
+    extra=(); [ "$np" = 2 ] && extra=("--sf-parties=alice,bob")
     : >"$tmp/tiny$np"
     : >"$tmp/pp$np"
     for ((r = 1; r <= TINY_RUNS; r++)); do
@@ -157,6 +184,8 @@ if on tiny; then
     hwm=$(grep 'VmHWM' "$tmp/tiny$np" | sed -E 's/.*party ([a-z]+) VmHWM after [0-9]+ iterations ([0-9]+) KiB, after [0-9]+ iterations ([0-9]+) KiB.*/\1 \2 \3/' |
           awk '{k=$1; if (!(k in lo1) || $2<lo1[k]) lo1[k]=$2; if ($2>hi1[k]) hi1[k]=$2; if (!(k in lo2) || $3<lo2[k]) lo2[k]=$3; if ($3>hi2[k]) hi2[k]=$3; order[k]=NR}
                END {for (k in order) printf "%s %s-%s -> %s-%s KiB; ", k, lo1[k], hi1[k], lo2[k], hi2[k]}')
+    bench_json tiny.prod_vs_tcp "$(bench_json_cfg mode=prod parties="$np" iters="$TINY_ITERS" runs="$TINY_RUNS")" \
+      "${us:-?}" us/iteration "${pp:-}" "blocking TCP round trip (64 B)"
     echo "SUMMARY tiny prod $np parties: median $us us/iteration over $TINY_RUNS runs (goal <= 50; RayFed 7800; TCP round-trip floor $pp us, ratio $(ratio "$us" "$pp"); sim mode same run $sim us); VmHWM after $((TINY_ITERS / 10)) -> $TINY_ITERS iterations (range over runs): $hwm"
   done
 fi
@@ -164,6 +193,7 @@ fi
 # ------------------------------------------------------------------ 4. HDF5 read
 if on h5; then
   section "HDF5 read: ${MIB} MiB float64 through sf_h5_read vs plain H5Dread (same process)"
+  cfg
   "$B/bench/bench_h5read" --write --file="$H5FILE" --mib="$MIB" || exit 1
   if sync && echo 3 >/proc/sys/vm/drop_caches 2>/dev/null; then dropok=1; else dropok=0; fi
   echo "drop_caches: $([ $dropok = 1 ] && echo works || echo 'not permitted: warm-cache reads only')"
@@ -182,6 +212,7 @@ fi
 # ------------------------------------------------------------------ 5. allreduce
 if on allreduce; then
   section "allreduce (bench/bench_allreduce, run as is)"
+  cfg
   if [ -x "$B/bench/bench_allreduce" ]; then
     for np in 2 3; do
       echo "--- mpirun -np $np"

@@ -22,13 +22,22 @@
 # Environment: BUILD_DIR (default build-bench-spu), N (elements, default 1048576), MM
 # (matmul size, default 1000), REPS (timed repetitions, default 5), ABY3 (1: also aby3
 # over all three parties, default 1), SIM_SPLIT (mul_fxp calls per batch in simulation
-# mode, default 1), TIMEOUT (seconds per run, default 600), MPIRUN.
+# mode, default 1), TIMEOUT (seconds per run, default 600), MPIRUN, JSON (the JSON-lines
+# results file, appended to; default OUTPUT_FILE with .jsonl for its .txt suffix: every
+# figure once, from alice, with the configuration's name as config "config").
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 B=${BUILD_DIR:-$root/build-bench-spu}
 [ -d "$B" ] || B=$root/$B
 out=${1:-$B/spu-rt-results.txt}
+# shellcheck source=bench/bench_json.sh
+. "$here/bench_json.sh"
+JSON=${JSON:-${SF_BENCH_JSON:-${out%.txt}.jsonl}}
+bench_json_setup "$0"
+cfg0=${SF_BENCH_CONFIG:-}
+# cfg NAME: the configuration's name in every JSON line of what runs next
+cfg() { export SF_BENCH_CONFIG="${cfg0:+$cfg0, }\"config\": \"$1\""; }
 QUICK=${QUICK:-0}
 if [ "$QUICK" = 1 ]; then
   N=${N:-65536} MM=${MM:-200} REPS=${REPS:-3}
@@ -58,6 +67,7 @@ section() { echo; echo "=== $*"; }
 run() {
   local name=$1; shift
   section "$name: $*"
+  cfg "$name"
   local t0=$SECONDS
   "$@" 2>&1 | sed "s/^spu_rt mode=/spu_rt config=$name mode=/"
   local rc=${PIPESTATUS[0]}
@@ -70,6 +80,7 @@ echo "commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')$(g
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -sr), $("$MPIRUN" --version 2>/dev/null | head -1)"
 echo "sizes: N=$N MM=$MM REPS=$REPS ABY3=$ABY3 SIM_SPLIT=$SIM_SPLIT"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "JSON lines: ${SF_BENCH_JSON:-none} (commit $SF_BENCH_COMMIT)"
 
 # (a) simulation mode: three MPI ranks of one job on this machine
 run sim-shm "${MPI[@]}" "$BIN" --sf-mode=sim "$PARTIES" "${ARGS[@]}" --split-mul="$SIM_SPLIT" --tag=shm
@@ -80,8 +91,9 @@ run sim-tcp "${MPI[@]}" --mca btl self,tcp "$BIN" --sf-mode=sim "$PARTIES" "${AR
 run debug timeout "$TIMEOUT" "$BIN" --sf-mode=debug "${ARGS[@]}"
 
 # (c) debug mode, plaintext functional simulation, if this build has it
-timeout 60 "$BIN" --sf-mode=debug --sf-spu=plain --sf-quiet --n=16 --mm=4 --reps=1 --aby3=0 >"$tmp/probe.out" 2>&1
-if [ $? = 0 ]; then
+# (the probe writes no JSON lines)
+if SF_BENCH_JSON="" timeout 60 "$BIN" --sf-mode=debug --sf-spu=plain --sf-quiet --n=16 --mm=4 \
+     --reps=1 --aby3=0 >"$tmp/probe.out" 2>&1; then
   # aby3 is the same plaintext computation under --sf-spu=plain: semi2k only
   run debug-plain timeout "$TIMEOUT" "$BIN" --sf-mode=debug --sf-spu=plain "${ARGS[@]}" --aby3=0
 else
@@ -91,11 +103,13 @@ fi
 
 # (d) the protocol core alone (the reference): members and dealer as threads, in-memory net
 section "harness: $B/bench/bench_spu --runs=$REPS --n=$N --mm=$MM --aby3=$ABY3"
+cfg harness
 timeout "$TIMEOUT" "$B/bench/bench_spu" --runs="$REPS" --n="$N" --mm="$MM" --aby3="$ABY3"
 # builds whose protocol core has AES-128-CTR streams (the runtime's choice when every CPU
 # has AES instructions: see its "SPU ... streams" info line above) measure those as well
-if "$B/bench/bench_spu" --prg=aes --runs=1 --n=16 --mm=4 --aby3=0 >/dev/null 2>&1; then
+if SF_BENCH_JSON="" "$B/bench/bench_spu" --prg=aes --runs=1 --n=16 --mm=4 --aby3=0 >/dev/null 2>&1; then
   section "harness-aes: $B/bench/bench_spu --prg=aes --runs=$REPS --n=$N --mm=$MM --aby3=$ABY3"
+  cfg harness-aes
   timeout "$TIMEOUT" "$B/bench/bench_spu" --prg=aes --runs="$REPS" --n="$N" --mm="$MM" --aby3="$ABY3" |
     sed 's/^\(semi2k\|aby3\)/aes \1/'
 fi

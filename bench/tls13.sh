@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the benchmark scripts (bench/more.sh, bench/compare_parent.sh): the TLS 1.3
 # baselines' pieces.
 #   tls13_suite CIPHER        the TLS 1.3 suite matching a bridge cipher (chachapoly, aesgcm)
@@ -24,4 +25,11 @@ MinProtocol = TLSv1.3
 MaxProtocol = TLSv1.3
 Ciphersuites = $2
 CNF
+}
+
+# tls13_json CIPHER: the JSON members (without braces) that name a bridge cipher and its
+# TLS 1.3 suite in the "config" of a result line (bench/README.md, "Result format"), for
+# SF_BENCH_CONFIG or bench_json_cfg's output
+tls13_json() {
+  printf '"cipher": "%s", "tls13_suite": "%s"' "$1" "$(tls13_suite "$1")"
 }
