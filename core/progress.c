@@ -41,6 +41,8 @@ void sf__progress_configure(int setting, int plain_only) {
 
 int sf__progress_enabled(void) { return g_out != OUT_OFF; }
 
+double sf__progress_interval(void) { return g_every; }
+
 void sf__progress_begin(sf_progress *p, const char *tag, const char *what, uint64_t total,
                         const char *unit) {
     memset(p, 0, sizeof *p);

@@ -47,6 +47,8 @@ typedef struct sf_progress {
 void sf__progress_configure(int setting, int plain_only);
 /* 1 when progress lines may be printed at all (not off). */
 int sf__progress_enabled(void);
+/* Seconds between two lines of one operation (for a caller that polls). */
+double sf__progress_interval(void);
 
 static inline double sf__progress_now(void) {
     struct timespec ts;

@@ -933,7 +933,11 @@ static int br_recv(sf_transport *t, int src, const sf_wait_notice *w, sf_msg_hdr
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         double wait = w ? next_notice - t : 1.0;
-        if (watch && wait > 0.25) wait = 0.25;
+        if (watch) { /* look at the arriving message at least once per progress interval */
+            double every = sf__progress_interval();
+            every = every < 0.01 ? 0.01 : every > 0.25 ? 0.25 : every;
+            if (wait > every) wait = every;
+        }
         long ns = (long)(wait * 1e9);
         ts.tv_sec += ns / 1000000000L;
         ts.tv_nsec += ns % 1000000000L;

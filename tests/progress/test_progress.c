@@ -5,6 +5,7 @@
  * stderr is redirected to a file or a pty around each case and read back.
  */
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -36,10 +37,13 @@ static const char *restore(int fd, int is_pty) {
     size_t n = 0;
     if (!is_pty) lseek(fd, 0, SEEK_SET);
     for (;;) {
+        /* a pty's master gives what was written in pieces and never EOF: read until
+         * nothing more comes for 200 ms */
+        struct pollfd pf = {.fd = fd, .events = POLLIN};
+        if (is_pty && poll(&pf, 1, 200) <= 0) break;
         ssize_t r = read(fd, out + n, sizeof out - 1 - n);
         if (r <= 0) break;
         n += (size_t)r;
-        if (is_pty) break; /* one read takes what is there (the master never gives EOF) */
     }
     out[n] = 0;
     return out;
