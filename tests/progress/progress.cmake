@@ -11,9 +11,12 @@ sf_add_test(NAME unit_progress COMMAND $<TARGET_FILE:test_progress> LABELS "unit
 add_executable(progress_prog ${CMAKE_CURRENT_SOURCE_DIR}/progress/progress_prog.c)
 target_link_libraries(progress_prog PRIVATE sfmpi::sfmpi)
 sf_target_defaults(progress_prog)
-foreach(case startup h5_debug h5_sim spu transfer pty)
+foreach(case_mode startup:prod h5_debug:debug h5_sim:sim spu:debug transfer:prod pty:sim)
+  string(REPLACE ":" ";" cm ${case_mode})
+  list(GET cm 0 case)
+  list(GET cm 1 mode)
   sf_add_test(NAME progress_${case}
               COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/progress/test_progress.sh ${case}
                       $<TARGET_FILE:progress_prog> $<TARGET_FILE:sfmpi-keygen> ${MPIEXEC_EXECUTABLE}
-              LABELS "progress" TIMEOUT 120)
+              LABELS "progress;${mode}" TIMEOUT 120)
 endforeach()

@@ -25,7 +25,7 @@
 set -u
 case_=$1 prog=$2 keygen=$3 mpiexec=$4
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=../prod/lib.sh
+# shellcheck source=tests/prod/lib.sh
 . "$here/../prod/lib.sh"
 prod_dir "progress-$case_"
 fail=0
@@ -54,7 +54,10 @@ prod_run() {
   pids+=("$b")
   wait "$a"; local ra=$?
   wait "$b"; local rb=$?
-  [ "$ra" = 0 ] && [ "$rb" = 0 ] || { bad "$name: exit alice $ra, bob $rb"; cat "$dir/$name".*.err; }
+  if [ "$ra" != 0 ] || [ "$rb" != 0 ]; then
+    bad "$name: exit alice $ra, bob $rb"
+    cat "$dir/$name".*.err
+  fi
 }
 
 case $case_ in
