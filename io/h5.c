@@ -28,6 +28,8 @@
 #endif
 #include "io/h5.h"
 
+#include "core/progress.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <hdf5.h>
@@ -476,6 +478,62 @@ static int check_against(ectx *e, const sf_h5_info *want, const sf_h5_info *got)
                 sf_dtype_name(got->dtype), a, sf_dtype_name(want->dtype), b);
 }
 
+/* Bytes per block: SF_H5_BLOCK_BYTES, or the hidden test knob of that name (the
+ * environment) that makes small datasets take several blocks. */
+static size_t block_bytes(void) {
+    const char *s = getenv("SF_H5_BLOCK_BYTES");
+    long long v = s ? atoll(s) : 0;
+    return v > 0 ? (size_t)v : SF_H5_BLOCK_BYTES;
+}
+
+/* rows [row0, row0 + nrows) in blocks of about SF_H5_BLOCK_BYTES, updating `pr` after
+ * each; under MPI every rank makes as many collective reads as the rank with the most
+ * blocks (empty selections once its own rows are read), and the ranks agree on each
+ * read's outcome before the next. */
+static int read_blocks(ectx *e, const h5ds *d, int64_t row0, int64_t nrows, size_t rowelems,
+                       void *dst, const MPI_Comm *comm, hid_t dxpl, sf_progress *pr) {
+    size_t rowbytes = rowelems * sf_dtype_size(d->info.dtype);
+    int64_t rpb = rowbytes ? (int64_t)(block_bytes() / rowbytes) : nrows;
+    if (rpb < 1) rpb = 1;
+    long long nblk = nrows > 0 ? (nrows + rpb - 1) / rpb : 0, mine = nblk;
+    if (comm) MPI_Allreduce(&mine, &nblk, 1, MPI_LONG_LONG, MPI_MAX, *comm);
+    if (comm && nblk == 0) nblk = 1; /* the collective read happens even without rows */
+    hid_t mt = native_type(d->info.dtype);
+    int st = 0;
+    for (long long i = 0; i < nblk && !st; i++) {
+        int64_t r0 = i * rpb, n = nrows - r0 < rpb ? nrows - r0 : rpb;
+        if (n < 0) n = 0;
+        hid_t fs = H5Scopy(d->space), ms = H5I_INVALID_HID;
+        unsigned char dummy[16];
+        void *buf = dummy;
+        if (fs < 0) {
+            st = fail(e, SF_EIO, 1, "cannot copy the dataspace");
+        } else if (n == 0) {
+            ms = H5Screate(H5S_SCALAR);
+            if (ms < 0 || H5Sselect_none(ms) < 0 || H5Sselect_none(fs) < 0)
+                st = fail(e, SF_EIO, 1, "cannot build an empty selection");
+        } else {
+            hsize_t start[H5S_MAX_RANK] = {0}, count[H5S_MAX_RANK];
+            start[0] = (hsize_t)(row0 + r0);
+            count[0] = (hsize_t)n;
+            for (int k = 1; k < d->info.ndim; k++) count[k] = (hsize_t)d->info.shape[k];
+            buf = (char *)dst + (size_t)r0 * rowbytes;
+            if (H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0)
+                st = fail(e, SF_EIO, 1, "cannot select rows");
+            else if ((ms = H5Screate_simple(d->info.ndim, count, NULL)) < 0)
+                st = fail(e, SF_EIO, 1, "cannot create the memory dataspace");
+        }
+        if (!st && H5Dread(d->dset, mt, ms, fs, dxpl, buf) < 0)
+            st = fail(e, SF_EIO, 1, "cannot read rows [%lld, %lld + %lld)", (long long)(row0 + r0),
+                      (long long)(row0 + r0), (long long)n);
+        if (ms >= 0) H5Sclose(ms);
+        if (fs >= 0) H5Sclose(fs);
+        if (comm) st = agree(comm, st, e);
+        if (pr) sf__progress_update(pr, (uint64_t)((double)pr->total * (double)(i + 1) / (double)nblk));
+    }
+    return st;
+}
+
 int sf__h5_read_rows(const char *path, const char *dataset, const sf_h5_read_opts *opts,
                      const sf_h5_info *info, int64_t row0, int64_t nrows, void *dst,
                      const void *mpi_comm, char *err, size_t errlen) {
@@ -564,7 +622,16 @@ int sf__h5_read_rows(const char *path, const char *dataset, const sf_h5_read_opt
      * sees that from the same metadata. */
     int dset_empty = 0;
     for (int i = 0; i < d.info.ndim; i++) dset_empty |= d.info.shape[i] == 0;
-    if (nelems > 0 || (comm && !dset_empty)) {
+    /* in blocks when some rank shows progress (the ranks must make the same reads) */
+    int blocks = opts->progress != NULL;
+    if (comm) {
+        int any = blocks;
+        MPI_Allreduce(&blocks, &any, 1, MPI_INT, MPI_MAX, *comm);
+        blocks = any;
+    }
+    if (blocks && d.info.ndim > 0 && !dset_empty) {
+        st = read_blocks(&e, &d, row0, nrows, rowelems, dst, comm, dxpl, opts->progress);
+    } else if (nelems > 0 || (comm && !dset_empty)) {
         unsigned char dummy[16];
         if (H5Dread(d.dset, native_type(d.info.dtype), mspace, fspace, dxpl,
                     nelems ? dst : (void *)dummy) < 0)
@@ -627,8 +694,42 @@ static uint32_t random32(void) {
     return (uint32_t)ts.tv_nsec ^ ((uint32_t)ts.tv_sec << 16) ^ (++ctr * 0x9E3779B9u);
 }
 
+/* The value's rows in blocks of about SF_H5_BLOCK_BYTES, updating `pr` after each. */
+static int write_blocks(ectx *e, hid_t ds, hid_t mt, hid_t sp, const sf_value *v, const char *tmp,
+                        sf_progress *pr) {
+    int nd = sf_value_ndim(v);
+    const int64_t *shape = sf_value_shape(v);
+    size_t rowbytes = sf_value_nbytes(v) / (size_t)shape[0];
+    int64_t rows = shape[0], rpb = (int64_t)(block_bytes() / rowbytes);
+    if (rpb < 1) rpb = 1;
+    for (int64_t r0 = 0; r0 < rows; r0 += rpb) {
+        int64_t n = rows - r0 < rpb ? rows - r0 : rpb;
+        hsize_t start[SF_MAX_DIMS] = {0}, count[SF_MAX_DIMS];
+        start[0] = (hsize_t)r0;
+        count[0] = (hsize_t)n;
+        for (int k = 1; k < nd; k++) count[k] = (hsize_t)shape[k];
+        hid_t fs = H5Scopy(sp), ms = H5Screate_simple(nd, count, NULL);
+        int bad = fs < 0 || ms < 0 ||
+                  H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
+                  H5Dwrite(ds, mt, ms, fs, H5P_DEFAULT,
+                           (const char *)sf_value_cdata(v) + (size_t)r0 * rowbytes) < 0;
+        if (ms >= 0) H5Sclose(ms);
+        if (fs >= 0) H5Sclose(fs);
+        if (bad) return fail(e, SF_EIO, 1, "cannot write rows [%lld, %lld) to %s", (long long)r0,
+                             (long long)(r0 + n), tmp);
+        sf__progress_update(pr, (uint64_t)(r0 + n) * rowbytes);
+    }
+    return 0;
+}
+
 int sf__h5_write_atomic(const char *path, const char *dataset, const sf_value *v,
                         const sf_h5_attr *attrs, int nattrs, char *err, size_t errlen) {
+    return sf__h5_write_atomic_progress(path, dataset, v, attrs, nattrs, NULL, err, errlen);
+}
+
+int sf__h5_write_atomic_progress(const char *path, const char *dataset, const sf_value *v,
+                                 const sf_h5_attr *attrs, int nattrs, sf_progress *pr,
+                                 char *err, size_t errlen) {
     ectx e;
     ectx_init(&e, path, dataset);
     if (!path || !*path || !dataset || !v || nattrs < 0 || (nattrs > 0 && !attrs))
@@ -718,8 +819,10 @@ int sf__h5_write_atomic(const char *path, const char *dataset, const sf_value *v
         st = fail(&e, SF_EIO, 1, "cannot create the dataset in %s", tmp);
         goto out;
     }
-    if (sf_value_nelems(v) > 0 &&
-        H5Dwrite(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, sf_value_cdata(v)) < 0) {
+    if (pr && nd > 0 && sf_value_nelems(v) > 0) {
+        if ((st = write_blocks(&e, ds, mt, sp, v, tmp, pr)) != 0) goto out;
+    } else if (sf_value_nelems(v) > 0 &&
+               H5Dwrite(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, sf_value_cdata(v)) < 0) {
         st = fail(&e, SF_EIO, 1, "cannot write the data to %s", tmp);
         goto out;
     }

@@ -51,6 +51,8 @@ typedef struct sf_h5_info {
     int64_t shape[SF_MAX_DIMS];
 } sf_h5_info;
 
+struct sf_progress; /* core/progress.h */
+
 /* What a read accepts. All zero (or a NULL pointer) is the default. */
 typedef struct sf_h5_read_opts {
     /* 1: read datasets with external storage and virtual datasets (the runtime's
@@ -59,7 +61,16 @@ typedef struct sf_h5_read_opts {
     /* Largest dataset accepted, in bytes (the runtime's --sf-h5-max-bytes); 0: the
      * machine's physical memory. Larger is SF_ERANGE. */
     uint64_t max_bytes;
+    /* NULL, or a progress line (core/progress.h) begun by the caller with the dataset's
+     * bytes as total: the rows are then read in blocks of about SF_H5_BLOCK_BYTES, and
+     * after each block `done` becomes that fraction of the total (under MPI the ranks read
+     * their blocks in step, so the leader's fraction is the party's). Under MPI every
+     * rank does as many collective reads as the rank with the most blocks. */
+    struct sf_progress *progress;
 } sf_h5_read_opts;
+
+/* Rows are read and written in blocks of about this many bytes when progress is shown. */
+#define SF_H5_BLOCK_BYTES ((size_t)64 << 20)
 
 typedef struct sf_h5_attr {
     const char *name, *value;
@@ -73,5 +84,10 @@ int sf__h5_read_rows(const char *path, const char *dataset, const sf_h5_read_opt
                      const void *mpi_comm, char *err, size_t errlen);
 int sf__h5_write_atomic(const char *path, const char *dataset, const sf_value *v,
                         const sf_h5_attr *attrs, int nattrs, char *err, size_t errlen);
+/* The same, reporting the bytes written to `progress` (begun by the caller with the
+ * value's bytes as total; NULL: none), writing the rows in blocks then. */
+int sf__h5_write_atomic_progress(const char *path, const char *dataset, const sf_value *v,
+                                 const sf_h5_attr *attrs, int nattrs,
+                                 struct sf_progress *progress, char *err, size_t errlen);
 
 #endif

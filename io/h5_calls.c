@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/progress.h"
 #include "devices/pyu/pyu.h"
 #include "io/h5.h"
 #include "mpi/party.h"
@@ -54,7 +55,20 @@ static int any_rank_failed(sf_comm *comm, int failed) {
     return any;
 }
 
-static int h5_read_kernel(sf_task *t) {
+/* The progress line of a read, begun once dtype and shape are known (on every rank when
+ * progress is on, so that the ranks read in the same blocks; only the leader prints). */
+static void read_progress_begin(sf_task *t, sf_progress *pr, sf_h5_read_opts *ro, const char *file,
+                                const char *dset, const sf_h5_info *info) {
+    if (!sf__progress_enabled()) return;
+    char tag[96], what[160];
+    uint64_t bytes = sf_dtype_size(info->dtype);
+    for (int i = 0; i < info->ndim; i++) bytes *= (uint64_t)info->shape[i];
+    snprintf(what, sizeof what, "reading %s:%s", file, dset);
+    sf__progress_begin(pr, sf__progress_tag(sf_task_ctx(t), tag, sizeof tag), what, bytes, "B");
+    ro->progress = pr;
+}
+
+static int h5_read_body(sf_task *t, sf_progress *pr) {
     const char *file = sf_arg_str(t, 0), *dset = sf_arg_str(t, 1);
     const sf_opts *o = &sf_task_ctx(t)->run->opts;
     sf_h5_read_opts ro = {.allow_external = o->h5_allow_external > 0,
@@ -89,6 +103,7 @@ static int h5_read_kernel(sf_task *t) {
     info.ndim = (int)d[I_NDIM];
     for (int i = 0; i < info.ndim; i++) info.shape[i] = d[I_SHAPE + i];
     sf_value_unref(&iv);
+    read_progress_begin(t, pr, &ro, file, dset, &info);
 
     const void *mpi = sf__comm_mpi(comm);
     if (size == 1 || info.ndim == 0) { /* one rank (or a scalar): the leader reads it all */
@@ -155,6 +170,14 @@ static int h5_read_kernel(sf_task *t) {
     return 0;
 }
 
+static int h5_read_kernel(sf_task *t) {
+    sf_progress pr = {0};
+    int rc = h5_read_body(t, &pr);
+    pr.done = pr.total;
+    sf__progress_end(&pr, rc == 0);
+    return rc;
+}
+
 static int h5_write_task(sf_task *t) {
     const sf_value *v = sf_arg(t, 0);
     const char *file = sf_arg_str(t, 1), *dset = sf_arg_str(t, 2);
@@ -170,8 +193,14 @@ static int h5_write_task(sf_task *t) {
         {"party", sf_party_name(sf)},
         {"time", when},
     };
-    char err[1024];
-    int rc = sf__h5_write_atomic(file, dset, v, attrs, 4, err, sizeof err);
+    char err[1024], tag[96], what[160];
+    sf_progress pr;
+    snprintf(what, sizeof what, "writing %s:%s", file, dset);
+    sf__progress_begin(&pr, sf__progress_tag(sf, tag, sizeof tag), what, sf_value_nbytes(v), "B");
+    int rc = sf__h5_write_atomic_progress(file, dset, v, attrs, 4, pr.on ? &pr : NULL, err,
+                                          sizeof err);
+    pr.done = pr.total;
+    sf__progress_end(&pr, rc == 0);
     if (rc) return sf_fail(t, "%s", err);
     return sf_return(t, 0, sf_value_i64((int64_t)sf_value_nbytes(v)));
 }

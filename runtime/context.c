@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/progress.h"
 #include "mpi/mode.h"
 #include "mpi/mpi_job.h"
 #include "runtime/device.h"
@@ -74,6 +75,7 @@ void sf__vfatal(sf_ctx *sf, int code, const char *fmt, va_list ap) {
     char msg[8192], line[8448];
     vsnprintf(msg, sizeof msg, fmt, ap);
     fflush(stdout);
+    sf__progress_clear_line();
     int n = snprintf(line, sizeof line, "sfmpi: [%s %s/%d #%llu] error: %s\n",
                      sf_mode_name(sf->run->opts.mode), sf__party_name(sf, sf->party), sf->rank,
                      (unsigned long long)sf->call_seq, msg);
@@ -187,6 +189,7 @@ int sf__run_party(sf_ctx *sf) {
 /* ------------------------------------------------------------------ runs */
 
 static void report(const sf_layout *lay, const char *err) {
+    sf__progress_clear_line();
     if (lay->tag[0]) fprintf(stderr, "sfmpi: [%s] error: %s\n", lay->tag, err);
     else fprintf(stderr, "sfmpi: error: %s\n", err);
 }
@@ -240,6 +243,8 @@ int sf_run(const sf_config *cfg, sf_program program, void *arg) {
     }
     sf_config c = cfg ? *cfg : (sf_config){0};
     const sf_opts *o = &run.opts;
+    /* --sf-quiet silences progress too; debug mode's parties share one stderr: no redraw */
+    sf__progress_configure(o->quiet ? -1 : o->progress, o->mode == SF_MODE_DEBUG);
     run.mode = sf__mode_ops(o->mode);
     struct sf_debug_exec *ex = sf__exec_new(&run);
     sf_launch in = {.argc = &c.argc, .argv = &c.argv, .nparties = o->nparties, .parties = o->parties,

@@ -28,6 +28,7 @@ typedef struct sf_opts {
     size_t stack_size;
     int check_args;
     int quiet;
+    int progress;   /* --sf-progress: 1 on, -1 off, 0 auto */
     double wait_timeout;
     int rpp;        /* ranks per party (sim, debug) */
     int spu_plain;  /* --sf-spu=plain: SPUs are plaintext functional simulations */
@@ -203,6 +204,9 @@ void sf__crash_write(sf_crash_buf *b);                   /* one write(2), with a
 /* log.c */
 void sf__logv(sf_ctx *sf, FILE *f, const char *fmt, va_list ap);
 void sf__info(sf_ctx *sf, const char *fmt, ...) SF_PRINTF(2, 3);
+/* The tag of this party's progress lines ("sim alice/0") in buf, or NULL on a worker
+ * rank (only the leader reports; core/progress.h). */
+const char *sf__progress_tag(const sf_ctx *sf, char *buf, size_t len);
 
 /* scheduler.c (the debug executor). sf_run makes one for every run (cheap): its
  * scheduling hooks go to the mode backend's launch; it runs the ranks as coroutines when

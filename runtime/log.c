@@ -6,6 +6,7 @@
  */
 #include <string.h>
 
+#include "core/progress.h"
 #include "runtime/internal.h"
 
 void sf__logv(sf_ctx *sf, FILE *f, const char *fmt, va_list ap) {
@@ -16,8 +17,15 @@ void sf__logv(sf_ctx *sf, FILE *f, const char *fmt, va_list ap) {
     int m = vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
     size_t len = m < 0 ? (size_t)n : strnlen(line, sizeof line - 2);
     if (len == 0 || line[len - 1] != '\n') line[len++] = '\n';
+    if (f == stderr) sf__progress_clear_line();
     fwrite(line, 1, len, f);
     fflush(f);
+}
+
+const char *sf__progress_tag(const sf_ctx *sf, char *buf, size_t len) {
+    if (sf->rank != 0) return NULL; /* only a party's leader reports */
+    snprintf(buf, len, "%s %s/0", sf_mode_name(sf->run->opts.mode), sf__party_name(sf, sf->party));
+    return buf;
 }
 
 void sf_log(sf_ctx *sf, const char *fmt, ...) {

@@ -184,6 +184,11 @@ static int apply(sf_opts *o, const char *key, const char *val, const char *src, 
         int q = 1;
         if (val && parse_bool(val, &q)) BAD("expected 0 or 1");
         o->quiet = q > 0;
+    } else if (!strcmp(key, "progress")) {
+        if (val && !strcmp(val, "auto")) o->progress = 0;
+        else if (!val || parse_bool(val, &o->progress))
+            BAD("expected auto (a line redrawn in place when stderr is a terminal, else a "
+                "plain line every 5 s), on (plain lines every 5 s, terminal or not) or off");
     } else if (!strcmp(key, "party") || !strcmp(key, "cluster") || !strcmp(key, "key") ||
                !strcmp(key, "job-id") || !strcmp(key, "listen")) {
         if (!val || !*val) BAD("expected a value");
@@ -213,7 +218,7 @@ static int apply(sf_opts *o, const char *key, const char *val, const char *src, 
     } else {
         snprintf(err, errlen,
                  "%s: unknown option --sf-%s (known: --sf-mode, --sf-parties, "
-                 "--sf-stack-size, --sf-check-args, --sf-quiet, --sf-wait-timeout, "
+                 "--sf-stack-size, --sf-check-args, --sf-quiet, --sf-progress, --sf-wait-timeout, "
                  "--sf-ranks-per-party, --sf-spu, --sf-h5-allow-external, --sf-h5-max-bytes, "
                  "--sf-party, --sf-cluster, --sf-key, --sf-job-id, --sf-listen)",
                  src, key);
@@ -230,6 +235,7 @@ static const struct {
                 {"SF_STACK_SIZE", "stack-size"},
                 {"SF_CHECK_ARGS", "check-args"},
                 {"SF_QUIET", "quiet"},
+                {"SF_PROGRESS", "progress"},
                 {"SF_WAIT_TIMEOUT", "wait-timeout"},
                 {"SF_RANKS_PER_PARTY", "ranks-per-party"},
                 {"SF_SPU", "spu"},
@@ -268,6 +274,7 @@ int sf__opts_parse(sf_opts *o, const sf_config *cfg, char *err, size_t errlen) {
     o->stack_size = cfg->stack_size;
     o->check_args = cfg->check_args;
     o->quiet = cfg->quiet;
+    o->progress = cfg->progress > 0 ? 1 : cfg->progress < 0 ? -1 : 0;
     o->wait_timeout = cfg->wait_timeout;
     o->rpp = cfg->ranks_per_party > 0 ? cfg->ranks_per_party : 0;
     const char *parties_src = "sf_config.parties";

@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/progress.h"
 #include "devices/spu/core/spu_proto.h"
 #include "runtime/device.h"
 
@@ -61,6 +62,8 @@ struct sf_spu_dev {
     sf_spu_net net;
     sf_ctx *sf;
     uint64_t msg_id; /* tags the protocol messages of the current call */
+    sf_progress *prog; /* the running kernel's progress line (core/progress.h), or NULL */
+    uint64_t prog_bytes0; /* net.bytes_sent when it began */
 };
 
 typedef struct spu_slot {
@@ -135,6 +138,14 @@ static void *net_send_alloc(void *c, size_t len, void **hold) {
 
 static int net_send(void *c, int to, const void *buf, size_t len);
 
+/* A kernel's progress: operations done, protocol bytes sent (called per message and per
+ * operation: a store and a coarse clock read unless a line is due). */
+static void kernel_progress(sf_spu_dev *d, int op_done) {
+    sf_progress *p = d->prog;
+    p->aux = d->net.bytes_sent - d->prog_bytes0;
+    sf__progress_update(p, p->done + (uint64_t)op_done);
+}
+
 static int net_send_held(void *c, int to, void *hold, size_t len) {
     sf_spu_dev *d = c;
     sf_value *v = hold;
@@ -149,6 +160,7 @@ static int net_send_held(void *c, int to, void *hold, size_t len) {
         memcpy(sf_value_data(v), &d->net.rounds, 8);
     }
     d->net.bytes_sent += len;
+    if (d->prog) kernel_progress(d, 0);
     sf__send_value(d->sf, party_of(d, to), SF_MSG_DATA, d->msg_id, v);
     return SF_OK;
 }
@@ -586,6 +598,7 @@ static int same_shape(const spu_slot *a, const spu_slot *b) {
 /* out slot with the shape of `like` */
 static sf_spu_val emit(sf_spu_task *t, int rc, const char *op, int slot, const spu_slot *like, int fxp) {
     spu_kctx *k = kctx(t);
+    if (k->d->prog) kernel_progress(k->d, 1);
     if (rc) {
         sf_fail(t, "%s failed: %s", op, sf_strerror(rc));
         return (sf_spu_val){-1};
@@ -804,7 +817,16 @@ static sf_obj spu_call(sf_ctx *sf, sf_device dev, sf_task_fn fn, sf_site site, i
     /* 3. the participants run the kernel jointly */
     if (d->role >= 0) {
         if (!err) {
+            sf_progress pr;
+            char tag[96], what[160];
+            snprintf(what, sizeof what, "SPU kernel '%s'", site.what);
+            sf__progress_begin(&pr, sf__progress_tag(sf, tag, sizeof tag), what, 0, "operations");
+            pr.aux_unit = "B sent";
+            d->prog = pr.on ? &pr : NULL;
+            d->prog_bytes0 = d->net.bytes_sent;
             char *msg = sf__run_device_kernel(sf, fn, site, &k);
+            d->prog = NULL;
+            sf__progress_end(&pr, !msg);
             for (int i = 0; i < nret && !msg; i++)
                 if (k.ret[i] < 0 && asprintf(&msg, "returned without setting result %d (sf_spu_return)", i) < 0)
                     msg = NULL;

@@ -52,6 +52,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/progress.h"
 #include "mpi/prod/conn.h"
 #include "mpi/prod/frame.h"
 #include "mpi/prod/stream.h"
@@ -116,6 +117,9 @@ typedef struct peer {
     sf_wait_notice notice;
     int notice_req;    /* the program thread asks to send notice_req_n */
     sf_wait_notice notice_req_n;
+    /* the message being reassembled: its value's bytes received and size (0: none), for
+     * the receiver's progress line; atomics written by the bridge thread */
+    uint64_t rx_got, rx_total;
 } peer;
 
 typedef struct slot {
@@ -178,6 +182,7 @@ static void logf_(bridge *b, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
+    sf__progress_clear_line();
     fprintf(stderr, "sfmpi: [prod %s bridge] %s\n", pname(b, b->self), line);
     fflush(stderr);
 }
@@ -600,6 +605,9 @@ static void handle_frame(bridge *b, peer *p, const sf_frame *f) {
             return;
         }
         if (rc) die(b, SF_EXIT_PEER, "party %s sent %s", pname(b, p->idx), p->st.err);
+        __atomic_store_n(&p->rx_total, p->st.asm_v ? (uint64_t)p->st.asm_v->nbytes : 0,
+                         __ATOMIC_RELAXED);
+        __atomic_store_n(&p->rx_got, p->st.asm_data, __ATOMIC_RELAXED);
         break;
     }
     case SF_FRAME_CLOSE:
@@ -878,6 +886,20 @@ static void handle_notices(bridge *b) {
     }
 }
 
+/* The receiver's progress: once src's next message is being reassembled, its bytes. */
+static void rx_progress(bridge *b, peer *p, sf_progress *pr) {
+    if (!pr->on) {
+        uint64_t total = __atomic_load_n(&p->rx_total, __ATOMIC_RELAXED);
+        if (!total || pr->t0 > 0) return; /* nothing arriving, or begun and ended already */
+        char tag[96], what[128];
+        snprintf(tag, sizeof tag, "prod %s/0", pname(b, b->self));
+        snprintf(what, sizeof what, "receiving from %s", pname(b, p->idx));
+        sf__progress_begin(pr, tag, what, total, "B");
+        if (!pr->on) return;
+    }
+    sf__progress_update(pr, __atomic_load_n(&p->rx_got, __ATOMIC_RELAXED));
+}
+
 static int br_recv(sf_transport *t, int src, const sf_wait_notice *w, sf_msg_hdr *h, sf_value **v) {
     bridge *b = (bridge *)t;
     peer *p = &b->peers[src];
@@ -888,6 +910,8 @@ static int br_recv(sf_transport *t, int src, const sf_wait_notice *w, sf_msg_hdr
         pthread_mutex_lock(&b->mu);
     }
     double t0 = now_s(), next_notice = t0 + b->wait_timeout;
+    sf_progress pr = {0}; /* a large message arriving from src (core/progress.h) */
+    int watch = !p->in_head && sf__progress_enabled();
     while (!p->in_head) {
         if (b->notices) {
             handle_notices(b);
@@ -895,9 +919,11 @@ static int br_recv(sf_transport *t, int src, const sf_wait_notice *w, sf_msg_hdr
         }
         if (p->eof) {
             pthread_mutex_unlock(&b->mu);
+            sf__progress_end(&pr, 0);
             return SF_EPEER;
         }
         double t = now_s();
+        if (watch) rx_progress(b, p, &pr);
         if (w && t >= next_notice) { /* tell src what we wait for (again, in case it was lost) */
             p->notice_req = 1;
             p->notice_req_n = *w;
@@ -907,6 +933,11 @@ static int br_recv(sf_transport *t, int src, const sf_wait_notice *w, sf_msg_hdr
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         double wait = w ? next_notice - t : 1.0;
+        if (watch) { /* look at the arriving message at least once per progress interval */
+            double every = sf__progress_interval();
+            every = every < 0.01 ? 0.01 : every > 0.25 ? 0.25 : every;
+            if (wait > every) wait = every;
+        }
         long ns = (long)(wait * 1e9);
         ts.tv_sec += ns / 1000000000L;
         ts.tv_nsec += ns % 1000000000L;
@@ -917,6 +948,8 @@ static int br_recv(sf_transport *t, int src, const sf_wait_notice *w, sf_msg_hdr
     p->in_head = im->next;
     if (!p->in_head) p->in_tail = NULL;
     pthread_mutex_unlock(&b->mu);
+    pr.done = pr.total;
+    sf__progress_end(&pr, 1);
     *h = im->h;
     *v = im->v;
     free(im);
@@ -1080,36 +1113,49 @@ static uint64_t max_message(void) {
     return pages > 0 && psize > 0 ? (uint64_t)pages * (uint64_t)psize : UINT64_MAX;
 }
 
+/* The peers not connected yet: "bob at host:port, carol at host:port" (mu held). */
+static void missing_peers(const bridge *b, char *buf, size_t len) {
+    size_t ml = 0;
+    buf[0] = 0;
+    for (int i = 0; i < b->n; i++)
+        if (i != b->self && b->peers[i].fd < 0 && ml + 80 < len)
+            ml += (size_t)snprintf(buf + ml, len - ml, "%s%s at %s", ml ? ", " : "", pname(b, i),
+                                   b->peers[i].addr);
+}
+
+/* Wait until every peer is connected, reporting progress (core/progress.h) meanwhile. */
 static int wait_connected(bridge *b, int quiet, char *err, size_t errlen) {
-    double t0 = now_s(), last_note = t0;
+    char tag[96], missing[1024];
+    snprintf(tag, sizeof tag, "prod %s/0", pname(b, b->self));
+    sf_progress pr;
+    sf__progress_begin(&pr, tag, "start-up", 0, "");
+    double t0 = now_s();
     pthread_mutex_lock(&b->mu);
     while (b->nopen < b->n - 1) {
         double t = now_s();
-        if (t - t0 > b->connect_timeout || (!quiet && t - last_note >= 2.0)) {
-            char missing[1024] = "";
-            size_t ml = 0;
-            for (int i = 0; i < b->n; i++)
-                if (i != b->self && b->peers[i].fd < 0 && ml + 80 < sizeof missing)
-                    ml += (size_t)snprintf(missing + ml, sizeof missing - ml, "%s%s at %s",
-                                           ml ? ", " : "", pname(b, i), b->peers[i].addr);
-            if (t - t0 > b->connect_timeout) {
-                int nopen = b->nopen;
-                pthread_mutex_unlock(&b->mu);
-                snprintf(err, errlen,
-                         "gave up after %.0f s (connect_timeout) waiting for %s; connected %d/%d",
-                         b->connect_timeout, missing, nopen + 1, b->n);
-                return SF_ETIMEOUT;
-            }
-            logf_(b, "connected %d/%d, waiting for %s", b->nopen + 1, b->n, missing);
-            last_note = t;
+        if (t - t0 > b->connect_timeout) {
+            int nopen = b->nopen;
+            missing_peers(b, missing, sizeof missing);
+            pthread_mutex_unlock(&b->mu);
+            sf__progress_end(&pr, 0);
+            snprintf(err, errlen,
+                     "gave up after %.0f s (connect_timeout) waiting for %s; connected %d/%d",
+                     b->connect_timeout, missing, nopen + 1, b->n);
+            return SF_ETIMEOUT;
+        }
+        if (sf__progress_due(&pr)) {
+            missing_peers(b, missing, sizeof missing);
+            sf__progress_show(&pr, "connected %d/%d, waiting for %s; %.0f s of connect_timeout %.0f s",
+                              b->nopen + 1, b->n, missing, t - t0, b->connect_timeout);
         }
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 200 * 1000000L;
+        ts.tv_nsec += 100 * 1000000L;
         if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
         pthread_cond_timedwait(&b->cv, &b->mu, &ts);
     }
     pthread_mutex_unlock(&b->mu);
+    sf__progress_end(&pr, 1);
     if (!quiet) logf_(b, "connected %d/%d: all parties are up", b->n, b->n);
     return SF_OK;
 }
