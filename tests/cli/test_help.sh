@@ -27,24 +27,24 @@ for o in $known; do grep -q -- "^  $o" "$out" || fail "--sf-help does not descri
 # --help and -h: answered when the program asks (sf_config.help = 1) ...
 for h in --help -h; do
   "$help_prog" "$h" >"$out" 2>&1; rc=$?
-  [ "$rc" = 0 ] && grep -q '^usage: ' "$out" || fail "$h not answered by the runtime (exit $rc)"
+  { [ "$rc" = 0 ] && grep -q '^usage: ' "$out"; } || fail "$h not answered by the runtime (exit $rc)"
 done
 # ... but not after "--", where the program gets it
 "$help_prog" --sf-parties=a,b -- --help >"$out" 2>&1; rc=$?
-[ "$rc" = 0 ] && grep -qx 'arg 1: --help' "$out" || fail "--help after -- did not reach the program (exit $rc)"
+{ [ "$rc" = 0 ] && grep -qx 'arg 1: --help' "$out"; } || fail "--help after -- did not reach the program (exit $rc)"
 # ... and left to a program that did not ask (the failures program takes it as a scenario)
 "$fail_prog" --help >"$out" 2>&1; rc=$?
-[ "$rc" = 1 ] && grep -q "unknown scenario '--help'" "$out" && ! grep -q '^usage:' "$out" ||
+{ [ "$rc" = 1 ] && grep -q "unknown scenario '--help'" "$out" && ! grep -q '^usage:' "$out"; } ||
   fail "--help was not left to a program with sf_config.help = 0 (exit $rc)"
 
 # --sf-version
 "$help_prog" --sf-version >"$out" 2>&1; rc=$?
-[ "$rc" = 0 ] && grep -Eqx 'sfmpi [0-9]+\.[0-9]+\.[0-9]+.*' "$out" || fail "--sf-version: exit $rc, '$(cat "$out")'"
+{ [ "$rc" = 0 ] && grep -Eqx 'sfmpi [0-9]+\.[0-9]+\.[0-9]+.*' "$out"; } || fail "--sf-version: exit $rc, '$(cat "$out")'"
 
 # under mpirun only rank 0 prints
 mpirun --oversubscribe --mca mpi_yield_when_idle 1 -np 3 "$help_prog" --sf-help >"$out" 2>&1; rc=$?
 n=$(grep -c '^usage: ' "$out")
-[ "$rc" = 0 ] && [ "$n" = 1 ] || fail "mpirun -np 3 --sf-help: exit $rc, $n usage lines (want 1)"
+{ [ "$rc" = 0 ] && [ "$n" = 1 ]; } || fail "mpirun -np 3 --sf-help: exit $rc, $n usage lines (want 1)"
 
 [ $fails = 0 ] && echo "help tests passed"
 exit $((fails > 0))
