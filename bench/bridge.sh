@@ -49,6 +49,7 @@ if [ -n "$parties" ]; then IFS=, read -r -a names <<<"$parties"; else
 
 dir=$(mktemp -d /tmp/sfmpi-bench-bridge.XXXXXX)
 pids=()
+# shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
   for p in "${pids[@]+"${pids[@]}"}"; do kill -TERM "$p" 2>/dev/null; done
   rm -rf "$dir"

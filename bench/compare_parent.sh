@@ -421,7 +421,7 @@ turn() {
     echo "$line"; rec "$r" "$tree" hs.accept "$(echo "$line" | num 'handshake median [0-9.]* us')";;
   tiny) # the tiny-task loop, with the round-trip floor measured just before
     for np in $TINY_PARTIES; do
-      extra=(); [ "$np" = 2 ] && extra=(--sf-parties=alice,bob)
+      extra=(); [ "$np" = 2 ] && extra=("--sf-parties=alice,bob")
       line=$("$B/bench/bench_bridge" --pingpong="$PP_N" | grep pingpong)
       echo "$line"; rec "$r" "$tree" "pp.$np" "$(echo "$line" | num 'blocking: [0-9.]* us')"
       line=$(cd "$S" && BUILD_DIR=$B bench/bridge.sh --timeout 600 "$np" "$B/bench/bench_tiny" --iters="$TINY_ITERS" "${extra[@]}" |

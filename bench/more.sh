@@ -140,7 +140,7 @@ fi
 if on tiny; then
   section "tiny tasks: production mode, $TINY_ITERS iterations, $TINY_RUNS runs per configuration"
   for np in 2 3; do
-    extra=(); [ "$np" = 2 ] && extra=(--sf-parties=alice,bob)
+    extra=(); [ "$np" = 2 ] && extra=("--sf-parties=alice,bob")
     : >"$tmp/tiny$np"
     : >"$tmp/pp$np"
     for ((r = 1; r <= TINY_RUNS; r++)); do

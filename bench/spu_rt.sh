@@ -80,8 +80,8 @@ run sim-tcp "${MPI[@]}" --mca btl self,tcp "$BIN" --sf-mode=sim "$PARTIES" "${AR
 run debug timeout "$TIMEOUT" "$BIN" --sf-mode=debug "${ARGS[@]}"
 
 # (c) debug mode, plaintext functional simulation, if this build has it
-timeout 60 "$BIN" --sf-mode=debug --sf-spu=plain --sf-quiet --n=16 --mm=4 --reps=1 --aby3=0 >"$tmp/probe.out" 2>&1
-if [ $? = 0 ]; then
+if timeout 60 "$BIN" --sf-mode=debug --sf-spu=plain --sf-quiet --n=16 --mm=4 --reps=1 --aby3=0 \
+     >"$tmp/probe.out" 2>&1; then
   # aby3 is the same plaintext computation under --sf-spu=plain: semi2k only
   run debug-plain timeout "$TIMEOUT" "$BIN" --sf-mode=debug --sf-spu=plain "${ARGS[@]}" --aby3=0
 else

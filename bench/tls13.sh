@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the benchmark scripts (bench/more.sh, bench/compare_parent.sh): the TLS 1.3
 # baselines' pieces.
 #   tls13_suite CIPHER        the TLS 1.3 suite matching a bridge cipher (chachapoly, aesgcm)

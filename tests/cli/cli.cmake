@@ -16,3 +16,20 @@ foreach(c repeat failing dashdash check usage)
   sf_add_test(NAME cli_sfmpi_${c} COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/cli/test_sfmpi.sh ${c}
     ${PROJECT_BINARY_DIR}/bin/sfmpi ${PROJECT_BINARY_DIR} LABELS cli prod TIMEOUT ${_t})
 endforeach()
+
+# The Slurm template through stand-ins for sbatch, srun and squeue (tests/cli/slurm): a real
+# two-party production run on loopback, two ranks per party.
+sf_add_test(NAME cli_slurm_template COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/cli/test_slurm.sh
+  ${PROJECT_BINARY_DIR}/bin/sfmpi $<TARGET_FILE:sf_test_help_prog> LABELS cli prod TIMEOUT 60)
+
+# shellcheck over every shell script of the project.
+sf_add_test(NAME lint_shellcheck COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/cli/test_shellcheck.sh
+  LABELS lint TIMEOUT 120)
+
+# The man page: groff's warnings are errors.
+find_program(SF_GROFF groff)
+if(SF_GROFF)
+  sf_add_test(NAME lint_man COMMAND ${PROJECT_SOURCE_DIR}/tests/check_run.sh --exit 0 --
+    sh -c "${SF_GROFF} -ww -z -man ${PROJECT_SOURCE_DIR}/docs/man/sfmpi.1 2>&1 | sed 's/^/groff: /' | grep . >&2 && exit 1; exit 0"
+    LABELS lint TIMEOUT 30)
+endif()
