@@ -32,3 +32,7 @@ if(SF_GROFF)
   sf_add_test(NAME lint_man COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/cli/test_man.sh
     ${PROJECT_SOURCE_DIR}/docs/man/sfmpi.1 LABELS lint TIMEOUT 30)
 endif()
+
+# The tools component installs and the installed sfmpi works from its prefix.
+sf_add_test(NAME cli_install COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/cli/test_install.sh
+  ${PROJECT_BINARY_DIR} $<TARGET_FILE:sf_test_help_prog> ${PROJECT_VERSION} LABELS cli prod TIMEOUT 60)
