@@ -41,6 +41,29 @@ failing)
       grep -q "\[$mode bob/0 #2\] the program returned 3" "$tmp/logs-$mode/run.log" || fail "$mode: run.log lacks the report"
     fi
   done
+  # bob fails before connecting; alice and carol would wait the cluster file's 60 s
+  # connect_timeout for him: the launcher stops them after --grace 1
+  cat >"$tmp/bob-fails" <<EOS
+#!/usr/bin/env bash
+case " \$* " in *" --sf-party=bob "*) echo "bob-fails: exiting 9" >&2; exit 9 ;; esac
+exec "$hprog" "\$@"
+EOS
+  chmod +x "$tmp/bob-fails"
+  t0=$(date +%s)
+  "$sfmpi" run --mode=prod -n 3 --oversubscribe --timeout 50 --grace 1 "$tmp/bob-fails" >"$tmp/out" 2>"$tmp/err"; rc=$?
+  took=$(($(date +%s) - t0))
+  [ $rc = 9 ] || fail "bob-fails: exit $rc, expected 9"
+  grep -q "^sfmpi run: party bob exited with status 9 (exit status 9); stopping the others in 1s" "$tmp/err" ||
+    { fail "bob-fails: no stopping line"; cat "$tmp/err"; }
+  grep -q "^sfmpi run: party bob failed first: exit status 9" "$tmp/err" || fail "bob-fails: bob not named"
+  [ $took -lt 10 ] || fail "bob-fails: the others were stopped after $took s"
+  # --timeout stops a run that hangs, with status 124
+  printf '#!/bin/sh\nexec sleep 30\n' >"$tmp/hang"; chmod +x "$tmp/hang"
+  t0=$(date +%s)
+  "$sfmpi" run --mode=debug --timeout 1 "$tmp/hang" 2>"$tmp/err"; rc=$?
+  took=$(($(date +%s) - t0))
+  { [ $rc = 124 ] && grep -q "timeout after 1s" "$tmp/err" && [ $took -lt 8 ]; } ||
+    { fail "--timeout 1: exit $rc after $took s"; cat "$tmp/err"; }
   "$sfmpi" run --mode=prod -n 2 --oversubscribe --timeout 30 "$hprog" --sf-connect-timeout=bogus \
     >"$tmp/out" 2>"$tmp/err"; rc=$?
   [ $rc = 2 ] || fail "bad --sf-connect-timeout: exit $rc, expected 2"
