@@ -39,6 +39,7 @@ typedef struct sf_launch {
     int rpp;            /* debug, sim: ranks per party */
     int quiet;
     double wait_timeout;
+    double connect_timeout; /* prod: > 0 overrides the cluster file's */
     const char *party, *cluster, *key, *job_id, *listen; /* prod */
     sf_mem_sched sched; /* debug: the executor's block/wake (mpi/transport.h) */
 } sf_launch;

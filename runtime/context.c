@@ -158,20 +158,30 @@ int sf_shutdown(sf_ctx *sf) {
     return SF_OK;
 }
 
+/* A program's own return r > 0 is its party's status: SF_EXIT_PROGRAM_BASE + r, capped. */
+static int program_exit_code(int rc) {
+    if (rc < 0) return sf__status_exit_code(rc);
+    if (rc > SF_EXIT_PROGRAM_MAX - SF_EXIT_PROGRAM_BASE) return SF_EXIT_PROGRAM_MAX;
+    return SF_EXIT_PROGRAM_BASE + rc;
+}
+
 int sf__run_party(sf_ctx *sf) {
     int rc = sf->run->program(sf, sf->run->arg);
     int code = SF_EXIT_OK;
     if (rc != 0) {
-        code = rc < 0 ? sf__status_exit_code(rc) : SF_EXIT_FAILURE;
+        code = program_exit_code(rc);
         fflush(stdout);
         /* one write, so the reports of parties sharing a terminal do not interleave */
         size_t el = sf->last_error ? strlen(sf->last_error) : 0, n = 0;
         char *msg = malloc(256 + el * 5);
         if (msg) {
-            n = (size_t)snprintf(msg, 256, "sfmpi: [%s %s/%d #%llu] the program returned %d (%s)%s",
+            n = (size_t)snprintf(msg, 256,
+                                 "sfmpi: [%s %s/%d #%llu] the program returned %d (%s): party %s "
+                                 "exits with status %d%s",
                                  sf_mode_name(sf->run->opts.mode), sf__party_name(sf, sf->party),
                                  sf->rank, (unsigned long long)sf->call_seq, rc,
-                                 rc < 0 ? sf_err_name(rc) : "non-zero", el ? ":\n    " : "");
+                                 rc < 0 ? sf_err_name(rc) : "the program's own code",
+                                 sf__party_name(sf, sf->party), code, el ? ":\n    " : "");
             for (size_t i = 0; i < el; i++) { /* the chain, indented as a whole */
                 msg[n++] = sf->last_error[i];
                 if (sf->last_error[i] == '\n') n += (size_t)sprintf(msg + n, "    ");
@@ -235,6 +245,15 @@ static int run_one(sf_run_state *run, const sf_layout *lay) {
 int sf_run(const sf_config *cfg, sf_program program, void *arg) {
     sf_run_state run = {.program = program, .arg = arg};
     char err[1024] = "";
+    int act = sf__opts_action(cfg);
+    if (act != SF__ACT_RUN) { /* answered before any mode starts; one rank of a job prints */
+        if (sf__job_rank_hint() <= 0) {
+            if (act == SF__ACT_HELP) sf__opts_help(stdout, cfg->argc > 0 ? cfg->argv[0] : NULL);
+            else printf("sfmpi %s\n", sf_version());
+            fflush(stdout);
+        }
+        return SF_EXIT_OK;
+    }
     int rc = sf__opts_parse(&run.opts, cfg, err, sizeof err);
     if (rc) {
         if (sf__job_rank_hint() <= 0) fprintf(stderr, "sfmpi: error: %s\n", err);
@@ -249,6 +268,7 @@ int sf_run(const sf_config *cfg, sf_program program, void *arg) {
     struct sf_debug_exec *ex = sf__exec_new(&run);
     sf_launch in = {.argc = &c.argc, .argv = &c.argv, .nparties = o->nparties, .parties = o->parties,
                     .rpp = o->rpp, .quiet = o->quiet, .wait_timeout = o->wait_timeout,
+                    .connect_timeout = o->connect_timeout,
                     .party = o->party, .cluster = o->cluster, .key = o->key, .job_id = o->job_id,
                     .listen = o->listen, .sched = sf__exec_sched(ex)};
     sf_layout lay = {0};

@@ -28,8 +28,9 @@ typedef struct sf_opts {
     size_t stack_size;
     int check_args;
     int quiet;
-    int progress;   /* --sf-progress: 1 on, -1 off, 0 auto */
+    int progress;   /* --sf-progress: -1 off, 0 auto, 1 on */
     double wait_timeout;
+    double connect_timeout; /* prod: --sf-connect-timeout (0: the cluster file's) */
     int rpp;        /* ranks per party (sim, debug) */
     int spu_plain;  /* --sf-spu=plain: SPUs are plaintext functional simulations */
     int h5_allow_external; /* --sf-h5-allow-external: >0 read external/virtual HDF5 data */
@@ -43,6 +44,12 @@ typedef struct sf_opts {
  * and returns SF_EUSAGE. */
 int sf__opts_parse(sf_opts *o, const sf_config *cfg, char *err, size_t errlen);
 void sf__opts_free(sf_opts *o);
+/* What the command line asks before any run: --sf-help (or --help/-h when cfg->help is 1)
+ * anywhere before "--", else --sf-version. Nothing else is parsed or checked. */
+enum { SF__ACT_RUN = 0, SF__ACT_HELP = 1, SF__ACT_VERSION = 2 };
+int sf__opts_action(const sf_config *cfg);
+/* The help text, made from the option table (usage, options, exit codes, examples). */
+void sf__opts_help(FILE *f, const char *argv0);
 
 
 /* ---- objects (objects.c) */

@@ -3,6 +3,10 @@
  * options, each overriding the one before. Unknown --sf-* options and bad values are
  * errors naming the option; nothing is silently dropped. Non --sf-* arguments are left
  * for the program (sf_argc/sf_argv).
+ *
+ * One table (opt_rows) lists every option: its environment variable, value syntax,
+ * default and description. The environment scan, the "unknown option" message and the
+ * --sf-help text are all made from it, so they cannot drift apart.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -158,6 +162,72 @@ static int parse_seconds(const char *s, double *out) {
     return 0;
 }
 
+/* Every --sf-* option. env NULL: command line only. OPT_FLAG: takes no value of its own
+ * (a following argument is not consumed). */
+enum { OPT_FLAG = 1 };
+static const struct opt_row {
+    const char *key, *env, *syntax, *dflt, *help;
+    unsigned flags;
+} opt_rows[] = {
+    {"mode", "SF_MODE", "debug|sim|prod", "debug (under mpirun: required)",
+     "the distribution mode", 0},
+    {"parties", "SF_PARTIES", "a,b,c", "none (prod: the cluster file's)",
+     "the party names, comma-separated (1-64 of A-Z a-z 0-9 _ - .)", 0},
+    {"ranks-per-party", "SF_RANKS_PER_PARTY", "K", "1 (prod: the party job's size)",
+     "ranks of every party (debug, sim; mpirun -np is parties x K)", 0},
+    {"stack-size", "SF_STACK_SIZE", "BYTES[k|m|g]", "256k",
+     "each rank's coroutine stack (debug)", 0},
+    {"check-args", "SF_CHECK_ARGS", "0|1", "1",
+     "verify that tasks do not write their arguments (debug)", 0},
+    {"quiet", "SF_QUIET", "[=0|1]", "0", "no runtime info or progress lines", OPT_FLAG},
+    {"progress", "SF_PROGRESS", "auto|on|off", "auto",
+     "progress of long operations (auto: redrawn on a terminal, else a line every few s)", 0},
+    {"wait-timeout", "SF_WAIT_TIMEOUT", "S", "2",
+     "seconds a blocked rank waits before it asks its peer why (divergence check)", 0},
+    {"spu", "SF_SPU", "real|plain", "real",
+     "plain: SPUs are plaintext functional simulations (debug, sim only)", 0},
+    {"h5-max-bytes", "SF_H5_MAX_BYTES", "BYTES[k|m|g]", "physical memory",
+     "largest HDF5 dataset read", 0},
+    {"h5-allow-external", "SF_H5_ALLOW_EXTERNAL", "0|1", "0",
+     "read HDF5 datasets with external or virtual storage", 0},
+    {"party", "SF_PARTY", "NAME", "none", "prod: this party's name in the cluster file", 0},
+    {"cluster", "SF_CLUSTER", "FILE", "none",
+     "prod: the cluster file (the same at every party; sfmpi check-cluster)", 0},
+    {"key", "SF_KEY", "FILE", "none", "prod: this party's key file (sfmpi keygen; mode 0600)", 0},
+    {"job-id", "SF_JOB_ID", "ID", "the cluster file's job_id",
+     "prod: the id bound into every handshake (the same at every party)", 0},
+    {"listen", "SF_LISTEN", "HOST:PORT", "the party's cluster address",
+     "prod: the address to bind instead (behind a forwarding gateway)", 0},
+    {"connect-timeout", "SF_CONNECT_TIMEOUT", "S", "the cluster file's (60)",
+     "prod: seconds to wait for every peer at start-up (overrides channel.connect_timeout)", 0},
+    {"help", NULL, "", "", "print this help and exit 0 (also --help, -h if the program asks)",
+     OPT_FLAG},
+    {"version", NULL, "", "", "print the sfmpi version and exit 0", OPT_FLAG},
+};
+#define NROWS (sizeof opt_rows / sizeof opt_rows[0])
+
+static const struct opt_row *find_row(const char *key) {
+    for (size_t i = 0; i < NROWS; i++)
+        if (!strcmp(opt_rows[i].key, key)) return &opt_rows[i];
+    return NULL;
+}
+
+static int parse_progress(const char *s, int *out) {
+    if (!strcmp(s, "auto")) *out = 0;
+    else if (!strcmp(s, "on") || !strcmp(s, "1")) *out = 1;
+    else if (!strcmp(s, "off") || !strcmp(s, "0")) *out = -1;
+    else return -1;
+    return 0;
+}
+
+/* "--sf-mode, --sf-parties, ..." from the table (for the unknown-option message). */
+static void known_list(char *out, size_t len) {
+    size_t n = 0;
+    out[0] = 0;
+    for (size_t i = 0; i < NROWS && n < len; i++)
+        n += (size_t)snprintf(out + n, len - n, "%s--sf-%s", i ? ", " : "", opt_rows[i].key);
+}
+
 /* Apply one option `key`=`val`; `src` names where it came from (for messages). */
 static int apply(sf_opts *o, const char *key, const char *val, const char *src, char *err,
                  size_t errlen) {
@@ -167,6 +237,14 @@ static int apply(sf_opts *o, const char *key, const char *val, const char *src, 
                  key, what);                                                        \
         return SF_EUSAGE;                                                           \
     } while (0)
+    const struct opt_row *row = find_row(key);
+    if (!row) {
+        char known[1024];
+        known_list(known, sizeof known);
+        snprintf(err, errlen, "%s: unknown option --sf-%s (known: %s; see --sf-help)", src, key,
+                 known);
+        return SF_EUSAGE;
+    }
     if (!strcmp(key, "mode")) {
         if (!val || parse_mode(val, &o->mode)) BAD("expected debug, sim or prod");
     } else if (!strcmp(key, "parties")) {
@@ -184,11 +262,6 @@ static int apply(sf_opts *o, const char *key, const char *val, const char *src, 
         int q = 1;
         if (val && parse_bool(val, &q)) BAD("expected 0 or 1");
         o->quiet = q > 0;
-    } else if (!strcmp(key, "progress")) {
-        if (val && !strcmp(val, "auto")) o->progress = 0;
-        else if (!val || parse_bool(val, &o->progress))
-            BAD("expected auto (a line redrawn in place when stderr is a terminal, else a "
-                "plain line every 5 s), on (plain lines every 5 s, terminal or not) or off");
     } else if (!strcmp(key, "party") || !strcmp(key, "cluster") || !strcmp(key, "key") ||
                !strcmp(key, "job-id") || !strcmp(key, "listen")) {
         if (!val || !*val) BAD("expected a value");
@@ -215,37 +288,18 @@ static int apply(sf_opts *o, const char *key, const char *val, const char *src, 
         if (!val || parse_bool(val, &o->h5_allow_external)) BAD("expected 0 or 1");
     } else if (!strcmp(key, "wait-timeout")) {
         if (!val || parse_seconds(val, &o->wait_timeout)) BAD("expected seconds > 0");
-    } else {
-        snprintf(err, errlen,
-                 "%s: unknown option --sf-%s (known: --sf-mode, --sf-parties, "
-                 "--sf-stack-size, --sf-check-args, --sf-quiet, --sf-progress, --sf-wait-timeout, "
-                 "--sf-ranks-per-party, --sf-spu, --sf-h5-allow-external, --sf-h5-max-bytes, "
-                 "--sf-party, --sf-cluster, --sf-key, --sf-job-id, --sf-listen)",
-                 src, key);
-        return SF_EUSAGE;
+    } else if (!strcmp(key, "progress")) {
+        if (!val || parse_progress(val, &o->progress))
+            BAD("expected auto (a line redrawn in place when stderr is a terminal, else a "
+                "plain line every 5 s), on (plain lines every 5 s, terminal or not) or off");
+    } else if (!strcmp(key, "connect-timeout")) {
+        if (!val || parse_seconds(val, &o->connect_timeout)) BAD("expected seconds > 0");
+    } else if (!strcmp(key, "help") || !strcmp(key, "version")) {
+        if (val) BAD("takes no value");
     }
     return SF_OK;
 #undef BAD
 }
-
-static const struct {
-    const char *env, *key;
-} env_opts[] = {{"SF_MODE", "mode"},
-                {"SF_PARTIES", "parties"},
-                {"SF_STACK_SIZE", "stack-size"},
-                {"SF_CHECK_ARGS", "check-args"},
-                {"SF_QUIET", "quiet"},
-                {"SF_PROGRESS", "progress"},
-                {"SF_WAIT_TIMEOUT", "wait-timeout"},
-                {"SF_RANKS_PER_PARTY", "ranks-per-party"},
-                {"SF_SPU", "spu"},
-                {"SF_H5_ALLOW_EXTERNAL", "h5-allow-external"},
-                {"SF_H5_MAX_BYTES", "h5-max-bytes"},
-                {"SF_PARTY", "party"},
-                {"SF_CLUSTER", "cluster"},
-                {"SF_KEY", "key"},
-                {"SF_JOB_ID", "job-id"},
-                {"SF_LISTEN", "listen"}};
 
 int sf__opts_parse(sf_opts *o, const sf_config *cfg, char *err, size_t errlen) {
     static const sf_config zero;
@@ -274,16 +328,16 @@ int sf__opts_parse(sf_opts *o, const sf_config *cfg, char *err, size_t errlen) {
     o->stack_size = cfg->stack_size;
     o->check_args = cfg->check_args;
     o->quiet = cfg->quiet;
-    o->progress = cfg->progress > 0 ? 1 : cfg->progress < 0 ? -1 : 0;
     o->wait_timeout = cfg->wait_timeout;
+    o->progress = cfg->progress < 0 ? -1 : cfg->progress > 0 ? 1 : 0;
     o->rpp = cfg->ranks_per_party > 0 ? cfg->ranks_per_party : 0;
     const char *parties_src = "sf_config.parties";
 
-    for (size_t i = 0; i < sizeof env_opts / sizeof env_opts[0]; i++) {
-        const char *v = getenv(env_opts[i].env);
+    for (size_t i = 0; i < NROWS; i++) {
+        const char *v = opt_rows[i].env ? getenv(opt_rows[i].env) : NULL;
         if (!v) continue;
-        if ((rc = apply(o, env_opts[i].key, v, env_opts[i].env, err, errlen))) return rc;
-        if (!strcmp(env_opts[i].key, "parties")) parties_src = "SF_PARTIES";
+        if ((rc = apply(o, opt_rows[i].key, v, opt_rows[i].env, err, errlen))) return rc;
+        if (!strcmp(opt_rows[i].key, "parties")) parties_src = "SF_PARTIES";
     }
 
     o->argv = calloc((size_t)(cfg->argc > 0 ? cfg->argc : 0) + 2, sizeof(char *));
@@ -306,7 +360,9 @@ int sf__opts_parse(sf_opts *o, const sf_config *cfg, char *err, size_t errlen) {
         memcpy(key, a + 5, kl);
         key[kl] = 0;
         const char *val = eq ? eq + 1 : NULL;
-        if (!val && strcmp(key, "quiet") && i + 1 < cfg->argc && strncmp(cfg->argv[i + 1], "--", 2))
+        const struct opt_row *row = find_row(key);
+        if (!val && row && !(row->flags & OPT_FLAG) && i + 1 < cfg->argc &&
+            strncmp(cfg->argv[i + 1], "--", 2))
             val = cfg->argv[++i]; /* --sf-mode debug */
         char src[96];
         snprintf(src, sizeof src, "command line option %s", a);
@@ -354,4 +410,78 @@ void sf__opts_free(sf_opts *o) {
     o->party = o->cluster = o->key = o->job_id = o->listen = NULL;
     free(o->argv);
     o->argv = NULL;
+}
+
+/* ------------------------------------------------------------------ --sf-help, --sf-version */
+
+int sf__opts_action(const sf_config *cfg) {
+    if (!cfg || !cfg->argv) return SF__ACT_RUN;
+    int act = SF__ACT_RUN;
+    for (int i = 1; i < cfg->argc && cfg->argv[i]; i++) {
+        const char *a = cfg->argv[i];
+        if (!strcmp(a, "--")) break; /* the program's own arguments */
+        if (!strcmp(a, "--sf-help") || (cfg->help == 1 && (!strcmp(a, "--help") || !strcmp(a, "-h"))))
+            return SF__ACT_HELP; /* help wins over version, wherever they are */
+        if (!strcmp(a, "--sf-version")) act = SF__ACT_VERSION;
+    }
+    return act;
+}
+
+static const struct {
+    int code;
+    const char *name, *text;
+} exit_rows[] = {
+    {SF_EXIT_OK, "SF_EXIT_OK", "every party's program returned 0"},
+    {SF_EXIT_FAILURE, "SF_EXIT_FAILURE", "the program returned an sf_status error, or a runtime "
+                                         "failure (out of memory, I/O)"},
+    {SF_EXIT_USAGE, "SF_EXIT_USAGE", "bad option, unknown party, wrong rank count, bad cluster "
+                                     "or key file"},
+    {SF_EXIT_TASK, "SF_EXIT_TASK", "a task failed (debug mode stops at the first failure)"},
+    {SF_EXIT_DEADLOCK, "SF_EXIT_DEADLOCK", "every rank blocked"},
+    {SF_EXIT_DIVERGE, "SF_EXIT_DIVERGE", "parties made different calls"},
+    {SF_EXIT_PEER, "SF_EXIT_PEER", "a party finished or was lost while others waited for it"},
+    {SF_EXIT_STACK, "SF_EXIT_STACK", "a rank overflowed its coroutine stack (debug mode)"},
+};
+
+void sf__opts_help(FILE *f, const char *argv0) {
+    const char *p = argv0 && *argv0 ? argv0 : "./prog";
+    fprintf(f,
+            "usage: %s [--sf-OPTION[=VALUE]...] [program arguments...] [-- program arguments...]\n"
+            "\n"
+            "An sfmpi program (sfmpi %s): every party runs it; --sf-* options (or their\n"
+            "SF_* environment variables, which they override) set up the run. Arguments after\n"
+            "\"--\" are the program's own, even if they start with --sf-.\n"
+            "\n"
+            "Options (--sf-OPT=VALUE or --sf-OPT VALUE; env variable; default):\n",
+            p, SF_VERSION_STRING);
+    for (size_t i = 0; i < NROWS; i++) {
+        const struct opt_row *r = &opt_rows[i];
+        char head[64];
+        snprintf(head, sizeof head, "--sf-%s%s%s", r->key,
+                 r->syntax[0] && r->syntax[0] != '[' ? "=" : "", r->syntax);
+        fprintf(f, "  %-32s %s\n", head, r->help);
+        if (r->env) fprintf(f, "  %-32s env %s; default %s\n", "", r->env, r->dflt);
+    }
+    fprintf(f, "\nExit status (of each party's process; launchers return the first failing party's):\n");
+    for (size_t i = 0; i < sizeof exit_rows / sizeof exit_rows[0]; i++)
+        fprintf(f, "  %7d  %-17s %s\n", exit_rows[i].code, exit_rows[i].name, exit_rows[i].text);
+    fprintf(f,
+            "     8-%d  (reserved for the runtime)\n"
+            "   %d-%d  the party's program returned r in 1..%d: status %d + r\n"
+            "      %d  SF_EXIT_PROGRAM_MAX  the party's program returned r > %d\n",
+            SF_EXIT_PROGRAM_BASE - 1, SF_EXIT_PROGRAM_BASE + 1, SF_EXIT_PROGRAM_MAX,
+            SF_EXIT_PROGRAM_MAX - SF_EXIT_PROGRAM_BASE, SF_EXIT_PROGRAM_BASE,
+            SF_EXIT_PROGRAM_MAX, SF_EXIT_PROGRAM_MAX - SF_EXIT_PROGRAM_BASE);
+    fprintf(f,
+            "\nExamples:\n"
+            "  debug (one process, parties as coroutines):\n"
+            "    %s --sf-mode=debug --sf-parties=alice,bob\n"
+            "  sim (one MPI job: parties x ranks-per-party ranks):\n"
+            "    mpirun -np 4 %s --sf-mode=sim --sf-parties=alice,bob --sf-ranks-per-party=2\n"
+            "  prod (each party starts its own job with its own key):\n"
+            "    mpirun -np 2 %s --sf-mode=prod --sf-party=alice --sf-cluster=cluster.json "
+            "--sf-key=alice.key\n"
+            "  any mode through the sfmpi command (prod: every party on this machine):\n"
+            "    sfmpi run --mode=prod -n 2 %s\n",
+            p, p, p, p);
 }

@@ -53,6 +53,7 @@ typedef struct sf_debug_exec {
     int current;
     int reporting; /* resumed blocked ranks capture a backtrace and switch back */
     sf_coro *main;
+    int first_fail; /* the first rank (in time) that finished with a non-zero code, or -1 */
 } sf_debug_exec;
 
 /* For debuggers (scripts/sfmpi-gdb.py) and the overflow hook. */
@@ -122,6 +123,7 @@ static void rank_main(void *arg) {
     sf_rank_rt *r = arg;
     if (r->ctx.rank == 0) r->exit_code = sf__run_party(&r->ctx);
     else r->exit_code = sf__worker_loop(&r->ctx);
+    if (r->exit_code && r->ex->first_fail < 0) r->ex->first_fail = r->idx;
     sf_run_state *run = r->ex->run;
     run->mode->rank_done(run->backend, r->idx); /* its waiters get SF_EPEER */
     r->state = R_DONE;
@@ -371,6 +373,7 @@ sf_debug_exec *sf__exec_new(sf_run_state *run) {
     ex->run = run;
     ex->head = ex->tail = -1;
     ex->current = -1;
+    ex->first_fail = -1;
     return ex;
 }
 
@@ -453,8 +456,8 @@ int sf__exec_run(sf_debug_exec *ex, const sf_layout *lay) {
             _exit(deadlock_report(ex)); /* blocked coroutines cannot be unwound */
         }
         code = end_check(ex);
-        for (int i = 0; i < n && code == SF_EXIT_OK; i++)
-            if (ex->ranks[i].exit_code) code = ex->ranks[i].exit_code;
+        /* the process's status is the first failing party's (first in time) */
+        if (code == SF_EXIT_OK && ex->first_fail >= 0) code = ex->ranks[ex->first_fail].exit_code;
     }
     for (int i = 0; i < made; i++) {
         sf__ctx_free(&ex->ranks[i].ctx);

@@ -1180,7 +1180,7 @@ int sf__bridge_transport_create(sf_transport **out, const sf_cluster *c, int sel
     b->listen_fd = b->wake_fd = -1;
     b->peer_timeout = c->peer_timeout;
     b->heartbeat = c->heartbeat;
-    b->connect_timeout = c->connect_timeout;
+    b->connect_timeout = opt->connect_timeout > 0 ? opt->connect_timeout : c->connect_timeout;
     b->wait_timeout = opt->wait_timeout > 0 ? opt->wait_timeout : 2.0;
     b->window = c->window;
     b->max_frame = c->max_frame;

@@ -143,7 +143,8 @@ static int prod_launch(sf_mode_backend **out, const sf_launch *in, sf_layout *la
     lay->parties = b->parties;
     /* the bridge comes up in endpoint, where the runtime's hooks are known */
     b->bo = (sf_bridge_options){.job_id = in->job_id, .listen = in->listen, .quiet = in->quiet,
-                                .wait_timeout = in->wait_timeout};
+                                .wait_timeout = in->wait_timeout,
+                                .connect_timeout = in->connect_timeout};
     return SF_OK;
 }
 

@@ -13,10 +13,10 @@ for p in alice bob carol; do
 done
 # deterministic: a second run writes the same data (same digest of every value)
 a=$("$G" --check "$d/a") b=$("$G" --check "$d/b")
-[ "${a#check $d/a}" = "${b#check $d/b}" ] || { echo "FAIL: runs differ: $a / $b" >&2; exit 1; }
+[ "${a#"check $d/a"}" = "${b#"check $d/b"}" ] || { echo "FAIL: runs differ: $a / $b" >&2; exit 1; }
 "$G" --rows 2000 --seed 7 --out "$d/c" >/dev/null
 c=$("$G" --check "$d/c")
-[ "${a#check $d/a}" != "${c#check $d/c}" ] || { echo "FAIL: --seed has no effect" >&2; exit 1; }
-ls "$d/a" | grep -q -e '\.tmp\.' -e '\.gen\.' && { echo "FAIL: temporary files left" >&2; exit 1; }
+[ "${a#"check $d/a"}" != "${c#"check $d/c"}" ] || { echo "FAIL: --seed has no effect" >&2; exit 1; }
+find "$d/a" \( -name '*.tmp.*' -o -name '*.gen.*' \) | grep -q . && { echo "FAIL: temporary files left" >&2; exit 1; }
 "$G" --rows 5 2>/dev/null && { echo "FAIL: missing --out accepted" >&2; exit 1; }
 echo "gendata: ok"

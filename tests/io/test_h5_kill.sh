@@ -66,7 +66,8 @@ for ((i = 1; i <= N; i++)); do
   printf 'kill %2d after %3d ms%s: %-9s version %-10s commits %s, temp files left %d\n' "$i" "$ms" \
     "$( ((i % 2 == 0)) && echo ' past 1st commit' || echo '                ')" "$what" "${last:--}" \
     "$(grep -c committed "$log")" "$n"
-  ls "$dir" | grep -qv -e '^target\.h5$' -e '^log\.' -e '^err\.' -e '^cerr$' &&
+  find "$dir" -mindepth 1 -maxdepth 1 ! -name target.h5 ! -name 'log.*' ! -name 'err.*' ! -name cerr |
+    grep -q . &&
     die "iteration $i: unexpected files: $(ls "$dir")"
 done
 

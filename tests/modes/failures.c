@@ -264,10 +264,20 @@ static int sc_ok(sf_ctx *sf, devs d) {
     return sf_value_as_i64(v, 0) == 41 ? 0 : SF_EINVAL;
 }
 
+/* 13. The program's own return: every party makes the same calls, then the party named
+ * by the second argument returns the number in the third (its process status is 16 + it,
+ * capped at 127); the others return 0. */
+static int sc_party_return(sf_ctx *sf, devs d) {
+    int rc = sc_ok(sf, d);
+    if (rc || sf_argc(sf) < 4) return rc ? rc : SF_EINVAL;
+    return !strcmp(sf_party_name(sf), sf_argv(sf)[2]) ? atoi(sf_argv(sf)[3]) : 0; /*@pr_ret*/
+}
+
 static const struct {
     const char *name;
     int (*fn)(sf_ctx *, devs);
 } scenarios[] = {
+    {"party_return", sc_party_return},
     {"task", sc_task},
     {"deadlock", sc_deadlock},
     {"diverge_msg", sc_diverge_msg},

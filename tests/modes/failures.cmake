@@ -14,7 +14,7 @@ file(READ ${_sf_fail_src} _sf_fail_text)
 foreach(m task_fail task_dep dl_alice dl_bob dl_get dm_bob dm_other dw_bob dw_alice
         cr_segv cr_abort cr_exit cr_fpe cr_far
         kill_new kill_kill kill_call kt_first kt_second pyu_dave er_make er_wait aw_call
-        rel_use tc_get)
+        rel_use tc_get pr_ret)
   string(FIND "${_sf_fail_text}" "/*@${m}*/" _pos)
   if(_pos LESS 0)
     message(FATAL_ERROR "failures.cmake: marker /*@${m}*/ not found in ${_sf_fail_src}")
@@ -183,3 +183,10 @@ sf_fail_test(released MODES debug sim prod EXIT 1 ARGS released EXPECT
 # 12. A runtime call (sf_get) inside a task.
 sf_fail_test(task_call MODES debug sim prod EXIT 1 ARGS task_call EXPECT
   "\\[@MODE@ bob/0 #2\\] error: sf_get called inside a task at ${F}:${L_tc_get}: a task runs on one party and cannot make runtime calls")
+
+# 13. A party's own return r becomes its process status 16 + r (capped at 127); in debug mode
+#     (one process) the status is the first failing party's. The report names the party.
+sf_fail_test(party_return MODES debug sim prod EXIT 19 ARGS party_return bob 3 EXPECT
+  "\\[@MODE@ bob/0 #2\\] the program returned 3 \\(the program's own code\\): party bob exits with status 19")
+sf_fail_test(party_return_cap MODES debug sim prod EXIT 127 ARGS party_return carol 200 EXPECT
+  "\\[@MODE@ carol/0 #2\\] the program returned 200 .*: party carol exits with status 127")

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared pieces of the production test scripts (sourced, not run):
 #   prod_dir NAME          a temporary directory in $dir; on exit every pid in $pids is
 #                          stopped (TERM, then KILL) and the directory removed (kept in

@@ -38,6 +38,7 @@ esac
 
 dir=$(mktemp -d /tmp/sfmpi-prod-proxy.XXXXXX)
 pids=()
+# shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
   for p in "${pids[@]+"${pids[@]}"}"; do kill -TERM "$p" 2>/dev/null; done
   sleep 0.2
@@ -69,17 +70,17 @@ EOF
   --resets "$resets" --badlens "$badlens" --lenflips "$lenflips" --seed "$seed" --span "$span" \
   --reverse "$reverse" --taildrops "$taildrops" --taildrop-dir "$taildrop_dir" 2>"$dir/proxy.err" &
 proxy_pid=$!
-pids+=($proxy_pid)
+pids+=("$proxy_pid")
 common=(--sf-mode=prod "--sf-cluster=$dir/cluster.json")
 t0=$(date +%s.%N)
 "$prog" "$size" "${common[@]}" --sf-party=bob "--sf-key=$dir/bob.key" \
   "--sf-listen=127.0.0.1:$p_bob" >"$dir/bob.out" 2>"$dir/bob.err" &
 bob_pid=$!
-pids+=($bob_pid)
+pids+=("$bob_pid")
 "$prog" "$size" "${common[@]}" --sf-party=alice "--sf-key=$dir/alice.key" \
   >"$dir/alice.out" 2>"$dir/alice.err" &
 alice_pid=$!
-pids+=($alice_pid)
+pids+=("$alice_pid")
 
 # watchdog: the parties must be done within the limit
 # (its sleep is killed with it: an orphaned sleep would outlive the test)
@@ -113,7 +114,8 @@ fi
 [ -s "$dir/bob.out" ] && { echo "FAIL: bob printed on stdout"; fail=1; }
 for kv in "flips $flips" "replays $replays" "resets $resets" "badlens $badlens" "lenflips $lenflips" \
           "taildrops $taildrops"; do
-  set -- $kv
+  read -r what n <<<"$kv"
+  set -- "$what" "$n"
   need=$(( $2 < min ? $2 : min ))
   got=$(sed -n "s/.*[ :]$1=\([0-9]*\).*/\1/p" <<<"$counts")
   if [ -z "$got" ] || [ "$got" -lt "$need" ]; then

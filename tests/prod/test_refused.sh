@@ -20,6 +20,7 @@ set -u
 case_=$1 prog=$2 keygen=$3
 dir=$(mktemp -d /tmp/sfmpi-prod-refused.XXXXXX)
 pids=()
+# shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
   for p in "${pids[@]+"${pids[@]}"}"; do kill -KILL "$p" 2>/dev/null; done
   wait 2>/dev/null
@@ -68,6 +69,7 @@ run1() {
 }
 
 cl=$dir/cluster.json
+# shellcheck disable=SC2001,SC2016 # a sed bracket expression: its $ is a literal character
 q() { sed 's/[][\.*^$()+?{}|]/\\&/g' <<<"$1"; } # regex-quote a path
 
 case "$case_" in
