@@ -212,11 +212,10 @@ static const struct opt_row *find_row(const char *key) {
     return NULL;
 }
 
+/* auto = 0; on/off and the other boolean spellings = 1 / -1 */
 static int parse_progress(const char *s, int *out) {
     if (!strcmp(s, "auto")) *out = 0;
-    else if (!strcmp(s, "on") || !strcmp(s, "1")) *out = 1;
-    else if (!strcmp(s, "off") || !strcmp(s, "0")) *out = -1;
-    else return -1;
+    else return parse_bool(s, out);
     return 0;
 }
 

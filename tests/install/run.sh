@@ -5,8 +5,9 @@
 #   pkg-config C11 through `pkg-config sfmpi` (shared) and `pkg-config sfmpi-static`
 #   cxx_cmake/ C++17 through find_package(sfmpi)
 # each against the shared and the static library (SFMPI_STATIC for CMake), compiled with
-# -Wall -Wextra -pedantic -Werror, each run in debug and simulation mode with two ranks per
-# party (its static collective kernel runs on both of bob's ranks). Every run's output is
+# -Wall -Wextra -pedantic -Werror, each run in debug, simulation and production mode (the
+# last through the installed `sfmpi run`) with two ranks per party (its static collective
+# kernel runs on both of bob's ranks). Every run's output is
 # compared with the expected lines.
 # Then sfmpi as a subproject (subproject/: FetchContent of this source tree): built with the
 # parent's settings, nothing of sfmpi's tests, and the same program runs.
@@ -78,12 +79,15 @@ for entry in "${apps[@]}"; do
   else
     [[ $deps != *libsfmpi* ]] || fail "$exe loads libsfmpi.so but was linked statically"
   fi
-  for mode in debug sim; do
+  for mode in debug sim prod; do
     step "$(basename "$exe") ($link) in $mode mode, 2 ranks per party"
     args=("--sf-mode=$mode" "--sf-parties=alice,bob" "--sf-ranks-per-party=2")
     if [ $mode = sim ]; then
       out=$(timeout 120 mpirun -np 4 --oversubscribe --mca mpi_yield_when_idle 1 "$exe" "${args[@]}" 2>"$tmp/err") ||
         { cat "$tmp/err"; fail "$exe in $mode mode exited $?"; }
+    elif [ $mode = prod ]; then # the installed command: a job per party, keys, cluster file
+      out=$(timeout 120 "$prefix/bin/sfmpi" run --mode=prod --parties alice,bob --ranks-per-party 2 \
+              --oversubscribe --timeout 100 "$exe" 2>"$tmp/err") || { cat "$tmp/err"; fail "$exe in $mode mode exited $?"; }
     else
       out=$(timeout 120 "$exe" "${args[@]}" 2>"$tmp/err") || { cat "$tmp/err"; fail "$exe in $mode mode exited $?"; }
     fi
@@ -91,4 +95,4 @@ for entry in "${apps[@]}"; do
     [ "$out" = "$want" ] || { printf 'got:\n%s\nwanted:\n%s\n' "$out" "$want"; fail "$exe in $mode mode: wrong output"; }
   done
 done
-echo "install test: ${#apps[@]} programs x 2 modes passed"
+echo "install test: ${#apps[@]} programs x 3 modes passed"
