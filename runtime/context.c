@@ -7,6 +7,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/progress.h"
@@ -256,7 +257,11 @@ int sf_run(const sf_config *cfg, sf_program program, void *arg) {
     }
     int rc = sf__opts_parse(&run.opts, cfg, err, sizeof err);
     if (rc) {
+        /* The same options give the same error at every rank of a job: rank 0 says it. The
+         * others wait a moment before they exit, because the launcher stops the whole job
+         * at the first non-zero exit, which could cut rank 0 off before its message. */
         if (sf__job_rank_hint() <= 0) fprintf(stderr, "sfmpi: error: %s\n", err);
+        else nanosleep(&(struct timespec){.tv_sec = 1}, NULL);
         sf__opts_free(&run.opts);
         return SF_EXIT_USAGE;
     }
