@@ -783,7 +783,7 @@ int sf__get(sf_ctx *sf, sf_obj obj, sf_value **out, sf_site site) {
     return SF_OK;
 }
 
-int sf__wait(sf_ctx *sf, const sf_obj *objs, int n, sf_site site) {
+int sf__wait(sf_site site, sf_ctx *sf, const sf_obj *objs, int n) {
     uint64_t salt = SALT_WAIT;
     for (int i = 0; i < n; i++) salt = sf__mix(salt, objs[i].id);
     call_begin(sf, site, salt);
@@ -827,7 +827,7 @@ void sf__release(sf_obj obj, sf_site site) {
 
 sf_scope sf_scope_begin(sf_ctx *sf) { return (sf_scope){sf, sf->call_seq}; }
 
-void sf__scope_end(sf_scope *scope, const sf_obj *keep, int nkeep, sf_site site) {
+void sf__scope_end(sf_site site, sf_scope *scope, const sf_obj *keep, int nkeep) {
     sf_ctx *sf = scope->sf;
     call_begin(sf, site, sf__mix(SALT_SCOPE, scope->mark));
     sf_entry *e = sf->objs.tail;

@@ -177,8 +177,8 @@ static int net_send(void *c, int to, const void *buf, size_t len) {
 
 /* ------------------------------------------------------------------ creation */
 
-sf_device sf__spu(sf_ctx *sf, const char *const *parties, int n, const sf_spu_options *opts,
-                  sf_site site) {
+sf_device sf__spu(sf_site site, sf_ctx *sf, const char *const *parties, int n,
+                  const sf_spu_options *opts) {
     static const sf_spu_options defaults;
     if (!opts) opts = &defaults;
     uint64_t salt = 0x5350550000ULL ^ (uint64_t)n;

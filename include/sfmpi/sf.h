@@ -443,6 +443,8 @@ typedef struct sf_argv_item {
 #define SF_STR(s) sf__item_str(s)
 #define SF_BYTES(p, n) sf__item_bytes((p), (n))
 #define SF__END sf__item_end()
+#define SF__ITEMS(...) (sf__list(__VA_ARGS__).v)
+#define SF__NITEMS(...) ((int)(sizeof(sf__list(__VA_ARGS__).v) / sizeof(sf_argv_item)) - 1)
 #endif
 
 typedef struct sf_site {
@@ -480,8 +482,13 @@ typedef struct sf_site {
         (target), (fn), SF__SITE(#fn), (n), (outs), SF__ITEMS(__VA_ARGS__),              \
         SF__NITEMS(__VA_ARGS__))
 #else
-#define SF__REMOTE_NI(target, fn, n, outs, ...) \
-    sf__remote_cpp((target), (fn), SF__SITE(#fn), (n), (outs), __VA_ARGS__)
+/* the target's type picks the function at compile time (sizeof does not evaluate it) */
+#define SF__REMOTE_NI(target, fn, n, outs, ...)                                           \
+    (sizeof(sf__target_kind(target)) == 2                                                 \
+         ? sf__remote_actor(sf__as_actor(target), (fn), SF__SITE(#fn), (n), (outs),       \
+                            SF__ITEMS(__VA_ARGS__), SF__NITEMS(__VA_ARGS__))              \
+         : sf__remote_dev(sf__as_device(target), (fn), SF__SITE(#fn), (n), (outs),        \
+                          SF__ITEMS(__VA_ARGS__), SF__NITEMS(__VA_ARGS__)))
 #endif
 
 SF_API sf_obj sf__remote_dev(sf_device dev, sf_task_fn fn, sf_site site, int nret, sf_obj *outs,
@@ -512,25 +519,16 @@ typedef struct sf_actor_class {
 /** @def SF_ACTOR(dev, cls, ...)
  * Create an actor of `cls` on `dev`, running cls->init with args. */
 #define SF_ACTOR(...) SF__ACTOR_I(__VA_ARGS__, SF__END)
-#ifndef __cplusplus
 #define SF__ACTOR_I(dev, cls, ...) \
     sf__actor_new((dev), (cls), SF__SITE((cls)->name), SF__ITEMS(__VA_ARGS__), SF__NITEMS(__VA_ARGS__))
-#else
-#define SF__ACTOR_I(dev, cls, ...) sf__actor_cpp((dev), (cls), SF__SITE((cls)->name), __VA_ARGS__)
-#endif
 SF_API sf_actor sf__actor_new(sf_device dev, const sf_actor_class *cls, sf_site site,
                               const sf_argv_item *args, int nargs);
 /** @def sf_actor_call(actor, method, ...)
  * Call a method by name (same as SF_REMOTE(actor, method, ...)). */
 #define sf_actor_call(...) SF__ACTOR_CALL_I(__VA_ARGS__, SF__END)
-#ifndef __cplusplus
 #define SF__ACTOR_CALL_I(actor, method, ...) \
     sf__actor_call_name((actor), (method), SF__SITE(method), SF__ITEMS(__VA_ARGS__), \
                         SF__NITEMS(__VA_ARGS__))
-#else
-#define SF__ACTOR_CALL_I(actor, method, ...) \
-    sf__actor_call_cpp((actor), (method), SF__SITE(method), __VA_ARGS__)
-#endif
 SF_API sf_obj sf__actor_call_name(sf_actor actor, const char *method, sf_site site,
                                   const sf_argv_item *args, int nargs);
 /** Destroy the actor on its owner (runs cls->fini). Later calls fail with SF_EKILLED. */
@@ -550,12 +548,8 @@ SF_API int sf__get(sf_ctx *sf, sf_obj obj, sf_value **out, sf_site site) SF_NODI
 
 /** Wait until the objects are computed, on every party, without revealing values.
  * Returns SF_OK, or SF_ETASK for the first failed one (sf_last_error has the chain). */
-#define sf_wait(...) sf__wait_at(SF__SITE("sf_wait"), __VA_ARGS__)
-SF_API int sf__wait(sf_ctx *sf, const sf_obj *objs, int n, sf_site site) SF_NODISCARD;
-static inline int sf__wait_at(sf_site site, sf_ctx *sf, const sf_obj *objs, int n) SF_NODISCARD;
-static inline int sf__wait_at(sf_site site, sf_ctx *sf, const sf_obj *objs, int n) {
-    return sf__wait(sf, objs, n, site);
-}
+#define sf_wait(...) sf__wait(SF__SITE("sf_wait"), __VA_ARGS__)
+SF_API int sf__wait(sf_site site, sf_ctx *sf, const sf_obj *objs, int n) SF_NODISCARD;
 
 /** Release an object on every party (every party makes the same call). */
 #define sf_release(obj) sf__release((obj), SF__SITE("sf_release"))
@@ -573,11 +567,8 @@ typedef struct sf_scope {
 SF_API sf_scope sf_scope_begin(sf_ctx *sf);
 /** @def sf_scope_end(scope, keep, nkeep)
  * Release every object created since sf_scope_begin except keep[0..nkeep). */
-#define sf_scope_end(...) sf__scope_end_at(SF__SITE("sf_scope_end"), __VA_ARGS__)
-SF_API void sf__scope_end(sf_scope *scope, const sf_obj *keep, int nkeep, sf_site site);
-static inline void sf__scope_end_at(sf_site site, sf_scope *scope, const sf_obj *keep, int nkeep) {
-    sf__scope_end(scope, keep, nkeep, site);
-}
+#define sf_scope_end(...) sf__scope_end(SF__SITE("sf_scope_end"), __VA_ARGS__)
+SF_API void sf__scope_end(sf_site site, sf_scope *scope, const sf_obj *keep, int nkeep);
 
 /** Finish this party's program early: waits for outstanding sends, checks that every
  * party made the same calls. Called by sf_run when the program returns. */
@@ -617,13 +608,11 @@ typedef struct sf_spu_options {
  * The SPU over the n parties named in `parties` (an array, which may be a compound
  * literal), with `opts` (NULL: semi2k, defaults). A call on every party; see
  * sf_spu_options. */
-#define sf_spu(...) sf__spu_at(SF__SITE("sf_spu"), __VA_ARGS__)
-SF_API sf_device sf__spu(sf_ctx *sf, const char *const *parties, int n, const sf_spu_options *opts,
-                         sf_site site);
-static inline sf_device sf__spu_at(sf_site site, sf_ctx *sf, const char *const *parties, int n,
-                                   const sf_spu_options *opts) {
-    return sf__spu(sf, parties, n, opts, site);
-}
+#define sf_spu(...) sf__spu(SF__SITE("sf_spu"), __VA_ARGS__)
+/* (site first: the macro passes its arguments through whole, so an array given as a
+ * compound literal keeps its commas) */
+SF_API sf_device sf__spu(sf_site site, sf_ctx *sf, const char *const *parties, int n,
+                         const sf_spu_options *opts);
 
 /** An SPU kernel has the task signature (one call shape: SF_REMOTE(spu, kernel, ...)); it
  * runs jointly on every member over its shares. Object arguments are secret-shared by
@@ -724,32 +713,20 @@ inline sf_argv_item sf__item_bytes(const void *p, size_t n) {
     it.u.bytes.n = n;
     return it;
 }
-inline sf_obj sf__remote_to(sf_device d, sf_task_fn fn, sf_site site, int n, sf_obj *outs,
-                            const sf_argv_item *items, int nitems) {
-    return sf__remote_dev(d, fn, site, n, outs, items, nitems);
+/* A call's items as a temporary array (alive until the end of the call's full expression):
+ * the inline arguments, then the END item the macro appends. */
+template <size_t N> struct sf__itemlist {
+    sf_argv_item v[N];
+};
+template <typename... Items> inline sf__itemlist<sizeof...(Items)> sf__list(const Items &...items) {
+    return sf__itemlist<sizeof...(Items)>{{items...}};
 }
-inline sf_obj sf__remote_to(sf_actor a, sf_task_fn fn, sf_site site, int n, sf_obj *outs,
-                            const sf_argv_item *items, int nitems) {
-    return sf__remote_actor(a, fn, site, n, outs, items, nitems);
-}
-/* items: the inline arguments, then the END item the macro appends */
-template <typename Target, typename... Items>
-inline sf_obj sf__remote_cpp(Target target, sf_task_fn fn, sf_site site, int n, sf_obj *outs,
-                             const Items &...items) {
-    const sf_argv_item all[] = {items...};
-    return sf__remote_to(target, fn, site, n, outs, all, (int)sizeof...(Items) - 1);
-}
-template <typename... Items>
-inline sf_actor sf__actor_cpp(sf_device dev, const sf_actor_class *cls, sf_site site,
-                              const Items &...items) {
-    const sf_argv_item all[] = {items...};
-    return sf__actor_new(dev, cls, site, all, (int)sizeof...(Items) - 1);
-}
-template <typename... Items>
-inline sf_obj sf__actor_call_cpp(sf_actor actor, const char *method, sf_site site,
-                                 const Items &...items) {
-    const sf_argv_item all[] = {items...};
-    return sf__actor_call_name(actor, method, site, all, (int)sizeof...(Items) - 1);
-}
+/* SF_REMOTE's target: declared only, for sizeof (1: a device, 2: an actor) */
+char (&sf__target_kind(sf_device))[1];
+char (&sf__target_kind(sf_actor))[2];
+inline sf_device sf__as_device(sf_device d) { return d; }
+inline sf_device sf__as_device(sf_actor) { sf_device d = {}; return d; } /* (branch not taken) */
+inline sf_actor sf__as_actor(sf_actor a) { return a; }
+inline sf_actor sf__as_actor(sf_device) { sf_actor a = {}; return a; } /* (branch not taken) */
 #endif
 #endif /* SFMPI_SF_H */
