@@ -11,7 +11,8 @@ install(TARGETS sfmpi_static sfmpi_shared EXPORT sfmpiTargets
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} NAMELINK_COMPONENT Development
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(FILES ${PROJECT_SOURCE_DIR}/include/sfmpi/sf.h ${PROJECT_BINARY_DIR}/include/sfmpi/version.h
+install(FILES ${PROJECT_SOURCE_DIR}/include/sfmpi/sf.h ${PROJECT_SOURCE_DIR}/include/sfmpi/psi.h
+  ${PROJECT_BINARY_DIR}/include/sfmpi/version.h
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/sfmpi)
 install(EXPORT sfmpiTargets NAMESPACE sfmpi:: DESTINATION ${SF_CMAKE_DIR})
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/sfmpiConfig.cmake.in

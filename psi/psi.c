@@ -1,0 +1,463 @@
+/*
+ * Private set intersection (include/sfmpi/psi.h): two-party ECDH-PSI over ristretto255,
+ * written as an sfmpi program of its own (public API only): a key task and collective
+ * kernels on each party, objects moving between the parties by dependency.
+ *
+ *   party A                                   party B
+ *   kA = fresh scalar                         kB = fresh scalar
+ *   EA = shuffle(H(a)^kA), permA              EB = shuffle(H(b)^kB), permB
+ *                    EA ------------------>   DA = EA^kB     (same order; SIZE: reshuffled)
+ *   DB = EB^kA   <------------------ EB
+ *   ALL:      A gets DA, matches it against DB through permA; B likewise with DB, DA
+ *   RECEIVER: only A gets DA; B never sees DB
+ *   SIZE:     A counts DA (reshuffled by B) against DB, the count is revealed
+ *
+ * H: ristretto255 from SHA-512("sfmpi-psi-v1", type, width, ID bytes). Rows k of the
+ * parties' indexes name the same ID because both are sorted by the doubly-raised point.
+ * Every point from a peer is checked (a non-canonical encoding or the identity fails the
+ * call), and duplicated IDs within a party are an error (they would make the output
+ * ambiguous), found after hashing by sorting the party's own points.
+ */
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sfmpi/psi.h"
+
+#define PT crypto_core_ristretto255_BYTES
+#define SC crypto_core_ristretto255_SCALARBYTES
+static const char DOMAIN[] = "sfmpi-psi-v1";
+
+/* ------------------------------------------------------------------ helpers */
+
+static int cmp_pt(const void *a, const void *b) { return memcmp(a, b, PT); }
+
+/* kind 1: int64 [n]; kind 2: uint8 [n, L] */
+static int id_layout(const sf_value *v, int64_t *n, int64_t *width, int64_t *kind) {
+    if (sf_value_dtype(v) == SF_I64 && sf_value_ndim(v) == 1) {
+        *n = sf_value_dim(v, 0), *width = 8, *kind = 1;
+        return 0;
+    }
+    if (sf_value_dtype(v) == SF_U8 && sf_value_ndim(v) == 2 && sf_value_dim(v, 1) > 0) {
+        *n = sf_value_dim(v, 0), *width = sf_value_dim(v, 1), *kind = 2;
+        return 0;
+    }
+    return -1;
+}
+
+static sf_value *points_new(int64_t n) {
+    int64_t shape[2] = {n, PT};
+    return sf_value_new(SF_U8, 2, shape);
+}
+
+/* A fresh random order of n rows (Fisher-Yates with libsodium's uniform draws). */
+static int64_t *random_perm(int64_t n) {
+    int64_t *p = malloc(sizeof *p * (size_t)(n > 0 ? n : 1));
+    if (!p) return NULL;
+    for (int64_t i = 0; i < n; i++) p[i] = i;
+    for (int64_t i = n - 1; i > 0; i--) {
+        int64_t j = (int64_t)(i < UINT32_MAX ? randombytes_uniform((uint32_t)i + 1)
+                                              : (((uint64_t)randombytes_random() << 32) |
+                                                 randombytes_random()) % (uint64_t)(i + 1));
+        int64_t t = p[i];
+        p[i] = p[j], p[j] = t;
+    }
+    return p;
+}
+
+/* The party's key, spread to every rank of its communicator (objects reach rank 0 only). */
+static int party_key(sf_task *t, sf_comm *c, int arg, unsigned char key[SC]) {
+    sf_value *k = c && sf_comm_rank(c) ? NULL : sf_value_copy(sf_arg(t, arg));
+    int rc = c ? sf_comm_bcast(c, 0, &k) : (k ? SF_OK : SF_ENOMEM);
+    if (rc || !k || sf_value_nbytes(k) != SC) {
+        sf_value_unref(&k);
+        return rc ? rc : SF_EINVAL;
+    }
+    memcpy(key, sf_value_cdata(k), SC);
+    sf_value_unref(&k);
+    return SF_OK;
+}
+
+/* This rank's block of rows of object argument `arg` (the whole on a single rank). */
+static int my_block(sf_task *t, sf_comm *c, int arg, sf_value **out) {
+    if (!c || sf_comm_size(c) == 1) {
+        *out = sf_value_ref((sf_value *)sf_arg(t, arg));
+        return SF_OK;
+    }
+    return sf_comm_scatter(c, 0, sf_arg(t, arg), out);
+}
+
+/* Gather the ranks' blocks at rank 0 (the whole on a single rank). */
+static int gather_all(sf_comm *c, sf_value *mine, sf_value **all) {
+    if (!c || sf_comm_size(c) == 1) {
+        *all = sf_value_ref(mine);
+        return SF_OK;
+    }
+    return sf_comm_gather(c, 0, mine, all);
+}
+
+/* ------------------------------------------------------------------ tasks and kernels */
+
+static int psi_keygen(sf_task *t) {
+    if (sodium_init() < 0) return sf_fail(t, "libsodium failed to initialise");
+    int64_t n = SC;
+    sf_value *k = sf_value_new(SF_U8, 1, &n);
+    if (!k) return sf_fail(t, "out of memory");
+    crypto_core_ristretto255_scalar_random(sf_value_data(k));
+    return sf_return(t, 0, k);
+}
+
+/* The shape of a party's IDs, as int64 [3]: kind (1 int64, 2 bytes), width, rows. */
+static int psi_describe(sf_task *t) {
+    const sf_value *ids = sf_arg(t, 0);
+    int64_t n, w, kind, three = 3;
+    if (!ids || id_layout(ids, &n, &w, &kind))
+        return sf_fail(t, "party %s: PSI takes IDs as int64 [n] or uint8 [n, L], not %s with %d "
+                       "dimension(s)", sf_arg_str(t, 1), ids ? sf_dtype_name(sf_value_dtype(ids)) : "?",
+                       ids ? sf_value_ndim(ids) : 0);
+    sf_value *d = sf_value_new(SF_I64, 1, &three);
+    if (!d) return sf_fail(t, "out of memory");
+    int64_t *p = sf_value_data(d);
+    p[0] = kind, p[1] = w, p[2] = n;
+    return sf_return(t, 0, d);
+}
+
+/* Hash this rank's IDs to the group and raise them to the key. */
+static int hash_raise(const sf_value *ids, const unsigned char key[SC], sf_value **out) {
+    int64_t n, w, kind;
+    if (id_layout(ids, &n, &w, &kind)) return SF_ETYPE;
+    sf_value *pts = points_new(n);
+    if (!pts) return SF_ENOMEM;
+    const unsigned char *src = sf_value_cdata(ids);
+    unsigned char *dst = sf_value_data(pts), h[crypto_hash_sha512_BYTES], p[PT];
+    unsigned char hdr[sizeof DOMAIN + 2];
+    memcpy(hdr, DOMAIN, sizeof DOMAIN);
+    hdr[sizeof DOMAIN] = (unsigned char)kind, hdr[sizeof DOMAIN + 1] = (unsigned char)(w & 0xff);
+    for (int64_t i = 0; i < n; i++) {
+        crypto_hash_sha512_state st;
+        crypto_hash_sha512_init(&st);
+        crypto_hash_sha512_update(&st, hdr, sizeof hdr);
+        crypto_hash_sha512_update(&st, src + i * w, (unsigned long long)w);
+        crypto_hash_sha512_final(&st, h);
+        crypto_core_ristretto255_from_hash(p, h);
+        if (crypto_scalarmult_ristretto255(dst + i * PT, key, p)) {
+            sf_value_unref(&pts);
+            return SF_EINVAL; /* (the identity: probability 2^-252) */
+        }
+    }
+    *out = pts;
+    return SF_OK;
+}
+
+/* Raise this rank's points to the key; a peer's point that is not a valid encoding, or
+ * gives the identity, is refused. */
+static int raise_points(const sf_value *in, const unsigned char key[SC], sf_value **out, int64_t *bad) {
+    int64_t n = sf_value_ndim(in) == 2 ? sf_value_dim(in, 0) : -1;
+    if (n < 0 || sf_value_dtype(in) != SF_U8 || sf_value_dim(in, 1) != PT) return SF_ETYPE;
+    sf_value *pts = points_new(n);
+    if (!pts) return SF_ENOMEM;
+    const unsigned char *src = sf_value_cdata(in);
+    unsigned char *dst = sf_value_data(pts);
+    for (int64_t i = 0; i < n; i++)
+        if (crypto_scalarmult_ristretto255(dst + i * PT, key, src + i * PT)) {
+            *bad = i;
+            sf_value_unref(&pts);
+            return SF_EINVAL;
+        }
+    *out = pts;
+    return SF_OK;
+}
+
+/* The rows of pts in the order perm (out[i] = pts[perm[i]]). */
+static sf_value *permuted(const sf_value *pts, const int64_t *perm) {
+    int64_t n = sf_value_dim(pts, 0);
+    sf_value *o = points_new(n);
+    if (!o) return NULL;
+    const unsigned char *s = sf_value_cdata(pts);
+    unsigned char *d = sf_value_data(o);
+    for (int64_t i = 0; i < n; i++) memcpy(d + i * PT, s + perm[i] * PT, PT);
+    return o;
+}
+
+/* Two rows of one party's own raised points that are equal: duplicated IDs. */
+static int find_duplicate(const sf_value *pts, int64_t *r1, int64_t *r2) {
+    int64_t n = sf_value_dim(pts, 0);
+    if (n < 2) return 0;
+    int64_t *order = malloc(sizeof *order * (size_t)n);
+    const unsigned char *p = sf_value_cdata(pts);
+    if (!order) return -1;
+    for (int64_t i = 0; i < n; i++) order[i] = i;
+    /* sort row numbers by their points (a copy of the points with the row appended) */
+    unsigned char *rows = malloc((size_t)n * (PT + 8));
+    if (!rows) {
+        free(order);
+        return -1;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        memcpy(rows + i * (PT + 8), p + i * PT, PT);
+        memcpy(rows + i * (PT + 8) + PT, &i, 8);
+    }
+    qsort(rows, (size_t)n, PT + 8, cmp_pt);
+    int found = 0;
+    for (int64_t i = 1; i < n && !found; i++)
+        if (!memcmp(rows + (i - 1) * (PT + 8), rows + i * (PT + 8), PT)) {
+            memcpy(r1, rows + (i - 1) * (PT + 8) + PT, 8);
+            memcpy(r2, rows + i * (PT + 8) + PT, 8);
+            if (*r1 > *r2) {
+                int64_t x = *r1;
+                *r1 = *r2, *r2 = x;
+            }
+            found = 1;
+        }
+    free(rows);
+    free(order);
+    return found;
+}
+
+/* Collective kernel: args (ids obj, key obj, party name); results: the raised points in a
+ * fresh random order, and that order (which stays with the party). */
+static int psi_encrypt(sf_task *t) {
+    sf_comm *c = sf_task_comm(t);
+    int root = !c || sf_comm_rank(c) == 0, rc;
+    const char *party = sf_arg_str(t, 2);
+    unsigned char key[SC];
+    sf_value *mine = NULL, *pts = NULL, *all = NULL;
+    if (sodium_init() < 0) return sf_fail(t, "libsodium failed to initialise");
+    if ((rc = party_key(t, c, 1, key))) return sf_fail(t, "party %s: spreading the PSI key: %s", party, sf_strerror(rc));
+    if ((rc = my_block(t, c, 0, &mine))) return sf_fail(t, "party %s: spreading the IDs: %s", party, sf_strerror(rc));
+    rc = hash_raise(mine, key, &pts);
+    sodium_memzero(key, sizeof key);
+    sf_value_unref(&mine);
+    if (rc) return sf_fail(t, "party %s: hashing the IDs to the group: %s", party, sf_strerror(rc));
+    rc = gather_all(c, pts, &all);
+    sf_value_unref(&pts);
+    if (rc) return sf_fail(t, "party %s: gathering the points: %s", party, sf_strerror(rc));
+    if (!root) return SF_OK;
+    int64_t r1, r2;
+    int dup = find_duplicate(all, &r1, &r2);
+    if (dup) {
+        sf_value_unref(&all);
+        if (dup < 0) return sf_fail(t, "out of memory");
+        return sf_fail(t, "party %s: duplicated IDs in the PSI input (rows %lld and %lld hold the "
+                       "same ID); remove duplicates first", party, (long long)r1, (long long)r2);
+    }
+    int64_t n = sf_value_dim(all, 0);
+    int64_t *perm = random_perm(n);
+    sf_value *shuf = perm ? permuted(all, perm) : NULL, *pv = sf_value_new(SF_I64, 1, &n);
+    sf_value_unref(&all);
+    if (!shuf || !pv) {
+        free(perm);
+        sf_value_unref(&shuf);
+        sf_value_unref(&pv);
+        return sf_fail(t, "out of memory");
+    }
+    memcpy(sf_value_data(pv), perm, sizeof *perm * (size_t)n);
+    free(perm);
+    rc = sf_return(t, 0, shuf);
+    return rc ? rc : sf_return(t, 1, pv);
+}
+
+/* Collective kernel: args (peer points obj, key obj, reshuffle, party name, peer name):
+ * the peer's points raised to this party's key, in their order (or a fresh one). */
+static int psi_raise(sf_task *t) {
+    sf_comm *c = sf_task_comm(t);
+    int root = !c || sf_comm_rank(c) == 0, rc;
+    const char *party = sf_arg_str(t, 3), *peer = sf_arg_str(t, 4);
+    unsigned char key[SC];
+    sf_value *mine = NULL, *pts = NULL, *all = NULL;
+    int64_t bad = -1;
+    if (sodium_init() < 0) return sf_fail(t, "libsodium failed to initialise");
+    if ((rc = party_key(t, c, 1, key))) return sf_fail(t, "party %s: spreading the PSI key: %s", party, sf_strerror(rc));
+    if ((rc = my_block(t, c, 0, &mine))) return sf_fail(t, "party %s: spreading %s's points: %s", party, peer, sf_strerror(rc));
+    rc = raise_points(mine, key, &pts, &bad);
+    sodium_memzero(key, sizeof key);
+    sf_value_unref(&mine);
+    if (rc == SF_EINVAL)
+        return sf_fail(t, "party %s: a point from %s is not a valid ristretto255 encoding (row %lld "
+                       "of this rank's block): refusing the PSI", party, peer, (long long)bad);
+    if (rc) return sf_fail(t, "party %s: raising %s's points: %s", party, peer, sf_strerror(rc));
+    rc = gather_all(c, pts, &all);
+    sf_value_unref(&pts);
+    if (rc) return sf_fail(t, "party %s: gathering the points: %s", party, sf_strerror(rc));
+    if (!root) return SF_OK;
+    if (sf_arg_i64(t, 2)) { /* size only: the peer must not map them back to its rows */
+        int64_t *perm = random_perm(sf_value_dim(all, 0));
+        sf_value *shuf = perm ? permuted(all, perm) : NULL;
+        free(perm);
+        sf_value_unref(&all);
+        if (!shuf) return sf_fail(t, "out of memory");
+        all = shuf;
+    }
+    return sf_return(t, 0, all);
+}
+
+/* Leader task: args (own doubly-raised points in own shuffled order, that order, the
+ * peer's doubly-raised points). Results: int64 [c] own rows in the intersection, sorted by
+ * point (the same order at every party), and the count (int64 scalar). With only two
+ * arguments (size only) the count of common points alone. */
+static int psi_match(sf_task *t) {
+    const sf_value *own = sf_arg(t, 0), *peer = sf_arg(t, sf_nargs(t) - 1);
+    const int64_t *perm = sf_nargs(t) == 3 ? sf_value_cdata(sf_arg(t, 1)) : NULL;
+    int64_t n = sf_value_dim(own, 0), m = sf_value_dim(peer, 0);
+    unsigned char *sorted = malloc((size_t)(m > 0 ? m : 1) * PT);
+    unsigned char *hits = malloc((size_t)(n > 0 ? n : 1) * (PT + 8));
+    if (!sorted || !hits) {
+        free(sorted);
+        free(hits);
+        return sf_fail(t, "out of memory");
+    }
+    memcpy(sorted, sf_value_cdata(peer), (size_t)m * PT);
+    qsort(sorted, (size_t)m, PT, cmp_pt);
+    const unsigned char *p = sf_value_cdata(own);
+    int64_t c = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (m && bsearch(p + i * PT, sorted, (size_t)m, PT, cmp_pt)) {
+            memcpy(hits + c * (PT + 8), p + i * PT, PT);
+            int64_t row = perm ? perm[i] : i;
+            memcpy(hits + c * (PT + 8) + PT, &row, 8);
+            c++;
+        }
+    free(sorted);
+    int rc = SF_OK;
+    if (perm) {
+        qsort(hits, (size_t)c, PT + 8, cmp_pt);
+        sf_value *idx = sf_value_new(SF_I64, 1, &c);
+        if (!idx) rc = SF_ENOMEM;
+        for (int64_t k = 0; idx && k < c; k++)
+            memcpy((int64_t *)sf_value_data(idx) + k, hits + k * (PT + 8) + PT, 8);
+        if (!rc) rc = sf_return(t, 0, idx);
+    }
+    free(hits);
+    if (rc) return rc == SF_ENOMEM ? sf_fail(t, "out of memory") : rc;
+    return sf_return(t, perm ? 1 : 0, sf_value_i64(c));
+}
+
+static int psi_take(sf_task *t) {
+    const sf_value *tab = sf_arg(t, 0), *idx = sf_arg(t, 1);
+    if (sf_value_dtype(idx) != SF_I64 || sf_value_ndim(idx) != 1)
+        return sf_fail(t, "the index must be int64 [c], not %s with %d dimension(s)",
+                       sf_dtype_name(sf_value_dtype(idx)), sf_value_ndim(idx));
+    if (sf_value_ndim(tab) < 1) return sf_fail(t, "the table must have rows (a scalar was given)");
+    int64_t rows = sf_value_dim(tab, 0), c = sf_value_dim(idx, 0);
+    int64_t shape[SF_MAX_DIMS];
+    memcpy(shape, sf_value_shape(tab), sizeof(int64_t) * (size_t)sf_value_ndim(tab));
+    shape[0] = c;
+    size_t rowbytes = rows ? sf_value_nbytes(tab) / (size_t)rows : 0;
+    const int64_t *ix = sf_value_cdata(idx);
+    for (int64_t k = 0; k < c; k++)
+        if (ix[k] < 0 || ix[k] >= rows)
+            return sf_fail(t, "index row %lld is %lld: out of the table's %lld rows", (long long)k,
+                           (long long)ix[k], (long long)rows);
+    sf_value *o = sf_value_new(sf_value_dtype(tab), sf_value_ndim(tab), shape);
+    if (!o) return sf_fail(t, "out of memory");
+    for (int64_t k = 0; k < c; k++)
+        memcpy((char *)sf_value_data(o) + (size_t)k * rowbytes,
+               (const char *)sf_value_cdata(tab) + (size_t)ix[k] * rowbytes, rowbytes);
+    return sf_return(t, 0, o);
+}
+
+/* ------------------------------------------------------------------ the protocol */
+
+static const char *kind_name(int64_t kind) { return kind == 1 ? "int64" : "uint8 [n, L] bytes"; }
+
+int sf__psi(sf_site site, sf_ctx *sf, const sf_device *devs, const sf_obj *ids, int n,
+            const sf_psi_options *opts, sf_obj *index, int64_t *size) {
+    static const sf_psi_options defaults;
+    if (!opts) opts = &defaults;
+    if (size) *size = -1;
+    for (int i = 0; index && i < n; i++) index[i] = (sf_obj){sf, 0};
+    if (n != 2) {
+        fprintf(stderr, "sfmpi: sf_psi at %s:%d: %d parties given; this version intersects the "
+                "sets of exactly 2 parties\n", site.file, site.line, n);
+        return SF_EINVAL;
+    }
+    if (devs[0].party == devs[1].party) {
+        fprintf(stderr, "sfmpi: sf_psi at %s:%d: both sets belong to party %s\n", site.file,
+                site.line, sf_party_name_of(sf, devs[0].party));
+        return SF_EINVAL;
+    }
+    int recv = -1;
+    if (opts->output == SF_PSI_RECEIVER) {
+        for (int i = 0; i < n; i++)
+            if (opts->receiver && !strcmp(opts->receiver, sf_party_name_of(sf, devs[i].party))) recv = i;
+        if (recv < 0) {
+            fprintf(stderr, "sfmpi: sf_psi at %s:%d: the receiver '%s' is not one of the two "
+                    "parties\n", site.file, site.line, opts->receiver ? opts->receiver : "(none)");
+            return SF_EINVAL;
+        }
+    } else if (opts->output != SF_PSI_ALL && opts->output != SF_PSI_SIZE) {
+        fprintf(stderr, "sfmpi: sf_psi at %s:%d: unknown output mode %d\n", site.file, site.line,
+                (int)opts->output);
+        return SF_EINVAL;
+    }
+    const char *name[2];
+    sf_device leader[2];
+    sf_obj key[2], desc[2], enc[2][2], dbl[2], idx[2] = {{sf, 0}, {sf, 0}}, cnt[2] = {{sf, 0}, {sf, 0}};
+    for (int i = 0; i < 2; i++) {
+        name[i] = sf_party_name_of(sf, devs[i].party);
+        leader[i] = sf_pyu(sf, name[i]);
+        desc[i] = SF_REMOTE(leader[i], psi_describe, SF_OBJ(ids[i]), SF_STR(name[i]));
+    }
+    /* the ID types must agree (a mismatch would silently intersect nothing) */
+    sf_value *d0, *d1;
+    int rc = sf_get(sf, desc[0], &d0);
+    if (!rc) rc = sf_get(sf, desc[1], &d1);
+    if (!rc) {
+        const int64_t *a = sf_value_cdata(d0), *b = sf_value_cdata(d1);
+        if (a[0] != b[0] || a[1] != b[1]) {
+            fprintf(stderr, "sfmpi: sf_psi at %s:%d: the parties' IDs differ in type: %s has %s "
+                    "of width %lld, %s has %s of width %lld\n", site.file, site.line, name[0],
+                    kind_name(a[0]), (long long)a[1], name[1], kind_name(b[0]), (long long)b[1]);
+            rc = SF_EINVAL;
+        }
+    }
+    for (int i = 0; i < 2; i++) sf_release(desc[i]);
+    if (rc) return rc;
+    int reshuffle = opts->output == SF_PSI_SIZE;
+    for (int i = 0; i < 2; i++) {
+        key[i] = SF_REMOTE(leader[i], psi_keygen);
+        SF_REMOTE_N(devs[i], psi_encrypt, 2, enc[i], SF_OBJ(ids[i]), SF_OBJ(key[i]), SF_STR(name[i]));
+    }
+    /* party i's points raised by the other party (held there until someone needs them) */
+    for (int i = 0; i < 2; i++)
+        dbl[i] = SF_REMOTE(devs[1 - i], psi_raise, SF_OBJ(enc[i][0]), SF_OBJ(key[1 - i]),
+                           SF_I64(reshuffle), SF_STR(name[1 - i]), SF_STR(name[i]));
+    if (opts->output == SF_PSI_SIZE) {
+        cnt[0] = SF_REMOTE(leader[0], psi_match, SF_OBJ(dbl[0]), SF_OBJ(dbl[1]));
+    } else {
+        for (int i = 0; i < 2; i++) {
+            if (recv >= 0 && i != recv) continue; /* only the receiver gets its points back */
+            sf_obj out[2];
+            SF_REMOTE_N(leader[i], psi_match, 2, out, SF_OBJ(dbl[i]), SF_OBJ(enc[i][1]), SF_OBJ(dbl[1 - i]));
+            idx[i] = out[0], cnt[i] = out[1];
+        }
+    }
+    sf_obj done[4];
+    int nd = 0;
+    for (int i = 0; i < 2; i++) {
+        if (idx[i].id) done[nd++] = idx[i];
+        if (cnt[i].id) done[nd++] = cnt[i];
+    }
+    sf_value *cv = NULL;
+    rc = sf_wait(sf, done, nd);
+    if (!rc && recv < 0) rc = sf_get(sf, cnt[0], &cv);
+    if (!rc && recv < 0 && size) *size = sf_value_as_i64(cv, 0);
+    for (int i = 0; i < 2; i++) {
+        sf_release(key[i]);
+        sf_release(enc[i][0]);
+        sf_release(enc[i][1]);
+        sf_release(dbl[i]);
+        if (cnt[i].id) sf_release(cnt[i]);
+        if (idx[i].id && (rc || !index)) sf_release(idx[i]);
+        else if (idx[i].id) index[i] = idx[i];
+    }
+    return rc;
+}
+
+sf_obj sf__psi_take(sf_site site, sf_device dev, sf_obj table, sf_obj index) {
+    sf_device leader = dev;
+    leader.kind = SF_DEV_PYU;
+    return sf__remote_dev(leader, psi_take, site, 1, NULL,
+                          (const sf_argv_item[]){SF_OBJ(table), SF_OBJ(index)}, 2);
+}

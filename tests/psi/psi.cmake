@@ -1,0 +1,61 @@
+# Private set intersection (psi/psi.c): known overlaps at several sizes (0 and 100 % among
+# them), int64 and 16-byte IDs, every output mode, 1 and 2 ranks per party, in debug, sim and
+# prod; the aligned outputs checked row by row by the program; each error case with its
+# message.
+add_executable(psi_prog ${CMAKE_CURRENT_SOURCE_DIR}/psi/psi_prog.c)
+target_link_libraries(psi_prog PRIVATE sfmpi::sfmpi)
+sf_target_defaults(psi_prog)
+set(_psi_cases
+  "all_int64|--na 1000 --nb 800 --overlap 300|all, int64 IDs, 1000 x 800, overlap 300: size 300"
+  "all_bytes|--type bytes --na 700 --nb 900 --overlap 500|all, 16-byte IDs, 700 x 900, overlap 500: size 500"
+  "none|--na 500 --nb 400 --overlap 0|all, int64 IDs, 500 x 400, overlap 0: size 0"
+  "full|--na 600 --nb 600 --overlap 600|all, int64 IDs, 600 x 600, overlap 600: size 600"
+  "empty|--na 0 --nb 300 --overlap 0|all, int64 IDs, 0 x 300, overlap 0: size 0"
+  "receiver|--out receiver --na 900 --nb 1000 --overlap 250|receiver, int64 IDs, 900 x 1000, overlap 250: size -1"
+  "size|--out size --type bytes --na 800 --nb 500 --overlap 123|size, 16-byte IDs, 800 x 500, overlap 123: size 123")
+foreach(case IN LISTS _psi_cases)
+  string(REPLACE "|" ";" parts "${case}")
+  list(GET parts 0 name)
+  list(GET parts 1 argstr)
+  list(GET parts 2 expect)
+  separate_arguments(cargs UNIX_COMMAND "${argstr}")
+  foreach(k 1 2)
+    foreach(mode debug sim prod)
+      if(mode STREQUAL "prod" AND k EQUAL 2)
+        continue() # (prod with 2 ranks per party: psi_prod_ranks below, through mpirun)
+      endif()
+      math(EXPR np "2 * ${k}")
+      set(extra)
+      if(mode STREQUAL "prod")
+        set(extra NPROCS 2)
+      elseif(mode STREQUAL "sim")
+        set(extra NPROCS ${np})
+      endif()
+      sf_add_test(NAME psi_${name}_${mode}_k${k} MODE ${mode} ${extra}
+                  COMMAND $<TARGET_FILE:psi_prog> ${cargs} --sf-parties=alice,bob
+                          --sf-ranks-per-party=${k} --sf-quiet
+                  LABELS psi TIMEOUT 120
+                  EXPECT_STDOUT "^psi ${expect}, checked row by row$")
+    endforeach()
+  endforeach()
+endforeach()
+# production with two ranks per party (each party's own mpirun -np 2)
+sf_add_test(NAME psi_prod_ranks
+            COMMAND ${PROJECT_BINARY_DIR}/bin/sfmpi run --mode=prod --parties alice,bob
+                    --ranks-per-party 2 --oversubscribe --timeout 100
+                    $<TARGET_FILE:psi_prog> --na 1200 --nb 1000 --overlap 777 --sf-quiet
+            LABELS psi prod TIMEOUT 120
+            EXPECT_STDOUT "^psi all, int64 IDs, 1200 x 1000, overlap 777: size 777, checked row by row$")
+# errors: each names the party and the reason
+sf_add_test(NAME psi_dup MODE debug COMMAND $<TARGET_FILE:psi_prog> --dup --sf-parties=alice,bob
+            LABELS psi EXPECT_EXIT 3
+            EXPECT_STDERR "party bob: duplicated IDs in the PSI input \\(rows [0-9]+ and [0-9]+ hold the same ID\\)")
+sf_add_test(NAME psi_dup_sim MODE sim NPROCS 2 COMMAND $<TARGET_FILE:psi_prog> --dup --sf-parties=alice,bob
+            LABELS psi EXPECT_EXIT 3
+            EXPECT_STDERR "party bob: duplicated IDs in the PSI input \\(rows [0-9]+ and [0-9]+ hold the same ID\\)")
+sf_add_test(NAME psi_mismatch MODE debug COMMAND $<TARGET_FILE:psi_prog> --mismatch --sf-parties=alice,bob
+            LABELS psi EXPECT_EXIT 1
+            EXPECT_STDERR "the parties' IDs differ in type: alice has int64 of width 8, bob has uint8 \\[n, L\\] bytes of width 16")
+sf_add_test(NAME psi_bad_type MODE debug COMMAND $<TARGET_FILE:psi_prog> --bad-type --sf-parties=alice,bob
+            LABELS psi EXPECT_EXIT 3
+            EXPECT_STDERR "party alice: PSI takes IDs as int64 \\[n\\] or uint8 \\[n, L\\], not float64 with 1 dimension")

@@ -1,0 +1,156 @@
+/*
+ * PSI test program (tests/psi/psi.cmake): alice and bob make ID sets of given sizes with a
+ * known overlap, each in its own shuffled order, run sf_psi, and check the result row by
+ * row: every party's aligned IDs (its IDs taken through its index) must be the same list at
+ * both parties, and as a set exactly the common IDs. The check reveals the aligned IDs to
+ * both parties (a test's privilege), nothing else.
+ *
+ *   psi_prog [--na N] [--nb M] [--overlap K] [--type int64|bytes] [--out all|receiver|size]
+ *            [--dup] [--mismatch] [--bad-type]
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sfmpi/psi.h"
+
+typedef struct args {
+    int64_t na, nb, overlap;
+    int bytes, dup, mismatch, bad_type;
+    sf_psi_output out;
+} args;
+
+/* common IDs are c(i), party p's own IDs u(p, i): disjoint by construction */
+static uint64_t common_id(int64_t i) { return 0x1000000000ull + (uint64_t)i * 7919u; }
+static uint64_t own_id(int64_t p, int64_t i) { return ((uint64_t)(p + 1) << 40) + (uint64_t)i * 104729u; }
+
+/* args: n, overlap, party, bytes, dup, bad_type */
+static int make_ids(sf_task *t) {
+    int64_t n = sf_arg_i64(t, 0), k = sf_arg_i64(t, 1), p = sf_arg_i64(t, 2);
+    int bytes = (int)sf_arg_i64(t, 3), dup = (int)sf_arg_i64(t, 4), bad = (int)sf_arg_i64(t, 5);
+    uint64_t *v = malloc(sizeof *v * (size_t)(n ? n : 1));
+    if (!v) return sf_fail(t, "out of memory");
+    for (int64_t i = 0; i < n; i++) v[i] = i < k ? common_id(i) : own_id(p, i);
+    if (dup && n >= 2) v[n - 1] = v[0];
+    uint64_t s = 0x9e3779b97f4a7c15ull * (uint64_t)(p + 3);
+    for (int64_t i = n - 1; i > 0; i--) { /* a fixed shuffle per party */
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        int64_t j = (int64_t)((s >> 33) % (uint64_t)(i + 1));
+        uint64_t x = v[i];
+        v[i] = v[j], v[j] = x;
+    }
+    sf_value *out;
+    if (bad) {
+        out = sf_value_new(SF_F64, 1, &n);
+        for (int64_t i = 0; out && i < n; i++) ((double *)sf_value_data(out))[i] = (double)v[i];
+    } else if (bytes) {
+        int64_t shape[2] = {n, 16};
+        out = sf_value_new(SF_U8, 2, shape);
+        for (int64_t i = 0; out && i < n; i++) { /* 16-byte IDs: the number, then a tag */
+            unsigned char *r = (unsigned char *)sf_value_data(out) + i * 16;
+            memcpy(r, &v[i], 8);
+            memcpy(r + 8, "id-bytes", 8);
+        }
+    } else {
+        out = sf_value_new(SF_I64, 1, &n);
+        if (out) memcpy(sf_value_data(out), v, sizeof *v * (size_t)n);
+    }
+    free(v);
+    return out ? sf_return(t, 0, out) : sf_fail(t, "out of memory");
+}
+
+/* the first 8 bytes of each aligned row, as int64 [c] */
+static int first_words(sf_task *t) {
+    const sf_value *a = sf_arg(t, 0);
+    int64_t c = sf_value_dim(a, 0);
+    size_t w = c ? sf_value_nbytes(a) / (size_t)c : 8;
+    sf_value *o = sf_value_new(SF_I64, 1, &c);
+    if (!o) return sf_fail(t, "out of memory");
+    for (int64_t i = 0; i < c; i++)
+        memcpy((int64_t *)sf_value_data(o) + i, (const char *)sf_value_cdata(a) + (size_t)i * w, 8);
+    return sf_return(t, 0, o);
+}
+
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int check_aligned(sf_ctx *sf, const sf_value *a, const sf_value *b, int64_t want) {
+    int64_t c = sf_value_dim(a, 0);
+    if (c != want || sf_value_dim(b, 0) != c) {
+        sf_print(sf, "FAIL: aligned sizes %lld and %lld, expected %lld\n", (long long)c,
+                 (long long)sf_value_dim(b, 0), (long long)want);
+        return 1;
+    }
+    const uint64_t *x = sf_value_cdata(a), *y = sf_value_cdata(b);
+    for (int64_t i = 0; i < c; i++)
+        if (x[i] != y[i]) {
+            sf_print(sf, "FAIL: row %lld: alice's ID %" PRIu64 ", bob's %" PRIu64 "\n", (long long)i, x[i], y[i]);
+            return 1;
+        }
+    uint64_t *s = malloc(sizeof *s * (size_t)(c ? c : 1));
+    memcpy(s, x, sizeof *s * (size_t)c);
+    qsort(s, (size_t)c, sizeof *s, cmp_u64);
+    int bad = 0;
+    for (int64_t i = 0; i < c && !bad; i++) bad = s[i] != common_id(i); /* c(i) increase with i */
+    free(s);
+    if (bad) sf_print(sf, "FAIL: the aligned IDs are not exactly the common IDs\n");
+    return bad;
+}
+
+static int program(sf_ctx *sf, void *arg) {
+    const args *a = arg;
+    sf_device all[2] = {sf_pyu_all(sf, "alice"), sf_pyu_all(sf, "bob")};
+    const char *names[2] = {"alice", "bob"};
+    sf_obj ids[2], index[2];
+    int64_t n[2] = {a->na, a->nb};
+    for (int p = 0; p < 2; p++)
+        ids[p] = SF_REMOTE(sf_pyu(sf, names[p]), make_ids, SF_I64(n[p]), SF_I64(a->overlap), SF_I64(p),
+                           SF_I64(p == 1 && a->mismatch ? !a->bytes : a->bytes),
+                           SF_I64(p == 1 && a->dup), SF_I64(p == 0 && a->bad_type));
+    sf_psi_options o = {.output = a->out, .receiver = "bob"};
+    int64_t size = -2;
+    SF_TRY(sf_psi(sf, all, ids, 2, &o, index, &size));
+    const char *mode = a->out == SF_PSI_ALL ? "all" : a->out == SF_PSI_RECEIVER ? "receiver" : "size";
+    int fail = 0;
+    if (a->out == SF_PSI_SIZE) {
+        fail = size != a->overlap || index[0].id || index[1].id;
+    } else if (a->out == SF_PSI_RECEIVER) {
+        fail = size != -1 || index[0].id || !index[1].id;
+        if (!fail) { /* the receiver's aligned IDs, checked against themselves sorted */
+            sf_value *v;
+            SF_TRY(sf_get(sf, SF_REMOTE(sf_pyu(sf, "bob"), first_words,
+                                        SF_OBJ(sf_psi_take(all[1], ids[1], index[1]))), &v));
+            fail = check_aligned(sf, v, v, a->overlap);
+        }
+    } else {
+        sf_value *v[2];
+        for (int p = 0; p < 2; p++)
+            SF_TRY(sf_get(sf, SF_REMOTE(sf_pyu(sf, names[p]), first_words,
+                                        SF_OBJ(sf_psi_take(all[p], ids[p], index[p]))), &v[p]));
+        fail = size != a->overlap || check_aligned(sf, v[0], v[1], a->overlap);
+    }
+    sf_print(sf, "psi %s, %s IDs, %lld x %lld, overlap %lld: size %lld, %s\n", mode,
+             a->bytes ? "16-byte" : "int64", (long long)a->na, (long long)a->nb, (long long)a->overlap,
+             (long long)size, fail ? "WRONG" : "checked row by row");
+    return fail;
+}
+
+int main(int argc, char **argv) {
+    args a = {.na = 1000, .nb = 800, .overlap = 300, .out = SF_PSI_ALL};
+    for (int i = 1; i < argc; i++) {
+        const char *s = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";
+        if (!strcmp(s, "--na")) a.na = atoll(v), i++;
+        else if (!strcmp(s, "--nb")) a.nb = atoll(v), i++;
+        else if (!strcmp(s, "--overlap")) a.overlap = atoll(v), i++;
+        else if (!strcmp(s, "--type")) a.bytes = !strcmp(v, "bytes"), i++;
+        else if (!strcmp(s, "--out"))
+            a.out = !strcmp(v, "receiver") ? SF_PSI_RECEIVER : !strcmp(v, "size") ? SF_PSI_SIZE : SF_PSI_ALL, i++;
+        else if (!strcmp(s, "--dup")) a.dup = 1;
+        else if (!strcmp(s, "--mismatch")) a.mismatch = 1;
+        else if (!strcmp(s, "--bad-type")) a.bad_type = 1;
+    }
+    return sf_main(argc, argv, program, &a);
+}
