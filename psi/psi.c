@@ -281,12 +281,22 @@ static int psi_raise(sf_task *t) {
     sf_value_unref(&pts);
     if (rc) return sf_fail(t, "party %s: gathering the points: %s", party, sf_strerror(rc));
     if (!root) return SF_OK;
-    if (sf_arg_i64(t, 2)) { /* size only: the peer must not map them back to its rows */
-        int64_t *perm = random_perm(sf_value_dim(all, 0));
-        sf_value *shuf = perm ? permuted(all, perm) : NULL;
+    if (sf_arg_i64(t, 2)) { /* a fresh order, so the owner cannot map them to its rows */
+        int64_t n = sf_value_dim(all, 0);
+        int64_t *perm = random_perm(n);
+        sf_value *shuf = perm ? permuted(all, perm) : NULL, *pv = NULL;
+        if (shuf && sf_nreturns(t) == 2 && (pv = sf_value_new(SF_I64, 1, &n)))
+            memcpy(sf_value_data(pv), perm, sizeof *perm * (size_t)n); /* kept by this party */
         free(perm);
         sf_value_unref(&all);
-        if (!shuf) return sf_fail(t, "out of memory");
+        if (!shuf || (sf_nreturns(t) == 2 && !pv)) {
+            sf_value_unref(&shuf);
+            return sf_fail(t, "out of memory");
+        }
+        if (pv && (rc = sf_return(t, 1, pv))) {
+            sf_value_unref(&shuf);
+            return rc;
+        }
         all = shuf;
     }
     return sf_return(t, 0, all);
@@ -357,64 +367,120 @@ static int psi_take(sf_task *t) {
     return sf_return(t, 0, o);
 }
 
+/* Leader task: the product of two scalars (the blinder's key times its blinding scalar). */
+static int psi_keymul(sf_task *t) {
+    const sf_value *a = sf_arg(t, 0), *b = sf_arg(t, 1);
+    int64_t n = SC;
+    sf_value *k = sf_value_new(SF_U8, 1, &n);
+    if (!k) return sf_fail(t, "out of memory");
+    crypto_core_ristretto255_scalar_mul(sf_value_data(k), sf_value_cdata(a), sf_value_cdata(b));
+    return sf_return(t, 0, k);
+}
+
+/* (point, position) rows sorted by point */
+static unsigned char *sorted_rows(const sf_value *pts, int64_t *n) {
+    *n = sf_value_dim(pts, 0);
+    unsigned char *rows = malloc((size_t)(*n > 0 ? *n : 1) * (PT + 8));
+    if (!rows) return NULL;
+    const unsigned char *p = sf_value_cdata(pts);
+    for (int64_t i = 0; i < *n; i++) {
+        memcpy(rows + i * (PT + 8), p + i * PT, PT);
+        memcpy(rows + i * (PT + 8) + PT, &i, 8);
+    }
+    qsort(rows, (size_t)*n, PT + 8, cmp_pt);
+    return rows;
+}
+
+/* Matcher task (n parties): args F_0..F_{n-1}, every party's points raised by every key
+ * and the blinding scalar. Results: for each set j, int64 [c]: the positions (in the order
+ * F_j arrived) of the points common to all sets, ordered by point; then the count. */
+static int psi_nmatch(sf_task *t) {
+    int n = sf_nargs(t), rc = SF_OK;
+    unsigned char **rows = calloc((size_t)n, sizeof *rows);
+    int64_t *len = calloc((size_t)n, sizeof *len), c = 0;
+    sf_value **pos = calloc((size_t)n, sizeof *pos);
+    if (!rows || !len || !pos) rc = SF_ENOMEM;
+    for (int j = 0; j < n && !rc; j++)
+        if (!(rows[j] = sorted_rows(sf_arg(t, j), &len[j]))) rc = SF_ENOMEM;
+    /* the common points, in set 0's sorted order: kept in place at the front of rows[0] */
+    for (int64_t i = 0; i < (rc ? 0 : len[0]); i++) {
+        int all = 1;
+        for (int j = 1; j < n && all; j++)
+            all = bsearch(rows[0] + i * (PT + 8), rows[j], (size_t)len[j], PT + 8, cmp_pt) != NULL;
+        if (all) memmove(rows[0] + c++ * (PT + 8), rows[0] + i * (PT + 8), PT + 8);
+    }
+    for (int j = 0; j < n && !rc; j++) {
+        if (!(pos[j] = sf_value_new(SF_I64, 1, &c))) {
+            rc = SF_ENOMEM;
+            break;
+        }
+        int64_t *o = sf_value_data(pos[j]);
+        for (int64_t k = 0; k < c; k++) {
+            const unsigned char *hit = j ? bsearch(rows[0] + k * (PT + 8), rows[j], (size_t)len[j],
+                                                   PT + 8, cmp_pt)
+                                         : rows[0] + k * (PT + 8);
+            memcpy(&o[k], hit + PT, 8);
+        }
+    }
+    for (int j = 0; j < n && !rc; j++) {
+        rc = sf_return(t, j, pos[j]);
+        pos[j] = NULL;
+    }
+    for (int j = 0; rows && j < n; j++) free(rows[j]);
+    for (int j = 0; pos && j < n; j++) sf_value_unref(&pos[j]);
+    free(rows);
+    free(len);
+    free(pos);
+    if (rc) return rc == SF_ENOMEM ? sf_fail(t, "out of memory") : rc;
+    return sf_return(t, n, sf_value_i64(c));
+}
+
+/* Leader task: out[k] = perm[pos[k]] (positions through an order this party keeps). */
+static int psi_compose(sf_task *t) {
+    const sf_value *pos = sf_arg(t, 0), *perm = sf_arg(t, 1);
+    int64_t c = sf_value_dim(pos, 0), m = sf_value_dim(perm, 0);
+    const int64_t *p = sf_value_cdata(pos), *q = sf_value_cdata(perm);
+    sf_value *o = sf_value_new(SF_I64, 1, &c);
+    if (!o) return sf_fail(t, "out of memory");
+    for (int64_t k = 0; k < c; k++) {
+        if (p[k] < 0 || p[k] >= m) {
+            sf_value_unref(&o);
+            return sf_fail(t, "PSI: position %lld out of range (%lld rows)", (long long)p[k], (long long)m);
+        }
+        ((int64_t *)sf_value_data(o))[k] = q[p[k]];
+    }
+    return sf_return(t, 0, o);
+}
+
 /* ------------------------------------------------------------------ the protocol */
 
 static const char *kind_name(int64_t kind) { return kind == 1 ? "int64" : "uint8 [n, L] bytes"; }
 
-int sf__psi(sf_site site, sf_ctx *sf, const sf_device *devs, const sf_obj *ids, int n,
-            const sf_psi_options *opts, sf_obj *index, int64_t *size) {
-    static const sf_psi_options defaults;
-    if (!opts) opts = &defaults;
-    if (size) *size = -1;
-    for (int i = 0; index && i < n; i++) index[i] = (sf_obj){sf, 0};
-    if (n != 2) {
-        fprintf(stderr, "sfmpi: sf_psi at %s:%d: %d parties given; this version intersects the "
-                "sets of exactly 2 parties\n", site.file, site.line, n);
-        return SF_EINVAL;
-    }
-    if (devs[0].party == devs[1].party) {
-        fprintf(stderr, "sfmpi: sf_psi at %s:%d: both sets belong to party %s\n", site.file,
-                site.line, sf_party_name_of(sf, devs[0].party));
-        return SF_EINVAL;
-    }
-    int recv = -1;
-    if (opts->output == SF_PSI_RECEIVER) {
-        for (int i = 0; i < n; i++)
-            if (opts->receiver && !strcmp(opts->receiver, sf_party_name_of(sf, devs[i].party))) recv = i;
-        if (recv < 0) {
-            fprintf(stderr, "sfmpi: sf_psi at %s:%d: the receiver '%s' is not one of the two "
-                    "parties\n", site.file, site.line, opts->receiver ? opts->receiver : "(none)");
-            return SF_EINVAL;
-        }
-    } else if (opts->output != SF_PSI_ALL && opts->output != SF_PSI_SIZE) {
-        fprintf(stderr, "sfmpi: sf_psi at %s:%d: unknown output mode %d\n", site.file, site.line,
-                (int)opts->output);
-        return SF_EINVAL;
-    }
-    const char *name[2];
-    sf_device leader[2];
-    sf_obj key[2], desc[2], enc[2][2], dbl[2], idx[2] = {{sf, 0}, {sf, 0}}, cnt[2] = {{sf, 0}, {sf, 0}};
-    for (int i = 0; i < 2; i++) {
-        name[i] = sf_party_name_of(sf, devs[i].party);
-        leader[i] = sf_pyu(sf, name[i]);
-        desc[i] = SF_REMOTE(leader[i], psi_describe, SF_OBJ(ids[i]), SF_STR(name[i]));
-    }
-    /* the ID types must agree (a mismatch would silently intersect nothing) */
-    sf_value *d0, *d1;
-    int rc = sf_get(sf, desc[0], &d0);
-    if (!rc) rc = sf_get(sf, desc[1], &d1);
-    if (!rc) {
-        const int64_t *a = sf_value_cdata(d0), *b = sf_value_cdata(d1);
-        if (a[0] != b[0] || a[1] != b[1]) {
-            fprintf(stderr, "sfmpi: sf_psi at %s:%d: the parties' IDs differ in type: %s has %s "
-                    "of width %lld, %s has %s of width %lld\n", site.file, site.line, name[0],
-                    kind_name(a[0]), (long long)a[1], name[1], kind_name(b[0]), (long long)b[1]);
-            rc = SF_EINVAL;
-        }
-    }
-    for (int i = 0; i < 2; i++) sf_release(desc[i]);
-    if (rc) return rc;
-    int reshuffle = opts->output == SF_PSI_SIZE;
+/* Release what a run made (objects with id 0 are skipped). */
+static void release_all(sf_obj *o, int n) {
+    for (int i = 0; i < n; i++)
+        if (o[i].id) sf_release(o[i]);
+}
+
+/* Wait for the outputs; the count is revealed unless only the receiver learns. */
+static int finish(sf_ctx *sf, sf_obj *idx, int n, sf_obj cnt, int reveal, int64_t *size) {
+    sf_obj done[SF_PSI_MAX_PARTIES + 1];
+    int nd = 0, rc;
+    for (int i = 0; i < n; i++)
+        if (idx[i].id) done[nd++] = idx[i];
+    done[nd++] = cnt;
+    rc = sf_wait(sf, done, nd);
+    sf_value *cv;
+    if (!rc && reveal) rc = sf_get(sf, cnt, &cv);
+    if (!rc && reveal && size) *size = sf_value_as_i64(cv, 0);
+    return rc;
+}
+
+/* Two parties: each raises the other's points; see the top of this file. */
+static int psi2(sf_ctx *sf, const sf_device *devs, const sf_obj *ids, const char *const *name,
+                const sf_device *leader, sf_psi_output out, int recv, sf_obj *idx, int64_t *size) {
+    sf_obj key[2], enc[2][2], dbl[2], cnt[2] = {{sf, 0}, {sf, 0}};
+    int reshuffle = out == SF_PSI_SIZE;
     for (int i = 0; i < 2; i++) {
         key[i] = SF_REMOTE(leader[i], psi_keygen);
         SF_REMOTE_N(devs[i], psi_encrypt, 2, enc[i], SF_OBJ(ids[i]), SF_OBJ(key[i]), SF_STR(name[i]));
@@ -423,32 +489,166 @@ int sf__psi(sf_site site, sf_ctx *sf, const sf_device *devs, const sf_obj *ids, 
     for (int i = 0; i < 2; i++)
         dbl[i] = SF_REMOTE(devs[1 - i], psi_raise, SF_OBJ(enc[i][0]), SF_OBJ(key[1 - i]),
                            SF_I64(reshuffle), SF_STR(name[1 - i]), SF_STR(name[i]));
-    if (opts->output == SF_PSI_SIZE) {
+    if (out == SF_PSI_SIZE) {
         cnt[0] = SF_REMOTE(leader[0], psi_match, SF_OBJ(dbl[0]), SF_OBJ(dbl[1]));
     } else {
         for (int i = 0; i < 2; i++) {
             if (recv >= 0 && i != recv) continue; /* only the receiver gets its points back */
-            sf_obj out[2];
-            SF_REMOTE_N(leader[i], psi_match, 2, out, SF_OBJ(dbl[i]), SF_OBJ(enc[i][1]), SF_OBJ(dbl[1 - i]));
-            idx[i] = out[0], cnt[i] = out[1];
+            sf_obj o[2];
+            SF_REMOTE_N(leader[i], psi_match, 2, o, SF_OBJ(dbl[i]), SF_OBJ(enc[i][1]), SF_OBJ(dbl[1 - i]));
+            idx[i] = o[0], cnt[i] = o[1];
         }
     }
-    sf_obj done[4];
-    int nd = 0;
-    for (int i = 0; i < 2; i++) {
-        if (idx[i].id) done[nd++] = idx[i];
-        if (cnt[i].id) done[nd++] = cnt[i];
+    int rc = finish(sf, idx, 2, cnt[recv >= 0 ? recv : 0], recv < 0, size);
+    release_all(key, 2);
+    release_all(enc[0], 2);
+    release_all(enc[1], 2);
+    release_all(dbl, 2);
+    release_all(cnt, 2);
+    return rc;
+}
+
+/*
+ * n >= 3 parties. A matcher M (the receiver, or party 0) and a blinder B (the first other
+ * party, holding a blinding scalar r as well as its key). Every set travels through every
+ * party, each raising it by its key (B by its key times r) and keeping its order; M is the
+ * last hop of every other set, so M alone sees fully raised points: H(x)^(k_0...k_{n-1} r).
+ * M's own set is raised by M first and reordered by its last hop X, who keeps that order.
+ * M finds the points common to all n sets and, for each set, their positions in the order
+ * it arrived; party j maps them to its rows through its own order, M through X's and its
+ * own. Since r is B's, M cannot map any fully raised point to an ID of its own (not even
+ * its own set, which X reordered), and B never sees a fully raised point.
+ * Leakage (semi-honest, no two parties colluding): every party learns the input sizes;
+ * M learns the sizes of the intersections of every subfamily of sets (it sees which
+ * anonymous points are in which sets), not which IDs; the others learn only their rows in
+ * the n-way intersection (SF_PSI_ALL). M and B together could map M's IDs, so they must
+ * not collude. Cost: n scalar multiplications per row (one by each party).
+ */
+static int psin(sf_ctx *sf, const sf_device *devs, const sf_obj *ids, int n, const char *const *name,
+                const sf_device *leader, sf_psi_output out, int recv, sf_obj *idx, int64_t *size) {
+    int M = recv >= 0 ? recv : 0, B = M == 0 ? 1 : 0, X = M == n - 1 ? n - 2 : n - 1;
+    sf_obj key[SF_PSI_MAX_PARTIES], hop[SF_PSI_MAX_PARTIES], full[SF_PSI_MAX_PARTIES];
+    sf_obj order[SF_PSI_MAX_PARTIES], pos[SF_PSI_MAX_PARTIES + 1], tmp[4 * SF_PSI_MAX_PARTIES];
+    sf_obj xorder = {sf, 0}, r;
+    int nt = 0;
+    for (int i = 0; i < n; i++) key[i] = SF_REMOTE(leader[i], psi_keygen);
+    r = SF_REMOTE(leader[B], psi_keygen);
+    for (int i = 0; i < n; i++) /* the key each party raises by (B's includes r) */
+        hop[i] = i == B ? SF_REMOTE(leader[B], psi_keymul, SF_OBJ(key[B]), SF_OBJ(r)) : key[i];
+    for (int j = 0; j < n; j++) {
+        sf_obj e[2];
+        SF_REMOTE_N(devs[j], psi_encrypt, 2, e, SF_OBJ(ids[j]), SF_OBJ(hop[j]), SF_STR(name[j]));
+        order[j] = e[1];
+        sf_obj cur = e[0];
+        for (int h = 0; h < n; h++) {
+            if (h == j || h == M) continue;
+            sf_obj next;
+            if (j == M && h == X) { /* M's set: reordered by its last hop, who keeps the order */
+                sf_obj o[2];
+                SF_REMOTE_N(devs[h], psi_raise, 2, o, SF_OBJ(cur), SF_OBJ(hop[h]), SF_I64(1),
+                            SF_STR(name[h]), SF_STR(name[j]));
+                next = o[0], xorder = o[1];
+            } else {
+                next = SF_REMOTE(devs[h], psi_raise, SF_OBJ(cur), SF_OBJ(hop[h]), SF_I64(0),
+                                 SF_STR(name[h]), SF_STR(name[j]));
+            }
+            tmp[nt++] = cur;
+            cur = next;
+        }
+        if (j != M) {
+            sf_obj last = SF_REMOTE(devs[M], psi_raise, SF_OBJ(cur), SF_OBJ(hop[M]), SF_I64(0),
+                                    SF_STR(name[M]), SF_STR(name[j]));
+            tmp[nt++] = cur;
+            cur = last;
+        }
+        full[j] = cur;
     }
-    sf_value *cv = NULL;
-    rc = sf_wait(sf, done, nd);
-    if (!rc && recv < 0) rc = sf_get(sf, cnt[0], &cv);
-    if (!rc && recv < 0 && size) *size = sf_value_as_i64(cv, 0);
-    for (int i = 0; i < 2; i++) {
-        sf_release(key[i]);
-        sf_release(enc[i][0]);
-        sf_release(enc[i][1]);
-        sf_release(dbl[i]);
-        if (cnt[i].id) sf_release(cnt[i]);
+    /* the matcher: positions of the common points in every set, and their count */
+    sf_argv_item fulls[SF_PSI_MAX_PARTIES];
+    for (int j = 0; j < n; j++) fulls[j] = SF_OBJ(full[j]);
+    sf__remote_dev(leader[M], psi_nmatch, (sf_site){__FILE__, __LINE__, "psi_nmatch"}, n + 1, pos,
+                   fulls, n);
+    for (int j = 0; j < n && out != SF_PSI_SIZE; j++) {
+        if (recv >= 0 && j != recv) continue;
+        if (j == M) { /* back through X's order, then M's own */
+            sf_obj viax = SF_REMOTE(leader[X], psi_compose, SF_OBJ(pos[M]), SF_OBJ(xorder));
+            idx[j] = SF_REMOTE(leader[M], psi_compose, SF_OBJ(viax), SF_OBJ(order[M]));
+            tmp[nt++] = viax;
+        } else {
+            idx[j] = SF_REMOTE(leader[j], psi_compose, SF_OBJ(pos[j]), SF_OBJ(order[j]));
+        }
+    }
+    int rc = finish(sf, idx, n, pos[n], recv < 0, size);
+    release_all(key, n);
+    release_all(&r, 1);
+    release_all(&hop[B], 1);
+    release_all(order, n);
+    release_all(full, n);
+    release_all(pos, n + 1);
+    release_all(tmp, nt);
+    if (xorder.id) release_all(&xorder, 1);
+    return rc;
+}
+
+int sf__psi(sf_site site, sf_ctx *sf, const sf_device *devs, const sf_obj *ids, int n,
+            const sf_psi_options *opts, sf_obj *index, int64_t *size) {
+    static const sf_psi_options defaults;
+    if (!opts) opts = &defaults;
+    if (size) *size = -1;
+    for (int i = 0; index && i < n; i++) index[i] = (sf_obj){sf, 0};
+#define PSI_USAGE(...)                                                              \
+    do {                                                                            \
+        fprintf(stderr, "sfmpi: sf_psi at %s:%d: ", site.file, site.line);          \
+        fprintf(stderr, __VA_ARGS__);                                               \
+        fputc('\n', stderr);                                                        \
+        return SF_EINVAL;                                                           \
+    } while (0)
+    if (n < 2 || n > SF_PSI_MAX_PARTIES)
+        PSI_USAGE("%d sets given: PSI takes 2 to %d parties' sets", n, SF_PSI_MAX_PARTIES);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < i; j++)
+            if (devs[i].party == devs[j].party)
+                PSI_USAGE("sets %d and %d both belong to party %s", j, i, sf_party_name_of(sf, devs[i].party));
+    int recv = -1;
+    if (opts->output == SF_PSI_RECEIVER) {
+        for (int i = 0; i < n; i++)
+            if (opts->receiver && !strcmp(opts->receiver, sf_party_name_of(sf, devs[i].party))) recv = i;
+        if (recv < 0)
+            PSI_USAGE("the receiver '%s' is not one of the parties whose sets are given",
+                      opts->receiver ? opts->receiver : "(none)");
+    } else if (opts->output != SF_PSI_ALL && opts->output != SF_PSI_SIZE) {
+        PSI_USAGE("unknown output mode %d", (int)opts->output);
+    }
+#undef PSI_USAGE
+    const char *name[SF_PSI_MAX_PARTIES];
+    sf_device leader[SF_PSI_MAX_PARTIES];
+    sf_obj desc[SF_PSI_MAX_PARTIES], idx[SF_PSI_MAX_PARTIES];
+    for (int i = 0; i < n; i++) {
+        name[i] = sf_party_name_of(sf, devs[i].party);
+        leader[i] = sf_pyu(sf, name[i]);
+        desc[i] = SF_REMOTE(leader[i], psi_describe, SF_OBJ(ids[i]), SF_STR(name[i]));
+        idx[i] = (sf_obj){sf, 0};
+    }
+    /* the ID types must agree (a mismatch would silently intersect nothing) */
+    int rc = SF_OK;
+    const int64_t *d0 = NULL;
+    for (int i = 0; i < n && !rc; i++) {
+        sf_value *v;
+        if ((rc = sf_get(sf, desc[i], &v))) break;
+        const int64_t *d = sf_value_cdata(v);
+        if (!i) d0 = d;
+        else if (d[0] != d0[0] || d[1] != d0[1]) {
+            fprintf(stderr, "sfmpi: sf_psi at %s:%d: the parties' IDs differ in type: %s has %s "
+                    "of width %lld, %s has %s of width %lld\n", site.file, site.line, name[0],
+                    kind_name(d0[0]), (long long)d0[1], name[i], kind_name(d[0]), (long long)d[1]);
+            rc = SF_EINVAL;
+        }
+    }
+    if (!rc)
+        rc = n == 2 ? psi2(sf, devs, ids, name, leader, opts->output, recv, idx, size)
+                    : psin(sf, devs, ids, n, name, leader, opts->output, recv, idx, size);
+    release_all(desc, n);
+    for (int i = 0; i < n; i++) {
         if (idx[i].id && (rc || !index)) sf_release(idx[i]);
         else if (idx[i].id) index[i] = idx[i];
     }

@@ -13,7 +13,9 @@
  *
  * Cost per party: one hash-to-group per own row, one scalar multiplication per own row and
  * one per peer row; the hashing and the multiplications are split across the party's ranks
- * (call it with sf_pyu_all devices). Two parties in this version.
+ * (call it with sf_pyu_all devices). With three or more parties each party's points are
+ * raised by every party's secret in turn and one party matches blinded points (n scalar
+ * multiplications per row; the leakage is described at psin() in psi/psi.c and in the guide).
  */
 #ifndef SFMPI_PSI_H
 #define SFMPI_PSI_H
@@ -23,6 +25,9 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/** The most parties one sf_psi call takes. */
+#define SF_PSI_MAX_PARTIES 8
 
 /** What the parties learn. */
 typedef enum sf_psi_output {

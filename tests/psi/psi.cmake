@@ -6,13 +6,18 @@ add_executable(psi_prog ${CMAKE_CURRENT_SOURCE_DIR}/psi/psi_prog.c)
 target_link_libraries(psi_prog PRIVATE sfmpi::sfmpi)
 sf_target_defaults(psi_prog)
 set(_psi_cases
-  "all_int64|--na 1000 --nb 800 --overlap 300|all, int64 IDs, 1000 x 800, overlap 300: size 300"
-  "all_bytes|--type bytes --na 700 --nb 900 --overlap 500|all, 16-byte IDs, 700 x 900, overlap 500: size 500"
-  "none|--na 500 --nb 400 --overlap 0|all, int64 IDs, 500 x 400, overlap 0: size 0"
-  "full|--na 600 --nb 600 --overlap 600|all, int64 IDs, 600 x 600, overlap 600: size 600"
-  "empty|--na 0 --nb 300 --overlap 0|all, int64 IDs, 0 x 300, overlap 0: size 0"
-  "receiver|--out receiver --na 900 --nb 1000 --overlap 250|receiver, int64 IDs, 900 x 1000, overlap 250: size -1"
-  "size|--out size --type bytes --na 800 --nb 500 --overlap 123|size, 16-byte IDs, 800 x 500, overlap 123: size 123")
+  "all_int64|--na 1000 --nb 800 --overlap 300|all, 2 parties, int64 IDs, 1000 x 800, overlap 300: size 300"
+  "all_bytes|--type bytes --na 700 --nb 900 --overlap 500|all, 2 parties, 16-byte IDs, 700 x 900, overlap 500: size 500"
+  "none|--na 500 --nb 400 --overlap 0|all, 2 parties, int64 IDs, 500 x 400, overlap 0: size 0"
+  "full|--na 600 --nb 600 --overlap 600|all, 2 parties, int64 IDs, 600 x 600, overlap 600: size 600"
+  "empty|--na 0 --nb 300 --overlap 0|all, 2 parties, int64 IDs, 0 x 300, overlap 0: size 0"
+  "receiver|--out receiver --na 900 --nb 1000 --overlap 250|receiver, 2 parties, int64 IDs, 900 x 1000, overlap 250: size -1"
+  "size|--out size --type bytes --na 800 --nb 500 --overlap 123|size, 2 parties, 16-byte IDs, 800 x 500, overlap 123: size 123"
+  # three parties; alice and bob also share IDs carol lacks, which must not come out
+  "three|--sf-parties=alice,bob,carol --na 900 --nb 700 --nc 800 --overlap 200 --pairwise 150|all, 3 parties, int64 IDs, 900 x 700 x 800, overlap 200: size 200"
+  "three_receiver|--sf-parties=alice,bob,carol --out receiver --type bytes --na 600 --nb 700 --nc 500 --overlap 120 --pairwise 80|receiver, 3 parties, 16-byte IDs, 600 x 700 x 500, overlap 120: size -1"
+  "three_size|--sf-parties=alice,bob,carol --out size --na 500 --nb 600 --nc 700 --overlap 500 --pairwise 0|size, 3 parties, int64 IDs, 500 x 600 x 700, overlap 500: size 500"
+  "three_none|--sf-parties=alice,bob,carol --na 400 --nb 400 --nc 400 --overlap 0 --pairwise 300|all, 3 parties, int64 IDs, 400 x 400 x 400, overlap 0: size 0")
 foreach(case IN LISTS _psi_cases)
   string(REPLACE "|" ";" parts "${case}")
   list(GET parts 0 name)
@@ -24,15 +29,21 @@ foreach(case IN LISTS _psi_cases)
       if(mode STREQUAL "prod" AND k EQUAL 2)
         continue() # (prod with 2 ranks per party: psi_prod_ranks below, through mpirun)
       endif()
-      math(EXPR np "2 * ${k}")
+      set(parties 2)
+      set(plist --sf-parties=alice,bob)
+      if(name MATCHES "^three")
+        set(parties 3)
+        set(plist) # (in the case's arguments)
+      endif()
+      math(EXPR np "${parties} * ${k}")
       set(extra)
       if(mode STREQUAL "prod")
-        set(extra NPROCS 2)
+        set(extra NPROCS ${parties})
       elseif(mode STREQUAL "sim")
         set(extra NPROCS ${np})
       endif()
       sf_add_test(NAME psi_${name}_${mode}_k${k} MODE ${mode} ${extra}
-                  COMMAND $<TARGET_FILE:psi_prog> ${cargs} --sf-parties=alice,bob
+                  COMMAND $<TARGET_FILE:psi_prog> ${cargs} ${plist}
                           --sf-ranks-per-party=${k} --sf-quiet
                   LABELS psi TIMEOUT 120
                   EXPECT_STDOUT "^psi ${expect}, checked row by row$")
@@ -45,7 +56,7 @@ sf_add_test(NAME psi_prod_ranks
                     --ranks-per-party 2 --oversubscribe --timeout 100
                     $<TARGET_FILE:psi_prog> --na 1200 --nb 1000 --overlap 777 --sf-quiet
             LABELS psi prod TIMEOUT 120
-            EXPECT_STDOUT "^psi all, int64 IDs, 1200 x 1000, overlap 777: size 777, checked row by row$")
+            EXPECT_STDOUT "^psi all, 2 parties, int64 IDs, 1200 x 1000, overlap 777: size 777, checked row by row$")
 # errors: each names the party and the reason
 sf_add_test(NAME psi_dup MODE debug COMMAND $<TARGET_FILE:psi_prog> --dup --sf-parties=alice,bob
             LABELS psi EXPECT_EXIT 3

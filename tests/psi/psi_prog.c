@@ -5,8 +5,11 @@
  * both parties, and as a set exactly the common IDs. The check reveals the aligned IDs to
  * both parties (a test's privilege), nothing else.
  *
- *   psi_prog [--na N] [--nb M] [--overlap K] [--type int64|bytes] [--out all|receiver|size]
- *            [--dup] [--mismatch] [--bad-type]
+ *   psi_prog [--na N] [--nb M] [--nc L] [--overlap K] [--pairwise P] [--type int64|bytes]
+ *            [--out all|receiver|size] [--dup] [--mismatch] [--bad-type]
+ *
+ * With three parties (--sf-parties=alice,bob,carol) alice and bob also share P IDs that
+ * carol lacks: only the three-way intersection may come out.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -16,7 +19,7 @@
 #include "sfmpi/psi.h"
 
 typedef struct args {
-    int64_t na, nb, overlap;
+    int64_t na, nb, nc, overlap, pairwise;
     int bytes, dup, mismatch, bad_type;
     sf_psi_output out;
 } args;
@@ -24,14 +27,16 @@ typedef struct args {
 /* common IDs are c(i), party p's own IDs u(p, i): disjoint by construction */
 static uint64_t common_id(int64_t i) { return 0x1000000000ull + (uint64_t)i * 7919u; }
 static uint64_t own_id(int64_t p, int64_t i) { return ((uint64_t)(p + 1) << 40) + (uint64_t)i * 104729u; }
+static uint64_t pair_id(int64_t i) { return 0x2000000000ull + (uint64_t)i * 15485863u; }
 
-/* args: n, overlap, party, bytes, dup, bad_type */
+/* args: n, overlap, party, bytes, dup, bad_type, pairwise */
 static int make_ids(sf_task *t) {
     int64_t n = sf_arg_i64(t, 0), k = sf_arg_i64(t, 1), p = sf_arg_i64(t, 2);
     int bytes = (int)sf_arg_i64(t, 3), dup = (int)sf_arg_i64(t, 4), bad = (int)sf_arg_i64(t, 5);
+    int64_t pw = p < 2 ? sf_arg_i64(t, 6) : 0;
     uint64_t *v = malloc(sizeof *v * (size_t)(n ? n : 1));
     if (!v) return sf_fail(t, "out of memory");
-    for (int64_t i = 0; i < n; i++) v[i] = i < k ? common_id(i) : own_id(p, i);
+    for (int64_t i = 0; i < n; i++) v[i] = i < k ? common_id(i) : i < k + pw ? pair_id(i) : own_id(p, i);
     if (dup && n >= 2) v[n - 1] = v[0];
     uint64_t s = 0x9e3779b97f4a7c15ull * (uint64_t)(p + 3);
     for (int64_t i = n - 1; i > 0; i--) { /* a fixed shuffle per party */
@@ -87,7 +92,7 @@ static int check_aligned(sf_ctx *sf, const sf_value *a, const sf_value *b, int64
     const uint64_t *x = sf_value_cdata(a), *y = sf_value_cdata(b);
     for (int64_t i = 0; i < c; i++)
         if (x[i] != y[i]) {
-            sf_print(sf, "FAIL: row %lld: alice's ID %" PRIu64 ", bob's %" PRIu64 "\n", (long long)i, x[i], y[i]);
+            sf_print(sf, "FAIL: row %lld: ID %" PRIu64 ", party 0's %" PRIu64 "\n", (long long)i, x[i], y[i]);
             return 1;
         }
     uint64_t *s = malloc(sizeof *s * (size_t)(c ? c : 1));
@@ -102,49 +107,62 @@ static int check_aligned(sf_ctx *sf, const sf_value *a, const sf_value *b, int64
 
 static int program(sf_ctx *sf, void *arg) {
     const args *a = arg;
-    sf_device all[2] = {sf_pyu_all(sf, "alice"), sf_pyu_all(sf, "bob")};
-    const char *names[2] = {"alice", "bob"};
-    sf_obj ids[2], index[2];
-    int64_t n[2] = {a->na, a->nb};
-    for (int p = 0; p < 2; p++)
-        ids[p] = SF_REMOTE(sf_pyu(sf, names[p]), make_ids, SF_I64(n[p]), SF_I64(a->overlap), SF_I64(p),
+    int np = sf_nparties(sf);
+    if (np < 2 || np > 3) return SF_EUSAGE; /* (2 or 3 parties) */
+    sf_device all[3];
+    sf_obj ids[3], index[3];
+    int64_t n[3] = {a->na, a->nb, a->nc};
+    for (int p = 0; p < np; p++) {
+        const char *name = sf_party_name_of(sf, p);
+        all[p] = sf_pyu_all(sf, name);
+        ids[p] = SF_REMOTE(sf_pyu(sf, name), make_ids, SF_I64(n[p]), SF_I64(a->overlap), SF_I64(p),
                            SF_I64(p == 1 && a->mismatch ? !a->bytes : a->bytes),
-                           SF_I64(p == 1 && a->dup), SF_I64(p == 0 && a->bad_type));
+                           SF_I64(p == 1 && a->dup), SF_I64(p == 0 && a->bad_type), SF_I64(a->pairwise));
+    }
     sf_psi_options o = {.output = a->out, .receiver = "bob"};
     int64_t size = -2;
-    SF_TRY(sf_psi(sf, all, ids, 2, &o, index, &size));
+    SF_TRY(sf_psi(sf, all, ids, np, &o, index, &size));
     const char *mode = a->out == SF_PSI_ALL ? "all" : a->out == SF_PSI_RECEIVER ? "receiver" : "size";
     int fail = 0;
+    sf_value *v[3];
     if (a->out == SF_PSI_SIZE) {
-        fail = size != a->overlap || index[0].id || index[1].id;
-    } else if (a->out == SF_PSI_RECEIVER) {
-        fail = size != -1 || index[0].id || !index[1].id;
-        if (!fail) { /* the receiver's aligned IDs, checked against themselves sorted */
-            sf_value *v;
-            SF_TRY(sf_get(sf, SF_REMOTE(sf_pyu(sf, "bob"), first_words,
-                                        SF_OBJ(sf_psi_take(all[1], ids[1], index[1]))), &v));
-            fail = check_aligned(sf, v, v, a->overlap);
-        }
+        fail = size != a->overlap;
+        for (int p = 0; p < np; p++) fail |= index[p].id != 0;
     } else {
-        sf_value *v[2];
-        for (int p = 0; p < 2; p++)
-            SF_TRY(sf_get(sf, SF_REMOTE(sf_pyu(sf, names[p]), first_words,
-                                        SF_OBJ(sf_psi_take(all[p], ids[p], index[p]))), &v[p]));
-        fail = size != a->overlap || check_aligned(sf, v[0], v[1], a->overlap);
+        fail = size != (a->out == SF_PSI_RECEIVER ? -1 : a->overlap);
+        for (int p = 0; p < np && !fail; p++) {
+            int gets = a->out == SF_PSI_ALL || p == 1; /* (bob is the receiver) */
+            if (!gets) {
+                fail = index[p].id != 0;
+                continue;
+            }
+            fail = !index[p].id;
+            if (!fail) /* the party's aligned IDs, revealed for the check */
+                SF_TRY(sf_get(sf, SF_REMOTE(sf_pyu(sf, sf_party_name_of(sf, p)), first_words,
+                                            SF_OBJ(sf_psi_take(all[p], ids[p], index[p]))), &v[p]));
+        }
+        for (int p = 0; p < np && !fail; p++)
+            if (a->out == SF_PSI_ALL || p == 1)
+                fail = check_aligned(sf, v[p], a->out == SF_PSI_ALL ? v[0] : v[p], a->overlap);
     }
-    sf_print(sf, "psi %s, %s IDs, %lld x %lld, overlap %lld: size %lld, %s\n", mode,
-             a->bytes ? "16-byte" : "int64", (long long)a->na, (long long)a->nb, (long long)a->overlap,
-             (long long)size, fail ? "WRONG" : "checked row by row");
+    char sizes[96];
+    snprintf(sizes, sizeof sizes, np == 3 ? "%lld x %lld x %lld" : "%lld x %lld", (long long)a->na,
+             (long long)a->nb, (long long)a->nc);
+    sf_print(sf, "psi %s, %d parties, %s IDs, %s, overlap %lld: size %lld, %s\n", mode, np,
+             a->bytes ? "16-byte" : "int64", sizes, (long long)a->overlap, (long long)size,
+             fail ? "WRONG" : "checked row by row");
     return fail;
 }
 
 int main(int argc, char **argv) {
-    args a = {.na = 1000, .nb = 800, .overlap = 300, .out = SF_PSI_ALL};
+    args a = {.na = 1000, .nb = 800, .nc = 900, .overlap = 300, .out = SF_PSI_ALL};
     for (int i = 1; i < argc; i++) {
         const char *s = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";
         if (!strcmp(s, "--na")) a.na = atoll(v), i++;
         else if (!strcmp(s, "--nb")) a.nb = atoll(v), i++;
+        else if (!strcmp(s, "--nc")) a.nc = atoll(v), i++;
         else if (!strcmp(s, "--overlap")) a.overlap = atoll(v), i++;
+        else if (!strcmp(s, "--pairwise")) a.pairwise = atoll(v), i++;
         else if (!strcmp(s, "--type")) a.bytes = !strcmp(v, "bytes"), i++;
         else if (!strcmp(s, "--out"))
             a.out = !strcmp(v, "receiver") ? SF_PSI_RECEIVER : !strcmp(v, "size") ? SF_PSI_SIZE : SF_PSI_ALL, i++;
