@@ -23,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/progress.h"
+#include "runtime/internal.h"
 #include "sfmpi/psi.h"
 
 #define PT crypto_core_ristretto255_BYTES
@@ -123,8 +125,16 @@ static int psi_describe(sf_task *t) {
     return sf_return(t, 0, d);
 }
 
+/* A progress line for a long kernel, from the party's leader (rank 0's block stands for
+ * the party's: the ranks' blocks are equal to within a row). */
+static void progress_begin(sf_progress *p, sf_task *t, sf_comm *c, const char *what, int64_t rows) {
+    char tag[96];
+    const char *tg = !c || sf_comm_rank(c) == 0 ? sf__progress_tag(sf_task_ctx(t), tag, sizeof tag) : NULL;
+    sf__progress_begin(p, tg, what, (uint64_t)rows, "rows");
+}
+
 /* Hash this rank's IDs to the group and raise them to the key. */
-static int hash_raise(const sf_value *ids, const unsigned char key[SC], sf_value **out) {
+static int hash_raise(const sf_value *ids, const unsigned char key[SC], sf_value **out, sf_progress *pr) {
     int64_t n, w, kind;
     if (id_layout(ids, &n, &w, &kind)) return SF_ETYPE;
     sf_value *pts = points_new(n);
@@ -145,6 +155,7 @@ static int hash_raise(const sf_value *ids, const unsigned char key[SC], sf_value
             sf_value_unref(&pts);
             return SF_EINVAL; /* (the identity: probability 2^-252) */
         }
+        if (!(i & 255)) sf__progress_update(pr, (uint64_t)i);
     }
     *out = pts;
     return SF_OK;
@@ -152,7 +163,8 @@ static int hash_raise(const sf_value *ids, const unsigned char key[SC], sf_value
 
 /* Raise this rank's points to the key; a peer's point that is not a valid encoding, or
  * gives the identity, is refused. */
-static int raise_points(const sf_value *in, const unsigned char key[SC], sf_value **out, int64_t *bad) {
+static int raise_points(const sf_value *in, const unsigned char key[SC], sf_value **out, int64_t *bad,
+                        sf_progress *pr) {
     int64_t n = sf_value_ndim(in) == 2 ? sf_value_dim(in, 0) : -1;
     if (n < 0 || sf_value_dtype(in) != SF_U8 || sf_value_dim(in, 1) != PT) return SF_ETYPE;
     sf_value *pts = points_new(n);
@@ -164,6 +176,8 @@ static int raise_points(const sf_value *in, const unsigned char key[SC], sf_valu
             *bad = i;
             sf_value_unref(&pts);
             return SF_EINVAL;
+        } else if (!(i & 255)) {
+            sf__progress_update(pr, (uint64_t)i);
         }
     *out = pts;
     return SF_OK;
@@ -226,7 +240,13 @@ static int psi_encrypt(sf_task *t) {
     if (sodium_init() < 0) return sf_fail(t, "libsodium failed to initialise");
     if ((rc = party_key(t, c, 1, key))) return sf_fail(t, "party %s: spreading the PSI key: %s", party, sf_strerror(rc));
     if ((rc = my_block(t, c, 0, &mine))) return sf_fail(t, "party %s: spreading the IDs: %s", party, sf_strerror(rc));
-    rc = hash_raise(mine, key, &pts);
+    sf_progress pr;
+    char what[160];
+    snprintf(what, sizeof what, "PSI: hashing %s's IDs to the group and raising them", party);
+    progress_begin(&pr, t, c, what, sf_value_dim(mine, 0));
+    rc = hash_raise(mine, key, &pts, &pr);
+    if (!rc) sf__progress_update(&pr, (uint64_t)sf_value_dim(mine, 0));
+    sf__progress_end(&pr, !rc);
     sodium_memzero(key, sizeof key);
     sf_value_unref(&mine);
     if (rc) return sf_fail(t, "party %s: hashing the IDs to the group: %s", party, sf_strerror(rc));
@@ -270,7 +290,13 @@ static int psi_raise(sf_task *t) {
     if (sodium_init() < 0) return sf_fail(t, "libsodium failed to initialise");
     if ((rc = party_key(t, c, 1, key))) return sf_fail(t, "party %s: spreading the PSI key: %s", party, sf_strerror(rc));
     if ((rc = my_block(t, c, 0, &mine))) return sf_fail(t, "party %s: spreading %s's points: %s", party, peer, sf_strerror(rc));
-    rc = raise_points(mine, key, &pts, &bad);
+    sf_progress pr;
+    char what[160];
+    snprintf(what, sizeof what, "PSI: raising %s's points by %s's key", peer, party);
+    progress_begin(&pr, t, c, what, sf_value_ndim(mine) == 2 ? sf_value_dim(mine, 0) : 0);
+    rc = raise_points(mine, key, &pts, &bad, &pr);
+    if (!rc) sf__progress_update(&pr, (uint64_t)sf_value_dim(mine, 0));
+    sf__progress_end(&pr, !rc);
     sodium_memzero(key, sizeof key);
     sf_value_unref(&mine);
     if (rc == SF_EINVAL)

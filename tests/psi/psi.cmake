@@ -70,3 +70,11 @@ sf_add_test(NAME psi_mismatch MODE debug COMMAND $<TARGET_FILE:psi_prog> --misma
 sf_add_test(NAME psi_bad_type MODE debug COMMAND $<TARGET_FILE:psi_prog> --bad-type --sf-parties=alice,bob
             LABELS psi EXPECT_EXIT 3
             EXPECT_STDERR "party alice: PSI takes IDs as int64 \\[n\\] or uint8 \\[n, L\\], not float64 with 1 dimension")
+# progress lines of a long PSI (thresholds shortened by the hidden knobs)
+sf_add_test(NAME psi_progress MODE debug
+            COMMAND env SF_PROGRESS_AFTER=0 SF_PROGRESS_EVERY=0.05 $<TARGET_FILE:psi_prog>
+                    --na 3000 --nb 2000 --overlap 10 --sf-parties=alice,bob --sf-progress=on
+            LABELS psi progress
+            EXPECT_STDOUT "^psi all, 2 parties, int64 IDs, 3000 x 2000, overlap 10: size 10, checked row by row$"
+            EXPECT_STDERR "^\\[debug alice/0\\] progress: PSI: hashing alice's IDs to the group and raising them: [0-9]+ of 3000 rows"
+                          "^\\[debug bob/0\\] progress: PSI: raising alice's points by bob's key: done, 3000 rows in")
