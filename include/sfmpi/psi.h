@@ -38,7 +38,7 @@ typedef enum sf_psi_output {
 
 /** Options of sf_psi; {0} is "every party learns the intersection". */
 typedef struct sf_psi_options {
-    sf_psi_output output;
+    sf_psi_output output; /**< what the parties learn (SF_PSI_ALL by default) */
     const char *receiver; /**< SF_PSI_RECEIVER: the party that learns the intersection */
 } sf_psi_options;
 
