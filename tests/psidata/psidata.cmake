@@ -3,7 +3,8 @@
 # bad inputs with its exact messages.
 if(TARGET sfmpi-psidata)
   add_executable(psidata_dump ${CMAKE_CURRENT_SOURCE_DIR}/psidata/psidata_dump.c)
-  target_link_libraries(psidata_dump PRIVATE sfmpi_hdf5)
+  target_link_libraries(psidata_dump PRIVATE sfmpi::internal sfmpi_hdf5)
+  target_include_directories(psidata_dump PRIVATE ${PROJECT_SOURCE_DIR})
   target_compile_definitions(psidata_dump PRIVATE _GNU_SOURCE)
   sf_target_defaults(psidata_dump)
   find_package(Python3 COMPONENTS Interpreter)

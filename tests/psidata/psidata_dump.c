@@ -9,6 +9,11 @@
  *                      spacepad) then N lines of 2L hex digits (the whole stored L bytes)
  *   float64 N K        (float64 [N, K]) then N lines of K values, %.17g, space separated
  * Any other dataset, or a missing file or dataset, is an error on stderr and exit 1.
+ *
+ * int64, uint8 [N, L] and float64 datasets are also read through the library's hardened
+ * reader (io/h5.h: sf__h5_probe, sf__h5_read_rows, what sf_h5_read uses), and any
+ * difference from HDF5's own read (dtype, shape or a value) is an error: the files the
+ * PSI data tools write are readable by sfmpi programs as they are.
  */
 #include <hdf5.h>
 #include <inttypes.h>
@@ -16,9 +21,35 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/h5.h"
+
 static int fail(const char *what, const char *file, const char *ds) {
     fprintf(stderr, "psidata_dump: %s: dataset \"%s\": %s\n", file, ds, what);
     return 1;
+}
+
+/* The same data through sf__h5_probe/sf__h5_read_rows: 0 if identical. */
+static int cross_check(const char *file, const char *ds, sf_dtype dt, int nd, size_t n, size_t w,
+                       const void *want, size_t bytes) {
+    sf_h5_info info;
+    char err[1024];
+    if (sf__h5_probe(file, ds, NULL, &info, err, sizeof err) != 0) {
+        fprintf(stderr, "psidata_dump: sf__h5_probe: %s\n", err);
+        return 1;
+    }
+    if (info.dtype != dt || info.ndim != nd || info.shape[0] != (int64_t)n ||
+        (nd == 2 && info.shape[1] != (int64_t)w))
+        return fail("the library's reader sees another dtype or shape", file, ds);
+    void *got = malloc(bytes + 1);
+    int rc = 0;
+    if (n && sf__h5_read_rows(file, ds, NULL, &info, 0, (int64_t)n, got, NULL, err, sizeof err) != 0) {
+        fprintf(stderr, "psidata_dump: sf__h5_read_rows: %s\n", err);
+        rc = 1;
+    } else if (memcmp(got, want, bytes) != 0) {
+        rc = fail("the library's reader returns other values", file, ds);
+    }
+    free(got);
+    return rc;
 }
 
 int main(int argc, char **argv) {
@@ -44,6 +75,7 @@ int main(int argc, char **argv) {
             return fail("read failed", argv[1], argv[2]);
         printf("int64 %zu\n", n);
         for (size_t i = 0; i < n; i++) printf("%" PRId64 "\n", b[i]);
+        if (cross_check(argv[1], argv[2], SF_I64, 1, n, 1, b, n * 8)) return 1;
         free(b);
     } else if (cls == H5T_INTEGER && sz == 1 && H5Tget_sign(t) == H5T_SGN_NONE && nd == 2) {
         unsigned char *b = malloc(n * w + 1);
@@ -54,6 +86,7 @@ int main(int argc, char **argv) {
             for (size_t j = 0; j < w; j++) printf("%02x", b[i * w + j]);
             printf("\n");
         }
+        if (cross_check(argv[1], argv[2], SF_U8, 2, n, w, b, n * w)) return 1;
         free(b);
     } else if (cls == H5T_STRING && !H5Tis_variable_str(t) && nd == 1) {
         H5T_str_t pad = H5Tget_strpad(t);
@@ -74,6 +107,7 @@ int main(int argc, char **argv) {
         printf("float64 %zu %zu\n", n, w);
         for (size_t i = 0; i < n; i++)
             for (size_t j = 0; j < w; j++) printf("%.17g%s", b[i * w + j], j + 1 < w ? " " : "\n");
+        if (cross_check(argv[1], argv[2], SF_F64, nd, n, w, b, n * w * 8)) return 1;
         free(b);
     } else {
         return fail("not int64 [n], uint8 [n, L], fixed strings [n] or float64", argv[1], argv[2]);
