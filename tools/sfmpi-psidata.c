@@ -576,25 +576,34 @@ static int parse_rows(config *c, const char *s) {
     return rc;
 }
 
-/* --overlap: a count, a fraction (has a '.') or a percentage, of the smallest set. */
+/* --overlap: a count, a fraction (has a '.') or a percentage, of the smallest set, rounded
+ * down; the decimal is read exactly (0.29 of 100 is 29, not 28.999...). */
 static int parse_overlap(config *c, const char *s) {
     int64_t mn = c->rows[0];
     for (int p = 1; p < c->nparties; p++)
         if (c->rows[p] < mn) mn = c->rows[p];
     size_t n = strlen(s);
-    if (n && (s[n - 1] == '%' || strchr(s, '.'))) {
-        char *end;
-        errno = 0;
-        double f = strtod(s, &end);
-        int pct = *end == '%';
-        if (end == s || (pct ? end[1] != 0 : *end != 0) || errno || !(f >= 0))
-            return bad("--overlap", s, "expected a count, a fraction in [0, 1] or a percentage");
-        if (pct) f /= 100;
-        if (f > 1) return bad("--overlap", s, "a fraction above 1 (100%)");
-        c->overlap = (int64_t)(f * (double)mn);
-        return 0;
+    if (!n || (s[n - 1] != '%' && !strchr(s, '.'))) return parse_count("--overlap", s, MAX_ROWS, &c->overlap);
+    const char *why = "expected a count, a fraction in [0, 1] or a percentage";
+    unsigned __int128 num = 0, den = 1;
+    size_t i = 0, digits = 0, frac = 0;
+    for (; i < n && s[i] >= '0' && s[i] <= '9'; i++, digits++)
+        if (digits < 4) num = num * 10 + (unsigned)(s[i] - '0');
+        else return bad("--overlap", s, "a fraction above 1 (100%)");
+    if (i < n && s[i] == '.')
+        for (i++; i < n && s[i] >= '0' && s[i] <= '9'; i++, digits++) {
+            if (++frac > 18) return bad("--overlap", s, "more than 18 decimals");
+            num = num * 10 + (unsigned)(s[i] - '0');
+            den *= 10;
+        }
+    if (i < n && s[i] == '%') {
+        den *= 100;
+        i++;
     }
-    return parse_count("--overlap", s, MAX_ROWS, &c->overlap);
+    if (i != n || digits == 0) return bad("--overlap", s, why);
+    if (num > den) return bad("--overlap", s, "a fraction above 1 (100%)");
+    c->overlap = (int64_t)((unsigned __int128)mn * num / den);
+    return 0;
 }
 
 static int parse_type(config *c, const char *s) {

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from fractions import Fraction
 
 M64 = (1 << 64) - 1
 failures = 0
@@ -115,9 +116,9 @@ def check_set(gen, dumper, kind, width, tdir, name, parties, rows, overlap, pair
     if isinstance(overlap, int):
         k = overlap
     elif overlap.endswith("%"):
-        k = int(float(overlap[:-1]) / 100 * min(rows))
+        k = int(Fraction(overlap[:-1]) / 100 * min(rows))
     else:
-        k = int(float(overlap) * min(rows))
+        k = int(Fraction(overlap) * min(rows))
     ctx = f"[{name}]"
     # counts and uniqueness within each party
     for p, n in zip(parties, rows):
@@ -213,6 +214,7 @@ def test_type(gen, dumper, kind):
                   [400, 450, 420], 50, 30, features=2, block=64)
         check_set(gen, dumper, kind, width, t, "four", ["p0", "p1", "p2", "p3"],
                   [200, 260, 230, 300], 40, 10, block=33)
+        check_set(gen, dumper, kind, width, t, "decimal", ["alice", "bob"], [100, 300], "0.29", 0)
         check_set(gen, dumper, kind, width, t, "none", ["alice", "bob"], [100, 100], 0, 0)
         check_set(gen, dumper, kind, width, t, "all", ["alice", "bob", "carol"],
                   [100, 100, 100], "100%", 0)
