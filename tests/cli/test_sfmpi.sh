@@ -101,7 +101,7 @@ check)
   "$sfmpi" check-cluster >"$tmp/out" 2>&1; rc=$?
   { [ $rc = 2 ] && grep -q "no cluster file given" "$tmp/out"; } || fail "no file: exit $rc" ;;
 usage)
-  for sub in run keygen gen-data check-cluster; do
+  for sub in run keygen gen-data psi-data csv2h5 check-cluster; do
     "$sfmpi" "$sub" --help >"$tmp/out" 2>&1; rc=$?
     { [ $rc = 0 ] && grep -qi "usage: sfmpi" "$tmp/out"; } || { fail "sfmpi $sub --help: exit $rc"; head -3 "$tmp/out"; }
   done
