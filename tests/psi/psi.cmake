@@ -78,3 +78,22 @@ sf_add_test(NAME psi_progress MODE debug
             EXPECT_STDOUT "^psi all, 2 parties, int64 IDs, 3000 x 2000, overlap 10: size 10, checked row by row$"
             EXPECT_STDERR "^\\[debug alice/0\\] progress: PSI: hashing alice's IDs to the group and raising them: [0-9]+ of 3000 rows"
                           "^\\[debug bob/0\\] progress: PSI: raising alice's points by bob's key: done, 3000 rows in")
+# examples/psi on data from sfmpi psi-data: files in, each party's index and aligned
+# features out, checked against the generator's truth (every mode, 2 and 3 parties)
+find_package(Python3 COMPONENTS Interpreter)
+if(TARGET psi AND TARGET sfmpi-psidata AND TARGET psidata_dump AND Python3_Interpreter_FOUND)
+  foreach(cfg "debug;2;1;int64" "debug;3;2;bytes:16" "sim;2;2;bytes:16" "sim;3;1;int64"
+              "prod;2;1;int64" "prod;3;1;bytes:16")
+    list(GET cfg 0 mode)
+    list(GET cfg 1 np)
+    list(GET cfg 2 k)
+    list(GET cfg 3 type)
+    string(REPLACE ":" "" tname "${type}")
+    sf_add_test(NAME psi_example_${mode}_${np}p_k${k}_${tname}
+                COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/psi/test_example.py
+                        ${mode} ${np} ${k} ${type} $<TARGET_FILE:sfmpi-psidata> $<TARGET_FILE:psi>
+                        $<TARGET_FILE:psidata_dump> ${PROJECT_BINARY_DIR}/bin/sfmpi
+                LABELS psi ${mode} TIMEOUT 180
+                EXPECT_STDOUT "^psi example, ${mode}, ${np} parties, ${k} rank\\(s\\), ${type} IDs: [0-9]+ common IDs aligned at every party, features too$")
+  endforeach()
+endif()
