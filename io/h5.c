@@ -151,10 +151,19 @@ static void describe_type(hid_t t, char *buf, size_t len) {
     snprintf(buf, len, "%s (%zu bytes)", name, sz);
 }
 
-/* 0 and *dt, or -1 for an unsupported type. */
-static int map_type(hid_t t, sf_dtype *dt) {
+/* 0 and *dt, or -1 for an unsupported type. A fixed-length string type maps to uint8 with
+ * *strsz its length (each string becomes a row of its bytes, padding included); *strsz is
+ * 0 for every other type. */
+static int map_type(hid_t t, sf_dtype *dt, size_t *strsz) {
     H5T_class_t c = H5Tget_class(t);
     size_t sz = H5Tget_size(t);
+    *strsz = 0;
+    if (c == H5T_STRING) {
+        if (H5Tis_variable_str(t) != 0 || sz == 0) return -1;
+        *dt = SF_U8;
+        *strsz = sz;
+        return 0;
+    }
     if (c == H5T_INTEGER) {
         H5T_sign_t s = H5Tget_sign(t);
         if (s == H5T_SGN_ERROR) return -1;
@@ -238,17 +247,23 @@ static int link_exists(hid_t file, const char *name) {
     return ok;
 }
 
+/* fndim: the file dataspace's rank (info.ndim is one more for fixed-length strings, whose
+ * bytes are the last dimension); mtype: the memory type of reads (the native type of
+ * info.dtype, or for strings a copy of the file's string type: raw bytes, no conversion). */
 typedef struct h5ds {
-    hid_t file, dset, space, type;
+    hid_t file, dset, space, type, mtype;
+    int fndim, own_mtype;
     sf_h5_info info;
 } h5ds;
 
 static void ds_init(h5ds *d) {
-    d->file = d->dset = d->space = d->type = H5I_INVALID_HID;
+    d->file = d->dset = d->space = d->type = d->mtype = H5I_INVALID_HID;
+    d->fndim = d->own_mtype = 0;
     memset(&d->info, 0, sizeof d->info);
 }
 
 static void ds_close(h5ds *d) {
+    if (d->own_mtype && d->mtype >= 0) H5Tclose(d->mtype);
     if (d->type >= 0) H5Tclose(d->type);
     if (d->space >= 0) H5Sclose(d->space);
     if (d->dset >= 0) H5Dclose(d->dset);
@@ -329,6 +344,7 @@ static int check_size(ectx *e, const h5ds *d, const sf_h5_read_opts *opts) {
                         shape);
     size_t tsize = H5Tget_size(d->type);
     if (!tsize) return fail(e, SF_EIO, 1, "cannot read the element size");
+    if (d->own_mtype) tsize = 1; /* fixed-length strings: their bytes are counted in nelems */
     if (__builtin_mul_overflow(nelems, (uint64_t)tsize, &file_bytes) ||
         __builtin_mul_overflow(nelems, (uint64_t)sf_dtype_size(d->info.dtype), &mem_bytes))
         return fail(e, SF_ERANGE, 0, "%s %s: the size in bytes overflows 64 bits",
@@ -384,16 +400,25 @@ static int open_dataset(ectx *e, h5ds *d, const sf_h5_read_opts *opts) {
     d->space = H5Dget_space(d->dset);
     d->type = H5Dget_type(d->dset);
     if (d->space < 0 || d->type < 0) return fail(e, SF_EIO, 1, "cannot read the dataset's header");
-    if (map_type(d->type, &d->info.dtype) != 0) {
+    size_t strsz = 0;
+    if (map_type(d->type, &d->info.dtype, &strsz) != 0) {
         char desc[128];
         describe_type(d->type, desc, sizeof desc);
         return fail(e, SF_ETYPE, 0,
                     "unsupported element type %s (supported: 8/16/32/64-bit integers, "
-                    "32/64-bit floats)",
+                    "32/64-bit floats, fixed-length strings)",
                     desc);
+    }
+    if (strsz) {
+        if ((d->mtype = H5Tcopy(d->type)) < 0) return fail(e, SF_EIO, 1, "cannot copy the string type");
+        d->own_mtype = 1;
+    } else {
+        d->mtype = native_type(d->info.dtype);
     }
     H5S_class_t sc = H5Sget_simple_extent_type(d->space);
     if (sc == H5S_SCALAR) {
+        if (strsz) return fail(e, SF_ETYPE, 0, "a single (scalar) fixed-length string; string "
+                               "datasets are read as rows of bytes and need a dimension");
         d->info.ndim = 0;
         return 0;
     }
@@ -408,13 +433,18 @@ static int open_dataset(ectx *e, h5ds *d, const sf_h5_read_opts *opts) {
     hsize_t dims[H5S_MAX_RANK];
     if (H5Sget_simple_extent_dims(d->space, dims, NULL) < 0)
         return fail(e, SF_EIO, 1, "cannot read the dataset's shape");
-    d->info.ndim = nd;
+    if (strsz && nd + 1 > SF_MAX_DIMS)
+        return fail(e, SF_ETYPE, 0, "%d dimensions of strings: with the string's bytes more than "
+                    "the %d supported (SF_MAX_DIMS)", nd, SF_MAX_DIMS);
+    d->fndim = nd;
+    d->info.ndim = strsz ? nd + 1 : nd;
     for (int i = 0; i < nd; i++) {
         if (dims[i] > (hsize_t)INT64_MAX)
             return fail(e, SF_ERANGE, 0, "dimension %d too large (%llu)", i,
                         (unsigned long long)dims[i]);
         d->info.shape[i] = (int64_t)dims[i];
     }
+    if (strsz) d->info.shape[nd] = (int64_t)strsz;
     return check_size(e, d, opts);
 }
 
@@ -498,7 +528,7 @@ static int read_blocks(ectx *e, const h5ds *d, int64_t row0, int64_t nrows, size
     long long nblk = nrows > 0 ? (nrows + rpb - 1) / rpb : 0, mine = nblk;
     if (comm) MPI_Allreduce(&mine, &nblk, 1, MPI_LONG_LONG, MPI_MAX, *comm);
     if (comm && nblk == 0) nblk = 1; /* the collective read happens even without rows */
-    hid_t mt = native_type(d->info.dtype);
+    hid_t mt = d->mtype;
     int st = 0;
     for (long long i = 0; i < nblk && !st; i++) {
         int64_t r0 = i * rpb, n = nrows - r0 < rpb ? nrows - r0 : rpb;
@@ -516,11 +546,11 @@ static int read_blocks(ectx *e, const h5ds *d, int64_t row0, int64_t nrows, size
             hsize_t start[H5S_MAX_RANK] = {0}, count[H5S_MAX_RANK];
             start[0] = (hsize_t)(row0 + r0);
             count[0] = (hsize_t)n;
-            for (int k = 1; k < d->info.ndim; k++) count[k] = (hsize_t)d->info.shape[k];
+            for (int k = 1; k < d->fndim; k++) count[k] = (hsize_t)d->info.shape[k];
             buf = (char *)dst + (size_t)r0 * rowbytes;
             if (H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0)
                 st = fail(e, SF_EIO, 1, "cannot select rows");
-            else if ((ms = H5Screate_simple(d->info.ndim, count, NULL)) < 0)
+            else if ((ms = H5Screate_simple(d->fndim, count, NULL)) < 0)
                 st = fail(e, SF_EIO, 1, "cannot create the memory dataspace");
         }
         if (!st && H5Dread(d->dset, mt, ms, fs, dxpl, buf) < 0)
@@ -597,20 +627,20 @@ int sf__h5_read_rows(const char *path, const char *dataset, const sf_h5_read_opt
             mspace = H5Screate(H5S_SCALAR);
             if (mspace < 0 || H5Sselect_none(mspace) < 0 || H5Sselect_none(fspace) < 0)
                 st = fail(&e, SF_EIO, 1, "cannot build an empty selection");
-        } else if (d.info.ndim == 0) {
+        } else if (d.fndim == 0) {
             mspace = H5Screate(H5S_SCALAR);
             if (mspace < 0) st = fail(&e, SF_EIO, 1, "cannot create the memory dataspace");
         } else {
             hsize_t start[H5S_MAX_RANK], count[H5S_MAX_RANK];
             start[0] = (hsize_t)row0;
             count[0] = (hsize_t)nrows;
-            for (int i = 1; i < d.info.ndim; i++) {
+            for (int i = 1; i < d.fndim; i++) {
                 start[i] = 0;
                 count[i] = (hsize_t)d.info.shape[i];
             }
             if (H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL) < 0)
                 st = fail(&e, SF_EIO, 1, "cannot select rows");
-            else if ((mspace = H5Screate_simple(d.info.ndim, count, NULL)) < 0)
+            else if ((mspace = H5Screate_simple(d.fndim, count, NULL)) < 0)
                 st = fail(&e, SF_EIO, 1, "cannot create the memory dataspace");
         }
     }
@@ -633,7 +663,7 @@ int sf__h5_read_rows(const char *path, const char *dataset, const sf_h5_read_opt
         st = read_blocks(&e, &d, row0, nrows, rowelems, dst, comm, dxpl, opts->progress);
     } else if (nelems > 0 || (comm && !dset_empty)) {
         unsigned char dummy[16];
-        if (H5Dread(d.dset, native_type(d.info.dtype), mspace, fspace, dxpl,
+        if (H5Dread(d.dset, d.mtype, mspace, fspace, dxpl,
                     nelems ? dst : (void *)dummy) < 0)
             st = fail(&e, SF_EIO, 1, "cannot read rows [%lld, %lld + %lld)", (long long)row0,
                       (long long)row0, (long long)nrows);

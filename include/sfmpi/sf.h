@@ -668,8 +668,9 @@ SF_API int sf_spu_stats(sf_device spu, sf_spu_counters *out);
 /* ---------------------------------------------------------------- HDF5 data */
 
 /** Read `dataset` of the party-local HDF5 file `file` into an object owned by dev's party:
- * dtype and shape from the file; every rank of the party reads its block of rows (MPI-IO
- * under MPI) and the leader holds the whole. A missing file or dataset, an unsupported
+ * dtype and shape from the file (a dataset of fixed-length strings of L bytes is read as
+ * uint8 with a last dimension L, padding included); every rank of the party reads its
+ * block of rows (MPI-IO under MPI) and the leader holds the whole. A missing file or dataset, an unsupported
  * dtype or rank fails the object with a message naming the file, dataset and call site. */
 #define sf_h5_read(dev, file, dataset) sf__h5_read((dev), (file), (dataset), SF__SITE("sf_h5_read"))
 SF_API sf_obj sf__h5_read(sf_device dev, const char *file, const char *dataset, sf_site site);

@@ -285,6 +285,20 @@ static void expect_both(int line, const char *path, const char *ds, int want, co
 }
 #define EXPECT_BOTH(path, ds, want, extra) expect_both(__LINE__, (path), (ds), (want), (extra))
 
+/* Fixed-length strings of 8 bytes read as uint8 [4, 8], padding included; rows 1..2. */
+static void check_fixed_strings(const char *path) {
+    sf_h5_info info;
+    char err[512];
+    unsigned char buf[16];
+    if (!ASSERT_OK(sf__h5_probe(path, "fixed_string", NULL, &info, err, sizeof err))) return;
+    ASSERT_EQ(info.dtype, SF_U8);
+    ASSERT_EQ(info.ndim, 2);
+    ASSERT_EQ(info.shape[0], 4);
+    ASSERT_EQ(info.shape[1], 8);
+    if (ASSERT_OK(sf__h5_read_rows(path, "fixed_string", NULL, &info, 1, 2, buf, NULL, err, sizeof err)))
+        ASSERT_EQ(memcmp(buf, "bob\0\0\0\0\0carol\0\0\0", 16), 0);
+}
+
 static void make_bad_types(const char *path) {
     hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     hsize_t dims[1] = {4};
@@ -299,7 +313,12 @@ static void make_bad_types(const char *path) {
     hid_t st = H5Tcopy(H5T_C_S1);
     H5Tset_size(st, 8);
     d = H5Dcreate2(f, "fixed_string", st, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    H5Dclose(d), H5Tclose(st);
+    static const char strings[33] = "alice\0\0\0bob\0\0\0\0\0carol\0\0\0dave\0\0\0\0";
+    H5Dwrite(d, st, H5S_ALL, H5S_ALL, H5P_DEFAULT, strings);
+    H5Dclose(d);
+    hid_t one = H5Screate(H5S_SCALAR); /* one string: refused (no rows) */
+    d = H5Dcreate2(f, "scalar_string", st, one, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Dclose(d), H5Sclose(one), H5Tclose(st);
     /* variable-length string */
     st = H5Tcopy(H5T_C_S1);
     H5Tset_size(st, H5T_VARIABLE);
@@ -385,7 +404,8 @@ static void test_errors(void) {
     EXPECT_BOTH(path, "agroup", SF_ETYPE, "cannot be opened as a dataset");
     EXPECT_BOTH(path, "agroup/features", SF_EIO, "no such dataset");
     EXPECT_BOTH(path, "compound", SF_ETYPE, "compound");
-    EXPECT_BOTH(path, "fixed_string", SF_ETYPE, "fixed-length string");
+    check_fixed_strings(path);
+    EXPECT_BOTH(path, "scalar_string", SF_ETYPE, "a single (scalar) fixed-length string");
     EXPECT_BOTH(path, "vl_string", SF_ETYPE, "variable-length string");
     EXPECT_BOTH(path, "float16", SF_ETYPE, "16-bit float");
     EXPECT_BOTH(path, "long_double", SF_ETYPE, "-bit float");

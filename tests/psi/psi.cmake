@@ -83,7 +83,7 @@ sf_add_test(NAME psi_progress MODE debug
 find_package(Python3 COMPONENTS Interpreter)
 if(TARGET psi AND TARGET sfmpi-psidata AND TARGET psidata_dump AND Python3_Interpreter_FOUND)
   foreach(cfg "debug;2;1;int64" "debug;3;2;bytes:16" "sim;2;2;bytes:16" "sim;3;1;int64"
-              "prod;2;1;int64" "prod;3;1;bytes:16")
+              "prod;2;1;int64" "prod;3;1;bytes:16" "debug;2;1;string:24" "sim;2;2;string:24")
     list(GET cfg 0 mode)
     list(GET cfg 1 np)
     list(GET cfg 2 k)
