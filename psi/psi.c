@@ -27,6 +27,13 @@
 #include "runtime/internal.h"
 #include "sfmpi/psi.h"
 
+/* Every call the protocol makes names the user's sf_psi call site (a `site` in scope) and
+ * the step, so a failure reads "task 'psi_encrypt' failed on party bob ... (prog.c:57)". */
+#undef SF__REMOTE_NI
+#define SF__REMOTE_NI(target, fn, n, outs, ...)                                            \
+    sf__remote_dev((target), (fn), (sf_site){site.file, site.line, #fn}, (n), (outs),      \
+                   SF__ITEMS(__VA_ARGS__), SF__NITEMS(__VA_ARGS__))
+
 #define PT crypto_core_ristretto255_BYTES
 #define SC crypto_core_ristretto255_SCALARBYTES
 static const char DOMAIN[] = "sfmpi-psi-v1";
@@ -503,7 +510,7 @@ static int finish(sf_ctx *sf, sf_obj *idx, int n, sf_obj cnt, int reveal, int64_
 }
 
 /* Two parties: each raises the other's points; see the top of this file. */
-static int psi2(sf_ctx *sf, const sf_device *devs, const sf_obj *ids, const char *const *name,
+static int psi2(sf_site site, sf_ctx *sf, const sf_device *devs, const sf_obj *ids, const char *const *name,
                 const sf_device *leader, sf_psi_output out, int recv, sf_obj *idx, int64_t *size) {
     sf_obj key[2], enc[2][2], dbl[2], cnt[2] = {{sf, 0}, {sf, 0}};
     int reshuffle = out == SF_PSI_SIZE;
@@ -550,7 +557,7 @@ static int psi2(sf_ctx *sf, const sf_device *devs, const sf_obj *ids, const char
  * the n-way intersection (SF_PSI_ALL). M and B together could map M's IDs, so they must
  * not collude. Cost: n scalar multiplications per row (one by each party).
  */
-static int psin(sf_ctx *sf, const sf_device *devs, const sf_obj *ids, int n, const char *const *name,
+static int psin(sf_site site, sf_ctx *sf, const sf_device *devs, const sf_obj *ids, int n, const char *const *name,
                 const sf_device *leader, sf_psi_output out, int recv, sf_obj *idx, int64_t *size) {
     int M = recv >= 0 ? recv : 0, B = M == 0 ? 1 : 0, X = M == n - 1 ? n - 2 : n - 1;
     sf_obj key[SF_PSI_MAX_PARTIES], hop[SF_PSI_MAX_PARTIES], full[SF_PSI_MAX_PARTIES];
@@ -592,7 +599,7 @@ static int psin(sf_ctx *sf, const sf_device *devs, const sf_obj *ids, int n, con
     /* the matcher: positions of the common points in every set, and their count */
     sf_argv_item fulls[SF_PSI_MAX_PARTIES];
     for (int j = 0; j < n; j++) fulls[j] = SF_OBJ(full[j]);
-    sf__remote_dev(leader[M], psi_nmatch, (sf_site){__FILE__, __LINE__, "psi_nmatch"}, n + 1, pos,
+    sf__remote_dev(leader[M], psi_nmatch, (sf_site){site.file, site.line, "psi_nmatch"}, n + 1, pos,
                    fulls, n);
     for (int j = 0; j < n && out != SF_PSI_SIZE; j++) {
         if (recv >= 0 && j != recv) continue;
@@ -671,8 +678,8 @@ int sf__psi(sf_site site, sf_ctx *sf, const sf_device *devs, const sf_obj *ids, 
         }
     }
     if (!rc)
-        rc = n == 2 ? psi2(sf, devs, ids, name, leader, opts->output, recv, idx, size)
-                    : psin(sf, devs, ids, n, name, leader, opts->output, recv, idx, size);
+        rc = n == 2 ? psi2(site, sf, devs, ids, name, leader, opts->output, recv, idx, size)
+                    : psin(site, sf, devs, ids, n, name, leader, opts->output, recv, idx, size);
     release_all(desc, n);
     for (int i = 0; i < n; i++) {
         if (idx[i].id && (rc || !index)) sf_release(idx[i]);
