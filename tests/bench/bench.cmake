@@ -17,3 +17,17 @@ if(Python3_Interpreter_FOUND)
             ${PROJECT_SOURCE_DIR}
     LABELS bench TIMEOUT 30)
 endif()
+# The link emulator against its own configuration (bench/linkemu_check.c): 20 Mbit/s and
+# 5 ms each way, 3 MB each way (about 3 s); the round trip and both rates within 5 %.
+if(TARGET linkemu AND TARGET linkemu_check)
+  sf_add_test(NAME linkemu_check
+    COMMAND $<TARGET_FILE:linkemu_check> --linkemu $<TARGET_FILE:linkemu> --rate 20mbit
+            --delay 5ms --bytes 3000000 --pings 20 --tol 0.05 --assert
+    EXPECT_STDOUT "rtt +ok" "up +ok" "down +ok" LABELS bench TIMEOUT 60)
+  sf_add_test(NAME linkemu_usage
+    COMMAND $<TARGET_FILE:linkemu> --pair 0:1 --rate 100mb
+    EXPECT_EXIT 2 EXPECT_STDERR "--rate 100mb: expected bits per second" LABELS bench TIMEOUT 10)
+  sf_add_test(NAME linkemu_no_pair
+    COMMAND $<TARGET_FILE:linkemu> --delay 5ms
+    EXPECT_EXIT 2 EXPECT_STDERR "no --pair LPORT:DPORT given" LABELS bench TIMEOUT 10)
+endif()
