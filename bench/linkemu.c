@@ -436,14 +436,22 @@ static void conn_end(conn *c, const char *how) {
     g_done[g_ndone++] = r;
 }
 
+/* Every connection's bytes, then the totals (the last line). */
 static void dump_stats(void) {
-    for (size_t i = 0; i < g_ndone; i++) print_record(&g_done[i]);
+    uint64_t fwd = 0, back = 0;
+    int n = 0;
+    for (size_t i = 0; i < g_ndone; i++, n++) {
+        print_record(&g_done[i]);
+        fwd += g_done[i].fwd, back += g_done[i].back;
+    }
     for (conn *c = g_conns; c; c = c->next)
         if (!c->dead) {
             record r = conn_record(c, "open");
             print_record(&r);
+            fwd += r.fwd, back += r.back, n++;
         }
-    if (!g_ndone && !g_conns) fprintf(stderr, "linkemu: no connections\n");
+    fprintf(stderr, "linkemu: total: %d connections, fwd %llu bytes, back %llu bytes\n", n,
+            (unsigned long long)fwd, (unsigned long long)back);
 }
 
 static int tcp_socket(void) {

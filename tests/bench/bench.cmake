@@ -31,3 +31,15 @@ if(TARGET linkemu AND TARGET linkemu_check)
     COMMAND $<TARGET_FILE:linkemu> --delay 5ms
     EXPECT_EXIT 2 EXPECT_STDERR "no --pair LPORT:DPORT given" LABELS bench TIMEOUT 10)
 endif()
+# A production job over the emulated link (bench/wan.sh -> bridge.sh --link): every channel
+# of the three parties goes through the relay, which reports the bytes it carried.
+if(TARGET linkemu AND TARGET millionaires AND TARGET sfmpi-keygen)
+  sf_add_test(NAME wan_millionaires
+    COMMAND env SFMPI_KEYGEN=$<TARGET_FILE:sfmpi-keygen> LINKEMU=$<TARGET_FILE:linkemu>
+            ${PROJECT_SOURCE_DIR}/bench/wan.sh --link rate=20mbit,delay=5ms --timeout 50
+            3 $<TARGET_FILE:millionaires>
+    EXPECT_STDOUT "semi2k \\(dealer carol\\): alice is richer" "aby3: bob is not richer than alice"
+    EXPECT_STDERR "every channel through linkemu --rate 20mbit --delay 5ms"
+                  "linkemu: total: [0-9]+ connections, fwd [1-9][0-9]+ bytes, back [1-9][0-9]+ bytes"
+    LABELS bench prod TIMEOUT 60)
+endif()
