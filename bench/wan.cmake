@@ -6,3 +6,7 @@ sf_target_defaults(linkemu)
 add_executable(linkemu_check ${CMAKE_CURRENT_SOURCE_DIR}/linkemu_check.c)
 target_link_libraries(linkemu_check PRIVATE m Threads::Threads)
 sf_target_defaults(linkemu_check)
+# The PSI floor: hash-to-group and scalar multiplication on one core (libsodium directly).
+add_executable(bench_psi_floor ${CMAKE_CURRENT_SOURCE_DIR}/bench_psi_floor.c)
+target_link_libraries(bench_psi_floor PRIVATE PkgConfig::SODIUM m)
+sf_target_defaults(bench_psi_floor)
