@@ -24,6 +24,12 @@ if(TARGET linkemu AND TARGET linkemu_check)
     COMMAND $<TARGET_FILE:linkemu_check> --linkemu $<TARGET_FILE:linkemu> --rate 20mbit
             --delay 5ms --bytes 3000000 --pings 20 --tol 0.05 --assert
     EXPECT_STDOUT "rtt +ok" "up +ok" "down +ok" LABELS bench TIMEOUT 60)
+  if(Python3_Interpreter_FOUND)
+    sf_add_test(NAME linkemu_errors
+      COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/bench/linkemu_errors_test.py
+              $<TARGET_FILE:linkemu>
+      EXPECT_STDOUT "linkemu errors: .*: ok" LABELS bench TIMEOUT 30)
+  endif()
   sf_add_test(NAME linkemu_usage
     COMMAND $<TARGET_FILE:linkemu> --pair 0:1 --rate 100mb
     EXPECT_EXIT 2 EXPECT_STDERR "--rate 100mb: expected bits per second" LABELS bench TIMEOUT 10)
