@@ -495,8 +495,13 @@ static void accept_on(int pi) {
         g_conns = c;
         struct sockaddr_in a = loopback(g_pairs[pi].dport);
         if (connect(dfd, (struct sockaddr *)&a, sizeof a) == 0) continue;
-        if (errno == EINPROGRESS) c->connecting = 1;
-        else conn_end(c, "connect to the destination failed");
+        if (errno == EINPROGRESS) {
+            c->connecting = 1;
+        } else {
+            char why[96];
+            snprintf(why, sizeof why, "connect to 127.0.0.1:%d: %s", g_pairs[pi].dport, strerror(errno));
+            conn_end(c, why);
+        }
     }
 }
 
