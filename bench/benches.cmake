@@ -7,3 +7,7 @@ foreach(b bench_call bench_ranks bench_transfer bench_tiny)
 endforeach()
 # The raw MPI baseline of bench_transfer runs inside the program callback.
 target_link_libraries(bench_transfer PRIVATE MPI::MPI_C)
+# bench_psi: two-party PSI against its compute floor (libsodium for the floor's own loop)
+add_executable(bench_psi ${CMAKE_CURRENT_SOURCE_DIR}/bench_psi.c)
+target_link_libraries(bench_psi PRIVATE sfmpi::internal PkgConfig::SODIUM m)
+sf_target_defaults(bench_psi)
