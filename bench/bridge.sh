@@ -140,7 +140,7 @@ for ((i = 0; i < n; i++)); do
   [ -z "$link" ] || args+=("--sf-listen=${listen[$i]}")
   if [ "$ranks" -gt 1 ]; then
     OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
-      mpirun --oversubscribe --mca mpi_yield_when_idle 1 -np "$ranks" "$prog" "$@" "${args[@]}" &
+      mpirun --oversubscribe --mca mpi_yield_when_idle 1 --bind-to none -np "$ranks" "$prog" "$@" "${args[@]}" &
   else
     "$prog" "$@" "${args[@]}" &
   fi

@@ -518,9 +518,15 @@ static int psi2(sf_site site, sf_ctx *sf, const sf_device *devs, const sf_obj *i
         key[i] = SF_REMOTE(leader[i], psi_keygen);
         SF_REMOTE_N(devs[i], psi_encrypt, 2, enc[i], SF_OBJ(ids[i]), SF_OBJ(key[i]), SF_STR(name[i]));
     }
+    /* Each party's points move to the other first, for both parties, then the raises run:
+     * a raise given the points directly would have the party that runs it first (in
+     * program order) compute before it reaches the call that sends its own points, and
+     * the other party would wait that long. */
+    sf_obj moved[2];
+    for (int i = 0; i < 2; i++) moved[i] = sf__to(enc[i][0], devs[1 - i], (sf_site){site.file, site.line, "psi_send"});
     /* party i's points raised by the other party (held there until someone needs them) */
     for (int i = 0; i < 2; i++)
-        dbl[i] = SF_REMOTE(devs[1 - i], psi_raise, SF_OBJ(enc[i][0]), SF_OBJ(key[1 - i]),
+        dbl[i] = SF_REMOTE(devs[1 - i], psi_raise, SF_OBJ(moved[i]), SF_OBJ(key[1 - i]),
                            SF_I64(reshuffle), SF_STR(name[1 - i]), SF_STR(name[i]));
     if (out == SF_PSI_SIZE) {
         cnt[0] = SF_REMOTE(leader[0], psi_match, SF_OBJ(dbl[0]), SF_OBJ(dbl[1]));
@@ -537,6 +543,7 @@ static int psi2(sf_site site, sf_ctx *sf, const sf_device *devs, const sf_obj *i
     release_all(enc[0], 2);
     release_all(enc[1], 2);
     release_all(dbl, 2);
+    release_all(moved, 2);
     release_all(cnt, 2);
     return rc;
 }
@@ -561,41 +568,52 @@ static int psin(sf_site site, sf_ctx *sf, const sf_device *devs, const sf_obj *i
                 const sf_device *leader, sf_psi_output out, int recv, sf_obj *idx, int64_t *size) {
     int M = recv >= 0 ? recv : 0, B = M == 0 ? 1 : 0, X = M == n - 1 ? n - 2 : n - 1;
     sf_obj key[SF_PSI_MAX_PARTIES], hop[SF_PSI_MAX_PARTIES], full[SF_PSI_MAX_PARTIES];
-    sf_obj order[SF_PSI_MAX_PARTIES], pos[SF_PSI_MAX_PARTIES + 1], tmp[4 * SF_PSI_MAX_PARTIES];
+    sf_obj order[SF_PSI_MAX_PARTIES], pos[SF_PSI_MAX_PARTIES + 1];
+    sf_obj tmp[2 * SF_PSI_MAX_PARTIES * SF_PSI_MAX_PARTIES + SF_PSI_MAX_PARTIES];
     sf_obj xorder = {sf, 0}, r;
     int nt = 0;
     for (int i = 0; i < n; i++) key[i] = SF_REMOTE(leader[i], psi_keygen);
     r = SF_REMOTE(leader[B], psi_keygen);
     for (int i = 0; i < n; i++) /* the key each party raises by (B's includes r) */
         hop[i] = i == B ? SF_REMOTE(leader[B], psi_keymul, SF_OBJ(key[B]), SF_OBJ(r)) : key[i];
+    /* every set's hops: the other parties but M in index order, then M (M's own set: the
+     * others, X last) */
+    int path[SF_PSI_MAX_PARTIES][SF_PSI_MAX_PARTIES], nh = n - 1;
+    sf_obj cur[SF_PSI_MAX_PARTIES];
     for (int j = 0; j < n; j++) {
+        int k = 0;
+        for (int h = 0; h < n; h++)
+            if (h != j && h != M) path[j][k++] = h;
+        if (j != M) path[j][k++] = M;
         sf_obj e[2];
         SF_REMOTE_N(devs[j], psi_encrypt, 2, e, SF_OBJ(ids[j]), SF_OBJ(hop[j]), SF_STR(name[j]));
         order[j] = e[1];
-        sf_obj cur = e[0];
-        for (int h = 0; h < n; h++) {
-            if (h == j || h == M) continue;
+        cur[j] = e[0];
+    }
+    /* in rounds: every set moves one hop, all moves before any raise (a party sends what
+     * it holds before it computes, so the parties work at once) */
+    for (int t = 0; t < nh; t++) {
+        sf_obj mv[SF_PSI_MAX_PARTIES];
+        for (int j = 0; j < n; j++)
+            mv[j] = sf__to(cur[j], devs[path[j][t]], (sf_site){site.file, site.line, "psi_send"});
+        for (int j = 0; j < n; j++) {
+            int h = path[j][t];
             sf_obj next;
             if (j == M && h == X) { /* M's set: reordered by its last hop, who keeps the order */
                 sf_obj o[2];
-                SF_REMOTE_N(devs[h], psi_raise, 2, o, SF_OBJ(cur), SF_OBJ(hop[h]), SF_I64(1),
+                SF_REMOTE_N(devs[h], psi_raise, 2, o, SF_OBJ(mv[j]), SF_OBJ(hop[h]), SF_I64(1),
                             SF_STR(name[h]), SF_STR(name[j]));
                 next = o[0], xorder = o[1];
             } else {
-                next = SF_REMOTE(devs[h], psi_raise, SF_OBJ(cur), SF_OBJ(hop[h]), SF_I64(0),
+                next = SF_REMOTE(devs[h], psi_raise, SF_OBJ(mv[j]), SF_OBJ(hop[h]), SF_I64(0),
                                  SF_STR(name[h]), SF_STR(name[j]));
             }
-            tmp[nt++] = cur;
-            cur = next;
+            tmp[nt++] = cur[j];
+            tmp[nt++] = mv[j];
+            cur[j] = next;
         }
-        if (j != M) {
-            sf_obj last = SF_REMOTE(devs[M], psi_raise, SF_OBJ(cur), SF_OBJ(hop[M]), SF_I64(0),
-                                    SF_STR(name[M]), SF_STR(name[j]));
-            tmp[nt++] = cur;
-            cur = last;
-        }
-        full[j] = cur;
     }
+    for (int j = 0; j < n; j++) full[j] = cur[j];
     /* the matcher: positions of the common points in every set, and their count */
     sf_argv_item fulls[SF_PSI_MAX_PARTIES];
     for (int j = 0; j < n; j++) fulls[j] = SF_OBJ(full[j]);
