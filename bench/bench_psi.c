@@ -7,9 +7,11 @@
  *                     sf_psi at party 0 / that party's cores (its ranks); baseline: the floor
  *   psi.floor         the floor: one hash-to-group (SHA-512 + ristretto255 from_hash) and
  *                     two scalar multiplications per row on one core, measured before the
- *                     PSI on every party's leader at once (so under the load the PSI puts
- *                     on the machine: both cores busy here) - the rate's baseline - and
- *                     on party 0's leader alone (config alone=1), for reference
+ *                     PSI and again after it on every party's leader at once (so under the
+ *                     load the PSI puts on the machine: both cores busy here); the mean of
+ *                     the two is the rate's baseline (this VM's speed drifts by tens of
+ *                     percent over minutes: both are reported, config when=before|after);
+ *                     and on party 0's leader alone (alone=1), for reference
  *   psi.vs_secretflow the same rate against SecretFlow's published ECDH-PSI rate (67 s for
  *                     1e7 rows on 32 cores: 4,664 rows/s/core)
  *   psi.vmhwm         each party's peak resident memory (KiB) after the PSI
@@ -80,6 +82,20 @@ static int vmhwm(sf_task *t) {
     return sf_return(t, 0, sf_value_i64(kib));
 }
 
+/* The floor on every party's leader at once (the load the PSI runs under); their mean. */
+static int floor_busy(sf_ctx *sf, double *out) {
+    sf_obj fl[2];
+    sf_value *fv;
+    for (int p = 0; p < 2; p++) fl[p] = SF_REMOTE(sf_pyu(sf, sf_party_name_of(sf, p)), floor_rate, SF_I64(g_floor_rows));
+    *out = 0;
+    for (int p = 0; p < 2; p++) {
+        SF_TRY(sf_get(sf, fl[p], &fv));
+        *out += sf_value_as_f64(fv, 0) / 2;
+        sf_release(fl[p]);
+    }
+    return 0;
+}
+
 static int program(sf_ctx *sf, void *arg) {
     (void)arg;
     sf_device dev[2] = {sf_pyu_all(sf, sf_party_name_of(sf, 0)), sf_pyu_all(sf, sf_party_name_of(sf, 1))};
@@ -90,26 +106,23 @@ static int program(sf_ctx *sf, void *arg) {
     sf_value *fv;
     SF_TRY(sf_get(sf, SF_REMOTE(sf_pyu(sf, sf_party_name_of(sf, 0)), floor_rate, SF_I64(g_floor_rows)), &fv));
     double floor_alone = sf_value_as_f64(fv, 0);
-    sf_obj fl[2]; /* both parties at once: the load the PSI runs under */
-    for (int p = 0; p < 2; p++) fl[p] = SF_REMOTE(sf_pyu(sf, sf_party_name_of(sf, p)), floor_rate, SF_I64(g_floor_rows));
-    double floor = 0;
-    for (int p = 0; p < 2; p++) {
-        SF_TRY(sf_get(sf, fl[p], &fv));
-        floor += sf_value_as_f64(fv, 0) / 2;
-    }
+    double floor_before, floor_after;
+    SF_TRY(floor_busy(sf, &floor_before));
     SF_TRY(sf_wait(sf, ids, 2));
     double t0 = bench_now_s();
     int64_t size;
     SF_TRY(sf_psi(sf, dev, ids, 2, NULL, index, &size));
     double wall = bench_now_s() - t0;
+    SF_TRY(floor_busy(sf, &floor_after));
+    double floor = (floor_before + floor_after) / 2;
     int cores = sf_party_ranks(sf);
     double rate = (double)g_rows / wall / cores;
     const char *mode = sf_mode_name(sf_get_distribution_mode(sf));
     sf_print(sf, "psi %s: %ld x %ld rows, overlap %lld (found %lld%s), %d rank(s) per party: %.2f s, "
-             "%.0f rows/s/core; floor %.0f rows/s/core with every party busy (ratio %.2f), %.0f alone; "
+             "%.0f rows/s/core; floor %.0f rows/s/core with every party busy (%.0f before, %.0f after; ratio %.2f), %.0f alone; "
              "SecretFlow %.0f (ratio %.2f)\n",
              mode, g_rows, g_rows, (long long)common, (long long)size, size == common ? "" : " WRONG",
-             cores, wall, rate, floor, rate / floor, floor_alone, SECRETFLOW_ROWS_PER_CORE,
+             cores, wall, rate, floor, floor_before, floor_after, rate / floor, floor_alone, SECRETFLOW_ROWS_PER_CORE,
              rate / SECRETFLOW_ROWS_PER_CORE);
     long kib[2];
     for (int p = 0; p < 2; p++) {
@@ -130,6 +143,11 @@ static int program(sf_ctx *sf, void *arg) {
         bench_json("psi.vs_secretflow", &c, rate, "rows/s/core", SECRETFLOW_ROWS_PER_CORE,
                    "SecretFlow ECDH-PSI, published (1e7 rows, 32 cores, 67 s)");
         bench_json("psi.floor", &c, floor, "rows/s", NAN, NULL);
+        bench_cfg b = c, f = c;
+        bench_cfg_str(&b, "when", "before");
+        bench_json("psi.floor", &b, floor_before, "rows/s", NAN, NULL);
+        bench_cfg_str(&f, "when", "after");
+        bench_json("psi.floor", &f, floor_after, "rows/s", NAN, NULL);
         bench_cfg a = c;
         bench_cfg_num(&a, "alone", 1);
         bench_json("psi.floor", &a, floor_alone, "rows/s", NAN, NULL);
