@@ -72,15 +72,7 @@ static int floor_rate(sf_task *t) {
     return sf_return(t, 0, sf_value_f64(best));
 }
 
-static int vmhwm(sf_task *t) {
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long kib = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (!strncmp(line, "VmHWM:", 6)) kib = strtol(line + 6, NULL, 10);
-    if (f) fclose(f);
-    return sf_return(t, 0, sf_value_i64(kib));
-}
+static int vmhwm(sf_task *t) { return sf_return(t, 0, sf_value_i64(bench_status_kib("VmHWM"))); }
 
 /* The floor on every party's leader at once (the load the PSI runs under); their mean. */
 static int floor_busy(sf_ctx *sf, double *out) {

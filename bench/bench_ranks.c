@@ -33,21 +33,6 @@
 
 #define GOAL_RANKS 100000
 
-/* A "VmXXX:   1234 kB" field of /proc/self/status, in KiB; -1 if absent. */
-static long status_kib(const char *key) {
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f) return -1;
-    char line[256];
-    long v = -1;
-    size_t kl = strlen(key);
-    while (fgets(line, sizeof line, f))
-        if (!strncmp(line, key, kl) && line[kl] == ':') {
-            v = atol(line + kl + 1);
-            break;
-        }
-    fclose(f);
-    return v;
-}
 
 static int make(sf_task *t) { return sf_return(t, 0, sf_value_i64(41)); }
 static int use(sf_task *t) { return sf_return(t, 0, sf_value_i64(sf_arg_i64(t, 0) + 1)); }
@@ -75,7 +60,7 @@ static int program(sf_ctx *sf, void *arg) {
 }
 
 static int run_one(long n, size_t stack) {
-    long rss0 = status_kib("VmRSS");
+    long rss0 = bench_status_kib("VmRSS");
     char **names = malloc(sizeof(char *) * (size_t)n);
     if (!names) return 1;
     for (long i = 0; i < n; i++) {
@@ -89,7 +74,7 @@ static int run_one(long n, size_t stack) {
     double wall = bench_now_s() - t0;
     for (long i = 0; i < n; i++) free(names[i]);
     free(names);
-    long rss1 = status_kib("VmRSS"), hwm = status_kib("VmHWM");
+    long rss1 = bench_status_kib("VmRSS"), hwm = bench_status_kib("VmHWM");
     /* after sf_run: heap bytes still allocated (a leak) vs. kept by malloc (not a leak) */
     struct mallinfo2 mi = mallinfo2();
     long inuse_kib = (long)(mi.uordblks + mi.hblkhd) / 1024, free_kib = (long)mi.fordblks / 1024;

@@ -60,27 +60,13 @@ static const sf_actor_class sink_class = {
     .name = "sink", .state_size = sizeof(sink), .methods = sink_methods};
 
 /* ---- memory of the executing party's process */
-static long status_kib(const char *key) {
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f) return -1;
-    char line[256];
-    long v = -1;
-    size_t kl = strlen(key);
-    while (fgets(line, sizeof line, f))
-        if (!strncmp(line, key, kl) && line[kl] == ':') {
-            v = atol(line + kl + 1);
-            break;
-        }
-    fclose(f);
-    return v;
-}
 
 static int read_mem(sf_task *t) {
     sf_value *v = sf_value_new(SF_I64, 1, (int64_t[]){2});
     if (!v) return sf_fail(t, "out of memory");
     int64_t *p = sf_value_data(v);
-    p[0] = status_kib("VmHWM");
-    p[1] = status_kib("VmRSS");
+    p[0] = bench_status_kib("VmHWM");
+    p[1] = bench_status_kib("VmRSS");
     return sf_return(t, 0, v);
 }
 

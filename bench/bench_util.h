@@ -259,4 +259,20 @@ static inline int bench_json(const char *name, const bench_cfg *cfg, double valu
     return 0;
 }
 
+/* A "VmXXX:   1234 kB" field of /proc/self/status (VmHWM, VmRSS), in KiB; -1 if absent. */
+static inline long bench_status_kib(const char *key) {
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return -1;
+    char line[256];
+    long v = -1;
+    size_t kl = strlen(key);
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, key, kl) && line[kl] == ':') {
+            v = atol(line + kl + 1);
+            break;
+        }
+    fclose(f);
+    return v;
+}
+
 #endif

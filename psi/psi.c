@@ -201,25 +201,26 @@ static sf_value *permuted(const sf_value *pts, const int64_t *perm) {
     return o;
 }
 
-/* Two rows of one party's own raised points that are equal: duplicated IDs. */
-static int find_duplicate(const sf_value *pts, int64_t *r1, int64_t *r2) {
-    int64_t n = sf_value_dim(pts, 0);
-    if (n < 2) return 0;
-    int64_t *order = malloc(sizeof *order * (size_t)n);
+/* (point, position) rows sorted by point */
+static unsigned char *sorted_rows(const sf_value *pts, int64_t *n) {
+    *n = sf_value_dim(pts, 0);
+    unsigned char *rows = malloc((size_t)(*n > 0 ? *n : 1) * (PT + 8));
+    if (!rows) return NULL;
     const unsigned char *p = sf_value_cdata(pts);
-    if (!order) return -1;
-    for (int64_t i = 0; i < n; i++) order[i] = i;
-    /* sort row numbers by their points (a copy of the points with the row appended) */
-    unsigned char *rows = malloc((size_t)n * (PT + 8));
-    if (!rows) {
-        free(order);
-        return -1;
-    }
-    for (int64_t i = 0; i < n; i++) {
+    for (int64_t i = 0; i < *n; i++) {
         memcpy(rows + i * (PT + 8), p + i * PT, PT);
         memcpy(rows + i * (PT + 8) + PT, &i, 8);
     }
-    qsort(rows, (size_t)n, PT + 8, cmp_pt);
+    qsort(rows, (size_t)*n, PT + 8, cmp_pt);
+    return rows;
+}
+
+/* Two rows of one party's own raised points that are equal: duplicated IDs. */
+static int find_duplicate(const sf_value *pts, int64_t *r1, int64_t *r2) {
+    int64_t n;
+    if (sf_value_dim(pts, 0) < 2) return 0;
+    unsigned char *rows = sorted_rows(pts, &n);
+    if (!rows) return -1;
     int found = 0;
     for (int64_t i = 1; i < n && !found; i++)
         if (!memcmp(rows + (i - 1) * (PT + 8), rows + i * (PT + 8), PT)) {
@@ -232,7 +233,6 @@ static int find_duplicate(const sf_value *pts, int64_t *r1, int64_t *r2) {
             found = 1;
         }
     free(rows);
-    free(order);
     return found;
 }
 
@@ -408,20 +408,6 @@ static int psi_keymul(sf_task *t) {
     if (!k) return sf_fail(t, "out of memory");
     crypto_core_ristretto255_scalar_mul(sf_value_data(k), sf_value_cdata(a), sf_value_cdata(b));
     return sf_return(t, 0, k);
-}
-
-/* (point, position) rows sorted by point */
-static unsigned char *sorted_rows(const sf_value *pts, int64_t *n) {
-    *n = sf_value_dim(pts, 0);
-    unsigned char *rows = malloc((size_t)(*n > 0 ? *n : 1) * (PT + 8));
-    if (!rows) return NULL;
-    const unsigned char *p = sf_value_cdata(pts);
-    for (int64_t i = 0; i < *n; i++) {
-        memcpy(rows + i * (PT + 8), p + i * PT, PT);
-        memcpy(rows + i * (PT + 8) + PT, &i, 8);
-    }
-    qsort(rows, (size_t)*n, PT + 8, cmp_pt);
-    return rows;
 }
 
 /* Matcher task (n parties): args F_0..F_{n-1}, every party's points raised by every key
