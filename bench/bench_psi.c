@@ -16,6 +16,10 @@
  *                     1e7 rows on 32 cores: 4,664 rows/s/core)
  *   psi.vmhwm         each party's peak resident memory (KiB) after the PSI
  * The result is checked (the intersection's size must be the overlap).
+ * --files=DIR: the IDs come from DIR/<party>.h5 (made by `sfmpi psi-data --out DIR`, not
+ * timed) through sf_psi_h5, which writes DIR/<party>_index.h5: the streamed path, whose
+ * peak memory should not grow with --rows for a given --batch (sf_psi_options.batch_rows,
+ * 0: the default).
  *
  *   mpirun -np 2 bench_psi --rows=1000000 --sf-mode=sim --sf-parties=alice,bob
  *   sfmpi run --mode=prod --parties alice,bob bench_psi --rows=1000000
@@ -31,7 +35,8 @@
 
 #define SECRETFLOW_ROWS_PER_CORE (1e7 / 67.0 / 32.0)
 
-static long g_rows = 100000, g_floor_rows = 3000;
+static long g_rows = 100000, g_floor_rows = 3000, g_batch = 0;
+static const char *g_files;
 static double g_overlap = 0.5;
 
 /* args: n, common, party */
@@ -93,17 +98,30 @@ static int program(sf_ctx *sf, void *arg) {
     sf_device dev[2] = {sf_pyu_all(sf, sf_party_name_of(sf, 0)), sf_pyu_all(sf, sf_party_name_of(sf, 1))};
     int64_t common = (int64_t)(g_overlap * (double)g_rows);
     sf_obj ids[2], index[2];
-    for (int p = 0; p < 2; p++)
-        ids[p] = SF_REMOTE(sf_pyu(sf, sf_party_name_of(sf, p)), make_ids, SF_I64(g_rows), SF_I64(common), SF_I64(p));
+    char in[2][512], out[2][512];
+    sf_psi_h5_party files[2];
+    for (int p = 0; p < 2; p++) {
+        index[p] = (sf_obj){sf, 0};
+        if (g_files) {
+            snprintf(in[p], sizeof in[p], "%s/%s.h5", g_files, sf_party_name_of(sf, p));
+            snprintf(out[p], sizeof out[p], "%s/%s_index.h5", g_files, sf_party_name_of(sf, p));
+            files[p] = (sf_psi_h5_party){in[p], "ids", out[p], "index"};
+            ids[p] = (sf_obj){sf, 0};
+        } else {
+            ids[p] = SF_REMOTE(sf_pyu(sf, sf_party_name_of(sf, p)), make_ids, SF_I64(g_rows), SF_I64(common), SF_I64(p));
+        }
+    }
     sf_value *fv;
     SF_TRY(sf_get(sf, SF_REMOTE(sf_pyu(sf, sf_party_name_of(sf, 0)), floor_rate, SF_I64(g_floor_rows)), &fv));
     double floor_alone = sf_value_as_f64(fv, 0);
     double floor_before, floor_after;
     SF_TRY(floor_busy(sf, &floor_before));
-    SF_TRY(sf_wait(sf, ids, 2));
+    if (!g_files) SF_TRY(sf_wait(sf, ids, 2));
     double t0 = bench_now_s();
     int64_t size;
-    SF_TRY(sf_psi(sf, dev, ids, 2, NULL, index, &size));
+    sf_psi_options opts = {.batch_rows = g_batch};
+    if (g_files) SF_TRY(sf_psi_h5(sf, dev, files, 2, &opts, &size));
+    else SF_TRY(sf_psi(sf, dev, ids, 2, &opts, index, &size));
     double wall = bench_now_s() - t0;
     SF_TRY(floor_busy(sf, &floor_after));
     double floor = (floor_before + floor_after) / 2;
@@ -130,6 +148,8 @@ static int program(sf_ctx *sf, void *arg) {
         bench_cfg_num(&c, "rows", (double)g_rows);
         bench_cfg_num(&c, "overlap", g_overlap);
         bench_cfg_num(&c, "ranks", cores);
+        bench_cfg_str(&c, "io", g_files ? "files" : "objects");
+        bench_cfg_num(&c, "batch", g_batch ? (double)g_batch : (double)SF_PSI_BATCH_DEFAULT);
         bench_json("psi.rate", &c, rate, "rows/s/core", floor,
                    "compute floor (hash + 2 mults per row, 1 core, every party busy)");
         bench_json("psi.vs_secretflow", &c, rate, "rows/s/core", SECRETFLOW_ROWS_PER_CORE,
@@ -149,8 +169,8 @@ static int program(sf_ctx *sf, void *arg) {
             bench_json("psi.vmhwm", &m, (double)kib[p], "KiB", NAN, NULL);
         }
     }
-    sf_release(index[0]);
-    sf_release(index[1]);
+    for (int p = 0; p < 2; p++)
+        if (index[p].id) sf_release(index[p]);
     return size == common ? 0 : 1;
 }
 
@@ -160,6 +180,8 @@ int main(int argc, char **argv) {
         if (!strncmp(argv[i], "--rows=", 7)) g_rows = atol(argv[i] + 7);
         else if (!strncmp(argv[i], "--overlap=", 10)) g_overlap = atof(argv[i] + 10);
         else if (!strncmp(argv[i], "--floor-rows=", 13)) g_floor_rows = atol(argv[i] + 13);
+        else if (!strncmp(argv[i], "--batch=", 8)) g_batch = atol(argv[i] + 8);
+        else if (!strncmp(argv[i], "--files=", 8)) g_files = argv[i] + 8;
     }
     return sf_main(argc, argv, program, NULL);
 }

@@ -40,7 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "h5out.h"
+#include "io/h5out.h"
 
 #define ME "sfmpi-csv2h5"
 #define MAX_FIELD ((size_t)1 << 20)
@@ -553,6 +553,7 @@ static int parse_options(options *o, int argc, char **argv) {
 
 int main(int argc, char **argv) {
     options o = {.dataset = "ids", .header = 1, .delim = ',', .block = DEFAULT_BLOCK};
+    h5out_remove_on_signals();
     int rc = parse_options(&o, argc, argv);
     if (rc) return rc < 0 ? 0 : rc;
     converter cv;

@@ -60,7 +60,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "h5out.h"
+#include "io/h5out.h"
 
 #define ME "sfmpi-psidata"
 #define DEFAULT_SEED 20261206u
@@ -650,6 +650,7 @@ static int check_sizes(const config *c, const char *ovtext) {
 
 int main(int argc, char **argv) {
     config c = {0};
+    h5out_remove_on_signals();
     const char *parties = "alice,bob", *rows = "1000", *overlap = "0.5", *type = "int64";
     int64_t seed = DEFAULT_SEED;
     c.block = DEFAULT_BLOCK;

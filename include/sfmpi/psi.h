@@ -16,6 +16,15 @@
  * (call it with sf_pyu_all devices). With three or more parties each party's points are
  * raised by every party's secret in turn and one party matches blinded points (n scalar
  * multiplications per row; the leakage is described at psin() in psi/psi.c and in the guide).
+ *
+ * Memory. With two parties the sets are processed in batches of `batch_rows` IDs: points
+ * are sent in sorted order (the order of their pseudo-random values, which says nothing of
+ * the input order), sorted runs are spilled to unlinked temporary files in `tmpdir` (gone
+ * on every exit, SIGKILL included) and merged, so a party holds a few batches and one
+ * 64 KiB buffer per run: about 10 * 40 * batch_rows bytes plus (rows / batch_rows) * 128
+ * KiB, whatever the set size, with sf_psi_h5 (sf_psi's objects hold the IDs and the index
+ * themselves). The disk holds about 112 bytes per own row and 32 per peer row. With three
+ * or more parties the sets are held in memory.
  */
 #ifndef SFMPI_PSI_H
 #define SFMPI_PSI_H
@@ -36,11 +45,24 @@ typedef enum sf_psi_output {
     SF_PSI_SIZE = 2,     /**< every party learns only the intersection's size */
 } sf_psi_output;
 
-/** Options of sf_psi; {0} is "every party learns the intersection". */
+/** Rows per batch when sf_psi_options.batch_rows is 0. */
+#define SF_PSI_BATCH_DEFAULT 131072
+
+/** Options of sf_psi and sf_psi_h5; {0} is "every party learns the intersection". */
 typedef struct sf_psi_options {
     sf_psi_output output; /**< what the parties learn (SF_PSI_ALL by default) */
     const char *receiver; /**< SF_PSI_RECEIVER: the party that learns the intersection */
+    int64_t batch_rows;   /**< IDs per batch, which bounds memory (0: SF_PSI_BATCH_DEFAULT) */
+    const char *tmpdir;   /**< where spill files go on every party (NULL: $TMPDIR, else /tmp) */
 } sf_psi_options;
+
+/** One party's files for sf_psi_h5 (paths on that party's machine). */
+typedef struct sf_psi_h5_party {
+    const char *ids_file;      /**< HDF5 file of the party's IDs */
+    const char *ids_dataset;   /**< int64 [n], uint8 [n, L] or fixed-length strings (NULL: "ids") */
+    const char *index_file;    /**< where the party's aligned index is written, atomically */
+    const char *index_dataset; /**< its dataset (NULL: "index") */
+} sf_psi_h5_party;
 
 /**
  * @def sf_psi(sf, devs, ids, n, opts, index, size)
@@ -61,6 +83,20 @@ typedef struct sf_psi_options {
 #define sf_psi(...) sf__psi(SF__SITE("sf_psi"), __VA_ARGS__)
 SF_API int sf__psi(sf_site site, sf_ctx *sf, const sf_device *devs, const sf_obj *ids, int n,
                    const sf_psi_options *opts, sf_obj *index, int64_t *size) SF_NODISCARD;
+
+/**
+ * @def sf_psi_h5(sf, devs, files, n, opts, size)
+ * sf_psi from HDF5 files to HDF5 files, in memory bounded by opts->batch_rows with two
+ * parties (see the top of this file). files[i] names party i's IDs and where its index
+ * goes: int64 [c], row k the same ID at every party, written atomically (a temporary file
+ * renamed into place; on any failure no index file is written or replaced). Only parties
+ * that learn the intersection write (SF_PSI_ALL: all; SF_PSI_RECEIVER: the receiver;
+ * SF_PSI_SIZE: none, and index_file may be NULL). size as in sf_psi. Errors as sf_psi,
+ * plus a missing or unreadable file or dataset (named). May block.
+ */
+#define sf_psi_h5(...) sf__psi_h5(SF__SITE("sf_psi_h5"), __VA_ARGS__)
+SF_API int sf__psi_h5(sf_site site, sf_ctx *sf, const sf_device *devs, const sf_psi_h5_party *files,
+                      int n, const sf_psi_options *opts, int64_t *size) SF_NODISCARD;
 
 /**
  * @def sf_psi_take(dev, table, index)

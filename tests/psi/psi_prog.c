@@ -6,13 +6,24 @@
  * both parties (a test's privilege), nothing else.
  *
  *   psi_prog [--na N] [--nb M] [--nc L] [--overlap K] [--pairwise P] [--type int64|bytes]
- *            [--out all|receiver|size] [--dup] [--mismatch] [--bad-type]
+ *            [--out all|receiver|size] [--dup] [--mismatch] [--bad-type] [--batch B]
+ *            [--h5 DIR] [--tmpdir T] [--missing]
+ *
+ * --batch B: sf_psi_options.batch_rows (small batches: many sorted runs, merged).
+ * --h5 DIR: the IDs go through files: each party writes DIR/<party>_ids.h5, sf_psi_h5 reads
+ * them and writes DIR/<party>_index.h5, which the check reads back. After a failed call the
+ * program checks that DIR holds no index file (nor a temporary one) and exits 3; after a
+ * successful one, that the spill directory (--tmpdir, default DIR/spill) is empty.
+ * --missing: bob's ID file does not exist.
  *
  * With three parties (--sf-parties=alice,bob,carol) alice and bob also share P IDs that
  * carol lacks: only the three-way intersection may come out.
  */
+#include <dirent.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +33,9 @@ typedef struct args {
     int64_t na, nb, nc, overlap, pairwise;
     int bytes, dup, mismatch, bad_type;
     sf_psi_output out;
+    int64_t batch;
+    const char *h5, *tmpdir;
+    int missing;
 } args;
 
 /* common IDs are c(i), party p's own IDs u(p, i): disjoint by construction */
@@ -105,6 +119,76 @@ static int check_aligned(sf_ctx *sf, const sf_value *a, const sf_value *b, int64
     return bad;
 }
 
+/* Entries of dir whose names contain `part` (NULL: any), or -1 if it cannot be read. */
+static int count_entries(const char *dir, const char *part) {
+    DIR *d = opendir(dir);
+    if (!d) return -1;
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && (!part || strstr(e->d_name, part))) n++;
+    closedir(d);
+    return n;
+}
+
+static void mkdirs(const char *path) {
+    char b[512];
+    snprintf(b, sizeof b, "%s", path);
+    for (char *q = b + 1; *q; q++)
+        if (*q == '/') {
+            *q = 0;
+            mkdir(b, 0755);
+            *q = '/';
+        }
+    mkdir(b, 0755);
+}
+
+/* sf_psi_h5 over files the parties write first; the index objects are read back. */
+static int psi_files(sf_ctx *sf, const args *a, const sf_device *all, const sf_obj *ids, int np,
+                     const sf_psi_options *o, sf_obj *index, int64_t *size) {
+    char in[3][512], out[3][512], spill[512];
+    sf_psi_h5_party f[3];
+    snprintf(spill, sizeof spill, "%s", a->tmpdir ? a->tmpdir : "");
+    if (!a->tmpdir) snprintf(spill, sizeof spill, "%s/spill", a->h5);
+    mkdirs(a->h5);
+    if (!a->tmpdir) mkdirs(spill);
+    sf_obj w[3];
+    for (int p = 0; p < np; p++) {
+        const char *name = sf_party_name_of(sf, p);
+        snprintf(in[p], sizeof in[p], "%s/%s_ids.h5", a->h5, name);
+        snprintf(out[p], sizeof out[p], "%s/%s_index.h5", a->h5, name);
+        if (sf_party_index(sf) == p) remove(out[p]);
+        w[p] = sf_h5_write(ids[p], in[p], "ids");
+        f[p] = (sf_psi_h5_party){in[p], "ids", out[p], NULL};
+        if (p == 1 && a->missing) snprintf(in[p], sizeof in[p], "%s/no_such_ids.h5", a->h5);
+    }
+    SF_TRY(sf_wait(sf, w, np));
+    sf_psi_options oo = *o;
+    oo.tmpdir = spill;
+    int rc = sf_psi_h5(sf, all, f, np, &oo, size);
+    int left = count_entries(a->h5, "index");
+    if (rc) {
+        fprintf(stderr, "psi_prog: sf_psi_h5 failed: %s\n", sf_last_error(sf));
+        fprintf(stderr, "psi_prog: index files left in %s: %d\n", a->h5, left);
+        exit(left == 0 ? 3 : 4);
+    }
+    int spilled = count_entries(spill, NULL);
+    if (spilled != 0) {
+        sf_print(sf, "FAIL: the spill directory %s holds %d entries after the run\n", spill, spilled);
+        return 1;
+    }
+    for (int p = 0; p < np; p++) {
+        int gets = o->output == SF_PSI_ALL || (o->output == SF_PSI_RECEIVER && p == 1);
+        struct stat st;
+        int exists = stat(out[p], &st) == 0;
+        if (exists != gets) {
+            sf_print(sf, "FAIL: %s %s\n", out[p], exists ? "was written" : "is missing");
+            return 1;
+        }
+        index[p] = gets ? sf_h5_read(all[p], out[p], "index") : (sf_obj){sf, 0};
+    }
+    return 0;
+}
+
 static int program(sf_ctx *sf, void *arg) {
     const args *a = arg;
     int np = sf_nparties(sf);
@@ -119,9 +203,13 @@ static int program(sf_ctx *sf, void *arg) {
                            SF_I64(p == 1 && a->mismatch ? !a->bytes : a->bytes),
                            SF_I64(p == 1 && a->dup), SF_I64(p == 0 && a->bad_type), SF_I64(a->pairwise));
     }
-    sf_psi_options o = {.output = a->out, .receiver = "bob"};
+    sf_psi_options o = {.output = a->out, .receiver = "bob", .batch_rows = a->batch, .tmpdir = a->tmpdir};
     int64_t size = -2;
-    SF_TRY(sf_psi(sf, all, ids, np, &o, index, &size));
+    if (a->h5) {
+        if (psi_files(sf, a, all, ids, np, &o, index, &size)) return 1;
+    } else {
+        SF_TRY(sf_psi(sf, all, ids, np, &o, index, &size));
+    }
     const char *mode = a->out == SF_PSI_ALL ? "all" : a->out == SF_PSI_RECEIVER ? "receiver" : "size";
     int fail = 0;
     sf_value *v[3];
@@ -148,7 +236,7 @@ static int program(sf_ctx *sf, void *arg) {
     char sizes[96];
     snprintf(sizes, sizeof sizes, np == 3 ? "%lld x %lld x %lld" : "%lld x %lld", (long long)a->na,
              (long long)a->nb, (long long)a->nc);
-    sf_print(sf, "psi %s, %d parties, %s IDs, %s, overlap %lld: size %lld, %s\n", mode, np,
+    sf_print(sf, "psi %s%s, %d parties, %s IDs, %s, overlap %lld: size %lld, %s\n", a->h5 ? "files " : "", mode, np,
              a->bytes ? "16-byte" : "int64", sizes, (long long)a->overlap, (long long)size,
              fail ? "WRONG" : "checked row by row");
     return fail;
@@ -169,6 +257,10 @@ int main(int argc, char **argv) {
         else if (!strcmp(s, "--dup")) a.dup = 1;
         else if (!strcmp(s, "--mismatch")) a.mismatch = 1;
         else if (!strcmp(s, "--bad-type")) a.bad_type = 1;
+        else if (!strcmp(s, "--batch")) a.batch = atoll(v), i++;
+        else if (!strcmp(s, "--h5")) a.h5 = v, i++;
+        else if (!strcmp(s, "--tmpdir")) a.tmpdir = v, i++;
+        else if (!strcmp(s, "--missing")) a.missing = 1;
     }
     return sf_main(argc, argv, program, &a);
 }

@@ -1,5 +1,6 @@
 /*
- * tools/h5out: atomic, streamed HDF5 output for the data tools (sfmpi-psidata, sfmpi-csv2h5).
+ * io/h5out: atomic, streamed HDF5 output (the data tools sfmpi-psidata and sfmpi-csv2h5, and
+ * sf_psi_h5's index files).
  *
  * io/h5.h's sf__h5_write_atomic writes one whole in-memory value; these tools write sets
  * larger than memory, several datasets per file and several files per run, so they write
@@ -14,9 +15,11 @@
  * A file is created as `<path>.tmp.<pid>.<random>` (O_CREAT|O_EXCL, mode 0666 & ~umask)
  * in the target's directory and is only renamed over `path` by h5out_commit after HDF5
  * has flushed and closed it and it has been fsynced (the directory is fsynced after the
- * rename). h5out_abort, a failed commit, and SIGINT/SIGTERM/SIGHUP while any file is open
- * (a handler installed by the first h5out_create) remove the temporary files, so a failure
- * leaves no partial file; only SIGKILL can leave a `*.tmp.*` file behind, never a partial
+ * rename). h5out_abort and a failed commit remove the temporary file, so a failure leaves
+ * no partial file. A program (the tools) may also call h5out_remove_on_signals() once: a
+ * handler then removes the open temporary files on SIGINT/SIGTERM/SIGHUP before dying of
+ * the signal; the library does not install it (a program's signals are its own), so a
+ * killed run can leave a `*.tmp.*` file behind, as SIGKILL always can, never a partial
  * `path`.
  *
  * A dataset has a fixed number of rows (nrows >= 0, contiguous storage) or grows
@@ -30,8 +33,8 @@
  * Handles are owned by their file: h5out_commit/h5out_abort close them all and set *f NULL.
  * Not thread-safe (one thread writes).
  */
-#ifndef SF_TOOLS_H5OUT_H
-#define SF_TOOLS_H5OUT_H
+#ifndef SF_IO_H5OUT_H
+#define SF_IO_H5OUT_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -41,6 +44,8 @@ typedef enum { H5OUT_INT64, H5OUT_F64, H5OUT_BYTES, H5OUT_STRING } h5out_kind;
 typedef struct h5out_file h5out_file;
 typedef struct h5out_dset h5out_dset;
 
+/* Remove open temporary files on SIGINT/SIGTERM/SIGHUP (a program's choice; idempotent). */
+void h5out_remove_on_signals(void);
 h5out_file *h5out_create(const char *path, char *err, size_t errlen);
 h5out_dset *h5out_dataset(h5out_file *f, const char *name, h5out_kind kind, int64_t width,
                           int64_t nrows, char *err, size_t errlen);

@@ -1,5 +1,5 @@
-/* tools/h5out: atomic, streamed HDF5 output (contract in h5out.h). */
-#include "h5out.h"
+/* io/h5out: atomic, streamed HDF5 output (contract in h5out.h). */
+#include "io/h5out.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -89,9 +89,10 @@ static int fsync_path(const char *p, int dir) {
     return r;
 }
 
+void h5out_remove_on_signals(void) { install_handler(); }
+
 h5out_file *h5out_create(const char *path, char *err, size_t errlen) {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    install_handler();
     h5out_file *f = calloc(1, sizeof *f);
     size_t plen = path ? strlen(path) : 0;
     if (!f || !plen || !(f->path = strdup(path)) || !(f->tmp = malloc(plen + 64))) {

@@ -1,0 +1,280 @@
+/* Spill files and their k-way merge (contract in psi/spill.h). */
+#include "psi/spill.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void seterr(char *err, size_t el, const char *fmt, ...) {
+    if (!err || !el) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, el, fmt, ap);
+    va_end(ap);
+}
+
+static int cmp_key(const void *a, const void *b) { return memcmp(a, b, PSI_KEY); }
+
+int psi_spill_open(psi_spill *s, const char *dir, size_t rec, char *err, size_t el) {
+    memset(s, 0, sizeof *s);
+    s->fd = -1;
+    s->rec = rec;
+    snprintf(s->dir, sizeof s->dir, "%s", dir && *dir ? dir : "/tmp");
+#ifdef O_TMPFILE
+    s->fd = open(s->dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+#endif
+    if (s->fd < 0) { /* no O_TMPFILE here: a named file, unlinked at once */
+        char path[300];
+        snprintf(path, sizeof path, "%s/sfmpi-psi-XXXXXX", s->dir);
+        s->fd = mkostemp(path, O_CLOEXEC);
+        if (s->fd >= 0) unlink(path);
+    }
+    if (s->fd < 0) {
+        seterr(err, el, "cannot create a spill file in %s: %s (set the directory with "
+               "sf_psi_options.tmpdir or TMPDIR)", s->dir, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int write_all(psi_spill *s, const void *p, size_t n, off_t off, char *err, size_t el) {
+    const char *c = p;
+    while (n) {
+        ssize_t w = pwrite(s->fd, c, n, off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            seterr(err, el, "writing a spill file in %s: %s", s->dir, w < 0 ? strerror(errno) : "no space");
+            return -1;
+        }
+        c += w, n -= (size_t)w, off += w;
+    }
+    return 0;
+}
+
+int psi_spill_run(psi_spill *s, void *recs, int64_t n, int sort, char *err, size_t el) {
+    if (n <= 0) return 0;
+    if (s->nruns == s->cap) {
+        int64_t cap = s->cap ? 2 * s->cap : 64;
+        psi_run *r = realloc(s->runs, sizeof *r * (size_t)cap);
+        if (!r) {
+            seterr(err, el, "out of memory");
+            return -1;
+        }
+        s->runs = r, s->cap = cap;
+    }
+    if (sort) qsort(recs, (size_t)n, s->rec, cmp_key);
+    if (write_all(s, recs, (size_t)n * s->rec, s->end, err, el)) return -1;
+    s->runs[s->nruns++] = (psi_run){s->end, n};
+    s->end += (off_t)((size_t)n * s->rec);
+    s->nrecs += n;
+    return 0;
+}
+
+static int read_all(int fd, void *p, size_t n, off_t off) {
+    char *c = p;
+    while (n) {
+        ssize_t r = pread(fd, c, n, off);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            if (!r) errno = EIO;
+            return -1;
+        }
+        c += r, n -= (size_t)r, off += r;
+    }
+    return 0;
+}
+
+int psi_spill_read(const psi_spill *s, int64_t first, int64_t n, void *out, char *err, size_t el) {
+    if (first < 0 || n < 0 || first + n > s->nrecs) {
+        seterr(err, el, "spill file in %s: records %lld..%lld asked for, %lld held", s->dir,
+               (long long)first, (long long)(first + n), (long long)s->nrecs);
+        return -1;
+    }
+    if (read_all(s->fd, out, (size_t)n * s->rec, (off_t)((size_t)first * s->rec))) {
+        seterr(err, el, "reading a spill file in %s: %s", s->dir, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+void psi_spill_close(psi_spill *s) {
+    if (s->fd >= 0) close(s->fd);
+    free(s->runs);
+    memset(s, 0, sizeof *s);
+    s->fd = -1;
+}
+
+/* ------------------------------------------------------------------ merge */
+
+typedef struct cursor {
+    off_t next;         /* file offset of the next unread record of the run */
+    int64_t left;       /* records of the run not yet read into buf */
+    size_t pos, have;   /* in buf, in records */
+    unsigned char *buf;
+} cursor;
+
+struct psi_merge {
+    const psi_spill *s;
+    cursor *c;
+    int *heap; /* indices of runs with a current record, a min-heap on it */
+    int nheap;
+    size_t bufrecs;
+    char failed[320];
+};
+
+static const unsigned char *cur(const psi_merge *m, int i) { return m->c[i].buf + m->c[i].pos * m->s->rec; }
+
+static int less(const psi_merge *m, int a, int b) {
+    int d = memcmp(cur(m, a), cur(m, b), PSI_KEY);
+    return d < 0 || (d == 0 && a < b); /* equal keys come out in run order: stable */
+}
+
+static void sift_down(psi_merge *m, int i) {
+    for (;;) {
+        int l = 2 * i + 1, r = l + 1, s = i;
+        if (l < m->nheap && less(m, m->heap[l], m->heap[s])) s = l;
+        if (r < m->nheap && less(m, m->heap[r], m->heap[s])) s = r;
+        if (s == i) return;
+        int t = m->heap[i];
+        m->heap[i] = m->heap[s], m->heap[s] = t;
+        i = s;
+    }
+}
+
+/* Refill run i's buffer; 0 when it has a current record, 1 at its end, -1 on error. */
+static int refill(psi_merge *m, int i) {
+    cursor *c = &m->c[i];
+    if (c->pos < c->have) return 0;
+    if (!c->left) return 1;
+    size_t k = (size_t)c->left < m->bufrecs ? (size_t)c->left : m->bufrecs;
+    if (read_all(m->s->fd, c->buf, k * m->s->rec, c->next)) {
+        snprintf(m->failed, sizeof m->failed, "reading a spill file in %s: %s", m->s->dir, strerror(errno));
+        return -1;
+    }
+    c->next += (off_t)(k * m->s->rec), c->left -= (int64_t)k, c->pos = 0, c->have = k;
+    return 0;
+}
+
+psi_merge *psi_merge_new(const psi_spill *s, char *err, size_t el) {
+    psi_merge *m = calloc(1, sizeof *m);
+    int64_t n = s->nruns;
+    if (!m || !(m->c = calloc((size_t)(n ? n : 1), sizeof *m->c)) ||
+        !(m->heap = calloc((size_t)(n ? n : 1), sizeof *m->heap))) {
+        if (m) free(m->c);
+        free(m);
+        seterr(err, el, "out of memory");
+        return NULL;
+    }
+    m->s = s;
+    m->bufrecs = PSI_MERGE_BUF / s->rec ? PSI_MERGE_BUF / s->rec : 1;
+    for (int64_t i = 0; i < n; i++) {
+        cursor *c = &m->c[i];
+        c->next = s->runs[i].off, c->left = s->runs[i].n;
+        if (!(c->buf = malloc(m->bufrecs * s->rec))) {
+            psi_merge_free(&m);
+            seterr(err, el, "out of memory");
+            return NULL;
+        }
+        int r = refill(m, (int)i);
+        if (r < 0) {
+            seterr(err, el, "%s", m->failed);
+            psi_merge_free(&m);
+            return NULL;
+        }
+        if (!r) m->heap[m->nheap++] = (int)i;
+    }
+    for (int i = m->nheap / 2 - 1; i >= 0; i--) sift_down(m, i);
+    return m;
+}
+
+const unsigned char *psi_merge_peek(psi_merge *m) {
+    return m->nheap && !m->failed[0] ? cur(m, m->heap[0]) : NULL;
+}
+
+void psi_merge_next(psi_merge *m) {
+    if (!m->nheap || m->failed[0]) return;
+    int i = m->heap[0];
+    m->c[i].pos++;
+    int r = refill(m, i);
+    if (r < 0) return;
+    if (r > 0) m->heap[0] = m->heap[--m->nheap];
+    sift_down(m, 0);
+}
+
+const char *psi_merge_failed(const psi_merge *m) { return m->failed[0] ? m->failed : NULL; }
+
+void psi_merge_free(psi_merge **mp) {
+    psi_merge *m = *mp;
+    if (!m) return;
+    for (int64_t i = 0; m->c && i < m->s->nruns; i++) free(m->c[i].buf);
+    free(m->c);
+    free(m->heap);
+    free(m);
+    *mp = NULL;
+}
+
+/* ------------------------------------------------------------------ sorted blocks */
+
+int psi_merge_blocks(void *recs, int64_t n, size_t rec, char *err, size_t el) {
+    unsigned char *r = recs;
+    int64_t nb = 1;
+    for (int64_t i = 1; i < n; i++)
+        if (memcmp(r + (size_t)(i - 1) * rec, r + (size_t)i * rec, PSI_KEY) > 0) nb++;
+    if (nb <= 1) return 0;
+    int64_t *pos = malloc(sizeof *pos * (size_t)(2 * nb)), *heap = malloc(sizeof *heap * (size_t)nb);
+    unsigned char *out = malloc((size_t)n * rec);
+    if (!pos || !heap || !out) {
+        free(pos);
+        free(heap);
+        free(out);
+        seterr(err, el, "out of memory");
+        return -1;
+    }
+    int64_t *end = pos + nb, k = 0;
+    pos[0] = 0;
+    for (int64_t i = 1; i < n; i++)
+        if (memcmp(r + (size_t)(i - 1) * rec, r + (size_t)i * rec, PSI_KEY) > 0) end[k] = i, pos[++k] = i;
+    end[k] = n;
+    /* a min-heap of blocks on their current record (ties: the lower block, so stable) */
+#define KEYOF(b) (r + (size_t)pos[b] * rec)
+#define LESS(a, b) (memcmp(KEYOF(a), KEYOF(b), PSI_KEY) < 0 || (memcmp(KEYOF(a), KEYOF(b), PSI_KEY) == 0 && (a) < (b)))
+    int64_t nh = nb;
+    for (int64_t i = 0; i < nb; i++) heap[i] = i;
+    for (int64_t s = nh / 2 - 1; s >= 0; s--)
+        for (int64_t i = s;;) {
+            int64_t l = 2 * i + 1, rr = l + 1, m = i;
+            if (l < nh && LESS(heap[l], heap[m])) m = l;
+            if (rr < nh && LESS(heap[rr], heap[m])) m = rr;
+            if (m == i) break;
+            int64_t t = heap[i];
+            heap[i] = heap[m], heap[m] = t, i = m;
+        }
+    for (int64_t o = 0; o < n; o++) {
+        int64_t b = heap[0];
+        memcpy(out + (size_t)o * rec, KEYOF(b), rec);
+        if (++pos[b] == end[b]) heap[0] = heap[--nh];
+        for (int64_t i = 0;;) {
+            int64_t l = 2 * i + 1, rr = l + 1, m = i;
+            if (l < nh && LESS(heap[l], heap[m])) m = l;
+            if (rr < nh && LESS(heap[rr], heap[m])) m = rr;
+            if (m == i) break;
+            int64_t t = heap[i];
+            heap[i] = heap[m], heap[m] = t, i = m;
+        }
+    }
+#undef LESS
+#undef KEYOF
+    memcpy(r, out, (size_t)n * rec);
+    free(out);
+    free(pos);
+    free(heap);
+    return 0;
+}
+
+void psi_sort_records(void *recs, int64_t n, size_t rec) {
+    if (n > 1) qsort(recs, (size_t)n, rec, cmp_key);
+}
