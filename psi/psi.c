@@ -240,27 +240,49 @@ static int find_duplicate(const sf_value *pts, int64_t *r1, int64_t *r2) {
     return found;
 }
 
+/* The kernels' common part: this rank's block of argument 0 (IDs, or with `peer` a peer's
+ * points) hashed to the group and/or raised by the party's key (argument 1) into *pts.
+ * `what` non-NULL: a progress line from the leader. Returns SF_OK or sf_fail's status. */
+static int raise_my_block(sf_task *t, sf_comm *c, const char *party, const char *peer,
+                          const char *what, sf_value **pts) {
+    unsigned char key[SC];
+    sf_value *mine = NULL;
+    sf_progress pr = {0};
+    int64_t bad = -1;
+    int rc;
+    *pts = NULL;
+    if (sodium_init() < 0) return sf_fail(t, "libsodium failed to initialise");
+    if ((rc = party_key(t, c, 1, key))) return sf_fail(t, "party %s: spreading the PSI key: %s", party, sf_strerror(rc));
+    if ((rc = my_block(t, c, 0, &mine))) {
+        sodium_memzero(key, sizeof key);
+        return peer ? sf_fail(t, "party %s: spreading %s's points: %s", party, peer, sf_strerror(rc))
+                    : sf_fail(t, "party %s: spreading the IDs: %s", party, sf_strerror(rc));
+    }
+    int64_t n = sf_value_ndim(mine) >= 1 ? sf_value_dim(mine, 0) : 0;
+    if (what) progress_begin(&pr, t, c, what, n);
+    rc = peer ? raise_points(mine, key, pts, &bad, &pr) : hash_raise(mine, key, pts, &pr);
+    if (!rc) sf__progress_update(&pr, (uint64_t)n);
+    if (what) sf__progress_end(&pr, !rc);
+    sodium_memzero(key, sizeof key);
+    sf_value_unref(&mine);
+    if (rc == SF_EINVAL && peer)
+        return sf_fail(t, "party %s: a point from %s is not a valid ristretto255 encoding (row %lld "
+                       "of this rank's block): refusing the PSI", party, peer, (long long)bad);
+    if (rc) return peer ? sf_fail(t, "party %s: raising %s's points: %s", party, peer, sf_strerror(rc))
+                        : sf_fail(t, "party %s: hashing the IDs to the group: %s", party, sf_strerror(rc));
+    return SF_OK;
+}
+
 /* Collective kernel: args (ids obj, key obj, party name); results: the raised points in a
  * fresh random order, and that order (which stays with the party). */
 static int psi_encrypt(sf_task *t) {
     sf_comm *c = sf_task_comm(t);
     int root = !c || sf_comm_rank(c) == 0, rc;
     const char *party = sf_arg_str(t, 2);
-    unsigned char key[SC];
-    sf_value *mine = NULL, *pts = NULL, *all = NULL;
-    if (sodium_init() < 0) return sf_fail(t, "libsodium failed to initialise");
-    if ((rc = party_key(t, c, 1, key))) return sf_fail(t, "party %s: spreading the PSI key: %s", party, sf_strerror(rc));
-    if ((rc = my_block(t, c, 0, &mine))) return sf_fail(t, "party %s: spreading the IDs: %s", party, sf_strerror(rc));
-    sf_progress pr;
+    sf_value *pts = NULL, *all = NULL;
     char what[160];
     snprintf(what, sizeof what, "PSI: hashing %s's IDs to the group and raising them", party);
-    progress_begin(&pr, t, c, what, sf_value_dim(mine, 0));
-    rc = hash_raise(mine, key, &pts, &pr);
-    if (!rc) sf__progress_update(&pr, (uint64_t)sf_value_dim(mine, 0));
-    sf__progress_end(&pr, !rc);
-    sodium_memzero(key, sizeof key);
-    sf_value_unref(&mine);
-    if (rc) return sf_fail(t, "party %s: hashing the IDs to the group: %s", party, sf_strerror(rc));
+    if ((rc = raise_my_block(t, c, party, NULL, what, &pts))) return rc;
     rc = gather_all(c, pts, &all);
     sf_value_unref(&pts);
     if (rc) return sf_fail(t, "party %s: gathering the points: %s", party, sf_strerror(rc));
@@ -295,25 +317,10 @@ static int psi_raise(sf_task *t) {
     sf_comm *c = sf_task_comm(t);
     int root = !c || sf_comm_rank(c) == 0, rc;
     const char *party = sf_arg_str(t, 3), *peer = sf_arg_str(t, 4);
-    unsigned char key[SC];
-    sf_value *mine = NULL, *pts = NULL, *all = NULL;
-    int64_t bad = -1;
-    if (sodium_init() < 0) return sf_fail(t, "libsodium failed to initialise");
-    if ((rc = party_key(t, c, 1, key))) return sf_fail(t, "party %s: spreading the PSI key: %s", party, sf_strerror(rc));
-    if ((rc = my_block(t, c, 0, &mine))) return sf_fail(t, "party %s: spreading %s's points: %s", party, peer, sf_strerror(rc));
-    sf_progress pr;
+    sf_value *pts = NULL, *all = NULL;
     char what[160];
     snprintf(what, sizeof what, "PSI: raising %s's points by %s's key", peer, party);
-    progress_begin(&pr, t, c, what, sf_value_ndim(mine) == 2 ? sf_value_dim(mine, 0) : 0);
-    rc = raise_points(mine, key, &pts, &bad, &pr);
-    if (!rc) sf__progress_update(&pr, (uint64_t)sf_value_dim(mine, 0));
-    sf__progress_end(&pr, !rc);
-    sodium_memzero(key, sizeof key);
-    sf_value_unref(&mine);
-    if (rc == SF_EINVAL)
-        return sf_fail(t, "party %s: a point from %s is not a valid ristretto255 encoding (row %lld "
-                       "of this rank's block): refusing the PSI", party, peer, (long long)bad);
-    if (rc) return sf_fail(t, "party %s: raising %s's points: %s", party, peer, sf_strerror(rc));
+    if ((rc = raise_my_block(t, c, party, peer, what, &pts))) return rc;
     rc = gather_all(c, pts, &all);
     sf_value_unref(&pts);
     if (rc) return sf_fail(t, "party %s: gathering the points: %s", party, sf_strerror(rc));
@@ -726,16 +733,8 @@ static int psi_hash_batch(sf_task *t) {
     int rc;
     const char *party = sf_arg_str(t, 2);
     int64_t row0 = sf_arg_i64(t, 3), m = sf_arg_i64(t, 4);
-    unsigned char key[SC];
-    sf_value *mine = NULL, *pts = NULL, *recs = NULL, *all = NULL;
-    sf_progress none = {0};
-    if (sodium_init() < 0) return sf_fail(t, "libsodium failed to initialise");
-    if ((rc = party_key(t, c, 1, key))) return sf_fail(t, "party %s: spreading the PSI key: %s", party, sf_strerror(rc));
-    if ((rc = my_block(t, c, 0, &mine))) return sf_fail(t, "party %s: spreading the IDs: %s", party, sf_strerror(rc));
-    rc = hash_raise(mine, key, &pts, &none);
-    sodium_memzero(key, sizeof key);
-    sf_value_unref(&mine);
-    if (rc) return sf_fail(t, "party %s: hashing the IDs to the group: %s", party, sf_strerror(rc));
+    sf_value *pts = NULL, *recs = NULL, *all = NULL;
+    if ((rc = raise_my_block(t, c, party, NULL, NULL, &pts))) return rc;
     recs = sorted_records(pts, row0 + block_offset(c, m));
     sf_value_unref(&pts);
     if (!recs) return sf_fail(t, "out of memory");
@@ -753,20 +752,8 @@ static int psi_raise_batch(sf_task *t) {
     int rc, root = !c || sf_comm_rank(c) == 0;
     const char *party = sf_arg_str(t, 2), *peer = sf_arg_str(t, 3);
     int64_t what = sf_arg_i64(t, 4);
-    unsigned char key[SC];
-    sf_value *mine = NULL, *pts = NULL, *all = NULL;
-    sf_progress none = {0};
-    int64_t bad = -1;
-    if (sodium_init() < 0) return sf_fail(t, "libsodium failed to initialise");
-    if ((rc = party_key(t, c, 1, key))) return sf_fail(t, "party %s: spreading the PSI key: %s", party, sf_strerror(rc));
-    if ((rc = my_block(t, c, 0, &mine))) return sf_fail(t, "party %s: spreading %s's points: %s", party, peer, sf_strerror(rc));
-    rc = raise_points(mine, key, &pts, &bad, &none);
-    sodium_memzero(key, sizeof key);
-    sf_value_unref(&mine);
-    if (rc == SF_EINVAL)
-        return sf_fail(t, "party %s: a point from %s is not a valid ristretto255 encoding (row %lld "
-                       "of this rank's block): refusing the PSI", party, peer, (long long)bad);
-    if (rc) return sf_fail(t, "party %s: raising %s's points: %s", party, peer, sf_strerror(rc));
+    sf_value *pts = NULL, *all = NULL;
+    if ((rc = raise_my_block(t, c, party, peer, NULL, &pts))) return rc;
     int out = 0;
     if (what & 1) {
         rc = gather_all(c, pts, &all);
@@ -874,6 +861,7 @@ static int psi_next_sorted(sf_task *t) {
                        k == m ? err : psi_merge_failed(p->me) ? psi_merge_failed(p->me) : "points lost in the merge");
     }
     p->sent += m;
+    if (p->sent == p->rows) psi_merge_free(&p->me); /* (all sent: its buffers go) */
     return sf_return(t, 0, v);
 }
 
@@ -882,7 +870,12 @@ static int psi_next_sorted(sf_task *t) {
 static int psi_pair_rows(sf_task *t) {
     party_state *p = sf_state(t);
     const sf_value *pts = sf_arg(t, 0);
-    int64_t m = sf_value_dim(pts, 0), shape[2] = {m, REC};
+    int64_t m = sf_value_ndim(pts) == 2 ? sf_value_dim(pts, 0) : -1, shape[2] = {m, REC};
+    /* (from the peer: its shape is checked before any byte of it is read) */
+    if (m < 0 || sf_value_dtype(pts) != SF_U8 || sf_value_dim(pts, 1) != PT || m > p->sent - p->paired)
+        return sf_fail(t, "party %s: the peer returned %s with %d dimension(s) where %lld points "
+                       "were due: refusing the PSI", p->name, sf_dtype_name(sf_value_dtype(pts)),
+                       sf_value_ndim(pts), (long long)(p->sent - p->paired));
     sf_value *v = sf_value_new(SF_U8, 2, shape);
     int64_t *rows = malloc(sizeof *rows * (size_t)(m ? m : 1));
     char err[400] = "out of memory";
@@ -909,7 +902,7 @@ static int psi_spill_returned(sf_task *t) {
     const sf_value *v = sf_arg(t, 0);
     char err[400];
     int64_t m = sf_value_ndim(v) == 2 ? sf_value_dim(v, 0) : 0;
-    if (sf_value_ndim(v) == 2 && sf_value_dim(v, 1) == PT) { /* points without rows */
+    if (sf_value_ndim(v) == 2 && sf_value_dim(v, 1) == PT && sf_value_dtype(v) == SF_U8) { /* points without rows */
         unsigned char *recs = malloc((size_t)(m ? m : 1) * REC);
         if (!recs) return sf_fail(t, "out of memory");
         for (int64_t i = 0; i < m; i++) {

@@ -170,7 +170,10 @@ psi_merge *psi_merge_new(const psi_spill *s, char *err, size_t el) {
         return NULL;
     }
     m->s = s;
-    m->bufrecs = PSI_MERGE_BUF / s->rec ? PSI_MERGE_BUF / s->rec : 1;
+    size_t per = n ? PSI_MERGE_BUDGET / (size_t)n : PSI_MERGE_BUF;
+    if (per > PSI_MERGE_BUF) per = PSI_MERGE_BUF;
+    if (per < 4096) per = 4096;
+    m->bufrecs = per / s->rec ? per / s->rec : 1;
     for (int64_t i = 0; i < n; i++) {
         cursor *c = &m->c[i];
         c->next = s->runs[i].off, c->left = s->runs[i].n;
@@ -219,59 +222,62 @@ void psi_merge_free(psi_merge **mp) {
 
 /* ------------------------------------------------------------------ sorted blocks */
 
+/* Blocks of a record array, each at its current record pos[b]; a min-heap of block indices
+ * on that record (ties: the lower block, so the merge is stable). */
+typedef struct blocks {
+    const unsigned char *r;
+    size_t rec;
+    int64_t *pos, *heap, nh;
+} blocks;
+
+static int block_less(const blocks *k, int64_t a, int64_t b) {
+    int d = memcmp(k->r + (size_t)k->pos[a] * k->rec, k->r + (size_t)k->pos[b] * k->rec, PSI_KEY);
+    return d < 0 || (d == 0 && a < b);
+}
+
+static void block_sift(blocks *k, int64_t i) {
+    for (;;) {
+        int64_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < k->nh && block_less(k, k->heap[l], k->heap[m])) m = l;
+        if (r < k->nh && block_less(k, k->heap[r], k->heap[m])) m = r;
+        if (m == i) return;
+        int64_t t = k->heap[i];
+        k->heap[i] = k->heap[m], k->heap[m] = t, i = m;
+    }
+}
+
 int psi_merge_blocks(void *recs, int64_t n, size_t rec, char *err, size_t el) {
     unsigned char *r = recs;
     int64_t nb = 1;
     for (int64_t i = 1; i < n; i++)
         if (memcmp(r + (size_t)(i - 1) * rec, r + (size_t)i * rec, PSI_KEY) > 0) nb++;
     if (nb <= 1) return 0;
-    int64_t *pos = malloc(sizeof *pos * (size_t)(2 * nb)), *heap = malloc(sizeof *heap * (size_t)nb);
+    blocks k = {r, rec, malloc(sizeof(int64_t) * (size_t)(2 * nb)), malloc(sizeof(int64_t) * (size_t)nb), nb};
     unsigned char *out = malloc((size_t)n * rec);
-    if (!pos || !heap || !out) {
-        free(pos);
-        free(heap);
+    if (!k.pos || !k.heap || !out) {
+        free(k.pos);
+        free(k.heap);
         free(out);
         seterr(err, el, "out of memory");
         return -1;
     }
-    int64_t *end = pos + nb, k = 0;
-    pos[0] = 0;
+    int64_t *end = k.pos + nb, j = 0;
+    k.pos[0] = 0;
     for (int64_t i = 1; i < n; i++)
-        if (memcmp(r + (size_t)(i - 1) * rec, r + (size_t)i * rec, PSI_KEY) > 0) end[k] = i, pos[++k] = i;
-    end[k] = n;
-    /* a min-heap of blocks on their current record (ties: the lower block, so stable) */
-#define KEYOF(b) (r + (size_t)pos[b] * rec)
-#define LESS(a, b) (memcmp(KEYOF(a), KEYOF(b), PSI_KEY) < 0 || (memcmp(KEYOF(a), KEYOF(b), PSI_KEY) == 0 && (a) < (b)))
-    int64_t nh = nb;
-    for (int64_t i = 0; i < nb; i++) heap[i] = i;
-    for (int64_t s = nh / 2 - 1; s >= 0; s--)
-        for (int64_t i = s;;) {
-            int64_t l = 2 * i + 1, rr = l + 1, m = i;
-            if (l < nh && LESS(heap[l], heap[m])) m = l;
-            if (rr < nh && LESS(heap[rr], heap[m])) m = rr;
-            if (m == i) break;
-            int64_t t = heap[i];
-            heap[i] = heap[m], heap[m] = t, i = m;
-        }
+        if (memcmp(r + (size_t)(i - 1) * rec, r + (size_t)i * rec, PSI_KEY) > 0) end[j] = i, k.pos[++j] = i;
+    end[j] = n;
+    for (int64_t i = 0; i < nb; i++) k.heap[i] = i;
+    for (int64_t s = nb / 2 - 1; s >= 0; s--) block_sift(&k, s);
     for (int64_t o = 0; o < n; o++) {
-        int64_t b = heap[0];
-        memcpy(out + (size_t)o * rec, KEYOF(b), rec);
-        if (++pos[b] == end[b]) heap[0] = heap[--nh];
-        for (int64_t i = 0;;) {
-            int64_t l = 2 * i + 1, rr = l + 1, m = i;
-            if (l < nh && LESS(heap[l], heap[m])) m = l;
-            if (rr < nh && LESS(heap[rr], heap[m])) m = rr;
-            if (m == i) break;
-            int64_t t = heap[i];
-            heap[i] = heap[m], heap[m] = t, i = m;
-        }
+        int64_t b = k.heap[0];
+        memcpy(out + (size_t)o * rec, r + (size_t)k.pos[b] * rec, rec);
+        if (++k.pos[b] == end[b]) k.heap[0] = k.heap[--k.nh];
+        block_sift(&k, 0);
     }
-#undef LESS
-#undef KEYOF
     memcpy(r, out, (size_t)n * rec);
     free(out);
-    free(pos);
-    free(heap);
+    free(k.pos);
+    free(k.heap);
     return 0;
 }
 

@@ -20,10 +20,10 @@
  * Memory. With two parties the sets are processed in batches of `batch_rows` IDs: points
  * are sent in sorted order (the order of their pseudo-random values, which says nothing of
  * the input order), sorted runs are spilled to unlinked temporary files in `tmpdir` (gone
- * on every exit, SIGKILL included) and merged, so a party holds a few batches and one
- * 64 KiB buffer per run: about 10 * 40 * batch_rows bytes plus (rows / batch_rows) * 128
- * KiB, whatever the set size, with sf_psi_h5 (sf_psi's objects hold the IDs and the index
- * themselves). The disk holds about 112 bytes per own row and 32 per peer row. With three
+ * on every exit, SIGKILL included) and merged, so a party holds a few batches of points
+ * (40 bytes per row each) and at most two merges' read buffers (4 MiB each), whatever the
+ * set size, with sf_psi_h5 (sf_psi's objects hold the IDs and the index themselves). Its
+ * disk holds 88 bytes per own row and 32 per peer row until the call returns. With three
  * or more parties the sets are held in memory.
  */
 #ifndef SFMPI_PSI_H

@@ -45,7 +45,7 @@ with tempfile.TemporaryDirectory() as tmp:
     if nparties > 2:
         gen += ["--pairwise", "150"]
     run(gen)
-    args = [src, out, "--features", "--sf-quiet"]
+    args = [src, out, "--features", "--batch=700", "--sf-quiet"]  # (several batches)
     if mode == "debug":
         cmd = [example] + args + ["--sf-mode=debug", "--sf-parties=" + ",".join(names),
                                   "--sf-ranks-per-party=%d" % ranks]
