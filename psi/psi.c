@@ -1,22 +1,26 @@
 /*
- * Private set intersection (include/sfmpi/psi.h): two-party ECDH-PSI over ristretto255,
- * written as an sfmpi program of its own (public API only): a key task and collective
- * kernels on each party, objects moving between the parties by dependency.
+ * Private set intersection (include/sfmpi/psi.h): ECDH-PSI over ristretto255, written as
+ * an sfmpi program of its own (the public API, plus the internal HDF5 and progress
+ * helpers): actors and collective kernels on each party, objects moving by dependency.
  *
  *   party A                                   party B
  *   kA = fresh scalar                         kB = fresh scalar
- *   EA = shuffle(H(a)^kA), permA              EB = shuffle(H(b)^kB), permB
- *                    EA ------------------>   DA = EA^kB     (same order; SIZE: reshuffled)
+ *   EA = sorted(H(a)^kA) (rows kept)          EB = sorted(H(b)^kB)
+ *                    EA ------------------>   DA = EA^kB     (same order)
  *   DB = EB^kA   <------------------ EB
- *   ALL:      A gets DA, matches it against DB through permA; B likewise with DB, DA
- *   RECEIVER: only A gets DA; B never sees DB
- *   SIZE:     A counts DA (reshuffled by B) against DB, the count is revealed
+ *   ALL:      DA goes back to A, which pairs it with its rows and matches it against DB;
+ *             B likewise with DB and DA
+ *   RECEIVER: only A gets DA back; B keeps nothing
+ *   SIZE:     B sends DA sorted by its own value (A cannot pair it with rows); A counts
+ *             it against DB; the count is revealed
+ * Two parties run in batches with sorted runs spilled to files (stream2, below); three to
+ * eight in memory (psin, with a fresh random order instead of sorting).
  *
  * H: ristretto255 from SHA-512("sfmpi-psi-v1", type, width, ID bytes). Rows k of the
  * parties' indexes name the same ID because both are sorted by the doubly-raised point.
  * Every point from a peer is checked (a non-canonical encoding or the identity fails the
  * call), and duplicated IDs within a party are an error (they would make the output
- * ambiguous), found after hashing by sorting the party's own points.
+ * ambiguous), found after hashing where the party's own points are sorted.
  */
 #include <sodium.h>
 #include <stdio.h>

@@ -170,8 +170,7 @@ psi_merge *psi_merge_new(const psi_spill *s, char *err, size_t el) {
         return NULL;
     }
     m->s = s;
-    size_t per = n ? PSI_MERGE_BUDGET / (size_t)n : PSI_MERGE_BUF;
-    if (per > PSI_MERGE_BUF) per = PSI_MERGE_BUF;
+    size_t per = n ? PSI_MERGE_BUDGET / (size_t)n : 4096; /* (the same memory for few runs or many) */
     if (per < 4096) per = 4096;
     m->bufrecs = per / s->rec ? per / s->rec : 1;
     for (int64_t i = 0; i < n; i++) {

@@ -12,9 +12,9 @@
  * file system lacks O_TMPFILE), so it has no name from the start: it disappears when the
  * process closes it or exits, on every path, SIGKILL included, and no other process can
  * open it by name. Memory: a run is sorted in the caller's buffer; a merge holds one read
- * buffer per run, PSI_MERGE_BUDGET shared out (at most PSI_MERGE_BUF, at least 4 KiB a
- * run), and a heap of run indices: about 4 MiB per merge up to 1,024 runs (1.3e8 records
- * in runs of 131,072), 4 KiB a run beyond.
+ * buffer per run, PSI_MERGE_BUDGET shared out among them (at least 4 KiB a run), and a
+ * heap of run indices: 4 MiB per merge whatever the number of runs up to 1,024 (1.3e8
+ * records in runs of 131,072), 4 KiB a run beyond.
  * Keys compare as bytes (memcmp of the first PSI_KEY bytes). Errors (disk full, I/O) are
  * -1 with a message in err naming the spill directory; a merge that fails to read stops
  * (peek gives NULL) and psi_merge_failed says why.
@@ -27,8 +27,7 @@
 #include <sys/types.h>
 
 #define PSI_KEY 32
-#define PSI_MERGE_BUF ((size_t)64 << 10)    /* read buffer per run, at most */
-#define PSI_MERGE_BUDGET ((size_t)4 << 20)  /* read buffers of one merge, at most (but 4 KiB a run at least) */
+#define PSI_MERGE_BUDGET ((size_t)4 << 20) /* read buffers of one merge (but 4 KiB a run at least) */
 
 typedef struct psi_run {
     off_t off;

@@ -5,7 +5,8 @@
  * Every party holds a set of IDs (an object of its own: int64 [n], or uint8 [n, L] for
  * fixed-length byte strings). Each party hashes its IDs to the group (ristretto255 from a
  * domain-separated SHA-512), raises them to a secret scalar drawn afresh for the run, and
- * sends them in a random order; the other party raises them to its own secret. Equal IDs
+ * sends them in an order that says nothing of its input order (sorted by value with two
+ * parties, a fresh random order with more); the other party raises them to its own secret. Equal IDs
  * give equal doubly-raised points, which is all that is compared. Semi-honest security:
  * a party that follows the protocol learns what the output mode gives it (below), the
  * sizes of the other parties' inputs, and the type and width of their IDs (checked to
