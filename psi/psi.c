@@ -808,7 +808,7 @@ static int spill_blocks(party_state *p, psi_spill *s, const sf_value *v, size_t 
         snprintf(err, el, "out of memory");
         return -1;
     }
-    memcpy(recs, sf_value_cdata(v), (size_t)m * rec);
+    if (m) memcpy(recs, sf_value_cdata(v), (size_t)m * rec);
     int rc = psi_merge_blocks(recs, m, rec, err, el);
     if (!rc) rc = psi_spill_run(s, recs, m, 0, err, el);
     free(recs);
@@ -1028,8 +1028,8 @@ static int psi_match(sf_task *t) {
         if (!rc) idx = sf_value_i64(c);
     } else if (!rc && !count_only) {
         idx = sf_value_new(SF_I64, 1, &c);
-        if (idx) memcpy(sf_value_data(idx), hits, sizeof *hits * (size_t)c);
-        else rc = -1, snprintf(err, sizeof err, "out of memory");
+        if (!idx) rc = -1, snprintf(err, sizeof err, "out of memory");
+        else if (c) memcpy(sf_value_data(idx), hits, sizeof *hits * (size_t)c);
     }
     if (f) h5out_abort(&f);
     free(hits);
