@@ -16,9 +16,11 @@
  *   mpirun -np 4 ./psi DIR OUT --sf-mode=sim --sf-parties=alice,bob --sf-ranks-per-party=2
  *   sfmpi run --mode=prod --parties alice,bob ./psi DIR OUT
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "sfmpi/psi.h"
 
@@ -53,6 +55,10 @@ static int program(sf_ctx *sf, void *arg) {
     }
     int n = sf_nparties(sf);
     if (n > MAXP) n = MAXP;
+    if (mkdir(p->out, 0755) != 0 && errno != EEXIST) { /* (each party's own OUT) */
+        sf_log(sf, "psi: cannot create %s: %s", p->out, strerror(errno));
+        return 2;
+    }
     sf_device dev[MAXP];
     sf_psi_h5_party files[MAXP];
     char in[MAXP][512], out[MAXP][512];

@@ -22,10 +22,13 @@
  * call), and duplicated IDs within a party are an error (they would make the output
  * ambiguous), found after hashing where the party's own points are sorted.
  */
+#include <errno.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/progress.h"
 #include "io/h5.h"
@@ -1305,6 +1308,25 @@ int sf__psi(sf_site site, sf_ctx *sf, const sf_device *devs, const sf_obj *ids, 
     return rc;
 }
 
+/* Leader task: args (index file, party name): the index's directory must exist and be
+ * writable, checked before any PSI work (rather than found out after it). */
+static int psi_check_index(sf_task *t) {
+    const char *file = sf_arg_str(t, 0), *party = sf_arg_str(t, 1);
+    char dir[1024];
+    const char *slash = strrchr(file, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else snprintf(dir, sizeof dir, "%.*s", slash == file ? 1 : (int)(slash - file), file);
+    struct stat st;
+    if (stat(dir, &st) != 0)
+        return sf_fail(t, "party %s: %s: cannot write the index there: directory %s: %s", party, file, dir,
+                       strerror(errno));
+    if (!S_ISDIR(st.st_mode)) return sf_fail(t, "party %s: %s: %s is not a directory", party, file, dir);
+    if (access(dir, W_OK | X_OK) != 0)
+        return sf_fail(t, "party %s: %s: cannot write the index there: directory %s: %s", party, file, dir,
+                       strerror(errno));
+    return sf_return(t, 0, sf_value_i64(1));
+}
+
 int sf__psi_h5(sf_site site, sf_ctx *sf, const sf_device *devs, const sf_psi_h5_party *files, int n,
                const sf_psi_options *opts, int64_t *size) {
     static const sf_psi_options defaults;
@@ -1326,6 +1348,14 @@ int sf__psi_h5(sf_site site, sf_ctx *sf, const sf_device *devs, const sf_psi_h5_
             return SF_EINVAL;
         }
     }
+    sf_obj chk[SF_PSI_MAX_PARTIES];
+    int nc = 0;
+    for (int i = 0; i < n; i++)
+        if (opts->output == SF_PSI_ALL || (opts->output == SF_PSI_RECEIVER && i == recv))
+            chk[nc++] = SF_REMOTE(leader[i], psi_check_index, SF_STR(files[i].index_file), SF_STR(name[i]));
+    rc = nc ? sf_wait(sf, chk, nc) : SF_OK;
+    release_all(chk, nc);
+    if (rc) return rc;
     if (n == 2) {
         stream_io io = {NULL, files};
         return stream2(site, sf, devs, &io, name, leader, opts, recv, idx, size);

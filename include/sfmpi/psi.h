@@ -93,7 +93,8 @@ SF_API int sf__psi(sf_site site, sf_ctx *sf, const sf_device *devs, const sf_obj
  * renamed into place; on any failure no index file is written or replaced). Only parties
  * that learn the intersection write (SF_PSI_ALL: all; SF_PSI_RECEIVER: the receiver;
  * SF_PSI_SIZE: none, and index_file may be NULL). size as in sf_psi. Errors as sf_psi,
- * plus a missing or unreadable file or dataset (named). May block.
+ * plus a missing or unreadable file or dataset (named), and an index directory that does
+ * not exist or cannot be written (checked before any PSI work). May block.
  */
 #define sf_psi_h5(...) sf__psi_h5(SF__SITE("sf_psi_h5"), __VA_ARGS__)
 SF_API int sf__psi_h5(sf_site site, sf_ctx *sf, const sf_device *devs, const sf_psi_h5_party *files,

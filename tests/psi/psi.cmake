@@ -102,6 +102,12 @@ sf_add_test(NAME psi_bad_tmpdir MODE sim NPROCS 2
             LABELS psi EXPECT_EXIT 3
             EXPECT_STDERR "party alice: cannot create a spill file in [^ ]*no/such/dir: No such file or directory"
                           "index files left in [^ ]*bad_tmpdir: 0")
+# an index directory that does not exist: refused before any PSI work
+sf_add_test(NAME psi_files_no_out_dir MODE sim NPROCS 2
+            COMMAND $<TARGET_FILE:psi_prog> --h5 ${_pd}/no_out_dir --index-dir ${_pd}/no_out_dir/absent --sf-parties=alice,bob
+            LABELS psi EXPECT_EXIT 3
+            EXPECT_STDERR "task 'psi_check_index' failed on party alice at call #[0-9]+ \\(psi_prog.c:[0-9]+\\): party alice: [^ ]*absent/alice_index.h5: cannot write the index there: directory [^ ]*absent: No such file or directory"
+                          "index files left in [^ ]*no_out_dir: 0")
 sf_add_test(NAME psi_mismatch MODE debug COMMAND $<TARGET_FILE:psi_prog> --mismatch --sf-parties=alice,bob
             LABELS psi EXPECT_EXIT 1
             EXPECT_STDERR "the parties' IDs differ in type: alice has int64 of width 8, bob has uint8 \\[n, L\\] bytes of width 16")

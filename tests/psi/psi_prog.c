@@ -7,14 +7,14 @@
  *
  *   psi_prog [--na N] [--nb M] [--nc L] [--overlap K] [--pairwise P] [--type int64|bytes]
  *            [--out all|receiver|size] [--dup] [--mismatch] [--bad-type] [--batch B]
- *            [--h5 DIR] [--tmpdir T] [--missing]
+ *            [--h5 DIR] [--tmpdir T] [--missing] [--index-dir D]
  *
  * --batch B: sf_psi_options.batch_rows (small batches: many sorted runs, merged).
  * --h5 DIR: the IDs go through files: each party writes DIR/<party>_ids.h5, sf_psi_h5 reads
  * them and writes DIR/<party>_index.h5, which the check reads back. After a failed call the
  * program checks that DIR holds no index file (nor a temporary one) and exits 3; after a
  * successful one, that the spill directory (--tmpdir, default DIR/spill) is empty.
- * --missing: bob's ID file does not exist.
+ * --missing: bob's ID file does not exist. --index-dir D: the indexes go to D instead of DIR.
  *
  * With three parties (--sf-parties=alice,bob,carol) alice and bob also share P IDs that
  * carol lacks: only the three-way intersection may come out.
@@ -36,6 +36,7 @@ typedef struct args {
     int64_t batch;
     const char *h5, *tmpdir;
     int missing;
+    const char *index_dir;
 } args;
 
 /* common IDs are c(i), party p's own IDs u(p, i): disjoint by construction */
@@ -155,7 +156,7 @@ static int psi_files(sf_ctx *sf, const args *a, const sf_device *all, const sf_o
     for (int p = 0; p < np; p++) {
         const char *name = sf_party_name_of(sf, p);
         snprintf(in[p], sizeof in[p], "%s/%s_ids.h5", a->h5, name);
-        snprintf(out[p], sizeof out[p], "%s/%s_index.h5", a->h5, name);
+        snprintf(out[p], sizeof out[p], "%s/%s_index.h5", a->index_dir ? a->index_dir : a->h5, name);
         if (sf_party_index(sf) == p) remove(out[p]);
         w[p] = sf_h5_write(ids[p], in[p], "ids");
         f[p] = (sf_psi_h5_party){in[p], "ids", out[p], NULL};
@@ -261,6 +262,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(s, "--h5")) a.h5 = v, i++;
         else if (!strcmp(s, "--tmpdir")) a.tmpdir = v, i++;
         else if (!strcmp(s, "--missing")) a.missing = 1;
+        else if (!strcmp(s, "--index-dir")) a.index_dir = v, i++;
     }
     return sf_main(argc, argv, program, &a);
 }
