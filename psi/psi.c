@@ -247,6 +247,18 @@ static int find_duplicate(const sf_value *pts, int64_t *r1, int64_t *r2) {
     return found;
 }
 
+/* Every rank's status, agreed before a collective step: nonzero if any rank's `rc` is
+ * (a rank that failed alone and returned would leave the others waiting in the gather). */
+static int ranks_agree(sf_comm *c, int rc) {
+    if (!c || sf_comm_size(c) == 1) return rc;
+    sf_value *v = sf_value_i64(rc ? 1 : 0), *all = NULL;
+    int e = v ? sf_comm_allreduce(c, v, SF_OP_MAX, &all) : SF_ENOMEM;
+    int any = e ? 1 : (int)sf_value_as_i64(all, 0);
+    sf_value_unref(&v);
+    sf_value_unref(&all);
+    return any;
+}
+
 /* The kernels' common part: this rank's block of argument 0 (IDs, or with `peer` a peer's
  * points) hashed to the group and/or raised by the party's key (argument 1) into *pts.
  * `what` non-NULL: a progress line from the leader. Returns SF_OK or sf_fail's status. */
@@ -272,6 +284,10 @@ static int raise_my_block(sf_task *t, sf_comm *c, const char *party, const char 
     if (what) sf__progress_end(&pr, !rc);
     sodium_memzero(key, sizeof key);
     sf_value_unref(&mine);
+    if (ranks_agree(c, rc)) { /* another rank failed: every rank stops before the gather */
+        sf_value_unref(pts);
+        if (!rc) return sf_fail(t, "party %s: another rank of the party failed", party);
+    }
     if (rc == SF_EINVAL && peer)
         return sf_fail(t, "party %s: a point from %s is not a valid ristretto255 encoding (row %lld "
                        "of this rank's block): refusing the PSI", party, peer, (long long)bad);
@@ -299,8 +315,11 @@ static int psi_encrypt(sf_task *t) {
     if (dup) {
         sf_value_unref(&all);
         if (dup < 0) return sf_fail(t, "out of memory");
-        return sf_fail(t, "party %s: duplicated IDs in the PSI input (rows %lld and %lld hold the "
-                       "same ID); remove duplicates first", party, (long long)r1, (long long)r2);
+        /* the rows go to this party's own log only: the failure travels to the peers */
+        sf_log(sf_task_ctx(t), "party %s: duplicated IDs in the PSI input (rows %lld and %lld hold the same ID)",
+               party, (long long)r1, (long long)r2);
+        return sf_fail(t, "party %s: duplicated IDs in the PSI input (two of its rows, named in its "
+                       "log, hold the same ID); remove duplicates first", party);
     }
     int64_t n = sf_value_dim(all, 0);
     int64_t *perm = random_perm(n);
@@ -622,6 +641,9 @@ static void party_fini(void *state) {
 
 /* Constructor: args (source: 0 object / 1 file, ids object or file, dataset, party name,
  * batch rows, spill directory or ""). */
+/* A failed constructor's state is freed without fini: release what it holds first. */
+#define init_fail(t, p, ...) (party_fini(p), sf_fail((t), __VA_ARGS__))
+
 static int party_init(sf_task *t) {
     party_state *p = sf_state(t);
     const sf_opts *o = &sf_task_ctx(t)->run->opts;
@@ -633,18 +655,18 @@ static int party_init(sf_task *t) {
     const char *dir = sf_arg_str(t, 5);
     if (!*dir) dir = getenv("TMPDIR");
     if (!dir || !*dir) dir = "/tmp";
-    if (sodium_init() < 0) return sf_fail(t, "libsodium failed to initialise");
+    if (sodium_init() < 0) return init_fail(t, p, "libsodium failed to initialise");
     crypto_core_ristretto255_scalar_random(p->key);
     if (p->from_file) {
         snprintf(p->file, sizeof p->file, "%s", sf_arg_str(t, 1));
         snprintf(p->dset, sizeof p->dset, "%s", sf_arg_str(t, 2));
         p->ro = (sf_h5_read_opts){.allow_external = o->h5_allow_external > 0, .max_bytes = o->h5_max_bytes};
         if (sf__h5_probe(p->file, p->dset, &p->ro, &p->info, err, sizeof err))
-            return sf_fail(t, "party %s: %s", p->name, err);
+            return init_fail(t, p, "party %s: %s", p->name, err);
         int ok = (p->info.dtype == SF_I64 && p->info.ndim == 1) ||
                  (p->info.dtype == SF_U8 && p->info.ndim == 2 && p->info.shape[1] > 0);
         if (!ok)
-            return sf_fail(t, "party %s: %s:%s: PSI takes IDs as int64 [n], uint8 [n, L] or "
+            return init_fail(t, p, "party %s: %s:%s: PSI takes IDs as int64 [n], uint8 [n, L] or "
                            "fixed-length strings, not %s with %d dimension(s)", p->name, p->file,
                            p->dset, sf_dtype_name(p->info.dtype), p->info.ndim);
         p->kind = p->info.dtype == SF_I64 ? 1 : 2;
@@ -653,14 +675,14 @@ static int party_init(sf_task *t) {
     } else {
         const sf_value *ids = sf_arg(t, 1);
         if (!ids || id_layout(ids, &p->rows, &p->width, &p->kind))
-            return sf_fail(t, "party %s: PSI takes IDs as int64 [n] or uint8 [n, L], not %s with %d "
+            return init_fail(t, p, "party %s: PSI takes IDs as int64 [n] or uint8 [n, L], not %s with %d "
                            "dimension(s)", p->name, ids ? sf_dtype_name(sf_value_dtype(ids)) : "?",
                            ids ? sf_value_ndim(ids) : 0);
         p->ids = sf_value_ref((sf_value *)ids); /* (kept, never written) */
     }
     if (psi_spill_open(&p->e, dir, REC, err, sizeof err) || psi_spill_open(&p->order, dir, 8, err, sizeof err) ||
         psi_spill_open(&p->down, dir, REC, err, sizeof err) || psi_spill_open(&p->peer, dir, PT, err, sizeof err))
-        return sf_fail(t, "party %s: %s", p->name, err);
+        return init_fail(t, p, "party %s: %s", p->name, err);
     return SF_OK;
 }
 
@@ -744,7 +766,10 @@ static int psi_hash_batch(sf_task *t) {
     if ((rc = raise_my_block(t, c, party, NULL, NULL, &pts))) return rc;
     recs = sorted_records(pts, row0 + block_offset(c, m));
     sf_value_unref(&pts);
-    if (!recs) return sf_fail(t, "out of memory");
+    if (ranks_agree(c, recs ? 0 : SF_ENOMEM)) {
+        sf_value_unref(&recs);
+        return sf_fail(t, "party %s: out of memory sorting a batch (on this rank or another)", party);
+    }
     rc = gather_all(c, recs, &all);
     sf_value_unref(&recs);
     if (rc) return sf_fail(t, "party %s: gathering the points: %s", party, sf_strerror(rc));
@@ -769,8 +794,8 @@ static int psi_raise_batch(sf_task *t) {
     }
     if (!rc && (what & 2)) {
         sf_value *s = sf_value_copy(pts);
-        if (!s) rc = SF_ENOMEM;
-        else psi_sort_records(sf_value_data(s), sf_value_dim(s, 0), PT);
+        if (s) psi_sort_records(sf_value_data(s), sf_value_dim(s, 0), PT);
+        rc = ranks_agree(c, s ? 0 : SF_ENOMEM) ? SF_ENOMEM : SF_OK;
         if (!rc) rc = gather_all(c, s, &all);
         sf_value_unref(&s);
         if (!rc && root) rc = sf_return(t, out, all);
@@ -793,6 +818,7 @@ static int psi_sort_batch(sf_task *t) {
         if (!mine) rc = SF_ENOMEM;
         else psi_sort_records(sf_value_data(mine), sf_value_dim(mine, 0), REC);
     }
+    if (ranks_agree(c, rc)) rc = rc ? rc : SF_ETASK;
     if (!rc) rc = gather_all(c, mine, &all);
     sf_value_unref(&mine);
     if (rc) return sf_fail(t, "sorting a batch of points: %s", sf_strerror(rc));
@@ -853,8 +879,11 @@ static int psi_next_sorted(sf_task *t) {
             int64_t a = p->lastrow < row ? p->lastrow : row, b = p->lastrow < row ? row : p->lastrow;
             sf_value_unref(&v);
             free(rows);
-            return sf_fail(t, "party %s: duplicated IDs in the PSI input (rows %lld and %lld hold the "
-                           "same ID); remove duplicates first", p->name, (long long)a, (long long)b);
+            /* the rows go to this party's own log only: the failure travels to the peer */
+            sf_log(sf_task_ctx(t), "party %s: duplicated IDs in the PSI input (rows %lld and %lld hold the same ID)",
+                   p->name, (long long)a, (long long)b);
+            return sf_fail(t, "party %s: duplicated IDs in the PSI input (two of its rows, named in its "
+                           "log, hold the same ID); remove duplicates first", p->name);
         }
         memcpy(d + k * PT, r, PT);
         memcpy(p->last, r, PT);
@@ -879,7 +908,7 @@ static int psi_pair_rows(sf_task *t) {
     const sf_value *pts = sf_arg(t, 0);
     int64_t m = sf_value_ndim(pts) == 2 ? sf_value_dim(pts, 0) : -1, shape[2] = {m, REC};
     /* (from the peer: its shape is checked before any byte of it is read) */
-    if (m < 0 || sf_value_dtype(pts) != SF_U8 || sf_value_dim(pts, 1) != PT || m > p->sent - p->paired)
+    if (m < 0 || sf_value_dtype(pts) != SF_U8 || sf_value_dim(pts, 1) != PT || m != p->sent - p->paired)
         return sf_fail(t, "party %s: the peer returned %s with %d dimension(s) where %lld points "
                        "were due: refusing the PSI", p->name, sf_dtype_name(sf_value_dtype(pts)),
                        sf_value_ndim(pts), (long long)(p->sent - p->paired));
@@ -930,8 +959,11 @@ static int psi_spill_returned(sf_task *t) {
 static int psi_spill_raised(sf_task *t) {
     party_state *p = sf_state(t);
     const sf_value *pts = sf_arg(t, 0);
-    int64_t m = sf_value_dim(pts, 0);
+    int64_t m = sf_value_ndim(pts) == 2 ? sf_value_dim(pts, 0) : -1;
     char err[400], what[160];
+    if (m != sf_arg_i64(t, 4))
+        return sf_fail(t, "party %s: %s sent a batch of %lld points where %lld were due: refusing the PSI",
+                       p->name, sf_arg_str(t, 2), (long long)m, (long long)sf_arg_i64(t, 4));
     if (sf_arg_i64(t, 1) && spill_blocks(p, &p->peer, pts, PT, err, sizeof err))
         return sf_fail(t, "party %s: %s", p->name, err);
     p->raised += m;
@@ -968,6 +1000,10 @@ static int psi_match(sf_task *t) {
     const char *file = sf_arg_str(t, 0), *dset = sf_arg_str(t, 1);
     int count_only = sf_nreturns(t) == 1;
     char err[700] = "";
+    if (p->down.nrecs != sf_arg_i64(t, 2) || p->peer.nrecs != sf_arg_i64(t, 3))
+        return sf_fail(t, "party %s: %lld of its points came back and %lld of the peer's were raised, "
+                       "where %lld and %lld were due: refusing the PSI", p->name, (long long)p->down.nrecs,
+                       (long long)p->peer.nrecs, (long long)sf_arg_i64(t, 2), (long long)sf_arg_i64(t, 3));
     psi_merge *a = psi_merge_new(&p->down, err, sizeof err), *b = a ? psi_merge_new(&p->peer, err, sizeof err) : NULL;
     h5out_file *f = NULL;
     h5out_dset *ds = NULL;
@@ -1092,9 +1128,16 @@ static int stream2(sf_site site, sf_ctx *sf, const sf_device *devs, const stream
     for (int i = 0; i < 2 && !rc; i++) {
         sf_value *v;
         if ((rc = sf_get(sf, desc[i], &v))) break;
+        if (sf_value_dtype(v) != SF_I64 || sf_value_nelems(v) != 3 ||
+            ((const int64_t *)sf_value_cdata(v))[2] < 0) { /* (the peer's: checked before use) */
+            fprintf(stderr, "sfmpi: sf_psi at %s:%d: party %s described its IDs as %s [%zu]: refusing "
+                    "the PSI\n", site.file, site.line, name[i], sf_dtype_name(sf_value_dtype(v)), sf_value_nelems(v));
+            rc = SF_EINVAL;
+            break;
+        }
         d[i] = sf_value_cdata(v);
         rows[i] = d[i][2];
-        nb[i] = (rows[i] + batch - 1) / batch;
+        nb[i] = rows[i] / batch + (rows[i] % batch != 0);
     }
     if (!rc && (d[0][0] != d[1][0] || d[0][1] != d[1][1])) {
         fprintf(stderr, "sfmpi: sf_psi at %s:%d: the parties' IDs differ in type: %s has %s "
@@ -1155,8 +1198,9 @@ static int stream2(sf_site site, sf_ctx *sf, const sf_device *devs, const stream
         for (int i = 0; i < 2; i++) {
             if (s >= nb[i]) continue;
             sf_obj raised = keep_peer[1 - i] ? dd[i][1] : dd[i][0];
+            int64_t m = rows[i] - s * batch < batch ? rows[i] - s * batch : batch;
             STEP(1 - i, SF_REMOTE(a[1 - i], psi_spill_raised, SF_OBJ(raised), SF_I64(keep_peer[1 - i]),
-                                  SF_STR(name[i]), SF_I64(rows[i]), SF_OBJ(chain[1 - i])));
+                                  SF_STR(name[i]), SF_I64(rows[i]), SF_I64(m), SF_OBJ(chain[1 - i])));
         }
         for (int i = 0; i < 2; i++) {
             if (s >= nb[i] || !back[i]) continue;
@@ -1185,8 +1229,8 @@ static int stream2(sf_site site, sf_ctx *sf, const sf_device *devs, const stream
     }
 #undef STEP
     /* phase 3: the merge-join at each party that learns */
-    sf_obj cnt[2] = {{sf, 0}, {sf, 0}}, done[4];
-    int nd = 0;
+    sf_obj cnt[2] = {{sf, 0}, {sf, 0}}, done[4], tokens[2];
+    int nd = 0, nt = 0;
     for (int i = 0; i < 2 && !rc; i++) {
         if (out == SF_PSI_SIZE ? i != 0 : !back[i]) {
             done[nd++] = chain[i];
@@ -1194,11 +1238,16 @@ static int stream2(sf_site site, sf_ctx *sf, const sf_device *devs, const stream
         }
         const char *file = io->files ? io->files[i].index_file : "";
         const char *dset = io->files && io->files[i].index_dataset ? io->files[i].index_dataset : "index";
+        /* the peer's last step, moved here: a failure at the peer fails this match too */
+        sf_obj token = sf__to(chain[1 - i], leader[i], (sf_site){site.file, site.line, "psi_send"});
+        tokens[nt++] = token;
         if (out == SF_PSI_SIZE) {
-            cnt[i] = SF_REMOTE(a[i], psi_match, SF_STR(""), SF_STR(""), SF_OBJ(chain[i]));
+            cnt[i] = SF_REMOTE(a[i], psi_match, SF_STR(""), SF_STR(""), SF_I64(rows[i]), SF_I64(rows[1 - i]),
+                               SF_OBJ(token), SF_OBJ(chain[i]));
         } else {
             sf_obj o[2];
-            SF_REMOTE_N(a[i], psi_match, 2, o, SF_STR(file ? file : ""), SF_STR(dset), SF_OBJ(chain[i]));
+            SF_REMOTE_N(a[i], psi_match, 2, o, SF_STR(file ? file : ""), SF_STR(dset), SF_I64(rows[i]),
+                        SF_I64(rows[1 - i]), SF_OBJ(token), SF_OBJ(chain[i]));
             idx[i] = o[0], cnt[i] = o[1];
             done[nd++] = o[0];
         }
@@ -1210,6 +1259,7 @@ static int stream2(sf_site site, sf_ctx *sf, const sf_device *devs, const stream
         sf_value *cv;
         if (!(rc = sf_get(sf, cnt[0], &cv)) && size) *size = sf_value_as_i64(cv, 0);
     }
+    release_all(tokens, nt);
     for (int i = 0; i < 2; i++) {
         ACT_RELEASE(desc[i]);
         ACT_RELEASE(key[i]);
@@ -1315,6 +1365,8 @@ static int psi_check_index(sf_task *t) {
     char dir[1024];
     const char *slash = strrchr(file, '/');
     if (!slash) snprintf(dir, sizeof dir, ".");
+    else if ((size_t)(slash - file) >= sizeof dir)
+        return sf_fail(t, "party %s: the index path is too long (%zu bytes)", party, strlen(file));
     else snprintf(dir, sizeof dir, "%.*s", slash == file ? 1 : (int)(slash - file), file);
     struct stat st;
     if (stat(dir, &st) != 0)

@@ -23,6 +23,10 @@ int psi_spill_open(psi_spill *s, const char *dir, size_t rec, char *err, size_t 
     memset(s, 0, sizeof *s);
     s->fd = -1;
     s->rec = rec;
+    if (dir && strlen(dir) >= sizeof s->dir) {
+        seterr(err, el, "the spill directory's path is too long (%zu bytes)", strlen(dir));
+        return -1;
+    }
     snprintf(s->dir, sizeof s->dir, "%s", dir && *dir ? dir : "/tmp");
 #ifdef O_TMPFILE
     s->fd = open(s->dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);

@@ -77,8 +77,9 @@ typedef struct sf_psi_h5_party {
  * size (may be NULL): the intersection's size, the same at every party (SF_PSI_ALL and
  * SF_PSI_SIZE), or -1 with SF_PSI_RECEIVER (the receiver counts its index).
  * Returns SF_OK, or SF_ETASK with sf_last_error naming the party and the reason: IDs of
- * a type PSI does not take, duplicated IDs within one party (with two of their rows), ID
- * types that differ between parties. An empty set gives an empty intersection.
+ * a type PSI does not take, duplicated IDs within one party (two of their rows go to that
+ * party's own log, not to the error, which the peers see), ID types that differ between
+ * parties. An empty set gives an empty intersection.
  * May block.
  */
 #define sf_psi(...) sf__psi(SF__SITE("sf_psi"), __VA_ARGS__)
