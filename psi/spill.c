@@ -112,6 +112,36 @@ void psi_spill_close(psi_spill *s) {
     s->fd = -1;
 }
 
+/* ------------------------------------------------------------------ heap */
+
+/* A min-heap of source indices (runs of a file, blocks of an array), ordered by each
+ * source's current record; equal keys: the lower index first, so merges are stable. */
+typedef struct heap {
+    int64_t *h, n;
+    const unsigned char *(*at)(const void *ctx, int64_t i); /* source i's current record */
+    const void *ctx;
+} heap;
+
+static int heap_less(const heap *k, int64_t a, int64_t b) {
+    int d = memcmp(k->at(k->ctx, a), k->at(k->ctx, b), PSI_KEY);
+    return d < 0 || (d == 0 && a < b);
+}
+
+static void heap_sift(heap *k, int64_t i) {
+    for (;;) {
+        int64_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < k->n && heap_less(k, k->h[l], k->h[m])) m = l;
+        if (r < k->n && heap_less(k, k->h[r], k->h[m])) m = r;
+        if (m == i) return;
+        int64_t t = k->h[i];
+        k->h[i] = k->h[m], k->h[m] = t, i = m;
+    }
+}
+
+static void heap_build(heap *k) {
+    for (int64_t s = k->n / 2 - 1; s >= 0; s--) heap_sift(k, s);
+}
+
 /* ------------------------------------------------------------------ merge */
 
 typedef struct cursor {
@@ -124,33 +154,18 @@ typedef struct cursor {
 struct psi_merge {
     const psi_spill *s;
     cursor *c;
-    int *heap; /* indices of runs with a current record, a min-heap on it */
-    int nheap;
+    heap hp; /* the runs with a current record */
     size_t bufrecs;
     char failed[320];
 };
 
-static const unsigned char *cur(const psi_merge *m, int i) { return m->c[i].buf + m->c[i].pos * m->s->rec; }
-
-static int less(const psi_merge *m, int a, int b) {
-    int d = memcmp(cur(m, a), cur(m, b), PSI_KEY);
-    return d < 0 || (d == 0 && a < b); /* equal keys come out in run order: stable */
-}
-
-static void sift_down(psi_merge *m, int i) {
-    for (;;) {
-        int l = 2 * i + 1, r = l + 1, s = i;
-        if (l < m->nheap && less(m, m->heap[l], m->heap[s])) s = l;
-        if (r < m->nheap && less(m, m->heap[r], m->heap[s])) s = r;
-        if (s == i) return;
-        int t = m->heap[i];
-        m->heap[i] = m->heap[s], m->heap[s] = t;
-        i = s;
-    }
+static const unsigned char *run_at(const void *ctx, int64_t i) {
+    const psi_merge *m = ctx;
+    return m->c[i].buf + m->c[i].pos * m->s->rec;
 }
 
 /* Refill run i's buffer; 0 when it has a current record, 1 at its end, -1 on error. */
-static int refill(psi_merge *m, int i) {
+static int refill(psi_merge *m, int64_t i) {
     cursor *c = &m->c[i];
     if (c->pos < c->have) return 0;
     if (!c->left) return 1;
@@ -167,13 +182,14 @@ psi_merge *psi_merge_new(const psi_spill *s, char *err, size_t el) {
     psi_merge *m = calloc(1, sizeof *m);
     int64_t n = s->nruns;
     if (!m || !(m->c = calloc((size_t)(n ? n : 1), sizeof *m->c)) ||
-        !(m->heap = calloc((size_t)(n ? n : 1), sizeof *m->heap))) {
+        !(m->hp.h = calloc((size_t)(n ? n : 1), sizeof *m->hp.h))) {
         if (m) free(m->c);
         free(m);
         seterr(err, el, "out of memory");
         return NULL;
     }
     m->s = s;
+    m->hp.at = run_at, m->hp.ctx = m;
     size_t per = n ? PSI_MERGE_BUDGET / (size_t)n : 4096; /* (the same memory for few runs or many) */
     if (per < 4096) per = 4096;
     m->bufrecs = per / s->rec ? per / s->rec : 1;
@@ -185,30 +201,30 @@ psi_merge *psi_merge_new(const psi_spill *s, char *err, size_t el) {
             seterr(err, el, "out of memory");
             return NULL;
         }
-        int r = refill(m, (int)i);
+        int r = refill(m, i);
         if (r < 0) {
             seterr(err, el, "%s", m->failed);
             psi_merge_free(&m);
             return NULL;
         }
-        if (!r) m->heap[m->nheap++] = (int)i;
+        if (!r) m->hp.h[m->hp.n++] = i;
     }
-    for (int i = m->nheap / 2 - 1; i >= 0; i--) sift_down(m, i);
+    heap_build(&m->hp);
     return m;
 }
 
 const unsigned char *psi_merge_peek(psi_merge *m) {
-    return m->nheap && !m->failed[0] ? cur(m, m->heap[0]) : NULL;
+    return m->hp.n && !m->failed[0] ? run_at(m, m->hp.h[0]) : NULL;
 }
 
 void psi_merge_next(psi_merge *m) {
-    if (!m->nheap || m->failed[0]) return;
-    int i = m->heap[0];
+    if (!m->hp.n || m->failed[0]) return;
+    int64_t i = m->hp.h[0];
     m->c[i].pos++;
     int r = refill(m, i);
     if (r < 0) return;
-    if (r > 0) m->heap[0] = m->heap[--m->nheap];
-    sift_down(m, 0);
+    if (r > 0) m->hp.h[0] = m->hp.h[--m->hp.n];
+    heap_sift(&m->hp, 0);
 }
 
 const char *psi_merge_failed(const psi_merge *m) { return m->failed[0] ? m->failed : NULL; }
@@ -218,35 +234,23 @@ void psi_merge_free(psi_merge **mp) {
     if (!m) return;
     for (int64_t i = 0; m->c && i < m->s->nruns; i++) free(m->c[i].buf);
     free(m->c);
-    free(m->heap);
+    free(m->hp.h);
     free(m);
     *mp = NULL;
 }
 
 /* ------------------------------------------------------------------ sorted blocks */
 
-/* Blocks of a record array, each at its current record pos[b]; a min-heap of block indices
- * on that record (ties: the lower block, so the merge is stable). */
+/* Blocks of a record array, each at its current record pos[b]. */
 typedef struct blocks {
     const unsigned char *r;
     size_t rec;
-    int64_t *pos, *heap, nh;
+    const int64_t *pos;
 } blocks;
 
-static int block_less(const blocks *k, int64_t a, int64_t b) {
-    int d = memcmp(k->r + (size_t)k->pos[a] * k->rec, k->r + (size_t)k->pos[b] * k->rec, PSI_KEY);
-    return d < 0 || (d == 0 && a < b);
-}
-
-static void block_sift(blocks *k, int64_t i) {
-    for (;;) {
-        int64_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < k->nh && block_less(k, k->heap[l], k->heap[m])) m = l;
-        if (r < k->nh && block_less(k, k->heap[r], k->heap[m])) m = r;
-        if (m == i) return;
-        int64_t t = k->heap[i];
-        k->heap[i] = k->heap[m], k->heap[m] = t, i = m;
-    }
+static const unsigned char *block_at(const void *ctx, int64_t b) {
+    const blocks *k = ctx;
+    return k->r + (size_t)k->pos[b] * k->rec;
 }
 
 int psi_merge_blocks(void *recs, int64_t n, size_t rec, char *err, size_t el) {
@@ -255,32 +259,34 @@ int psi_merge_blocks(void *recs, int64_t n, size_t rec, char *err, size_t el) {
     for (int64_t i = 1; i < n; i++)
         if (memcmp(r + (size_t)(i - 1) * rec, r + (size_t)i * rec, PSI_KEY) > 0) nb++;
     if (nb <= 1) return 0;
-    blocks k = {r, rec, malloc(sizeof(int64_t) * (size_t)(2 * nb)), malloc(sizeof(int64_t) * (size_t)nb), nb};
+    int64_t *pos = malloc(sizeof *pos * (size_t)(2 * nb));
+    blocks k = {r, rec, pos};
+    heap hp = {malloc(sizeof(int64_t) * (size_t)nb), nb, block_at, &k};
     unsigned char *out = malloc((size_t)n * rec);
-    if (!k.pos || !k.heap || !out) {
-        free(k.pos);
-        free(k.heap);
+    if (!pos || !hp.h || !out) {
+        free(pos);
+        free(hp.h);
         free(out);
         seterr(err, el, "out of memory");
         return -1;
     }
-    int64_t *end = k.pos + nb, j = 0;
-    k.pos[0] = 0;
+    int64_t *end = pos + nb, j = 0;
+    pos[0] = 0;
     for (int64_t i = 1; i < n; i++)
-        if (memcmp(r + (size_t)(i - 1) * rec, r + (size_t)i * rec, PSI_KEY) > 0) end[j] = i, k.pos[++j] = i;
+        if (memcmp(r + (size_t)(i - 1) * rec, r + (size_t)i * rec, PSI_KEY) > 0) end[j] = i, pos[++j] = i;
     end[j] = n;
-    for (int64_t i = 0; i < nb; i++) k.heap[i] = i;
-    for (int64_t s = nb / 2 - 1; s >= 0; s--) block_sift(&k, s);
+    for (int64_t i = 0; i < nb; i++) hp.h[i] = i;
+    heap_build(&hp);
     for (int64_t o = 0; o < n; o++) {
-        int64_t b = k.heap[0];
-        memcpy(out + (size_t)o * rec, r + (size_t)k.pos[b] * rec, rec);
-        if (++k.pos[b] == end[b]) k.heap[0] = k.heap[--k.nh];
-        block_sift(&k, 0);
+        int64_t b = hp.h[0];
+        memcpy(out + (size_t)o * rec, block_at(&k, b), rec);
+        if (++pos[b] == end[b]) hp.h[0] = hp.h[--hp.n];
+        heap_sift(&hp, 0);
     }
     memcpy(r, out, (size_t)n * rec);
     free(out);
-    free(k.pos);
-    free(k.heap);
+    free(pos);
+    free(hp.h);
     return 0;
 }
 

@@ -28,7 +28,7 @@
  *              --hash), e.g. for e-mail addresses with --trim --lower.
  *
  * Output: written in blocks of --block rows into a growing dataset under a temporary
- * name, renamed into place only when the whole input converted (tools/h5out): any error
+ * name, renamed into place only when the whole input converted (io/h5out): any error
  * leaves no output file. Memory: one block plus one field. A summary goes to stderr:
  * rows written, values skipped. Exit status 0, 1 (bad input or output failure), 2 (usage).
  */

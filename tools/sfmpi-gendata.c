@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "io/h5.h"
+#include "tools/cliopt.h"
 
 #define DEFAULT_SEED 20240601u
 #define NCOLS 7
@@ -269,21 +270,13 @@ int main(int argc, char **argv) {
     const char *out = NULL, *chk = NULL;
     uint64_t seed = DEFAULT_SEED;
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *val = NULL;
-        const char *eq = strchr(a, '=');
         char opt[32];
-        size_t ol = eq ? (size_t)(eq - a) : strlen(a);
-        if (ol >= sizeof opt) ol = sizeof opt - 1;
-        memcpy(opt, a, ol);
-        opt[ol] = 0;
+        const char *eqval = cli_split(argv[i], opt, sizeof opt);
         if (!strcmp(opt, "--help") || !strcmp(opt, "-h")) {
             usage(stdout);
             return 0;
         }
-        if (eq)
-            val = eq + 1;
-        else if (i + 1 < argc)
-            val = argv[++i];
+        const char *val = cli_value(argc, argv, &i, eqval);
         if (!val) {
             fprintf(stderr, "sfmpi-gendata: %s needs a value\n", opt);
             return 2;

@@ -47,7 +47,7 @@
  *   x = (x ^ x>>27) * 0x94D049BB133111EB; x ^ x>>31). A function of the ID alone, so an
  *   aligned feature table can be checked after PSI; independent of the seed.
  *
- * Files are written through tools/h5out (temporary name, fsync, rename; a failure or a
+ * Files are written through io/h5out (temporary name, fsync, rename; a failure or a
  * signal removes the temporary files). Exit status 0 on success, 1 on an output failure,
  * 2 on a usage error.
  */
@@ -61,6 +61,7 @@
 #include <unistd.h>
 
 #include "io/h5out.h"
+#include "tools/cliopt.h"
 
 #define ME "sfmpi-psidata"
 #define DEFAULT_SEED 20261206u
@@ -656,12 +657,9 @@ int main(int argc, char **argv) {
     c.block = DEFAULT_BLOCK;
     int rc = 2;
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *val = NULL, *eq = strchr(a, '=');
+        const char *a = argv[i];
         char opt[32];
-        size_t ol = eq ? (size_t)(eq - a) : strlen(a);
-        if (ol >= sizeof opt) ol = sizeof opt - 1;
-        memcpy(opt, a, ol);
-        opt[ol] = 0;
+        const char *eqval = cli_split(a, opt, sizeof opt);
         if (!strcmp(opt, "--help") || !strcmp(opt, "-h")) {
             usage(stdout);
             return 0;
@@ -674,10 +672,7 @@ int main(int argc, char **argv) {
             fprintf(stderr, ME ": unknown option %s (see --help)\n", a);
             goto out;
         }
-        if (eq)
-            val = eq + 1;
-        else if (i + 1 < argc)
-            val = argv[++i];
+        const char *val = cli_value(argc, argv, &i, eqval);
         if (!val) {
             fprintf(stderr, ME ": %s needs a value\n", opt);
             goto out;
