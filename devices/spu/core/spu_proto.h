@@ -236,4 +236,63 @@ int sf_spu_proto_select(sf_spu_proto *p, const sf_spu_share *cond, const sf_spu_
 /* out = x > 0 ? x : 0 */
 int sf_spu_proto_relu(sf_spu_proto *p, const sf_spu_share *x, sf_spu_share *out);
 
+/* ---------------------------------------------------------------- shapes (local, spu_math.c)
+ * No messages, no randomness; on the extra dealer only the element count changes. */
+/* out[i] = a[idx[i]] for i < n (every index < a->n; out may alias a). */
+int sf_spu_proto_gather(sf_spu_proto *p, const sf_spu_share *a, const size_t *idx, size_t n,
+                        sf_spu_share *out);
+/* out = a[off .. off+n) (out may alias a). */
+int sf_spu_proto_slice(sf_spu_proto *p, const sf_spu_share *a, size_t off, size_t n,
+                       sf_spu_share *out);
+/* out = a then b (out may alias either). */
+int sf_spu_proto_concat(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b,
+                        sf_spu_share *out);
+/* a as a row-major rows x cols matrix summed over axis 0 (out: cols) or 1 (out: rows). */
+int sf_spu_proto_sum_axis(sf_spu_proto *p, const sf_spu_share *a, size_t rows, size_t cols,
+                          int axis, sf_spu_share *out);
+
+/* ---------------------------------------------------------------- numerics (spu_math.c)
+ * Fixed-point operands and results (f = fxp_bits). Each is a fixed sequence of the
+ * operations above; its bytes and rounds are the sums of theirs (N elements):
+ *
+ *   div_public(x, c)   c = +-2^k, k > 0: trunc(N, k bits); k <= 0: local;
+ *                      else trunc(N, f + max(0, e) bits), |c| = m 2^e, m in (0.5, 1)
+ *   exp                msb(2N), mul(2N), E(25)                         (+ trunc(N) if f > 22)
+ *                      E(L) = mul(N), trunc(N, 30), mul(2N), trunc(2N, 30), trunc(N, 30),
+ *                      8 x [mul(N), trunc(N, b_i)], b_i = 2 S_(i-1) - S_i from the schedule
+ *                      of exp_core (spu_math.c); f = 18: E(25): b = 30, 30, 31, 30, 29, 30,
+ *                      30, 18; E(0) and E(1): b = 30 x 7, 42
+ *   reciprocal         msb(3N), mul(N), mul(N), E(1), trunc(N, f), 10 x 2 x mul_fxp(N), mul(N)
+ *   div(a, b)          reciprocal(b), mul_fxp(N)
+ *   sigmoid linear     trunc(N, 2)
+ *   sigmoid taylor3    mul_fxp(N), trunc(N, f), mul_fxp(N)
+ *   sigmoid segmented  msb(2N), trunc(N, 3), mul(N)
+ *   sigmoid exp        msb(3N), mul(N), mul(N), E(0), trunc(N, f), 3 x 2 x mul_fxp(N), mul(N)
+ *
+ * Rounds: semi2k the sums: exp 30, reciprocal 8 + 2 + 21 + 1 + 40 + 1 = 73, div 75,
+ * sigmoid linear 1, taylor3 5, segmented 10, exp 45. aby3 (the critical path, shorter
+ * than the sum where a truncation's second round, in which the helper P2 waits for
+ * nothing, overlaps the next step): exp 41, reciprocal 83, div 85, sigmoid linear 2,
+ * taylor3 5, segmented 11, exp 55.
+ * Accuracy: docs/guide.md "SPU numerics" (measured by tests/spu/test_spu_math.c). */
+enum {
+    SF_SPU_SIG_LINEAR = 1,    /* 0.5 + x/4 (first-order Taylor; leaves [0, 1] for |x| > 2) */
+    SF_SPU_SIG_TAYLOR3 = 2,   /* 0.5 + x/4 - x^3/48 (third-order Taylor) */
+    SF_SPU_SIG_SEGMENTED = 3, /* 0 below -4, 0.5 + x/8 between, 1 above 4 */
+    SF_SPU_SIG_EXP = 4,       /* 1 / (1 + exp(-x)) through exp and Newton's reciprocal */
+};
+/* x / c for a public c != 0 (finite): one truncation at most */
+int sf_spu_proto_div_public(sf_spu_proto *p, const sf_spu_share *x, double c, sf_spu_share *out);
+/* exp(x): clamped to [-256, (61 - 2f) ln 2] (0 below, saturating above) */
+int sf_spu_proto_exp(sf_spu_proto *p, const sf_spu_share *x, sf_spu_share *out);
+/* 1/x for |x| in about [0.003, 650] (Newton from CrypTen's start), either sign */
+int sf_spu_proto_reciprocal(sf_spu_proto *p, const sf_spu_share *x, sf_spu_share *out);
+/* a / b = a * reciprocal(b) */
+int sf_spu_proto_div(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b,
+                     sf_spu_share *out);
+/* sigmoid(x) by approximation `kind` (SF_SPU_SIG_*) */
+int sf_spu_proto_sigmoid(sf_spu_proto *p, const sf_spu_share *x, int kind, sf_spu_share *out);
+/* the plaintext function each kind stands for (SF_SPU_SIG_EXP: the true sigmoid) */
+double sf_spu_proto_sigmoid_ref(int kind, double x);
+
 #endif
