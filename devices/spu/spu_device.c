@@ -36,51 +36,11 @@
 #include "core/progress.h"
 #include "devices/spu/core/spu_proto.h"
 #include "runtime/device.h"
-
-typedef struct sf_spu_dev sf_spu_dev;
+#include "devices/spu/spu_dev.h"
 
 static const struct sf_device_ops spu_ops;
 
-/* The class's state in a context (sf->dev_state[SF_DEV_SPU]): the SPUs in creation order,
- * the same on every party. */
-typedef struct spu_state {
-    sf_spu_dev **spus;
-    int n;
-} spu_state;
-
 static spu_state *state_of(const sf_ctx *sf) { return sf->dev_state[SF_DEV_SPU]; }
-
-struct sf_spu_dev {
-    int idx;
-    int n;        /* members */
-    int *members; /* party indices */
-    int dealer;   /* party index of an extra dealer, or -1 */
-    int role;     /* member index, n (extra dealer), or -1 (not involved) */
-    sf_spu_params params;
-    int nwords;
-    sf_spu_proto *proto;
-    sf_spu_net net;
-    sf_ctx *sf;
-    uint64_t msg_id; /* tags the protocol messages of the current call */
-    sf_progress *prog; /* the running kernel's progress line (core/progress.h), or NULL */
-    uint64_t prog_bytes0; /* net.bytes_sent when it began */
-};
-
-typedef struct spu_slot {
-    sf_spu_share s;
-    sf_value *held; /* an argument's share value that s.w points into (read only), or NULL */
-    int fxp; /* 1: fixed point, 0: integer */
-    int ndim;
-    int64_t shape[SF_MAX_DIMS];
-} spu_slot;
-
-typedef struct spu_kctx {
-    sf_spu_dev *d;
-    spu_slot *slots;
-    int nslots, cap;
-    int nargs, nret;
-    int *ret; /* slot of each result, -1 unset */
-} spu_kctx;
 
 static int party_of(const sf_spu_dev *d, int i) { return i < d->n ? d->members[i] : d->dealer; }
 static int nparticipants(const sf_spu_dev *d) { return d->n + (d->dealer >= 0); }
@@ -140,7 +100,7 @@ static int net_send(void *c, int to, const void *buf, size_t len);
 
 /* A kernel's progress: operations done, protocol bytes sent (called per message and per
  * operation: a store and a coarse clock read unless a line is due). */
-static void kernel_progress(sf_spu_dev *d, int op_done) {
+void sf__spu_kernel_progress(sf_spu_dev *d, int op_done) {
     sf_progress *p = d->prog;
     p->aux = d->net.bytes_sent - d->prog_bytes0;
     sf__progress_update(p, p->done + (uint64_t)op_done);
@@ -160,7 +120,7 @@ static int net_send_held(void *c, int to, void *hold, size_t len) {
         memcpy(sf_value_data(v), &d->net.rounds, 8);
     }
     d->net.bytes_sent += len;
-    if (d->prog) kernel_progress(d, 0);
+    if (d->prog) sf__spu_kernel_progress(d, 0);
     sf__send_value(d->sf, party_of(d, to), SF_MSG_DATA, d->msg_id, v);
     return SF_OK;
 }
@@ -449,7 +409,10 @@ static int slot_from_value(const sf_spu_dev *d, sf_value *v, spu_slot *sl) {
     return SF_OK;
 }
 
-static void slot_free(spu_slot *sl) {
+void sf__spu_slot_free(spu_slot *sl) {
+    free(sl->pub);
+    sl->pub = NULL;
+    sf_value_unref(&sl->pubv);
     if (sl->held) {
         sf_value_unref(&sl->held);
         sl->s.w = NULL;
@@ -518,7 +481,7 @@ static sf_value *share_in(sf_ctx *sf, sf_spu_dev *d, sf_entry *e, sf_value **err
 }
 
 /* A public constant as a sharing (zeros, then the protocol adds the constant). */
-static int public_slot(sf_spu_dev *d, const sf_value *v, spu_slot *sl) {
+static int public_slot(sf_spu_dev *d, sf_value *v, spu_slot *sl) {
     size_t n = sf_value_nelems(v);
     int fxp;
     uint64_t *ring = to_ring(d, v, &fxp);
@@ -526,206 +489,12 @@ static int public_slot(sf_spu_dev *d, const sf_value *v, spu_slot *sl) {
     int rc = !ring ? SF_ENOMEM : sf_spu_proto_share_alloc(&z, n, d->nwords);
     if (!rc) rc = sf_spu_proto_add_public(d->proto, &z, ring, n ? n : 1, &sl->s);
     sf_spu_proto_share_free(&z);
-    free(ring);
+    sl->pub = ring; /* readable in the kernel (sf_spu_public), and local operations */
+    sl->pubv = sf_value_ref(v);
     sl->fxp = fxp;
     sl->ndim = sf_value_ndim(v);
     memcpy(sl->shape, sf_value_shape(v), sizeof(int64_t) * (size_t)sl->ndim);
     return rc;
-}
-
-/* ------------------------------------------------------------------ kernel ops */
-
-static spu_kctx *kctx(sf_spu_task *t) { return sf__task_kernel(t); }
-
-static int new_slot(spu_kctx *k) {
-    if (k->nslots == k->cap) {
-        int cap = k->cap ? k->cap * 2 : 16;
-        spu_slot *s = realloc(k->slots, sizeof *s * (size_t)cap);
-        if (!s) return -1;
-        k->slots = s;
-        k->cap = cap;
-    }
-    memset(&k->slots[k->nslots], 0, sizeof k->slots[0]);
-    return k->nslots++;
-}
-
-static spu_slot *get(sf_spu_task *t, sf_spu_val v, const char *op) {
-    spu_kctx *k = kctx(t);
-    if (!k) {
-        sf_fail(t, "%s: not inside an SPU kernel", op);
-        return NULL;
-    }
-    if (v.id < 0 || v.id >= k->nslots) {
-        if (v.id != -1) sf_fail(t, "%s: invalid SPU value handle %d", op, v.id);
-        return NULL;
-    }
-    return &k->slots[v.id];
-}
-
-sf_spu_val sf_spu_arg(sf_spu_task *t, int i) {
-    spu_kctx *k = kctx(t);
-    if (!k) {
-        sf_fail(t, "sf_spu_arg: not inside an SPU kernel");
-        return (sf_spu_val){-1};
-    }
-    if (i < 0 || i >= k->nargs) {
-        sf_fail(t, "sf_spu_arg(%d): the call passed %d argument%s", i, k->nargs, k->nargs == 1 ? "" : "s");
-        return (sf_spu_val){-1};
-    }
-    return (sf_spu_val){i};
-}
-
-int sf_spu_return_n(sf_spu_task *t, int i, sf_spu_val v) {
-    spu_kctx *k = kctx(t);
-    if (!k) return sf_fail(t, "sf_spu_return: not inside an SPU kernel");
-    if (i < 0 || i >= k->nret) return sf_fail(t, "sf_spu_return(%d): the call expects %d result%s", i, k->nret, k->nret == 1 ? "" : "s");
-    if (!get(t, v, "sf_spu_return")) return sf_fail(t, "sf_spu_return(%d): no value (an earlier operation failed)", i);
-    k->ret[i] = v.id;
-    return SF_OK;
-}
-
-int sf_spu_return(sf_spu_task *t, sf_spu_val v) { return sf_spu_return_n(t, 0, v); }
-
-static size_t elems(const spu_slot *s) { return s->s.n; }
-
-static int same_shape(const spu_slot *a, const spu_slot *b) {
-    if (a->ndim != b->ndim) return 0;
-    for (int i = 0; i < a->ndim; i++)
-        if (a->shape[i] != b->shape[i]) return 0;
-    return 1;
-}
-
-/* out slot with the shape of `like` */
-static sf_spu_val emit(sf_spu_task *t, int rc, const char *op, int slot, const spu_slot *like, int fxp) {
-    spu_kctx *k = kctx(t);
-    if (k->d->prog) kernel_progress(k->d, 1);
-    if (rc) {
-        sf_fail(t, "%s failed: %s", op, sf_strerror(rc));
-        return (sf_spu_val){-1};
-    }
-    spu_slot *o = &k->slots[slot];
-    o->fxp = fxp;
-    if (like) {
-        o->ndim = like->ndim;
-        memcpy(o->shape, like->shape, sizeof(int64_t) * (size_t)like->ndim);
-    }
-    return (sf_spu_val){slot};
-}
-
-#define SPU_BINARY(NAME, OPNAME, CALL, OUTFXP)                                              \
-    sf_spu_val NAME(sf_spu_task *t, sf_spu_val va, sf_spu_val vb) {                         \
-        spu_slot *a = get(t, va, OPNAME), *b = get(t, vb, OPNAME);                          \
-        if (!a || !b) return (sf_spu_val){-1};                                              \
-        if (!same_shape(a, b)) {                                                            \
-            sf_fail(t, "%s: operands of different shapes (%zu and %zu elements)", OPNAME,  \
-                    elems(a), elems(b));                                                    \
-            return (sf_spu_val){-1};                                                        \
-        }                                                                                   \
-        spu_kctx *k = kctx(t);                                                              \
-        int s = new_slot(k);                                                                \
-        if (s < 0) return emit(t, SF_ENOMEM, OPNAME, 0, NULL, 0);                           \
-        a = &k->slots[va.id], b = &k->slots[vb.id];                                         \
-        int rc = CALL;                                                                      \
-        return emit(t, rc, OPNAME, s, a, OUTFXP);                                           \
-    }
-
-SPU_BINARY(sf_spu_add, "sf_spu_add",
-           a->fxp != b->fxp ? SF_ETYPE : sf_spu_proto_add(k->d->proto, &a->s, &b->s, &k->slots[s].s), a->fxp)
-SPU_BINARY(sf_spu_sub, "sf_spu_sub",
-           a->fxp != b->fxp ? SF_ETYPE : sf_spu_proto_sub(k->d->proto, &a->s, &b->s, &k->slots[s].s), a->fxp)
-SPU_BINARY(sf_spu_mul, "sf_spu_mul",
-           (a->fxp && b->fxp) ? sf_spu_proto_mul_fxp(k->d->proto, &a->s, &b->s, &k->slots[s].s)
-                              : sf_spu_proto_mul(k->d->proto, &a->s, &b->s, &k->slots[s].s),
-           a->fxp || b->fxp)
-SPU_BINARY(sf_spu_less, "sf_spu_less",
-           a->fxp != b->fxp ? SF_ETYPE : sf_spu_proto_less(k->d->proto, &a->s, &b->s, &k->slots[s].s), 0)
-SPU_BINARY(sf_spu_greater, "sf_spu_greater",
-           a->fxp != b->fxp ? SF_ETYPE : sf_spu_proto_greater(k->d->proto, &a->s, &b->s, &k->slots[s].s), 0)
-SPU_BINARY(sf_spu_equal, "sf_spu_equal",
-           a->fxp != b->fxp ? SF_ETYPE : sf_spu_proto_equal(k->d->proto, &a->s, &b->s, &k->slots[s].s), 0)
-
-/* one operand, same kind out; `scalar`: the result is one element (shape {}) */
-static sf_spu_val unary(sf_spu_task *t, sf_spu_val va, const char *op,
-                        int (*fn)(sf_spu_proto *, const sf_spu_share *, sf_spu_share *), int scalar) {
-    spu_kctx *k = kctx(t);
-    spu_slot *a = get(t, va, op);
-    int s = a ? new_slot(k) : -1;
-    if (s < 0) return a ? emit(t, SF_ENOMEM, op, 0, NULL, 0) : (sf_spu_val){-1};
-    a = &k->slots[va.id];
-    sf_spu_val r = emit(t, fn(k->d->proto, &a->s, &k->slots[s].s), op, s, scalar ? NULL : a, a->fxp);
-    if (r.id >= 0 && scalar) k->slots[s].ndim = 0;
-    return r;
-}
-
-sf_spu_val sf_spu_neg(sf_spu_task *t, sf_spu_val a) { return unary(t, a, "sf_spu_neg", sf_spu_proto_neg, 0); }
-sf_spu_val sf_spu_relu(sf_spu_task *t, sf_spu_val a) { return unary(t, a, "sf_spu_relu", sf_spu_proto_relu, 0); }
-sf_spu_val sf_spu_sum(sf_spu_task *t, sf_spu_val a) { return unary(t, a, "sf_spu_sum", sf_spu_proto_sum, 1); }
-
-static sf_spu_val public_op(sf_spu_task *t, sf_spu_val va, double c, int mul, const char *op) {
-    spu_kctx *k = kctx(t);
-    spu_slot *a = get(t, va, op);
-    int s = a ? new_slot(k) : -1;
-    if (s < 0) return a ? emit(t, SF_ENOMEM, op, 0, NULL, 0) : (sf_spu_val){-1};
-    a = &k->slots[va.id];
-    int f = k->d->params.fxp_bits, rc;
-    if (!a->fxp && c != (double)(int64_t)c) {
-        sf_fail(t, "%s: %g is not an integer but the operand is an integer array", op, c);
-        return (sf_spu_val){-1};
-    }
-    uint64_t cc = a->fxp ? sf_spu_proto_fxp_encode(c, f) : (uint64_t)(int64_t)c;
-    if (!mul) {
-        rc = sf_spu_proto_add_public(k->d->proto, &a->s, &cc, 1, &k->slots[s].s);
-    } else if (!a->fxp) {
-        rc = sf_spu_proto_mul_public(k->d->proto, &a->s, &cc, 1, &k->slots[s].s);
-    } else { /* fixed point x fixed point: truncate once */
-        sf_spu_share tmp = {0};
-        rc = sf_spu_proto_mul_public(k->d->proto, &a->s, &cc, 1, &tmp);
-        if (!rc) rc = sf_spu_proto_trunc(k->d->proto, &tmp, f, &k->slots[s].s);
-        sf_spu_proto_share_free(&tmp);
-    }
-    return emit(t, rc, op, s, a, a->fxp);
-}
-
-sf_spu_val sf_spu_add_public(sf_spu_task *t, sf_spu_val a, double c) { return public_op(t, a, c, 0, "sf_spu_add_public"); }
-sf_spu_val sf_spu_mul_public(sf_spu_task *t, sf_spu_val a, double c) { return public_op(t, a, c, 1, "sf_spu_mul_public"); }
-
-sf_spu_val sf_spu_select(sf_spu_task *t, sf_spu_val vc, sf_spu_val va, sf_spu_val vb) {
-    spu_kctx *k = kctx(t);
-    spu_slot *c = get(t, vc, "sf_spu_select"), *a = get(t, va, "sf_spu_select"), *b = get(t, vb, "sf_spu_select");
-    if (!c || !a || !b) return (sf_spu_val){-1};
-    if (!same_shape(a, b) || !same_shape(a, c) || c->fxp || a->fxp != b->fxp) {
-        sf_fail(t, "sf_spu_select: the condition (integer 0/1) and both branches need one shape, "
-                   "and the branches one kind");
-        return (sf_spu_val){-1};
-    }
-    int s = new_slot(k);
-    if (s < 0) return emit(t, SF_ENOMEM, "sf_spu_select", 0, NULL, 0);
-    c = &k->slots[vc.id], a = &k->slots[va.id], b = &k->slots[vb.id];
-    return emit(t, sf_spu_proto_select(k->d->proto, &c->s, &a->s, &b->s, &k->slots[s].s),
-                "sf_spu_select", s, a, a->fxp);
-}
-
-sf_spu_val sf_spu_matmul(sf_spu_task *t, sf_spu_val va, sf_spu_val vb) {
-    spu_kctx *k = kctx(t);
-    spu_slot *a = get(t, va, "sf_spu_matmul"), *b = get(t, vb, "sf_spu_matmul");
-    if (!a || !b) return (sf_spu_val){-1};
-    if (a->ndim != 2 || b->ndim != 2 || a->shape[1] != b->shape[0]) {
-        sf_fail(t, "sf_spu_matmul: needs (m x k) and (k x n) matrices");
-        return (sf_spu_val){-1};
-    }
-    int s = new_slot(k);
-    if (s < 0) return emit(t, SF_ENOMEM, "sf_spu_matmul", 0, NULL, 0);
-    a = &k->slots[va.id], b = &k->slots[vb.id];
-    size_t m = (size_t)a->shape[0], kk = (size_t)a->shape[1], n = (size_t)b->shape[1];
-    int rc = (a->fxp && b->fxp) ? sf_spu_proto_matmul_fxp(k->d->proto, &a->s, &b->s, m, kk, n, &k->slots[s].s)
-                                : sf_spu_proto_matmul(k->d->proto, &a->s, &b->s, m, kk, n, &k->slots[s].s);
-    sf_spu_val r = emit(t, rc, "sf_spu_matmul", s, NULL, a->fxp || b->fxp);
-    if (r.id >= 0) {
-        k->slots[s].ndim = 2;
-        k->slots[s].shape[0] = (int64_t)m;
-        k->slots[s].shape[1] = (int64_t)n;
-    }
-    return r;
 }
 
 /* ------------------------------------------------------------------ calls */
@@ -849,7 +618,7 @@ static sf_obj spu_call(sf_ctx *sf, sf_device dev, sf_task_fn fn, sf_site site, i
                 res[i]->state = SF__ST_READY;
             }
         }
-        for (int i = 0; i < k.nslots; i++) slot_free(&k.slots[i]);
+        for (int i = 0; i < k.nslots; i++) sf__spu_slot_free(&k.slots[i]);
         free(k.slots);
         free(k.ret);
         sf__debug_stop_if_failed(sf, res[0]);

@@ -623,11 +623,29 @@ typedef struct sf_spu_val {
     int32_t id; /**< a secret array of this kernel; -1 after a failed operation */
 } sf_spu_val;
 
-/** Argument i of the kernel, as a secret array (an inline number: a public constant). */
+/** Argument i of the kernel: a secret array for an object, a public one for an inline
+ * value (SF_F64, SF_I64, SF_VAL). A public value can stand wherever a secret one can;
+ * operations between a public and a secret operand are local where the arithmetic allows
+ * (add, sub: free; mul: free for integers, one truncation for fixed point). */
 SF_API sf_spu_val sf_spu_arg(sf_spu_task *t, int i);
+/** The inline value passed as argument i, readable on every participant (borrowed; valid
+ * until the kernel returns). NULL, failing the task with the reason, if argument i is an
+ * object (secret) or out of range. */
+SF_API const sf_value *sf_spu_public(sf_spu_task *t, int i);
+/** Argument i as one number (an inline scalar); NAN, failing the task, otherwise. */
+SF_API double sf_spu_public_f64(sf_spu_task *t, int i);
+/** 1 if v is public (an inline argument), 0 if secret or invalid. */
+SF_API int sf_spu_is_public(sf_spu_task *t, sf_spu_val v);
+/** The dimensions of v (ndim, and shape[0..ndim) into `shape` of SF_MAX_DIMS if not NULL);
+ * -1 for an invalid handle. Shapes are public. */
+SF_API int sf_spu_shape(sf_spu_task *t, sf_spu_val v, int64_t *shape);
 SF_API int sf_spu_return(sf_spu_task *t, sf_spu_val v);          /**< result 0 */
 SF_API int sf_spu_return_n(sf_spu_task *t, int i, sf_spu_val v); /**< result i */
-/** Elementwise on equal shapes (a failed operation fails the task, with the reason): a + b. */
+/** a + b, elementwise, with NumPy broadcasting: equal shapes, a scalar (any one-element
+ * value) against anything, a row (n or 1 x n) against an m x n matrix, a column (m x 1)
+ * against it; the result has the broadcast shape. An integer operand meeting a fixed-
+ * point one is converted (exactly, locally). A failed operation fails the task, with the
+ * reason and both shapes. The same rules hold for sub, mul, div and the comparisons. */
 SF_API sf_spu_val sf_spu_add(sf_spu_task *t, sf_spu_val a, sf_spu_val b);
 /** a - b, elementwise. */
 SF_API sf_spu_val sf_spu_sub(sf_spu_task *t, sf_spu_val a, sf_spu_val b);
@@ -649,6 +667,47 @@ SF_API sf_spu_val sf_spu_relu(sf_spu_task *t, sf_spu_val a);
 SF_API sf_spu_val sf_spu_sum(sf_spu_task *t, sf_spu_val a); /**< all elements: a scalar */
 /** (m x k) by (k x n), truncated once after accumulating */
 SF_API sf_spu_val sf_spu_matmul(sf_spu_task *t, sf_spu_val a, sf_spu_val b);
+
+/** a / b, elementwise (broadcast): a * reciprocal(b), fixed point. A public scalar b is
+ * a division by a public value (sf_spu_div_public). */
+SF_API sf_spu_val sf_spu_div(sf_spu_task *t, sf_spu_val a, sf_spu_val b);
+/** a / c for a public c (not 0, finite): one truncation at most, exact to the last place
+ * for powers of two. Fixed-point result (integers are converted). */
+SF_API sf_spu_val sf_spu_div_public(sf_spu_task *t, sf_spu_val a, double c);
+/** 1 / a, elementwise, by Newton's iteration: accurate for |a| in about [0.003, 650]
+ * (docs/guide.md has the measured errors), either sign; outside that it does not
+ * converge. Fixed-point result. */
+SF_API sf_spu_val sf_spu_reciprocal(sf_spu_task *t, sf_spu_val a);
+/** exp(a), elementwise: relative error about 1e-5 on [-20, (61 - 2f) ln 2] (f = fxp_bits;
+ * 17.3 for 18 bits), 0 below -256, saturating at exp((61 - 2f) ln 2) above. */
+SF_API sf_spu_val sf_spu_exp(sf_spu_task *t, sf_spu_val a);
+/** Sigmoid approximations (their errors against the true sigmoid: docs/guide.md). */
+typedef enum sf_spu_sigmoid_kind {
+    SF_SIGMOID_LINEAR = 1,    /**< 0.5 + x/4: one truncation; only near 0 */
+    SF_SIGMOID_TAYLOR3 = 2,   /**< 0.5 + x/4 - x^3/48: two products; |x| <= 2 or so */
+    SF_SIGMOID_SEGMENTED = 3, /**< 0 below -4, 0.5 + x/8 between, 1 above 4: a comparison */
+    SF_SIGMOID_EXP = 4        /**< 1 / (1 + exp(-x)): within 1e-5 everywhere; the costliest */
+} sf_spu_sigmoid_kind;
+/** sigmoid(a) elementwise by approximation `kind`. */
+SF_API sf_spu_val sf_spu_sigmoid(sf_spu_task *t, sf_spu_val a, sf_spu_sigmoid_kind kind);
+/** The plaintext function an approximation computes (SF_SIGMOID_EXP: the true sigmoid),
+ * for references and plaintext baselines that use the same approximation. */
+SF_API double sf_sigmoid_approx(sf_spu_sigmoid_kind kind, double x);
+
+/** a with a new shape of the same element count (one dimension may be -1: inferred). */
+SF_API sf_spu_val sf_spu_reshape(sf_spu_task *t, sf_spu_val a, int ndim, const int64_t *shape);
+/** The transpose of an m x n matrix (a 1-D value is returned as it is). */
+SF_API sf_spu_val sf_spu_transpose(sf_spu_task *t, sf_spu_val a);
+/** `count` rows (axis 0) or columns (axis 1, of a matrix) of a from `start`. */
+SF_API sf_spu_val sf_spu_slice(sf_spu_task *t, sf_spu_val a, int axis, int64_t start, int64_t count);
+/** a and b joined along `axis` (0: rows, 1: columns); the other dimensions must agree. */
+SF_API sf_spu_val sf_spu_concat(sf_spu_task *t, sf_spu_val a, sf_spu_val b, int axis);
+/** Sums over `axis` of a matrix (0: a row of column sums, 1: a column of row sums, as 1-D
+ * values) or of a vector (axis 0: a scalar). Local. */
+SF_API sf_spu_val sf_spu_sum_axis(sf_spu_task *t, sf_spu_val a, int axis);
+/** The mean of all elements (a scalar), and along an axis: a sum and a public division. */
+SF_API sf_spu_val sf_spu_mean(sf_spu_task *t, sf_spu_val a);
+SF_API sf_spu_val sf_spu_mean_axis(sf_spu_task *t, sf_spu_val a, int axis);
 
 /** This party's protocol traffic on an SPU since it was created: payload bytes it sent and
  * its round clock (a Lamport clock of message hops: a message received sets it to at
