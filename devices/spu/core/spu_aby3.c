@@ -26,6 +26,7 @@
  *   (AND triples, daBits), members 0 and 1 run the adder / AND tree and the B2A, and the
  *   result goes back to replicated shares as above. Rounds: 1 + 6 + 1 + 1 = 9.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "devices/spu/core/spu_internal.h"
@@ -264,6 +265,82 @@ static int a3_matmul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share 
     return trunc_core(p, 1, Z, MN, p->fxp, out->w);
 }
 
+/* ---------------------------------------------------------------- private operands */
+
+/* Owner o, receiver j = o+1 (holds the component B_(o+2) the owner lacks), helper
+ * h = o+2 (holds it too, and deals). E = X - A goes to j once; per product j sends the
+ * owner F = B_(o+2) - b, h sends the owner A b - z; the additive result (owner:
+ * X (B_o + B_(o+1)) + A F + A b - z; j: E B_(o+2) + z; h: 0) is reshared (or truncated). */
+#define PRIV_CHUNK ((size_t)1 << 17)
+
+static int a3_priv_new(sf_spu_proto *p, sf_spu_priv *pr, const u64 *X)
+{
+    p->op++;
+    pr->nonce = p->op;
+    int o = pr->owner, j = (o + 1) % 3, h = (o + 2) % 3;
+    size_t MK = pr->m * pr->k;
+    if (!MK || p->self == h) return SF_OK;
+    if (p->self == j) {
+        pr->E = malloc(8 * MK);
+        if (!pr->E) return SF_ENOMEM;
+        for (size_t c0 = 0; c0 < MK; c0 += PRIV_CHUNK)
+            SPU_TRY(sf__spup_recv(p, o, pr->E + c0, 8 * minz(PRIV_CHUNK, MK - c0)));
+        return SF_OK;
+    }
+    u64 *t = sf__spup_scr(p, SCR_TMP, 8 * PRIV_CHUNK);
+    if (!t) return SF_ENOMEM;
+    for (size_t c0 = 0; c0 < MK; c0 += PRIV_CHUNK) {
+        size_t cn = minz(PRIV_CHUNK, MK - c0);
+        sf__spup_prg_n(p, pr->nonce, h, PP_PA, 8 * c0, t, 8 * cn);
+        for (size_t e = 0; e < cn; e++) t[e] = X[c0 + e] - t[e];
+        SPU_TRY(sf__spup_send(p, j, t, 8 * cn));
+    }
+    return SF_OK;
+}
+
+static int a3_priv_matmul(sf_spu_proto *p, const sf_spu_priv *pr, const u64 *Xr, size_t r0,
+                          size_t rows, int trans, const sf_spu_share *b, size_t n,
+                          sf_spu_share *out, int fxp)
+{
+    p->op++;
+    int o = pr->owner, j = (o + 1) % 3, h = (o + 2) % 3, me = p->self;
+    size_t k = pr->k, R = trans ? k : rows, K = trans ? rows : k;
+    size_t RN = R * n, KN = K * n, RK = rows * k;
+    if (!RN) return sf__spup_out(p, out, 0);
+    u64 *Y = sf__spup_scr(p, SCR_F, 8 * RN), *t = sf__spup_scr(p, SCR_B, 8 * (KN > RN ? KN : RN) + 8);
+    u64 *A = sf__spup_scr(p, SCR_C, 8 * (RK ? RK : 1)), *tr = sf__spup_scr(p, SCR_D, 8 * (RK ? RK : 1));
+    u64 *bs = sf__spup_scr(p, SCR_E, 8 * (KN ? KN : 1));
+    if (!Y || !t || !A || !tr || !bs) return SF_ENOMEM;
+    memset(Y, 0, 8 * RN);
+    if (me == j) { /* F = B_(o+2) - b to the owner; E B_(o+2) + z */
+        for (size_t e = 0; e < KN; e++) bs[e] = b->w[2 * e + 1];
+        sf__spup_prg(p, h, PP_PB, 0, t, 8 * KN);
+        for (size_t e = 0; e < KN; e++) t[e] = bs[e] - t[e];
+        if (KN) SPU_TRY(sf__spup_send(p, o, t, 8 * KN));
+        sf__spup_prg(p, h, PP_PZ, 0, Y, 8 * RN);
+        SPU_TRY(sf__spup_priv_gemm(trans, rows, k, n, pr->E + r0 * k, bs, Y, tr));
+    } else if (me == h) { /* A b - z to the owner; its additive share is 0 */
+        sf__spup_prg_n(p, pr->nonce, o, PP_PA, 8 * r0 * k, A, 8 * RK);
+        sf__spup_prg(p, j, PP_PB, 0, bs, 8 * KN);
+        sf__spup_prg(p, j, PP_PZ, 0, t, 8 * RN);
+        for (size_t e = 0; e < RN; e++) t[e] = (u64)0 - t[e];
+        SPU_TRY(sf__spup_priv_gemm(trans, rows, k, n, A, bs, t, tr));
+        SPU_TRY(sf__spup_send(p, o, t, 8 * RN));
+    } else { /* the owner: X (B_o + B_(o+1)) + A F + (A b - z) */
+        for (size_t e = 0; e < KN; e++) bs[e] = b->w[2 * e] + b->w[2 * e + 1];
+        SPU_TRY(sf__spup_priv_gemm(trans, rows, k, n, Xr, bs, Y, tr));
+        if (KN) SPU_TRY(sf__spup_recv(p, j, bs, 8 * KN));
+        sf__spup_prg_n(p, pr->nonce, h, PP_PA, 8 * r0 * k, A, 8 * RK);
+        SPU_TRY(sf__spup_priv_gemm(trans, rows, k, n, A, bs, Y, tr));
+        SPU_TRY(sf__spup_recv(p, h, t, 8 * RN));
+        for (size_t e = 0; e < RN; e++) Y[e] += t[e];
+    }
+    SPU_TRY(add_zero(p, Y, RN));
+    SPU_TRY(sf__spup_out(p, out, RN));
+    if (!fxp) return reshare3(p, Y, RN, out->w);
+    return trunc_core(p, 1, Y, RN, p->fxp, out->w);
+}
+
 /* ---------------------------------------------------------------- comparison */
 
 static int a3_cmp(sf_spu_proto *p, const sf_spu_share *x, sf_spu_share *out, int kind)
@@ -381,4 +458,6 @@ const struct spu_family_ops sf__spu_aby3_ops = {
     .trunc = a3_trunc,
     .matmul = a3_matmul,
     .cmp = a3_cmp,
+    .priv_new = a3_priv_new,
+    .priv_matmul = a3_priv_matmul,
 };

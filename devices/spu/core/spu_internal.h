@@ -45,6 +45,8 @@ enum {
     PP_SHARE = 1, PP_A, PP_B, PP_C, PP_R, PP_R1, PP_T, PP_ZERO, PP_S, PP_S2,
     PP_CMP_RA, PP_CMP_RB, PP_DAB_B, PP_DAB_A,
     PP_AND_A = 32, /* + 3 * level: a, b, c of the AND triples of a level */
+    PP_PA = 64,    /* the mask A of a private matrix (under the matrix's own nonce) */
+    PP_PB, PP_PZ,  /* a private product's b and z */
 };
 
 struct spu_family_ops;
@@ -70,6 +72,10 @@ struct sf_spu_proto {
 void sf__spup_prg(const sf_spu_proto *p, int peer, unsigned purpose, u64 byte_off, void *out,
                  size_t len);
 void sf__spup_stream_key(const uint8_t seed[32], uint8_t key[32]);
+/* The same under an explicit operation nonce (a private matrix's masks are redrawn under
+ * the nonce of the operation that made them). */
+void sf__spup_prg_n(const sf_spu_proto *p, u64 nonce, int peer, unsigned purpose, u64 byte_off,
+                    void *out, size_t len);
 
 /* ---- spu_aes.c: AES-128-CTR with hardware AES. level: 0 none, 1 AES-NI, 2 VAES-512 */
 int sf__spup_aes_level(void);
@@ -112,6 +118,19 @@ void sf__spup_prg_t(const sf_spu_proto *p, int peer, unsigned purpose, size_t of
                    int bits, u64 *out);
 void sf__spup_t_put(uint8_t *buf, size_t i, u64 t, int bits);
 u64 sf__spup_t_get(const uint8_t *buf, size_t i, int bits);
+
+/* ---- spu_priv.c: a matrix private to one member (sf_spu_proto_priv_*) */
+struct sf_spu_priv {
+    int owner;    /* member index */
+    size_t m, k;  /* X is m x k */
+    u64 nonce;    /* the operation nonce its mask A is drawn under */
+    u64 *E;       /* X - A, on the members that received it (semi2k: the other members;
+                     aby3: member owner+1); NULL elsewhere */
+};
+/* C (R x n) += op(X) * B with X rows x k row-major: op = identity (R = rows, B k x n) or
+ * the transpose (R = k, B rows x n); scratch: rows * k words for the transpose. */
+int sf__spup_priv_gemm(int trans, size_t rows, size_t k, size_t n, const u64 *X, const u64 *B,
+                       u64 *C, u64 *scratch);
 
 /* ---- spu_gemm.c: C (m x n) += A (m x k) * B (k x n), row-major, mod 2^64 */
 int sf__spup_gemm(size_t m, size_t n, size_t k, const u64 *A, size_t lda, const u64 *B,
@@ -219,6 +238,15 @@ struct spu_family_ops {
      * the group opens x + r, runs the adder or AND tree and the B2A (aby3: then back to
      * replicated shares). */
     int (*cmp)(sf_spu_proto *p, const sf_spu_share *x, sf_spu_share *out, int kind);
+    /* priv_new (from sf_spu_proto_priv_new): pr->owner, m, k set; draw pr->nonce and send
+     * the masked E = X - A where the family's product needs it (X: m x k on the owner). */
+    int (*priv_new)(sf_spu_proto *p, sf_spu_priv *pr, const u64 *X);
+    /* priv_matmul (from sf_spu_proto_priv_matmul): out = op(X[r0 .. r0+rows)) * b, op the
+     * identity or (trans) the transpose; Xr: those rows on the owner (NULL elsewhere);
+     * fxp: truncated once. */
+    int (*priv_matmul)(sf_spu_proto *p, const sf_spu_priv *pr, const u64 *Xr, size_t r0,
+                       size_t rows, int trans, const sf_spu_share *b, size_t n,
+                       sf_spu_share *out, int fxp);
 };
 
 extern const struct spu_family_ops sf__spu_semi2k_ops, sf__spu_aby3_ops, sf__spu_plain_ops;

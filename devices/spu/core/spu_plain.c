@@ -82,6 +82,31 @@ SPU_HOT static int pl_cmp(sf_spu_proto *p, const sf_spu_share *x, sf_spu_share *
     return SF_OK;
 }
 
+/* A private matrix: the one member is its owner and computes in the clear. */
+static int pl_priv_new(sf_spu_proto *p, sf_spu_priv *pr, const u64 *X)
+{
+    (void)X;
+    p->op++;
+    pr->nonce = p->op;
+    return SF_OK;
+}
+
+static int pl_priv_matmul(sf_spu_proto *p, const sf_spu_priv *pr, const u64 *Xr, size_t r0,
+                          size_t rows, int trans, const sf_spu_share *b, size_t n,
+                          sf_spu_share *out, int fxp)
+{
+    (void)r0;
+    p->op++;
+    size_t k = pr->k, R = trans ? k : rows, RN = R * n, RK = rows * k;
+    u64 *Y = sf__spup_scr(p, SCR_C, 8 * (RN ? RN : 1)), *tr = sf__spup_scr(p, SCR_D, 8 * (RK ? RK : 1));
+    if (!Y || !tr) return SF_ENOMEM;
+    memset(Y, 0, 8 * RN);
+    SPU_TRY(sf__spup_priv_gemm(trans, rows, k, n, Xr, b->w, Y, tr));
+    SPU_TRY(sf__spup_out(p, out, RN));
+    for (size_t i = 0; i < RN; i++) out->w[i] = fxp ? sar(Y[i], p->fxp) : Y[i];
+    return SF_OK;
+}
+
 /* ---------------------------------------------------------------- family */
 
 /* A group of one without a dealer (never used: plain sends nothing). */
@@ -132,4 +157,6 @@ const struct spu_family_ops sf__spu_plain_ops = {
     .trunc = pl_trunc,
     .matmul = pl_matmul,
     .cmp = pl_cmp,
+    .priv_new = pl_priv_new,
+    .priv_matmul = pl_priv_matmul,
 };

@@ -65,19 +65,25 @@ static void keystream(const sf_spu_proto *p, int peer, u64 nonce, u64 block, uin
 void sf__spup_prg(const sf_spu_proto *p, int peer, unsigned purpose, u64 byte_off, void *out,
                  size_t len)
 {
+    sf__spup_prg_n(p, p->op, peer, purpose, byte_off, out, len);
+}
+
+void sf__spup_prg_n(const sf_spu_proto *p, u64 nonce, int peer, unsigned purpose, u64 byte_off,
+                    void *out, size_t len)
+{
     u64 block = ((u64)purpose << 40) + byte_off / 64;
     uint8_t *o = out;
     size_t head = (size_t)(byte_off % 64);
     if (head) { /* unaligned start: take the tail of the first block */
         uint8_t tmp[64];
-        keystream(p, peer, p->op, block, tmp, 64);
+        keystream(p, peer, nonce, block, tmp, 64);
         size_t take = 64 - head < len ? 64 - head : len;
         memcpy(o, tmp + head, take);
         o += take;
         len -= take;
         block++;
     }
-    if (len) keystream(p, peer, p->op, block, o, len);
+    if (len) keystream(p, peer, nonce, block, o, len);
 }
 
 void sf__spup_prg_t(const sf_spu_proto *p, int peer, unsigned purpose, size_t off, size_t cnt,

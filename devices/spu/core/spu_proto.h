@@ -290,6 +290,32 @@ int sf_spu_proto_reciprocal(sf_spu_proto *p, const sf_spu_share *x, sf_spu_share
 /* a / b = a * reciprocal(b) */
 int sf_spu_proto_div(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share *b,
                      sf_spu_share *out);
+/* ---------------------------------------------------------------- private operands
+ * (spu_priv.c) A matrix X (m x k ring values) held in the clear by member `owner`, used in
+ * products with secret operands without being secret-shared. priv_new (SPMD) draws X's
+ * mask A and sends E = X - A once: owner 8mk(n-1) bytes in semi2k (to every other member),
+ * 8mk in aby3 (to member owner+1); 1 round. Each product out = X[r0..r0+rows) * b
+ * (trans 0: b k x n, out rows x n) or its transpose times b (trans 1: b rows x n, out
+ * k x n), R x n = out's shape, K = b's rows:
+ *   semi2k: each other member 8Kn, the dealer 8Rn (none if it is the owner), 1 round;
+ *           fxp adds trunc(Rn)
+ *   aby3:   member owner+1 8Kn + 8Rn, member owner+2 16Rn, the owner 8Rn, 2 rounds
+ *           (the product, then the reshare); fxp: the truncation of matmul_fxp from the
+ *           additive result replaces the reshare (members 0 and 1 16Rn, member 2
+ *           (24+t)Rn) plus owner+1's 8Kn and owner+2's 8Rn, 3 rounds
+ *   plain:  local (the owner is the one member).
+ * Xr: the rows r0..r0+rows of X on the owner (NULL elsewhere). The handle keeps E (on the
+ * members that received it) until sf_spu_proto_priv_free. */
+typedef struct sf_spu_priv sf_spu_priv;
+int sf_spu_proto_priv_new(sf_spu_proto *p, int owner, const uint64_t *X, size_t m, size_t k,
+                          sf_spu_priv **out);
+int sf_spu_proto_priv_matmul(sf_spu_proto *p, const sf_spu_priv *pr, const uint64_t *Xr,
+                             size_t r0, size_t rows, int trans, const sf_spu_share *b, size_t n,
+                             sf_spu_share *out, int fxp);
+void sf_spu_proto_priv_free(sf_spu_priv *pr);
+/* bytes this party keeps for the handle (E) */
+size_t sf_spu_proto_priv_bytes(const sf_spu_priv *pr);
+
 /* sigmoid(x) by approximation `kind` (SF_SPU_SIG_*) */
 int sf_spu_proto_sigmoid(sf_spu_proto *p, const sf_spu_share *x, int kind, sf_spu_share *out);
 /* the plaintext function each kind stands for (SF_SPU_SIG_EXP: the true sigmoid) */

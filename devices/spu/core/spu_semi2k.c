@@ -564,6 +564,115 @@ SPU_HOT static int s2k_cmp(sf_spu_proto *p, const sf_spu_share *x, sf_spu_share 
     return sf__spup_bool_b2a(p, g, bits, N, &cur, out->w);
 }
 
+/* ---------------------------------------------------------------- private operands */
+
+/* Chunks of the masked matrix sent once (elements per message). */
+#define PRIV_CHUNK ((size_t)1 << 17)
+
+static int s2k_priv_new(sf_spu_proto *p, sf_spu_priv *pr, const u64 *X)
+{
+    p->op++;
+    pr->nonce = p->op;
+    int o = pr->owner, D = p->prm.dealer;
+    size_t MK = pr->m * pr->k;
+    if (!p->member || !MK) return SF_OK;
+    if (p->self != o) {
+        pr->E = malloc(8 * MK);
+        if (!pr->E) return SF_ENOMEM;
+        for (size_t c0 = 0; c0 < MK; c0 += PRIV_CHUNK)
+            SPU_TRY(sf__spup_recv(p, o, pr->E + c0, 8 * minz(PRIV_CHUNK, MK - c0)));
+        return SF_OK;
+    }
+    u64 *t = sf__spup_scr(p, SCR_TMP, 8 * PRIV_CHUNK);
+    if (!t) return SF_ENOMEM;
+    for (size_t c0 = 0; c0 < MK; c0 += PRIV_CHUNK) {
+        size_t cn = minz(PRIV_CHUNK, MK - c0);
+        sf__spup_prg_n(p, pr->nonce, D, PP_PA, 8 * c0, t, 8 * cn); /* A (D == o: private) */
+        for (size_t e = 0; e < cn; e++) t[e] = X[c0 + e] - t[e];
+        for (int j = 0; j < p->n; j++)
+            if (j != o) SPU_TRY(sf__spup_send(p, j, t, 8 * cn));
+    }
+    return SF_OK;
+}
+
+static int s2k_priv_matmul(sf_spu_proto *p, const sf_spu_priv *pr, const u64 *Xr, size_t r0,
+                           size_t rows, int trans, const sf_spu_share *b, size_t n,
+                           sf_spu_share *out, int fxp)
+{
+    p->op++;
+    int o = pr->owner, D = p->prm.dealer, me = p->self;
+    size_t k = pr->k, R = trans ? k : rows, K = trans ? rows : k;
+    size_t RN = R * n, KN = K * n, RK = rows * k;
+    u64 *corr = NULL, *A = NULL, *tr = NULL;
+    if (RK && trans) {
+        tr = sf__spup_scr(p, SCR_D, 8 * RK);
+        if (!tr) return SF_ENOMEM;
+    }
+    /* 1. the other members mask their shares of b */
+    if (p->member && me != o && KN) {
+        u64 *F = sf__spup_scr(p, SCR_SEND, 8 * KN);
+        if (!F) return SF_ENOMEM;
+        sf__spup_prg(p, D, PP_PB, 0, F, 8 * KN); /* b_j (D == me: private) */
+        for (size_t e = 0; e < KN; e++) F[e] = b->w[e] - F[e];
+        SPU_TRY(sf__spup_send(p, o, F, 8 * KN));
+    }
+    /* 2. the dealer: sum_j (A b_j - z_j) for the owner */
+    if (me == D && RN) {
+        A = sf__spup_scr(p, SCR_DEAL, 8 * (RK ? RK : 1));
+        u64 *bs = sf__spup_scr(p, SCR_B, 8 * (KN > RN ? KN : RN));
+        u64 *t = sf__spup_scr(p, SCR_C, 8 * (KN > RN ? KN : RN));
+        corr = sf__spup_scr(p, SCR_CORR, 8 * RN);
+        if (!A || !bs || !t || !corr) return SF_ENOMEM;
+        sf__spup_prg_n(p, pr->nonce, o, PP_PA, 8 * r0 * k, A, 8 * RK);
+        memset(bs, 0, 8 * KN);
+        memset(corr, 0, 8 * RN);
+        for (int j = 0; j < p->n; j++) {
+            if (j == o) continue;
+            sf__spup_prg(p, j, PP_PB, 0, t, 8 * KN);
+            for (size_t e = 0; e < KN; e++) bs[e] += t[e];
+        }
+        SPU_TRY(sf__spup_priv_gemm(trans, rows, k, n, A, bs, corr, tr));
+        for (int j = 0; j < p->n; j++) {
+            if (j == o) continue;
+            sf__spup_prg(p, j, PP_PZ, 0, t, 8 * RN);
+            for (size_t e = 0; e < RN; e++) corr[e] -= t[e];
+        }
+        if (D != o) SPU_TRY(sf__spup_send(p, o, corr, 8 * RN));
+    }
+    if (!p->member) { /* the extra dealer: done, but for the truncation's randomness */
+        SPU_TRY(sf__spup_out(p, out, RN));
+        return fxp ? s2k_trunc(p, out, p->fxp, out) : SF_OK;
+    }
+    u64 *Y = sf__spup_scr(p, SCR_E, 8 * (RN ? RN : 1));
+    if (!Y) return SF_ENOMEM;
+    if (me != o) { /* 3. E b_j + z_j */
+        if (RN) sf__spup_prg(p, D, PP_PZ, 0, Y, 8 * RN);
+        SPU_TRY(sf__spup_priv_gemm(trans, rows, k, n, pr->E + r0 * k, b->w, Y, tr));
+    } else if (RN) { /* 4. the owner: X b_o + A sum_j F_j + the correction */
+        u64 *Fs = sf__spup_scr(p, SCR_G, 8 * (KN ? KN : 1)), *t = sf__spup_scr(p, SCR_RECV, 8 * (KN ? KN : 1));
+        if (!Fs || !t) return SF_ENOMEM;
+        memset(Fs, 0, 8 * KN);
+        for (int j = 0; j < p->n; j++) {
+            if (j == o || !KN) continue;
+            SPU_TRY(sf__spup_recv(p, j, t, 8 * KN));
+            for (size_t e = 0; e < KN; e++) Fs[e] += t[e];
+        }
+        if (D != o) SPU_TRY(sf__spup_recv(p, D, Y, 8 * RN));
+        else memcpy(Y, corr, 8 * RN);
+        if (!A) {
+            A = sf__spup_scr(p, SCR_H, 8 * (RK ? RK : 1));
+            if (!A) return SF_ENOMEM;
+            sf__spup_prg_n(p, pr->nonce, D, PP_PA, 8 * r0 * k, A, 8 * RK);
+        }
+        SPU_TRY(sf__spup_priv_gemm(trans, rows, k, n, Xr, b->w, Y, tr));
+        SPU_TRY(sf__spup_priv_gemm(trans, rows, k, n, A, Fs, Y, tr));
+    }
+    SPU_TRY(sf__spup_out(p, out, RN));
+    if (RN) memcpy(out->w, Y, 8 * RN);
+    if (!fxp) return SF_OK;
+    return s2k_trunc(p, out, p->fxp, out);
+}
+
 /* ---------------------------------------------------------------- family */
 
 static atomic_int insecure_warned;
@@ -640,4 +749,6 @@ const struct spu_family_ops sf__spu_semi2k_ops = {
     .trunc = s2k_trunc,
     .matmul = s2k_matmul,
     .cmp = s2k_cmp,
+    .priv_new = s2k_priv_new,
+    .priv_matmul = s2k_priv_matmul,
 };

@@ -1,0 +1,83 @@
+/*
+ * SPU protocol core: products with a matrix private to one member (sf_spu_proto_priv_*).
+ *
+ * A member that holds a matrix X in the clear (its own features) multiplies it with a
+ * secret operand without secret-sharing X. The owner masks X once with A, drawn from its
+ * stream with the party that deals the product (semi2k: the dealer; aby3: member owner+2,
+ * the "helper"), and sends E = X - A once to the members that hold the other shares
+ * (semi2k: every other member; aby3: member owner+1). E and the nonce of A are kept for
+ * the matrix's lifetime; every product afterwards moves only the secret operand's masked
+ * shares and the dealer's correction, (k + R) n words for an R x n result: what one
+ * epoch of gradient descent costs grows with rows plus features, not their product.
+ *
+ * Product Y = X B (or X^T B), B shared as B = B_o + sum_{j != o} B_j (semi2k):
+ *   member j != o:  F_j = B_j - b_j to the owner (b_j: its stream with the dealer);
+ *                   its share  E B_j + z_j
+ *   dealer:         sends the owner  sum_j (A b_j - z_j)
+ *   owner:          its share  X B_o + A sum_j F_j + sum_j (A b_j - z_j)
+ *   The shares add up to X B_o + sum_j (E + A) B_j = X B.
+ * Security (semi-honest, non-colluding dealer): E is X under the one-time pad A (uniform
+ * in the ring, known to the owner and the dealer only), F_j is B_j under the fresh b_j,
+ * the correction is masked by the fresh z_j; A is reused across products but only ever
+ * multiplied by fresh masks the owner cannot remove. docs/architecture.md "Private
+ * operands" has the argument and what it does not cover.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "devices/spu/core/spu_internal.h"
+
+int sf__spup_priv_gemm(int trans, size_t rows, size_t k, size_t n, const u64 *X, const u64 *B,
+                       u64 *C, u64 *scratch)
+{
+    if (!trans) return rows && n && k ? sf__spup_gemm(rows, n, k, X, k, B, n, C, n) : SF_OK;
+    if (!rows || !n || !k) return SF_OK;
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = 0; j < k; j++) scratch[j * rows + i] = X[i * k + j];
+    return sf__spup_gemm(k, n, rows, scratch, rows, B, n, C, n);
+}
+
+int sf_spu_proto_priv_new(sf_spu_proto *p, int owner, const uint64_t *X, size_t m, size_t k,
+                          sf_spu_priv **out)
+{
+    if (!p || !out || owner < 0 || owner >= p->n || (k && m > SIZE_MAX / 8 / k)) return SF_EINVAL;
+    if (p->self == owner && m && k && !X) return SF_EINVAL;
+    *out = NULL;
+    sf_spu_priv *pr = calloc(1, sizeof *pr);
+    if (!pr) return SF_ENOMEM;
+    pr->owner = owner;
+    pr->m = m;
+    pr->k = k;
+    int rc = p->ops->priv_new(p, pr, X);
+    if (rc < 0) {
+        sf_spu_proto_priv_free(pr);
+        return rc;
+    }
+    *out = pr;
+    return SF_OK;
+}
+
+int sf_spu_proto_priv_matmul(sf_spu_proto *p, const sf_spu_priv *pr, const uint64_t *Xr,
+                             size_t r0, size_t rows, int trans, const sf_spu_share *b, size_t n,
+                             sf_spu_share *out, int fxp)
+{
+    if (!p || !pr || !b || !out || r0 > pr->m || rows > pr->m - r0) return SF_EINVAL;
+    if (b->nwords != p->ops->nwords || (p->member && b->n && !b->w)) return SF_EINVAL;
+    size_t inner = trans ? rows : pr->k;
+    if (n && inner > SIZE_MAX / 8 / n) return SF_EINVAL;
+    if (b->n != inner * n) return SF_EINVAL;
+    if (p->self == pr->owner && rows && pr->k && !Xr) return SF_EINVAL;
+    return p->ops->priv_matmul(p, pr, Xr, r0, rows, trans, b, n, out, fxp);
+}
+
+void sf_spu_proto_priv_free(sf_spu_priv *pr)
+{
+    if (!pr) return;
+    free(pr->E);
+    free(pr);
+}
+
+size_t sf_spu_proto_priv_bytes(const sf_spu_priv *pr)
+{
+    return pr && pr->E ? 8 * pr->m * pr->k : 0;
+}
