@@ -419,6 +419,11 @@ static void check_call_shape(sf_ctx *sf, sf_site site, int nret, const sf_argv_i
         sf__fatal(sf, SF_EXIT_FAILURE, "%s at %s:%d: bad number of returns (%d) or args (%d)",
                   site.what, sf__basename(site.file), site.line, nret, nargs);
     for (int i = 0; i < nargs; i++) {
+        if (args[i].kind == SF_ARGK_PRIV)
+            sf__fatal(sf, SF_EXIT_USAGE,
+                      "%s at %s:%d: argument %d is SF_PRIVATE, which only an SPU kernel takes (a "
+                      "matrix its owner keeps in the clear); pass SF_OBJ to a PYU task",
+                      site.what, sf__basename(site.file), site.line, i);
         if (args[i].kind < SF_ARGK_OBJ || args[i].kind > SF_ARGK_BYTES ||
             (args[i].kind == SF_ARGK_VAL && !args[i].u.val))
             sf__fatal(sf, SF_EXIT_FAILURE,

@@ -18,9 +18,23 @@ typedef struct spu_state {
     int n;
 } spu_state;
 
+/* A matrix an SPU keeps private to its owner (SF_PRIVATE), cached per object: the
+ * protocol's handle (its mask, made at the first use) lives as long as the object. */
+typedef struct spu_priv_ent {
+    uint64_t id;      /* the object */
+    sf_spu_priv *pr;  /* the protocol's handle (participants) */
+    uint64_t *X;      /* the ring values, on the member that computes with them, else NULL */
+    int owner;        /* member index in the protocol (under --sf-spu=plain: 0) */
+    int fxp;
+    int64_t m, k;     /* X is m x k (a vector of m: m x 1) */
+} spu_priv_ent;
+
 struct sf_spu_dev {
     int idx;
     int n;        /* members */
+    int ndecl;    /* members as declared (n is 1 under --sf-spu=plain) */
+    spu_priv_ent *priv; /* private matrices in use, by object */
+    int npriv, cappriv;
     int *members; /* party indices */
     int dealer;   /* party index of an extra dealer, or -1 */
     int role;     /* member index, n (extra dealer), or -1 (not involved) */
@@ -46,6 +60,10 @@ typedef struct spu_slot {
     int64_t shape[SF_MAX_DIMS];
     uint64_t *pub;  /* public: s.n ring values; NULL for a secret */
     sf_value *pubv; /* public argument: the value as passed (else NULL) */
+    int priv;       /* private (SF_PRIVATE): 1 + its index in d->priv, else 0; the view is
+                       rows pr0 .. pr0+prows of the matrix, transposed if ptrans */
+    size_t pr0, prows;
+    int ptrans;
 } spu_slot;
 
 typedef struct spu_kctx {

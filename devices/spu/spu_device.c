@@ -152,6 +152,7 @@ sf_device sf__spu(sf_site site, sf_ctx *sf, const char *const *parties, int n,
     if (!d || !(d->members = calloc((size_t)n, sizeof(int))))
         sf__fatal(sf, SF_EXIT_FAILURE, "out of memory creating an SPU");
     d->n = n;
+    d->ndecl = n;
     d->sf = sf;
     d->dealer = -1;
     d->role = -1;
@@ -320,6 +321,11 @@ static void spu_free_all(sf_ctx *sf) {
     spu_state *st = state_of(sf);
     for (int i = 0; st && i < st->n; i++) {
         sf_spu_dev *d = st->spus[i];
+        for (int j = 0; j < d->npriv; j++) {
+            sf_spu_proto_priv_free(d->priv[j].pr);
+            free(d->priv[j].X);
+        }
+        free(d->priv);
         if (d->proto) sf_spu_proto_destroy(d->proto);
         sodium_memzero(&d->params, sizeof d->params);
         free(d->members);
@@ -497,6 +503,170 @@ static int public_slot(sf_spu_dev *d, sf_value *v, spu_slot *sl) {
     return rc;
 }
 
+/* ------------------------------------------------------------------ private operands */
+
+/* Drop the cached masks of private matrices whose objects are gone (every party releases
+ * objects at the same point of the program, so the caches stay alike). */
+static void priv_purge(sf_ctx *sf, sf_spu_dev *d) {
+    int w = 0;
+    for (int i = 0; i < d->npriv; i++) {
+        if (sf__obj_find(sf, d->priv[i].id)) {
+            d->priv[w++] = d->priv[i];
+            continue;
+        }
+        sf_spu_proto_priv_free(d->priv[i].pr);
+        free(d->priv[i].X);
+    }
+    d->npriv = w;
+}
+
+static int priv_find(const sf_spu_dev *d, uint64_t id) {
+    for (int i = 0; i < d->npriv; i++)
+        if (d->priv[i].id == id) return i;
+    return -1;
+}
+
+/* Argument i given as SF_PRIVATE(obj): on the participants a private slot (the matrix's
+ * cached handle, made at its first use: its owner describes it to the others, then masks
+ * it once), or the reason it cannot be one in *err. */
+static void priv_arg(sf_ctx *sf, sf_spu_dev *d, int i, sf_obj obj, sf_site site, spu_slot *sl,
+                     sf_value **err) {
+    const char *where = sf__basename(site.file);
+    sf_entry *e = sf__obj_find(sf, obj.id);
+    if (obj.sf != sf || !e || e->kind != SF__ENT_OBJ)
+        sf__fatal(sf, SF_EXIT_USAGE, "%s at %s:%d: argument %d (SF_PRIVATE) is not a live object",
+                  site.what, where, site.line, i);
+    if (e->dev_kind)
+        sf__fatal(sf, SF_EXIT_USAGE, "%s at %s:%d: argument %d (SF_PRIVATE) lives in a device; a "
+                  "private operand is a party's own object", site.what, where, site.line, i);
+    int owner = e->owner, mi = -1;
+    for (int j = 0; j < d->ndecl; j++)
+        if (d->members[j] == owner) mi = j;
+    if (mi < 0)
+        sf__fatal(sf, SF_EXIT_USAGE, "%s at %s:%d: argument %d (SF_PRIVATE) is owned by %s, which is "
+                  "not a member of the SPU: only a member can keep an operand private (pass it as "
+                  "SF_OBJ to secret-share it)", site.what, where, site.line, i, sf__party_name(sf, owner));
+    int plain = d->params.protocol == SF_SPU_PLAIN, powner = plain ? 0 : mi;
+    int pi = priv_find(d, e->id);
+    if (pi < 0) {
+        /* first use: the owner's description (fxp, m, k) or its reason, then the mask */
+        int64_t desc[3] = {0, 0, 0};
+        uint64_t *X = NULL;
+        sf_value *fail = NULL;
+        if (sf->party == owner) {
+            const sf_value *v = e->state == SF__ST_FAILED ? NULL : e->val;
+            char msg[256];
+            if (!v) fail = sf_value_ref(e->err);
+            else if (sf_value_dtype(v) == SF_BYTES || (sf_value_ndim(v) != 1 && sf_value_ndim(v) != 2)) {
+                snprintf(msg, sizeof msg, "argument %d (SF_PRIVATE): a private operand is a matrix or a "
+                         "vector of numbers, not %s of %d dimension%s", i,
+                         sf_value_dtype(v) == SF_BYTES ? "bytes" : "an array", sf_value_ndim(v),
+                         sf_value_ndim(v) == 1 ? "" : "s");
+                fail = sf_value_str(msg);
+            } else {
+                int fxp;
+                X = to_ring(d, v, &fxp);
+                if (!X) sf__fatal(sf, SF_EXIT_FAILURE, "out of memory");
+                desc[0] = fxp;
+                desc[1] = sf_value_dim(v, 0);
+                desc[2] = sf_value_ndim(v) == 2 ? sf_value_dim(v, 1) : 1;
+            }
+            for (int j = 0; j < nparticipants(d); j++) {
+                int p = party_of(d, j);
+                if (p == owner) continue;
+                sf_value *dv = fail ? sf_value_ref(fail) : sf_value_new(SF_I64, 1, (const int64_t[]){3});
+                if (!dv) sf__fatal(sf, SF_EXIT_FAILURE, "out of memory");
+                if (!fail) memcpy(sf_value_data(dv), desc, sizeof desc);
+                sf__send_value(sf, p, fail ? SF_MSG_ERROR : SF_MSG_DATA, d->msg_id, dv);
+                if (!fail && plain) { /* the one computing member needs the values */
+                    sf_value *xv = sf_value_new(SF_U64, 1, (const int64_t[]){desc[1] * desc[2]});
+                    if (!xv) sf__fatal(sf, SF_EXIT_FAILURE, "out of memory");
+                    if (desc[1] && desc[2]) memcpy(sf_value_data(xv), X, 8 * (size_t)(desc[1] * desc[2]));
+                    sf__send_value(sf, p, SF_MSG_DATA, d->msg_id, xv);
+                    sf_value_unref(&xv);
+                }
+                sf_value_unref(&dv);
+            }
+            if (plain && powner != d->role) { /* not the computing member: keep nothing */
+                free(X);
+                X = NULL;
+            }
+        } else if (d->role >= 0) {
+            sf_msg_hdr h;
+            sf_value *dv = NULL;
+            sf__recv_value(sf, owner, d->msg_id, &h, &dv);
+            if (h.kind == SF_MSG_ERROR) {
+                fail = dv;
+                dv = NULL;
+            } else if (!dv || sf_value_dtype(dv) != SF_I64 || sf_value_nelems(dv) != 3 ||
+                       ((const int64_t *)sf_value_cdata(dv))[0] < 0 || ((const int64_t *)sf_value_cdata(dv))[0] > 1 ||
+                       ((const int64_t *)sf_value_cdata(dv))[1] < 0 || ((const int64_t *)sf_value_cdata(dv))[2] < 0 ||
+                       (((const int64_t *)sf_value_cdata(dv))[2] &&
+                        ((const int64_t *)sf_value_cdata(dv))[1] > ((int64_t)1 << 40) /
+                                                                   ((const int64_t *)sf_value_cdata(dv))[2])) {
+                sf__fatal(sf, SF_EXIT_FAILURE, "%s at %s:%d: a bad description of the private argument %d "
+                          "from %s", site.what, where, site.line, i, sf__party_name(sf, owner));
+            } else {
+                memcpy(desc, sf_value_cdata(dv), sizeof desc);
+            }
+            sf_value_unref(&dv);
+            if (!fail && plain) {
+                sf_value *xv = NULL;
+                sf__recv_value(sf, owner, d->msg_id, &h, &xv);
+                if (!xv || h.kind != SF_MSG_DATA || sf_value_nelems(xv) != (size_t)(desc[1] * desc[2]))
+                    sf__fatal(sf, SF_EXIT_FAILURE, "%s at %s:%d: the private argument %d from %s is not "
+                              "the size it was said to be", site.what, where, site.line, i,
+                              sf__party_name(sf, owner));
+                X = malloc(8 * (size_t)(desc[1] && desc[2] ? desc[1] * desc[2] : 1));
+                if (!X) sf__fatal(sf, SF_EXIT_FAILURE, "out of memory");
+                memcpy(X, sf_value_cdata(xv), 8 * (size_t)(desc[1] * desc[2]));
+                sf_value_unref(&xv);
+            }
+        }
+        if (d->role < 0 && (sf->party != owner || fail)) { /* not computing, nothing to keep */
+            sf_value_unref(&fail);
+            free(X);
+            return;
+        }
+        if (fail) {
+            *err = fail;
+            free(X);
+            return;
+        }
+        if (d->npriv == d->cappriv) {
+            int cap = d->cappriv ? 2 * d->cappriv : 4;
+            spu_priv_ent *t = realloc(d->priv, sizeof *t * (size_t)cap);
+            if (!t) sf__fatal(sf, SF_EXIT_FAILURE, "out of memory");
+            d->priv = t;
+            d->cappriv = cap;
+        }
+        spu_priv_ent *pe = &d->priv[d->npriv];
+        *pe = (spu_priv_ent){.id = e->id, .X = X, .owner = powner, .fxp = (int)desc[0], .m = desc[1], .k = desc[2]};
+        if (d->role < 0) { /* the owner outside the plaintext simulation: remembers it has sent it */
+            d->npriv++;
+            return;
+        }
+        if (sf_spu_proto_priv_new(d->proto, powner, X, (size_t)desc[1], (size_t)desc[2], &pe->pr))
+            sf__fatal(sf, SF_EXIT_FAILURE, "%s at %s:%d: masking the private argument %d failed", site.what,
+                      where, site.line, i);
+        if (d->role != powner) { /* only the computing owner keeps the values */
+            free(pe->X);
+            pe->X = NULL;
+        }
+        pi = d->npriv++;
+    }
+    if (d->role < 0) return;
+    const spu_priv_ent *pe = &d->priv[pi];
+    sl->priv = pi + 1;
+    sl->pr0 = 0;
+    sl->prows = (size_t)pe->m;
+    sl->ptrans = 0;
+    sl->fxp = pe->fxp;
+    sl->ndim = 2;
+    sl->shape[0] = pe->m;
+    sl->shape[1] = pe->k;
+}
+
 /* ------------------------------------------------------------------ calls */
 
 static sf_obj spu_call(sf_ctx *sf, sf_device dev, sf_task_fn fn, sf_site site, int nret,
@@ -505,9 +675,13 @@ static sf_obj spu_call(sf_ctx *sf, sf_device dev, sf_task_fn fn, sf_site site, i
     if (nret < 1 || nret > 64 || nargs < 0 || !fn)
         sf__fatal(sf, SF_EXIT_FAILURE, "SF_REMOTE on an SPU at %s:%d: bad call", sf__basename(site.file), site.line);
     uint64_t salt = sf__mix(0x5350554341ULL, ((uint64_t)d->idx << 32) | ((uint64_t)nargs << 8) | (uint64_t)nret);
-    for (int i = 0; i < nargs; i++) salt = sf__mix(salt, args[i].kind == SF_ARGK_OBJ ? args[i].u.obj.id : args[i].kind);
+    for (int i = 0; i < nargs; i++)
+        salt = sf__mix(salt, args[i].kind == SF_ARGK_OBJ    ? args[i].u.obj.id
+                            : args[i].kind == SF_ARGK_PRIV ? args[i].u.obj.id ^ 0x5052495645ULL
+                                                           : (uint64_t)args[i].kind);
     sf__call_begin(sf, site, salt);
     d->msg_id = SF__OBJ_ID(sf->call_seq, 0xffff);
+    priv_purge(sf, d);
     spu_kctx k = {.d = d, .nargs = nargs, .nret = nret};
     sf_value *err = NULL;
     char head[512];
@@ -524,7 +698,16 @@ static sf_obj spu_call(sf_ctx *sf, sf_device dev, sf_task_fn fn, sf_site site, i
         for (int i = 0; i < nret; i++) k.ret[i] = -1;
     }
     for (int i = 0; i < nargs; i++) {
-        if (args[i].kind == SF_ARGK_OBJ) {
+        if (args[i].kind == SF_ARGK_PRIV) {
+            sf_value *perr = NULL;
+            priv_arg(sf, d, i, args[i].u.obj, site, d->role >= 0 ? &k.slots[i] : NULL, &perr);
+            if (perr && !err) {
+                char h2[640];
+                snprintf(h2, sizeof h2, "%sits argument %d failed:", head, i);
+                err = sf__chain(h2, perr);
+            }
+            sf_value_unref(&perr);
+        } else if (args[i].kind == SF_ARGK_OBJ) {
             sf_entry *e = sf__obj_find(sf, args[i].u.obj.id);
             if (!e || e->kind != SF__ENT_OBJ)
                 sf__fatal(sf, SF_EXIT_FAILURE, "%s at %s:%d: argument %d is not a live object", site.what,

@@ -33,7 +33,8 @@ static int new_slot(spu_kctx *k) {
     return k->nslots++;
 }
 
-static spu_slot *get(sf_spu_task *t, sf_spu_val v, const char *op) {
+/* A value of the kernel, private ones (SF_PRIVATE) included. */
+static spu_slot *get_any(sf_spu_task *t, sf_spu_val v, const char *op) {
     spu_kctx *k = kctx(t);
     if (!k) {
         sf_fail(t, "%s: not inside an SPU kernel", op);
@@ -44,6 +45,17 @@ static spu_slot *get(sf_spu_task *t, sf_spu_val v, const char *op) {
         return NULL;
     }
     return &k->slots[v.id];
+}
+
+/* A secret or public value: a private one is refused with the operations that take it. */
+static spu_slot *get(sf_spu_task *t, sf_spu_val v, const char *op) {
+    spu_slot *s = get_any(t, v, op);
+    if (s && s->priv) {
+        sf_fail(t, "%s: the operand is private to its owner (SF_PRIVATE): only sf_spu_slice of its "
+                   "rows, sf_spu_transpose and sf_spu_matmul (private operand first) take it", op);
+        return NULL;
+    }
+    return s;
 }
 
 static sf_spu_val bad(sf_spu_task *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -69,7 +81,10 @@ int sf_spu_return_n(sf_spu_task *t, int i, sf_spu_val v) {
     spu_kctx *k = kctx(t);
     if (!k) return sf_fail(t, "sf_spu_return: not inside an SPU kernel");
     if (i < 0 || i >= k->nret) return sf_fail(t, "sf_spu_return(%d): the call expects %d result%s", i, k->nret, k->nret == 1 ? "" : "s");
-    if (!get(t, v, "sf_spu_return")) return sf_fail(t, "sf_spu_return(%d): no value (an earlier operation failed)", i);
+    spu_slot *sl = get_any(t, v, "sf_spu_return");
+    if (!sl) return sf_fail(t, "sf_spu_return(%d): no value (an earlier operation failed)", i);
+    if (sl->priv) return sf_fail(t, "sf_spu_return(%d): a private operand (SF_PRIVATE) stays with its owner; "
+                                    "return a product of it", i);
     k->ret[i] = v.id;
     return SF_OK;
 }
@@ -460,9 +475,24 @@ sf_spu_val sf_spu_select(sf_spu_task *t, sf_spu_val vc, sf_spu_val va, sf_spu_va
 
 sf_spu_val sf_spu_matmul(sf_spu_task *t, sf_spu_val va, sf_spu_val vb) {
     spu_kctx *k = kctx(t);
-    spu_slot *a = get(t, va, "sf_spu_matmul"), *b = get(t, vb, "sf_spu_matmul");
+    spu_slot *a = get_any(t, va, "sf_spu_matmul"), *b = a ? get(t, vb, "sf_spu_matmul") : NULL;
     if (!a || !b) return (sf_spu_val){-1};
     char b1[96], b2[96];
+    if (a->priv) { /* private times secret: the owner's matrix stays with it */
+        if (b->ndim != 2 || a->shape[1] != b->shape[0])
+            return bad(t, "sf_spu_matmul: needs (m x k) and (k x n) matrices, not %s (private) and %s",
+                       SHAPE(a, b1), SHAPE(b, b2));
+        int s = new_slot(k);
+        if (s < 0) return emit(t, SF_ENOMEM, "sf_spu_matmul", 0, 0, NULL, 0);
+        a = &k->slots[va.id], b = &k->slots[vb.id];
+        const spu_priv_ent *pe = &k->d->priv[a->priv - 1];
+        const uint64_t *Xr = pe->X ? pe->X + a->pr0 * (size_t)pe->k : NULL;
+        size_t n = (size_t)b->shape[1];
+        int rc = sf_spu_proto_priv_matmul(k->d->proto, pe->pr, Xr, a->pr0, a->prows, a->ptrans, &b->s, n,
+                                          &k->slots[s].s, a->fxp && b->fxp);
+        int64_t sh[2] = {a->shape[0], (int64_t)n};
+        return emit(t, rc, "sf_spu_matmul", s, 2, sh, a->fxp || b->fxp);
+    }
     if (a->ndim != 2 || b->ndim != 2 || a->shape[1] != b->shape[0])
         return bad(t, "sf_spu_matmul: needs (m x k) and (k x n) matrices, not %s and %s", SHAPE(a, b1), SHAPE(b, b2));
     int s = new_slot(k);
@@ -522,9 +552,25 @@ sf_spu_val sf_spu_reshape(sf_spu_task *t, sf_spu_val va, int nd, const int64_t *
     return regather(t, va, NULL, a->s.n, nd, sh, "sf_spu_reshape");
 }
 
+/* A new view of a private matrix. */
+static sf_spu_val priv_view(sf_spu_task *t, sf_spu_val va, size_t r0, size_t rows, int trans, const char *name) {
+    spu_kctx *k = kctx(t);
+    int s = new_slot(k);
+    if (s < 0) return emit(t, SF_ENOMEM, name, 0, 0, NULL, 0);
+    spu_slot *a = &k->slots[va.id], *o = &k->slots[s];
+    const spu_priv_ent *pe = &k->d->priv[a->priv - 1];
+    o->priv = a->priv;
+    o->pr0 = r0;
+    o->prows = rows;
+    o->ptrans = trans;
+    int64_t sh[2] = {trans ? pe->k : (int64_t)rows, trans ? (int64_t)rows : pe->k};
+    return emit(t, 0, name, s, 2, sh, a->fxp);
+}
+
 sf_spu_val sf_spu_transpose(sf_spu_task *t, sf_spu_val va) {
-    spu_slot *a = get(t, va, "sf_spu_transpose");
+    spu_slot *a = get_any(t, va, "sf_spu_transpose");
     if (!a) return (sf_spu_val){-1};
+    if (a->priv) return priv_view(t, va, a->pr0, a->prows, !a->ptrans, "sf_spu_transpose");
     char b1[96];
     if (a->ndim > 2) return bad(t, "sf_spu_transpose: needs a matrix or a vector, not %s", SHAPE(a, b1));
     if (a->ndim < 2) return regather(t, va, NULL, a->s.n, a->ndim, a->shape, "sf_spu_transpose");
@@ -540,9 +586,18 @@ sf_spu_val sf_spu_transpose(sf_spu_task *t, sf_spu_val va) {
 }
 
 sf_spu_val sf_spu_slice(sf_spu_task *t, sf_spu_val va, int axis, int64_t start, int64_t cnt) {
-    spu_slot *a = get(t, va, "sf_spu_slice");
+    spu_slot *a = get_any(t, va, "sf_spu_slice");
     if (!a) return (sf_spu_val){-1};
     char b1[96];
+    if (a->priv) { /* rows of the matrix: axis 0 of it, axis 1 of its transpose */
+        if (axis != (a->ptrans ? 1 : 0))
+            return bad(t, "sf_spu_slice: a private operand is sliced by its rows only (axis %d of %s)",
+                       a->ptrans ? 1 : 0, SHAPE(a, b1));
+        if (start < 0 || cnt < 0 || (size_t)start > a->prows || (size_t)cnt > a->prows - (size_t)start)
+            return bad(t, "sf_spu_slice: %lld from %lld is outside axis %d of %s", (long long)cnt,
+                       (long long)start, axis, SHAPE(a, b1));
+        return priv_view(t, va, a->pr0 + (size_t)start, (size_t)cnt, a->ptrans, "sf_spu_slice");
+    }
     if (axis < 0 || axis >= a->ndim || axis > 1)
         return bad(t, "sf_spu_slice: axis %d of %s (0: rows, 1: columns of a matrix)", axis, SHAPE(a, b1));
     int64_t dim = a->shape[axis];

@@ -405,6 +405,7 @@ typedef enum sf_arg_kind {
     SF_ARGK_I64,
     SF_ARGK_STR,
     SF_ARGK_BYTES,
+    SF_ARGK_PRIV, /* an object an SPU keeps private to its owner (SF_PRIVATE) */
 } sf_arg_kind;
 
 typedef struct sf_argv_item {
@@ -430,6 +431,7 @@ typedef struct sf_argv_item {
 #define SF_I64(x) ((sf_argv_item){.kind = SF_ARGK_I64, .u.i64 = (x)})
 #define SF_STR(s) ((sf_argv_item){.kind = SF_ARGK_STR, .u.str = (s)})
 #define SF_BYTES(p, n) ((sf_argv_item){.kind = SF_ARGK_BYTES, .u.bytes = {(p), (n)}})
+#define SF_PRIVATE(o) ((sf_argv_item){.kind = SF_ARGK_PRIV, .u.obj = (o)})
 /* The call's items, closed by the END item the calling macro appends (so that a call
  * with no inline arguments is still standard C: every variadic macro gets one). */
 #define SF__END ((sf_argv_item){.kind = SF_ARGK_END_})
@@ -442,6 +444,7 @@ typedef struct sf_argv_item {
 #define SF_I64(x) sf__item_i64(x)
 #define SF_STR(s) sf__item_str(s)
 #define SF_BYTES(p, n) sf__item_bytes((p), (n))
+#define SF_PRIVATE(o) sf__item_priv(o)
 #define SF__END sf__item_end()
 #define SF__ITEMS(...) (sf__list(__VA_ARGS__).v)
 #define SF__NITEMS(...) ((int)(sizeof(sf__list(__VA_ARGS__).v) / sizeof(sf_argv_item)) - 1)
@@ -766,6 +769,7 @@ inline sf_argv_item sf__item_val(sf_value *v) { sf_argv_item it = {}; it.kind = 
 inline sf_argv_item sf__item_f64(double x) { sf_argv_item it = {}; it.kind = SF_ARGK_F64; it.u.f64 = x; return it; }
 inline sf_argv_item sf__item_i64(int64_t x) { sf_argv_item it = {}; it.kind = SF_ARGK_I64; it.u.i64 = x; return it; }
 inline sf_argv_item sf__item_str(const char *s) { sf_argv_item it = {}; it.kind = SF_ARGK_STR; it.u.str = s; return it; }
+inline sf_argv_item sf__item_priv(sf_obj o) { sf_argv_item it = {}; it.kind = SF_ARGK_PRIV; it.u.obj = o; return it; }
 inline sf_argv_item sf__item_bytes(const void *p, size_t n) {
     sf_argv_item it = {};
     it.kind = SF_ARGK_BYTES;

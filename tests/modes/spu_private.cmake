@@ -1,0 +1,36 @@
+# Private operands (SF_PRIVATE) through the runtime (label spu): every configuration x every
+# member as the owner x the products of a learning step, fixed point and integers, in every
+# mode; the owner's traffic shows the mask is sent once. The exact count of checks is
+# asserted, so a matrix that silently checks nothing fails.
+add_executable(spu_private ${CMAKE_CURRENT_SOURCE_DIR}/modes/spu_private.c)
+target_link_libraries(spu_private PRIVATE sfmpi::internal m)
+sf_target_defaults(spu_private)
+set(_sf_spu_priv_ok "^spu_private: 9922 checks passed$")
+sf_add_test(NAME spu_private_debug MODE debug COMMAND $<TARGET_FILE:spu_private> --sf-quiet
+            LABELS spu EXPECT_EXIT 0 EXPECT_STDOUT "${_sf_spu_priv_ok}" TIMEOUT 120)
+sf_add_test(NAME spu_private_sim MODE sim NPROCS 5 COMMAND $<TARGET_FILE:spu_private> --sf-quiet
+            LABELS spu EXPECT_EXIT 0 EXPECT_STDOUT "${_sf_spu_priv_ok}" TIMEOUT 120)
+sf_add_test(NAME spu_private_plain_debug MODE debug COMMAND $<TARGET_FILE:spu_private> --sf-spu=plain --sf-quiet
+            LABELS spu EXPECT_EXIT 0 EXPECT_STDOUT "${_sf_spu_priv_ok}" TIMEOUT 120)
+sf_add_test(NAME spu_private_plain_sim MODE sim NPROCS 5 COMMAND $<TARGET_FILE:spu_private> --sf-spu=plain --sf-quiet
+            LABELS spu EXPECT_EXIT 0 EXPECT_STDOUT "${_sf_spu_priv_ok}" TIMEOUT 120)
+if(TARGET sfmpi-keygen)
+  sf_add_test(NAME spu_private_prod
+    COMMAND env SFMPI_KEYGEN=$<TARGET_FILE:sfmpi-keygen> ${CMAKE_SOURCE_DIR}/scripts/launch-local
+            --timeout 100 5 $<TARGET_FILE:spu_private> --sf-quiet
+    LABELS prod spu EXPECT_EXIT 0 EXPECT_STDOUT "${_sf_spu_priv_ok}" TIMEOUT 120)
+endif()
+# Misuse: an owner outside the SPU, a private operand in an elementwise operation,
+# SF_PRIVATE given to a PYU task.
+sf_add_test(NAME spu_private_error_outsider MODE debug COMMAND $<TARGET_FILE:spu_private> --error=outsider
+            LABELS spu EXPECT_EXIT 2
+            EXPECT_STDERR "argument 0 .SF_PRIVATE. is owned by erin, which is not a member of the SPU" TIMEOUT 60)
+sf_add_test(NAME spu_private_error_add MODE debug COMMAND $<TARGET_FILE:spu_private> --error=add
+            LABELS spu EXPECT_EXIT 3
+            EXPECT_STDERR "sf_spu_add: the operand is private to its owner .SF_PRIVATE.: only sf_spu_slice" TIMEOUT 60)
+sf_add_test(NAME spu_private_error_add_sim MODE sim NPROCS 5 COMMAND $<TARGET_FILE:spu_private> --error=add
+            LABELS spu EXPECT_EXIT 1
+            EXPECT_STDOUT "spu_private: failed: SPU kernel 'k_bad' failed at call #[0-9]+ .spu_private.c:[0-9]+.: sf_spu_add: the operand is private" TIMEOUT 60)
+sf_add_test(NAME spu_private_error_pyu MODE debug COMMAND $<TARGET_FILE:spu_private> --error=pyu
+            LABELS spu EXPECT_EXIT 2
+            EXPECT_STDERR "argument 0 is SF_PRIVATE, which only an SPU kernel takes" TIMEOUT 60)
