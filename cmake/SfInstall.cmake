@@ -12,6 +12,7 @@ install(TARGETS sfmpi_static sfmpi_shared EXPORT sfmpiTargets
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(FILES ${PROJECT_SOURCE_DIR}/include/sfmpi/sf.h ${PROJECT_SOURCE_DIR}/include/sfmpi/psi.h
+  ${PROJECT_SOURCE_DIR}/include/sfmpi/ml.h
   ${PROJECT_BINARY_DIR}/include/sfmpi/version.h
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/sfmpi)
 install(EXPORT sfmpiTargets NAMESPACE sfmpi:: DESTINATION ${SF_CMAKE_DIR})

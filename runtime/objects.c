@@ -70,6 +70,12 @@ sf_entry *sf__obj_find(sf_ctx *sf, uint64_t id) {
     return NULL;
 }
 
+int sf_obj_party(sf_obj obj) {
+    if (!obj.sf) return -1;
+    sf_entry *e = sf__obj_find(obj.sf, obj.id);
+    return e && e->kind == SF__ENT_OBJ && !e->dev_kind ? e->owner : -1;
+}
+
 static void grow(sf_objtab *t) {
     size_t nb = t->nbuckets * 2;
     sf_entry **b = calloc(nb, sizeof *b);

@@ -64,6 +64,7 @@ typedef struct spu_slot {
                        rows pr0 .. pr0+prows of the matrix, transposed if ptrans */
     size_t pr0, prows;
     int ptrans;
+    int dead;       /* released by sf_spu_release: any use is an error */
 } spu_slot;
 
 typedef struct spu_kctx {

@@ -354,6 +354,15 @@ int sf_spu_stats(sf_device dev, sf_spu_counters *out) {
     return SF_OK;
 }
 
+int sf_spu_member(sf_device dev, int party) {
+    const spu_state *st = dev.sf ? state_of(dev.sf) : NULL;
+    if (dev.kind != SF_DEV_SPU || !st || dev.party < 0 || dev.party >= st->n) return -1;
+    const sf_spu_dev *d = st->spus[dev.party];
+    for (int i = 0; i < d->ndecl; i++)
+        if (d->members[i] == party) return i;
+    return -1;
+}
+
 /* ------------------------------------------------------------------ shares as values */
 
 static int is_float(sf_dtype dt) { return dt == SF_F32 || dt == SF_F64; }

@@ -44,6 +44,10 @@ static spu_slot *get_any(sf_spu_task *t, sf_spu_val v, const char *op) {
         if (v.id != -1) sf_fail(t, "%s: invalid SPU value handle %d", op, v.id);
         return NULL;
     }
+    if (k->slots[v.id].dead) {
+        sf_fail(t, "%s: the value (handle %d) was released by sf_spu_release", op, v.id);
+        return NULL;
+    }
     return &k->slots[v.id];
 }
 
@@ -117,6 +121,15 @@ double sf_spu_public_f64(sf_spu_task *t, int i) {
         return NAN;
     }
     return sf_value_as_f64(v, 0);
+}
+
+void sf_spu_release(sf_spu_task *t, sf_spu_val v) {
+    spu_kctx *k = kctx(t);
+    if (!k || v.id < k->nargs || v.id >= k->nslots) return; /* arguments stay (they are borrowed) */
+    sf__spu_slot_free(&k->slots[v.id]);
+    spu_slot *s = &k->slots[v.id];
+    s->priv = 0;
+    s->dead = 1;
 }
 
 int sf_spu_is_public(sf_spu_task *t, sf_spu_val v) {
@@ -252,6 +265,22 @@ static int operand(spu_kctx *k, const spu_slot *a, int tofxp, int nd, const int6
 }
 
 static inline uint64_t sar(uint64_t x, int b) { return (uint64_t)((int64_t)x >> b); }
+
+sf_spu_val sf_spu_constant(sf_spu_task *t, double c, int integer, int nd, const int64_t *shape) {
+    spu_kctx *k = kctx(t);
+    if (!k) return bad(t, "sf_spu_constant: not inside an SPU kernel");
+    if (nd < 0 || nd > SF_MAX_DIMS || (nd && !shape)) return bad(t, "sf_spu_constant: %d dimensions", nd);
+    for (int i = 0; i < nd; i++)
+        if (shape[i] < 0 || shape[i] > ((int64_t)1 << 40)) return bad(t, "sf_spu_constant: dimension %d is %lld", i, (long long)shape[i]);
+    size_t n = count(nd, shape);
+    if (integer && c != (double)(int64_t)c) return bad(t, "sf_spu_constant: %g is not an integer", c);
+    int s = new_slot(k);
+    uint64_t *r = s < 0 ? NULL : malloc(sizeof *r * (n ? n : 1));
+    if (!r) return emit(t, SF_ENOMEM, "sf_spu_constant", 0, 0, NULL, 0);
+    uint64_t v = integer ? (uint64_t)(int64_t)c : sf_spu_proto_fxp_encode(c, fbits(k));
+    for (size_t e = 0; e < n; e++) r[e] = v;
+    return emit(t, make_public(k, s, r, n), "sf_spu_constant", s, nd, shape, !integer);
+}
 
 /* ------------------------------------------------------------------ binary operations */
 

@@ -554,6 +554,10 @@ SF_API int sf__get(sf_ctx *sf, sf_obj obj, sf_value **out, sf_site site) SF_NODI
 #define sf_wait(...) sf__wait(SF__SITE("sf_wait"), __VA_ARGS__)
 SF_API int sf__wait(sf_site site, sf_ctx *sf, const sf_obj *objs, int n) SF_NODISCARD;
 
+/** The party holding obj in the clear (its owner: an index for sf_party_name_of), or -1 if
+ * it lives in a device of shares (an SPU) or is not a live object. The same on every party. */
+SF_API int sf_obj_party(sf_obj obj);
+
 /** Release an object on every party (every party makes the same call). */
 #define sf_release(obj) sf__release((obj), SF__SITE("sf_release"))
 SF_API void sf__release(sf_obj obj, sf_site site);
@@ -637,6 +641,8 @@ SF_API sf_spu_val sf_spu_arg(sf_spu_task *t, int i);
 SF_API const sf_value *sf_spu_public(sf_spu_task *t, int i);
 /** Argument i as one number (an inline scalar); NAN, failing the task, otherwise. */
 SF_API double sf_spu_public_f64(sf_spu_task *t, int i);
+/** A public array of `shape` filled with c (fixed point; an integer array if `integer`). */
+SF_API sf_spu_val sf_spu_constant(sf_spu_task *t, double c, int integer, int ndim, const int64_t *shape);
 /** 1 if v is public (an inline argument), 0 if secret or invalid. */
 SF_API int sf_spu_is_public(sf_spu_task *t, sf_spu_val v);
 /** The dimensions of v (ndim, and shape[0..ndim) into `shape` of SF_MAX_DIMS if not NULL);
@@ -711,6 +717,12 @@ SF_API sf_spu_val sf_spu_sum_axis(sf_spu_task *t, sf_spu_val a, int axis);
 /** The mean of all elements (a scalar), and along an axis: a sum and a public division. */
 SF_API sf_spu_val sf_spu_mean(sf_spu_task *t, sf_spu_val a);
 SF_API sf_spu_val sf_spu_mean_axis(sf_spu_task *t, sf_spu_val a, int axis);
+
+/** Drop v's share now (a long kernel's loop keeps its memory flat); v is invalid after. */
+SF_API void sf_spu_release(sf_spu_task *t, sf_spu_val v);
+/** Party `party`'s member index in `spu` (0 .. members-1, as declared), or -1 if it is not a
+ * member (the dealer outside the SPU, an outsider). The same on every party. */
+SF_API int sf_spu_member(sf_device spu, int party);
 
 /** This party's protocol traffic on an SPU since it was created: payload bytes it sent and
  * its round clock (a Lamport clock of message hops: a message received sets it to at
