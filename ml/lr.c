@@ -25,7 +25,7 @@ static sf_ml_lr_options defaults(const sf_ml_lr_options *o) {
     if (!(d.learning_rate > 0)) d.learning_rate = 0.1;
     if (d.epochs <= 0) d.epochs = 10;
     if (d.batch_size <= 0) d.batch_size = 64;
-    if (!d.sigmoid) d.sigmoid = SF_SIGMOID_SEGMENTED;
+    if (!d.sigmoid) d.sigmoid = SF_SIGMOID_EXP;
     return d;
 }
 

@@ -38,7 +38,9 @@ typedef struct sf_ml_lr_options {
     int epochs;                  /**< passes over the rows (0: 10) */
     int64_t batch_size;          /**< rows per step (0: 64; larger than the rows: full batch) */
     double l2;                   /**< L2 penalty lambda (0: none) */
-    sf_spu_sigmoid_kind sigmoid; /**< the approximation (0: SF_SIGMOID_SEGMENTED) */
+    sf_spu_sigmoid_kind sigmoid; /**< the approximation (0: SF_SIGMOID_EXP, within 1e-5 of the true
+                                      sigmoid; SEGMENTED and LINEAR are cheaper, and their 0 and 1
+                                      far out make the log-loss of a confident mistake huge) */
     uint64_t seed;               /**< 0: batches in row order; else every epoch visits them in
                                       an order drawn from (seed, epoch) (public) */
     int raw_features;            /**< 0: each party scales its own columns to mean 0 and

@@ -225,7 +225,8 @@ static int program(sf_ctx *sf, void *arg) {
     (void)arg;
     char **av = sf_argv(sf);
     const char *data = NULL, *only = NULL, *dir = NULL;
-    sf_ml_lr_options o = {.learning_rate = 0.2, .epochs = 8, .batch_size = 64, .l2 = 0.001, .seed = 7, .quiet = 1};
+    sf_ml_lr_options o = {.learning_rate = 0.2, .epochs = 8, .batch_size = 64, .l2 = 0.001, .seed = 7, .quiet = 1,
+                          .sigmoid = SF_SIGMOID_SEGMENTED};
     for (int i = 1; av[i]; i++) {
         if (!strncmp(av[i], "--data=", 7)) data = av[i] + 7;
         else if (!strncmp(av[i], "--config=", 9)) only = av[i] + 9;

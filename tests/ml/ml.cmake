@@ -41,3 +41,32 @@ endforeach()
 sf_add_test(NAME ml_lr_breast_plain_debug MODE debug
   COMMAND $<TARGET_FILE:lr_breast> --data=${_sf_lr_data} --sf-spu=plain --sf-quiet --dir=${CMAKE_CURRENT_BINARY_DIR}/ml_plain
   LABELS ml EXPECT_EXIT 0 EXPECT_STDOUT "lr_breast: 117 checks passed" TIMEOUT 300)
+# examples/vertical_lr (PSI, training, scoring) on the breast-cancer table dealt to three
+# parties by sfmpi lr-data (shuffled, each with extra rows of its own): the same output in
+# debug, sim and prod, aby3 and semi2k (the third party dealing), as tests/expected says.
+if(TARGET vertical_lr AND TARGET sfmpi-lrdata)
+  set(_vd ${CMAKE_CURRENT_BINARY_DIR}/vertical_lr_data)
+  add_test(NAME ml_vertical_lr_data COMMAND $<TARGET_FILE:sfmpi-lrdata> --out ${_vd} --csv ${_sf_lr_data}
+           --parties alice,bob,carol)
+  set_tests_properties(ml_vertical_lr_data PROPERTIES FIXTURES_SETUP vertical_lr_data LABELS ml TIMEOUT 60)
+  foreach(proto aby3 semi2k)
+    set(_a ${_vd} --protocol=${proto} --sf-quiet)
+    set(_exp ${CMAKE_SOURCE_DIR}/tests/expected/vertical_lr_${proto}.out)
+    sf_add_test(NAME example_vertical_lr_${proto}_debug MODE debug
+      COMMAND $<TARGET_FILE:vertical_lr> ${_a} ${CMAKE_CURRENT_BINARY_DIR}/vlr_${proto}_debug --sf-parties=alice,bob,carol
+      LABELS ml example EXPECT_EXIT 0 EXPECT_STDOUT_FILE ${_exp} TIMEOUT 120)
+    sf_add_test(NAME example_vertical_lr_${proto}_sim MODE sim NPROCS 3
+      COMMAND $<TARGET_FILE:vertical_lr> ${_a} ${CMAKE_CURRENT_BINARY_DIR}/vlr_${proto}_sim --sf-parties=alice,bob,carol
+      LABELS ml example EXPECT_EXIT 0 EXPECT_STDOUT_FILE ${_exp} TIMEOUT 120)
+    set(_t example_vertical_lr_${proto}_debug example_vertical_lr_${proto}_sim)
+    if(TARGET sfmpi-keygen)
+      sf_add_test(NAME example_vertical_lr_${proto}_prod
+        COMMAND env SFMPI_KEYGEN=$<TARGET_FILE:sfmpi-keygen> ${CMAKE_SOURCE_DIR}/scripts/launch-local
+                --timeout 110 --parties alice,bob,carol 3 $<TARGET_FILE:vertical_lr> ${_a}
+                ${CMAKE_CURRENT_BINARY_DIR}/vlr_${proto}_prod
+        LABELS ml example prod EXPECT_EXIT 0 EXPECT_STDOUT_FILE ${_exp} TIMEOUT 120)
+      list(APPEND _t example_vertical_lr_${proto}_prod)
+    endif()
+    set_tests_properties(${_t} PROPERTIES FIXTURES_REQUIRED vertical_lr_data)
+  endforeach()
+endif()
