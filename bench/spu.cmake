@@ -12,3 +12,15 @@ sf_target_defaults(bench_spu)
 add_executable(bench_spu_rt ${CMAKE_CURRENT_SOURCE_DIR}/bench_spu_rt.c)
 target_link_libraries(bench_spu_rt PRIVATE sfmpi::internal m)
 sf_target_defaults(bench_spu_rt)
+# The numerics (exp, reciprocal, division, sigmoids, shapes, private products) through the
+# runtime beside the same functions in double precision.
+# Run: mpirun -np 3 bench_spu_math --sf-mode=sim --sf-parties=alice,bob,carol [--n=N] [--rows=M --k=K]
+add_executable(bench_spu_math ${CMAKE_CURRENT_SOURCE_DIR}/bench_spu_math.c)
+target_link_libraries(bench_spu_math PRIVATE sfmpi::internal m)
+sf_target_defaults(bench_spu_math)
+# Secure logistic regression per epoch (time, bytes against the formula, rounds) beside
+# the same training in double precision.
+# Run: sfmpi run --mode=prod --parties alice,bob,carol,dave bench_sslr --rows=100000 --k=100
+add_executable(bench_sslr ${CMAKE_CURRENT_SOURCE_DIR}/bench_sslr.c)
+target_link_libraries(bench_sslr PRIVATE sfmpi::internal m)
+sf_target_defaults(bench_sslr)

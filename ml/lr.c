@@ -405,6 +405,7 @@ int sf_ml_lr_fit(sf_device spu, const sf_obj *x, int n, sf_obj y, const sf_ml_lr
         model->bias = out[n];
         if (me_label && !o->quiet)
             sf_log(sf, "sf_ml_lr_fit: epoch %d/%d done (%.2f s)", ep + 1, o->epochs, now() - t0);
+        if (o->on_epoch) o->on_epoch(sf, ep, o->on_epoch_arg);
     }
     sf_value_unref(&pv);
     sf_value_unref(&sv);

@@ -49,6 +49,9 @@ typedef struct sf_ml_lr_options {
     int share_features;          /**< 1: secret-share every party's features, even a member's
                                       (the costly baseline: X moves every epoch) */
     int quiet;                   /**< 1: no line per epoch on the label holder's log */
+    /** called on every party after each epoch (0-based) has run (NULL: none) */
+    void (*on_epoch)(sf_ctx *sf, int epoch, void *arg);
+    void *on_epoch_arg;          /**< its argument */
 } sf_ml_lr_options;
 
 /** A trained model (or one being trained): secret weights in the SPU, per-party scalers. */
