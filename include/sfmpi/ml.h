@@ -56,8 +56,8 @@ typedef struct sf_ml_lr_options {
 
 /** A trained model (or one being trained): secret weights in the SPU, per-party scalers. */
 typedef struct sf_ml_lr_model {
-    sf_ctx *sf;
-    sf_device spu;
+    sf_ctx *sf;                     /**< the context it was trained in */
+    sf_device spu;                  /**< the SPU it was trained in (its weights live there) */
     int nparties;                   /**< feature parties */
     int party[SF_ML_MAX_PARTIES];   /**< their indices (sf_party_name_of) */
     int label_party;                /**< the label holder */

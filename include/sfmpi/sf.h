@@ -431,6 +431,8 @@ typedef struct sf_argv_item {
 #define SF_I64(x) ((sf_argv_item){.kind = SF_ARGK_I64, .u.i64 = (x)})
 #define SF_STR(s) ((sf_argv_item){.kind = SF_ARGK_STR, .u.str = (s)})
 #define SF_BYTES(p, n) ((sf_argv_item){.kind = SF_ARGK_BYTES, .u.bytes = {(p), (n)}})
+/** An SPU kernel argument kept in the clear by its owner, a member of the SPU (see the SPU
+ * section: sliced by rows, transposed, multiplied with secret values; masked once). */
 #define SF_PRIVATE(o) ((sf_argv_item){.kind = SF_ARGK_PRIV, .u.obj = (o)})
 /* The call's items, closed by the END item the calling macro appends (so that a call
  * with no inline arguments is still standard C: every variadic macro gets one). */
@@ -714,8 +716,9 @@ SF_API sf_spu_val sf_spu_concat(sf_spu_task *t, sf_spu_val a, sf_spu_val b, int 
 /** Sums over `axis` of a matrix (0: a row of column sums, 1: a column of row sums, as 1-D
  * values) or of a vector (axis 0: a scalar). Local. */
 SF_API sf_spu_val sf_spu_sum_axis(sf_spu_task *t, sf_spu_val a, int axis);
-/** The mean of all elements (a scalar), and along an axis: a sum and a public division. */
+/** The mean of all elements (a scalar): a sum and a public division. */
 SF_API sf_spu_val sf_spu_mean(sf_spu_task *t, sf_spu_val a);
+/** The means along `axis` (as sf_spu_sum_axis, then a public division). */
 SF_API sf_spu_val sf_spu_mean_axis(sf_spu_task *t, sf_spu_val a, int axis);
 
 /** Drop v's share now (a long kernel's loop keeps its memory flat); v is invalid after. */
