@@ -27,6 +27,7 @@
 
 #include "sfmpi/sf.h"
 
+#include "bench_parties.h"
 #include "bench_util.h"
 
 #define MAXREPS 64
@@ -75,22 +76,12 @@ static int k_op(sf_spu_task *t) {
     return sf_spu_return(t, r);
 }
 
-static int tick(sf_task *t) { return sf_return(t, 0, sf_value_i64(0)); }
-static int echo(sf_task *t) { return sf_return(t, 0, sf_value_ref((sf_value *)sf_arg(t, 0))); }
 
-static int barrier(sf_ctx *sf, sf_device dev[3]) {
-    sf_obj b = SF_REMOTE(dev[1], tick), c = SF_REMOTE(dev[2], tick);
-    sf_obj j = SF_REMOTE(dev[0], tick, SF_OBJ(b), SF_OBJ(c));
-    sf_value *v;
-    int rc = sf_get(sf, j, &v);
-    sf_release(b), sf_release(c), sf_release(j);
-    return rc;
-}
 
 /* every party's number: out[p] */
 static void gather(sf_ctx *sf, sf_device dev[3], double mine, double out[3]) {
     for (int p = 0; p < 3; p++) {
-        sf_obj o = SF_REMOTE(dev[p], echo, SF_F64(mine));
+        sf_obj o = SF_REMOTE(dev[p], bench_echo, SF_F64(mine));
         sf_value *g;
         out[p] = sf_get(sf, o, &g) ? NAN : sf_value_as_f64(g, 0);
         sf_release(o);
@@ -189,7 +180,7 @@ static int program(sf_ctx *sf, void *arg) {
             double bytes[3] = {0};
             sf_obj last = {0};
             for (int r = -1; r < reps; r++) {
-                SF_TRY(barrier(sf, dev));
+                SF_TRY(bench_barrier3(sf, dev));
                 sf_spu_counters c0, c1;
                 sf_spu_stats(spu, &c0);
                 double t0 = bench_now_s();

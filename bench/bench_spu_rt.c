@@ -47,6 +47,7 @@
 
 #include "sfmpi/sf.h"
 
+#include "bench_parties.h"
 #include "bench_util.h"
 
 #define MAXREPS 64
@@ -102,22 +103,7 @@ static int k_mul(sf_spu_task *t) { return sf_spu_return(t, sf_spu_mul(t, sf_spu_
 static int k_less(sf_spu_task *t) { return sf_spu_return(t, sf_spu_less(t, sf_spu_arg(t, 0), sf_spu_arg(t, 1))); }
 static int k_mm(sf_spu_task *t) { return sf_spu_return(t, sf_spu_matmul(t, sf_spu_arg(t, 0), sf_spu_arg(t, 1))); }
 
-static int tick(sf_task *t) { return sf_return(t, 0, sf_value_i64(0)); }
-/* the inline argument is the executing party's own value: this gathers per-party figures */
-static int echo(sf_task *t) { return sf_return(t, 0, sf_value_ref((sf_value *)sf_arg(t, 0))); }
 
-/* All three parties wait for each other: alice needs bob's and carol's tick, everyone
- * then needs alice's. Kept outside every timed region. */
-static int barrier(sf_ctx *sf, sf_device dev[3]) {
-    sf_obj b = SF_REMOTE(dev[1], tick), c = SF_REMOTE(dev[2], tick);
-    sf_obj j = SF_REMOTE(dev[0], tick, SF_OBJ(b), SF_OBJ(c));
-    sf_value *v;
-    int rc = sf_get(sf, j, &v);
-    sf_release(b);
-    sf_release(c);
-    sf_release(j);
-    return rc;
-}
 
 /* Every party's `k` numbers, gathered: out[p * k + i] = party p's mine[i]. */
 static int gather(sf_ctx *sf, sf_device dev[3], const double *mine, int k, double *out) {
@@ -127,7 +113,7 @@ static int gather(sf_ctx *sf, sf_device dev[3], const double *mine, int k, doubl
     memcpy(sf_value_data(v), mine, sizeof(double) * (size_t)k);
     int rc = SF_OK;
     for (int p = 0; p < 3; p++) {
-        sf_obj o = SF_REMOTE(dev[p], echo, SF_VAL(v));
+        sf_obj o = SF_REMOTE(dev[p], bench_echo, SF_VAL(v));
         sf_value *g;
         int r = sf_get(sf, o, &g);
         if (r == SF_OK && sf_value_nelems(g) == (size_t)k)
@@ -312,7 +298,7 @@ static int run_op(sf_ctx *sf, bench *B, int op) {
     sf_obj r[MAXSPLIT];
 
     /* warm-up: also the measurement over which bytes and rounds are counted */
-    SF_TRY(barrier(sf, B->dev));
+    SF_TRY(bench_barrier3(sf, B->dev));
     SF_TRY(sf_spu_stats(B->spu, &c0));
     double t0 = bench_now_s();
     call_op(B, op, r);
@@ -325,7 +311,7 @@ static int run_op(sf_ctx *sf, bench *B, int op) {
     mine[G_R1] = (double)c1.rounds;
 
     for (int rep = 0; rep < o->reps; rep++) {
-        SF_TRY(barrier(sf, B->dev));
+        SF_TRY(bench_barrier3(sf, B->dev));
         t0 = bench_now_s();
         call_op(B, op, r);
         t1 = bench_now_s();
@@ -337,7 +323,7 @@ static int run_op(sf_ctx *sf, bench *B, int op) {
     /* the plaintext baseline, on alice only; the others wait at the next barrier */
     double plain = 0;
     if (me == 0) SF_TRY(plain_baseline(o, op, &plain));
-    SF_TRY(barrier(sf, B->dev));
+    SF_TRY(bench_barrier3(sf, B->dev));
 
     double all[3 * G_N];
     SF_TRY(gather(sf, B->dev, mine, G_N, all));
@@ -450,7 +436,7 @@ static int run_spu(sf_ctx *sf, bench *B, int aby3) {
     B->spuname = aby3 ? "aby3(alice,bob,carol)" : "semi2k(alice,bob;dealer=carol)";
 
     /* setup, untimed in the figures: the SPU, then the inputs shared once */
-    SF_TRY(barrier(sf, B->dev));
+    SF_TRY(bench_barrier3(sf, B->dev));
     double t0 = bench_now_s();
     B->spu = sf_spu(sf, members, aby3 ? 3 : 2, &so);
     double t1 = bench_now_s();

@@ -31,6 +31,7 @@
 #include "sfmpi/ml.h"
 #include "sfmpi/sf.h"
 
+#include "bench_parties.h"
 #include "bench_util.h"
 
 #define MAXE 64
@@ -75,7 +76,6 @@ static int make_y(sf_task *t) {
     return sf_return(t, 0, v);
 }
 
-static int echo(sf_task *t) { return sf_return(t, 0, sf_value_ref((sf_value *)sf_arg(t, 0))); }
 
 typedef struct rec {
     sf_device spu;
@@ -202,7 +202,7 @@ static int program(sf_ctx *sf, void *arg) {
             ((double *)sf_value_data(v))[3 * e + 1] = (double)r.bytes[e];
             ((double *)sf_value_data(v))[3 * e + 2] = (double)r.rounds[e];
         }
-        sf_obj g = SF_REMOTE(sf_pyu(sf, names[p]), echo, SF_VAL(v));
+        sf_obj g = SF_REMOTE(sf_pyu(sf, names[p]), bench_echo, SF_VAL(v));
         sf_value *gv;
         if (!sf_get(sf, g, &gv))
             for (int e = 0; e < o.epochs; e++)
@@ -237,7 +237,7 @@ static int program(sf_ctx *sf, void *arg) {
     sf_value *tpv = sf_value_new(SF_F64, 1, (const int64_t[]){2});
     ((double *)sf_value_data(tpv))[0] = tplain;
     ((double *)sf_value_data(tpv))[1] = auc_plain;
-    sf_obj tpo = SF_REMOTE(sf_pyu(sf, names[0]), echo, SF_VAL(tpv));
+    sf_obj tpo = SF_REMOTE(sf_pyu(sf, names[0]), bench_echo, SF_VAL(tpv));
     sf_value *tg;
     if (!sf_get(sf, tpo, &tg)) tplain = sf_value_as_f64(tg, 0), auc_plain = sf_value_as_f64(tg, 1);
     sf_value_unref(&tpv);

@@ -271,31 +271,14 @@ static int a3_matmul(sf_spu_proto *p, const sf_spu_share *a, const sf_spu_share 
  * h = o+2 (holds it too, and deals). E = X - A goes to j once; per product j sends the
  * owner F = B_(o+2) - b, h sends the owner A b - z; the additive result (owner:
  * X (B_o + B_(o+1)) + A F + A b - z; j: E B_(o+2) + z; h: 0) is reshared (or truncated). */
-#define PRIV_CHUNK ((size_t)1 << 17)
-
 static int a3_priv_new(sf_spu_proto *p, sf_spu_priv *pr, const u64 *X)
 {
     p->op++;
     pr->nonce = p->op;
     int o = pr->owner, j = (o + 1) % 3, h = (o + 2) % 3;
-    size_t MK = pr->m * pr->k;
-    if (!MK || p->self == h) return SF_OK;
-    if (p->self == j) {
-        pr->E = malloc(8 * MK);
-        if (!pr->E) return SF_ENOMEM;
-        for (size_t c0 = 0; c0 < MK; c0 += PRIV_CHUNK)
-            SPU_TRY(sf__spup_recv(p, o, pr->E + c0, 8 * minz(PRIV_CHUNK, MK - c0)));
-        return SF_OK;
-    }
-    u64 *t = sf__spup_scr(p, SCR_TMP, 8 * PRIV_CHUNK);
-    if (!t) return SF_ENOMEM;
-    for (size_t c0 = 0; c0 < MK; c0 += PRIV_CHUNK) {
-        size_t cn = minz(PRIV_CHUNK, MK - c0);
-        sf__spup_prg_n(p, pr->nonce, h, PP_PA, 8 * c0, t, 8 * cn);
-        for (size_t e = 0; e < cn; e++) t[e] = X[c0 + e] - t[e];
-        SPU_TRY(sf__spup_send(p, j, t, 8 * cn));
-    }
-    return SF_OK;
+    if (!pr->m || !pr->k || p->self == h) return SF_OK;
+    if (p->self == j) return sf__spup_priv_recv_e(p, pr);
+    return sf__spup_priv_send_e(p, pr, X, h, &j, 1);
 }
 
 static int a3_priv_matmul(sf_spu_proto *p, const sf_spu_priv *pr, const u64 *Xr, size_t r0,

@@ -127,6 +127,14 @@ struct sf_spu_priv {
     u64 *E;       /* X - A, on the members that received it (semi2k: the other members;
                      aby3: member owner+1); NULL elsewhere */
 };
+/* Elements per message of a masked matrix sent once. */
+#define PRIV_CHUNK ((size_t)1 << 17)
+/* A receiver of E = X - A: allocate pr->E and receive it from the owner. */
+int sf__spup_priv_recv_e(sf_spu_proto *p, sf_spu_priv *pr);
+/* The owner: A drawn from its stream with `peer` under pr->nonce, E = X - A sent to each
+ * of the nto members in `to`. */
+int sf__spup_priv_send_e(sf_spu_proto *p, const sf_spu_priv *pr, const u64 *X, int peer,
+                         const int *to, int nto);
 /* C (R x n) += op(X) * B with X rows x k row-major: op = identity (R = rows, B k x n) or
  * the transpose (R = k, B rows x n); scratch: rows * k words for the transpose. */
 int sf__spup_priv_gemm(int trans, size_t rows, size_t k, size_t n, const u64 *X, const u64 *B,

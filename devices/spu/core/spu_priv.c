@@ -37,6 +37,33 @@ int sf__spup_priv_gemm(int trans, size_t rows, size_t k, size_t n, const u64 *X,
     return sf__spup_gemm(k, n, rows, scratch, rows, B, n, C, n);
 }
 
+static inline size_t minz(size_t a, size_t b) { return a < b ? a : b; }
+
+int sf__spup_priv_recv_e(sf_spu_proto *p, sf_spu_priv *pr)
+{
+    size_t MK = pr->m * pr->k;
+    pr->E = malloc(8 * MK);
+    if (!pr->E) return SF_ENOMEM;
+    for (size_t c0 = 0; c0 < MK; c0 += PRIV_CHUNK)
+        SPU_TRY(sf__spup_recv(p, pr->owner, pr->E + c0, 8 * minz(PRIV_CHUNK, MK - c0)));
+    return SF_OK;
+}
+
+int sf__spup_priv_send_e(sf_spu_proto *p, const sf_spu_priv *pr, const u64 *X, int peer,
+                         const int *to, int nto)
+{
+    size_t MK = pr->m * pr->k;
+    u64 *t = sf__spup_scr(p, SCR_TMP, 8 * PRIV_CHUNK);
+    if (!t) return SF_ENOMEM;
+    for (size_t c0 = 0; c0 < MK; c0 += PRIV_CHUNK) {
+        size_t cn = minz(PRIV_CHUNK, MK - c0);
+        sf__spup_prg_n(p, pr->nonce, peer, PP_PA, 8 * c0, t, 8 * cn); /* A (peer == self: private) */
+        for (size_t e = 0; e < cn; e++) t[e] = X[c0 + e] - t[e];
+        for (int j = 0; j < nto; j++) SPU_TRY(sf__spup_send(p, to[j], t, 8 * cn));
+    }
+    return SF_OK;
+}
+
 int sf_spu_proto_priv_new(sf_spu_proto *p, int owner, const uint64_t *X, size_t m, size_t k,
                           sf_spu_priv **out)
 {

@@ -566,33 +566,16 @@ SPU_HOT static int s2k_cmp(sf_spu_proto *p, const sf_spu_share *x, sf_spu_share 
 
 /* ---------------------------------------------------------------- private operands */
 
-/* Chunks of the masked matrix sent once (elements per message). */
-#define PRIV_CHUNK ((size_t)1 << 17)
-
 static int s2k_priv_new(sf_spu_proto *p, sf_spu_priv *pr, const u64 *X)
 {
     p->op++;
     pr->nonce = p->op;
-    int o = pr->owner, D = p->prm.dealer;
-    size_t MK = pr->m * pr->k;
-    if (!p->member || !MK) return SF_OK;
-    if (p->self != o) {
-        pr->E = malloc(8 * MK);
-        if (!pr->E) return SF_ENOMEM;
-        for (size_t c0 = 0; c0 < MK; c0 += PRIV_CHUNK)
-            SPU_TRY(sf__spup_recv(p, o, pr->E + c0, 8 * minz(PRIV_CHUNK, MK - c0)));
-        return SF_OK;
-    }
-    u64 *t = sf__spup_scr(p, SCR_TMP, 8 * PRIV_CHUNK);
-    if (!t) return SF_ENOMEM;
-    for (size_t c0 = 0; c0 < MK; c0 += PRIV_CHUNK) {
-        size_t cn = minz(PRIV_CHUNK, MK - c0);
-        sf__spup_prg_n(p, pr->nonce, D, PP_PA, 8 * c0, t, 8 * cn); /* A (D == o: private) */
-        for (size_t e = 0; e < cn; e++) t[e] = X[c0 + e] - t[e];
-        for (int j = 0; j < p->n; j++)
-            if (j != o) SPU_TRY(sf__spup_send(p, j, t, 8 * cn));
-    }
-    return SF_OK;
+    int o = pr->owner, to[SPU_MAXM], nto = 0;
+    if (!p->member || !pr->m || !pr->k) return SF_OK;
+    if (p->self != o) return sf__spup_priv_recv_e(p, pr);
+    for (int j = 0; j < p->n; j++)
+        if (j != o) to[nto++] = j;
+    return sf__spup_priv_send_e(p, pr, X, p->prm.dealer, to, nto);
 }
 
 static int s2k_priv_matmul(sf_spu_proto *p, const sf_spu_priv *pr, const u64 *Xr, size_t r0,
