@@ -4,12 +4,16 @@
  * holds features 0-9 and the label, bob 10-19, carol 20-29; dave holds nothing. Rows
  * i % 5 == 4 are the test set (114 rows), the others train (455 rows).
  *
- * Configurations (--config=NAME), covering every role a feature party can play:
- *   aby3          alice, bob, carol members: every party's features private (SF_PRIVATE)
+ * Configurations (--config=NAME), covering every role a feature party and the label
+ * holder can play:
+ *   aby3          alice, bob, carol members: every party's features private (SF_PRIVATE);
+ *                 the label at alice, a member
  *   semi2k-dealer alice, bob members, carol the outside dealer: carol's features are
- *                 secret-shared (a dealer cannot keep an operand private), the others private
+ *                 secret-shared (a dealer cannot keep an operand private), the others
+ *                 private; the label at carol, the dealer
  *   semi2k-out    alice, bob members, dave the outside dealer, carol outside the SPU: carol's
- *                 features are secret-shared
+ *                 features are secret-shared; the label at dave, which holds no features
+ *                 (its own file gets the bias)
  * and the same training in double precision (sf_ml_lr_plain) with the same hyper-parameters
  * and the same sigmoid approximation. Checks, on the test rows: AUC within 0.01 and
  * log-loss within 0.02 of the plaintext model's, every weight and the bias within 0.02 of
@@ -97,7 +101,7 @@ static int t_cols(sf_task *t) {
     return sf_return(t, 0, v);
 }
 
-/* the "weights" dataset of an HDF5 file, at the party that wrote it */
+/* a dataset of an HDF5 file (as float64), at the party that wrote it */
 static int t_read_weights(sf_task *t) {
     const char *file = sf_arg_str(t, 0), *ds = sf_arg_str(t, 1);
     hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -120,13 +124,13 @@ static int t_read_weights(sf_task *t) {
 typedef struct {
     const char *name, *protocol, *members[3];
     int nmembers;
-    const char *dealer;
+    const char *dealer, *label;
 } config;
 
 static const config configs[] = {
-    {"aby3", "aby3", {"alice", "bob", "carol"}, 3, NULL},
-    {"semi2k-dealer", "semi2k", {"alice", "bob"}, 2, "carol"},
-    {"semi2k-out", "semi2k", {"alice", "bob"}, 2, "dave"},
+    {"aby3", "aby3", {"alice", "bob", "carol"}, 3, NULL, "alice"},
+    {"semi2k-dealer", "semi2k", {"alice", "bob"}, 2, "carol", "carol"},
+    {"semi2k-out", "semi2k", {"alice", "bob"}, 2, "dave", "dave"},
 };
 
 typedef struct {
@@ -150,8 +154,8 @@ static void run(tally *ty, const config *c, const sf_ml_lr_options *o, const cha
         xtr[p] = SF_REMOTE(sf_pyu(sf, parties[p]), t_cols, SF_I64(p), SF_I64(0));
         xte[p] = SF_REMOTE(sf_pyu(sf, parties[p]), t_cols, SF_I64(p), SF_I64(1));
     }
-    sf_obj ytr = SF_REMOTE(sf_pyu(sf, "alice"), t_cols, SF_I64(NF), SF_I64(0));
-    sf_obj yte = SF_REMOTE(sf_pyu(sf, "alice"), t_cols, SF_I64(NF), SF_I64(1));
+    sf_obj ytr = SF_REMOTE(sf_pyu(sf, c->label), t_cols, SF_I64(NF), SF_I64(0));
+    sf_obj yte = SF_REMOTE(sf_pyu(sf, c->label), t_cols, SF_I64(NF), SF_I64(1));
     sf_ml_lr_model m;
     int rc = sf_ml_lr_fit(spu, xtr, NF, ytr, o, &m);
     CHECK(ty, rc == SF_OK, "[%s] fit: %s", c->name, sf_last_error(sf));
@@ -182,10 +186,10 @@ static void run(tally *ty, const config *c, const sf_ml_lr_options *o, const cha
     CHECK(ty, auc > 0.97, "[%s] AUC %.5f: the model learnt little", c->name, auc);
     /* weights (revealed here to check them) and the saved files */
     double wmax = 0;
-    char files[NF][512];
-    const char *fp[NF];
-    for (int p = 0; p < NF; p++) {
-        snprintf(files[p], sizeof files[p], "%s/%s-%s.h5", dir, c->name, parties[p]);
+    char files[NF + 1][512];
+    const char *fp[NF + 1];
+    for (int p = 0; p <= NF; p++) { /* files[NF]: the label holder's, when it has no features */
+        snprintf(files[p], sizeof files[p], "%s/%s-%s.h5", dir, c->name, p < NF ? parties[p] : c->label);
         fp[p] = files[p];
     }
     rc = sf_ml_lr_save(&m, fp);
@@ -209,9 +213,16 @@ static void run(tally *ty, const config *c, const sf_ml_lr_options *o, const cha
                       "[%s] %s's saved weight %d differs from the model's", c->name, parties[p], j);
         }
     }
-    sf_value *bv;
+    sf_value *bv, *fb;
     double bd = NAN;
     if (!sf_get(sf, m.bias, &bv)) bd = fabs(sf_value_as_f64(bv, 0) - bias);
+    /* the bias in the label holder's file */
+    int lp = !strcmp(c->label, "dave") ? NF : !strcmp(c->label, "carol") ? 2 : 0;
+    sf_obj bo = SF_REMOTE(sf_pyu(sf, c->label), t_read_weights, SF_STR(files[lp]), SF_STR("bias"));
+    int brc = sf_get(sf, bo, &fb);
+    CHECK(ty, !brc && sf_value_nelems(fb) == 1 && !sf_get(sf, m.bias, &bv) &&
+              sf_value_as_f64(fb, 0) == sf_value_as_f64(bv, 0),
+          "[%s] the bias in %s's file: %s", c->name, c->label, brc ? sf_last_error(sf) : "differs");
     CHECK(ty, wmax <= 0.02 && bd <= 0.02, "[%s] weights differ from plaintext by up to %.4f, bias %.4f",
           c->name, wmax, bd);
     sf_print(sf, "lr_breast: %-14s sigmoid %d: AUC %.5f (plaintext %.5f), log-loss %.5f (plaintext %.5f), "

@@ -10,15 +10,15 @@ foreach(cfg aby3 semi2k-dealer semi2k-out)
   set(_args --data=${_sf_lr_data} --config=${cfg} --sf-quiet)
   sf_add_test(NAME ml_lr_breast_${cfg}_debug MODE debug
     COMMAND $<TARGET_FILE:lr_breast> ${_args} --dir=${CMAKE_CURRENT_BINARY_DIR}/ml_${cfg}_debug
-    LABELS ml EXPECT_EXIT 0 EXPECT_STDOUT "lr_breast: 39 checks passed" TIMEOUT 300)
+    LABELS ml EXPECT_EXIT 0 EXPECT_STDOUT "lr_breast: 40 checks passed" TIMEOUT 300)
   sf_add_test(NAME ml_lr_breast_${cfg}_sim MODE sim NPROCS 4
     COMMAND $<TARGET_FILE:lr_breast> ${_args} --dir=${CMAKE_CURRENT_BINARY_DIR}/ml_${cfg}_sim
-    LABELS ml EXPECT_EXIT 0 EXPECT_STDOUT "lr_breast: 39 checks passed" TIMEOUT 300)
+    LABELS ml EXPECT_EXIT 0 EXPECT_STDOUT "lr_breast: 40 checks passed" TIMEOUT 300)
   if(TARGET sfmpi-keygen)
     sf_add_test(NAME ml_lr_breast_${cfg}_prod
       COMMAND env SFMPI_KEYGEN=$<TARGET_FILE:sfmpi-keygen> ${CMAKE_SOURCE_DIR}/scripts/launch-local
               --timeout 280 4 $<TARGET_FILE:lr_breast> ${_args} --dir=${CMAKE_CURRENT_BINARY_DIR}/ml_${cfg}_prod
-      LABELS ml prod EXPECT_EXIT 0 EXPECT_STDOUT "lr_breast: 39 checks passed" TIMEOUT 300)
+      LABELS ml prod EXPECT_EXIT 0 EXPECT_STDOUT "lr_breast: 40 checks passed" TIMEOUT 300)
   endif()
 endforeach()
 # the other usable approximations: through exp (the most accurate) and linear (the
@@ -34,13 +34,13 @@ foreach(sig 1 4)
     sf_add_test(NAME ml_lr_breast_sigmoid${sig}_${mode} ${_m}
       COMMAND $<TARGET_FILE:lr_breast> --data=${_sf_lr_data} --sigmoid=${sig} --sf-quiet
               --dir=${CMAKE_CURRENT_BINARY_DIR}/ml_sig${sig}_${mode}
-      LABELS ml EXPECT_EXIT 0 EXPECT_STDOUT "lr_breast: 117 checks passed" TIMEOUT 300)
+      LABELS ml EXPECT_EXIT 0 EXPECT_STDOUT "lr_breast: 120 checks passed" TIMEOUT 300)
   endforeach()
 endforeach()
 # the plaintext functional simulation runs the same program
 sf_add_test(NAME ml_lr_breast_plain_debug MODE debug
   COMMAND $<TARGET_FILE:lr_breast> --data=${_sf_lr_data} --sf-spu=plain --sf-quiet --dir=${CMAKE_CURRENT_BINARY_DIR}/ml_plain
-  LABELS ml EXPECT_EXIT 0 EXPECT_STDOUT "lr_breast: 117 checks passed" TIMEOUT 300)
+  LABELS ml EXPECT_EXIT 0 EXPECT_STDOUT "lr_breast: 120 checks passed" TIMEOUT 300)
 # examples/vertical_lr (PSI, training, scoring) on the breast-cancer table dealt to three
 # parties by sfmpi lr-data (shuffled, each with extra rows of its own): the same output in
 # debug, sim and prod, aby3 and semi2k (the third party dealing), as tests/expected says.
