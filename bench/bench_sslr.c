@@ -102,17 +102,26 @@ static void on_epoch(sf_ctx *sf, int ep, void *arg) {
 static uint64_t wd(uint64_t n, unsigned b) { return (n * b + 63) / 64; }
 static uint64_t andw(uint64_t N) { return N + wd(N, 32) + wd(N, 16) + wd(N, 8) + wd(N, 4) + wd(N, 2); }
 
-static double batch_bytes(int aby3, int role, int n, int P, uint64_t k, uint64_t B, int l2) {
-    uint64_t b = 0, m1 = (uint64_t)(n - 1), N2 = 2 * B;
+/* the bytes per element of sf_spu_div_public's truncation by B / lr (t = 4 up to 32 bits) */
+static uint64_t div_tsz(double c) {
+    int e;
+    double mm = frexp(fabs(c), &e);
+    int bits = mm == 0.5 ? e - 1 : 18 + (e > 0 ? e : 0);
+    return bits <= 32 ? 4 : 8;
+}
+
+static double batch_bytes(int aby3, int role, int n, int P, uint64_t k, uint64_t B, int l2, double lr) {
+    uint64_t b = 0, m1 = (uint64_t)(n - 1), N2 = 2 * B, td = div_tsz((double)B / lr);
     if (!aby3) {
         int dealer = role < 0;
         uint64_t tr = dealer ? 12 : 8 * m1; /* per element truncated (t = 4) */
         for (int p = 0; p < P; p++) {
             if (dealer) b += 8 * B + 8 * k; /* z's and g's corrections */
             else if (p != role) b += 8 * k + 8 * B; /* F for z, F for g */
-            b += tr * (B + k + k + (l2 ? k : 0)); /* truncations: z, g, div_public, decay */
+            b += tr * (B + k + (l2 ? k : 0)); /* truncations: z, g, decay */
+            b += (dealer ? 8 + td : 8 * m1) * k; /* g / (B / lr) */
         }
-        b += tr * 1; /* the bias's division */
+        b += dealer ? 8 + td : 8 * m1; /* the bias's division */
         /* segmented sigmoid: msb(2B), trunc(B), mul(B) */
         b += dealer ? 8 * N2 + 8 * (andw(N2) + N2) : 8 * m1 * (N2 + 2 * andw(N2) + wd(N2, 1));
         b += tr * B + (dealer ? 8 * B : 16 * m1 * B);
@@ -128,17 +137,17 @@ static double batch_bytes(int aby3, int role, int n, int P, uint64_t k, uint64_t
         b += (helper ? 28 : 16) * (R1 + R2);
         if (role == j) b += 8 * (K1 + K2);
         if (role == h) b += 8 * (R1 + R2);
-        b += tr * (k + (l2 ? k : 0)); /* div_public, decay */
+        b += tr * (l2 ? k : 0) + (helper ? 24 + td : 8) * k; /* decay, g / (B / lr) */
     }
-    b += tr;
+    b += helper ? 24 + td : 8;
     b += helper ? 16 * N2 + 8 * (andw(N2) + N2) : 8 * (2 * andw(N2) + wd(N2, 1)) + 8 * N2;
     b += tr * B + 8 * B;
     return (double)b;
 }
 
-static double epoch_bytes(int aby3, int role, int n, int P, uint64_t k, uint64_t m, uint64_t B, int l2) {
+static double epoch_bytes(int aby3, int role, int n, int P, uint64_t k, uint64_t m, uint64_t B, int l2, double lr) {
     double s = 0;
-    for (uint64_t r0 = 0; r0 < m; r0 += B) s += batch_bytes(aby3, role, n, P, k, m - r0 < B ? m - r0 : B, l2);
+    for (uint64_t r0 = 0; r0 < m; r0 += B) s += batch_bytes(aby3, role, n, P, k, m - r0 < B ? m - r0 : B, l2, lr);
     return s;
 }
 
@@ -255,9 +264,11 @@ static int program(sf_ctx *sf, void *arg) {
             int role = aby3 ? p : (p < F ? p : -1);
             double f = o.sigmoid == SF_SIGMOID_SEGMENTED && !share
                            ? epoch_bytes(aby3, role, aby3 ? 3 : F, F, (uint64_t)k, (uint64_t)m,
-                                         (uint64_t)o.batch_size, o.l2 > 0)
+                                         (uint64_t)o.batch_size, o.l2 > 0, o.learning_rate)
                            : NAN;
             if (e == 0 && !share && p < F) f += 8.0 * (double)(m * k) * (aby3 ? 1 : F - 1);
+            if (e == 0 && o.l2 > 0) /* the first step's decay is of the public zeros: local */
+                f -= (double)F * (double)k * (aby3 ? (p == 2 ? 24 + 4 : 8) : (p < F ? 8.0 * (F - 1) : 12));
             if (BY[p][e] == f)
                 off += snprintf(line + off, sizeof line - (size_t)off, " %s %.3f MB (= formula)", names[p],
                                 BY[p][e] / 1e6);

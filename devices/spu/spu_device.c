@@ -763,6 +763,13 @@ static sf_obj spu_call(sf_ctx *sf, sf_device dev, sf_task_fn fn, sf_site site, i
         }
     }
 
+    /* the masked matrices of this call's new private arguments: every owner has sent its
+     * own before anyone receives, so the transfers overlap */
+    for (int i = 0; d->role >= 0 && i < d->npriv; i++)
+        if (d->priv[i].pr && sf_spu_proto_priv_recv(d->proto, d->priv[i].pr))
+            sf__fatal(sf, SF_EXIT_FAILURE, "%s at %s:%d: receiving a private argument's masked matrix "
+                      "failed", site.what, sf__basename(site.file), site.line);
+
     /* 2. result entries everywhere: held by the participants */
     sf_entry *res[64];
     for (int i = 0; i < nret; i++) {

@@ -61,6 +61,7 @@ static int body(trun *r, int party, sf_spu_proto *p)
         const u64 *X = fxp ? XF : XR;
         t_acc_begin(r, party, &acc);
         OK(sf_spu_proto_priv_new(p, o, party == o ? X : NULL, M, K, &pr));
+        OK(sf_spu_proto_priv_recv(p, pr));
         t_acc_end(r, party, &acc, &bytes, &rounds);
         u64 wnew = 0;
         if (c->proto == SF_SPU_SEMI2K && party == o) wnew = 8 * (u64)M * K * (u64)(c->nm - 1);

@@ -124,12 +124,13 @@ struct sf_spu_priv {
     int owner;    /* member index */
     size_t m, k;  /* X is m x k */
     u64 nonce;    /* the operation nonce its mask A is drawn under */
-    u64 *E;       /* X - A, on the members that received it (semi2k: the other members;
+    u64 *E;       /* X - A, on the members that receive it (semi2k: the other members;
                      aby3: member owner+1); NULL elsewhere */
+    int pending;  /* E is still to be received (sf_spu_proto_priv_recv) */
 };
 /* Elements per message of a masked matrix sent once. */
 #define PRIV_CHUNK ((size_t)1 << 17)
-/* A receiver of E = X - A: allocate pr->E and receive it from the owner. */
+/* A receiver of E = X - A: allocate pr->E, to be received by sf_spu_proto_priv_recv. */
 int sf__spup_priv_recv_e(sf_spu_proto *p, sf_spu_priv *pr);
 /* The owner: A drawn from its stream with `peer` under pr->nonce, E = X - A sent to each
  * of the nto members in `to`. */

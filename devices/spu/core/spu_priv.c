@@ -41,11 +41,21 @@ static inline size_t minz(size_t a, size_t b) { return a < b ? a : b; }
 
 int sf__spup_priv_recv_e(sf_spu_proto *p, sf_spu_priv *pr)
 {
-    size_t MK = pr->m * pr->k;
-    pr->E = malloc(8 * MK);
+    (void)p;
+    pr->E = malloc(8 * pr->m * pr->k);
     if (!pr->E) return SF_ENOMEM;
+    pr->pending = 1;
+    return SF_OK;
+}
+
+int sf_spu_proto_priv_recv(sf_spu_proto *p, sf_spu_priv *pr)
+{
+    if (!p || !pr) return SF_EINVAL;
+    if (!pr->pending) return SF_OK;
+    size_t MK = pr->m * pr->k;
     for (size_t c0 = 0; c0 < MK; c0 += PRIV_CHUNK)
         SPU_TRY(sf__spup_recv(p, pr->owner, pr->E + c0, 8 * minz(PRIV_CHUNK, MK - c0)));
+    pr->pending = 0;
     return SF_OK;
 }
 
@@ -94,6 +104,7 @@ int sf_spu_proto_priv_matmul(sf_spu_proto *p, const sf_spu_priv *pr, const uint6
     if (n && inner > SIZE_MAX / 8 / n) return SF_EINVAL;
     if (b->n != inner * n) return SF_EINVAL;
     if (p->self == pr->owner && rows && pr->k && !Xr) return SF_EINVAL;
+    SPU_TRY(sf_spu_proto_priv_recv(p, (sf_spu_priv *)pr)); /* a first product receives E */
     return p->ops->priv_matmul(p, pr, Xr, r0, rows, trans, b, n, out, fxp);
 }
 

@@ -312,6 +312,11 @@ int sf_spu_proto_priv_new(sf_spu_proto *p, int owner, const uint64_t *X, size_t 
 int sf_spu_proto_priv_matmul(sf_spu_proto *p, const sf_spu_priv *pr, const uint64_t *Xr,
                              size_t r0, size_t rows, int trans, const sf_spu_share *b, size_t n,
                              sf_spu_share *out, int fxp);
+/* priv_new only sends: the receivers of E take it here (SPMD, a no-op where nothing is
+ * pending), so that several matrices' transfers overlap (every owner sends before anyone
+ * receives). Call it after the priv_new calls and before any other operation (messages
+ * between a pair arrive in order); a product calls it itself if it was not. */
+int sf_spu_proto_priv_recv(sf_spu_proto *p, sf_spu_priv *pr);
 void sf_spu_proto_priv_free(sf_spu_priv *pr);
 /* bytes this party keeps for the handle (E) */
 size_t sf_spu_proto_priv_bytes(const sf_spu_priv *pr);
