@@ -132,6 +132,9 @@ static int t_scale(sf_task *t) {
     return rc;
 }
 
+/* a failed result with the message given */
+static int t_refuse(sf_task *t) { return sf_fail(t, "%s", sf_arg_str(t, 0)); }
+
 /* the label: 0/1 as float64 rows x 1 */
 static int t_label(sf_task *t) {
     const sf_value *v = sf_arg(t, 0);
@@ -342,9 +345,19 @@ static int check_parties(sf_device spu, const sf_obj *x, int n, sf_obj y, sf_ml_
     return SF_OK;
 }
 
-/* party p's features as a kernel argument: private where the party is a member */
-static sf_argv_item feature_arg(const sf_ml_lr_model *m, int p, sf_obj xs) {
-    return !m->opts.share_features && sf_spu_member(m->spu, m->party[p]) >= 0 ? SF_PRIVATE(xs) : SF_OBJ(xs);
+/* party p's features kept private where the party is a member: else they are shared into
+ * the SPU once (*xs replaced by the SPU object, the PYU one released), not at every call */
+static int keep_private(const sf_ml_lr_model *m, int p) {
+    return !m->opts.share_features && sf_spu_member(m->spu, m->party[p]) >= 0;
+}
+static sf_argv_item feature_arg(const sf_ml_lr_model *m, int p, sf_obj *xs) {
+    if (keep_private(m, p)) return SF_PRIVATE(*xs);
+    if (sf_obj_party(*xs) >= 0) {
+        sf_obj sh = sf_to(*xs, m->spu);
+        sf_release(*xs);
+        *xs = sh;
+    }
+    return SF_OBJ(*xs);
 }
 
 static double now(void) {
@@ -377,10 +390,9 @@ int sf_ml_lr_fit(sf_device spu, const sf_obj *x, int n, sf_obj y, const sf_ml_lr
     sf_argv_item args[3 * SF_ML_MAX_PARTIES + 8];
     double par[NPR] = {n, o->learning_rate, o->l2, (double)o->batch_size, o->sigmoid, 0, 1};
     sf_value *pv = sf_value_new(SF_F64, 1, (const int64_t[]){NPR}), *sv = sf_value_i64((int64_t)o->seed);
-    if (!pv || !sv) {
-        sf_value_unref(&pv);
-        sf_value_unref(&sv);
-        return SF_ENOMEM;
+    if (!pv || !sv) { /* a few bytes: the process is out of memory, and the others would wait */
+        fprintf(stderr, "sf_ml_lr_fit: out of memory\n");
+        abort();
     }
     int rc = SF_OK, me_label = sf_party_index(sf) == model->label_party;
     double t0 = now();
@@ -391,7 +403,7 @@ int sf_ml_lr_fit(sf_device spu, const sf_obj *x, int n, sf_obj y, const sf_ml_lr
         int na = 0;
         args[na++] = SF_VAL(pv);
         args[na++] = SF_VAL(sv);
-        for (int p = 0; p < n; p++) args[na++] = feature_arg(model, p, xs[p]);
+        for (int p = 0; p < n; p++) args[na++] = feature_arg(model, p, &xs[p]);
         args[na++] = SF_OBJ(ys);
         for (int p = 0; p < n; p++) args[na++] = ep ? SF_OBJ(model->w[p]) : SF_F64(0);
         args[na++] = ep ? SF_OBJ(model->bias) : SF_F64(0);
@@ -424,20 +436,27 @@ sf_obj sf_ml_lr_predict(const sf_ml_lr_model *m, const sf_obj *x, int to) {
     sf_ctx *sf = m->sf;
     int n = m->nparties;
     sf_obj xs[SF_ML_MAX_PARTIES];
-    for (int p = 0; p < n; p++) {
-        if (sf_obj_party(x[p]) != m->party[p])
-            sf_log(sf, "sf_ml_lr_predict: feature object %d is not %s's, as in training", p,
-                   sf_party_name_of(sf, m->party[p]));
+    for (int p = 0; p < n; p++)
+        if (sf_obj_party(x[p]) != m->party[p]) { /* never move a party's features elsewhere */
+            char msg[256];
+            snprintf(msg, sizeof msg, "sf_ml_lr_predict: feature object %d is not held by %s, whose "
+                     "columns the model was trained on", p, sf_party_name_of(sf, m->party[p]));
+            return SF_REMOTE(sf_pyu(sf, sf_party_name_of(sf, to)), t_refuse, SF_STR(msg));
+        }
+    for (int p = 0; p < n; p++)
         xs[p] = SF_REMOTE(sf_pyu(sf, sf_party_name_of(sf, m->party[p])), t_scale, SF_OBJ(x[p]),
                           SF_I64(m->opts.raw_features), SF_OBJ(m->scaler[p]));
-    }
     sf_value *pv = sf_value_new(SF_F64, 1, (const int64_t[]){2});
+    if (!pv) {
+        fprintf(stderr, "sf_ml_lr_predict: out of memory\n");
+        abort();
+    }
     ((double *)sf_value_data(pv))[0] = n;
     ((double *)sf_value_data(pv))[1] = m->opts.sigmoid;
     sf_argv_item args[2 * SF_ML_MAX_PARTIES + 2];
     int na = 0;
     args[na++] = SF_VAL(pv);
-    for (int p = 0; p < n; p++) args[na++] = feature_arg(m, p, xs[p]);
+    for (int p = 0; p < n; p++) args[na++] = feature_arg(m, p, &xs[p]);
     for (int p = 0; p < n; p++) args[na++] = SF_OBJ(m->w[p]);
     args[na++] = SF_OBJ(m->bias);
     sf_obj pr;

@@ -27,6 +27,7 @@ typedef struct spu_priv_ent {
     int owner;        /* member index in the protocol (under --sf-spu=plain: 0) */
     int fxp;
     int64_t m, k;     /* X is m x k (a vector of m: m x 1) */
+    int fresh;        /* described in this call, to be masked once every argument is in */
 } spu_priv_ent;
 
 struct sf_spu_dev {

@@ -529,6 +529,39 @@ static void priv_purge(sf_ctx *sf, sf_spu_dev *d) {
     d->npriv = w;
 }
 
+/* The most elements of a private operand, and each of its dimensions (bounds the
+ * receivers' allocation from a peer's description). */
+#define PRIV_MAX_ELEMS ((size_t)1 << 40)
+
+/* A peer's description {fxp, m, k} of a private operand: sane and within bounds. */
+static int desc_ok(const int64_t *d) {
+    return (d[0] == 0 || d[0] == 1) && d[1] >= 0 && d[2] >= 0 && d[1] <= (int64_t)PRIV_MAX_ELEMS &&
+           d[2] <= (int64_t)PRIV_MAX_ELEMS && (!d[2] || d[1] <= (int64_t)PRIV_MAX_ELEMS / d[2]);
+}
+
+/* Mask the private matrices described in this call (SPMD, after every argument is in, so
+ * that no argument's messages queue behind a masked matrix): every owner sends, then every
+ * receiver takes its matrices, so transfers from several owners overlap. */
+static void priv_mask(sf_ctx *sf, sf_spu_dev *d, sf_site site) {
+    for (int pass = 0; pass < 2 && d->role >= 0; pass++)
+        for (int i = 0; i < d->npriv; i++) {
+            spu_priv_ent *pe = &d->priv[i];
+            if (!pe->fresh) continue;
+            int rc = pass == 0 ? sf_spu_proto_priv_new(d->proto, pe->owner, pe->X, (size_t)pe->m, (size_t)pe->k, &pe->pr)
+                               : sf_spu_proto_priv_recv(d->proto, pe->pr);
+            if (rc)
+                sf__fatal(sf, SF_EXIT_FAILURE, "%s at %s:%d: masking a private argument failed: %s", site.what,
+                          sf__basename(site.file), site.line, sf_strerror(rc));
+            if (pass == 1) {
+                pe->fresh = 0;
+                if (d->role != pe->owner) { /* only the computing owner keeps the values */
+                    free(pe->X);
+                    pe->X = NULL;
+                }
+            }
+        }
+}
+
 static int priv_find(const sf_spu_dev *d, uint64_t id) {
     for (int i = 0; i < d->npriv; i++)
         if (d->priv[i].id == id) return i;
@@ -572,6 +605,10 @@ static void priv_arg(sf_ctx *sf, sf_spu_dev *d, int i, sf_obj obj, sf_site site,
                          sf_value_dtype(v) == SF_BYTES ? "bytes" : "an array", sf_value_ndim(v),
                          sf_value_ndim(v) == 1 ? "" : "s");
                 fail = sf_value_str(msg);
+            } else if (sf_value_nelems(v) > PRIV_MAX_ELEMS) {
+                snprintf(msg, sizeof msg, "argument %d (SF_PRIVATE): %zu elements, more than a private "
+                         "operand takes (2^40)", i, sf_value_nelems(v));
+                fail = sf_value_str(msg);
             } else {
                 int fxp;
                 X = to_ring(d, v, &fxp);
@@ -608,11 +645,7 @@ static void priv_arg(sf_ctx *sf, sf_spu_dev *d, int i, sf_obj obj, sf_site site,
                 fail = dv;
                 dv = NULL;
             } else if (!dv || sf_value_dtype(dv) != SF_I64 || sf_value_nelems(dv) != 3 ||
-                       ((const int64_t *)sf_value_cdata(dv))[0] < 0 || ((const int64_t *)sf_value_cdata(dv))[0] > 1 ||
-                       ((const int64_t *)sf_value_cdata(dv))[1] < 0 || ((const int64_t *)sf_value_cdata(dv))[2] < 0 ||
-                       (((const int64_t *)sf_value_cdata(dv))[2] &&
-                        ((const int64_t *)sf_value_cdata(dv))[1] > ((int64_t)1 << 40) /
-                                                                   ((const int64_t *)sf_value_cdata(dv))[2])) {
+                       !desc_ok((const int64_t *)sf_value_cdata(dv))) {
                 sf__fatal(sf, SF_EXIT_FAILURE, "%s at %s:%d: a bad description of the private argument %d "
                           "from %s", site.what, where, site.line, i, sf__party_name(sf, owner));
             } else {
@@ -622,7 +655,8 @@ static void priv_arg(sf_ctx *sf, sf_spu_dev *d, int i, sf_obj obj, sf_site site,
             if (!fail && plain) {
                 sf_value *xv = NULL;
                 sf__recv_value(sf, owner, d->msg_id, &h, &xv);
-                if (!xv || h.kind != SF_MSG_DATA || sf_value_nelems(xv) != (size_t)(desc[1] * desc[2]))
+                if (!xv || h.kind != SF_MSG_DATA || sf_value_dtype(xv) != SF_U64 ||
+                    sf_value_nelems(xv) != (size_t)(desc[1] * desc[2]))
                     sf__fatal(sf, SF_EXIT_FAILURE, "%s at %s:%d: the private argument %d from %s is not "
                               "the size it was said to be", site.what, where, site.line, i,
                               sf__party_name(sf, owner));
@@ -655,13 +689,7 @@ static void priv_arg(sf_ctx *sf, sf_spu_dev *d, int i, sf_obj obj, sf_site site,
             d->npriv++;
             return;
         }
-        if (sf_spu_proto_priv_new(d->proto, powner, X, (size_t)desc[1], (size_t)desc[2], &pe->pr))
-            sf__fatal(sf, SF_EXIT_FAILURE, "%s at %s:%d: masking the private argument %d failed", site.what,
-                      where, site.line, i);
-        if (d->role != powner) { /* only the computing owner keeps the values */
-            free(pe->X);
-            pe->X = NULL;
-        }
+        pe->fresh = 1; /* masked by priv_mask once every argument is in */
         pi = d->npriv++;
     }
     if (d->role < 0) return;
@@ -763,12 +791,7 @@ static sf_obj spu_call(sf_ctx *sf, sf_device dev, sf_task_fn fn, sf_site site, i
         }
     }
 
-    /* the masked matrices of this call's new private arguments: every owner has sent its
-     * own before anyone receives, so the transfers overlap */
-    for (int i = 0; d->role >= 0 && i < d->npriv; i++)
-        if (d->priv[i].pr && sf_spu_proto_priv_recv(d->proto, d->priv[i].pr))
-            sf__fatal(sf, SF_EXIT_FAILURE, "%s at %s:%d: receiving a private argument's masked matrix "
-                      "failed", site.what, sf__basename(site.file), site.line);
+    priv_mask(sf, d, site); /* this call's new private arguments */
 
     /* 2. result entries everywhere: held by the participants */
     sf_entry *res[64];

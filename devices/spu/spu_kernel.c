@@ -126,6 +126,12 @@ double sf_spu_public_f64(sf_spu_task *t, int i) {
 void sf_spu_release(sf_spu_task *t, sf_spu_val v) {
     spu_kctx *k = kctx(t);
     if (!k || v.id < k->nargs || v.id >= k->nslots) return; /* arguments stay (they are borrowed) */
+    for (int i = 0; i < k->nret; i++)
+        if (k->ret[i] == v.id) {
+            sf_fail(t, "sf_spu_release: value %d is result %d of the kernel (sf_spu_return); it cannot be "
+                       "released", v.id, i);
+            return;
+        }
     sf__spu_slot_free(&k->slots[v.id]);
     spu_slot *s = &k->slots[v.id];
     s->priv = 0;
@@ -157,9 +163,13 @@ static const char *shape_str(int nd, const int64_t *sh, char *buf, size_t cap) {
 }
 #define SHAPE(s, buf) shape_str((s)->ndim, (s)->shape, buf, sizeof buf)
 
+/* Elements of a shape; SIZE_MAX if a dimension is negative or the product exceeds 2^40
+ * (checked wherever a shape comes from the program: constant, reshape). */
 static size_t count(int nd, const int64_t *sh) {
     size_t n = 1;
-    for (int i = 0; i < nd; i++) n *= (size_t)sh[i];
+    for (int i = 0; i < nd; i++) {
+        if (sh[i] < 0 || __builtin_mul_overflow(n, (size_t)sh[i], &n) || n > ((size_t)1 << 40)) return SIZE_MAX;
+    }
     return n;
 }
 
@@ -273,6 +283,7 @@ sf_spu_val sf_spu_constant(sf_spu_task *t, double c, int integer, int nd, const 
     for (int i = 0; i < nd; i++)
         if (shape[i] < 0 || shape[i] > ((int64_t)1 << 40)) return bad(t, "sf_spu_constant: dimension %d is %lld", i, (long long)shape[i]);
     size_t n = count(nd, shape);
+    if (n == SIZE_MAX) return bad(t, "sf_spu_constant: the shape has more than 2^40 elements");
     if (integer && c != (double)(int64_t)c) return bad(t, "sf_spu_constant: %g is not an integer", c);
     int s = new_slot(k);
     uint64_t *r = s < 0 ? NULL : malloc(sizeof *r * (n ? n : 1));
@@ -567,7 +578,8 @@ sf_spu_val sf_spu_reshape(sf_spu_task *t, sf_spu_val va, int nd, const int64_t *
         sh[i] = shape[i];
         if (sh[i] == -1 && infer < 0) infer = i;
         else if (sh[i] < 0) return bad(t, "sf_spu_reshape: dimension %d is %lld", i, (long long)sh[i]);
-        else known *= (size_t)sh[i];
+        else if (__builtin_mul_overflow(known, (size_t)sh[i], &known) || known > ((size_t)1 << 40))
+            return bad(t, "sf_spu_reshape: the shape has more than 2^40 elements");
     }
     if (infer >= 0) {
         if (!known || a->s.n % known) return bad(t, "sf_spu_reshape: %zu elements do not fit the shape", a->s.n);
@@ -602,7 +614,11 @@ sf_spu_val sf_spu_transpose(sf_spu_task *t, sf_spu_val va) {
     if (a->priv) return priv_view(t, va, a->pr0, a->prows, !a->ptrans, "sf_spu_transpose");
     char b1[96];
     if (a->ndim > 2) return bad(t, "sf_spu_transpose: needs a matrix or a vector, not %s", SHAPE(a, b1));
-    if (a->ndim < 2) return regather(t, va, NULL, a->s.n, a->ndim, a->shape, "sf_spu_transpose");
+    if (a->ndim < 2) { /* as it is (regather's new slot may move the slots: copy the shape) */
+        int64_t sh[SF_MAX_DIMS];
+        memcpy(sh, a->shape, sizeof sh);
+        return regather(t, va, NULL, a->s.n, a->ndim, sh, "sf_spu_transpose");
+    }
     size_t m = (size_t)a->shape[0], n = (size_t)a->shape[1];
     size_t *idx = malloc(sizeof *idx * (m * n > 0 ? m * n : 1));
     if (!idx) return bad(t, "sf_spu_transpose: out of memory");

@@ -5,8 +5,9 @@
  * member dealer, with the default dealer; aby3) x every member as the owner (the member
  * dealer included) x the products a learning step needs (X w, X^T r, and both on a block
  * of rows), against plaintext, in fixed point and integers; each kernel runs twice on the
- * same matrix, and the owner's protocol bytes show the mask was sent once: the first call
- * moves at least the 8 m k bytes of the masked matrix, the second less than a quarter.
+ * same matrix, and the owner's protocol bytes show the mask was sent once (the two calls
+ * differ by exactly the masked matrix); a call with two private matrices and a shared
+ * operand, all of one owner, checks that their messages do not cross.
  *
  * "--error=NAME" runs one misuse instead (spu_private.cmake checks the messages).
  * Ends with "spu_private: N checks passed" or "spu_private: F of N checks FAILED".
@@ -62,6 +63,21 @@ static int k_priv(sf_spu_task *t) {
     SF_TRY(sf_spu_return_n(t, 2, sf_spu_matmul(t, Xb, w)));
     SF_TRY(sf_spu_return_n(t, 3, sf_spu_matmul(t, sf_spu_transpose(t, Xb), rb)));
     return 0;
+}
+
+/* two private matrices and a shared operand, all of one owner, in one call (their
+ * descriptions, masks and the share must not cross): X w + X2 w with X2 = 2 X */
+static int k_two(sf_spu_task *t) {
+    sf_spu_val w = sf_spu_arg(t, 2);
+    return sf_spu_return(t, sf_spu_add(t, sf_spu_matmul(t, sf_spu_arg(t, 0), w), sf_spu_matmul(t, sf_spu_arg(t, 1), w)));
+}
+
+static int twice(sf_task *t) {
+    const sf_value *v = sf_arg(t, 0);
+    sf_value *o = sf_value_new(SF_F64, sf_value_ndim(v), sf_value_shape(v));
+    if (!o) return sf_fail(t, "out of memory");
+    for (size_t i = 0; i < sf_value_nelems(v); i++) ((double *)sf_value_data(o))[i] = 2 * sf_value_as_f64(v, i);
+    return sf_return(t, 0, o);
 }
 
 typedef struct {
@@ -141,6 +157,25 @@ static void run(tally *ty, sf_device spu, const config *c, const char *owner, in
             }
         }
         b[call + 1] = owner_bytes(sf, spu, owner);
+    }
+    if (!isint) { /* X, 2 X and w all the owner's, in one call */
+        sf_obj X2 = SF_REMOTE(sf_pyu(sf, owner), twice, SF_OBJ(X));
+        sf_obj wo = SF_REMOTE(sf_pyu(sf, owner), make, SF_I64(1), SF_I64((int64_t)seed), SF_I64(0));
+        sf_obj r2 = SF_REMOTE(spu, k_two, SF_PRIVATE(X), SF_PRIVATE(X2), SF_OBJ(wo));
+        sf_value *v;
+        ty->checks += 1 + M;
+        if (sf_get(sf, r2, &v) || sf_value_nelems(v) != M) {
+            ty->failed += 1 + M;
+            TEST_FAIL("config=%s owner=%s two private matrices: %s", c->name, owner, sf_last_error(sf));
+        } else {
+            for (int i = 0; i < M; i++) {
+                double want = 0;
+                for (int l = 0; l < K; l++) want += 3 * val(0, seed, i * K + l) * val(1, seed, l);
+                if (!ASSERT_LE_MSG(fabs(sf_value_as_f64(v, (size_t)i) - want), ldexp(12, -18),
+                                   "config=%s owner=%s two private matrices row %d", c->name, owner, i))
+                    ty->failed++;
+            }
+        }
     }
     /* the mask goes once: the two calls differ by exactly the masked matrix the owner sent
      * in the first (semi2k: to every other member; aby3: to one) */

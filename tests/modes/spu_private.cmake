@@ -5,7 +5,7 @@
 add_executable(spu_private ${CMAKE_CURRENT_SOURCE_DIR}/modes/spu_private.c)
 target_link_libraries(spu_private PRIVATE sfmpi::internal m)
 sf_target_defaults(spu_private)
-set(_sf_spu_priv_ok "^spu_private: 9922 checks passed$")
+set(_sf_spu_priv_ok "^spu_private: 12133 checks passed$")
 sf_add_test(NAME spu_private_debug MODE debug COMMAND $<TARGET_FILE:spu_private> --sf-quiet
             LABELS spu EXPECT_EXIT 0 EXPECT_STDOUT "${_sf_spu_priv_ok}" TIMEOUT 120)
 sf_add_test(NAME spu_private_sim MODE sim NPROCS 5 COMMAND $<TARGET_FILE:spu_private> --sf-quiet

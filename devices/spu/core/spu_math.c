@@ -338,18 +338,25 @@ int sf_spu_proto_div_public(sf_spu_proto *p, const sf_spu_share *x, double c, sf
     double m = frexp(fabs(c), &e); /* |c| = m 2^e, m in [0.5, 1) */
     if (m == 0.5) {                /* a power of two: a truncation (or an exact product) */
         int k = e - 1;             /* |c| = 2^k */
+        if (k > 62 || -k > 62) return SF_EINVAL;
         if (k > 0) SPU_TRY(sf_spu_proto_trunc(p, x, k, out));
         else SPU_TRY(mulc(p, x, (u64)1 << -k, out));
         return c < 0 ? sf_spu_proto_neg(p, out, out) : SF_OK;
     }
-    /* x * round(2^(f+e') / c), truncated by f + e' bits, e' = max(0, e): the factor has
-     * f + 1 significant bits whatever c is, and the product stays within the ring
-     * whenever the quotient is within the fixed-point product range (|x / c| < 2^(61-2f)) */
-    int ep = e > 0 ? e : 0;
-    if (f + ep > 62) return SF_EINVAL;
-    double k = nearbyint(ldexp(1.0 / c, f + ep));
-    SPU_TRY(mulc(p, x, (u64)(int64_t)k, out));
-    return sf_spu_proto_trunc(p, out, f + ep, out);
+    /* |c| = m 2^e. With e > 0: first x / 2^e (a truncation), then times round(2^f / (+-m))
+     * (f + 1 significant bits) and a truncation by f: the product stays in the ring whenever
+     * the quotient does (|x / c| < 2^(61 - 2f)), whatever the size of x. With e <= 0
+     * (|c| < 1): times round(2^f / c) and a truncation by f, under the same bound. */
+    if (e > 62) return SF_EINVAL;
+    double k = nearbyint(ldexp(1.0 / (c < 0 ? -m : m) / (e > 0 ? 1 : ldexp(1, e)), f));
+    if (!(fabs(k) < 0x1p62)) return SF_EINVAL; /* |c| so small that the factor leaves the ring */
+    if (e > 0) {
+        SPU_TRY(sf_spu_proto_trunc(p, x, e, out));
+        SPU_TRY(mulc(p, out, (u64)(int64_t)k, out));
+    } else {
+        SPU_TRY(mulc(p, x, (u64)(int64_t)k, out));
+    }
+    return sf_spu_proto_trunc(p, out, f, out);
 }
 
 /* ---------------------------------------------------------------- sigmoid */

@@ -256,7 +256,8 @@ int sf_spu_proto_sum_axis(sf_spu_proto *p, const sf_spu_share *a, size_t rows, s
  * operations above; its bytes and rounds are the sums of theirs (N elements):
  *
  *   div_public(x, c)   c = +-2^k, k > 0: trunc(N, k bits); k <= 0: local;
- *                      else trunc(N, f + max(0, e) bits), |c| = m 2^e, m in (0.5, 1)
+ *                      else, |c| = m 2^e with m in (0.5, 1): e > 0: trunc(N, e), trunc(N, f);
+ *                      e <= 0: trunc(N, f). Exact to the last places for |x / c| < 2^(61-2f)
  *   exp                msb(2N), mul(2N), E(25)                         (+ trunc(N) if f > 22)
  *                      E(L) = mul(N), trunc(N, 30), mul(2N), trunc(2N, 30), trunc(N, 30),
  *                      8 x [mul(N), trunc(N, b_i)], b_i = 2 S_(i-1) - S_i from the schedule
@@ -281,7 +282,7 @@ enum {
     SF_SPU_SIG_SEGMENTED = 3, /* 0 below -4, 0.5 + x/8 between, 1 above 4 */
     SF_SPU_SIG_EXP = 4,       /* 1 / (1 + exp(-x)) through exp and Newton's reciprocal */
 };
-/* x / c for a public c != 0 (finite): one truncation at most */
+/* x / c for a public c != 0 (finite; SF_EINVAL beyond 2^+-62): at most two truncations */
 int sf_spu_proto_div_public(sf_spu_proto *p, const sf_spu_share *x, double c, sf_spu_share *out);
 /* exp(x): clamped to [-256, (61 - 2f) ln 2] (0 below, saturating above) */
 int sf_spu_proto_exp(sf_spu_proto *p, const sf_spu_share *x, sf_spu_share *out);

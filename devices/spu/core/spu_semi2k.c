@@ -586,6 +586,7 @@ static int s2k_priv_matmul(sf_spu_proto *p, const sf_spu_priv *pr, const u64 *Xr
     int o = pr->owner, D = p->prm.dealer, me = p->self;
     size_t k = pr->k, R = trans ? k : rows, K = trans ? rows : k;
     size_t RN = R * n, KN = K * n, RK = rows * k;
+    if (!RN) return sf__spup_out(p, out, 0); /* nothing to compute: nobody sends (as aby3) */
     u64 *corr = NULL, *A = NULL, *tr = NULL;
     if (RK && trans) {
         tr = sf__spup_scr(p, SCR_D, 8 * RK);
