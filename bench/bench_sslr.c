@@ -102,16 +102,25 @@ static void on_epoch(sf_ctx *sf, int ep, void *arg) {
 static uint64_t wd(uint64_t n, unsigned b) { return (n * b + 63) / 64; }
 static uint64_t andw(uint64_t N) { return N + wd(N, 32) + wd(N, 16) + wd(N, 8) + wd(N, 4) + wd(N, 2); }
 
-/* the bytes per element of sf_spu_div_public's truncation by B / lr (t = 4 up to 32 bits) */
-static uint64_t div_tsz(double c) {
+/* bytes per element of one truncation by `bits` (t = 4 up to 32 bits): a semi2k member
+ * (n members), the semi2k dealer, an aby3 member 0 or 1, aby3's helper P2 */
+static uint64_t trunc_b(int aby3, int special, int n, int bits) {
+    uint64_t t = bits <= 32 ? 4 : 8;
+    return aby3 ? (special ? 24 + t : 8) : (special ? 8 + t : 8 * (uint64_t)(n - 1));
+}
+
+/* bytes per element of sf_spu_div_public(x, c) (spu_proto.h): one truncation by k for
+ * c = 2^k, else by e then by f for |c| = m 2^e with e > 0, else by f */
+static uint64_t div_b(double c, int aby3, int special, int n) {
     int e;
     double mm = frexp(fabs(c), &e);
-    int bits = mm == 0.5 ? e - 1 : 18 + (e > 0 ? e : 0);
-    return bits <= 32 ? 4 : 8;
+    if (mm == 0.5) return e - 1 > 0 ? trunc_b(aby3, special, n, e - 1) : 0;
+    return (e > 0 ? trunc_b(aby3, special, n, e) : 0) + trunc_b(aby3, special, n, 18);
 }
 
 static double batch_bytes(int aby3, int role, int n, int P, uint64_t k, uint64_t B, int l2, double lr) {
-    uint64_t b = 0, m1 = (uint64_t)(n - 1), N2 = 2 * B, td = div_tsz((double)B / lr);
+    uint64_t b = 0, m1 = (uint64_t)(n - 1), N2 = 2 * B;
+    double c = (double)B / lr;
     if (!aby3) {
         int dealer = role < 0;
         uint64_t tr = dealer ? 12 : 8 * m1; /* per element truncated (t = 4) */
@@ -119,9 +128,9 @@ static double batch_bytes(int aby3, int role, int n, int P, uint64_t k, uint64_t
             if (dealer) b += 8 * B + 8 * k; /* z's and g's corrections */
             else if (p != role) b += 8 * k + 8 * B; /* F for z, F for g */
             b += tr * (B + k + (l2 ? k : 0)); /* truncations: z, g, decay */
-            b += (dealer ? 8 + td : 8 * m1) * k; /* g / (B / lr) */
+            b += div_b(c, 0, dealer, n) * k; /* g / (B / lr) */
         }
-        b += dealer ? 8 + td : 8 * m1; /* the bias's division */
+        b += div_b(c, 0, dealer, n); /* the bias's division */
         /* segmented sigmoid: msb(2B), trunc(B), mul(B) */
         b += dealer ? 8 * N2 + 8 * (andw(N2) + N2) : 8 * m1 * (N2 + 2 * andw(N2) + wd(N2, 1));
         b += tr * B + (dealer ? 8 * B : 16 * m1 * B);
@@ -137,9 +146,9 @@ static double batch_bytes(int aby3, int role, int n, int P, uint64_t k, uint64_t
         b += (helper ? 28 : 16) * (R1 + R2);
         if (role == j) b += 8 * (K1 + K2);
         if (role == h) b += 8 * (R1 + R2);
-        b += tr * (l2 ? k : 0) + (helper ? 24 + td : 8) * k; /* decay, g / (B / lr) */
+        b += tr * (l2 ? k : 0) + div_b(c, 1, helper, 3) * k; /* decay, g / (B / lr) */
     }
-    b += helper ? 24 + td : 8;
+    b += div_b(c, 1, helper, 3);
     b += helper ? 16 * N2 + 8 * (andw(N2) + N2) : 8 * (2 * andw(N2) + wd(N2, 1)) + 8 * N2;
     b += tr * B + 8 * B;
     return (double)b;
