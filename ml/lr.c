@@ -265,27 +265,61 @@ static int k_epoch(sf_spu_task *t) {
         sf_spu_release(t, zb);
         sf_spu_release(t, pr);
         sf_spu_release(t, yb);
+        /* the gradients and the residuals' sum, divided by B / lr in one operation (one
+         * pair of truncations for all parties, not one per party) */
+        sf_spu_val cat = {-1};
         for (int p = 0; p < P; p++) {
             sf_spu_val xt = sf_spu_transpose(t, Xb[p]);
             sf_spu_val g = sf_spu_matmul(t, xt, e);
-            sf_spu_val step = sf_spu_div_public(t, g, (double)rows / lr); /* lr X^T e / B */
-            sf_spu_val wd = l2 > 0 ? sf_spu_mul_public(t, w[p], 1 - lr * l2) : w[p];
-            sf_spu_val nw = sf_spu_sub(t, wd, step);
-            if (wd.id != w[p].id) sf_spu_release(t, wd);
-            sf_spu_release(t, w[p]); /* an argument stays (borrowed) */
             sf_spu_release(t, xt);
-            sf_spu_release(t, g);
-            sf_spu_release(t, step);
             sf_spu_release(t, Xb[p]);
-            w[p] = nw;
+            if (p == 0) cat = g;
+            else {
+                sf_spu_val c2 = sf_spu_concat(t, cat, g, 0);
+                sf_spu_release(t, cat);
+                sf_spu_release(t, g);
+                cat = c2;
+            }
         }
-        sf_spu_val eb = sf_spu_sum(t, e);
-        sf_spu_val bs = sf_spu_div_public(t, eb, (double)rows / lr);
-        sf_spu_val nb_ = sf_spu_sub(t, b, bs);
-        sf_spu_release(t, b);
-        sf_spu_release(t, e);
+        sf_spu_val es = sf_spu_sum(t, e);
+        sf_spu_val eb = sf_spu_reshape(t, es, 2, (const int64_t[]){1, 1});
+        sf_spu_release(t, es);
+        sf_spu_val all = sf_spu_concat(t, cat, eb, 0);
+        sf_spu_val step = sf_spu_div_public(t, all, (double)rows / lr); /* lr g / B, lr sum(e) / B */
+        sf_spu_release(t, cat);
         sf_spu_release(t, eb);
-        sf_spu_release(t, bs);
+        sf_spu_release(t, all);
+        sf_spu_release(t, e);
+        /* weight decay for all parties at once, then each party's step */
+        sf_spu_val wd = {-1};
+        if (l2 > 0) {
+            sf_spu_val wc = w[0];
+            for (int p = 1; p < P; p++) {
+                sf_spu_val c2 = sf_spu_concat(t, wc, w[p], 0);
+                if (p > 1) sf_spu_release(t, wc);
+                wc = c2;
+            }
+            wd = sf_spu_mul_public(t, wc, 1 - lr * l2);
+            if (P > 1) sf_spu_release(t, wc);
+        }
+        int64_t off = 0;
+        for (int p = 0; p < P; p++) {
+            int64_t kp = sf_spu_shape(t, w[p], sh) == 2 ? sh[0] : 0;
+            sf_spu_val wp = l2 > 0 ? sf_spu_slice(t, wd, 0, off, kp) : w[p];
+            sf_spu_val sp = sf_spu_slice(t, step, 0, off, kp);
+            sf_spu_val nw = sf_spu_sub(t, wp, sp);
+            if (l2 > 0) sf_spu_release(t, wp);
+            sf_spu_release(t, sp);
+            sf_spu_release(t, w[p]); /* an argument stays (borrowed) */
+            w[p] = nw;
+            off += kp;
+        }
+        sf_spu_val sb = sf_spu_slice(t, step, 0, off, 1);
+        sf_spu_val nb_ = sf_spu_sub(t, b, sb);
+        sf_spu_release(t, b);
+        sf_spu_release(t, sb);
+        sf_spu_release(t, step);
+        if (l2 > 0) sf_spu_release(t, wd);
         b = nb_;
         if (b.id < 0) break; /* a failed operation: the task fails with its reason */
     }
