@@ -176,7 +176,7 @@ static int program(sf_ctx *sf, void *arg) {
         SF_TRY(sf_wait(sf, (sf_obj[]){x, y, X, w}, 4));
         for (int op = 0; op < NOPS; op++) {
             double tm[MAXREPS + 1], first = NAN;
-            uint64_t b0[3] = {0}, rnd = 0;
+            uint64_t rnd = 0;
             double bytes[3] = {0};
             sf_obj last = {0};
             for (int r = -1; r < reps; r++) {
@@ -196,7 +196,6 @@ static int program(sf_ctx *sf, void *arg) {
                     double rr[3];
                     gather(sf, dev, (double)(c1.rounds - c0.rounds), rr);
                     rnd = (uint64_t)fmax(rr[0], fmax(rr[1], rr[2]));
-                    (void)b0;
                 }
                 if (last.sf) sf_release(last);
                 last = res;
@@ -212,11 +211,10 @@ static int program(sf_ctx *sf, void *arg) {
             sf_release(last);
             int64_t per = op == O_PRIV ? rows * k : op == O_TRANS || op == O_SUMAX ? d * d : n;
             sf_print(sf, "%-7s %-18s %9lld elems: SPU %9.3f ms (%7.1f ns/elem), plaintext %8.3f ms, "
-                         "ratio %7.0f; B/elem %6.1f %6.1f %6.1f; rounds %3llu%s; %s\n",
+                         "ratio %7.0f; B/elem %6.1f %6.1f %6.1f; rounds %3llu; %s\n",
                      pn, NAMES[op], (long long)per, med * 1e3, med * 1e9 / (double)per, pt * 1e3,
                      pt > 0 ? med / pt : NAN, bytes[0] / (double)per, bytes[1] / (double)per,
-                     bytes[2] / (double)per, (unsigned long long)rnd,
-                     op == O_PRIV ? "" : "", ok ? "OK" : "BAD");
+                     bytes[2] / (double)per, (unsigned long long)rnd, ok ? "OK" : "BAD");
             if (op == O_PRIV)
                 sf_print(sf, "%-7s %-18s first call (masks X once): %.3f ms\n", pn, NAMES[op], first * 1e3);
             if (sf_party_index(sf) == 0) {

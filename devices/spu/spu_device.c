@@ -529,14 +529,10 @@ static void priv_purge(sf_ctx *sf, sf_spu_dev *d) {
     d->npriv = w;
 }
 
-/* The most elements of a private operand, and each of its dimensions (bounds the
- * receivers' allocation from a peer's description). */
-#define PRIV_MAX_ELEMS ((size_t)1 << 40)
-
-/* A peer's description {fxp, m, k} of a private operand: sane and within bounds. */
+/* A peer's description {fxp, m, k} of a private operand: sane and within the protocol's
+ * bound (what a receiver will allocate). */
 static int desc_ok(const int64_t *d) {
-    return (d[0] == 0 || d[0] == 1) && d[1] >= 0 && d[2] >= 0 && d[1] <= (int64_t)PRIV_MAX_ELEMS &&
-           d[2] <= (int64_t)PRIV_MAX_ELEMS && (!d[2] || d[1] <= (int64_t)PRIV_MAX_ELEMS / d[2]);
+    return (d[0] == 0 || d[0] == 1) && sf_spu_proto_priv_shape_ok(d[1], d[2]);
 }
 
 /* Mask the private matrices described in this call (SPMD, after every argument is in, so
@@ -605,7 +601,7 @@ static void priv_arg(sf_ctx *sf, sf_spu_dev *d, int i, sf_obj obj, sf_site site,
                          sf_value_dtype(v) == SF_BYTES ? "bytes" : "an array", sf_value_ndim(v),
                          sf_value_ndim(v) == 1 ? "" : "s");
                 fail = sf_value_str(msg);
-            } else if (sf_value_nelems(v) > PRIV_MAX_ELEMS) {
+            } else if (sf_value_nelems(v) > (size_t)SF_SPU_PRIV_MAX_ELEMS) {
                 snprintf(msg, sizeof msg, "argument %d (SF_PRIVATE): %zu elements, more than a private "
                          "operand takes (2^40)", i, sf_value_nelems(v));
                 fail = sf_value_str(msg);

@@ -111,8 +111,19 @@ static int body(trun *r, int party, sf_spu_proto *p)
         sf_spu_proto_priv_free(pr);
         pr = NULL;
     }
-    /* bad arguments are refused before any step */
+    /* bad arguments are refused before any step: an owner out of range, and shapes an owner
+     * could announce to make the receivers allocate without bound */
     ASSERT_EQ(sf_spu_proto_priv_new(p, c->nm, NULL, 2, 2, &pr), SF_EINVAL);
+    ASSERT_EQ(sf_spu_proto_priv_new(p, 0, NULL, (size_t)1 << 41, 1, &pr), SF_EINVAL);
+    ASSERT_EQ(sf_spu_proto_priv_new(p, 0, NULL, (size_t)1 << 21, (size_t)1 << 21, &pr), SF_EINVAL);
+    ASSERT_EQ(sf_spu_proto_priv_new(p, 0, NULL, SIZE_MAX, 0, &pr), SF_EINVAL);
+    static const int64_t hostile[][2] = {{-1, 1}, {1, -1}, {INT64_MAX, 2}, {2, INT64_MAX},
+                                         {(int64_t)1 << 21, (int64_t)1 << 20}, {(int64_t)1 << 41, 0}};
+    for (size_t h = 0; h < sizeof hostile / sizeof hostile[0]; h++)
+        ASSERT_EQ_MSG(sf_spu_proto_priv_shape_ok(hostile[h][0], hostile[h][1]), 0, "shape %lld x %lld",
+                      (long long)hostile[h][0], (long long)hostile[h][1]);
+    ASSERT_EQ(sf_spu_proto_priv_shape_ok((int64_t)1 << 20, (int64_t)1 << 20), 1);
+    ASSERT_EQ(sf_spu_proto_priv_shape_ok(0, 0), 1);
     sf_spu_proto_share_free(&b);
     sf_spu_proto_share_free(&y);
     free(out);

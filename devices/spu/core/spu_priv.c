@@ -77,7 +77,9 @@ int sf__spup_priv_send_e(sf_spu_proto *p, const sf_spu_priv *pr, const u64 *X, i
 int sf_spu_proto_priv_new(sf_spu_proto *p, int owner, const uint64_t *X, size_t m, size_t k,
                           sf_spu_priv **out)
 {
-    if (!p || !out || owner < 0 || owner >= p->n || (k && m > SIZE_MAX / 8 / k)) return SF_EINVAL;
+    if (!p || !out || owner < 0 || owner >= p->n || m > (size_t)SF_SPU_PRIV_MAX_ELEMS ||
+        k > (size_t)SF_SPU_PRIV_MAX_ELEMS || !sf_spu_proto_priv_shape_ok((int64_t)m, (int64_t)k))
+        return SF_EINVAL;
     if (p->self == owner && m && k && !X) return SF_EINVAL;
     *out = NULL;
     sf_spu_priv *pr = calloc(1, sizeof *pr);
@@ -115,7 +117,8 @@ void sf_spu_proto_priv_free(sf_spu_priv *pr)
     free(pr);
 }
 
-size_t sf_spu_proto_priv_bytes(const sf_spu_priv *pr)
+int sf_spu_proto_priv_shape_ok(int64_t m, int64_t k)
 {
-    return pr && pr->E ? 8 * pr->m * pr->k : 0;
+    return m >= 0 && k >= 0 && m <= SF_SPU_PRIV_MAX_ELEMS && k <= SF_SPU_PRIV_MAX_ELEMS &&
+           (!k || m <= SF_SPU_PRIV_MAX_ELEMS / k);
 }

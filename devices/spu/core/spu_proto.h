@@ -319,8 +319,11 @@ int sf_spu_proto_priv_matmul(sf_spu_proto *p, const sf_spu_priv *pr, const uint6
  * between a pair arrive in order); a product calls it itself if it was not. */
 int sf_spu_proto_priv_recv(sf_spu_proto *p, sf_spu_priv *pr);
 void sf_spu_proto_priv_free(sf_spu_priv *pr);
-/* bytes this party keeps for the handle (E) */
-size_t sf_spu_proto_priv_bytes(const sf_spu_priv *pr);
+/* The most elements of a private matrix, and of each dimension: bounds what a receiver
+ * allocates for E from a shape the owner announced. */
+#define SF_SPU_PRIV_MAX_ELEMS ((int64_t)1 << 40)
+/* 1 if m x k is a shape a private matrix may have (non-negative, within the bound). */
+int sf_spu_proto_priv_shape_ok(int64_t m, int64_t k);
 
 /* sigmoid(x) by approximation `kind` (SF_SPU_SIG_*) */
 int sf_spu_proto_sigmoid(sf_spu_proto *p, const sf_spu_share *x, int kind, sf_spu_share *out);
