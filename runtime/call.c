@@ -11,8 +11,8 @@
  *      task, stores results or the failure chain.
  * Every message carries the object id, call number and trace; the receiver checks them
  * against its own, so a divergence is reported where it first shows, not as a hang.
- * Debug mode stops at the first failure; elsewhere failures are values (sf_get returns
- * the chain).
+ * Debug mode stops at the first failure (unless --sf-on-error=continue); elsewhere
+ * failures are values (sf_get returns the chain).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -81,7 +81,11 @@ static void call_begin(sf_ctx *sf, sf_site site, uint64_t salt) {
     if (sf->finished)
         sf__fatal(sf, SF_EXIT_FAILURE, "%s at %s:%d: called after sf_shutdown",
                   site.what ? site.what : "runtime call", sf__basename(site.file), site.line);
-    if (sf->run->dbg) sf__debug_yield(sf);
+    /* debug: give way to the next runnable rank every opts.turn calls (lockstep at 1) */
+    if (sf->run->dbg && ++sf->turn_calls >= sf->run->opts.turn) {
+        sf->turn_calls = 0;
+        sf__debug_yield(sf);
+    }
     sf->call_seq++;
     sf->site = site;
     sf->trace = sf__mix(sf->trace, site_hash(&site) ^ salt);
@@ -294,7 +298,8 @@ void sf__recv_value(sf_ctx *sf, int from, uint64_t id, sf_msg_hdr *h, sf_value *
 void sf__debug_stop_if_failed(sf_ctx *sf, sf_entry *e) { debug_stop_if_failed(sf, e); }
 
 static void debug_stop_if_failed(sf_ctx *sf, sf_entry *e) {
-    if (sf->run->opts.mode == SF_MODE_DEBUG && e->state == SF__ST_FAILED)
+    if (sf->run->opts.mode == SF_MODE_DEBUG && !sf->run->opts.on_error_continue &&
+        e->state == SF__ST_FAILED)
         sf__fatal(sf, SF_EXIT_TASK, "stopping at the first failure:\n  %s",
                   sf_value_cstr(e->err));
 }
@@ -413,6 +418,14 @@ static sf_value *inline_value(const sf_argv_item *a) {
     }
 }
 
+/* An argument array from the program (sf_remotev): a count and a pointer that agree. */
+static void check_arg_array(sf_ctx *sf, sf_site site, const sf_argv_item *args, int nargs) {
+    if (nargs < 0 || nargs > SF__MAX_ARGS || (nargs > 0 && !args))
+        sf__fatal(sf, SF_EXIT_USAGE, "%s at %s:%d: bad argument array (%d items at %p; at most %d)",
+                  site.what, sf__basename(site.file), site.line, nargs, (const void *)args,
+                  SF__MAX_ARGS);
+}
+
 static void check_call_shape(sf_ctx *sf, sf_site site, int nret, const sf_argv_item *args,
                              int nargs) {
     if (nret < 1 || nret > SF__MAX_RETURNS || nargs < 0)
@@ -497,9 +510,9 @@ static void execute(sf_ctx *sf, enum call_kind kind, sf_task_fn fn, sf_entry *ac
     }
     if (!err && actor && actor->state == SF__ST_FAILED) {
         err = chain_fmt(actor->err,
-                        "method '%s' of actor %s on party %s at call #%llu (%s:%d) was not run: "
+                        "method '%s.%s' of actor %s on party %s at call #%llu (%s:%d) was not run: "
                         "the actor's constructor failed:",
-                        site.what, actor->cls->name, me, (unsigned long long)sf->call_seq,
+                        actor->cls->name, site.what, actor->cls->name, me, (unsigned long long)sf->call_seq,
                         sf__basename(site.file), site.line);
     }
 
@@ -544,8 +557,11 @@ static void execute(sf_ctx *sf, enum call_kind kind, sf_task_fn fn, sf_entry *ac
                 }
             }
         if (t.errmsg) {
-            err = chain_fmt(NULL, "%s '%s' failed on party %s at call #%llu (%s:%d): %s",
+            /* a method is named Class.method, however it was called */
+            int meth = kind == CALL_METHOD && actor && actor->cls;
+            err = chain_fmt(NULL, "%s '%s%s%s' failed on party %s at call #%llu (%s:%d): %s",
                             kind == CALL_FN ? "task" : kind == CALL_NEW ? "constructor of" : "method",
+                            meth ? actor->cls->name : "", meth ? "." : "",
                             site.what, me, (unsigned long long)sf->call_seq,
                             sf__basename(site.file), site.line, t.errmsg);
             free(t.errmsg);
@@ -619,9 +635,9 @@ static sf_obj do_call(sf_ctx *sf, enum call_kind kind, int exec, int coll, sf_ta
         char b[32];
         fmt_id(b, sizeof b, actor->id);
         sf_value *kerr = chain_fmt(NULL,
-                                   "method '%s' called at call #%llu (%s:%d) on actor %s %s (created "
+                                   "method '%s.%s' called at call #%llu (%s:%d) on actor %s %s (created "
                                    "at %s:%d), which was killed at %s:%d",
-                                   site.what, (unsigned long long)sf->call_seq,
+                                   actor->cls->name, site.what, (unsigned long long)sf->call_seq,
                                    sf__basename(site.file), site.line, actor->cls->name, b,
                                    sf__basename(actor->site.file), actor->site.line,
                                    sf__basename(actor->kill_site.file), actor->kill_site.line);
@@ -664,7 +680,9 @@ sf_obj sf__call_task(sf_ctx *sf, int exec, int coll, sf_task_fn fn, sf_site site
 sf_obj sf__remote_dev(sf_device dev, sf_task_fn fn, sf_site site, int nret, sf_obj *outs,
                       const sf_argv_item *args, int nargs) {
     sf_ctx *sf = dev.sf;
-    return device_of(sf, dev, site)->call(sf, dev, fn, site, nret, outs, args, nargs);
+    const struct sf_device_ops *ops = device_of(sf, dev, site);
+    check_arg_array(sf, site, args, nargs);
+    return ops->call(sf, dev, fn, site, nret, outs, args, nargs);
 }
 
 static sf_entry *actor_entry(sf_ctx *sf, sf_actor a, sf_site site) {
@@ -684,6 +702,9 @@ sf_obj sf__remote_actor(sf_actor actor, sf_task_fn fn, sf_site site, int nret, s
     if (!m || !m->name)
         sf__fatal(sf, SF_EXIT_FAILURE, "%s at %s:%d: '%s' is not a method of actor class %s",
                   site.what, sf__basename(site.file), site.line, site.what, a->cls->name);
+    check_arg_array(sf, site, args, nargs);
+    /* the method's own name, as sf_actor_call gives it, whatever the C function is called */
+    site.what = m->name;
     return do_call(sf, CALL_METHOD, a->owner, 0, fn, a, NULL, site, nret, outs, args, nargs,
                    sf__mix(SALT_METHOD, a->id));
 }

@@ -34,9 +34,42 @@ const char *sf__party_name(const sf_ctx *sf, int p) {
     return (p >= 0 && p < sf->run->nparties) ? sf->run->parties[p] : "?";
 }
 int sf__party_lookup(const sf_ctx *sf, const char *name) {
-    for (int i = 0; i < sf->run->nparties; i++)
-        if (!strcmp(sf->run->parties[i], name)) return i;
+    return sf__name_index_find(&sf->run->party_ix, sf->run->parties, name);
+}
+
+int sf__name_index_build(sf_name_index *ix, char *const *names, int n, int *dup) {
+    size_t nb = 4;
+    while (nb < (size_t)n * 2) nb <<= 1;
+    *dup = -1;
+    ix->slot = malloc(sizeof(int) * nb);
+    ix->mask = nb - 1;
+    if (!ix->slot) return SF_ENOMEM;
+    for (size_t i = 0; i < nb; i++) ix->slot[i] = -1;
+    for (int i = 0; i < n; i++) {
+        size_t h = sf__str_hash(names[i]) & ix->mask;
+        for (; ix->slot[h] >= 0; h = (h + 1) & ix->mask) {
+            if (!strcmp(names[ix->slot[h]], names[i])) {
+                *dup = i;
+                sf__name_index_free(ix);
+                return SF_EUSAGE;
+            }
+        }
+        ix->slot[h] = i;
+    }
+    return SF_OK;
+}
+
+int sf__name_index_find(const sf_name_index *ix, char *const *names, const char *name) {
+    if (!ix->slot || !name) return -1;
+    for (size_t h = sf__str_hash(name) & ix->mask; ix->slot[h] >= 0; h = (h + 1) & ix->mask)
+        if (!strcmp(names[ix->slot[h]], name)) return ix->slot[h];
     return -1;
+}
+
+void sf__name_index_free(sf_name_index *ix) {
+    free(ix->slot);
+    ix->slot = NULL;
+    ix->mask = 0;
 }
 
 sf_mode sf_get_distribution_mode(const sf_ctx *sf) { return sf->run->opts.mode; }
@@ -286,9 +319,18 @@ int sf_run(const sf_config *cfg, sf_program program, void *arg) {
     } else {
         run.nparties = lay.nparties;
         run.parties = lay.parties;
-        sf__crash_begin(&run);
-        code = lay.coroutines ? sf__exec_run(ex, &lay) : run_one(&run, &lay);
-        sf__crash_end();
+        int dup = -1;
+        if ((rc = sf__name_index_build(&run.party_ix, run.parties, run.nparties, &dup))) {
+            if (rc == SF_EUSAGE) snprintf(err, sizeof err, "party '%s' is listed twice", run.parties[dup]);
+            else snprintf(err, sizeof err, "out of memory indexing %d parties", run.nparties);
+            report(&lay, err);
+            code = setup_exit_code(rc);
+        } else {
+            sf__crash_begin(&run);
+            code = lay.coroutines ? sf__exec_run(ex, &lay) : run_one(&run, &lay);
+            sf__crash_end();
+        }
+        sf__name_index_free(&run.party_ix);
     }
     if (run.backend) code = run.mode->settle(run.backend, code);
     sf__exec_free(&ex);

@@ -20,12 +20,26 @@
 #define SF__HIST 32 /* calls remembered for divergence reports (power of two) */
 #define SF__DEV_KINDS 4 /* sf_device_kind values */
 
+/* A name -> index table over an array of distinct names (open addressing, load <= 1/2):
+ * party names resolve in constant time however many parties a run has. */
+typedef struct sf_name_index {
+    int *slot;   /* index into names, -1 empty */
+    size_t mask; /* slots - 1 */
+} sf_name_index;
+/* Build it over names[0..n). Returns SF_OK, SF_ENOMEM, or SF_EUSAGE with *dup the index of
+ * the first name listed twice (the table is then freed). */
+int sf__name_index_build(sf_name_index *ix, char *const *names, int n, int *dup);
+int sf__name_index_find(const sf_name_index *ix, char *const *names, const char *name); /* -1 */
+void sf__name_index_free(sf_name_index *ix);
+
 /* ---- options (options.c) */
 typedef struct sf_opts {
     sf_mode mode;
     char **parties; /* owned */
     int nparties;
     size_t stack_size;
+    int turn;       /* debug: runtime calls per turn (--sf-turn) */
+    int on_error_continue; /* debug: --sf-on-error=continue (failures are values) */
     int check_args;
     int quiet;
     int progress;   /* --sf-progress: -1 off, 0 auto, 1 on */
@@ -108,6 +122,7 @@ struct sf_ctx {
     uint64_t trace_hist[SF__HIST];
     sf_site site_hist[SF__HIST];
     sf_site site; /* current call */
+    int turn_calls; /* debug: runtime calls since this rank was last switched in */
     int in_task;  /* a task body is running: runtime calls are misuse */
     sf_objtab objs;
     char *last_error;
@@ -136,6 +151,7 @@ struct sf_run_state {
     struct sf_mode_backend *backend;
     int nparties;                    /* the run's parties (the backend's layout) */
     char **parties;
+    sf_name_index party_ix;          /* parties by name */
     struct sf_debug_exec *dbg;       /* set while the executor runs coroutines */
 };
 
@@ -239,9 +255,11 @@ static inline uint64_t sf__mix(uint64_t h, uint64_t x) {
 }
 uint64_t sf__str_hash(const char *s);
 
+
 #define SF__OBJ_ID(seq, i) (((uint64_t)(seq) << 16) | (uint64_t)(i))
 #define SF__OBJ_SEQ(id) ((id) >> 16)
 #define SF__OBJ_IDX(id) ((unsigned)((id) & 0xffff))
 #define SF__MAX_RETURNS 0xffff
+#define SF__MAX_ARGS 0xffff /* arguments of one call (sf_remotev takes a count) */
 
 #endif

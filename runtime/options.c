@@ -104,27 +104,11 @@ static int check_parties(const sf_opts *o, const char *what, char *err, size_t e
             return SF_EUSAGE;
         }
     }
-    /* duplicates: sort a copy of the indices would be O(n log n); names are short, and
-     * the party list is read once, so a hash set keeps it linear for huge debug runs. */
-    size_t nb = 1;
-    while (nb < (size_t)o->nparties * 2) nb <<= 1;
-    int *slot = malloc(sizeof(int) * nb);
-    if (!slot) return SF_ENOMEM;
-    for (size_t i = 0; i < nb; i++) slot[i] = -1;
-    int rc = SF_OK;
-    for (int i = 0; i < o->nparties && rc == SF_OK; i++) {
-        size_t h = sf__str_hash(o->parties[i]) & (nb - 1);
-        while (slot[h] >= 0) {
-            if (!strcmp(o->parties[slot[h]], o->parties[i])) {
-                snprintf(err, errlen, "%s: party '%s' is listed twice", what, o->parties[i]);
-                rc = SF_EUSAGE;
-                break;
-            }
-            h = (h + 1) & (nb - 1);
-        }
-        slot[h] = i;
-    }
-    free(slot);
+    /* duplicates: a hash set keeps it linear for huge debug runs */
+    sf_name_index ix;
+    int dup = -1, rc = sf__name_index_build(&ix, o->parties, o->nparties, &dup);
+    if (rc == SF_EUSAGE) snprintf(err, errlen, "%s: party '%s' is listed twice", what, o->parties[dup]);
+    sf__name_index_free(&ix);
     return rc;
 }
 
@@ -177,6 +161,12 @@ static const struct opt_row {
      "ranks of every party (debug, sim; mpirun -np is parties x K)", 0},
     {"stack-size", "SF_STACK_SIZE", "BYTES[k|m|g]", "256k",
      "each rank's coroutine stack (debug)", 0},
+    {"on-error", "SF_ON_ERROR", "stop|continue", "stop",
+     "debug: stop the run at the first task failure, or carry failures as values so the "
+     "program's own error handling runs (as sim and prod always do)", 0},
+    {"turn", "SF_TURN", "N", "1",
+     "runtime calls a rank makes before the next runs (debug; 1: lockstep, logs call by call; "
+     "more: fewer switches with thousands of parties)", 0},
     {"check-args", "SF_CHECK_ARGS", "0|1", "1",
      "verify that tasks do not write their arguments (debug)", 0},
     {"quiet", "SF_QUIET", "[=0|1]", "0", "no runtime info or progress lines", OPT_FLAG},
@@ -255,6 +245,15 @@ static int apply(sf_opts *o, const char *key, const char *val, const char *src, 
         if (!val || parse_size(val, &sz) || sz < 16384 || sz > ((size_t)1 << 32))
             BAD("expected bytes with optional k/m suffix, 16k..4096m");
         o->stack_size = sz;
+    } else if (!strcmp(key, "on-error")) {
+        if (val && !strcmp(val, "stop")) o->on_error_continue = 0;
+        else if (val && !strcmp(val, "continue")) o->on_error_continue = 1;
+        else BAD("expected stop or continue");
+    } else if (!strcmp(key, "turn")) {
+        char *end;
+        long k = val ? strtol(val, &end, 10) : 0;
+        if (!val || *end || k < 1 || k > 1000000) BAD("expected an integer 1..1000000");
+        o->turn = (int)k;
     } else if (!strcmp(key, "check-args")) {
         if (!val || parse_bool(val, &o->check_args)) BAD("expected 0 or 1");
     } else if (!strcmp(key, "quiet")) {
@@ -393,6 +392,7 @@ int sf__opts_parse(sf_opts *o, const sf_config *cfg, char *err, size_t errlen) {
     if (o->mode != SF_MODE_PRODUCTION && (rc = check_parties(o, parties_src, err, errlen)))
         return rc;
     if (!o->stack_size) o->stack_size = 256 * 1024;
+    if (!o->turn) o->turn = 1;
     if (!o->check_args) o->check_args = 1;
     if (!(o->wait_timeout > 0)) o->wait_timeout = 2.0;
     if (!o->rpp) o->rpp = 1;

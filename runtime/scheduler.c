@@ -78,6 +78,11 @@ static int pop_ready(sf_debug_exec *ex) {
 
 static void switch_to(sf_debug_exec *ex, sf_rank_rt *from, int to) {
     ex->current = to;
+    if (ex->head >= 0) { /* with thousands of ranks each one resumes on a cold cache */
+        sf_rank_rt *nx = &ex->ranks[ex->head];
+        sf__coro_prefetch(nx->co);
+        for (int i = 0; i < 4; i++) __builtin_prefetch((const char *)&nx->ctx + 64 * i, 1);
+    }
     sf__coro_switch(from->co, to >= 0 ? ex->ranks[to].co : ex->main);
     ex->current = from->idx;
 }
@@ -114,6 +119,7 @@ static void sched_block(void *arg, int self, int src) {
     r->wait_src = src;
     switch_to(ex, r, pop_ready(ex)); /* -1: nobody runnable, back to the thread context */
     if (ex->reporting) capture_and_return(r);
+    r->ctx.turn_calls = 0; /* resumed: a new turn */
     r->wait_src = -1;
 }
 

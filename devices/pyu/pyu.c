@@ -33,6 +33,19 @@ sf_device sf__pyu(sf_ctx *sf, const char *name, const char *file, int line) {
     return sf__pyu_of(sf, p);
 }
 
+sf_device sf__pyu_at(sf_ctx *sf, int index, const char *file, int line) {
+    if (index < 0 || index >= sf__nparties(sf))
+        sf__fatal(sf, SF_EXIT_USAGE, "sf_pyu_at at %s:%d: no party number %d (the run has %d: 0 to %d)",
+                  sf__basename(file), line, index, sf__nparties(sf), sf__nparties(sf) - 1);
+    return sf__pyu_of(sf, index);
+}
+
+sf_device sf__pyu_all_at(sf_ctx *sf, int index, const char *file, int line) {
+    sf_device d = sf__pyu_at(sf, index, file, line);
+    d.kind = SF_DEV_PYU_ALL;
+    return d;
+}
+
 sf_device sf__pyu_of(sf_ctx *sf, int party) {
     if (!sf->dev_ops[SF_DEV_PYU]) {
         sf__device_register(sf, SF_DEV_PYU, &pyu_ops);

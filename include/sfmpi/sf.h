@@ -300,10 +300,18 @@ typedef struct sf_actor {
  * party and the call site (it is the same on every party, so no party proceeds). */
 #define sf_pyu(sf, name) sf__pyu((sf), (name), __FILE__, __LINE__)
 SF_API sf_device sf__pyu(sf_ctx *sf, const char *name, const char *file, int line);
+/** The PYU of party number `index` (0 .. sf_nparties - 1, in the order of --sf-parties; see
+ * sf_party_index): for programs that loop over many parties. An index out of range stops the
+ * run with SF_EXIT_USAGE naming it and the call site, like an unknown name. */
+#define sf_pyu_at(sf, index) sf__pyu_at((sf), (index), __FILE__, __LINE__)
+SF_API sf_device sf__pyu_at(sf_ctx *sf, int index, const char *file, int line);
 /** The same party with all of its ranks: a call on it runs on every rank of the party
  * (a collective kernel, see sf_task_comm); its result lives on the leader. */
 #define sf_pyu_all(sf, name) sf__pyu_all((sf), (name), __FILE__, __LINE__)
 SF_API sf_device sf__pyu_all(sf_ctx *sf, const char *name, const char *file, int line);
+/** sf_pyu_all by party index (see sf_pyu_at). */
+#define sf_pyu_all_at(sf, index) sf__pyu_all_at((sf), (index), __FILE__, __LINE__)
+SF_API sf_device sf__pyu_all_at(sf_ctx *sf, int index, const char *file, int line);
 /** Ranks of this party (1 unless the party brings several). */
 SF_API int sf_party_ranks(const sf_ctx *sf);
 
@@ -494,6 +502,26 @@ typedef struct sf_site {
                             SF__ITEMS(__VA_ARGS__), SF__NITEMS(__VA_ARGS__))              \
          : sf__remote_dev(sf__as_device(target), (fn), SF__SITE(#fn), (n), (outs),        \
                           SF__ITEMS(__VA_ARGS__), SF__NITEMS(__VA_ARGS__)))
+#endif
+
+/**
+ * @def sf_remotev(target, fn, args, nargs, nret, outs)
+ * SF_REMOTE with an argument list sized at run time: args[0..nargs) are items made with
+ * SF_OBJ, SF_I64, SF_VAL, ... (no terminator); nret results go to outs[0..nret) (outs may
+ * be NULL when nret is 1). target is a device or an actor, as for SF_REMOTE; the function
+ * or method is named in messages as written. Returns the first result.
+ */
+#ifndef __cplusplus
+#define sf_remotev(target, fn, args, nargs, nret, outs)                                 \
+    _Generic((target), sf_device: sf__remote_dev, sf_actor: sf__remote_actor)(          \
+        (target), (fn), SF__SITE(#fn), (nret), (outs), (args), (nargs))
+#else
+#define sf_remotev(target, fn, args, nargs, nret, outs)                                          \
+    (sizeof(sf__target_kind(target)) == 2                                                        \
+         ? sf__remote_actor(sf__as_actor(target), (fn), SF__SITE(#fn), (nret), (outs), (args),   \
+                            (nargs))                                                             \
+         : sf__remote_dev(sf__as_device(target), (fn), SF__SITE(#fn), (nret), (outs), (args),    \
+                          (nargs)))
 #endif
 
 SF_API sf_obj sf__remote_dev(sf_device dev, sf_task_fn fn, sf_site site, int nret, sf_obj *outs,

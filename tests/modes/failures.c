@@ -102,7 +102,12 @@ static int counter_add(sf_task *t) {
     return sf_return(t, 0, sf_value_i64(c->n));
 }
 
-static const sf_method counter_methods[] = {{"add", counter_add}, {NULL, NULL}};
+static int counter_refuse(sf_task *t) {
+    return sf_fail(t, "counter refused %lld", (long long)sf_arg_i64(t, 0));
+}
+
+static const sf_method counter_methods[] = {{"add", counter_add}, {"refuse", counter_refuse},
+                                            {NULL, NULL}};
 static const sf_actor_class Counter = {"Counter", sizeof(counter), NULL, NULL, counter_methods};
 
 /* ------------------------------------------------------------------ scenarios */
@@ -256,6 +261,43 @@ static int sc_task_call(sf_ctx *sf, devs d) {
     return sf_get(sf, r, &v);
 }
 
+/* 14. A method fails, called by function (SF_REMOTE, second argument "fn") or by name
+ * (sf_actor_call, "name"): the report names the method the same way either way. */
+static int sc_method_fail(sf_ctx *sf, devs d) {
+    sf_actor act = SF_ACTOR(d.alice, &Counter);
+    int by_name = sf_argc(sf) > 2 && !strcmp(sf_argv(sf)[2], "name");
+    sf_obj r = by_name ? sf_actor_call(act, "refuse", SF_I64(5)) /*@mf_name*/
+                       : SF_REMOTE(act, counter_refuse, SF_I64(5)); /*@mf_fn*/
+    sf_value *v = NULL;
+    return sf_get(sf, r, &v);
+}
+
+/* 15. The program handles a task's failure and goes on (debug: --sf-on-error=continue):
+ * sf_get returns SF_ETASK with the chain, a later call works, the run ends with 0. */
+static int sc_recover(sf_ctx *sf, devs d) {
+    sf_obj x = SF_REMOTE(d.alice, fail_task, SF_I64(9)); /*@rc_fail*/
+    sf_value *v = NULL;
+    int rc = sf_get(sf, x, &v);
+    if (!ASSERT_STATUS_MSG(rc, SF_ETASK, "sf_get of a failed task") ||
+        !ASSERT_STR_CONTAINS(sf_last_error(sf), "bad input 9"))
+        return SF_EINVAL;
+    sf_log(sf, "recovered from: %s", sf_last_error(sf));
+    sf_release(x);
+    sf_obj y = SF_REMOTE(d.bob, make_value, SF_I64(12));
+    SF_TRY(sf_get(sf, y, &v));
+    if (sf_value_as_i64(v, 0) != 12) return SF_EINVAL;
+    sf_log(sf, "then computed %lld", (long long)sf_value_as_i64(v, 0));
+    return 0;
+}
+
+/* 16. A party index out of range. */
+static int sc_pyu_index(sf_ctx *sf, devs d) {
+    (void)d;
+    sf_device x = sf_pyu_at(sf, sf_nparties(sf)); /*@pyu_at*/
+    sf_value *v = NULL;
+    return sf_get(sf, SF_REMOTE(x, make_value, SF_I64(1)), &v);
+}
+
 /* A run that succeeds (for the option tests: the program must not matter). */
 static int sc_ok(sf_ctx *sf, devs d) {
     sf_obj a = SF_REMOTE(d.alice, make_value, SF_I64(41));
@@ -296,6 +338,9 @@ static const struct {
     {"released", sc_released},
     {"task_call", sc_task_call},
     {"ok", sc_ok},
+    {"method_fail", sc_method_fail},
+    {"recover", sc_recover},
+    {"pyu_index", sc_pyu_index},
 };
 
 static int program(sf_ctx *sf, void *arg) {

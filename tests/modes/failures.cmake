@@ -14,7 +14,7 @@ file(READ ${_sf_fail_src} _sf_fail_text)
 foreach(m task_fail task_dep dl_alice dl_bob dl_get dm_bob dm_other dw_bob dw_alice
         cr_segv cr_abort cr_exit cr_fpe cr_far
         kill_new kill_kill kill_call kt_first kt_second pyu_dave er_make er_wait aw_call
-        rel_use tc_get pr_ret)
+        rel_use tc_get pr_ret mf_name mf_fn rc_fail pyu_at)
   string(FIND "${_sf_fail_text}" "/*@${m}*/" _pos)
   if(_pos LESS 0)
     message(FATAL_ERROR "failures.cmake: marker /*@${m}*/ not found in ${_sf_fail_src}")
@@ -105,7 +105,7 @@ sf_fail_test(diverge_wait MODES debug EXIT 5 ARGS diverge_wait EXPECT
   "cause: the parties' programs differ from call #3 on: alice/0 made \\(${F}:${L_dw_alice}, use_value\\), bob/0 made \\(${F}:${L_dw_bob}, make_value\\)")
 
 # 4. Killed actor: a method called after sf_kill; sf_kill twice returns SF_EKILLED.
-set(_killed "method 'counter_add' called at call #3 \\(${F}:${L_kill_call}\\) on actor Counter #1 \\(created at ${F}:${L_kill_new}\\), which was killed at ${F}:${L_kill_kill}$")
+set(_killed "method 'Counter.add' called at call #3 \\(${F}:${L_kill_call}\\) on actor Counter #1 \\(created at ${F}:${L_kill_new}\\), which was killed at ${F}:${L_kill_kill}$")
 sf_fail_test(killed MODES debug EXIT 3 ARGS killed EXPECT
   "\\[debug alice/0 #3\\] error: stopping at the first failure:" "${_killed}")
 sf_fail_test(killed MODES sim prod EXIT 3 ARGS killed EXPECT
@@ -117,6 +117,35 @@ sf_fail_test(kill_twice MODES debug sim prod EXIT 3 ARGS kill_twice EXPECT
 # 5. Unknown party.
 sf_fail_test(unknown_party MODES debug sim prod EXIT 2 ARGS unknown_party EXPECT
   "\\[@MODE@ (alice|bob|carol)/0 #0\\] error: sf_pyu at ${F}:${L_pyu_dave}: unknown party 'dave' \\(the parties are: alice, bob, carol\\)")
+
+#    c) A failing method is named by its method name whether it was called by function
+#       (SF_REMOTE) or by name (sf_actor_call).
+sf_fail_test(method_fail_fn MODES debug EXIT 3 ARGS method_fail fn EXPECT
+  "\\[debug alice/0 #2\\] error: stopping at the first failure:"
+  "method 'Counter.refuse' failed on party alice at call #2 \\(${F}:${L_mf_fn}\\): counter refused 5")
+sf_fail_test(method_fail_name MODES debug EXIT 3 ARGS method_fail name EXPECT
+  "\\[debug alice/0 #2\\] error: stopping at the first failure:"
+  "method 'Counter.refuse' failed on party alice at call #2 \\(${F}:${L_mf_name}\\): counter refused 5")
+sf_fail_test(method_fail_fn MODES sim prod EXIT 3 ARGS method_fail fn EXPECT
+  "method 'Counter.refuse' failed on party alice at call #2 \\(${F}:${L_mf_fn}\\): counter refused 5")
+
+# 4c. The program's own error handling: debug mode stops at the first failure by default;
+#     with --sf-on-error=continue it carries the failure as a value, as sim and prod do,
+#     and the program recovers and ends with 0.
+sf_fail_test(recover_stop MODES debug EXIT 3 ARGS recover EXPECT
+  "\\[debug alice/0 #1\\] error: stopping at the first failure:"
+  "task 'fail_task' failed on party alice at call #1 \\(${F}:${L_rc_fail}\\): bad input 9")
+sf_fail_test(recover MODES debug EXIT 0 ARGS recover --sf-on-error=continue EXPECT
+  "\\[debug (alice|bob|carol)/0 #2\\] recovered from: task 'fail_task' failed on party alice at call #1 \\(${F}:${L_rc_fail}\\): bad input 9"
+  "\\[debug carol/0 #5\\] then computed 12")
+sf_fail_test(recover MODES sim prod EXIT 0 ARGS recover EXPECT
+  "\\[@MODE@ (alice|bob|carol)/0 #2\\] recovered from: task 'fail_task' failed on party alice at call #1")
+sf_fail_test(bad_on_error MODES debug EXIT 2 ARGS ok --sf-on-error=maybe EXPECT
+  "^sfmpi: error: command line option --sf-on-error=maybe: bad value 'maybe' for on-error \\(expected stop or continue\\)$")
+
+# 5b. A party index out of range.
+sf_fail_test(pyu_index MODES debug sim EXIT 2 ARGS pyu_index EXPECT
+  "\\[@MODE@ (alice|bob|carol)/0 #0\\] error: sf_pyu_at at ${F}:${L_pyu_at}: no party number 3 \\(the run has 3: 0 to 2\\)")
 
 # 6. Bad options (the program never runs).
 sf_fail_test(bad_mode MODES debug sim EXIT 2 ARGS ok --sf-mode=foo EXPECT

@@ -69,7 +69,7 @@ sf_add_test(NAME psi_prod_ranks
 # errors: each names the party and the reason
 sf_add_test(NAME psi_dup MODE debug COMMAND $<TARGET_FILE:psi_prog> --dup --sf-parties=alice,bob
             LABELS psi EXPECT_EXIT 3
-            EXPECT_STDERR "method 'psi_next_sorted' failed on party bob at call #[0-9]+ \\(psi_prog.c:[0-9]+\\): party bob: duplicated IDs in the PSI input \\(two of its rows, named in its log, hold the same ID\\)"
+            EXPECT_STDERR "method 'psi_party.next_e' failed on party bob at call #[0-9]+ \\(psi_prog.c:[0-9]+\\): party bob: duplicated IDs in the PSI input \\(two of its rows, named in its log, hold the same ID\\)"
                           "debug bob/0.* party bob: duplicated IDs in the PSI input \\(rows [0-9]+ and [0-9]+ hold the same ID\\)")
 sf_add_test(NAME psi_dup_sim MODE sim NPROCS 2 COMMAND $<TARGET_FILE:psi_prog> --dup --sf-parties=alice,bob
             LABELS psi EXPECT_EXIT 3

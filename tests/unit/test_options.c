@@ -1,4 +1,5 @@
 /* Unit tests of option parsing: precedence, defaults, and errors that name the option. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,10 +32,49 @@ int main(void) {
         ASSERT_STR_EQ(o.argv[1], "in.h5") &&
         ASSERT_STR_EQ(o.argv[2], "-v"))
         ASSERT(!o.argv[3]);
+    if (ASSERT_EQ(o.turn, 1)) ASSERT_EQ(o.on_error_continue, 0);
     {
         sf_run_state run = {.nparties = o.nparties, .parties = o.parties};
+        int dup = 0;
+        ASSERT_OK(sf__name_index_build(&run.party_ix, run.parties, run.nparties, &dup));
+        ASSERT_EQ(dup, -1);
         sf_ctx ctx = {.run = &run};
         if (ASSERT_EQ(sf__party_lookup(&ctx, "bob"), 1)) ASSERT_EQ(sf__party_lookup(&ctx, "carol"), -1);
+        ASSERT_EQ(sf__party_lookup(&ctx, "alice"), 0);
+        sf__name_index_free(&run.party_ix);
+    }
+    {
+        /* the name index: 20,000 names all found at their index, unknown ones not, a
+         * duplicate reported with its index */
+        enum { N = 20000 };
+        char **names = calloc(N + 1, sizeof *names);
+        for (int i = 0; names && i <= N; i++) {
+            names[i] = malloc(16);
+            if (names[i]) snprintf(names[i], 16, "p%d", i);
+        }
+        sf_name_index ix;
+        int dup = 0, bad = 0;
+        ASSERT_OK(sf__name_index_build(&ix, names, N, &dup));
+        for (int i = 0; i < N; i++) bad += sf__name_index_find(&ix, names, names[i]) != i;
+        ASSERT_EQ(bad, 0);
+        ASSERT_EQ(sf__name_index_find(&ix, names, "p20000"), -1);
+        ASSERT_EQ(sf__name_index_find(&ix, names, ""), -1);
+        ASSERT_EQ(sf__name_index_find(&ix, names, NULL), -1);
+        sf__name_index_free(&ix);
+        snprintf(names[N], 16, "p%d", 123);
+        ASSERT_EQ(sf__name_index_build(&ix, names, N + 1, &dup), SF_EUSAGE);
+        ASSERT_EQ(dup, N);
+        ASSERT(ix.slot == NULL);
+        for (int i = 0; names && i <= N; i++) free(names[i]);
+        free(names);
+    }
+    {
+        char *a[] = {"prog", "--sf-turn=8", "--sf-on-error=continue", NULL};
+        sf_opts o3 = {0};
+        sf_config c = {.argc = 3, .argv = a, .parties = (const char *const[]){"a"}, .nparties = 1};
+        ASSERT_OK(parse(&o3, &c, err));
+        if (ASSERT_EQ(o3.turn, 8)) ASSERT_EQ(o3.on_error_continue, 1);
+        sf__opts_free(&o3);
     }
     sf__opts_free(&o);
 
