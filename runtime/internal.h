@@ -119,8 +119,6 @@ struct sf_ctx {
     struct sf_pcomm *pc; /* this party's ranks */
     uint64_t call_seq;
     uint64_t trace;
-    uint64_t trace_hist[SF__HIST];
-    sf_site site_hist[SF__HIST];
     sf_site site; /* current call */
     int turn_calls; /* debug: runtime calls since this rank was last switched in */
     int in_task;  /* a task body is running: runtime calls are misuse */
@@ -135,6 +133,10 @@ struct sf_ctx {
     int exit_code;
     const struct sf_device_ops *dev_ops[SF__DEV_KINDS]; /* registered classes (runtime/device.h) */
     void *dev_state[SF__DEV_KINDS]; /* each device class's own state */
+    /* the hot fields above fit the first four cache lines (the debug scheduler prefetches
+     * them before it resumes a rank); the call history (two lines per call) follows */
+    uint64_t trace_hist[SF__HIST];
+    sf_site site_hist[SF__HIST];
 };
 
 struct sf_mode_ops;
