@@ -60,8 +60,10 @@ struct sf_coro {
     void *arg;
     sf_coro *exit_to;
     sf_coro *live_prev, *live_next; /* list of live (created, not destroyed) coroutines */
+    const uint64_t *canary;    /* grouped stacks: the cache line at the stack's low end */
     char *map;                 /* whole mapping (guard page included), NULL for thread */
-    size_t map_size;
+    size_t map_size;           /* 0: a slot of a group (slab) mapping */
+    struct coro_slab *slab;    /* the group mapping it lives in, or NULL */
     char *stack_lo, *stack_hi; /* usable stack */
     size_t guard_size;         /* 0 if no guard page */
     size_t stack_size;         /* requested size, rounded to pages */
@@ -77,7 +79,24 @@ struct sf_coro {
     ucontext_t uc;
 #endif
     char name[SF_CORO_NAME_MAX];
+    /* grouped stacks: last, so at the top of its slot, the first thing the stack of the
+     * slot above overwrites when it overflows; checked when this coroutine resumes */
+    uint64_t magic;
 };
+
+/* A group of stacks in one mapping (sf__coro_group_stacks): one guard region at its low
+ * end, then `slots` slots of [stack | control block page], so a kernel mapping serves
+ * many coroutines. A stack that overflows runs into the slot below it (the neighbour's
+ * control block first); the canary line at each stack's low end, checked whenever its
+ * coroutine switches out, names the rank. */
+typedef struct coro_slab {
+    char *map;
+    size_t map_size, guard, slot_size;
+    int slots, used, live;
+} coro_slab;
+
+static int g_group;             /* stacks per group mapping; 0: one mapping each */
+static coro_slab *g_slab;       /* the group being filled */
 
 static sf_coro g_thread_coro;
 static int g_thread_init;
@@ -121,6 +140,53 @@ int sf__coro_finished(const sf_coro *c) { return c->finished; }
 const char *sf__coro_name(const sf_coro *c) { return c->name; }
 void sf__coro_set_exit(sf_coro *c, sf_coro *exit_to) { c->exit_to = exit_to; }
 void sf__coro_guard_pages(int on) { g_guard = on ? SF_CORO_GUARD : 0; }
+/* Stop filling the current group: it is unmapped with its last coroutine (now, if none). */
+static void retire_slab(void)
+{
+    coro_slab *sl = g_slab;
+    g_slab = NULL;
+    if (!sl)
+        return;
+    if (sl->live == 0) {
+        munmap(sl->map, sl->map_size);
+        free(sl);
+    } else {
+        sl->slots = sl->used;
+    }
+}
+
+void sf__coro_group_stacks(int n)
+{
+    retire_slab();
+    g_group = n > 1 ? n : 0;
+}
+
+static void overflow_report(sf_coro *c);
+
+static uint64_t magic_of(const sf_coro *c) { return 0x53466d7069436f72ULL ^ (uint64_t)(uintptr_t)c; }
+
+/* Grouped stacks: the coroutine whose stack sits right above c's control block. */
+static sf_coro *slot_above(sf_coro *c)
+{
+    coro_slab *sl = c->slab;
+    char *next = (char *)c + sl->slot_size;
+    return next < sl->map + sl->guard + (size_t)sl->used * sl->slot_size ? (sf_coro *)(void *)next : c;
+}
+
+/* Grouped stacks: the canary, the lowest cache line of `from`'s stack, must still be all
+ * zero, and its stack pointer inside its stack, when it switches out. The canary is never
+ * written: until something overflows into it, its page is the kernel's shared zero page
+ * (no memory per coroutine, and always in cache). */
+static inline void check_canary(sf_coro *from)
+{
+    if (__builtin_expect(from->canary != NULL, 0)) {
+        const uint64_t *w = from->canary;
+        char *sp = (char *)__builtin_frame_address(0);
+        if ((w[0] | w[1] | w[2] | w[3] | w[4] | w[5] | w[6] | w[7]) != 0 ||
+            sp < from->stack_lo + 64 || sp > from->stack_hi)
+            overflow_report(from);
+    }
+}
 size_t sf__coro_guard_size(void) { return g_guard; }
 
 void sf__coro_stack(const sf_coro *c, void **lo, void **hi)
@@ -222,6 +288,8 @@ __attribute__((noinline)) static int uc_init(sf_coro *c)
 void sf__coro_prefetch(const sf_coro *c)
 {
     __builtin_prefetch(c, 1);
+    if (c->slab)
+        __builtin_prefetch(&c->magic, 0);
 #ifndef SF_CORO_UCONTEXT
     /* the registers it restores and the frames it returns through */
     for (int i = 0; i < 16; i++) __builtin_prefetch((const char *)c->sp + 64 * i, 1);
@@ -248,6 +316,9 @@ void sf__coro_switch(sf_coro *from, sf_coro *to)
     __builtin_prefetch((char *)to->next2_sp + 64, 1);
     __builtin_prefetch((char *)to->next2_sp + 128, 1);
 #endif
+    check_canary(from);
+    if (__builtin_expect(to->slab != NULL, 0) && to->magic != magic_of(to))
+        overflow_report(slot_above(to)); /* its stack ran into `to`'s control block */
     int *err = &errno; /* one __errno_location() call for both sides */
     from->saved_errno = *err;
     g_current = to;
@@ -282,14 +353,46 @@ int sf__coro_create(sf_coro **out, sf_coro_fn fn, void *arg, size_t stack_size,
     size_t extra = (hdr + pg - 1) & ~(pg - 1);
     size_t map_size = guard + stack_size + extra;
 
-    char *map = mmap(NULL, map_size, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (map == MAP_FAILED)
-        return errno == ENOMEM ? SF_ENOMEM : SF_ESYS;
-    if (guard && mprotect(map, guard, PROT_NONE) != 0) {
-        int e = errno;
-        munmap(map, map_size);
-        return e == ENOMEM ? SF_ENOMEM : SF_ESYS;
+    char *map;
+    coro_slab *slab = NULL;
+    if (g_group) {
+        /* a slot of the current group mapping (a new one when it is full or sized for
+         * other stacks); the group's guard region sits below its first slot */
+        size_t slot = stack_size + extra;
+        if (!g_slab || g_slab->used == g_slab->slots || g_slab->slot_size != slot) {
+            retire_slab();
+            g_slab = calloc(1, sizeof *g_slab);
+            if (!g_slab)
+                return SF_ENOMEM;
+            size_t gsize = guard + (size_t)g_group * slot;
+            char *gm = mmap(NULL, gsize, PROT_READ | PROT_WRITE,
+                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+            if (gm == MAP_FAILED || (guard && mprotect(gm, guard, PROT_NONE) != 0)) {
+                int e = errno;
+                if (gm != MAP_FAILED)
+                    munmap(gm, gsize);
+                free(g_slab);
+                g_slab = NULL;
+                return e == ENOMEM ? SF_ENOMEM : SF_ESYS;
+            }
+            *g_slab = (coro_slab){.map = gm, .map_size = gsize, .guard = guard,
+                                  .slot_size = slot, .slots = g_group};
+        }
+        slab = g_slab;
+        map = slab->map + slab->guard + (size_t)slab->used * slot;
+        map_size = slot;
+        slab->used++;
+        slab->live++;
+    } else {
+        map = mmap(NULL, map_size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (map == MAP_FAILED)
+            return errno == ENOMEM ? SF_ENOMEM : SF_ESYS;
+        if (guard && mprotect(map, guard, PROT_NONE) != 0) {
+            int e = errno;
+            munmap(map, map_size);
+            return e == ENOMEM ? SF_ENOMEM : SF_ESYS;
+        }
     }
 #ifdef SF_CORO_ASAN
     /* Frames of coroutines that finished or were destroyed mid-way leave poisoned
@@ -303,6 +406,16 @@ int sf__coro_create(sf_coro **out, sf_coro_fn fn, void *arg, size_t stack_size,
     c->stack_size = stack_size;
     c->stack_lo = map + guard;
     c->stack_hi = (char *)c;
+    if (slab) {
+        /* the group's first slot owns its guard region (for the SIGSEGV handler) */
+        int first = map == slab->map + slab->guard;
+        c->slab = slab;
+        c->map = first ? slab->map : map;
+        c->guard_size = first ? slab->guard : 0;
+        c->stack_lo = map;
+        c->canary = (uint64_t *)(void *)map; /* read only: see check_canary */
+        c->magic = magic_of(c);
+    }
     c->fn = fn;
     c->arg = arg;
     c->exit_to = exit_to;
@@ -384,9 +497,22 @@ void sf__coro_destroy(sf_coro **cp)
 #endif
 #ifdef SF_CORO_ASAN
     /* leave no stale stack poisoning for whatever gets mapped here next */
-    __asan_unpoison_memory_region(c->map, c->map_size);
+    if (c->slab)
+        __asan_unpoison_memory_region((void *)c->canary, c->slab->slot_size);
+    else
+        __asan_unpoison_memory_region(c->map, c->map_size);
 #endif
-    munmap(c->map, c->map_size); /* the control block goes with it */
+    coro_slab *slab = c->slab;
+    if (!slab) {
+        munmap(c->map, c->map_size); /* the control block goes with it */
+    } else if (--slab->live == 0 && slab != g_slab) {
+        /* the whole group is gone: its mapping too (the group being filled stays) */
+        munmap(slab->map, slab->map_size);
+        free(slab);
+    } else {
+        /* give the slot's pages back; the next coroutine in it starts from zeroes */
+        madvise((void *)c->canary, slab->slot_size, MADV_DONTNEED);
+    }
     *cp = NULL;
 }
 
@@ -463,6 +589,17 @@ int sf__coro_in_guard(const void *addr)
     return 0;
 }
 
+/* A grouped stack's canary was overwritten (or its stack pointer left the stack): report
+ * as the guard region's fault does, and end the process. */
+static void overflow_report(sf_coro *c)
+{
+    if (g_hook)
+        g_hook(c->name, c->stack_size, c->arg);
+    else
+        default_report(c->name, c->stack_size);
+    _exit(g_exit_code ? g_exit_code : 7);
+}
+
 static void overflow_handler(int sig, siginfo_t *si, void *uc)
 {
     (void)uc;
@@ -474,6 +611,10 @@ static void overflow_handler(int sig, siginfo_t *si, void *uc)
     for (sf_coro *c = g_live; !hit && c; c = c->live_next)
         if (in_guard(c, a))
             hit = c;
+    /* a group's guard region is below its first stack, but any stack of the group can run
+     * down into it: the one running did */
+    if (hit && hit->slab && g_current && g_current->slab == hit->slab)
+        hit = g_current;
     if (hit) {
         size_t sz = hit->stack_size;
         if (g_hook)

@@ -57,6 +57,16 @@ void sf__coro_destroy(sf_coro **c);
  * 65530), so the executor turns them off past a rank count and says so. */
 #define SF_CORO_GUARD ((size_t)1 << 20)
 void sf__coro_guard_pages(int on);
+/* n > 1: later coroutines take their stacks from group mappings of n stacks each, with
+ * one guard region per group, so that a million coroutines fit vm.max_map_count. A
+ * stack's overflow then runs into its neighbour's slot; it is caught by a canary (the
+ * stack's lowest cache line, never written, must read as zero) and a stack-pointer check,
+ * both made whenever the coroutine switches out (named by the overflow hook, then _exit).
+ * A canary cannot catch: a frame that skips the canary line, or writes only zeros into
+ * it; damage to the neighbour done before the switch (a crash there, first, names the
+ * neighbour); an overflow in a coroutine that never switches out again. The group's
+ * first stack keeps a guard region. n <= 1: one mapping (and guard) per coroutine. */
+void sf__coro_group_stacks(int n);
 size_t sf__coro_guard_size(void); /* bytes, 0 when off */
 
 /* Called from the SIGSEGV handler (async-signal context) when a coroutine's guard region

@@ -271,7 +271,7 @@ static int apply(sf_opts *o, const char *key, const char *val, const char *src, 
     } else if (!strcmp(key, "ranks-per-party")) {
         char *end;
         long k = val ? strtol(val, &end, 10) : 0;
-        if (!val || *end || k < 1 || k > 4096) BAD("expected an integer 1..4096");
+        if (!val || *end || k < 1 || k > 1000000) BAD("expected an integer 1..1000000");
         o->rpp = (int)k;
     } else if (!strcmp(key, "spu")) {
         if (!val || (strcmp(val, "real") && strcmp(val, "plain")))

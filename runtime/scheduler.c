@@ -24,6 +24,7 @@
 #include "runtime/internal.h"
 
 #define GUARD_PAGE_LIMIT 30000 /* ranks; past it guard pages would exhaust vm.max_map_count */
+#define STACK_GROUP 256        /* stacks per mapping past GUARD_PAGE_LIMIT */
 #define BT_MAX 24
 #define REPORT_BT_RANKS 16
 
@@ -411,11 +412,14 @@ int sf__exec_run(sf_debug_exec *ex, const sf_layout *lay) {
     ex->main = sf__coro_thread();
     sf__coro_install_overflow_handler(overflow_hook, SF_EXIT_STACK);
     if (n > GUARD_PAGE_LIMIT) {
-        sf__coro_guard_pages(0);
+        /* a mapping and a guard region per stack would pass vm.max_map_count: stacks come
+         * in groups, one guard region each, and canaries name an overflowing rank */
+        sf__coro_group_stacks(STACK_GROUP);
         if (!run->opts.quiet)
-            fprintf(stderr, "sfmpi: [debug] note: %d ranks: stack guard pages are off past %d "
-                            "ranks (each costs a kernel mapping; vm.max_map_count limits them), "
-                            "so a stack overflow is not caught by name\n", n, GUARD_PAGE_LIMIT);
+            fprintf(stderr, "sfmpi: [debug] note: %d ranks: stacks are grouped %d per mapping "
+                            "(vm.max_map_count limits mappings); a stack overflow is caught by a "
+                            "canary when its rank switches out, not by a guard page\n",
+                    n, STACK_GROUP);
     }
     sf__debug_exec_current = ex;
     int made = 0;
@@ -471,6 +475,7 @@ int sf__exec_run(sf_debug_exec *ex, const sf_layout *lay) {
         if (ex->ranks[i].ctx.pc) ex->ranks[i].ctx.pc->ops->destroy(&ex->ranks[i].ctx.pc);
         sf__coro_destroy(&ex->ranks[i].co);
     }
+    sf__coro_group_stacks(0); /* the next run starts with a mapping and guard per stack */
     sf__debug_exec_current = NULL;
     run->dbg = NULL;
     fflush(stdout);

@@ -20,8 +20,10 @@
  * The answer rounds make every rank return the same status (a mismatch is SF_ETYPE on
  * every rank), with the precedence of the MPI backend: the largest local error code,
  * then different ops (SF_EINVAL), then different dtypes/shapes (SF_ETYPE).
- * A message with an unexpected tag is kept (one slot per source) for the next receive
- * from that source, as the MPI backend leaves it queued. SF_EPEER passes through.
+ * A message with an unexpected tag is kept (one per source, in a short list) for the next
+ * receive from that source, as the MPI backend leaves it queued. SF_EPEER passes through.
+ * Nothing is sized by the party's rank count except the root's table of collected inputs,
+ * made at its first gather or scatter: a party of 500,000 ranks costs O(ranks) in all.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +36,8 @@
 enum { K_BCAST = 1, K_REDUCE, K_ALLREDUCE, K_GATHER, K_SCATTER, K_BARRIER };
 
 typedef struct stash {
-    int full;
+    struct stash *next;
+    int src;
     sf_msg_hdr h;
     sf_value *v;
 } stash;
@@ -43,30 +46,45 @@ typedef struct mem_pcomm {
     sf_pcomm base;
     sf_mem_fabric *f;
     int first;
-    stash *kept;     /* per source */
-    sf_value **vals; /* per rank: the root's collected inputs */
+    stash *kept;     /* kept messages, at most one per source */
+    sf_value **vals; /* per rank: the root's collected inputs (made at first use) */
 } mem_pcomm;
 
 static int fab(mem_pcomm *c, int r) { return c->first + r; }
 
 static int raw_recv(mem_pcomm *c, int src, sf_msg_hdr *h, sf_value **v) {
-    stash *k = &c->kept[src];
-    if (k->full) {
+    for (stash **kp = &c->kept; *kp; kp = &(*kp)->next) {
+        stash *k = *kp;
+        if (k->src != src) continue;
         *h = k->h;
         *v = k->v;
-        k->v = NULL;
-        k->full = 0;
+        *kp = k->next;
+        free(k);
         return SF_OK;
     }
     *v = NULL;
     return sf__mem_recv(c->f, fab(c, c->base.rank), fab(c, src), h, v);
 }
 
+/* Keep a message for the next receive from src. Without memory for the note it is
+ * dropped: the receive that found it reports SF_EDIVERGE all the same. */
 static void keep(mem_pcomm *c, int src, const sf_msg_hdr *h, sf_value *v) {
-    stash *k = &c->kept[src];
-    k->full = 1;
+    stash *k = malloc(sizeof *k);
+    if (!k) {
+        sf_value_unref(&v);
+        return;
+    }
+    k->src = src;
     k->h = *h;
     k->v = v;
+    k->next = c->kept;
+    c->kept = k;
+}
+
+/* The root's table of collected inputs, all NULL; NULL without memory. */
+static sf_value **root_vals(mem_pcomm *c) {
+    if (!c->vals) c->vals = calloc((size_t)c->base.size, sizeof *c->vals);
+    return c->vals;
 }
 
 /* ------------------------------------------------------------------ point-to-point */
@@ -276,17 +294,24 @@ static int pm_gather(sf_pcomm *bc, int root, const sf_value *in, sf_value **out)
     int size = bc->size, err = st, mis = 0, rc;
     const sf_value *ref = NULL;
     int64_t nrows = 0;
+    sf_value **vals = root_vals(c), *lost = NULL;
+    if (!vals) err = worse(err, SF_ENOMEM); /* take every input all the same, then answer */
     for (int r = 0; r < size; r++) {
         int xst = st;
-        c->vals[r] = NULL;
+        sf_value **slot = vals ? &vals[r] : &lost;
+        *slot = NULL;
         if (r == root) {
-            c->vals[r] = in ? sf_value_ref((sf_value *)in) : NULL;
-        } else if ((rc = coll_recv(c, r, K_GATHER, root, NULL, &xst, &c->vals[r]))) {
-            for (int q = 0; q < r; q++) sf_value_unref(&c->vals[q]);
+            *slot = in ? sf_value_ref((sf_value *)in) : NULL;
+        } else if ((rc = coll_recv(c, r, K_GATHER, root, NULL, &xst, slot))) {
+            for (int q = 0; vals && q < r; q++) sf_value_unref(&vals[q]);
             return rc;
         }
         err = worse(err, xst);
-        const sf_value *x = c->vals[r];
+        if (!vals) {
+            sf_value_unref(&lost);
+            continue;
+        }
+        const sf_value *x = vals[r];
         if (!x) continue;
         if (!ref) ref = x;
         else if (!same_shape(ref, x, 1)) mis = 1;
@@ -308,7 +333,7 @@ static int pm_gather(sf_pcomm *bc, int root, const sf_value *in, sf_value **out)
             p += c->vals[r]->nbytes;
         }
     }
-    for (int r = 0; r < size; r++) sf_value_unref(&c->vals[r]);
+    for (int r = 0; vals && r < size; r++) sf_value_unref(&vals[r]);
     rc = answer_all(c, K_GATHER, root, status, NULL);
     if (status || rc) {
         sf_value_unref(&res);
@@ -385,7 +410,11 @@ static int pm_scatter(sf_pcomm *bc, int root, const sf_value *in, sf_value **out
     }
     int size = bc->size;
     int st = (in && out) ? (in->ndim ? SF_OK : SF_ETYPE) : SF_EINVAL;
-    for (int r = 0; r < size; r++) c->vals[r] = NULL;
+    if (!root_vals(c)) { /* every rank still gets the (failed) answer */
+        for (int r = 0; r < size; r++)
+            if (r != root) (void)coll_send(c, r, K_SCATTER, root, 0, SF_ENOMEM, NULL);
+        return SF_ENOMEM;
+    }
     for (int r = 0; r < size && !st; r++) {
         int64_t row0, nrows;
         sf__block_rows(in->shape[0], size, r, &row0, &nrows);
@@ -431,11 +460,13 @@ static const void *pm_mpi_comm(sf_pcomm *bc) {
 static void pm_destroy(sf_pcomm **cp) {
     mem_pcomm *c = (mem_pcomm *)*cp;
     if (!c) return;
-    for (int r = 0; r < c->base.size; r++) {
-        sf_value_unref(&c->kept[r].v);
-        sf_value_unref(&c->vals[r]);
+    while (c->kept) {
+        stash *k = c->kept;
+        c->kept = k->next;
+        sf_value_unref(&k->v);
+        free(k);
     }
-    free(c->kept);
+    for (int r = 0; c->vals && r < c->base.size; r++) sf_value_unref(&c->vals[r]);
     free(c->vals);
     free(c);
     *cp = NULL;
@@ -465,14 +496,6 @@ int sf__pcomm_mem_create(sf_pcomm **out, sf_mem_fabric *f, int first, int size, 
     c->base.size = size;
     c->f = f;
     c->first = first;
-    c->kept = calloc((size_t)size, sizeof *c->kept);
-    c->vals = calloc((size_t)size, sizeof *c->vals);
-    if (!c->kept || !c->vals) {
-        free(c->kept);
-        free(c->vals);
-        free(c);
-        return SF_ENOMEM;
-    }
     *out = &c->base;
     return SF_OK;
 }

@@ -50,6 +50,18 @@ __attribute__((noinline)) static int far_write(size_t kib) {
     big[0] = 1; /* the lowest address: kib KiB below the frame's top */
     return big[0];
 }
+/* A dense overflow: a local array past the stack's end, every byte written (so it runs
+ * through the stack's low end into the slot below when stacks are grouped), then the
+ * task returns normally. KiB from the first argument. */
+__attribute__((noinline)) static int dense_write(size_t kib) {
+    volatile char big[kib * 1024];
+    memset((char *)big, 1, sizeof big);
+    return big[0] + big[sizeof big - 1];
+}
+static int stack_dense(sf_task *t) {
+    return sf_return(t, 0, sf_value_i64(dense_write((size_t)sf_arg_i64(t, 0))));
+}
+
 static int stack_far(sf_task *t) {
     return sf_return(t, 0, sf_value_i64(far_write((size_t)sf_arg_i64(t, 0))));
 }
@@ -227,6 +239,15 @@ static int sc_stack_far(sf_ctx *sf, devs d) {
     CRASH_GET(SF_REMOTE(d.bob, stack_far, SF_I64(kib))); /*@cr_far*/
 }
 
+/* 8c. A dense overflow on bob that returns (with grouped stacks: found by the canary at
+ *     bob's next switch). */
+static int sc_stack_dense(sf_ctx *sf, devs d) {
+    int64_t kib = sf_argc(sf) > 2 ? strtoll(sf_argv(sf)[2], NULL, 10) : 80;
+    sf_obj r = SF_REMOTE(d.bob, stack_dense, SF_I64(kib)); /*@cr_dense*/
+    sf_value *v = NULL;
+    return sf_get(sf, r, &v);
+}
+
 /* 9. bob's program returns while alice waits for bob's object. */
 static int sc_early_return(sf_ctx *sf, devs d) {
     sf_obj b = SF_REMOTE(d.bob, make_value, SF_I64(2)); /*@er_make*/
@@ -333,6 +354,7 @@ static const struct {
     {"crash_exit", sc_crash_exit},
     {"crash_fpe", sc_crash_fpe},
     {"stack_far", sc_stack_far},
+    {"stack_dense", sc_stack_dense},
     {"early_return", sc_early_return},
     {"arg_write", sc_arg_write},
     {"released", sc_released},

@@ -14,7 +14,7 @@ file(READ ${_sf_fail_src} _sf_fail_text)
 foreach(m task_fail task_dep dl_alice dl_bob dl_get dm_bob dm_other dw_bob dw_alice
         cr_segv cr_abort cr_exit cr_fpe cr_far
         kill_new kill_kill kill_call kt_first kt_second pyu_dave er_make er_wait aw_call
-        rel_use tc_get pr_ret mf_name mf_fn rc_fail pyu_at)
+        rel_use tc_get pr_ret mf_name mf_fn rc_fail pyu_at cr_dense)
   string(FIND "${_sf_fail_text}" "/*@${m}*/" _pos)
   if(_pos LESS 0)
     message(FATAL_ERROR "failures.cmake: marker /*@${m}*/ not found in ${_sf_fail_src}")
@@ -193,6 +193,25 @@ foreach(kib 300 600)
   sf_fail_test(stack_far_${kib} MODES debug EXIT 7 ARGS stack_far ${kib} EXPECT
     "^sfmpi: \\[debug bob/0\\] error: stack overflow in rank bob/0 in task 'stack_far' called at ${F}:${L_cr_far} \\(coroutine stack 256 KiB\\)")
 endforeach()
+
+# 8d. Past 30,000 ranks (3 parties x 10,001 here) stacks come 256 to a mapping with one
+#     guard region per group: bob's leader sits in the middle of a group. A runaway
+#     recursion runs down through its neighbours' slots into the group's guard region and
+#     is named by rank and task; a dense overflow that returns is found by the canary at
+#     bob's next switch, by rank and the call it made last. (Not under sanitizers: 30,003
+#     instrumented coroutines, and ASan's own stack checks fire first.)
+if(NOT SF_SANITIZE)
+  sf_fail_test(stack_grouped MODES debug EXIT 7 ARGS stack --sf-stack-size=64k
+    --sf-ranks-per-party=10001 EXPECT
+    "note: 30003 ranks: stacks are grouped 256 per mapping"
+    "^sfmpi: \\[debug bob/0\\] error: stack overflow in rank bob/0 in task 'recurse' called at ${F}:[0-9]+ \\(coroutine stack 64 KiB\\)")
+  sf_fail_test(stack_canary MODES debug EXIT 7 ARGS stack_dense 80 --sf-stack-size=64k
+    --sf-ranks-per-party=10001 EXPECT
+    "^sfmpi: \\[debug bob/0\\] error: stack overflow in rank bob/0 in the program after its call at ${F}:${L_cr_dense} \\(coroutine stack 64 KiB\\)")
+  # the same overflow with a guard region per stack (3 ranks) is caught at once, in the task
+  sf_fail_test(stack_dense MODES debug EXIT 7 ARGS stack_dense 80 --sf-stack-size=64k EXPECT
+    "^sfmpi: \\[debug bob/0\\] error: stack overflow in rank bob/0 in task 'stack_dense' called at ${F}:${L_cr_dense} \\(coroutine stack 64 KiB\\)")
+endif()
 
 # 9. Early return: bob's program returns while alice waits for bob's object #1.
 sf_fail_test(early_return MODES debug EXIT 6 ARGS early_return EXPECT

@@ -72,3 +72,13 @@ if(TARGET actor_accumulator)
               COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/modes/log_determinism.sh $<TARGET_FILE:actor_accumulator>
               LABELS debug TIMEOUT 60)
 endif()
+
+# 120,000 ranks in one debug process (2 parties x 60,000): past 30,000 ranks the stacks come
+# 256 to a mapping with a guard region per group and canaries; an allreduce and a gather
+# over each party's ranks give the right values, within 8 KiB per rank (RSS). The
+# million-rank run is bench_million's (bench/README.md).
+if(TARGET bench_million)
+  sf_add_test(NAME ranks_grouped_120k COMMAND $<TARGET_FILE:bench_million> --ranks=60000
+              LABELS "ranks" EXPECT_EXIT 0 TIMEOUT 120
+              EXPECT_STDOUT "^million debug: 120000 ranks \\(2 parties x 60000, stacks 16 KiB\\): .* KiB per rank \\(goal <= 8: met\\)")
+endif()

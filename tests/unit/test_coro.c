@@ -809,6 +809,61 @@ static void test_guard_pages(void)
     sf__coro_guard_pages(1);
 }
 
+/* ---- grouped stacks ----------------------------------------------------------------- */
+static int count_maps(void)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (!f)
+        return -1;
+    int n = 0, ch;
+    while ((ch = fgetc(f)) != EOF)
+        n += ch == '\n';
+    fclose(f);
+    return n;
+}
+
+/* The ring again, with 1,000 coroutines in groups of 256: four group mappings (a guard
+ * region and the stacks: at most 8 kernel mappings), the same schedule, and every
+ * mapping gone again once the coroutines are destroyed and grouping is off. */
+static void test_grouped_stacks(void)
+{
+    sf_coro *thr = sf__coro_thread();
+    int maps0 = count_maps();
+    sf__coro_group_stacks(256);
+    ring_pos = 0;
+    ring_counter = 0;
+    for (int i = RING_N - 1; i >= 0; i--) {
+        char name[32];
+        snprintf(name, sizeof name, "gring-%d", i);
+        ASSERT_OK(sf__coro_create(&ring[i], ring_fn, (void *)(intptr_t)i, 32 * 1024, name,
+                                  i == RING_N - 1 ? thr : ring[i + 1]));
+    }
+    int maps1 = count_maps();
+    ASSERT_LE(maps1 - maps0, 8);
+    /* neighbours in a group: adjacent slots, stacks of the requested size */
+    void *lo1, *hi1, *lo2, *hi2;
+    sf__coro_stack(ring[1], &lo1, &hi1);
+    sf__coro_stack(ring[2], &lo2, &hi2);
+    ASSERT(stack_span_ok(ring[1], 32 * 1024));
+    ASSERT((char *)lo1 > (char *)hi2 || (char *)lo2 > (char *)hi1);
+    /* the group's guard region sits below its first stack only */
+    sf__coro_stack(ring[RING_N - 1], &lo1, &hi1); /* created first: the first slot */
+    ASSERT_EQ(page_prot_none((char *)lo1 - page()), 1);
+    sf__coro_stack(ring[RING_N - 2], &lo2, &hi2);
+    ASSERT_EQ(page_prot_none((char *)lo2 - page()), 0);
+    sf__coro_switch(thr, ring[0]);
+    ASSERT_EQ(ring_counter, (long)RING_N * RING_ROUNDS);
+    for (int i = 0; i < RING_N * RING_ROUNDS; i++)
+        ASSERT_EQ(ring_log[i], i % RING_N);
+    for (int i = 0; i < RING_N; i++) {
+        ASSERT(sf__coro_finished(ring[i]));
+        sf__coro_destroy(&ring[i]);
+    }
+    sf__coro_group_stacks(0);
+    ASSERT_EQ(count_maps(), maps0);
+    test_pingpong(16 * 1024); /* one mapping per coroutine again */
+}
+
 int main(void)
 {
     test_pingpong(0);
@@ -819,6 +874,7 @@ int main(void)
     test_errno();
     test_overflow();
     test_guard_pages();
+    test_grouped_stacks();
     test_pingpong(0); /* still fine after everything else */
     printf("test_coro: all %lu checks passed\n", test_checks());
     return 0;
