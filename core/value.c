@@ -64,8 +64,11 @@ static void *big_get(size_t need, size_t *cap) {
     size_t pg = (size_t)sysconf(_SC_PAGESIZE);
     size_t want = (need + pg - 1) / pg * pg;
     pthread_mutex_lock(&big_cache.mu);
+    /* the smallest that fits; among equals the one put back last, whose lines are the
+     * likeliest still in the cache (a receive into a cold 1 MiB buffer runs at memory
+     * speed, into a warm one at cache speed) */
     int best = -1;
-    for (int i = 0; i < big_cache.n; i++)
+    for (int i = big_cache.n - 1; i >= 0; i--)
         if (big_cache.cap[i] >= want && big_cache.cap[i] / 2 <= want &&
             (best < 0 || big_cache.cap[i] < big_cache.cap[best]))
             best = i;
@@ -74,8 +77,11 @@ static void *big_get(size_t need, size_t *cap) {
         *cap = big_cache.cap[best];
         big_cache.bytes -= *cap;
         big_cache.n--;
-        big_cache.ptr[best] = big_cache.ptr[big_cache.n];
-        big_cache.cap[best] = big_cache.cap[big_cache.n];
+        /* keep the order (slots are in the order they were put back) */
+        memmove(&big_cache.ptr[best], &big_cache.ptr[best + 1],
+                sizeof big_cache.ptr[0] * (size_t)(big_cache.n - best));
+        memmove(&big_cache.cap[best], &big_cache.cap[best + 1],
+                sizeof big_cache.cap[0] * (size_t)(big_cache.n - best));
         pthread_mutex_unlock(&big_cache.mu);
         return p;
     }
@@ -90,11 +96,12 @@ static void big_put(void *p, size_t cap) {
     pthread_mutex_lock(&big_cache.mu);
     while (big_cache.n > 0 &&
            (big_cache.n == SF__CACHE_SLOTS || big_cache.bytes + cap > SF__CACHE_BYTES)) {
-        big_cache.n--; /* evict slot 0 (an arbitrary entry: removals reorder the slots) */
+        /* evict the oldest (slot 0) */
         munmap(big_cache.ptr[0], big_cache.cap[0]);
         big_cache.bytes -= big_cache.cap[0];
-        big_cache.ptr[0] = big_cache.ptr[big_cache.n];
-        big_cache.cap[0] = big_cache.cap[big_cache.n];
+        big_cache.n--;
+        memmove(&big_cache.ptr[0], &big_cache.ptr[1], sizeof big_cache.ptr[0] * (size_t)big_cache.n);
+        memmove(&big_cache.cap[0], &big_cache.cap[1], sizeof big_cache.cap[0] * (size_t)big_cache.n);
     }
     if (cap <= SF__CACHE_BYTES) {
         big_cache.ptr[big_cache.n] = p;
