@@ -4,7 +4,8 @@
  * sf_h5_read is a collective call on every rank of the party: the leader probes the
  * dataset and broadcasts its dtype and shape; every rank reads its block of rows (with
  * MPI-IO when the party runs under MPI, a plain read in debug mode); the leader reads its
- * rows straight into the result and the other blocks are gathered into it; the ranks agree
+ * rows straight into the result and the other blocks are gathered into it (in debug mode,
+ * where the ranks share one process, every rank reads straight into the result); the ranks agree
  * (an allreduce) that every block was allocated before the read, and that every read
  * succeeded before the gather. With one rank the leader reads the whole dataset straight
  * into the result. Every error names the file and the dataset and, through the failure
@@ -68,6 +69,10 @@ static void read_progress_begin(sf_task *t, sf_progress *pr, sf_h5_read_opts *ro
     ro->progress = pr;
 }
 
+static int read_shared(sf_task *t, sf_comm *comm, int rank, const char *file, const char *dset,
+                       sf_h5_read_opts *ro, sf_h5_info *info, int64_t row0, int64_t nrows,
+                       char *err, size_t errlen);
+
 static int h5_read_body(sf_task *t, sf_progress *pr) {
     const char *file = sf_arg_str(t, 0), *dset = sf_arg_str(t, 1);
     const sf_opts *o = &sf_task_ctx(t)->run->opts;
@@ -124,6 +129,8 @@ static int h5_read_body(sf_task *t, sf_progress *pr) {
     }
     int64_t row0, nrows, shape[SF_MAX_DIMS];
     sf__block_rows(info.shape[0], size, rank, &row0, &nrows);
+    if (!mpi) /* debug mode: every rank reads its rows straight into the result */
+        return read_shared(t, comm, rank, file, dset, &ro, &info, row0, nrows, err, sizeof err);
     memcpy(shape, info.shape, sizeof shape);
     shape[0] = nrows;
     /* the leader reads its rows straight into the result (the gather then moves only the
@@ -168,6 +175,52 @@ static int h5_read_body(sf_task *t, sf_progress *pr) {
     if (rank == 0) return sf_return(t, 0, blk);
     sf_value_unref(&blk);
     return 0;
+}
+
+/* Debug mode: the party's ranks are coroutines of one process (the mem party communicator,
+ * which broadcasts a value by reference), so the leader allocates the whole result,
+ * broadcasts it, and every rank reads its block of rows straight into its place: no block
+ * of its own and no gather copy. The value is the kernel's own until the leader returns
+ * it; the others only write their rows, then drop their reference. Returns the task's
+ * status (sf_return / sf_fail on the leader; 0, or sf_fail naming its own failure, on the
+ * others). */
+static int read_shared(sf_task *t, sf_comm *comm, int rank, const char *file, const char *dset,
+                       sf_h5_read_opts *ro, sf_h5_info *info, int64_t row0, int64_t nrows,
+                       char *err, size_t errlen) {
+    sf_value *res = NULL;
+    char oom[1024] = "";
+    if (rank == 0 && !(res = sf_value_new(info->dtype, info->ndim, info->shape))) {
+        char what[512];
+        describe_alloc(what, sizeof what, info->dtype, info->ndim, info->shape);
+        snprintf(oom, sizeof oom, "%s: %s: out of memory for the whole dataset, gathered on rank 0: %s",
+                 file, dset, what);
+    }
+    /* agree on the allocation first: a rank waiting in the bcast for a result that was never
+     * made would wait for ever */
+    if (any_rank_failed(comm, rank == 0 && !res))
+        return rank == 0 ? sf_fail(t, "%s", oom[0] ? oom : "could not agree on the allocation") : 0;
+    int brc = sf_comm_bcast(comm, 0, &res);
+    if (brc || !res) {
+        sf_value_unref(&res);
+        return rank == 0 ? sf_fail(t, "%s: %s: broadcasting the result failed: %s", file, dset,
+                                   sf_strerror(brc))
+                         : sf_fail(t, "%s: %s: receiving the result failed: %s", file, dset,
+                                   sf_strerror(brc));
+    }
+    size_t row_bytes = sf_dtype_size(info->dtype);
+    for (int i = 1; i < info->ndim; i++) row_bytes *= (size_t)info->shape[i];
+    int rc = sf__h5_read_rows(file, dset, ro, info, row0, nrows,
+                              (char *)sf_value_data(res) + (size_t)row0 * row_bytes, NULL, err, errlen);
+    int any = any_rank_failed(comm, rc != 0);
+    if (rank != 0) {
+        sf_value_unref(&res);
+        return rc ? sf_fail(t, "%s", err) : 0;
+    }
+    if (any) {
+        sf_value_unref(&res);
+        return rc ? sf_fail(t, "%s", err) : sf_fail(t, "%s: %s: another rank's read failed", file, dset);
+    }
+    return sf_return(t, 0, res);
 }
 
 static int h5_read_kernel(sf_task *t) {
