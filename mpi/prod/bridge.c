@@ -65,11 +65,39 @@
 #define UNCONFIRMED_PER_PARTY 4 /* of those, with keys but no confirming frame, per party */
 #define ACCEPT_BURST 64         /* accept() calls per poll round */
 #define PROBE_EVERY 0.5         /* seconds between probes of a peer whose connection broke */
-/* Waits spin (yielding the CPU) before they sleep: SPIN_POLL polls of the bridge thread
- * after traffic, SPIN_RECV checks of a receiving program thread. A request/reply exchange
- * then costs no thread wake-ups. */
-#define SPIN_POLL 200
-#define SPIN_RECV 200
+/* Waits spin before they sleep: the bridge thread polls without a timeout, yielding the
+ * CPU between polls, for SPIN_SECONDS after traffic; a receiving program thread checks its
+ * queue as long. A request/reply exchange usually answers within microseconds, and a
+ * sleep and wake-up would cost tens of them; yielding lets the party's other thread (or
+ * the peer, with more threads than cores) run in between. But with strangers' work on
+ * every core (a busy cluster node), one sched_yield can hand the core over for a whole
+ * time slice (milliseconds), where a thread sleeping in poll or on the condition variable
+ * is woken at once. So a yield that took longer than YIELD_SLOW turns spinning off, in
+ * this process, for QUIET_PROBE seconds; then it is tried again. */
+#define SPIN_SECONDS 50e-6
+#define YIELD_SLOW 1e-3
+#define QUIET_PROBE 1.0
+
+static double now_s(void);
+static int64_t g_spin_off_until_us; /* spinning is off until then: a hint shared by the
+                                       bridge and program threads */
+
+/* One spin step: yield the CPU; 0 when spinning should stop (this wait is over its time,
+ * or the yield showed the cores are busy with other work). */
+static int spin_step(double until) {
+    double t0 = now_s();
+    sched_yield();
+    double t1 = now_s();
+    if (t1 - t0 > YIELD_SLOW) {
+        __atomic_store_n(&g_spin_off_until_us, (int64_t)((t1 + QUIET_PROBE) * 1e6), __ATOMIC_RELAXED);
+        return 0;
+    }
+    return t1 < until;
+}
+
+static int spinning_allowed(double t) {
+    return (int64_t)(t * 1e6) >= __atomic_load_n(&g_spin_off_until_us, __ATOMIC_RELAXED);
+}
 
 typedef struct in_msg {
     struct in_msg *next;
@@ -777,7 +805,7 @@ static void *bridge_main(void *arg) {
     struct pollfd *pf = calloc((size_t)cap, sizeof *pf);
     int *who = calloc((size_t)cap, sizeof *who); /* -1 wake, -2 listen, peer i, or -(3 + slot) */
     if (!plain || !pf || !who) die(b, 1, "bridge: out of memory");
-    int busy = 0; /* polls left without sleeping */
+    double busy_until = 0; /* poll without sleeping until then (after traffic) */
     for (;;) {
         int closing;
         if (take_requests(b, &closing)) break;
@@ -814,11 +842,11 @@ static void *bridge_main(void *arg) {
         /* right after traffic, poll without sleeping for a while (yielding the CPU between
          * polls): the next message of a request/reply exchange usually follows within
          * microseconds, and a sleep and wake-up would cost tens of them */
-        int nready = poll(pf, (nfds_t)np, busy > 0 ? 0 : timeout);
+        int nready = poll(pf, (nfds_t)np, t < busy_until ? 0 : timeout);
         if (nready < 0 && errno != EINTR) die(b, 1, "bridge: poll: %s", strerror(errno));
-        if (nready > 0) busy = SPIN_POLL;
-        else if (busy > 0 && --busy > 0) sched_yield();
         t = now_s();
+        if (nready > 0) busy_until = spinning_allowed(t) ? t + SPIN_SECONDS : 0;
+        else if (t < busy_until && !spin_step(busy_until)) busy_until = 0;
         for (int k = 0; k < np && nready > 0; k++) {
             if (!pf[k].revents) continue;
             if (who[k] == -1) {
@@ -904,10 +932,15 @@ static int br_recv(sf_transport *t, int src, const sf_wait_notice *w, sf_msg_hdr
     bridge *b = (bridge *)t;
     peer *p = &b->peers[src];
     pthread_mutex_lock(&b->mu);
-    for (int spin = 0; !p->in_head && !p->eof && !b->notices && spin < SPIN_RECV; spin++) {
-        pthread_mutex_unlock(&b->mu);
-        sched_yield();
-        pthread_mutex_lock(&b->mu);
+    double t_spin = now_s();
+    if (!p->in_head && !p->eof && !b->notices && spinning_allowed(t_spin)) {
+        double until = t_spin + SPIN_SECONDS;
+        int go;
+        do {
+            pthread_mutex_unlock(&b->mu);
+            go = spin_step(until);
+            pthread_mutex_lock(&b->mu);
+        } while (go && !p->in_head && !p->eof && !b->notices);
     }
     double t0 = now_s(), next_notice = t0 + b->wait_timeout;
     sf_progress pr = {0}; /* a large message arriving from src (core/progress.h) */
