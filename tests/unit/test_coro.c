@@ -113,17 +113,24 @@ static void ring_fn(void *arg)
     /* finishing switches to exit_to: the next coroutine, the last one to the thread */
 }
 
-static void test_ring(void)
+/* RING_N coroutines, the last one created first; each finishes into the next. */
+static void make_ring(const char *prefix)
 {
     sf_coro *thr = sf__coro_thread();
     ring_pos = 0;
     ring_counter = 0;
     for (int i = RING_N - 1; i >= 0; i--) {
         char name[32];
-        snprintf(name, sizeof name, "ring-%d", i);
+        snprintf(name, sizeof name, "%s-%d", prefix, i);
         ASSERT_OK(sf__coro_create(&ring[i], ring_fn, (void *)(intptr_t)i, 32 * 1024, name,
                                   i == RING_N - 1 ? thr : ring[i + 1]));
     }
+}
+
+static void test_ring(void)
+{
+    sf_coro *thr = sf__coro_thread();
+    make_ring("ring");
     sf__coro_switch(thr, ring[0]);
     ASSERT_EQ(ring_counter, (long)RING_N * RING_ROUNDS);
     ASSERT_EQ(ring_pos, RING_N * RING_ROUNDS);
@@ -832,14 +839,7 @@ static void test_grouped_stacks(void)
     sf_coro *thr = sf__coro_thread();
     int maps0 = count_maps();
     sf__coro_group_stacks(256);
-    ring_pos = 0;
-    ring_counter = 0;
-    for (int i = RING_N - 1; i >= 0; i--) {
-        char name[32];
-        snprintf(name, sizeof name, "gring-%d", i);
-        ASSERT_OK(sf__coro_create(&ring[i], ring_fn, (void *)(intptr_t)i, 32 * 1024, name,
-                                  i == RING_N - 1 ? thr : ring[i + 1]));
-    }
+    make_ring("gring");
     int maps1 = count_maps();
     /* one per coroutine would be 1,000 more; sanitizers map a few regions of their own */
     ASSERT_LE(maps1 - maps0, 32);
