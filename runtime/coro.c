@@ -285,14 +285,21 @@ __attribute__((noinline)) static int uc_init(sf_coro *c)
 }
 #endif
 
-void sf__coro_prefetch(const sf_coro *c)
+void sf__coro_prefetch_head(const sf_coro *c)
 {
     __builtin_prefetch(c, 1);
-    if (c->slab)
-        __builtin_prefetch(&c->magic, 0);
+    __builtin_prefetch(&c->magic, 0); /* grouped stacks check it (never faults) */
+}
+
+void sf__coro_prefetch_stack(const sf_coro *c)
+{
 #ifndef SF_CORO_UCONTEXT
-    /* the registers it restores and the frames it returns through */
-    for (int i = 0; i < 16; i++) __builtin_prefetch((const char *)c->sp + 64 * i, 1);
+    /* the registers it restores and the frames it returns through (above the saved
+     * stack pointer), and the frames of the calls it makes next (below it) */
+    const char *sp = c->sp;
+    for (int i = -16; i < 16; i++) __builtin_prefetch(sp + 64 * i, 1);
+#else
+    (void)c;
 #endif
 }
 

@@ -41,9 +41,11 @@ void sf__coro_set_exit(sf_coro *c, sf_coro *exit_to);
 /* Save the current context into `from` (which must be the running coroutine) and
  * resume `to`. Returns when someone switches back to `from`. */
 void sf__coro_switch(sf_coro *from, sf_coro *to);
-/* A hint: c is likely the next one switched to (its saved registers and top frames are
- * fetched into the cache while the current coroutine runs). Never faults. */
-void sf__coro_prefetch(const sf_coro *c);
+/* Hints that c is switched to soon, to fetch into the cache while the current coroutine
+ * runs: its control block (reads nothing of c), then, once that is in, the stack around
+ * its saved stack pointer (reads c's saved stack pointer). Neither faults. */
+void sf__coro_prefetch_head(const sf_coro *c);
+void sf__coro_prefetch_stack(const sf_coro *c);
 
 /* The running coroutine (the thread context if none). */
 sf_coro *sf__coro_current(void);

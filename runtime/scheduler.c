@@ -36,7 +36,7 @@ typedef struct sf_rank_rt {
     sf_coro *co;
     int idx;
     int state;
-    int next; /* ready FIFO link */
+    int next; /* unused: the ready FIFO's links are ex->link (compact, for thousands of ranks) */
     int wait_src;
     uint64_t wait_obj;
     int exit_code;
@@ -50,6 +50,10 @@ typedef struct sf_debug_exec {
     int n;      /* ranks: np parties x k ranks; rank i is rank i % k of party i / k */
     int np, k;
     sf_rank_rt *ranks;
+    /* the hot path of the scheduler in compact arrays (a rank's own struct is over 1 KiB):
+     * the ready FIFO's links and each rank's coroutine */
+    int *link;
+    sf_coro **co;
     int head, tail;
     int current;
     int reporting; /* resumed blocked ranks capture a backtrace and switch back */
@@ -61,9 +65,9 @@ typedef struct sf_debug_exec {
 SF_API sf_debug_exec *sf__debug_exec_current;
 
 static void push_ready(sf_debug_exec *ex, int r) {
-    ex->ranks[r].next = -1;
+    ex->link[r] = -1;
     ex->ranks[r].state = R_READY;
-    if (ex->tail >= 0) ex->ranks[ex->tail].next = r;
+    if (ex->tail >= 0) ex->link[ex->tail] = r;
     else ex->head = r;
     ex->tail = r;
 }
@@ -71,7 +75,7 @@ static void push_ready(sf_debug_exec *ex, int r) {
 static int pop_ready(sf_debug_exec *ex) {
     int r = ex->head;
     if (r >= 0) {
-        ex->head = ex->ranks[r].next;
+        ex->head = ex->link[r];
         if (ex->head < 0) ex->tail = -1;
     }
     return r;
@@ -79,12 +83,20 @@ static int pop_ready(sf_debug_exec *ex) {
 
 static void switch_to(sf_debug_exec *ex, sf_rank_rt *from, int to) {
     ex->current = to;
-    if (ex->head >= 0) { /* with thousands of ranks each one resumes on a cold cache */
-        sf_rank_rt *nx = &ex->ranks[ex->head];
-        sf__coro_prefetch(nx->co);
-        for (int i = 0; i < 4; i++) __builtin_prefetch((const char *)&nx->ctx + 64 * i, 1);
+    /* With thousands of ranks each one resumes on a cold cache. A two-stage prefetch: the
+     * rank that runs after `to` gets its stack's hot lines (its control block, holding the
+     * saved stack pointer, was fetched one switch earlier), the one after that its control
+     * block and context. */
+    int n1 = ex->head;
+    if (n1 >= 0) {
+        sf__coro_prefetch_stack(ex->co[n1]);
+        int n2 = ex->link[n1];
+        if (n2 >= 0) {
+            sf__coro_prefetch_head(ex->co[n2]);
+            for (int i = 0; i < 4; i++) __builtin_prefetch((const char *)&ex->ranks[n2].ctx + 64 * i, 1);
+        }
     }
-    sf__coro_switch(from->co, to >= 0 ? ex->ranks[to].co : ex->main);
+    sf__coro_switch(from->co, to >= 0 ? ex->co[to] : ex->main);
     ex->current = from->idx;
 }
 
@@ -392,6 +404,8 @@ void sf__exec_free(sf_debug_exec **exp) {
     sf_debug_exec *ex = *exp;
     if (!ex) return;
     free(ex->ranks);
+    free(ex->link);
+    free(ex->co);
     free(ex);
     *exp = NULL;
 }
@@ -404,7 +418,9 @@ int sf__exec_run(sf_debug_exec *ex, const sf_layout *lay) {
     ex->np = np;
     ex->k = k;
     ex->ranks = calloc((size_t)n, sizeof *ex->ranks);
-    if (!ex->ranks) {
+    ex->link = calloc((size_t)n, sizeof *ex->link);
+    ex->co = calloc((size_t)n, sizeof *ex->co);
+    if (!ex->ranks || !ex->link || !ex->co) {
         fprintf(stderr, "sfmpi: error: out of memory creating %d ranks\n", n);
         return SF_EXIT_FAILURE;
     }
@@ -441,6 +457,7 @@ int sf__exec_run(sf_debug_exec *ex, const sf_layout *lay) {
             r->ctx.pc = ep.pc;
             snprintf(r->name, sizeof r->name, "%s/%d", run->parties[ep.party], ep.rank);
             rc = sf__coro_create(&r->co, rank_main, r, run->opts.stack_size, r->name, ex->main);
+            ex->co[i] = r->co;
         }
         if (rc) {
             fprintf(stderr, "sfmpi: error: creating rank %d failed: %s\n", i, err[0] ? err : sf_strerror(rc));
