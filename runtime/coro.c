@@ -93,12 +93,49 @@ typedef struct coro_slab {
     char *map;
     size_t map_size, guard, slot_size;
     int slots, used, live;
+    struct coro_slab *prev, *next; /* every group still mapped (g_slabs): on the heap, so
+                                      an overflow, which writes stacks and control blocks,
+                                      cannot break the lookups of the error paths */
 } coro_slab;
+
+static coro_slab *g_slabs;
+
+static void slab_link(coro_slab *sl)
+{
+    sl->prev = NULL;
+    sl->next = g_slabs;
+    if (g_slabs)
+        g_slabs->prev = sl;
+    g_slabs = sl;
+}
+
+static void slab_unmap(coro_slab *sl)
+{
+    if (sl->prev)
+        sl->prev->next = sl->next;
+    else
+        g_slabs = sl->next;
+    if (sl->next)
+        sl->next->prev = sl->prev;
+    munmap(sl->map, sl->map_size);
+    free(sl);
+}
+
+/* The group whose mapping holds address a, or NULL (error paths only). */
+static coro_slab *slab_of(uintptr_t a)
+{
+    for (coro_slab *sl = g_slabs; sl; sl = sl->next)
+        if (a >= (uintptr_t)sl->map && a < (uintptr_t)sl->map + sl->map_size)
+            return sl;
+    return NULL;
+}
 
 static int g_group;             /* stacks per group mapping; 0: one mapping each */
 static coro_slab *g_slab;       /* the group being filled */
 
 static sf_coro g_thread_coro;
+
+static uint64_t magic_of(const sf_coro *c) { return 0x53466d7069436f72ULL ^ (uint64_t)(uintptr_t)c; }
 static int g_thread_init;
 static sf_coro *g_current;
 static sf_coro *g_live;        /* head of the live list */
@@ -123,6 +160,7 @@ sf_coro *sf__coro_thread(void)
         g_thread_init = 1;
         memcpy(g_thread_coro.name, "thread", sizeof "thread");
         g_thread_coro.exit_to = NULL;
+        g_thread_coro.magic = magic_of(&g_thread_coro);
         if (!g_current)
             g_current = &g_thread_coro;
     }
@@ -147,12 +185,10 @@ static void retire_slab(void)
     g_slab = NULL;
     if (!sl)
         return;
-    if (sl->live == 0) {
-        munmap(sl->map, sl->map_size);
-        free(sl);
-    } else {
+    if (sl->live == 0)
+        slab_unmap(sl);
+    else
         sl->slots = sl->used;
-    }
 }
 
 void sf__coro_group_stacks(int n)
@@ -163,14 +199,21 @@ void sf__coro_group_stacks(int n)
 
 static void overflow_report(sf_coro *c);
 
-static uint64_t magic_of(const sf_coro *c) { return 0x53466d7069436f72ULL ^ (uint64_t)(uintptr_t)c; }
 
-/* Grouped stacks: the coroutine whose stack sits right above c's control block. */
-static sf_coro *slot_above(sf_coro *c)
+static void corrupt_report(const sf_coro *c);
+
+/* c's magic word was overwritten. In a group of stacks that is the stack of the slot above
+ * running into c's control block: name that coroutine. (Its group is found by address, in
+ * the heap list: c's own fields, slab included, may be what was overwritten.) */
+__attribute__((noinline, cold)) static void magic_broken(sf_coro *c)
 {
-    coro_slab *sl = c->slab;
-    char *next = (char *)c + sl->slot_size;
-    return next < sl->map + sl->guard + (size_t)sl->used * sl->slot_size ? (sf_coro *)(void *)next : c;
+    coro_slab *sl = slab_of((uintptr_t)c);
+    if (sl) {
+        char *next = (char *)c + sl->slot_size;
+        if (next < sl->map + sl->guard + (size_t)sl->used * sl->slot_size)
+            overflow_report((sf_coro *)(void *)next);
+    }
+    corrupt_report(c);
 }
 
 /* Grouped stacks: the canary, the lowest cache line of `from`'s stack, must still be all
@@ -263,6 +306,9 @@ void sf__coro_entry(sf_coro *c)
     c->fn(c->arg);
     c->finished = 1;
     sf_coro *to = c->exit_to ? c->exit_to : sf__coro_thread();
+    check_canary(c); /* its last task may have overflowed */
+    if (to->magic != magic_of(to))
+        magic_broken(to);
     g_current = to;
     asan_start(c, to, 1);
     raw_swap(c, to);
@@ -324,8 +370,8 @@ void sf__coro_switch(sf_coro *from, sf_coro *to)
     __builtin_prefetch((char *)to->next2_sp + 128, 1);
 #endif
     check_canary(from);
-    if (__builtin_expect(to->slab != NULL, 0) && to->magic != magic_of(to))
-        overflow_report(slot_above(to)); /* its stack ran into `to`'s control block */
+    if (__builtin_expect(to->magic != magic_of(to), 0))
+        magic_broken(to); /* a stack ran into `to`'s control block */
     int *err = &errno; /* one __errno_location() call for both sides */
     from->saved_errno = *err;
     g_current = to;
@@ -384,6 +430,7 @@ int sf__coro_create(sf_coro **out, sf_coro_fn fn, void *arg, size_t stack_size,
             }
             *g_slab = (coro_slab){.map = gm, .map_size = gsize, .guard = guard,
                                   .slot_size = slot, .slots = g_group};
+            slab_link(g_slab);
         }
         slab = g_slab;
         map = slab->map + slab->guard + (size_t)slab->used * slot;
@@ -421,8 +468,8 @@ int sf__coro_create(sf_coro **out, sf_coro_fn fn, void *arg, size_t stack_size,
         c->guard_size = first ? slab->guard : 0;
         c->stack_lo = map;
         c->canary = (uint64_t *)(void *)map; /* read only: see check_canary */
-        c->magic = magic_of(c);
     }
+    c->magic = magic_of(c);
     c->fn = fn;
     c->arg = arg;
     c->exit_to = exit_to;
@@ -446,7 +493,10 @@ int sf__coro_create(sf_coro **out, sf_coro_fn fn, void *arg, size_t stack_size,
 #ifdef SF_CORO_VALGRIND
         VALGRIND_STACK_DEREGISTER(c->vg_stack_id);
 #endif
-        munmap(map, map_size);
+        if (slab) /* the slot stays unused; its group is freed with its other coroutines */
+            slab->live--;
+        else
+            munmap(map, map_size);
         return SF_ESYS;
     }
 #elif defined(__x86_64__)
@@ -514,8 +564,7 @@ void sf__coro_destroy(sf_coro **cp)
         munmap(c->map, c->map_size); /* the control block goes with it */
     } else if (--slab->live == 0 && slab != g_slab) {
         /* the whole group is gone: its mapping too (the group being filled stays) */
-        munmap(slab->map, slab->map_size);
-        free(slab);
+        slab_unmap(slab);
     } else {
         /* give the slot's pages back; the next coroutine in it starts from zeroes */
         madvise((void *)c->canary, slab->slot_size, MADV_DONTNEED);
@@ -590,6 +639,11 @@ static void restore_action(int sig)
 int sf__coro_in_guard(const void *addr)
 {
     uintptr_t a = (uintptr_t)addr;
+    coro_slab *sl = slab_of(a);
+    if (sl)
+        return a < (uintptr_t)sl->map + sl->guard;
+    if (g_slabs) /* the walk below could meet control blocks an overflow wrote */
+        return 0;
     for (sf_coro *c = g_live; c; c = c->live_next)
         if (in_guard(c, a))
             return 1;
@@ -607,21 +661,34 @@ static void overflow_report(sf_coro *c)
     _exit(g_exit_code ? g_exit_code : 7);
 }
 
+/* A control block overwritten by something other than a neighbour's stack. */
+static void corrupt_report(const sf_coro *c)
+{
+    static const char m1[] = "sfmpi: error: the control block of coroutine ";
+    static const char m2[] = " was overwritten (memory corruption)\n";
+    write_all(m1, sizeof m1 - 1);
+    write_all(c == &g_thread_coro ? "thread" : "?", c == &g_thread_coro ? 6 : 1);
+    write_all(m2, sizeof m2 - 1);
+    _exit(g_exit_code ? g_exit_code : 7);
+}
+
 static void overflow_handler(int sig, siginfo_t *si, void *uc)
 {
     (void)uc;
     int saved = errno;
     uintptr_t a = (uintptr_t)si->si_addr;
     sf_coro *hit = NULL;
-    if (in_guard(g_current, a))
+    /* a group's guard region is below its first stack, but any stack of the group can run
+     * down into it, writing its neighbours' control blocks on the way: the one running did.
+     * Looked up in the heap list of groups, not through the (maybe overwritten) blocks. */
+    coro_slab *sl = g_current && g_current != &g_thread_coro ? slab_of(a) : NULL;
+    if (sl && a < (uintptr_t)sl->map + sl->guard)
         hit = g_current;
-    for (sf_coro *c = g_live; !hit && c; c = c->live_next)
+    else if (!sl && in_guard(g_current, a))
+        hit = g_current;
+    for (sf_coro *c = g_live; !hit && !sl && !g_slabs && c; c = c->live_next)
         if (in_guard(c, a))
             hit = c;
-    /* a group's guard region is below its first stack, but any stack of the group can run
-     * down into it: the one running did */
-    if (hit && hit->slab && g_current && g_current->slab == hit->slab)
-        hit = g_current;
     if (hit) {
         size_t sz = hit->stack_size;
         if (g_hook)

@@ -263,5 +263,6 @@ uint64_t sf__str_hash(const char *s);
 #define SF__OBJ_IDX(id) ((unsigned)((id) & 0xffff))
 #define SF__MAX_RETURNS 0xffff
 #define SF__MAX_ARGS 0xffff /* arguments of one call (sf_remotev takes a count) */
+#define SF__MAX_RANKS (1 << 26) /* ranks of one run (parties x ranks per party) */
 
 #endif

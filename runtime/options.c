@@ -396,6 +396,14 @@ int sf__opts_parse(sf_opts *o, const sf_config *cfg, char *err, size_t errlen) {
     if (!o->check_args) o->check_args = 1;
     if (!(o->wait_timeout > 0)) o->wait_timeout = 2.0;
     if (!o->rpp) o->rpp = 1;
+    /* every rank is an int index (the debug fabric, the simulation job's ranks) */
+    if (o->mode != SF_MODE_PRODUCTION && (int64_t)o->nparties * o->rpp > SF__MAX_RANKS) {
+        snprintf(err, errlen,
+                 "%d parties x %d ranks per party (--sf-ranks-per-party) = %lld ranks: more than "
+                 "the %d one run can hold",
+                 o->nparties, o->rpp, (long long)o->nparties * o->rpp, SF__MAX_RANKS);
+        return SF_EUSAGE;
+    }
     return SF_OK;
 }
 

@@ -105,9 +105,13 @@ class _OnRankStack:
         rip = int(gdb.Value(self.sp + 56).cast(u64).dereference())
         self.saved = {reg: int(gdb.parse_and_eval("$" + reg)) for reg in ("rsp", "rbp", "rip")}
         gdb.execute("select-frame 0", to_string=True)
-        gdb.execute("set $rsp = %d" % (self.sp + 64), to_string=True)
-        gdb.execute("set $rbp = %d" % rbp, to_string=True)
-        gdb.execute("set $rip = %d" % rip, to_string=True)
+        try:
+            gdb.execute("set $rsp = %d" % (self.sp + 64), to_string=True)
+            gdb.execute("set $rbp = %d" % rbp, to_string=True)
+            gdb.execute("set $rip = %d" % rip, to_string=True)
+        except (gdb.error, gdb.GdbError):
+            self.__exit__(None, None, None)  # put back what was changed
+            raise
         return self
 
     def __exit__(self, *exc):
@@ -129,7 +133,7 @@ def _rank_line(ex, i):
     try:
         with _OnRankStack(sp):
             return _program_line()
-    except gdb.error:
+    except (gdb.error, gdb.GdbError):  # e.g. not x86-64: the line is unknown, the list goes on
         return "?"
 
 

@@ -23,3 +23,8 @@ endif()
 sf_add_test(NAME many_bad_turn MODE debug COMMAND $<TARGET_FILE:sf_test_many> --n=3 --sf-turn=0
             LABELS many EXPECT_EXIT 2
             EXPECT_STDERR "^sfmpi: error: command line option --sf-turn=0: bad value '0' for turn \\(expected an integer 1..1000000\\)$")
+# parties x ranks per party beyond what one run holds is named (no int overflow)
+sf_add_test(NAME many_too_many_ranks MODE debug
+            COMMAND $<TARGET_FILE:sf_test_many> --n=100 --sf-ranks-per-party=1000000
+            LABELS many EXPECT_EXIT 2
+            EXPECT_STDERR "^sfmpi: error: 100 parties x 1000000 ranks per party \\(--sf-ranks-per-party\\) = 100000000 ranks: more than the 67108864 one run can hold$")
