@@ -36,7 +36,6 @@ typedef struct sf_rank_rt {
     sf_coro *co;
     int idx;
     int state;
-    int next; /* unused: the ready FIFO's links are ex->link (compact, for thousands of ranks) */
     int wait_src;
     uint64_t wait_obj;
     int exit_code;
@@ -54,6 +53,7 @@ typedef struct sf_debug_exec {
      * the ready FIFO's links and each rank's coroutine */
     int *link;
     sf_coro **co;
+    int prefetch; /* enough ranks that a resumed one finds its state out of the cache */
     int head, tail;
     int current;
     int reporting; /* resumed blocked ranks capture a backtrace and switch back */
@@ -87,7 +87,7 @@ static void switch_to(sf_debug_exec *ex, sf_rank_rt *from, int to) {
      * rank that runs after `to` gets its stack's hot lines (its control block, holding the
      * saved stack pointer, was fetched one switch earlier), the one after that its control
      * block and context. */
-    int n1 = ex->head;
+    int n1 = ex->prefetch ? ex->head : -1;
     if (n1 >= 0) {
         sf__coro_prefetch_stack(ex->co[n1]);
         int n2 = ex->link[n1];
@@ -415,6 +415,7 @@ int sf__exec_run(sf_debug_exec *ex, const sf_layout *lay) {
     sf_run_state *run = ex->run;
     int np = lay->nparties, n = lay->nranks, k = n / np, code = SF_EXIT_OK, rc;
     ex->n = n;
+    ex->prefetch = n > 64;
     ex->np = np;
     ex->k = k;
     ex->ranks = calloc((size_t)n, sizeof *ex->ranks);

@@ -144,7 +144,7 @@ sf_fail_test(bad_on_error MODES debug EXIT 2 ARGS ok --sf-on-error=maybe EXPECT
   "^sfmpi: error: command line option --sf-on-error=maybe: bad value 'maybe' for on-error \\(expected stop or continue\\)$")
 
 # 5b. A party index out of range.
-sf_fail_test(pyu_index MODES debug sim EXIT 2 ARGS pyu_index EXPECT
+sf_fail_test(pyu_index MODES debug sim prod EXIT 2 ARGS pyu_index EXPECT
   "\\[@MODE@ (alice|bob|carol)/0 #0\\] error: sf_pyu_at at ${F}:${L_pyu_at}: no party number 3 \\(the run has 3: 0 to 2\\)")
 
 # 6. Bad options (the program never runs).
