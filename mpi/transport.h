@@ -5,6 +5,9 @@
  * pair. Each message is a fixed header plus an optional value.
  *   send: non-blocking; takes its own reference on the value, dropped once the bytes
  *         are out (so the owner may release its object at once).
+ *   send_many: the same message to several parties, as send to each in turn (optional:
+ *         a backend that can share one message among them, as debug mode's does, saves
+ *         the per-party work; without it the runtime calls send per party).
  *   recv: blocks until the next message from `src` (debug mode: yields the coroutine).
  *         Returns SF_EPEER when `src` has finished and nothing more will come.
  *   finish: this party's program is done: deliver `bye` to every peer, wait for every
@@ -56,6 +59,9 @@ typedef struct sf_transport sf_transport;
 struct sf_transport_ops {
     const char *name;
     int (*send)(sf_transport *t, int dst, const sf_msg_hdr *h, sf_value *v);
+    /* dsts: n distinct parties, none of them this one. NULL: send per party. */
+    int (*send_many)(sf_transport *t, const int *dsts, int n, const sf_msg_hdr *h,
+                     sf_value *v);
     /* *v receives an owned reference (NULL for STATUS/BYE). `w` describes the wait. */
     int (*recv)(sf_transport *t, int src, const sf_wait_notice *w, sf_msg_hdr *h,
                 sf_value **v);

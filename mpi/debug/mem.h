@@ -21,6 +21,11 @@ int sf__mem_transport_create(sf_transport **out, sf_mem_fabric *f, int self, int
 /* Fabric-level point-to-point between fabric ranks (the party communicator uses these).
  * recv blocks through the scheduler; SF_EPEER if src finished with nothing left. */
 int sf__mem_send(sf_mem_fabric *f, int self, int dst, const sf_msg_hdr *h, sf_value *v);
+/* The same message to n fabric ranks dsts[i] * stride (party leaders; dsts are party
+ * indices): one shared record rather than n messages; per-pair order with sf__mem_send
+ * holds. */
+int sf__mem_send_many(sf_mem_fabric *f, int self, const int *dsts, int n, int stride,
+                      const sf_msg_hdr *h, sf_value *v);
 int sf__mem_recv(sf_mem_fabric *f, int self, int src, sf_msg_hdr *h, sf_value **v);
 /* Rank r has finished: ranks waiting on it get SF_EPEER. */
 void sf__mem_set_finished(sf_mem_fabric *f, int r);

@@ -2,12 +2,19 @@
  * Debug-mode transport: every rank is a coroutine of one thread, so a message is a
  * pointer hand-off (the value is shared by reference: zero copy; values are immutable).
  *
- * One incoming FIFO per rank holds messages from all sources in arrival order; recv(src)
- * takes the first one from src, which keeps per-pair order. A receiver with nothing to
- * take blocks through the scheduler's hook and sits on its source's waiter list (a
- * doubly linked list through the endpoints), so a send wakes exactly the rank waiting
- * for it, and a finishing rank wakes everyone waiting on it (they then get SF_EPEER).
- * Message nodes are recycled through a free list.
+ * One incoming FIFO per rank holds point-to-point messages from all sources in arrival
+ * order. A message to many ranks at once (sf_get's broadcast to every party that lacks
+ * the object) is instead one record on its source's outgoing list, with a bitmap of the
+ * receivers that have not taken it: with thousands of parties the receivers then read
+ * one shared record that is in the cache, instead of a node per receiver, each written
+ * cold by the sender and read cold by its receiver. Every message carries its source's
+ * send number, so recv(src) takes the older of the first node from src in its FIFO and
+ * the first record of src still marked for it: per-pair order holds across both kinds.
+ *
+ * A receiver with nothing to take blocks through the scheduler's hook and sits on its
+ * source's waiter list (a doubly linked list through the endpoints), so a send wakes
+ * exactly the ranks waiting for it, and a finishing rank wakes everyone waiting on it
+ * (they then get SF_EPEER). Message nodes and records are recycled through free lists.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,15 +27,29 @@
 typedef struct mem_msg {
     struct mem_msg *next;
     int src;
+    uint64_t seq; /* the source's send number */
     sf_msg_hdr h;
     sf_value *v;
 } mem_msg;
+
+/* One message to many ranks: on its source's list until every receiver has taken it. */
+typedef struct mem_bcast {
+    struct mem_bcast *next;
+    uint64_t seq;
+    int stride; /* bit i is fabric rank i * stride */
+    int left;   /* receivers that have not taken it; v holds a reference for each */
+    sf_msg_hdr h;
+    sf_value *v;
+    uint64_t bits[]; /* receivers that have not taken it */
+} mem_bcast;
 
 typedef struct mem_ep {
     mem_msg *head, *tail;
     int blocked_on;      /* source this rank waits for, or -1 */
     int wprev, wnext;    /* links in waiters[blocked_on] */
     int finished;
+    uint64_t sent;       /* messages sent (the send number of the last one) */
+    mem_bcast *bhead, *btail; /* records sent, oldest first */
 } mem_ep;
 
 struct sf_mem_fabric {
@@ -37,7 +58,12 @@ struct sf_mem_fabric {
     int *waiters; /* per source: first waiting rank, or -1 */
     sf_mem_sched sched;
     mem_msg *free_msgs;
+    mem_bcast *free_bcast;
+    int bstride, bwords; /* size of the records on free_bcast (0: none made yet) */
+    long nbcast;         /* records alive */
 };
+
+static inline int bit_get(const uint64_t *b, int i) { return (int)((b[i >> 6] >> (i & 63)) & 1); }
 
 typedef struct mem_transport {
     sf_transport base;
@@ -78,10 +104,27 @@ void sf__mem_fabric_destroy(sf_mem_fabric **fp) {
             m = nx;
         }
     }
+    for (int i = 0; i < f->n; i++) {
+        mem_bcast *b = f->eps[i].bhead;
+        while (b) {
+            mem_bcast *nx = b->next;
+            for (; b->left > 0; b->left--) {
+                sf_value *v = b->v;
+                sf_value_unref(&v);
+            }
+            free(b);
+            b = nx;
+        }
+    }
     while (f->free_msgs) {
         mem_msg *nx = f->free_msgs->next;
         free(f->free_msgs);
         f->free_msgs = nx;
+    }
+    while (f->free_bcast) {
+        mem_bcast *nx = f->free_bcast->next;
+        free(f->free_bcast);
+        f->free_bcast = nx;
     }
     free(f->eps);
     free(f->waiters);
@@ -105,6 +148,7 @@ int sf__mem_send(sf_mem_fabric *f, int self, int dst, const sf_msg_hdr *h, sf_va
     else if (!(m = malloc(sizeof *m))) return SF_ENOMEM;
     m->next = NULL;
     m->src = self;
+    m->seq = ++f->eps[self].sent;
     m->h = *h;
     m->v = sf_value_ref(v);
     mem_ep *d = &f->eps[dst];
@@ -118,11 +162,81 @@ int sf__mem_send(sf_mem_fabric *f, int self, int dst, const sf_msg_hdr *h, sf_va
     return SF_OK;
 }
 
+int sf__mem_send_many(sf_mem_fabric *f, int self, const int *dsts, int n, int stride,
+                      const sf_msg_hdr *h, sf_value *v) {
+    int words = (f->n / stride + 63) / 64;
+    if (n < 2 || (f->bwords && (f->bstride != stride || f->bwords != words))) {
+        for (int i = 0; i < n; i++) {
+            int rc = sf__mem_send(f, self, dsts[i] * stride, h, v);
+            if (rc) return rc;
+        }
+        return SF_OK;
+    }
+    mem_bcast *b = f->free_bcast;
+    if (b) f->free_bcast = b->next;
+    else if (!(b = malloc(sizeof *b + sizeof(uint64_t) * (size_t)words))) return SF_ENOMEM;
+    f->bstride = stride;
+    f->bwords = words;
+    memset(b->bits, 0, sizeof(uint64_t) * (size_t)words);
+    for (int i = 0; i < n; i++) {
+        int d = dsts[i];
+        b->bits[d >> 6] |= (uint64_t)1 << (d & 63);
+    }
+    b->next = NULL;
+    b->stride = stride;
+    b->left = n;
+    b->h = *h;
+    b->v = v;
+    if (v) __atomic_fetch_add(&v->refcnt, n, __ATOMIC_RELAXED);
+    mem_ep *s = &f->eps[self];
+    b->seq = ++s->sent;
+    if (s->btail) s->btail->next = b;
+    else s->bhead = b;
+    s->btail = b;
+    f->nbcast++;
+    /* wake the receivers already waiting for us */
+    for (int w = f->waiters[self], nx; w >= 0; w = nx) {
+        nx = f->eps[w].wnext;
+        if (w % stride == 0 && bit_get(b->bits, w / stride)) {
+            unwait(f, w);
+            f->sched.wake(f->sched.arg, w);
+        }
+    }
+    return SF_OK;
+}
+
+/* The first record of src still marked for fabric rank self (and the one before it). */
+static mem_bcast *bcast_for(mem_ep *s, int self, mem_bcast **prevp) {
+    mem_bcast *prev = NULL;
+    for (mem_bcast *b = s->bhead; b; prev = b, b = b->next)
+        if (self % b->stride == 0 && bit_get(b->bits, self / b->stride)) {
+            *prevp = prev;
+            return b;
+        }
+    return NULL;
+}
+
 int sf__mem_recv(sf_mem_fabric *f, int self, int src, sf_msg_hdr *h, sf_value **v) {
-    mem_ep *me = &f->eps[self];
+    mem_ep *me = &f->eps[self], *s = &f->eps[src];
     for (;;) {
         mem_msg *prev = NULL, *m = me->head;
         while (m && m->src != src) prev = m, m = m->next;
+        mem_bcast *bprev = NULL, *b = s->bhead ? bcast_for(s, self, &bprev) : NULL;
+        if (b && (!m || b->seq < m->seq)) {
+            int i = self / b->stride;
+            b->bits[i >> 6] &= ~((uint64_t)1 << (i & 63));
+            *h = b->h;
+            *v = b->v; /* one of the record's references */
+            if (--b->left == 0) {
+                if (bprev) bprev->next = b->next;
+                else s->bhead = b->next;
+                if (s->btail == b) s->btail = bprev;
+                b->next = f->free_bcast;
+                f->free_bcast = b;
+                f->nbcast--;
+            }
+            return SF_OK;
+        }
         if (m) {
             if (prev) prev->next = m->next;
             else me->head = m->next;
@@ -148,6 +262,12 @@ int sf__mem_recv(sf_mem_fabric *f, int self, int src, sf_msg_hdr *h, sf_value **
 static int mem_send(sf_transport *t, int dst, const sf_msg_hdr *h, sf_value *v) {
     mem_transport *m = (mem_transport *)t;
     return sf__mem_send(m->f, t->self * m->stride, dst * m->stride, h, v);
+}
+
+static int mem_send_many(sf_transport *t, const int *dsts, int n, const sf_msg_hdr *h,
+                         sf_value *v) {
+    mem_transport *m = (mem_transport *)t;
+    return sf__mem_send_many(m->f, t->self * m->stride, dsts, n, m->stride, h, v);
 }
 
 static int mem_recv(sf_transport *t, int src, const sf_wait_notice *w, sf_msg_hdr *h,
@@ -182,6 +302,15 @@ int sf__mem_pending(sf_mem_fabric *f, int dst, int *src, sf_msg_hdr *first) {
         }
         n++;
     }
+    for (int s = 0; f->nbcast && s < f->n; s++)
+        for (mem_bcast *b = f->eps[s].bhead; b; b = b->next)
+            if (dst % b->stride == 0 && bit_get(b->bits, dst / b->stride)) {
+                if (n == 0) {
+                    *src = s;
+                    *first = b->h;
+                }
+                n++;
+            }
     return n;
 }
 
@@ -198,6 +327,7 @@ static void mem_destroy(sf_transport **tp) {
 static const struct sf_transport_ops mem_ops = {
     .name = "mem",
     .send = mem_send,
+    .send_many = mem_send_many,
     .recv = mem_recv,
     .finish = mem_finish,
     .abort = mem_abort,

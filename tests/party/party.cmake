@@ -25,3 +25,11 @@ foreach(n 1 2)
   sf_add_test(NAME pcomm_mem_vs_mpi_np${n} MODE sim NPROCS ${n} COMMAND $<TARGET_FILE:test_pcomm_mem>
               LABELS ranks TIMEOUT 60)
 endforeach()
+# mem_bcast: debug mode's shared record for a message to many parties (order, wakes,
+# references, leftovers, recycling).
+add_executable(test_mem_bcast ${CMAKE_CURRENT_SOURCE_DIR}/party/test_mem_bcast.c)
+target_link_libraries(test_mem_bcast PRIVATE sfmpi::internal)
+target_include_directories(test_mem_bcast PRIVATE ${PROJECT_SOURCE_DIR})
+target_compile_definitions(test_mem_bcast PRIVATE _GNU_SOURCE)
+sf_target_defaults(test_mem_bcast)
+sf_add_test(NAME mem_bcast COMMAND $<TARGET_FILE:test_mem_bcast> LABELS ranks TIMEOUT 60)
