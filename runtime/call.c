@@ -141,6 +141,42 @@ static void send_entry(sf_ctx *sf, sf_entry *e, int dst) {
     }
 }
 
+/* The owner sends `h` (and v) to every party that does not hold e: at once, through the
+ * backend's send_many where it has one (debug mode: one record read by all). */
+static void send_to_lacking(sf_ctx *sf, sf_entry *e, const sf_msg_hdr *h, sf_value *v,
+                            const char *what) {
+    int np = sf__nparties(sf), n = 0;
+    const struct sf_transport_ops *ops = sf->tp->ops;
+    sf_run_state *run = sf->run;
+    if (ops->send_many && np > run->dst_cap) {
+        int *p = realloc(run->dst_buf, sizeof *p * (size_t)np);
+        if (!p) sf__fatal(sf, SF_EXIT_FAILURE, "%s: out of memory (%d parties)", what, np);
+        run->dst_buf = p;
+        run->dst_cap = np;
+    }
+    for (int p = 0; p < np; p++) {
+        if (sf__obj_holds(sf, e, p)) continue;
+        if (ops->send_many) {
+            run->dst_buf[n++] = p;
+            continue;
+        }
+        int rc = ops->send(sf->tp, p, h, v);
+        if (rc) {
+            char b[32];
+            fmt_id(b, sizeof b, e->id);
+            sf__fatal(sf, SF_EXIT_PEER, "%s: sending object %s to party %s failed: %s", what, b,
+                      sf__party_name(sf, p), sf_strerror(rc));
+        }
+    }
+    int rc = n ? ops->send_many(sf->tp, run->dst_buf, n, h, v) : SF_OK;
+    if (rc) {
+        char b[32];
+        fmt_id(b, sizeof b, e->id);
+        sf__fatal(sf, SF_EXIT_PEER, "%s: sending object %s to %d parties failed: %s", what, b, n,
+                  sf_strerror(rc));
+    }
+}
+
 static void report_peer_gone(sf_ctx *sf, int src, uint64_t id, const sf_msg_hdr *bye) {
     char b[32];
     fmt_id(b, sizeof b, id);
@@ -162,8 +198,8 @@ static void report_peer_gone(sf_ctx *sf, int src, uint64_t id, const sf_msg_hdr 
 static void recv_expect(sf_ctx *sf, int src, uint64_t id, sf_msg_hdr *h, sf_value **v) {
     sf_wait_notice w = {.call_seq = sf->call_seq, .trace = sf->trace, .obj_id = id,
                         .line = (uint32_t)sf->site.line};
-    site_file(w.file, sf->site.file);
-    if (sf->run->dbg) sf__debug_note_wait(sf, src, id);
+    if (sf->run->dbg) sf__debug_note_wait(sf, src, id); /* the notice is for other modes */
+    else site_file(w.file, sf->site.file);
     int rc = sf->tp->ops->recv(sf->tp, src, &w, h, v);
     if (rc == SF_EPEER) {
         /* debug mode: the finished rank's context is in this process */
@@ -793,10 +829,11 @@ int sf__get(sf_ctx *sf, sf_obj obj, sf_value **out, sf_site site) {
         if (out) *out = e->revealed;
         return SF_OK;
     }
-    int np = sf__nparties(sf);
     if (sf->party == e->owner) {
-        for (int p = 0; p < np; p++)
-            if (!sf__obj_holds(sf, e, p)) send_entry(sf, e, p);
+        sf_msg_hdr h;
+        int failed = e->state == SF__ST_FAILED;
+        fill_hdr(sf, &h, failed ? SF_MSG_ERROR : SF_MSG_DATA, e->id);
+        send_to_lacking(sf, e, &h, failed ? e->err : e->val, "sf_get");
     } else if (!sf__obj_holds(sf, e, sf->party)) {
         recv_entry(sf, e);
     }
@@ -813,7 +850,7 @@ int sf__wait(sf_site site, sf_ctx *sf, const sf_obj *objs, int n) {
     uint64_t salt = SALT_WAIT;
     for (int i = 0; i < n; i++) salt = sf__mix(salt, objs[i].id);
     call_begin(sf, site, salt);
-    int np = sf__nparties(sf), rc = SF_OK;
+    int rc = SF_OK;
     for (int i = 0; i < n; i++) {
         sf_entry *e = sf__obj_lookup(sf, objs[i].id, "sf_wait");
         if (e->kind == SF__ENT_ACTOR) continue;
@@ -821,13 +858,7 @@ int sf__wait(sf_site site, sf_ctx *sf, const sf_obj *objs, int n) {
             sf_msg_hdr h;
             int failed = e->state == SF__ST_FAILED;
             fill_hdr(sf, &h, failed ? SF_MSG_ERROR : SF_MSG_STATUS, e->id);
-            for (int p = 0; p < np; p++)
-                if (!sf__obj_holds(sf, e, p)) {
-                    int src = sf->tp->ops->send(sf->tp, p, &h, failed ? e->err : NULL);
-                    if (src)
-                        sf__fatal(sf, SF_EXIT_PEER, "sf_wait: sending to party %s failed: %s",
-                                  sf__party_name(sf, p), sf_strerror(src));
-                }
+            send_to_lacking(sf, e, &h, failed ? e->err : NULL, "sf_wait");
         } else if (!sf__obj_holds(sf, e, sf->party)) {
             recv_entry(sf, e);
         }

@@ -29,7 +29,6 @@ const char *sf__basename(const char *path) {
     return s ? s + 1 : path;
 }
 
-int sf__nparties(const sf_ctx *sf) { return sf->run->nparties; }
 const char *sf__party_name(const sf_ctx *sf, int p) {
     return (p >= 0 && p < sf->run->nparties) ? sf->run->parties[p] : "?";
 }
@@ -332,6 +331,7 @@ int sf_run(const sf_config *cfg, sf_program program, void *arg) {
         }
         sf__name_index_free(&run.party_ix);
     }
+    free(run.dst_buf);
     if (run.backend) code = run.mode->settle(run.backend, code);
     sf__exec_free(&ex);
     run.mode->teardown(&run.backend);

@@ -84,8 +84,11 @@ typedef struct sf_entry {
                          that holds it, val/err being this party's part (runtime/device.h) */
     int16_t dev_idx;  /* the instance of that device */
     sf_value *revealed; /* a device object's plaintext after sf_get */
-    uint64_t hold;   /* holder bitmap when nparties <= 64 */
-    int32_t *holdv;  /* more parties: holder list (usually 1-3 entries) ... */
+    union {
+        uint64_t hold;      /* holder bitmap when nparties <= 64 */
+        int32_t hold_in[2]; /* more parties: the first two holders ... */
+    };
+    int32_t *holdv;  /* ... then all of them, in a list (NULL: hold_in) ... */
     int32_t nhold, caphold;
     uint8_t hold_all; /* ... unless every party holds it */
     sf_value *val;   /* READY: the value */
@@ -155,6 +158,8 @@ struct sf_run_state {
     char **parties;
     sf_name_index party_ix;          /* parties by name */
     struct sf_debug_exec *dbg;       /* set while the executor runs coroutines */
+    int *dst_buf, dst_cap;           /* destinations of a send to many parties (program
+                                      * thread only, filled and used within one call) */
 };
 
 /* objects.c */
@@ -169,7 +174,7 @@ void sf__obj_set_all_holders(sf_ctx *sf, sf_entry *e);
 void sf__obj_copy_holders(sf_ctx *sf, sf_entry *dst, const sf_entry *src);
 
 /* context.c */
-int sf__nparties(const sf_ctx *sf);
+static inline int sf__nparties(const sf_ctx *sf) { return sf->run->nparties; }
 const char *sf__party_name(const sf_ctx *sf, int p);
 int sf__party_lookup(const sf_ctx *sf, const char *name); /* index or -1 */
 void sf__set_error(sf_ctx *sf, const char *fmt, ...) SF_PRINTF(2, 3);

@@ -2,9 +2,10 @@
  * The object table of one party: id -> entry, plus creation order (for scopes).
  * Chained hash table that doubles when the load passes 1 and never shrinks below its
  * initial size; ids are call numbers, so the mixing spreads consecutive ids.
- * Holder sets are a 64-bit mask; with more than 64 parties, a short list of holders or
- * an "everyone" flag (after sf_get), so an object costs O(1) memory even with 100,000
- * parties.
+ * Holder sets are a 64-bit mask; with more than 64 parties, a short list of holders (the
+ * first two in the entry itself, in the mask's place: no allocation for the usual owner
+ * plus one) or an "everyone" flag (after sf_get), so an object costs O(1) memory even
+ * with 100,000 parties.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -138,8 +139,9 @@ void sf__obj_drop(sf_ctx *sf, sf_entry *e) {
 int sf__obj_holds(const sf_ctx *sf, const sf_entry *e, int p) {
     if (sf__nparties(sf) <= 64) return (int)((e->hold >> p) & 1);
     if (e->hold_all) return 1;
+    const int32_t *l = e->holdv ? e->holdv : e->hold_in;
     for (int i = 0; i < e->nhold; i++)
-        if (e->holdv[i] == p) return 1;
+        if (l[i] == p) return 1;
     return 0;
 }
 
@@ -149,10 +151,15 @@ void sf__obj_set_holder(sf_ctx *sf, sf_entry *e, int p) {
         return;
     }
     if (sf__obj_holds(sf, e, p)) return;
-    if (e->nhold == e->caphold) {
-        int cap = e->caphold ? e->caphold * 2 : 4;
+    if (!e->holdv && e->nhold < 2) {
+        e->hold_in[e->nhold++] = p;
+        return;
+    }
+    if (e->nhold == e->caphold || !e->holdv) {
+        int cap = e->holdv ? e->caphold * 2 : 4;
         int32_t *v = realloc(e->holdv, sizeof *v * (size_t)cap);
         if (!v) sf__fatal(sf, SF_EXIT_FAILURE, "out of memory (holder list)");
+        if (!e->holdv) memcpy(v, e->hold_in, sizeof e->hold_in);
         e->holdv = v;
         e->caphold = cap;
     }
@@ -171,8 +178,16 @@ void sf__obj_set_all_holders(sf_ctx *sf, sf_entry *e) {
     e->nhold = e->caphold = 0;
 }
 
+/* dst's holders become its own plus src's. */
 void sf__obj_copy_holders(sf_ctx *sf, sf_entry *dst, const sf_entry *src) {
-    dst->hold = src->hold;
-    dst->hold_all = src->hold_all;
-    for (int i = 0; i < src->nhold; i++) sf__obj_set_holder(sf, dst, src->holdv[i]);
+    if (sf__nparties(sf) <= 64) {
+        dst->hold |= src->hold;
+        return;
+    }
+    if (src->hold_all) {
+        sf__obj_set_all_holders(sf, dst);
+        return;
+    }
+    const int32_t *l = src->holdv ? src->holdv : src->hold_in;
+    for (int i = 0; i < src->nhold; i++) sf__obj_set_holder(sf, dst, l[i]);
 }

@@ -1,6 +1,6 @@
 # Unit tests of the parts (linked against the library, internal headers allowed) and the
 # value round trip across parties in every mode.
-foreach(t test_value test_options test_wire test_stream)
+foreach(t test_value test_options test_wire test_stream test_objects)
   add_executable(${t} ${CMAKE_CURRENT_SOURCE_DIR}/unit/${t}.c)
   target_link_libraries(${t} PRIVATE sfmpi::internal)
   target_include_directories(${t} PRIVATE ${PROJECT_SOURCE_DIR})
