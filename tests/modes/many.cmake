@@ -1,6 +1,7 @@
 # Many parties (label "many"): devices by index and by name, argument lists sized at run
 # time (sf_remotev) on a device and on an actor. Debug mode with 600 parties, in lockstep
-# and with --sf-turn=8; simulation with 4 parties; production with 3 party processes.
+# and with --sf-turn=8 and 1000 (ranks far apart: many shared records in flight);
+# simulation with 4 parties; production with 3 party processes.
 add_executable(sf_test_many ${CMAKE_CURRENT_SOURCE_DIR}/modes/many.c)
 target_link_libraries(sf_test_many PRIVATE sfmpi::internal)
 sf_target_defaults(sf_test_many)
@@ -9,6 +10,10 @@ sf_add_test(NAME many_debug_600 MODE debug COMMAND $<TARGET_FILE:sf_test_many> -
             EXPECT_STDOUT "^many: 600 parties, 600 results read by each, sum of all 539700, actor sum 1275 of 50 items$")
 sf_add_test(NAME many_debug_600_turn8 MODE debug
             COMMAND $<TARGET_FILE:sf_test_many> --n=600 --sf-quiet --sf-turn=8
+            LABELS many EXPECT_EXIT 0 TIMEOUT 120
+            EXPECT_STDOUT "^many: 600 parties, 600 results read by each, sum of all 539700, actor sum 1275 of 50 items$")
+sf_add_test(NAME many_debug_600_turn1000 MODE debug
+            COMMAND $<TARGET_FILE:sf_test_many> --n=600 --sf-quiet --sf-turn=1000
             LABELS many EXPECT_EXIT 0 TIMEOUT 120
             EXPECT_STDOUT "^many: 600 parties, 600 results read by each, sum of all 539700, actor sum 1275 of 50 items$")
 sf_add_test(NAME many_sim_4 MODE sim NPROCS 4 COMMAND $<TARGET_FILE:sf_test_many> --n=4 --sf-quiet
