@@ -11,3 +11,8 @@ target_link_libraries(bench_transfer PRIVATE MPI::MPI_C)
 add_executable(bench_psi ${CMAKE_CURRENT_SOURCE_DIR}/bench_psi.c)
 target_link_libraries(bench_psi PRIVATE sfmpi::internal PkgConfig::SODIUM m)
 sf_target_defaults(bench_psi)
+# bench_mpi_layout: raw MPI only (the sim transport's two-message layout against one
+# message of a two-block datatype)
+add_executable(bench_mpi_layout ${CMAKE_CURRENT_SOURCE_DIR}/bench_mpi_layout.c)
+target_link_libraries(bench_mpi_layout PRIVATE MPI::MPI_C)
+sf_target_defaults(bench_mpi_layout)
