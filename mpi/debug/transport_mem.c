@@ -11,10 +11,14 @@
  * send number, so recv(src) takes the older of the first node from src in its FIFO and
  * the first record of src still marked for it: per-pair order holds across both kinds.
  *
- * A receiver with nothing to take blocks through the scheduler's hook and sits on its
- * source's waiter list (a doubly linked list through the endpoints), so a send wakes
- * exactly the ranks waiting for it, and a finishing rank wakes everyone waiting on it
- * (they then get SF_EPEER). Message nodes and records are recycled through free lists.
+ * A receiver remembers the record it took last, so that a rank far ahead of the others
+ * does not walk past the records it has taken already on every receive.
+ *
+ * A receiver with nothing to take blocks through the scheduler's hook and joins the end of
+ * its source's waiter list (a doubly linked list through the endpoints), so a send wakes
+ * exactly the ranks waiting for it, in the order they blocked (the order of the
+ * scheduler's round), and a finishing rank wakes everyone waiting on it (they then get
+ * SF_EPEER). Message nodes and records are recycled through free lists.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +39,8 @@ typedef struct mem_msg {
 /* One message to many ranks: on its source's list until every receiver has taken it. */
 typedef struct mem_bcast {
     struct mem_bcast *next;
-    uint64_t seq;
+    uint64_t seq; /* 0 once freed */
+    int src;
     int stride; /* bit i is fabric rank i * stride */
     int left;   /* receivers that have not taken it; v holds a reference for each */
     sf_msg_hdr h;
@@ -50,12 +55,18 @@ typedef struct mem_ep {
     int finished;
     uint64_t sent;       /* messages sent (the send number of the last one) */
     mem_bcast *bhead, *btail; /* records sent, oldest first */
+    /* the record this rank took last (source, send number): no older record of that
+     * source is still marked for it, so the next search from there starts after it */
+    mem_bcast *hint;
+    uint64_t hint_seq;
+    int hint_src;
 } mem_ep;
 
 struct sf_mem_fabric {
     int n;
     mem_ep *eps;
-    int *waiters; /* per source: first waiting rank, or -1 */
+    int *waiters, *wtail; /* per source: first and last waiting rank (in the order they
+                           * blocked, which is the order a send to many wakes them), or -1 */
     sf_mem_sched sched;
     mem_msg *free_msgs;
     mem_bcast *free_bcast;
@@ -76,7 +87,9 @@ int sf__mem_fabric_create(sf_mem_fabric **out, int n, const sf_mem_sched *sched)
     if (!f) return SF_ENOMEM;
     f->eps = calloc((size_t)n, sizeof *f->eps);
     f->waiters = malloc(sizeof(int) * (size_t)n);
-    if (!f->eps || !f->waiters) {
+    f->wtail = malloc(sizeof(int) * (size_t)n);
+    if (!f->eps || !f->waiters || !f->wtail) {
+        free(f->wtail);
         free(f->eps);
         free(f->waiters);
         free(f);
@@ -86,7 +99,7 @@ int sf__mem_fabric_create(sf_mem_fabric **out, int n, const sf_mem_sched *sched)
     f->sched = *sched;
     for (int i = 0; i < n; i++) {
         f->eps[i].blocked_on = -1;
-        f->waiters[i] = -1;
+        f->waiters[i] = f->wtail[i] = -1;
     }
     *out = f;
     return SF_OK;
@@ -128,6 +141,7 @@ void sf__mem_fabric_destroy(sf_mem_fabric **fp) {
     }
     free(f->eps);
     free(f->waiters);
+    free(f->wtail);
     free(f);
     *fp = NULL;
 }
@@ -139,6 +153,7 @@ static void unwait(sf_mem_fabric *f, int r) {
     if (e->wprev >= 0) f->eps[e->wprev].wnext = e->wnext;
     else f->waiters[src] = e->wnext;
     if (e->wnext >= 0) f->eps[e->wnext].wprev = e->wprev;
+    else f->wtail[src] = e->wprev;
     e->blocked_on = -1;
 }
 
@@ -183,6 +198,7 @@ int sf__mem_send_many(sf_mem_fabric *f, int self, const int *dsts, int n, int st
         b->bits[d >> 6] |= (uint64_t)1 << (d & 63);
     }
     b->next = NULL;
+    b->src = self;
     b->stride = stride;
     b->left = n;
     b->h = *h;
@@ -206,9 +222,10 @@ int sf__mem_send_many(sf_mem_fabric *f, int self, const int *dsts, int n, int st
 }
 
 /* The first record of src still marked for fabric rank self (and the one before it). */
-static mem_bcast *bcast_for(mem_ep *s, int self, mem_bcast **prevp) {
-    mem_bcast *prev = NULL;
-    for (mem_bcast *b = s->bhead; b; prev = b, b = b->next)
+static mem_bcast *bcast_for(mem_ep *me, mem_ep *s, int src, int self, mem_bcast **prevp) {
+    mem_bcast *prev = NULL, *h = me->hint;
+    if (h && me->hint_src == src && h->src == src && h->seq == me->hint_seq) prev = h;
+    for (mem_bcast *b = prev ? prev->next : s->bhead; b; prev = b, b = b->next)
         if (self % b->stride == 0 && bit_get(b->bits, self / b->stride)) {
             *prevp = prev;
             return b;
@@ -221,20 +238,26 @@ int sf__mem_recv(sf_mem_fabric *f, int self, int src, sf_msg_hdr *h, sf_value **
     for (;;) {
         mem_msg *prev = NULL, *m = me->head;
         while (m && m->src != src) prev = m, m = m->next;
-        mem_bcast *bprev = NULL, *b = s->bhead ? bcast_for(s, self, &bprev) : NULL;
+        mem_bcast *bprev = NULL, *b = s->bhead ? bcast_for(me, s, src, self, &bprev) : NULL;
         if (b && (!m || b->seq < m->seq)) {
             int i = self / b->stride;
             b->bits[i >> 6] &= ~((uint64_t)1 << (i & 63));
             *h = b->h;
             *v = b->v; /* one of the record's references */
+            mem_bcast *hint = b;
             if (--b->left == 0) {
                 if (bprev) bprev->next = b->next;
                 else s->bhead = b->next;
                 if (s->btail == b) s->btail = bprev;
+                b->seq = 0;
                 b->next = f->free_bcast;
                 f->free_bcast = b;
                 f->nbcast--;
+                hint = bprev;
             }
+            me->hint = hint;
+            me->hint_seq = hint ? hint->seq : 0;
+            me->hint_src = src;
             return SF_OK;
         }
         if (m) {
@@ -249,11 +272,12 @@ int sf__mem_recv(sf_mem_fabric *f, int self, int src, sf_msg_hdr *h, sf_value **
             return SF_OK;
         }
         if (f->eps[src].finished) return SF_EPEER;
-        me->blocked_on = src;
-        me->wprev = -1;
-        me->wnext = f->waiters[src];
-        if (me->wnext >= 0) f->eps[me->wnext].wprev = self;
-        f->waiters[src] = self;
+        me->blocked_on = src; /* join src's waiters at the end */
+        me->wnext = -1;
+        me->wprev = f->wtail[src];
+        if (me->wprev >= 0) f->eps[me->wprev].wnext = self;
+        else f->waiters[src] = self;
+        f->wtail[src] = self;
         f->sched.block(f->sched.arg, self, src);
     }
 }

@@ -8,7 +8,10 @@
  *    receiver, with strides 1 and 3 (party leaders are fabric ranks p * stride);
  *  - a single destination goes as a point-to-point message;
  *  - a send to many wakes exactly the waiters it is for (a waiter for another source, or
- *    not among the destinations, stays asleep), and a waiter takes it at once;
+ *    not among the destinations, stays asleep), in the order they blocked, and a waiter
+ *    takes it at once;
+ *  - receivers far apart (records taken by some, not all; the record a receiver took
+ *    last freed and reused meanwhile) still take every message in send order;
  *  - value references: each receiver takes one, none is left once all have received
  *    (the value goes back to the sender's single reference);
  *  - a record not received by everyone is counted as pending for exactly those ranks,
@@ -162,6 +165,100 @@ static void wake_case(void) {
     sf_value_unref(&g_v);
 }
 
+/* ---- wake order: ranks 3, 1 and 2 block on 0 in that order (each while the one before
+ * waits); a send to all three wakes them in the order they blocked. */
+static void order_script(int self, int src) {
+    sf_msg_hdr h;
+    ASSERT_EQ(src, 0);
+    if (self == 3) {
+        sf_value *x = take(g_f, 1, 0, 41);
+        sf_value_unref(&x);
+    } else if (self == 1) {
+        sf_value *x = take(g_f, 2, 0, 41);
+        sf_value_unref(&x);
+    } else if (self == 2) {
+        int d[] = {1, 2, 3};
+        h = hdr(41), ASSERT_OK(sf__mem_send_many(g_f, 0, d, 3, 1, &h, g_v));
+        if (ASSERT_EQ(S.nwakes, 3)) {
+            ASSERT_EQ(S.wakes[0], 3);
+            ASSERT_EQ(S.wakes[1], 1);
+            ASSERT_EQ(S.wakes[2], 2);
+        }
+    } else {
+        TEST_FAIL("unexpected block: rank %d on %d", self, src);
+    }
+}
+
+static void wake_order_case(void) {
+    test_context("wake order");
+    g_f = make(4);
+    g_v = sf_value_i64(5);
+    S.script = order_script;
+    sf_value *v = take(g_f, 3, 0, 41);
+    sf_value_unref(&v);
+    ASSERT_EQ(S.nblocks, 3);
+    ASSERT_EQ(g_v->refcnt, 1);
+    sf__mem_fabric_destroy(&g_f);
+    sf_value_unref(&g_v);
+}
+
+/* ---- receivers far apart: 50 records from 0 to {1, 2, 3} with point-to-point messages
+ * to 1 between them; 1 takes 25, 2 takes all, 3 takes 30 (which frees the first 25 and
+ * with them the record 1 took last); 10 more records reuse the freed ones; then every
+ * receiver takes the rest, each in its own send order. */
+static void apart_case(void) {
+    test_context("far apart");
+    sf_mem_fabric *f = make(4);
+    sf_value *v = sf_value_i64(6);
+    int d[] = {1, 2, 3};
+    uint64_t want1[80];
+    int n1 = 0;
+    sf_msg_hdr h;
+    for (uint64_t i = 0; i < 50; i++) {
+        h = hdr(100 + i), ASSERT_OK(sf__mem_send_many(f, 0, d, 3, 1, &h, v));
+        want1[n1++] = 100 + i;
+        if (i % 7 == 3) {
+            h = hdr(500 + i), ASSERT_OK(sf__mem_send(f, 0, 1, &h, v));
+            want1[n1++] = 500 + i;
+        }
+    }
+    int k1 = 0;
+    for (; k1 < n1 && (want1[k1] >= 500 || want1[k1] < 125); k1++) {
+        sf_value *g = take(f, 1, 0, want1[k1]);
+        sf_value_unref(&g);
+    }
+    for (uint64_t i = 0; i < 50; i++) {
+        sf_value *g = take(f, 2, 0, 100 + i);
+        sf_value_unref(&g);
+    }
+    for (uint64_t i = 0; i < 30; i++) {
+        sf_value *g = take(f, 3, 0, 100 + i);
+        sf_value_unref(&g);
+    }
+    for (uint64_t i = 50; i < 60; i++) {
+        h = hdr(100 + i), ASSERT_OK(sf__mem_send_many(f, 0, d, 3, 1, &h, v));
+        want1[n1++] = 100 + i;
+    }
+    for (; k1 < n1; k1++) {
+        sf_value *g = take(f, 1, 0, want1[k1]);
+        sf_value_unref(&g);
+    }
+    for (uint64_t i = 50; i < 60; i++) {
+        sf_value *g = take(f, 2, 0, 100 + i);
+        sf_value_unref(&g);
+    }
+    for (uint64_t i = 30; i < 60; i++) {
+        sf_value *g = take(f, 3, 0, 100 + i);
+        sf_value_unref(&g);
+    }
+    int psrc;
+    sf_msg_hdr first;
+    for (int r = 0; r < 4; r++) ASSERT_EQ_MSG(sf__mem_pending(f, r, &psrc, &first), 0, "rank %d", r);
+    ASSERT_EQ(v->refcnt, 1);
+    sf__mem_fabric_destroy(&f);
+    sf_value_unref(&v);
+}
+
 static void leftover_case(void) {
     test_context("leftovers");
     sf_mem_fabric *f = make(4);
@@ -220,6 +317,8 @@ int main(void) {
     order_case(1);
     order_case(3);
     wake_case();
+    wake_order_case();
+    apart_case();
     leftover_case();
     recycle_case();
     TEST_DONE();
