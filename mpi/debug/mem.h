@@ -29,7 +29,8 @@ int sf__mem_send_many(sf_mem_fabric *f, int self, const int *dsts, int n, int st
 int sf__mem_recv(sf_mem_fabric *f, int self, int src, sf_msg_hdr *h, sf_value **v);
 /* Rank r has finished: ranks waiting on it get SF_EPEER. */
 void sf__mem_set_finished(sf_mem_fabric *f, int r);
-/* Number of messages sent to `dst` but never received; describes the first one. */
+/* Number of messages sent to `dst` but never received; describes one of them (the first
+ * queued message, else the first record found). */
 int sf__mem_pending(sf_mem_fabric *f, int dst, int *src, sf_msg_hdr *first);
 
 /* Party ranks are fabric ranks first .. first + size - 1. */

@@ -179,7 +179,7 @@ int sf__mem_send(sf_mem_fabric *f, int self, int dst, const sf_msg_hdr *h, sf_va
 
 int sf__mem_send_many(sf_mem_fabric *f, int self, const int *dsts, int n, int stride,
                       const sf_msg_hdr *h, sf_value *v) {
-    int words = (f->n / stride + 63) / 64;
+    int words = ((f->n + stride - 1) / stride + 63) / 64;
     if (n < 2 || (f->bwords && (f->bstride != stride || f->bwords != words))) {
         for (int i = 0; i < n; i++) {
             int rc = sf__mem_send(f, self, dsts[i] * stride, h, v);
@@ -238,7 +238,9 @@ int sf__mem_recv(sf_mem_fabric *f, int self, int src, sf_msg_hdr *h, sf_value **
     for (;;) {
         mem_msg *prev = NULL, *m = me->head;
         while (m && m->src != src) prev = m, m = m->next;
-        mem_bcast *bprev = NULL, *b = s->bhead ? bcast_for(me, s, src, self, &bprev) : NULL;
+        mem_bcast *bprev = NULL, *b = NULL;
+        if (s->bhead && self % s->bhead->stride == 0) /* a record is for leaders only */
+            b = bcast_for(me, s, src, self, &bprev);
         if (b && (!m || b->seq < m->seq)) {
             int i = self / b->stride;
             b->bits[i >> 6] &= ~((uint64_t)1 << (i & 63));
@@ -326,7 +328,7 @@ int sf__mem_pending(sf_mem_fabric *f, int dst, int *src, sf_msg_hdr *first) {
         }
         n++;
     }
-    for (int s = 0; f->nbcast && s < f->n; s++)
+    for (int s = 0; f->nbcast && s < f->n; s += f->bstride) /* only leaders send records */
         for (mem_bcast *b = f->eps[s].bhead; b; b = b->next)
             if (dst % b->stride == 0 && bit_get(b->bits, dst / b->stride)) {
                 if (n == 0) {
