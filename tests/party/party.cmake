@@ -33,3 +33,11 @@ target_include_directories(test_mem_bcast PRIVATE ${PROJECT_SOURCE_DIR})
 target_compile_definitions(test_mem_bcast PRIVATE _GNU_SOURCE)
 sf_target_defaults(test_mem_bcast)
 sf_add_test(NAME mem_bcast COMMAND $<TARGET_FILE:test_mem_bcast> LABELS ranks TIMEOUT 60)
+# mem_model: the debug fabric against a model on 320 random runs (orders, wakes, pending
+# counts, references; blocking receives on coroutines).
+add_executable(test_mem_model ${CMAKE_CURRENT_SOURCE_DIR}/party/test_mem_model.c)
+target_link_libraries(test_mem_model PRIVATE sfmpi::internal)
+target_include_directories(test_mem_model PRIVATE ${PROJECT_SOURCE_DIR})
+target_compile_definitions(test_mem_model PRIVATE _GNU_SOURCE)
+sf_target_defaults(test_mem_model)
+sf_add_test(NAME mem_model COMMAND $<TARGET_FILE:test_mem_model> LABELS ranks TIMEOUT 120)
