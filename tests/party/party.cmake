@@ -26,18 +26,13 @@ foreach(n 1 2)
               LABELS ranks TIMEOUT 60)
 endforeach()
 # mem_bcast: debug mode's shared record for a message to many parties (order, wakes,
-# references, leftovers, recycling).
-add_executable(test_mem_bcast ${CMAKE_CURRENT_SOURCE_DIR}/party/test_mem_bcast.c)
-target_link_libraries(test_mem_bcast PRIVATE sfmpi::internal)
-target_include_directories(test_mem_bcast PRIVATE ${PROJECT_SOURCE_DIR})
-target_compile_definitions(test_mem_bcast PRIVATE _GNU_SOURCE)
-sf_target_defaults(test_mem_bcast)
-sf_add_test(NAME mem_bcast COMMAND $<TARGET_FILE:test_mem_bcast> LABELS ranks TIMEOUT 60)
-# mem_model: the debug fabric against a model on 320 random runs (orders, wakes, pending
-# counts, references; blocking receives on coroutines).
-add_executable(test_mem_model ${CMAKE_CURRENT_SOURCE_DIR}/party/test_mem_model.c)
-target_link_libraries(test_mem_model PRIVATE sfmpi::internal)
-target_include_directories(test_mem_model PRIVATE ${PROJECT_SOURCE_DIR})
-target_compile_definitions(test_mem_model PRIVATE _GNU_SOURCE)
-sf_target_defaults(test_mem_model)
-sf_add_test(NAME mem_model COMMAND $<TARGET_FILE:test_mem_model> LABELS ranks TIMEOUT 120)
+# references, leftovers, recycling); mem_model: the debug fabric against a model on 320
+# random runs (orders, wakes, pending counts, references; blocking receives on coroutines).
+foreach(t mem_bcast mem_model)
+  add_executable(test_${t} ${CMAKE_CURRENT_SOURCE_DIR}/party/test_${t}.c)
+  target_link_libraries(test_${t} PRIVATE sfmpi::internal)
+  target_include_directories(test_${t} PRIVATE ${PROJECT_SOURCE_DIR})
+  target_compile_definitions(test_${t} PRIVATE _GNU_SOURCE)
+  sf_target_defaults(test_${t})
+  sf_add_test(NAME ${t} COMMAND $<TARGET_FILE:test_${t}> LABELS ranks TIMEOUT 120)
+endforeach()

@@ -73,6 +73,14 @@ static sf_value *take(sf_mem_fabric *f, int self, int src, uint64_t want) {
     return v;
 }
 
+/* Rank `self` takes ids from, from + 1, ..., to - 1 from src, in that order. */
+static void take_ids(sf_mem_fabric *f, int self, int src, uint64_t from, uint64_t to) {
+    for (uint64_t id = from; id < to; id++) {
+        sf_value *g = take(f, self, src, id);
+        sf_value_unref(&g);
+    }
+}
+
 static void order_case(int stride) {
     test_context("order, stride %d", stride);
     int np = 5;
@@ -227,14 +235,8 @@ static void apart_case(void) {
         sf_value *g = take(f, 1, 0, want1[k1]);
         sf_value_unref(&g);
     }
-    for (uint64_t i = 0; i < 50; i++) {
-        sf_value *g = take(f, 2, 0, 100 + i);
-        sf_value_unref(&g);
-    }
-    for (uint64_t i = 0; i < 30; i++) {
-        sf_value *g = take(f, 3, 0, 100 + i);
-        sf_value_unref(&g);
-    }
+    take_ids(f, 2, 0, 100, 150);
+    take_ids(f, 3, 0, 100, 130);
     for (uint64_t i = 50; i < 60; i++) {
         h = hdr(100 + i), ASSERT_OK(sf__mem_send_many(f, 0, d, 3, 1, &h, v));
         want1[n1++] = 100 + i;
@@ -243,14 +245,8 @@ static void apart_case(void) {
         sf_value *g = take(f, 1, 0, want1[k1]);
         sf_value_unref(&g);
     }
-    for (uint64_t i = 50; i < 60; i++) {
-        sf_value *g = take(f, 2, 0, 100 + i);
-        sf_value_unref(&g);
-    }
-    for (uint64_t i = 30; i < 60; i++) {
-        sf_value *g = take(f, 3, 0, 100 + i);
-        sf_value_unref(&g);
-    }
+    take_ids(f, 2, 0, 150, 160);
+    take_ids(f, 3, 0, 130, 160);
     int psrc;
     sf_msg_hdr first;
     for (int r = 0; r < 4; r++) ASSERT_EQ_MSG(sf__mem_pending(f, r, &psrc, &first), 0, "rank %d", r);
