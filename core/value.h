@@ -38,6 +38,18 @@ void *sf__buffer_get(size_t need, size_t *cap);
 void sf__buffer_put(void *p, size_t cap);
 sf_value *sf__value_wrap(void *map, size_t cap, size_t offset, sf_dtype dt, int ndim,
                          const int64_t *shape);
+/* n references at once (a message shared by n receivers); returns v (NULL stays NULL). */
+static inline sf_value *sf__value_ref_n(sf_value *v, int n) {
+    if (v) __atomic_fetch_add(&v->refcnt, n, __ATOMIC_RELAXED);
+    return v;
+}
+/* Drops n references (n may be 0). */
+static inline void sf__value_unref_n(sf_value *v, int n) {
+    while (n-- > 0) {
+        sf_value *p = v;
+        sf_value_unref(&p);
+    }
+}
 /* Free this thread's recycled small blocks (call before a helper thread exits). */
 void sf__value_thread_cleanup(void);
 /* A 64-bit finaliser (murmur3's): spreads the bits of h. */

@@ -41,11 +41,10 @@ typedef struct mem_bcast {
     struct mem_bcast *next;
     uint64_t seq; /* 0 once freed */
     int src;
-    int stride; /* bit i is fabric rank i * stride */
     int left;   /* receivers that have not taken it; v holds a reference for each */
     sf_msg_hdr h;
     sf_value *v;
-    uint64_t bits[]; /* receivers that have not taken it */
+    uint64_t bits[]; /* receivers that have not taken it: bit i is fabric rank i * bstride */
 } mem_bcast;
 
 typedef struct mem_ep {
@@ -70,11 +69,13 @@ struct sf_mem_fabric {
     sf_mem_sched sched;
     mem_msg *free_msgs;
     mem_bcast *free_bcast;
-    int bstride, bwords; /* size of the records on free_bcast (0: none made yet) */
+    int bstride, bwords; /* every record's stride and bitmap words (0: none made yet) */
     long nbcast;         /* records alive */
 };
 
 static inline int bit_get(const uint64_t *b, int i) { return (int)((b[i >> 6] >> (i & 63)) & 1); }
+static inline void bit_set(uint64_t *b, int i) { b[i >> 6] |= (uint64_t)1 << (i & 63); }
+static inline void bit_clear(uint64_t *b, int i) { b[i >> 6] &= ~((uint64_t)1 << (i & 63)); }
 
 typedef struct mem_transport {
     sf_transport base;
@@ -121,10 +122,7 @@ void sf__mem_fabric_destroy(sf_mem_fabric **fp) {
         mem_bcast *b = f->eps[i].bhead;
         while (b) {
             mem_bcast *nx = b->next;
-            for (; b->left > 0; b->left--) {
-                sf_value *v = b->v;
-                sf_value_unref(&v);
-            }
+            sf__value_unref_n(b->v, b->left);
             free(b);
             b = nx;
         }
@@ -193,17 +191,12 @@ int sf__mem_send_many(sf_mem_fabric *f, int self, const int *dsts, int n, int st
     f->bstride = stride;
     f->bwords = words;
     memset(b->bits, 0, sizeof(uint64_t) * (size_t)words);
-    for (int i = 0; i < n; i++) {
-        int d = dsts[i];
-        b->bits[d >> 6] |= (uint64_t)1 << (d & 63);
-    }
+    for (int i = 0; i < n; i++) bit_set(b->bits, dsts[i]);
     b->next = NULL;
     b->src = self;
-    b->stride = stride;
     b->left = n;
     b->h = *h;
-    b->v = v;
-    if (v) __atomic_fetch_add(&v->refcnt, n, __ATOMIC_RELAXED);
+    b->v = sf__value_ref_n(v, n);
     mem_ep *s = &f->eps[self];
     b->seq = ++s->sent;
     if (s->btail) s->btail->next = b;
@@ -221,12 +214,13 @@ int sf__mem_send_many(sf_mem_fabric *f, int self, const int *dsts, int n, int st
     return SF_OK;
 }
 
-/* The first record of src still marked for fabric rank self (and the one before it). */
-static mem_bcast *bcast_for(mem_ep *me, mem_ep *s, int src, int self, mem_bcast **prevp) {
+/* The first record of src still marked for `bit` (a leader's party index), and the one
+ * before it. */
+static mem_bcast *bcast_for(mem_ep *me, mem_ep *s, int src, int bit, mem_bcast **prevp) {
     mem_bcast *prev = NULL, *h = me->hint;
     if (h && me->hint_src == src && h->src == src && h->seq == me->hint_seq) prev = h;
     for (mem_bcast *b = prev ? prev->next : s->bhead; b; prev = b, b = b->next)
-        if (self % b->stride == 0 && bit_get(b->bits, self / b->stride)) {
+        if (bit_get(b->bits, bit)) {
             *prevp = prev;
             return b;
         }
@@ -239,11 +233,10 @@ int sf__mem_recv(sf_mem_fabric *f, int self, int src, sf_msg_hdr *h, sf_value **
         mem_msg *prev = NULL, *m = me->head;
         while (m && m->src != src) prev = m, m = m->next;
         mem_bcast *bprev = NULL, *b = NULL;
-        if (s->bhead && self % s->bhead->stride == 0) /* a record is for leaders only */
-            b = bcast_for(me, s, src, self, &bprev);
+        if (s->bhead && self % f->bstride == 0) /* a record is for leaders only */
+            b = bcast_for(me, s, src, self / f->bstride, &bprev);
         if (b && (!m || b->seq < m->seq)) {
-            int i = self / b->stride;
-            b->bits[i >> 6] &= ~((uint64_t)1 << (i & 63));
+            bit_clear(b->bits, self / f->bstride);
             *h = b->h;
             *v = b->v; /* one of the record's references */
             mem_bcast *hint = b;
@@ -330,7 +323,7 @@ int sf__mem_pending(sf_mem_fabric *f, int dst, int *src, sf_msg_hdr *first) {
     }
     for (int s = 0; f->nbcast && s < f->n; s += f->bstride) /* only leaders send records */
         for (mem_bcast *b = f->eps[s].bhead; b; b = b->next)
-            if (dst % b->stride == 0 && bit_get(b->bits, dst / b->stride)) {
+            if (dst % f->bstride == 0 && bit_get(b->bits, dst / f->bstride)) {
                 if (n == 0) {
                     *src = s;
                     *first = b->h;
