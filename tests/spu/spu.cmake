@@ -1,7 +1,7 @@
 # SPU protocol core tests (label spu): plain C, every party a thread over the in-memory
 # net of spu_harness.c. CMAKE_CURRENT_SOURCE_DIR is tests/.
 include(${CMAKE_CURRENT_SOURCE_DIR}/spu/harness.cmake)
-foreach(t pure basic cmp fxp plain math priv)
+foreach(t pure basic cmp fxp plain math priv priv32)
   add_executable(test_spu_${t} ${CMAKE_CURRENT_SOURCE_DIR}/spu/test_spu_${t}.c)
   target_compile_definitions(test_spu_${t} PRIVATE _GNU_SOURCE)
   target_link_libraries(test_spu_${t} PRIVATE sfmpi_spu_harness sfmpi_spu m)

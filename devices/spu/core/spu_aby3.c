@@ -276,6 +276,7 @@ static int a3_priv_new(sf_spu_proto *p, sf_spu_priv *pr, const u64 *X)
     p->op++;
     pr->nonce = p->op;
     int o = pr->owner, j = (o + 1) % 3, h = (o + 2) % 3;
+    if (pr->narrow) return SF_EINVAL; /* the 32-bit ring is semi2k's (the device says so first) */
     if (!pr->m || !pr->k || p->self == h) return SF_OK;
     if (p->self == j) return sf__spup_priv_recv_e(p, pr);
     return sf__spup_priv_send_e(p, pr, X, h, &j, 1);

@@ -127,7 +127,20 @@ struct sf_spu_priv {
     u64 *E;       /* X - A, on the members that receive it (semi2k: the other members;
                      aby3: member owner+1); NULL elsewhere */
     int pending;  /* E is still to be received (sf_spu_proto_priv_recv) */
+    /* The 32-bit ring (sf_spu_proto_priv_new32): X is used as x32 = round(X / 2^xs) mod
+     * 2^32, masked by a 32-bit A, E32 = x32 - A kept by the receivers; a transposed
+     * product sums blocks of `block` rows in 32 bits (0: all the rows in one block). */
+    int narrow, xs;
+    size_t block;
+    uint32_t *E32;
 };
+/* x32 of n ring values (round(X / 2^xs) mod 2^32); sf__spup_x32_ok: each fits int32. */
+void sf__spup_x32(int xs, const u64 *X, size_t n, uint32_t *out);
+int sf__spup_x32_ok(int xs, const u64 *X, size_t n, size_t *bad);
+/* C (R x n) += op(X) * B mod 2^32, as sf__spup_priv_gemm (no scratch: the transpose is
+ * summed row by row). */
+void sf__spup_priv_gemm32(int trans, size_t rows, size_t k, size_t n, const uint32_t *X,
+                          const uint32_t *B, uint32_t *C);
 /* Elements per message of a masked matrix sent once. */
 #define PRIV_CHUNK ((size_t)1 << 17)
 /* A receiver of E = X - A: allocate pr->E, to be received by sf_spu_proto_priv_recv. */

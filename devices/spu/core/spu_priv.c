@@ -42,8 +42,10 @@ static inline size_t minz(size_t a, size_t b) { return a < b ? a : b; }
 int sf__spup_priv_recv_e(sf_spu_proto *p, sf_spu_priv *pr)
 {
     (void)p;
-    pr->E = malloc(8 * pr->m * pr->k);
-    if (!pr->E) return SF_ENOMEM;
+    size_t MK = pr->m * pr->k;
+    if (pr->narrow) pr->E32 = malloc(4 * MK);
+    else pr->E = malloc(8 * MK);
+    if (pr->narrow ? !pr->E32 : !pr->E) return SF_ENOMEM;
     pr->pending = 1;
     return SF_OK;
 }
@@ -53,8 +55,11 @@ int sf_spu_proto_priv_recv(sf_spu_proto *p, sf_spu_priv *pr)
     if (!p || !pr) return SF_EINVAL;
     if (!pr->pending) return SF_OK;
     size_t MK = pr->m * pr->k;
-    for (size_t c0 = 0; c0 < MK; c0 += PRIV_CHUNK)
-        SPU_TRY(sf__spup_recv(p, pr->owner, pr->E + c0, 8 * minz(PRIV_CHUNK, MK - c0)));
+    for (size_t c0 = 0; c0 < MK; c0 += PRIV_CHUNK) {
+        size_t cn = minz(PRIV_CHUNK, MK - c0);
+        SPU_TRY(pr->narrow ? sf__spup_recv(p, pr->owner, pr->E32 + c0, 4 * cn)
+                           : sf__spup_recv(p, pr->owner, pr->E + c0, 8 * cn));
+    }
     pr->pending = 0;
     return SF_OK;
 }
@@ -67,6 +72,14 @@ int sf__spup_priv_send_e(sf_spu_proto *p, const sf_spu_priv *pr, const u64 *X, i
     if (!t) return SF_ENOMEM;
     for (size_t c0 = 0; c0 < MK; c0 += PRIV_CHUNK) {
         size_t cn = minz(PRIV_CHUNK, MK - c0);
+        if (pr->narrow) { /* E32 = x32 - A32 */
+            uint32_t *t32 = (uint32_t *)t, *x32 = t32 + PRIV_CHUNK;
+            sf__spup_prg_n(p, pr->nonce, peer, PP_PA, 4 * c0, t32, 4 * cn);
+            sf__spup_x32(pr->xs, X + c0, cn, x32);
+            for (size_t e = 0; e < cn; e++) t32[e] = x32[e] - t32[e];
+            for (int j = 0; j < nto; j++) SPU_TRY(sf__spup_send(p, to[j], t32, 4 * cn));
+            continue;
+        }
         sf__spup_prg_n(p, pr->nonce, peer, PP_PA, 8 * c0, t, 8 * cn); /* A (peer == self: private) */
         for (size_t e = 0; e < cn; e++) t[e] = X[c0 + e] - t[e];
         for (int j = 0; j < nto; j++) SPU_TRY(sf__spup_send(p, to[j], t, 8 * cn));
@@ -74,19 +87,81 @@ int sf__spup_priv_send_e(sf_spu_proto *p, const sf_spu_priv *pr, const u64 *X, i
     return SF_OK;
 }
 
-int sf_spu_proto_priv_new(sf_spu_proto *p, int owner, const uint64_t *X, size_t m, size_t k,
-                          sf_spu_priv **out)
+void sf__spup_x32(int xs, const u64 *X, size_t n, uint32_t *out)
+{
+    if (!xs) {
+        for (size_t e = 0; e < n; e++) out[e] = (uint32_t)X[e];
+        return;
+    }
+    u64 half = (u64)1 << (xs - 1);
+    for (size_t e = 0; e < n; e++) out[e] = (uint32_t)(u64)((int64_t)(X[e] + half) >> xs);
+}
+
+int sf__spup_x32_ok(int xs, const u64 *X, size_t n, size_t *bad)
+{
+    u64 half = xs ? (u64)1 << (xs - 1) : 0;
+    for (size_t e = 0; e < n; e++) {
+        int64_t v = (int64_t)(X[e] + half) >> xs;
+        if (v < INT32_MIN || v > INT32_MAX || (int64_t)X[e] > INT64_MAX - (int64_t)half) {
+            if (bad) *bad = e;
+            return 0;
+        }
+    }
+    return 1;
+}
+
+SPU_HOT void sf__spup_priv_gemm32(int trans, size_t rows, size_t k, size_t n, const uint32_t *X,
+                                  const uint32_t *B, uint32_t *C)
+{
+    if (!trans) { /* C (rows x n) += X (rows x k) B (k x n) */
+        for (size_t i = 0; i < rows; i++) {
+            const uint32_t *x = X + i * k;
+            if (n == 1) {
+                uint32_t acc = 0;
+                for (size_t j = 0; j < k; j++) acc += x[j] * B[j];
+                C[i] += acc;
+                continue;
+            }
+            for (size_t j = 0; j < k; j++) {
+                uint32_t xv = x[j];
+                const uint32_t *b = B + j * n;
+                uint32_t *c = C + i * n;
+                for (size_t l = 0; l < n; l++) c[l] += xv * b[l];
+            }
+        }
+        return;
+    }
+    /* C (k x n) += X^T (k x rows) B (rows x n): row i of X adds x_i^T b_i */
+    for (size_t i = 0; i < rows; i++) {
+        const uint32_t *x = X + i * k, *b = B + i * n;
+        if (n == 1) {
+            uint32_t bv = b[0];
+            for (size_t j = 0; j < k; j++) C[j] += x[j] * bv;
+            continue;
+        }
+        for (size_t j = 0; j < k; j++)
+            for (size_t l = 0; l < n; l++) C[j * n + l] += x[j] * b[l];
+    }
+}
+
+static int priv_make(sf_spu_proto *p, int owner, const uint64_t *X, size_t m, size_t k, int narrow,
+                     int xs, size_t block, sf_spu_priv **out)
 {
     if (!p || !out || owner < 0 || owner >= p->n || m > (size_t)SF_SPU_PRIV_MAX_ELEMS ||
         k > (size_t)SF_SPU_PRIV_MAX_ELEMS || !sf_spu_proto_priv_shape_ok((int64_t)m, (int64_t)k))
         return SF_EINVAL;
     if (p->self == owner && m && k && !X) return SF_EINVAL;
+    if (narrow && (xs < 0 || xs > p->fxp || (p->self == owner && !sf__spup_x32_ok(xs, X, m * k, NULL))))
+        return SF_EINVAL;
     *out = NULL;
     sf_spu_priv *pr = calloc(1, sizeof *pr);
     if (!pr) return SF_ENOMEM;
     pr->owner = owner;
     pr->m = m;
     pr->k = k;
+    pr->narrow = narrow;
+    pr->xs = xs;
+    pr->block = block && block < m ? block : m;
     int rc = p->ops->priv_new(p, pr, X);
     if (rc < 0) {
         sf_spu_proto_priv_free(pr);
@@ -94,6 +169,18 @@ int sf_spu_proto_priv_new(sf_spu_proto *p, int owner, const uint64_t *X, size_t 
     }
     *out = pr;
     return SF_OK;
+}
+
+int sf_spu_proto_priv_new(sf_spu_proto *p, int owner, const uint64_t *X, size_t m, size_t k,
+                          sf_spu_priv **out)
+{
+    return priv_make(p, owner, X, m, k, 0, 0, 0, out);
+}
+
+int sf_spu_proto_priv_new32(sf_spu_proto *p, int owner, const uint64_t *X, size_t m, size_t k,
+                            int xs, size_t block, sf_spu_priv **out)
+{
+    return priv_make(p, owner, X, m, k, 1, xs, block, out);
 }
 
 int sf_spu_proto_priv_matmul(sf_spu_proto *p, const sf_spu_priv *pr, const uint64_t *Xr,
@@ -114,6 +201,7 @@ void sf_spu_proto_priv_free(sf_spu_priv *pr)
 {
     if (!pr) return;
     free(pr->E);
+    free(pr->E32);
     free(pr);
 }
 

@@ -313,6 +313,22 @@ int sf_spu_proto_priv_new(sf_spu_proto *p, int owner, const uint64_t *X, size_t 
 int sf_spu_proto_priv_matmul(sf_spu_proto *p, const sf_spu_priv *pr, const uint64_t *Xr,
                              size_t r0, size_t rows, int trans, const sf_spu_share *b, size_t n,
                              sf_spu_share *out, int fxp);
+/* The same in a 32-bit ring (semi2k and plain; aby3: SF_EINVAL). The owner uses
+ * x32 = round(X / 2^xs), which must fit int32 (else SF_EINVAL), and sends E = x32 - A mod
+ * 2^32: 4mk(n-1) bytes, half of priv_new's. xs <= the fraction bits: X's fixed-point values
+ * keep f - xs fraction bits (xs = 0 for integers). A product computes mod 2^32 and
+ * extends each result to the 64-bit ring exactly, provided each result element, and in a
+ * transposed product each sum over a block of `block` rows (0: all the rows), stays
+ * within +-2^30 at the result's scale (+-2^(30-f) as a fixed-point value); beyond it the
+ * result is wrong. With fxp, b is first truncated by f - xs bits (it keeps xs fraction
+ * bits, so that the product has f); without, the result is shifted left by xs. Bytes per
+ * product (Z = blocks x
+ * R x n result words, blocks = ceil(rows / block) when transposed, else 1):
+ *   semi2k: fxp first adds trunc(Kn); each other member 4Kn, the dealer 4Z (none if it
+ *           is the owner); then trunc(Z) extends the results: 1 + (fxp) + 1 rounds
+ *   plain:  local. */
+int sf_spu_proto_priv_new32(sf_spu_proto *p, int owner, const uint64_t *X, size_t m, size_t k,
+                            int xs, size_t block, sf_spu_priv **out);
 /* priv_new only sends: the receivers of E take it here (SPMD, a no-op where nothing is
  * pending), so that several matrices' transfers overlap (every owner sends before anyone
  * receives). Call it after the priv_new calls and before any other operation (messages

@@ -578,10 +578,15 @@ static int s2k_priv_new(sf_spu_proto *p, sf_spu_priv *pr, const u64 *X)
     return sf__spup_priv_send_e(p, pr, X, p->prm.dealer, to, nto);
 }
 
+static int s2k_priv_matmul32(sf_spu_proto *p, const sf_spu_priv *pr, const u64 *Xr, size_t r0,
+                             size_t rows, int trans, const sf_spu_share *b, size_t n,
+                             sf_spu_share *out, int fxp);
+
 static int s2k_priv_matmul(sf_spu_proto *p, const sf_spu_priv *pr, const u64 *Xr, size_t r0,
                            size_t rows, int trans, const sf_spu_share *b, size_t n,
                            sf_spu_share *out, int fxp)
 {
+    if (pr->narrow) return s2k_priv_matmul32(p, pr, Xr, r0, rows, trans, b, n, out, fxp);
     p->op++;
     int o = pr->owner, D = p->prm.dealer, me = p->self;
     size_t k = pr->k, R = trans ? k : rows, K = trans ? rows : k;
@@ -655,6 +660,132 @@ static int s2k_priv_matmul(sf_spu_proto *p, const sf_spu_priv *pr, const u64 *Xr
     if (RN) memcpy(out->w, Y, 8 * RN);
     if (!fxp) return SF_OK;
     return s2k_trunc(p, out, p->fxp, out);
+}
+
+/* C += op(X) B mod 2^32 block by block: a transposed product puts block i's X_i^T B_i
+ * (rows [i blk, (i+1) blk) of X and B) at C + i R n; otherwise one block. */
+static void gemm32_blocks(int trans, size_t rows, size_t k, size_t n, size_t blk, const uint32_t *X,
+                          const uint32_t *B, uint32_t *C)
+{
+    if (!trans) {
+        sf__spup_priv_gemm32(0, rows, k, n, X, B, C);
+        return;
+    }
+    for (size_t i0 = 0, bi = 0; i0 < rows; i0 += blk, bi++)
+        sf__spup_priv_gemm32(1, minz(blk, rows - i0), k, n, X + i0 * k, B + i0 * n, C + bi * k * n);
+}
+
+/* The 32-bit ring (pr->narrow; spu_priv.c has the scheme, docs/architecture.md "Private
+ * operands" the argument). For fxp, b is first truncated by t = f - xs (x32 has f - xs
+ * fraction bits, so the product has f). The product then runs as in the 64-bit case with
+ * 4-byte words and a result z mod 2^32 per block; each z (|z| < 2^30) goes to 64 bits as
+ * trunc(z 2^32, 32 - L), exact because the low 32 bits are zero (L = xs without fxp:
+ * the integer operand's scale), and the blocks are summed. */
+static int s2k_priv_matmul32(sf_spu_proto *p, const sf_spu_priv *pr, const u64 *Xr, size_t r0,
+                             size_t rows, int trans, const sf_spu_share *b, size_t n,
+                             sf_spu_share *out, int fxp)
+{
+    int o = pr->owner, D = p->prm.dealer, me = p->self;
+    size_t k = pr->k, R = trans ? k : rows, K = trans ? rows : k;
+    size_t RN = R * n, KN = K * n, RK = rows * k;
+    size_t blk = trans && pr->block ? pr->block : (rows ? rows : 1);
+    size_t nb = trans ? (rows + blk - 1) / blk : 1, Z = nb * RN;
+    int t = fxp ? p->fxp - pr->xs : 0, L = fxp ? 0 : pr->xs;
+    if (!Z) { /* nothing to compute (or no rows: zeros) */
+        p->op++;
+        SPU_TRY(sf__spup_out(p, out, RN));
+        if (p->member && RN) memset(out->w, 0, 8 * RN);
+        return SF_OK;
+    }
+    sf_spu_share bt = {0}, zs = {0}, ext = {0};
+    const sf_spu_share *B = b;
+    int rc = SF_OK;
+#define NTRY(expr)                        \
+    do {                                  \
+        if ((rc = (expr)) < 0) goto done; \
+    } while (0)
+    if (t > 0) {
+        NTRY(s2k_trunc(p, b, t, &bt));
+        B = &bt;
+    }
+    p->op++;
+    uint32_t *corr = NULL, *A = NULL;
+    /* 1. the other members mask their shares of b (low 32 bits) */
+    if (p->member && me != o && KN) {
+        uint32_t *F = sf__spup_scr(p, SCR_SEND, 4 * KN);
+        if (!F) NTRY(SF_ENOMEM);
+        sf__spup_prg(p, D, PP_PB, 0, F, 4 * KN);
+        for (size_t e = 0; e < KN; e++) F[e] = (uint32_t)B->w[e] - F[e];
+        NTRY(sf__spup_send(p, o, F, 4 * KN));
+    }
+    /* 2. the dealer: per block, A (sum_j b_j) - sum_j z_j for the owner */
+    if (me == D) {
+        A = sf__spup_scr(p, SCR_DEAL, 4 * (RK ? RK : 1));
+        uint32_t *bs = sf__spup_scr(p, SCR_B, 4 * (KN ? KN : 1));
+        uint32_t *tt = sf__spup_scr(p, SCR_C, 4 * (KN > Z ? KN : Z));
+        corr = sf__spup_scr(p, SCR_CORR, 4 * Z);
+        if (!A || !bs || !tt || !corr) NTRY(SF_ENOMEM);
+        sf__spup_prg_n(p, pr->nonce, o, PP_PA, 4 * r0 * k, A, 4 * RK);
+        memset(bs, 0, 4 * KN);
+        memset(corr, 0, 4 * Z);
+        for (int j = 0; j < p->n; j++) {
+            if (j == o || !KN) continue;
+            sf__spup_prg(p, j, PP_PB, 0, tt, 4 * KN);
+            for (size_t e = 0; e < KN; e++) bs[e] += tt[e];
+        }
+        gemm32_blocks(trans, rows, k, n, blk, A, bs, corr);
+        for (int j = 0; j < p->n; j++) {
+            if (j == o) continue;
+            sf__spup_prg(p, j, PP_PZ, 0, tt, 4 * Z);
+            for (size_t e = 0; e < Z; e++) corr[e] -= tt[e];
+        }
+        if (D != o) NTRY(sf__spup_send(p, o, corr, 4 * Z));
+    }
+    NTRY(sf_spu_proto_share_alloc(&zs, Z, 1));
+    if (p->member) {
+        uint32_t *Y = sf__spup_scr(p, SCR_E, 4 * Z), *b32 = sf__spup_scr(p, SCR_G, 4 * (KN ? KN : 1));
+        if (!Y || !b32) NTRY(SF_ENOMEM);
+        for (size_t e = 0; e < KN; e++) b32[e] = (uint32_t)B->w[e];
+        if (me != o) { /* 3. E b_j + z_j */
+            sf__spup_prg(p, D, PP_PZ, 0, Y, 4 * Z);
+            gemm32_blocks(trans, rows, k, n, blk, pr->E32 + r0 * k, b32, Y);
+        } else { /* 4. the owner: x32 b_o + A sum_j F_j + the correction */
+            uint32_t *Fs = sf__spup_scr(p, SCR_H, 4 * (KN ? KN : 1)), *tt = sf__spup_scr(p, SCR_RECV, 4 * (KN ? KN : 1));
+            uint32_t *x32 = sf__spup_scr(p, SCR_F, 4 * (RK ? RK : 1));
+            if (!Fs || !tt || !x32) NTRY(SF_ENOMEM);
+            memset(Fs, 0, 4 * KN);
+            for (int j = 0; j < p->n; j++) {
+                if (j == o || !KN) continue;
+                NTRY(sf__spup_recv(p, j, tt, 4 * KN));
+                for (size_t e = 0; e < KN; e++) Fs[e] += tt[e];
+            }
+            if (D != o) NTRY(sf__spup_recv(p, D, Y, 4 * Z));
+            else memcpy(Y, corr, 4 * Z);
+            if (!A) {
+                A = sf__spup_scr(p, SCR_DEAL, 4 * (RK ? RK : 1));
+                if (!A) NTRY(SF_ENOMEM);
+                sf__spup_prg_n(p, pr->nonce, D, PP_PA, 4 * r0 * k, A, 4 * RK);
+            }
+            sf__spup_x32(pr->xs, Xr, RK, x32);
+            gemm32_blocks(trans, rows, k, n, blk, x32, b32, Y);
+            gemm32_blocks(trans, rows, k, n, blk, A, Fs, Y);
+        }
+        for (size_t e = 0; e < Z; e++) zs.w[e] = (u64)Y[e] << 32;
+    }
+    /* 5. each block's z to 64 bits, and the blocks' sum */
+    NTRY(s2k_trunc(p, &zs, 32 - L, &ext));
+    NTRY(sf__spup_out(p, out, RN));
+    if (p->member) {
+        memcpy(out->w, ext.w, 8 * RN);
+        for (size_t bi = 1; bi < nb; bi++)
+            for (size_t e = 0; e < RN; e++) out->w[e] += ext.w[bi * RN + e];
+    }
+done:
+    sf_spu_proto_share_free(&bt);
+    sf_spu_proto_share_free(&zs);
+    sf_spu_proto_share_free(&ext);
+    return rc;
+#undef NTRY
 }
 
 /* ---------------------------------------------------------------- family */

@@ -1,0 +1,158 @@
+/*
+ * SPU protocol core, private operands in the 32-bit ring (sf_spu_proto_priv_new32): in
+ * every semi2k configuration of spu_test.h (outside and member dealers, 2 to 4 members)
+ * and the plaintext simulation, with every member as the owner:
+ *  - integer products exact (X and b integers; and fixed-point X times an integer b, the
+ *    result shifted back by xs), fixed-point ones within the truncations' last places,
+ *    against plaintext; transposed products summed over blocks of 32 rows and a remainder;
+ *  - bytes: priv_new32 sends 4mk per receiver (half of priv_new); a product costs the
+ *    documented formula: each other member 4Kn, the dealer 4Z, trunc(Kn) first with fxp,
+ *    trunc(Z) to extend, Z = blocks x R x n; rounds 2, or 3 with fxp;
+ *  - aby3 refuses the 32-bit ring on every member, before sending anything.
+ */
+#include <math.h>
+
+#include "tests/spu/spu_test.h"
+
+#define M 203
+#define K 13
+#define NB 2
+#define F 18
+#define XS 10 /* x32 keeps 8 fraction bits */
+#define BLK 32
+
+static u64 XI[M * K], BI[M * NB]; /* integers */
+static double XD[M * K], BD[M * NB];
+static u64 XF[M * K], BF[M * NB];
+
+typedef struct prm {
+    int owner;
+} prm;
+
+static u64 want_bytes(const tcfg *c, int party, int owner, size_t R, size_t Kin, size_t n, size_t nb, int fxp,
+                      int L)
+{
+    if (c->proto == SF_SPU_PLAIN) return 0;
+    u64 KN = Kin * n, Z = nb * R * n, m1 = (u64)(c->nm - 1);
+    int dealer = c->dealer < 0 ? 0 : c->dealer;
+    u64 b = 0;
+    if (fxp) b += party < c->nm ? 8 * m1 * KN : (8 + t_tsz(F - XS)) * KN;
+    if (party < c->nm && party != owner) b += 4 * KN;
+    if (party == dealer && dealer != owner) b += 4 * Z;
+    b += party < c->nm ? 8 * m1 * Z : (8 + t_tsz(32 - L)) * Z;
+    return b;
+}
+
+static int body(trun *r, int party, sf_spu_proto *p)
+{
+    const tcfg *c = r->cfg;
+    const prm *pm = r->user;
+    int o = pm->owner, member = party < c->nm;
+    sf_spu_share b = {0}, y = {0};
+    sf_spu_priv *pr = NULL;
+    u64 *out = malloc(8 * K * M * NB + 8);
+    if (!out) return SF_ENOMEM;
+    tacc acc;
+    u64 bytes, rounds;
+    if (c->proto == SF_SPU_ABY3) {
+        t_acc_begin(r, party, &acc);
+        ASSERT_EQ(sf_spu_proto_priv_new32(p, o, party == o ? XF : NULL, M, K, XS, BLK, &pr), SF_EINVAL);
+        t_acc_end(r, party, &acc, &bytes, &rounds);
+        ASSERT_EQ(bytes, 0);
+        free(out);
+        return 0;
+    }
+    /* kind 0: integer X (xs 0) times integer b; 1: fixed-point X times integer b (shift
+     * back by xs); 2: fixed point times fixed point */
+    for (int kind = 0; kind < 3; kind++) {
+        const u64 *X = kind ? XF : XI, *B = kind == 2 ? BF : BI;
+        int xs = kind ? XS : 0, fxp = kind == 2, L = fxp ? 0 : xs;
+        t_acc_begin(r, party, &acc);
+        OK(sf_spu_proto_priv_new32(p, o, party == o ? X : NULL, M, K, xs, BLK, &pr));
+        OK(sf_spu_proto_priv_recv(p, pr));
+        t_acc_end(r, party, &acc, &bytes, &rounds);
+        u64 wnew = c->proto == SF_SPU_SEMI2K && party == o ? 4 * (u64)M * K * (u64)(c->nm - 1) : 0;
+        ASSERT_EQ_MSG(bytes, wnew, "[%s] owner %d priv_new32: party %d sent %" PRIu64, c->name, o, party, bytes);
+        static const size_t R0[] = {0, 5, 77, 0};
+        static const size_t ROWS[] = {M, 31, 126, 1};
+        for (int q = 0; q < 4; q++) {
+            for (int trans = 0; trans < 2; trans++) {
+                size_t r0 = R0[q], rows = ROWS[q], Kin = trans ? rows : K, R = trans ? K : rows;
+                size_t nb = trans ? (rows + BLK - 1) / BLK : 1;
+                OK(t_in(p, party, c->nm - 1, B, Kin * NB, &b));
+                t_acc_begin(r, party, &acc);
+                OK(sf_spu_proto_priv_matmul(p, pr, party == o ? X + r0 * K : NULL, r0, rows, trans, &b, NB, &y, fxp));
+                t_acc_end(r, party, &acc, &bytes, &rounds);
+                u64 wb = want_bytes(c, party, o, R, Kin, NB, nb, fxp, L);
+                u64 wr = c->proto == SF_SPU_PLAIN ? 0 : (u64)(2 + fxp);
+                ASSERT_EQ_MSG(bytes, wb, "[%s] owner %d kind %d rows %zu+%zu trans %d: party %d sent %" PRIu64
+                              ", formula %" PRIu64, c->name, o, kind, r0, rows, trans, party, bytes, wb);
+                ASSERT_EQ_MSG(rounds, wr, "[%s] owner %d kind %d trans %d: %" PRIu64 " rounds, formula %" PRIu64,
+                              c->name, o, kind, trans, rounds, wr);
+                OK(sf_spu_proto_reveal_to(p, 0, &y, member ? out : NULL));
+                if (party != 0) continue;
+                ASSERT_EQ(y.n, R * NB);
+                for (size_t i = 0; i < R; i++)
+                    for (size_t jn = 0; jn < NB; jn++) {
+                        u64 ring = 0;
+                        double d = 0;
+                        for (size_t l = 0; l < Kin; l++) {
+                            size_t xi = trans ? (r0 + l) * K + i : (r0 + i) * K + l;
+                            ring += X[xi] * B[l * NB + jn];
+                            d += XD[xi] * BD[l * NB + jn];
+                        }
+                        u64 got = out[i * NB + jn];
+                        if (!fxp) {
+                            ASSERT_EQ_MSG(got, ring, "[%s] owner %d kind %d trans %d (%zu,%zu)", c->name, o, kind,
+                                          trans, i, jn);
+                        } else { /* b truncated to 10 bits (one last place each), the product exact */
+                            double g = sf_spu_proto_fxp_decode(got, F);
+                            ASSERT_LE_MSG(fabs(g - d), 8 * Kin * ldexp(1, -(F - XS)) + ldexp(2, -F),
+                                          "[%s] owner %d fxp trans %d (%zu,%zu): %.9g want %.9g", c->name, o, trans,
+                                          i, jn, g, d);
+                        }
+                    }
+            }
+        }
+        sf_spu_proto_priv_free(pr);
+        pr = NULL;
+    }
+    /* xs beyond the fraction bits is refused on every party */
+    ASSERT_EQ(sf_spu_proto_priv_new32(p, 0, party == 0 ? XF : NULL, M, K, F + 1, 0, &pr), SF_EINVAL);
+    sf_spu_proto_share_free(&b);
+    sf_spu_proto_share_free(&y);
+    free(out);
+    return 0;
+}
+
+int main(void)
+{
+    u64 s = 4242;
+    for (size_t i = 0; i < M * K; i++) {
+        XI[i] = (u64)(int64_t)((int)(t_unif(&s) * 2001) - 1000);
+        XD[i] = round((t_unif(&s) * 16 - 8) * 256) / 256; /* exact in x32's 8 fraction bits */
+        XF[i] = sf_spu_proto_fxp_encode(XD[i], F);
+    }
+    for (size_t i = 0; i < M * NB; i++) {
+        BI[i] = (u64)(int64_t)((int)(t_unif(&s) * 2001) - 1000);
+        BD[i] = round((t_unif(&s) * 2 - 1) * 1024) / 1024;
+        BF[i] = sf_spu_proto_fxp_encode(BD[i], F);
+    }
+    tcfg cfgs[T_NCFG + 1];
+    memcpy(cfgs, T_CFGS, sizeof T_CFGS);
+    cfgs[T_NCFG] = (tcfg){SF_SPU_PLAIN, 1, 0, "plain"};
+    for (size_t ci = 0; ci < T_NCFG + 1; ci++) {
+        for (int o = 0; o < cfgs[ci].nm; o++) {
+            uint8_t seed[32] = {23, (uint8_t)ci, (uint8_t)o};
+            prm pm = {o};
+            int f0 = test_failures();
+            int rc = t_run(&cfgs[ci], seed, body, &pm);
+            ASSERT_EQ_MSG(rc, 0, "[%s] owner %d run: %d", cfgs[ci].name, o, rc);
+            printf("%-26s owner %d: %s\n", cfgs[ci].name, o, test_failures() == f0 ? "ok" : "FAILED");
+            fflush(stdout);
+        }
+    }
+    int f = test_failures();
+    printf("%s (%d failures)\n", f ? "FAIL" : "PASS", f);
+    return f ? 1 : 0;
+}
