@@ -28,6 +28,7 @@ typedef struct spu_priv_ent {
     int fxp;
     int64_t m, k;     /* X is m x k (a vector of m: m x 1) */
     int fresh;        /* described in this call, to be masked once every argument is in */
+    int aux;          /* the argument's aux: 0 the 64-bit ring, 1 + block rows the 32-bit one */
 } spu_priv_ent;
 
 struct sf_spu_dev {

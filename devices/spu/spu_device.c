@@ -531,6 +531,12 @@ static void priv_purge(sf_ctx *sf, sf_spu_dev *d) {
 
 /* A peer's description {fxp, m, k} of a private operand: sane and within the protocol's
  * bound (what a receiver will allocate). */
+/* The bits a private operand's fixed-point values lose in the 32-bit ring: it keeps at
+ * most 8 fraction bits (integers keep all). */
+static int priv_xs(const sf_spu_dev *d, int fxp) {
+    return fxp && d->params.fxp_bits > 8 ? d->params.fxp_bits - 8 : 0;
+}
+
 static int desc_ok(const int64_t *d) {
     return (d[0] == 0 || d[0] == 1) && sf_spu_proto_priv_shape_ok(d[1], d[2]);
 }
@@ -543,8 +549,10 @@ static void priv_mask(sf_ctx *sf, sf_spu_dev *d, sf_site site) {
         for (int i = 0; i < d->npriv; i++) {
             spu_priv_ent *pe = &d->priv[i];
             if (!pe->fresh) continue;
-            int rc = pass == 0 ? sf_spu_proto_priv_new(d->proto, pe->owner, pe->X, (size_t)pe->m, (size_t)pe->k, &pe->pr)
-                               : sf_spu_proto_priv_recv(d->proto, pe->pr);
+            int rc = pass == 1 ? sf_spu_proto_priv_recv(d->proto, pe->pr)
+                     : pe->aux ? sf_spu_proto_priv_new32(d->proto, pe->owner, pe->X, (size_t)pe->m, (size_t)pe->k,
+                                                         priv_xs(d, pe->fxp), (size_t)(pe->aux - 1), &pe->pr)
+                               : sf_spu_proto_priv_new(d->proto, pe->owner, pe->X, (size_t)pe->m, (size_t)pe->k, &pe->pr);
             if (rc)
                 sf__fatal(sf, SF_EXIT_FAILURE, "%s at %s:%d: masking a private argument failed: %s", site.what,
                           sf__basename(site.file), site.line, sf_strerror(rc));
@@ -567,7 +575,7 @@ static int priv_find(const sf_spu_dev *d, uint64_t id) {
 /* Argument i given as SF_PRIVATE(obj): on the participants a private slot (the matrix's
  * cached handle, made at its first use: its owner describes it to the others, then masks
  * it once), or the reason it cannot be one in *err. */
-static void priv_arg(sf_ctx *sf, sf_spu_dev *d, int i, sf_obj obj, sf_site site, spu_slot *sl,
+static void priv_arg(sf_ctx *sf, sf_spu_dev *d, int i, sf_obj obj, int aux, sf_site site, spu_slot *sl,
                      sf_value **err) {
     const char *where = sf__basename(site.file);
     sf_entry *e = sf__obj_find(sf, obj.id);
@@ -586,6 +594,12 @@ static void priv_arg(sf_ctx *sf, sf_spu_dev *d, int i, sf_obj obj, sf_site site,
                   "SF_OBJ to secret-share it)", site.what, where, site.line, i, sf__party_name(sf, owner));
     int plain = d->params.protocol == SF_SPU_PLAIN, powner = plain ? 0 : mi;
     int pi = priv_find(d, e->id);
+    const char *pname = aux ? "SF_PRIVATE32" : "SF_PRIVATE";
+    if (pi >= 0 && d->priv[pi].aux != aux)
+        sf__fatal(sf, SF_EXIT_USAGE, "%s at %s:%d: argument %d (%s) was first used as %s with other "
+                  "parameters; a private operand keeps its ring and blocks while it lives (release it, "
+                  "or pass it the same way)", site.what, where, site.line, i, pname,
+                  d->priv[pi].aux ? "SF_PRIVATE32" : "SF_PRIVATE");
     if (pi < 0) {
         /* first use: the owner's description (fxp, m, k) or its reason, then the mask */
         int64_t desc[3] = {0, 0, 0};
@@ -605,6 +619,13 @@ static void priv_arg(sf_ctx *sf, sf_spu_dev *d, int i, sf_obj obj, sf_site site,
                 snprintf(msg, sizeof msg, "argument %d (SF_PRIVATE): %zu elements, more than a private "
                          "operand takes (2^40)", i, sf_value_nelems(v));
                 fail = sf_value_str(msg);
+            } else if (aux < 0) {
+                snprintf(msg, sizeof msg, "argument %d (SF_PRIVATE32): the block of rows is negative", i);
+                fail = sf_value_str(msg);
+            } else if (aux && d->params.protocol == SF_SPU_ABY3) {
+                snprintf(msg, sizeof msg, "argument %d (SF_PRIVATE32): the 32-bit ring is a semi2k option "
+                         "and this SPU runs aby3; pass SF_PRIVATE", i);
+                fail = sf_value_str(msg);
             } else {
                 int fxp;
                 X = to_ring(d, v, &fxp);
@@ -612,6 +633,16 @@ static void priv_arg(sf_ctx *sf, sf_spu_dev *d, int i, sf_obj obj, sf_site site,
                 desc[0] = fxp;
                 desc[1] = sf_value_dim(v, 0);
                 desc[2] = sf_value_ndim(v) == 2 ? sf_value_dim(v, 1) : 1;
+                size_t bad;
+                if (aux && !sf_spu_proto_x32_ok(priv_xs(d, fxp), X, sf_value_nelems(v), &bad)) {
+                    snprintf(msg, sizeof msg, "argument %d (SF_PRIVATE32): element [%lld, %lld] = %.17g is "
+                             "beyond the 32-bit ring (|x| < 2^%d); pass SF_PRIVATE", i,
+                             (long long)(bad / (size_t)desc[2]), (long long)(bad % (size_t)desc[2]),
+                             sf_value_as_f64(v, bad), fxp ? 31 - (d->params.fxp_bits - priv_xs(d, fxp)) : 31);
+                    fail = sf_value_str(msg);
+                    free(X);
+                    X = NULL;
+                }
             }
             for (int j = 0; j < nparticipants(d); j++) {
                 int p = party_of(d, j);
@@ -680,7 +711,8 @@ static void priv_arg(sf_ctx *sf, sf_spu_dev *d, int i, sf_obj obj, sf_site site,
             d->cappriv = cap;
         }
         spu_priv_ent *pe = &d->priv[d->npriv];
-        *pe = (spu_priv_ent){.id = e->id, .X = X, .owner = powner, .fxp = (int)desc[0], .m = desc[1], .k = desc[2]};
+        *pe = (spu_priv_ent){.id = e->id, .X = X, .owner = powner, .fxp = (int)desc[0], .m = desc[1], .k = desc[2],
+                             .aux = aux};
         if (d->role < 0) { /* the owner outside the plaintext simulation: remembers it has sent it */
             d->npriv++;
             return;
@@ -710,7 +742,7 @@ static sf_obj spu_call(sf_ctx *sf, sf_device dev, sf_task_fn fn, sf_site site, i
     uint64_t salt = sf__mix(0x5350554341ULL, ((uint64_t)d->idx << 32) | ((uint64_t)nargs << 8) | (uint64_t)nret);
     for (int i = 0; i < nargs; i++)
         salt = sf__mix(salt, args[i].kind == SF_ARGK_OBJ    ? args[i].u.obj.id
-                            : args[i].kind == SF_ARGK_PRIV ? args[i].u.obj.id ^ 0x5052495645ULL
+                            : args[i].kind == SF_ARGK_PRIV ? args[i].u.obj.id ^ 0x5052495645ULL ^ ((uint64_t)(uint32_t)args[i].aux << 40)
                                                            : (uint64_t)args[i].kind);
     sf__call_begin(sf, site, salt);
     d->msg_id = SF__OBJ_ID(sf->call_seq, 0xffff);
@@ -733,7 +765,7 @@ static sf_obj spu_call(sf_ctx *sf, sf_device dev, sf_task_fn fn, sf_site site, i
     for (int i = 0; i < nargs; i++) {
         if (args[i].kind == SF_ARGK_PRIV) {
             sf_value *perr = NULL;
-            priv_arg(sf, d, i, args[i].u.obj, site, d->role >= 0 ? &k.slots[i] : NULL, &perr);
+            priv_arg(sf, d, i, args[i].u.obj, args[i].aux, site, d->role >= 0 ? &k.slots[i] : NULL, &perr);
             if (perr && !err) {
                 char h2[640];
                 snprintf(h2, sizeof h2, "%sits argument %d failed:", head, i);

@@ -418,6 +418,7 @@ typedef enum sf_arg_kind {
 
 typedef struct sf_argv_item {
     sf_arg_kind kind;
+    int aux; /* SF_ARGK_PRIV: 0 the 64-bit ring; 1 + block rows the 32-bit one (SF_PRIVATE32) */
     union {
         sf_obj obj;
         sf_value *val; /* borrowed: the runtime takes its own reference */
@@ -442,6 +443,13 @@ typedef struct sf_argv_item {
 /** An SPU kernel argument kept in the clear by its owner, a member of the SPU (see the SPU
  * section: sliced by rows, transposed, multiplied with secret values; masked once). */
 #define SF_PRIVATE(o) ((sf_argv_item){.kind = SF_ARGK_PRIV, .u.obj = (o)})
+/** SF_PRIVATE masked in a 32-bit ring: half the bytes of the one-time transfer, for
+ * values within +-2^23 (the owner checks; at most 8 fraction bits kept) in semi2k or
+ * plain SPUs. Each product's result element, and in a transposed product (X^T b) each sum
+ * over a block of `block` rows (0: all), must stay within +-2^(30 - fxp_bits) (+-4096 at
+ * the default 18 bits); beyond it the result is wrong. See the guide, "Private operands". */
+#define SF_PRIVATE32(o, block) \
+    ((sf_argv_item){.kind = SF_ARGK_PRIV, .aux = (block) >= 0 ? (int)(block) + 1 : -1, .u.obj = (o)})
 /* The call's items, closed by the END item the calling macro appends (so that a call
  * with no inline arguments is still standard C: every variadic macro gets one). */
 #define SF__END ((sf_argv_item){.kind = SF_ARGK_END_})
@@ -455,6 +463,7 @@ typedef struct sf_argv_item {
 #define SF_STR(s) sf__item_str(s)
 #define SF_BYTES(p, n) sf__item_bytes((p), (n))
 #define SF_PRIVATE(o) sf__item_priv(o)
+#define SF_PRIVATE32(o, block) sf__item_priv32((o), (block))
 #define SF__END sf__item_end()
 #define SF__ITEMS(...) (sf__list(__VA_ARGS__).v)
 #define SF__NITEMS(...) ((int)(sizeof(sf__list(__VA_ARGS__).v) / sizeof(sf_argv_item)) - 1)
@@ -813,6 +822,7 @@ inline sf_argv_item sf__item_f64(double x) { sf_argv_item it = {}; it.kind = SF_
 inline sf_argv_item sf__item_i64(int64_t x) { sf_argv_item it = {}; it.kind = SF_ARGK_I64; it.u.i64 = x; return it; }
 inline sf_argv_item sf__item_str(const char *s) { sf_argv_item it = {}; it.kind = SF_ARGK_STR; it.u.str = s; return it; }
 inline sf_argv_item sf__item_priv(sf_obj o) { sf_argv_item it = {}; it.kind = SF_ARGK_PRIV; it.u.obj = o; return it; }
+inline sf_argv_item sf__item_priv32(sf_obj o, long long block) { sf_argv_item it = sf__item_priv(o); it.aux = block >= 0 && block < 2147483647 ? (int)block + 1 : -1; return it; }
 inline sf_argv_item sf__item_bytes(const void *p, size_t n) {
     sf_argv_item it = {};
     it.kind = SF_ARGK_BYTES;

@@ -1,5 +1,6 @@
 /*
- * Private operands through the runtime (SF_PRIVATE): a matrix kept in the clear by its
+ * Private operands through the runtime (SF_PRIVATE, and SF_PRIVATE32 in every semi2k
+ * configuration): a matrix kept in the clear by its
  * owner, a member of the SPU, multiplied with secret operands inside kernels, with five
  * parties in every mode. Every configuration (semi2k with a dealer outside the SPU, with a
  * member dealer, with the default dealer; aby3) x every member as the owner (the member
@@ -34,11 +35,16 @@ static double val(int what, uint64_t seed, int i) {
     return round((u * 8 - 4) * 1024) / 1024; /* exact in fixed point */
 }
 
-/* X's element i as made (integers: 8 x, truncated) */
-static double xv(int isint, uint64_t seed, int i) {
+/* X's element i as made (integers: 8 x, truncated); r32: as the 32-bit ring keeps it (8
+ * fraction bits, rounded) */
+static double xv(int isint, int r32, uint64_t seed, int i) {
     double x = val(0, seed, i);
-    return isint ? (double)(int64_t)(x * 8) : x;
+    return isint ? (double)(int64_t)(x * 8) : r32 ? floor(x * 256 + 0.5) / 256 : x;
 }
+/* SF_PRIVATE, or SF_PRIVATE32 with blocks of 16 rows (16 x 32 x 4 keeps the integer X^T r
+ * within the ring's +-4096) */
+#define BLK32 16
+#define PRIV(x) (r32 ? SF_PRIVATE32((x), BLK32) : SF_PRIVATE(x))
 
 /* what: 0 = X (M x K), 1 = w (K x 1), 2 = r (M x 1); arg 2: integers */
 static int make(sf_task *t) {
@@ -98,6 +104,7 @@ static const config configs[] = {
 typedef struct {
     sf_ctx *sf;
     long checks, failed;
+    int r32; /* this party's: debug mode runs every party in one process */
 } tally;
 
 static int64_t owner_bytes(sf_ctx *sf, sf_device spu, const char *owner);
@@ -117,6 +124,7 @@ static int64_t owner_bytes(sf_ctx *sf, sf_device spu, const char *owner) {
 
 static void run(tally *ty, sf_device spu, const config *c, const char *owner, int isint, uint64_t seed) {
     sf_ctx *sf = ty->sf;
+    int r32 = ty->r32;
     sf_scope sc = sf_scope_begin(sf);
     sf_obj X = SF_REMOTE(sf_pyu(sf, owner), make, SF_I64(0), SF_I64((int64_t)seed), SF_I64(isint));
     sf_obj w = SF_REMOTE(sf_pyu(sf, c->other), make, SF_I64(1), SF_I64((int64_t)seed), SF_I64(0));
@@ -125,12 +133,12 @@ static void run(tally *ty, sf_device spu, const config *c, const char *owner, in
     b[0] = owner_bytes(sf, spu, owner);
     for (int call = 0; call < 2; call++) {
         sf_obj res[4];
-        SF_REMOTE_N(spu, k_priv, 4, res, SF_PRIVATE(X), SF_OBJ(w), SF_OBJ(r));
+        SF_REMOTE_N(spu, k_priv, 4, res, PRIV(X), SF_OBJ(w), SF_OBJ(r));
         for (int q = 0; q < 4; q++) {
             sf_value *v;
             char ws[200];
-            snprintf(ws, sizeof ws, "config=%s owner=%s %s call=%d product=%d", c->name, owner,
-                     isint ? "int" : "fxp", call, q);
+            snprintf(ws, sizeof ws, "config=%s%s owner=%s %s call=%d product=%d", c->name, r32 ? " ring32" : "",
+                     owner, isint ? "int" : "fxp", call, q);
             int rows = q == 0 ? M : q == 2 ? RN : K;
             ty->checks += 1 + rows;
             if (sf_get(sf, res[q], &v)) {
@@ -143,15 +151,19 @@ static void run(tally *ty, sf_device spu, const config *c, const char *owner, in
                 continue;
             }
             for (int i = 0; i < rows; i++) {
-                double want = 0;
+                double want = 0, sx = 0;
                 if (q == 0 || q == 2) {
                     int row = q == 0 ? i : R0 + i;
-                    for (int l = 0; l < K; l++) want += xv(isint, seed, row * K + l) * val(1, seed, l);
+                    for (int l = 0; l < K; l++) want += xv(isint, r32, seed, row * K + l) * val(1, seed, l);
+                    for (int l = 0; l < K; l++) sx += fabs(xv(isint, r32, seed, row * K + l));
                 } else {
                     int n = q == 1 ? M : RN, off = q == 1 ? 0 : R0;
-                    for (int l = 0; l < n; l++) want += xv(isint, seed, (off + l) * K + i) * val(2, seed, off + l);
+                    for (int l = 0; l < n; l++) want += xv(isint, r32, seed, (off + l) * K + i) * val(2, seed, off + l);
+                    for (int l = 0; l < n; l++) sx += fabs(xv(isint, r32, seed, (off + l) * K + i));
                 }
                 double got = sf_value_as_f64(v, (size_t)i), tol = ldexp(4, -18) * (isint ? 1 : 1 + (q == 1 ? M : K) / 4.0);
+                /* the 32-bit ring truncates w or r to 10 fraction bits first (a last place each) */
+                if (r32 && !isint) tol = ldexp(sx, -10) + ldexp(4, -18);
                 if (!ASSERT_LE_MSG(fabs(got - want), tol, "%s row %d: got %.9g want %.9g", ws, i, got, want))
                     ty->failed++;
             }
@@ -161,7 +173,7 @@ static void run(tally *ty, sf_device spu, const config *c, const char *owner, in
     if (!isint) { /* X, 2 X and w all the owner's, in one call */
         sf_obj X2 = SF_REMOTE(sf_pyu(sf, owner), twice, SF_OBJ(X));
         sf_obj wo = SF_REMOTE(sf_pyu(sf, owner), make, SF_I64(1), SF_I64((int64_t)seed), SF_I64(0));
-        sf_obj r2 = SF_REMOTE(spu, k_two, SF_PRIVATE(X), SF_PRIVATE(X2), SF_OBJ(wo));
+        sf_obj r2 = SF_REMOTE(spu, k_two, PRIV(X), PRIV(X2), SF_OBJ(wo));
         sf_value *v;
         ty->checks += 1 + M;
         if (sf_get(sf, r2, &v) || sf_value_nelems(v) != M) {
@@ -169,9 +181,10 @@ static void run(tally *ty, sf_device spu, const config *c, const char *owner, in
             TEST_FAIL("config=%s owner=%s two private matrices: %s", c->name, owner, sf_last_error(sf));
         } else {
             for (int i = 0; i < M; i++) {
-                double want = 0;
-                for (int l = 0; l < K; l++) want += 3 * val(0, seed, i * K + l) * val(1, seed, l);
-                if (!ASSERT_LE_MSG(fabs(sf_value_as_f64(v, (size_t)i) - want), ldexp(12, -18),
+                double want = 0, sx = 0;
+                for (int l = 0; l < K; l++) want += (xv(0, r32, seed, i * K + l) + floor(2 * val(0, seed, i * K + l) * 256 + 0.5) / 256 * r32 + 2 * val(0, seed, i * K + l) * !r32) * val(1, seed, l);
+                for (int l = 0; l < K; l++) sx += 3 * fabs(val(0, seed, i * K + l));
+                if (!ASSERT_LE_MSG(fabs(sf_value_as_f64(v, (size_t)i) - want), r32 ? ldexp(sx, -10) + ldexp(12, -18) : ldexp(12, -18),
                                    "config=%s owner=%s two private matrices row %d", c->name, owner, i))
                     ty->failed++;
             }
@@ -180,7 +193,7 @@ static void run(tally *ty, sf_device spu, const config *c, const char *owner, in
     /* the mask goes once: the two calls differ by exactly the masked matrix the owner sent
      * in the first (semi2k: to every other member; aby3: to one) */
     int64_t first = b[1] - b[0], second = b[2] - b[1];
-    int64_t mask = 8 * M * K * (strcmp(c->protocol, "aby3") ? c->nmembers - 1 : 1);
+    int64_t mask = (r32 ? 4 : 8) * M * K * (strcmp(c->protocol, "aby3") ? c->nmembers - 1 : 1);
     int plain = first == 0 && second == 0; /* --sf-spu=plain: no protocol traffic at all */
     ty->checks++;
     if (!ASSERT_MSG(plain || first - second == mask,
@@ -197,12 +210,33 @@ static int k_bad(sf_spu_task *t) {
 
 static int touch(sf_task *t) { return sf_return(t, 0, sf_value_i64(1)); }
 
+static int k_mm(sf_spu_task *t) { return sf_spu_return(t, sf_spu_matmul(t, sf_spu_arg(t, 0), sf_spu_arg(t, 1))); }
+
+/* X (M x K) with one element, [7, 3], beyond the 32-bit ring (2^24 > 2^23) */
+static int big(sf_task *t) {
+    sf_value *v = sf_value_zeros(SF_F64, 2, (const int64_t[]){M, K});
+    if (!v) return sf_fail(t, "out of memory");
+    ((double *)sf_value_data(v))[7 * K + 3] = 16777216.5;
+    return sf_return(t, 0, v);
+}
+
 static int run_error(sf_ctx *sf, const char *e) {
     sf_device spu = sf_spu(sf, (const char *[]){"alice", "bob"}, 2, &(sf_spu_options){.dealer = "dave"});
     sf_obj x = SF_REMOTE(sf_pyu(sf, !strcmp(e, "outsider") ? "erin" : "alice"), make, SF_I64(0), SF_I64(1), SF_I64(0));
     sf_obj r;
     if (!strcmp(e, "pyu")) r = SF_REMOTE(sf_pyu(sf, "bob"), touch, SF_PRIVATE(x));
-    else r = SF_REMOTE(spu, k_bad, SF_PRIVATE(x));
+    else if (!strcmp(e, "aby3_32") || !strcmp(e, "range32") || !strcmp(e, "mix32")) {
+        sf_device s3 = !strcmp(e, "aby3_32") ? sf_spu(sf, (const char *[]){"alice", "bob", "carol"}, 3,
+                                                      &(sf_spu_options){.protocol = "aby3"}) : spu;
+        if (!strcmp(e, "range32")) x = SF_REMOTE(sf_pyu(sf, "alice"), big, SF_I64(0));
+        sf_obj w = SF_REMOTE(sf_pyu(sf, "bob"), make, SF_I64(1), SF_I64(1), SF_I64(0));
+        if (!strcmp(e, "mix32")) {
+            sf_obj r1 = SF_REMOTE(s3, k_mm, SF_PRIVATE(x), SF_OBJ(w));
+            sf_value *v1;
+            if (sf_get(sf, r1, &v1)) return SF_EINVAL;
+        }
+        r = SF_REMOTE(s3, k_mm, SF_PRIVATE32(x, 0), SF_OBJ(w));
+    } else r = SF_REMOTE(spu, k_bad, SF_PRIVATE(x));
     sf_value *v;
     if (sf_get(sf, r, &v)) {
         sf_print(sf, "spu_private: failed: %s\n", sf_last_error(sf));
@@ -221,9 +255,10 @@ static int program(sf_ctx *sf, void *arg) {
         const config *c = &configs[ci];
         sf_spu_options o = {.protocol = c->protocol, .dealer = c->dealer_opt};
         sf_device spu = sf_spu(sf, c->members, c->nmembers, &o);
-        for (int m = 0; m < c->nmembers; m++)
-            for (int isint = 0; isint < 2; isint++)
-                run(&ty, spu, c, c->members[m], isint, (uint64_t)(100 * ci + 10 * m + isint + 1));
+        for (ty.r32 = 0; ty.r32 < (strcmp(c->protocol, "semi2k") ? 1 : 2); ty.r32++)
+            for (int m = 0; m < c->nmembers; m++)
+                for (int isint = 0; isint < 2; isint++)
+                    run(&ty, spu, c, c->members[m], isint, (uint64_t)(100 * ci + 10 * m + isint + 1 + 5 * ty.r32));
     }
     if (ty.failed) {
         sf_print(sf, "spu_private: %ld of %ld checks FAILED\n", ty.failed, ty.checks);

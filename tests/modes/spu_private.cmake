@@ -1,11 +1,11 @@
-# Private operands (SF_PRIVATE) through the runtime (label spu): every configuration x every
+# Private operands (SF_PRIVATE; SF_PRIVATE32 in the semi2k ones) through the runtime (label spu): every configuration x every
 # member as the owner x the products of a learning step, fixed point and integers, in every
 # mode; the owner's traffic shows the mask is sent once. The exact count of checks is
 # asserted, so a matrix that silently checks nothing fails.
 add_executable(spu_private ${CMAKE_CURRENT_SOURCE_DIR}/modes/spu_private.c)
 target_link_libraries(spu_private PRIVATE sfmpi::internal m)
 sf_target_defaults(spu_private)
-set(_sf_spu_priv_ok "^spu_private: 12133 checks passed$")
+set(_sf_spu_priv_ok "^spu_private: 20957 checks passed$")
 sf_add_test(NAME spu_private_debug MODE debug COMMAND $<TARGET_FILE:spu_private> --sf-quiet
             LABELS spu EXPECT_EXIT 0 EXPECT_STDOUT "${_sf_spu_priv_ok}" TIMEOUT 120)
 sf_add_test(NAME spu_private_sim MODE sim NPROCS 5 COMMAND $<TARGET_FILE:spu_private> --sf-quiet
@@ -34,3 +34,17 @@ sf_add_test(NAME spu_private_error_add_sim MODE sim NPROCS 5 COMMAND $<TARGET_FI
 sf_add_test(NAME spu_private_error_pyu MODE debug COMMAND $<TARGET_FILE:spu_private> --error=pyu
             LABELS spu EXPECT_EXIT 2
             EXPECT_STDERR "argument 0 is SF_PRIVATE, which only an SPU kernel takes" TIMEOUT 60)
+# The 32-bit ring: refused by aby3, an element beyond it named, and an object that changes
+# its ring between calls.
+sf_add_test(NAME spu_private_error_aby3_32 MODE debug COMMAND $<TARGET_FILE:spu_private> --error=aby3_32
+            LABELS spu EXPECT_EXIT 3
+            EXPECT_STDERR "argument 0 .SF_PRIVATE32.: the 32-bit ring is a semi2k option and this SPU runs aby3; pass SF_PRIVATE" TIMEOUT 60)
+sf_add_test(NAME spu_private_error_range32 MODE debug COMMAND $<TARGET_FILE:spu_private> --error=range32
+            LABELS spu EXPECT_EXIT 3
+            EXPECT_STDERR "argument 0 .SF_PRIVATE32.: element .7, 3. = 16777216.5 is beyond the 32-bit ring .\\|x\\| < 2\\^23." TIMEOUT 60)
+sf_add_test(NAME spu_private_error_range32_sim MODE sim NPROCS 5 COMMAND $<TARGET_FILE:spu_private> --error=range32
+            LABELS spu EXPECT_EXIT 1
+            EXPECT_STDOUT "element .7, 3. = 16777216.5 is beyond the 32-bit ring" TIMEOUT 60)
+sf_add_test(NAME spu_private_error_mix32 MODE debug COMMAND $<TARGET_FILE:spu_private> --error=mix32
+            LABELS spu EXPECT_EXIT 2
+            EXPECT_STDERR "argument 0 .SF_PRIVATE32. was first used as SF_PRIVATE with other parameters" TIMEOUT 60)

@@ -134,9 +134,8 @@ struct sf_spu_priv {
     size_t block;
     uint32_t *E32;
 };
-/* x32 of n ring values (round(X / 2^xs) mod 2^32); sf__spup_x32_ok: each fits int32. */
+/* x32 of n ring values: round(X / 2^xs) mod 2^32 (sf_spu_proto_x32_ok: it fits int32). */
 void sf__spup_x32(int xs, const u64 *X, size_t n, uint32_t *out);
-int sf__spup_x32_ok(int xs, const u64 *X, size_t n, size_t *bad);
 /* C (R x n) += op(X) * B mod 2^32, as sf__spup_priv_gemm (no scratch: the transpose is
  * summed row by row). */
 void sf__spup_priv_gemm32(int trans, size_t rows, size_t k, size_t n, const uint32_t *X,

@@ -97,7 +97,7 @@ void sf__spup_x32(int xs, const u64 *X, size_t n, uint32_t *out)
     for (size_t e = 0; e < n; e++) out[e] = (uint32_t)(u64)((int64_t)(X[e] + half) >> xs);
 }
 
-int sf__spup_x32_ok(int xs, const u64 *X, size_t n, size_t *bad)
+int sf_spu_proto_x32_ok(int xs, const u64 *X, size_t n, size_t *bad)
 {
     u64 half = xs ? (u64)1 << (xs - 1) : 0;
     for (size_t e = 0; e < n; e++) {
@@ -151,7 +151,7 @@ static int priv_make(sf_spu_proto *p, int owner, const uint64_t *X, size_t m, si
         k > (size_t)SF_SPU_PRIV_MAX_ELEMS || !sf_spu_proto_priv_shape_ok((int64_t)m, (int64_t)k))
         return SF_EINVAL;
     if (p->self == owner && m && k && !X) return SF_EINVAL;
-    if (narrow && (xs < 0 || xs > p->fxp || (p->self == owner && !sf__spup_x32_ok(xs, X, m * k, NULL))))
+    if (narrow && (xs < 0 || xs > p->fxp || (p->self == owner && !sf_spu_proto_x32_ok(xs, X, m * k, NULL))))
         return SF_EINVAL;
     *out = NULL;
     sf_spu_priv *pr = calloc(1, sizeof *pr);

@@ -327,6 +327,9 @@ int sf_spu_proto_priv_matmul(sf_spu_proto *p, const sf_spu_priv *pr, const uint6
  *   semi2k: fxp first adds trunc(Kn); each other member 4Kn, the dealer 4Z (none if it
  *           is the owner); then trunc(Z) extends the results: 1 + (fxp) + 1 rounds
  *   plain:  local. */
+/* 1 if each of the n values fits the 32-bit ring after dropping xs bits (else 0, the first
+ * one that does not in *bad). */
+int sf_spu_proto_x32_ok(int xs, const uint64_t *X, size_t n, size_t *bad);
 int sf_spu_proto_priv_new32(sf_spu_proto *p, int owner, const uint64_t *X, size_t m, size_t k,
                             int xs, size_t block, sf_spu_priv **out);
 /* priv_new only sends: the receivers of E take it here (SPMD, a no-op where nothing is
