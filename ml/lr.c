@@ -94,21 +94,27 @@ static sf_value *as_matrix(sf_task *t, const sf_value *v, const char *what) {
     return o;
 }
 
-/* args: x, raw, [stats]: returns the scaled features and (fit) their statistics (2 x k) */
+/* The bound on a scaled feature that mask_bits = 32 takes: with |residual| <= 1 (a bounded
+ * sigmoid), a block of rows of the gradient X^T e stays within the 32-bit ring's range. */
+#define X32_BOUND 16.0
+
+/* args: x, raw, bound (0: none), [stats]: returns the scaled features and (fit) their
+ * statistics (2 x k) */
 static int t_scale(sf_task *t) {
     const sf_value *v = sf_arg(t, 0);
-    int raw = (int)sf_arg_i64(t, 1), apply = sf_nargs(t) > 2;
+    int raw = (int)sf_arg_i64(t, 1), apply = sf_nargs(t) > 3;
+    double bound = sf_arg_f64(t, 2);
     sf_value *x = as_matrix(t, v, "the features");
     if (!x) return SF_EINVAL;
     int64_t m = sf_value_dim(x, 0), k = sf_value_dim(x, 1);
     sf_value *st = NULL;
     if (apply) {
-        st = sf_value_ref((sf_value *)sf_arg(t, 2));
+        st = sf_value_ref((sf_value *)sf_arg(t, 3));
         if (sf_value_nelems(st) != (size_t)(2 * k)) {
             sf_value_unref(&x);
             sf_value_unref(&st);
             return sf_fail(t, "%s: the features have %lld columns, the model was trained on %zu",
-                           sf_party_name(sf_task_ctx(t)), (long long)k, sf_value_nelems(sf_arg(t, 2)) / 2);
+                           sf_party_name(sf_task_ctx(t)), (long long)k, sf_value_nelems(sf_arg(t, 3)) / 2);
         }
     } else {
         st = sf_value_new(SF_F64, 2, (const int64_t[]){2, k});
@@ -125,7 +131,18 @@ static int t_scale(sf_task *t) {
     const double *s = sf_value_cdata(st);
     double *d = sf_value_data(x);
     for (int64_t i = 0; i < m; i++)
-        for (int64_t j = 0; j < k; j++) d[i * k + j] = (d[i * k + j] - s[j]) / s[k + j];
+        for (int64_t j = 0; j < k; j++) {
+            double z = (d[i * k + j] - s[j]) / s[k + j];
+            if (bound > 0 && !(fabs(z) <= bound)) {
+                sf_value_unref(&x);
+                sf_value_unref(&st);
+                return sf_fail(t, "%s: the feature in column %lld at row %lld is %g%s, beyond the +-%g that "
+                               "mask_bits = 32 takes (clip the outliers, or use mask_bits = 64)",
+                               sf_party_name(sf_task_ctx(t)), (long long)j, (long long)i, z,
+                               raw ? "" : " after scaling", bound);
+            }
+            d[i * k + j] = z;
+        }
     int rc = sf_return(t, 0, x);
     if (!apply && !rc) rc = sf_return(t, 1, st);
     else sf_value_unref(&st);
@@ -384,8 +401,14 @@ static int check_parties(sf_device spu, const sf_obj *x, int n, sf_obj y, sf_ml_
 static int keep_private(const sf_ml_lr_model *m, int p) {
     return !m->opts.share_features && sf_spu_member(m->spu, m->party[p]) >= 0;
 }
+/* rows per block of X^T e in the 32-bit ring: |x| <= X32_BOUND, |e| <= 1 + 2^-10 (a bounded
+ * sigmoid less the label, truncated), so a block's sum stays within 2^(30 - f) */
+static int64_t x32_block(const sf_ml_lr_model *m) {
+    int f = sf_spu_fraction_bits(m->spu);
+    return (int64_t)(ldexp(1, 30 - f) / (X32_BOUND * (1 + 0x1p-9)));
+}
 static sf_argv_item feature_arg(const sf_ml_lr_model *m, int p, sf_obj *xs) {
-    if (keep_private(m, p)) return SF_PRIVATE(*xs);
+    if (keep_private(m, p)) return m->opts.mask_bits == 32 ? SF_PRIVATE32(*xs, x32_block(m)) : SF_PRIVATE(*xs);
     if (sf_obj_party(*xs) >= 0) {
         sf_obj sh = sf_to(*xs, m->spu);
         sf_release(*xs);
@@ -410,11 +433,26 @@ int sf_ml_lr_fit(sf_device spu, const sf_obj *x, int n, sf_obj y, const sf_ml_lr
     SF_TRY(check_parties(spu, x, n, y, model, "sf_ml_lr_fit"));
     model->nparties = n;
     const sf_ml_lr_options *o = &model->opts;
+    if (o->mask_bits != 0 && o->mask_bits != 32 && o->mask_bits != 64) {
+        sf_log(sf, "sf_ml_lr_fit: mask_bits is %d: 32 or 64 (0: 64)", o->mask_bits);
+        return SF_EINVAL;
+    }
+    if (o->mask_bits == 32 && o->sigmoid != SF_SIGMOID_SEGMENTED && o->sigmoid != SF_SIGMOID_EXP) {
+        sf_log(sf, "sf_ml_lr_fit: mask_bits = 32 needs a sigmoid bounded to [0, 1] (SEGMENTED or EXP): the "
+                   "gradient's 32-bit block sums are sized from it");
+        return SF_EINVAL;
+    }
+    if (o->mask_bits == 32 && x32_block(model) < 1) {
+        sf_log(sf, "sf_ml_lr_fit: mask_bits = 32 needs fxp_bits of at most 24 (the SPU has %d)",
+               sf_spu_fraction_bits(spu));
+        return SF_EINVAL;
+    }
+    double xbound = o->mask_bits == 32 ? X32_BOUND : 0;
     sf_obj xs[SF_ML_MAX_PARTIES];
     for (int p = 0; p < n; p++) {
         sf_obj r[2];
         SF_REMOTE_N(sf_pyu(sf, sf_party_name_of(sf, model->party[p])), t_scale, 2, r, SF_OBJ(x[p]),
-                    SF_I64(o->raw_features));
+                    SF_I64(o->raw_features), SF_F64(keep_private(model, p) ? xbound : 0));
         xs[p] = r[0];
         model->scaler[p] = r[1];
     }
@@ -479,7 +517,7 @@ sf_obj sf_ml_lr_predict(const sf_ml_lr_model *m, const sf_obj *x, int to) {
         }
     for (int p = 0; p < n; p++)
         xs[p] = SF_REMOTE(sf_pyu(sf, sf_party_name_of(sf, m->party[p])), t_scale, SF_OBJ(x[p]),
-                          SF_I64(m->opts.raw_features), SF_OBJ(m->scaler[p]));
+                          SF_I64(m->opts.raw_features), SF_F64(0), SF_OBJ(m->scaler[p]));
     sf_value *pv = sf_value_new(SF_F64, 1, (const int64_t[]){2});
     if (!pv) {
         fprintf(stderr, "sf_ml_lr_predict: out of memory\n");

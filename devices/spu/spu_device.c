@@ -363,6 +363,12 @@ int sf_spu_member(sf_device dev, int party) {
     return -1;
 }
 
+int sf_spu_fraction_bits(sf_device dev) {
+    const spu_state *st = dev.sf ? state_of(dev.sf) : NULL;
+    if (dev.kind != SF_DEV_SPU || !st || dev.party < 0 || dev.party >= st->n) return SF_EINVAL;
+    return st->spus[dev.party]->params.fxp_bits;
+}
+
 /* ------------------------------------------------------------------ shares as values */
 
 static int is_float(sf_dtype dt) { return dt == SF_F32 || dt == SF_F64; }

@@ -48,6 +48,11 @@ typedef struct sf_ml_lr_options {
                                       applied again by predict); 1: use them as given */
     int share_features;          /**< 1: secret-share every party's features, even a member's
                                       (the costly baseline: X moves every epoch) */
+    int mask_bits;               /**< the ring a member's private features are masked in: 0 or 64,
+                                      or 32 (SF_PRIVATE32: half the bytes of their one-time
+                                      transfer; semi2k only; needs a bounded sigmoid, SEGMENTED
+                                      or EXP, every scaled feature within +-16, and every logit
+                                      within +-2^(30 - fxp_bits), 4096 by default) */
     int quiet;                   /**< 1: no line per epoch on the label holder's log */
     /** called on every party after each epoch (0-based) has run (NULL: none) */
     void (*on_epoch)(sf_ctx *sf, int epoch, void *arg);

@@ -763,6 +763,9 @@ SF_API void sf_spu_release(sf_spu_task *t, sf_spu_val v);
 /** Party `party`'s member index in `spu` (0 .. members-1, as declared), or -1 if it is not a
  * member (the dealer outside the SPU, an outsider). The same on every party. */
 SF_API int sf_spu_member(sf_device spu, int party);
+/** The fraction bits of `spu`'s fixed-point values (sf_spu_options.fxp_bits, 18 by
+ * default), or SF_EINVAL for a device that is not an SPU. */
+SF_API int sf_spu_fraction_bits(sf_device spu);
 
 /** This party's protocol traffic on an SPU since it was created: payload bytes it sent and
  * its round clock (a Lamport clock of message hops: a message received sets it to at

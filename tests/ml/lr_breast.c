@@ -244,9 +244,12 @@ static int program(sf_ctx *sf, void *arg) {
         else if (!strncmp(av[i], "--dir=", 6)) dir = av[i] + 6;
         else if (!strncmp(av[i], "--sigmoid=", 10)) o.sigmoid = (sf_spu_sigmoid_kind)atoi(av[i] + 10);
         else if (!strncmp(av[i], "--epochs=", 9)) o.epochs = atoi(av[i] + 9);
+        else if (!strncmp(av[i], "--mask-bits=", 12)) o.mask_bits = atoi(av[i] + 12);
+        else if (!strcmp(av[i], "--raw")) o.raw_features = 1;
     }
     if (!data || load(data) || !dir) {
-        sf_print(sf, "lr_breast: usage: --data=breast_cancer.csv --dir=DIR [--config=NAME] [--sigmoid=K]\n");
+        sf_print(sf, "lr_breast: usage: --data=breast_cancer.csv --dir=DIR [--config=NAME] [--sigmoid=K] "
+                     "[--mask-bits=32] [--raw]\n");
         return SF_EINVAL;
     }
     if (mkdir(dir, 0777) && errno != EEXIST) { /* every process: the parties write there */

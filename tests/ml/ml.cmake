@@ -21,6 +21,33 @@ foreach(cfg aby3 semi2k-dealer semi2k-out)
       LABELS ml prod EXPECT_EXIT 0 EXPECT_STDOUT "lr_breast: 40 checks passed" TIMEOUT 300)
   endif()
 endforeach()
+# the 32-bit ring for the members' private features (mask_bits = 32), in both semi2k
+# configurations and every mode; a feature beyond its bound and an unbounded sigmoid refused
+foreach(cfg semi2k-dealer semi2k-out)
+  set(_args --data=${_sf_lr_data} --config=${cfg} --mask-bits=32 --sf-quiet)
+  sf_add_test(NAME ml_lr_breast_${cfg}_ring32_debug MODE debug
+    COMMAND $<TARGET_FILE:lr_breast> ${_args} --dir=${CMAKE_CURRENT_BINARY_DIR}/ml_${cfg}_r32_debug
+    LABELS ml EXPECT_EXIT 0 EXPECT_STDOUT "lr_breast: 40 checks passed" TIMEOUT 300)
+  sf_add_test(NAME ml_lr_breast_${cfg}_ring32_sim MODE sim NPROCS 4
+    COMMAND $<TARGET_FILE:lr_breast> ${_args} --dir=${CMAKE_CURRENT_BINARY_DIR}/ml_${cfg}_r32_sim
+    LABELS ml EXPECT_EXIT 0 EXPECT_STDOUT "lr_breast: 40 checks passed" TIMEOUT 300)
+  if(TARGET sfmpi-keygen)
+    sf_add_test(NAME ml_lr_breast_${cfg}_ring32_prod
+      COMMAND env SFMPI_KEYGEN=$<TARGET_FILE:sfmpi-keygen> ${CMAKE_SOURCE_DIR}/scripts/launch-local
+              --timeout 280 4 $<TARGET_FILE:lr_breast> ${_args} --dir=${CMAKE_CURRENT_BINARY_DIR}/ml_${cfg}_r32_prod
+      LABELS ml prod EXPECT_EXIT 0 EXPECT_STDOUT "lr_breast: 40 checks passed" TIMEOUT 300)
+  endif()
+endforeach()
+sf_add_test(NAME ml_lr_breast_ring32_error_bound MODE debug
+  COMMAND $<TARGET_FILE:lr_breast> --data=${_sf_lr_data} --config=semi2k-out --mask-bits=32 --raw
+          --dir=${CMAKE_CURRENT_BINARY_DIR}/ml_r32_bound
+  LABELS ml EXPECT_EXIT 3
+  EXPECT_STDERR "alice: the feature in column 0 at row 0 is 17.99, beyond the .-16 that mask_bits = 32 takes" TIMEOUT 120)
+sf_add_test(NAME ml_lr_breast_ring32_error_sigmoid MODE debug
+  COMMAND $<TARGET_FILE:lr_breast> --data=${_sf_lr_data} --config=semi2k-out --mask-bits=32 --sigmoid=1
+          --dir=${CMAKE_CURRENT_BINARY_DIR}/ml_r32_sig
+  LABELS ml EXPECT_EXIT 1
+  EXPECT_STDERR "sf_ml_lr_fit: mask_bits = 32 needs a sigmoid bounded to .0, 1. .SEGMENTED or EXP." TIMEOUT 120)
 # the other usable approximations: through exp (the most accurate) and linear (the
 # cheapest); Taylor-3 is left out on purpose: it turns down beyond |z| = 2 and the training
 # diverges in double precision as much as in the SPU (docs/guide.md)
