@@ -118,16 +118,27 @@ static uint64_t div_b(double c, int aby3, int special, int n) {
     return (e > 0 ? trunc_b(aby3, special, n, e) : 0) + trunc_b(aby3, special, n, 18);
 }
 
+static int mask32; /* --mask-bits=32: the members' features in the 32-bit ring */
+
 static double batch_bytes(int aby3, int role, int n, int P, uint64_t k, uint64_t B, int l2, double lr) {
     uint64_t b = 0, m1 = (uint64_t)(n - 1), N2 = 2 * B;
     double c = (double)B / lr;
     if (!aby3) {
         int dealer = role < 0;
         uint64_t tr = dealer ? 12 : 8 * m1; /* per element truncated (t = 4) */
+        /* the 32-bit ring: blocks of the gradient's rows (ml/lr.c x32_block, 18 bits) */
+        uint64_t blk = (uint64_t)(4096 / (16 * (1 + 0x1p-9))), nb = (B + blk - 1) / blk;
         for (int p = 0; p < P; p++) {
-            if (dealer) b += 8 * B + 8 * k; /* z's and g's corrections */
-            else if (p != role) b += 8 * k + 8 * B; /* F for z, F for g */
-            b += tr * (B + k + (l2 ? k : 0)); /* truncations: z, g, decay */
+            if (mask32) { /* w and e truncated first, F and the corrections in 4 bytes, each
+                           * result (z: B, g: nb k) extended by a truncation */
+                if (dealer) b += 4 * B + 4 * nb * k;
+                else if (p != role) b += 4 * k + 4 * B;
+                b += tr * (k + B + B + nb * k + (l2 ? k : 0));
+            } else {
+                if (dealer) b += 8 * B + 8 * k; /* z's and g's corrections */
+                else if (p != role) b += 8 * k + 8 * B; /* F for z, F for g */
+                b += tr * (B + k + (l2 ? k : 0)); /* truncations: z, g, decay */
+            }
             b += div_b(c, 0, dealer, n) * k; /* g / (B / lr) */
         }
         b += div_b(c, 0, dealer, n); /* the bias's division */
@@ -179,6 +190,7 @@ static int program(sf_ctx *sf, void *arg) {
         else if (!strncmp(a, "--l2=", 5)) o.l2 = atof(a + 5);
         else if (!strncmp(a, "--sigmoid=", 10)) o.sigmoid = (sf_spu_sigmoid_kind)atoi(a + 10);
         else if (!strncmp(a, "--share=", 8)) share = atoi(a + 8);
+        else if (!strncmp(a, "--mask-bits=", 12)) o.mask_bits = atoi(a + 12);
     }
     int aby3 = !strcmp(proto, "aby3"), np = sf_nparties(sf);
     if (F < 1 || F > 3 || F + !aby3 > np || (aby3 && F != 3) || o.epochs > MAXE || m < 1 || k < 1) {
@@ -186,6 +198,7 @@ static int program(sf_ctx *sf, void *arg) {
         return 2;
     }
     o.share_features = share;
+    mask32 = o.mask_bits == 32 && !aby3;
     const char *names[4];
     for (int p = 0; p < np && p < 4; p++) names[p] = sf_party_name_of(sf, p);
     sf_spu_options so = {.protocol = proto, .dealer = aby3 ? NULL : names[F]};
@@ -262,7 +275,8 @@ static int program(sf_ctx *sf, void *arg) {
     const char *sig[] = {"?", "linear", "taylor3", "segmented", "exp"};
     sf_print(sf, "SS-LR %s: %lld rows x %d parties x %lld features, batch %lld, %d epochs, sigmoid %s, "
                  "features %s\n", proto, (long long)m, F, (long long)k, (long long)o.batch_size, o.epochs,
-             sig[o.sigmoid], share ? "secret-shared" : "private to their members");
+             sig[o.sigmoid], share ? "secret-shared" : o.mask_bits == 32 ? "private to their members, 32-bit ring"
+                                                                          : "private to their members");
     for (int e = 0; e < o.epochs; e++) {
         double tmax = 0, rmax = 0;
         char line[1024];
@@ -275,7 +289,7 @@ static int program(sf_ctx *sf, void *arg) {
                            ? epoch_bytes(aby3, role, aby3 ? 3 : F, F, (uint64_t)k, (uint64_t)m,
                                          (uint64_t)o.batch_size, o.l2 > 0, o.learning_rate)
                            : NAN;
-            if (e == 0 && !share && p < F) f += 8.0 * (double)(m * k) * (aby3 ? 1 : F - 1);
+            if (e == 0 && !share && p < F) f += (mask32 ? 4.0 : 8.0) * (double)(m * k) * (aby3 ? 1 : F - 1);
             if (e == 0 && o.l2 > 0) /* the first step's decay is of the public zeros: local */
                 f -= (double)F * (double)k * (aby3 ? (p == 2 ? 24 + 4 : 8) : (p < F ? 8.0 * (F - 1) : 12));
             if (BY[p][e] == f)
@@ -296,6 +310,7 @@ static int program(sf_ctx *sf, void *arg) {
             bench_cfg_num(&cfg, "epoch", e + 1);
             bench_cfg_str(&cfg, "sigmoid", sig[o.sigmoid]);
             bench_cfg_num(&cfg, "share", share);
+            bench_cfg_num(&cfg, "mask_bits", o.mask_bits == 32 ? 32 : 64);
             bench_cfg_str(&cfg, "mode", sf_mode_name(sf_get_distribution_mode(sf)));
             bench_cfg_num(&cfg, "bytes_alice", BY[0][e]);
             bench_cfg_num(&cfg, "bytes_bob", BY[1][e]);

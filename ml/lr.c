@@ -262,10 +262,16 @@ static int k_epoch(sf_spu_task *t) {
     batch_order(seed, (int)par[PR_EPOCH], nb, order);
     for (int64_t q = 0; q < nb; q++) {
         int64_t r0 = order[q] * B, rows = m - r0 < B ? m - r0 : B;
-        sf_spu_val Xb[SF_ML_MAX_PARTIES], z = {-1};
+        /* every party's products in the rounds of one (where the features are private) */
+        sf_spu_val Xb[SF_ML_MAX_PARTIES], XT[SF_ML_MAX_PARTIES], ev[SF_ML_MAX_PARTIES], zs[SF_ML_MAX_PARTIES],
+            gs[SF_ML_MAX_PARTIES], z = {-1};
+        for (int p = 0; p < P; p++) Xb[p] = sf_spu_slice(t, X[p], 0, r0, rows);
+        if (sf_spu_matmul_n(t, P, Xb, w, zs)) {
+            free(order);
+            return SF_EINVAL;
+        }
         for (int p = 0; p < P; p++) {
-            Xb[p] = sf_spu_slice(t, X[p], 0, r0, rows);
-            sf_spu_val zp = sf_spu_matmul(t, Xb[p], w[p]);
+            sf_spu_val zp = zs[p];
             if (p == 0) z = zp;
             else {
                 sf_spu_val s = sf_spu_add(t, z, zp);
@@ -285,10 +291,14 @@ static int k_epoch(sf_spu_task *t) {
         /* the gradients and the residuals' sum, divided by B / lr in one operation (one
          * pair of truncations for all parties, not one per party) */
         sf_spu_val cat = {-1};
+        for (int p = 0; p < P; p++) XT[p] = sf_spu_transpose(t, Xb[p]), ev[p] = e;
+        if (sf_spu_matmul_n(t, P, XT, ev, gs)) {
+            free(order);
+            return SF_EINVAL;
+        }
         for (int p = 0; p < P; p++) {
-            sf_spu_val xt = sf_spu_transpose(t, Xb[p]);
-            sf_spu_val g = sf_spu_matmul(t, xt, e);
-            sf_spu_release(t, xt);
+            sf_spu_val g = gs[p];
+            sf_spu_release(t, XT[p]);
             sf_spu_release(t, Xb[p]);
             if (p == 0) cat = g;
             else {

@@ -545,6 +545,59 @@ sf_spu_val sf_spu_matmul(sf_spu_task *t, sf_spu_val va, sf_spu_val vb) {
     return emit(t, rc, "sf_spu_matmul", s, 2, sh, a->fxp || b->fxp);
 }
 
+int sf_spu_matmul_n(sf_spu_task *t, int n, const sf_spu_val *va, const sf_spu_val *vb, sf_spu_val *out) {
+    spu_kctx *k = kctx(t);
+    if (!k || n < 1 || n > 64 || !va || !vb || !out) {
+        bad(t, "sf_spu_matmul_n: %s", !k ? "not inside an SPU kernel" : "needs 1 to 64 products");
+        return SF_EINVAL;
+    }
+    for (int i = 0; i < n; i++) out[i] = (sf_spu_val){-1};
+    /* the batch: the products whose left operand is private, of the first one's ring and
+     * fixed-point kind; the others run one by one (with their own checks and messages) */
+    int sel[64], ns = 0, fxp = -1;
+    const spu_priv_ent *p0 = NULL;
+    for (int i = 0; i < n; i++) {
+        spu_slot *a = get_any(t, va[i], "sf_spu_matmul_n"), *b = a ? get(t, vb[i], "sf_spu_matmul_n") : NULL;
+        if (!a || !b) return SF_EINVAL;
+        const spu_priv_ent *pe = a->priv ? &k->d->priv[a->priv - 1] : NULL;
+        int f = a->fxp && b->fxp;
+        if (!pe || b->ndim != 2 || a->shape[1] != b->shape[0]) continue;
+        if (p0 && (f != fxp || !pe->aux != !p0->aux || pe->fxp != p0->fxp)) continue;
+        p0 = p0 ? p0 : pe;
+        fxp = f;
+        sel[ns++] = i;
+    }
+    for (int i = 0, s = 0; i < n; i++) {
+        if (s < ns && sel[s] == i) {
+            s++;
+            continue;
+        }
+        if ((out[i] = sf_spu_matmul(t, va[i], vb[i])).id < 0) return SF_EINVAL;
+    }
+    if (!ns) return SF_OK;
+    sf_spu_priv_op ops[64];
+    int slot[64];
+    for (int s = 0; s < ns; s++)
+        if ((slot[s] = new_slot(k)) < 0) {
+            emit(t, SF_ENOMEM, "sf_spu_matmul_n", 0, 0, NULL, 0);
+            return SF_ENOMEM;
+        }
+    for (int s = 0; s < ns; s++) { /* (after new_slot: the slots may have moved) */
+        const spu_slot *a = &k->slots[va[sel[s]].id], *b = &k->slots[vb[sel[s]].id];
+        const spu_priv_ent *pe = &k->d->priv[a->priv - 1];
+        ops[s] = (sf_spu_priv_op){pe->pr, pe->X ? pe->X + a->pr0 * (size_t)pe->k : NULL, a->pr0, a->prows, a->ptrans,
+                                  &b->s, (size_t)b->shape[1], &k->slots[slot[s]].s};
+    }
+    int rc = sf_spu_proto_priv_matmul_n(k->d->proto, ops, ns, fxp);
+    for (int s = 0; s < ns; s++) {
+        const spu_slot *a = &k->slots[va[sel[s]].id], *b = &k->slots[vb[sel[s]].id];
+        int64_t sh[2] = {a->shape[0], b->shape[1]};
+        out[sel[s]] = emit(t, rc, "sf_spu_matmul_n", slot[s], 2, sh, a->fxp || b->fxp);
+        if (rc) return rc;
+    }
+    return SF_OK;
+}
+
 /* ------------------------------------------------------------------ shapes */
 
 /* The result of a shape operation: element e of the result is element idx[e] of a (idx

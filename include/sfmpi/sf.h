@@ -715,6 +715,11 @@ SF_API sf_spu_val sf_spu_relu(sf_spu_task *t, sf_spu_val a);
 SF_API sf_spu_val sf_spu_sum(sf_spu_task *t, sf_spu_val a); /**< all elements: a scalar */
 /** (m x k) by (k x n), truncated once after accumulating */
 SF_API sf_spu_val sf_spu_matmul(sf_spu_task *t, sf_spu_val a, sf_spu_val b);
+/** n products out[i] = a[i] b[i] (1 to 64): where every a[i] is a private operand
+ * (SF_PRIVATE or SF_PRIVATE32, all the same way) and every product fixed point alike, they
+ * run in the rounds of one (semi2k) - the products of every party's features in a
+ * learning step; otherwise one by one. Returns SF_OK or the failure (the kernel fails). */
+SF_API int sf_spu_matmul_n(sf_spu_task *t, int n, const sf_spu_val *a, const sf_spu_val *b, sf_spu_val *out);
 
 /** a / b, elementwise (broadcast): a * reciprocal(b), fixed point. A public scalar b is
  * a division by a public value (sf_spu_div_public). */

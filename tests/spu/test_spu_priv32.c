@@ -8,6 +8,9 @@
  *  - bytes: priv_new32 sends 4mk per receiver (half of priv_new); a product costs the
  *    documented formula: each other member 4Kn, the dealer 4Z, trunc(Kn) first with fxp,
  *    trunc(Z) to extend, Z = blocks x R x n; rounds 2, or 3 with fxp;
+ *  - several products at once (sf_spu_proto_priv_matmul_n: every member's matrix, plain
+ *    and transposed), in both rings: each result right, the bytes the products' sum, the
+ *    rounds one product's (64-bit 1 + fxp, 32-bit 2 + fxp);
  *  - aby3 refuses the 32-bit ring on every member, before sending anything.
  */
 #include <math.h>
@@ -117,6 +120,77 @@ static int body(trun *r, int party, sf_spu_proto *p)
         sf_spu_proto_priv_free(pr);
         pr = NULL;
     }
+    /* several products in the rounds of one (sf_spu_proto_priv_matmul_n), in both rings:
+     * every member owns a matrix; product i is member i's, alternately plain and
+     * transposed, on rows 5..130; the bytes are the products' sum, the rounds one's */
+    if (o == 0)
+        for (int narrow = 0; narrow < 2; narrow++)
+            for (int fxp = 0; fxp < 2; fxp++) {
+                int nm = c->nm;
+                sf_spu_priv *prs[4] = {0};
+                sf_spu_share bs[4] = {{0}}, ys[4] = {{0}};
+                sf_spu_priv_op ops[4];
+                const u64 *X = fxp ? XF : XI, *B = fxp ? BF : BI;
+                int xs = narrow && fxp ? XS : 0, L = fxp ? 0 : xs;
+                size_t r0 = 5, rows = 126;
+                u64 wb = 0;
+                for (int i = 0; i < nm; i++) {
+                    if (narrow) OK(sf_spu_proto_priv_new32(p, i, party == i ? X : NULL, M, K, xs, BLK, &prs[i]));
+                    else OK(sf_spu_proto_priv_new(p, i, party == i ? X : NULL, M, K, &prs[i]));
+                }
+                for (int i = 0; i < nm; i++) {
+                    int trans = i % 2;
+                    size_t Kin = trans ? rows : K, R = trans ? K : rows, nb = trans ? (rows + BLK - 1) / BLK : 1;
+                    OK(sf_spu_proto_priv_recv(p, prs[i]));
+                    OK(t_in(p, party, c->nm - 1, B, Kin * NB, &bs[i]));
+                    ops[i] = (sf_spu_priv_op){prs[i], party == i ? X + r0 * K : NULL, r0, rows, trans, &bs[i], NB, &ys[i]};
+                    if (!narrow) { /* the 64-bit ring: F 8Kn, corrections 8Rn, fxp's truncation */
+                        u64 m1 = (u64)(nm - 1);
+                        int dealer = c->dealer < 0 ? 0 : c->dealer;
+                        if (c->proto != SF_SPU_PLAIN) {
+                            if (party < nm && party != i) wb += 8 * Kin * NB;
+                            if (party == dealer && dealer != i) wb += 8 * R * NB;
+                            if (fxp) wb += party < nm ? 8 * m1 * R * NB : (8 + t_tsz(F)) * R * NB;
+                        }
+                    } else {
+                        wb += want_bytes(c, party, i, R, Kin, NB, nb, fxp, L);
+                    }
+                }
+                t_acc_begin(r, party, &acc);
+                OK(sf_spu_proto_priv_matmul_n(p, ops, nm, fxp));
+                t_acc_end(r, party, &acc, &bytes, &rounds);
+                u64 wr = c->proto == SF_SPU_PLAIN ? 0 : (u64)((narrow ? 2 : 1) + fxp);
+                ASSERT_EQ_MSG(bytes, wb, "[%s] batch ring%d fxp %d: party %d sent %" PRIu64 ", formula %" PRIu64,
+                              c->name, narrow ? 32 : 64, fxp, party, bytes, wb);
+                ASSERT_EQ_MSG(rounds, wr, "[%s] batch ring%d fxp %d: %" PRIu64 " rounds, want %" PRIu64, c->name,
+                              narrow ? 32 : 64, fxp, rounds, wr);
+                for (int i = 0; i < nm; i++) {
+                    int trans = i % 2;
+                    size_t Kin = trans ? rows : K, R = trans ? K : rows;
+                    OK(sf_spu_proto_reveal_to(p, 0, &ys[i], member ? out : NULL));
+                    if (party == 0)
+                        for (size_t e = 0; e < R * NB; e++) {
+                            size_t ii = e / NB, jn = e % NB;
+                            u64 ring = 0;
+                            double d = 0;
+                            for (size_t l = 0; l < Kin; l++) {
+                                size_t xi = trans ? (r0 + l) * K + ii : (r0 + ii) * K + l;
+                                ring += X[xi] * B[l * NB + jn];
+                                d += XD[xi] * BD[l * NB + jn];
+                            }
+                            if (!fxp)
+                                ASSERT_EQ_MSG(out[e], ring, "[%s] batch ring%d product %d (%zu)", c->name,
+                                              narrow ? 32 : 64, i, e);
+                            else
+                                ASSERT_LE_MSG(fabs(sf_spu_proto_fxp_decode(out[e], F) - d),
+                                              8 * Kin * ldexp(1, -(F - XS)) + ldexp(2 + Kin, -F),
+                                              "[%s] batch ring%d fxp product %d (%zu)", c->name, narrow ? 32 : 64, i, e);
+                        }
+                    sf_spu_proto_share_free(&bs[i]);
+                    sf_spu_proto_share_free(&ys[i]);
+                    sf_spu_proto_priv_free(prs[i]);
+                }
+            }
     /* xs beyond the fraction bits is refused on every party */
     ASSERT_EQ(sf_spu_proto_priv_new32(p, 0, party == 0 ? XF : NULL, M, K, F + 1, 0, &pr), SF_EINVAL);
     sf_spu_proto_share_free(&b);

@@ -268,6 +268,9 @@ struct spu_family_ops {
     int (*priv_matmul)(sf_spu_proto *p, const sf_spu_priv *pr, const u64 *Xr, size_t r0,
                        size_t rows, int trans, const sf_spu_share *b, size_t n,
                        sf_spu_share *out, int fxp);
+    /* priv_matmul_n (optional, from sf_spu_proto_priv_matmul_n and _matmul): cnt products
+     * (checked, one ring and xs) in the rounds of one; without it they run one by one. */
+    int (*priv_matmul_n)(sf_spu_proto *p, const sf_spu_priv_op *ops, int cnt, int fxp);
 };
 
 extern const struct spu_family_ops sf__spu_semi2k_ops, sf__spu_aby3_ops, sf__spu_plain_ops;

@@ -183,18 +183,41 @@ int sf_spu_proto_priv_new32(sf_spu_proto *p, int owner, const uint64_t *X, size_
     return priv_make(p, owner, X, m, k, 1, xs, block, out);
 }
 
+static int op_ok(sf_spu_proto *p, const sf_spu_priv_op *op)
+{
+    const sf_spu_priv *pr = op->pr;
+    const sf_spu_share *b = op->b;
+    if (!pr || !b || !op->out || op->r0 > pr->m || op->rows > pr->m - op->r0) return 0;
+    if (b->nwords != p->ops->nwords || (p->member && b->n && !b->w)) return 0;
+    size_t inner = op->trans ? op->rows : pr->k;
+    if (op->n && inner > SIZE_MAX / 8 / op->n) return 0;
+    if (b->n != inner * op->n) return 0;
+    return !(p->self == pr->owner && op->rows && pr->k && !op->Xr);
+}
+
+int sf_spu_proto_priv_matmul_n(sf_spu_proto *p, const sf_spu_priv_op *ops, int cnt, int fxp)
+{
+    if (!p || !ops || cnt < 1) return SF_EINVAL;
+    for (int i = 0; i < cnt; i++)
+        if (!op_ok(p, &ops[i]) || ops[i].pr->narrow != ops[0].pr->narrow ||
+            (ops[0].pr->narrow && ops[i].pr->xs != ops[0].pr->xs))
+            return SF_EINVAL;
+    for (int i = 0; i < cnt; i++) /* a first product receives E */
+        SPU_TRY(sf_spu_proto_priv_recv(p, (sf_spu_priv *)ops[i].pr));
+    if (p->ops->priv_matmul_n) return p->ops->priv_matmul_n(p, ops, cnt, fxp);
+    for (int i = 0; i < cnt; i++) {
+        const sf_spu_priv_op *op = &ops[i];
+        SPU_TRY(p->ops->priv_matmul(p, op->pr, op->Xr, op->r0, op->rows, op->trans, op->b, op->n, op->out, fxp));
+    }
+    return SF_OK;
+}
+
 int sf_spu_proto_priv_matmul(sf_spu_proto *p, const sf_spu_priv *pr, const uint64_t *Xr,
                              size_t r0, size_t rows, int trans, const sf_spu_share *b, size_t n,
                              sf_spu_share *out, int fxp)
 {
-    if (!p || !pr || !b || !out || r0 > pr->m || rows > pr->m - r0) return SF_EINVAL;
-    if (b->nwords != p->ops->nwords || (p->member && b->n && !b->w)) return SF_EINVAL;
-    size_t inner = trans ? rows : pr->k;
-    if (n && inner > SIZE_MAX / 8 / n) return SF_EINVAL;
-    if (b->n != inner * n) return SF_EINVAL;
-    if (p->self == pr->owner && rows && pr->k && !Xr) return SF_EINVAL;
-    SPU_TRY(sf_spu_proto_priv_recv(p, (sf_spu_priv *)pr)); /* a first product receives E */
-    return p->ops->priv_matmul(p, pr, Xr, r0, rows, trans, b, n, out, fxp);
+    sf_spu_priv_op op = {pr, Xr, r0, rows, trans, b, n, out};
+    return sf_spu_proto_priv_matmul_n(p, &op, 1, fxp);
 }
 
 void sf_spu_proto_priv_free(sf_spu_priv *pr)

@@ -332,6 +332,21 @@ int sf_spu_proto_priv_matmul(sf_spu_proto *p, const sf_spu_priv *pr, const uint6
 int sf_spu_proto_x32_ok(int xs, const uint64_t *X, size_t n, size_t *bad);
 int sf_spu_proto_priv_new32(sf_spu_proto *p, int owner, const uint64_t *X, size_t m, size_t k,
                             int xs, size_t block, sf_spu_priv **out);
+/* Several products at once, in the rounds of one (semi2k; the others run them one by
+ * one): ops[i] is product i as sf_spu_proto_priv_matmul takes it (Xr on the owner, NULL
+ * elsewhere), with one fxp for all; the matrices all of one ring, and in the 32-bit one of
+ * one xs. The bytes are the sum of the products' (the truncations are one operation of
+ * all their elements), the rounds those of one: semi2k 1 + fxp, the 32-bit ring 2 + fxp. */
+typedef struct sf_spu_priv_op {
+    const struct sf_spu_priv *pr;
+    const uint64_t *Xr;
+    size_t r0, rows;
+    int trans;
+    const sf_spu_share *b;
+    size_t n;
+    sf_spu_share *out;
+} sf_spu_priv_op;
+int sf_spu_proto_priv_matmul_n(sf_spu_proto *p, const sf_spu_priv_op *ops, int cnt, int fxp);
 /* priv_new only sends: the receivers of E take it here (SPMD, a no-op where nothing is
  * pending), so that several matrices' transfers overlap (every owner sends before anyone
  * receives). Call it after the priv_new calls and before any other operation (messages

@@ -578,90 +578,6 @@ static int s2k_priv_new(sf_spu_proto *p, sf_spu_priv *pr, const u64 *X)
     return sf__spup_priv_send_e(p, pr, X, p->prm.dealer, to, nto);
 }
 
-static int s2k_priv_matmul32(sf_spu_proto *p, const sf_spu_priv *pr, const u64 *Xr, size_t r0,
-                             size_t rows, int trans, const sf_spu_share *b, size_t n,
-                             sf_spu_share *out, int fxp);
-
-static int s2k_priv_matmul(sf_spu_proto *p, const sf_spu_priv *pr, const u64 *Xr, size_t r0,
-                           size_t rows, int trans, const sf_spu_share *b, size_t n,
-                           sf_spu_share *out, int fxp)
-{
-    if (pr->narrow) return s2k_priv_matmul32(p, pr, Xr, r0, rows, trans, b, n, out, fxp);
-    p->op++;
-    int o = pr->owner, D = p->prm.dealer, me = p->self;
-    size_t k = pr->k, R = trans ? k : rows, K = trans ? rows : k;
-    size_t RN = R * n, KN = K * n, RK = rows * k;
-    if (!RN) return sf__spup_out(p, out, 0); /* nothing to compute: nobody sends (as aby3) */
-    u64 *corr = NULL, *A = NULL, *tr = NULL;
-    if (RK && trans) {
-        tr = sf__spup_scr(p, SCR_D, 8 * RK);
-        if (!tr) return SF_ENOMEM;
-    }
-    /* 1. the other members mask their shares of b */
-    if (p->member && me != o && KN) {
-        u64 *F = sf__spup_scr(p, SCR_SEND, 8 * KN);
-        if (!F) return SF_ENOMEM;
-        sf__spup_prg(p, D, PP_PB, 0, F, 8 * KN); /* b_j (D == me: private) */
-        for (size_t e = 0; e < KN; e++) F[e] = b->w[e] - F[e];
-        SPU_TRY(sf__spup_send(p, o, F, 8 * KN));
-    }
-    /* 2. the dealer: sum_j (A b_j - z_j) for the owner */
-    if (me == D && RN) {
-        A = sf__spup_scr(p, SCR_DEAL, 8 * (RK ? RK : 1));
-        u64 *bs = sf__spup_scr(p, SCR_B, 8 * (KN > RN ? KN : RN));
-        u64 *t = sf__spup_scr(p, SCR_C, 8 * (KN > RN ? KN : RN));
-        corr = sf__spup_scr(p, SCR_CORR, 8 * RN);
-        if (!A || !bs || !t || !corr) return SF_ENOMEM;
-        sf__spup_prg_n(p, pr->nonce, o, PP_PA, 8 * r0 * k, A, 8 * RK);
-        memset(bs, 0, 8 * KN);
-        memset(corr, 0, 8 * RN);
-        for (int j = 0; j < p->n; j++) {
-            if (j == o) continue;
-            sf__spup_prg(p, j, PP_PB, 0, t, 8 * KN);
-            for (size_t e = 0; e < KN; e++) bs[e] += t[e];
-        }
-        SPU_TRY(sf__spup_priv_gemm(trans, rows, k, n, A, bs, corr, tr));
-        for (int j = 0; j < p->n; j++) {
-            if (j == o) continue;
-            sf__spup_prg(p, j, PP_PZ, 0, t, 8 * RN);
-            for (size_t e = 0; e < RN; e++) corr[e] -= t[e];
-        }
-        if (D != o) SPU_TRY(sf__spup_send(p, o, corr, 8 * RN));
-    }
-    if (!p->member) { /* the extra dealer: done, but for the truncation's randomness */
-        SPU_TRY(sf__spup_out(p, out, RN));
-        return fxp ? s2k_trunc(p, out, p->fxp, out) : SF_OK;
-    }
-    u64 *Y = sf__spup_scr(p, SCR_E, 8 * (RN ? RN : 1));
-    if (!Y) return SF_ENOMEM;
-    if (me != o) { /* 3. E b_j + z_j */
-        if (RN) sf__spup_prg(p, D, PP_PZ, 0, Y, 8 * RN);
-        SPU_TRY(sf__spup_priv_gemm(trans, rows, k, n, pr->E + r0 * k, b->w, Y, tr));
-    } else if (RN) { /* 4. the owner: X b_o + A sum_j F_j + the correction */
-        u64 *Fs = sf__spup_scr(p, SCR_G, 8 * (KN ? KN : 1)), *t = sf__spup_scr(p, SCR_RECV, 8 * (KN ? KN : 1));
-        if (!Fs || !t) return SF_ENOMEM;
-        memset(Fs, 0, 8 * KN);
-        for (int j = 0; j < p->n; j++) {
-            if (j == o || !KN) continue;
-            SPU_TRY(sf__spup_recv(p, j, t, 8 * KN));
-            for (size_t e = 0; e < KN; e++) Fs[e] += t[e];
-        }
-        if (D != o) SPU_TRY(sf__spup_recv(p, D, Y, 8 * RN));
-        else memcpy(Y, corr, 8 * RN);
-        if (!A) {
-            A = sf__spup_scr(p, SCR_H, 8 * (RK ? RK : 1));
-            if (!A) return SF_ENOMEM;
-            sf__spup_prg_n(p, pr->nonce, D, PP_PA, 8 * r0 * k, A, 8 * RK);
-        }
-        SPU_TRY(sf__spup_priv_gemm(trans, rows, k, n, Xr, b->w, Y, tr));
-        SPU_TRY(sf__spup_priv_gemm(trans, rows, k, n, A, Fs, Y, tr));
-    }
-    SPU_TRY(sf__spup_out(p, out, RN));
-    if (RN) memcpy(out->w, Y, 8 * RN);
-    if (!fxp) return SF_OK;
-    return s2k_trunc(p, out, p->fxp, out);
-}
-
 /* C += op(X) B mod 2^32 block by block: a transposed product puts block i's X_i^T B_i
  * (rows [i blk, (i+1) blk) of X and B) at C + i R n; otherwise one block. */
 static void gemm32_blocks(int trans, size_t rows, size_t k, size_t n, size_t blk, const uint32_t *X,
@@ -675,115 +591,216 @@ static void gemm32_blocks(int trans, size_t rows, size_t k, size_t n, size_t blk
         sf__spup_priv_gemm32(1, minz(blk, rows - i0), k, n, X + i0 * k, B + i0 * n, C + bi * k * n);
 }
 
-/* The 32-bit ring (pr->narrow; spu_priv.c has the scheme, docs/architecture.md "Private
- * operands" the argument). For fxp, b is first truncated by t = f - xs (x32 has f - xs
- * fraction bits, so the product has f). The product then runs as in the 64-bit case with
- * 4-byte words and a result z mod 2^32 per block; each z (|z| < 2^30) goes to 64 bits as
- * trunc(z 2^32, 32 - L), exact because the low 32 bits are zero (L = xs without fxp:
- * the integer operand's scale), and the blocks are summed. */
-static int s2k_priv_matmul32(sf_spu_proto *p, const sf_spu_priv *pr, const u64 *Xr, size_t r0,
-                             size_t rows, int trans, const sf_spu_share *b, size_t n,
-                             sf_spu_share *out, int fxp)
+/* One product's shape: out R x n from b K x n; Z result words (the 32-bit ring: one R x n
+ * per block of rows of a transposed product). */
+typedef struct {
+    size_t R, K, RN, KN, RK, blk, nb, Z;
+} s2k_pgeo;
+
+static s2k_pgeo pgeo(const sf_spu_priv_op *op)
 {
-    int o = pr->owner, D = p->prm.dealer, me = p->self;
-    size_t k = pr->k, R = trans ? k : rows, K = trans ? rows : k;
-    size_t RN = R * n, KN = K * n, RK = rows * k;
-    size_t blk = trans && pr->block ? pr->block : (rows ? rows : 1);
-    size_t nb = trans ? (rows + blk - 1) / blk : 1, Z = nb * RN;
-    int t = fxp ? p->fxp - pr->xs : 0, L = fxp ? 0 : pr->xs;
-    if (!Z) { /* nothing to compute (or no rows: zeros) */
-        p->op++;
-        SPU_TRY(sf__spup_out(p, out, RN));
-        if (p->member && RN) memset(out->w, 0, 8 * RN);
+    const sf_spu_priv *pr = op->pr;
+    s2k_pgeo g;
+    g.R = op->trans ? pr->k : op->rows;
+    g.K = op->trans ? op->rows : pr->k;
+    g.RN = g.R * op->n, g.KN = g.K * op->n, g.RK = op->rows * pr->k;
+    g.blk = op->trans && pr->block ? pr->block : (op->rows ? op->rows : 1);
+    g.nb = pr->narrow ? (op->trans ? (op->rows + g.blk - 1) / g.blk : 1) : 1;
+    g.Z = g.nb * g.RN;
+    return g;
+}
+
+/* C += op(X) B in the product's ring (W = 4: mod 2^32 by blocks; 8: mod 2^64). */
+static int pgemm(const sf_spu_priv_op *op, const s2k_pgeo *g, const void *X, const void *B, void *C, u64 *tr)
+{
+    if (op->pr->narrow) {
+        gemm32_blocks(op->trans, op->rows, op->pr->k, op->n, g->blk, X, B, C);
         return SF_OK;
     }
+    return sf__spup_priv_gemm(op->trans, op->rows, op->pr->k, op->n, X, B, C, tr);
+}
+
+/* cnt products with private matrices in the rounds of one (spu_priv.c has the scheme,
+ * docs/architecture.md "Private operands" the argument): every product's masked shares F
+ * and the dealer's corrections go out before anyone waits, and the truncations of all of
+ * them are one operation. The 32-bit ring (every pr narrow, one xs): with fxp the b's are
+ * first truncated by t = f - xs (x32 keeps f - xs fraction bits, so the products have f);
+ * the products run mod 2^32, and each result z (|z| < 2^30) goes to 64 bits as
+ * trunc(z 2^32, 32 - L), exact as the low 32 bits are zero (L = xs without fxp: the
+ * integer operand's scale); a transposed product's blocks are then summed. */
+static int s2k_priv_matmul_n(sf_spu_proto *p, const sf_spu_priv_op *ops, int cnt, int fxp)
+{
+    int D = p->prm.dealer, me = p->self, narrow = ops[0].pr->narrow;
+    int t = narrow && fxp ? p->fxp - ops[0].pr->xs : 0, L = narrow && !fxp ? ops[0].pr->xs : 0;
+    size_t W = narrow ? 4 : 8, sKN = 0, sZ = 0, mRK = 1, mKN = 1, mZ = 1;
+    s2k_pgeo *g = malloc(sizeof *g * (size_t)cnt);
+    u64 *nonce = malloc(sizeof *nonce * (size_t)cnt);
+    size_t *zo = malloc(sizeof *zo * (size_t)cnt), *ko = malloc(sizeof *ko * (size_t)cnt);
     sf_spu_share bt = {0}, zs = {0}, ext = {0};
-    const sf_spu_share *B = b;
+    uint8_t *corr = NULL, *Y = NULL;
     int rc = SF_OK;
 #define NTRY(expr)                        \
     do {                                  \
         if ((rc = (expr)) < 0) goto done; \
     } while (0)
+    if (!g || !nonce || !zo || !ko) NTRY(SF_ENOMEM);
+    for (int i = 0; i < cnt; i++) {
+        g[i] = pgeo(&ops[i]);
+        ko[i] = sKN, zo[i] = sZ;
+        sKN += g[i].KN, sZ += g[i].Z;
+        mRK = g[i].RK > mRK ? g[i].RK : mRK;
+        mKN = g[i].KN > mKN ? g[i].KN : mKN;
+        mZ = g[i].Z > mZ ? g[i].Z : mZ;
+    }
+    /* 0. the 32-bit ring with fxp: every b truncated by t, in one operation */
     if (t > 0) {
-        NTRY(s2k_trunc(p, b, t, &bt));
-        B = &bt;
+        sf_spu_share cat = {0};
+        NTRY(sf_spu_proto_share_alloc(&cat, sKN, 1));
+        cat.n = sKN;
+        if (p->member)
+            for (int i = 0; i < cnt; i++) memcpy(cat.w + ko[i], ops[i].b->w, 8 * g[i].KN);
+        rc = s2k_trunc(p, &cat, t, &bt);
+        sf_spu_proto_share_free(&cat);
+        NTRY(rc);
     }
-    p->op++;
-    uint32_t *corr = NULL, *A = NULL;
-    /* 1. the other members mask their shares of b (low 32 bits) */
-    if (p->member && me != o && KN) {
-        uint32_t *F = sf__spup_scr(p, SCR_SEND, 4 * KN);
-        if (!F) NTRY(SF_ENOMEM);
-        sf__spup_prg(p, D, PP_PB, 0, F, 4 * KN);
-        for (size_t e = 0; e < KN; e++) F[e] = (uint32_t)B->w[e] - F[e];
-        NTRY(sf__spup_send(p, o, F, 4 * KN));
-    }
-    /* 2. the dealer: per block, A (sum_j b_j) - sum_j z_j for the owner */
+    const u64 *bw = NULL; /* product i's b: bw + ko[i] after the truncation, else ops[i].b->w */
+    if (t > 0) bw = bt.w;
+    /* 1. per product: the other members' masked shares F_j = b_j - b'_j to the owner; the
+     * dealer's correction A (sum_j b'_j) - sum_j z_j, sent to the owner or kept */
     if (me == D) {
-        A = sf__spup_scr(p, SCR_DEAL, 4 * (RK ? RK : 1));
-        uint32_t *bs = sf__spup_scr(p, SCR_B, 4 * (KN ? KN : 1));
-        uint32_t *tt = sf__spup_scr(p, SCR_C, 4 * (KN > Z ? KN : Z));
-        corr = sf__spup_scr(p, SCR_CORR, 4 * Z);
-        if (!A || !bs || !tt || !corr) NTRY(SF_ENOMEM);
-        sf__spup_prg_n(p, pr->nonce, o, PP_PA, 4 * r0 * k, A, 4 * RK);
-        memset(bs, 0, 4 * KN);
-        memset(corr, 0, 4 * Z);
-        for (int j = 0; j < p->n; j++) {
-            if (j == o || !KN) continue;
-            sf__spup_prg(p, j, PP_PB, 0, tt, 4 * KN);
-            for (size_t e = 0; e < KN; e++) bs[e] += tt[e];
-        }
-        gemm32_blocks(trans, rows, k, n, blk, A, bs, corr);
-        for (int j = 0; j < p->n; j++) {
-            if (j == o) continue;
-            sf__spup_prg(p, j, PP_PZ, 0, tt, 4 * Z);
-            for (size_t e = 0; e < Z; e++) corr[e] -= tt[e];
-        }
-        if (D != o) NTRY(sf__spup_send(p, o, corr, 4 * Z));
+        corr = malloc(W * (sZ ? sZ : 1));
+        if (!corr) NTRY(SF_ENOMEM);
     }
-    NTRY(sf_spu_proto_share_alloc(&zs, Z, 1));
-    if (p->member) {
-        uint32_t *Y = sf__spup_scr(p, SCR_E, 4 * Z), *b32 = sf__spup_scr(p, SCR_G, 4 * (KN ? KN : 1));
-        if (!Y || !b32) NTRY(SF_ENOMEM);
-        for (size_t e = 0; e < KN; e++) b32[e] = (uint32_t)B->w[e];
-        if (me != o) { /* 3. E b_j + z_j */
-            sf__spup_prg(p, D, PP_PZ, 0, Y, 4 * Z);
-            gemm32_blocks(trans, rows, k, n, blk, pr->E32 + r0 * k, b32, Y);
-        } else { /* 4. the owner: x32 b_o + A sum_j F_j + the correction */
-            uint32_t *Fs = sf__spup_scr(p, SCR_H, 4 * (KN ? KN : 1)), *tt = sf__spup_scr(p, SCR_RECV, 4 * (KN ? KN : 1));
-            uint32_t *x32 = sf__spup_scr(p, SCR_F, 4 * (RK ? RK : 1));
-            if (!Fs || !tt || !x32) NTRY(SF_ENOMEM);
-            memset(Fs, 0, 4 * KN);
+    for (int i = 0; i < cnt; i++) {
+        const sf_spu_priv_op *op = &ops[i];
+        int o = op->pr->owner;
+        p->op++;
+        nonce[i] = p->op;
+        const u64 *b = bw ? bw + ko[i] : op->b->w;
+        if (!g[i].Z) continue;
+        if (p->member && me != o && g[i].KN) {
+            void *F = sf__spup_scr(p, SCR_SEND, W * mKN);
+            if (!F) NTRY(SF_ENOMEM);
+            sf__spup_prg_n(p, nonce[i], D, PP_PB, 0, F, W * g[i].KN); /* b'_j (D == me: private) */
+            if (narrow)
+                for (size_t e = 0; e < g[i].KN; e++) ((uint32_t *)F)[e] = (uint32_t)b[e] - ((uint32_t *)F)[e];
+            else
+                for (size_t e = 0; e < g[i].KN; e++) ((u64 *)F)[e] = b[e] - ((u64 *)F)[e];
+            NTRY(sf__spup_send(p, o, F, W * g[i].KN));
+        }
+        if (me == D) {
+            void *A = sf__spup_scr(p, SCR_DEAL, W * mRK), *bs = sf__spup_scr(p, SCR_B, W * mKN);
+            void *tt = sf__spup_scr(p, SCR_C, W * (mKN > mZ ? mKN : mZ));
+            u64 *tr = sf__spup_scr(p, SCR_D, 8 * mRK);
+            if (!A || !bs || !tt || !tr) NTRY(SF_ENOMEM);
+            uint8_t *ci = corr + W * zo[i];
+            sf__spup_prg_n(p, op->pr->nonce, o, PP_PA, W * op->r0 * op->pr->k, A, W * g[i].RK);
+            memset(bs, 0, W * g[i].KN);
+            memset(ci, 0, W * g[i].Z);
             for (int j = 0; j < p->n; j++) {
-                if (j == o || !KN) continue;
-                NTRY(sf__spup_recv(p, j, tt, 4 * KN));
-                for (size_t e = 0; e < KN; e++) Fs[e] += tt[e];
+                if (j == o || !g[i].KN) continue;
+                sf__spup_prg_n(p, nonce[i], j, PP_PB, 0, tt, W * g[i].KN);
+                for (size_t e = 0; e < g[i].KN; e++) {
+                    if (narrow) ((uint32_t *)bs)[e] += ((uint32_t *)tt)[e];
+                    else ((u64 *)bs)[e] += ((u64 *)tt)[e];
+                }
             }
-            if (D != o) NTRY(sf__spup_recv(p, D, Y, 4 * Z));
-            else memcpy(Y, corr, 4 * Z);
-            if (!A) {
-                A = sf__spup_scr(p, SCR_DEAL, 4 * (RK ? RK : 1));
-                if (!A) NTRY(SF_ENOMEM);
-                sf__spup_prg_n(p, pr->nonce, D, PP_PA, 4 * r0 * k, A, 4 * RK);
+            NTRY(pgemm(op, &g[i], A, bs, ci, tr));
+            for (int j = 0; j < p->n; j++) {
+                if (j == o) continue;
+                sf__spup_prg_n(p, nonce[i], j, PP_PZ, 0, tt, W * g[i].Z);
+                for (size_t e = 0; e < g[i].Z; e++) {
+                    if (narrow) ((uint32_t *)ci)[e] -= ((uint32_t *)tt)[e];
+                    else ((u64 *)ci)[e] -= ((u64 *)tt)[e];
+                }
             }
-            sf__spup_x32(pr->xs, Xr, RK, x32);
-            gemm32_blocks(trans, rows, k, n, blk, x32, b32, Y);
-            gemm32_blocks(trans, rows, k, n, blk, A, Fs, Y);
+            if (D != o) NTRY(sf__spup_send(p, o, ci, W * g[i].Z));
         }
-        for (size_t e = 0; e < Z; e++) zs.w[e] = (u64)Y[e] << 32;
     }
-    /* 5. each block's z to 64 bits, and the blocks' sum */
-    NTRY(s2k_trunc(p, &zs, 32 - L, &ext));
-    NTRY(sf__spup_out(p, out, RN));
+    /* 2. the members' shares of each product: E b_j + z_j, or the owner's
+     * x b_o + A sum_j F_j + the correction */
     if (p->member) {
-        memcpy(out->w, ext.w, 8 * RN);
-        for (size_t bi = 1; bi < nb; bi++)
-            for (size_t e = 0; e < RN; e++) out->w[e] += ext.w[bi * RN + e];
+        Y = malloc(W * (sZ ? sZ : 1));
+        if (!Y) NTRY(SF_ENOMEM);
+        for (int i = 0; i < cnt; i++) {
+            const sf_spu_priv_op *op = &ops[i];
+            const sf_spu_priv *pr = op->pr;
+            int o = pr->owner;
+            if (!g[i].Z) continue;
+            uint8_t *Yi = Y + W * zo[i];
+            const u64 *b = bw ? bw + ko[i] : op->b->w;
+            void *bn = (void *)b;
+            u64 *tr = sf__spup_scr(p, SCR_D, 8 * mRK);
+            if (!tr) NTRY(SF_ENOMEM);
+            if (narrow) { /* b's low 32 bits */
+                bn = sf__spup_scr(p, SCR_G, 4 * mKN);
+                if (!bn) NTRY(SF_ENOMEM);
+                for (size_t e = 0; e < g[i].KN; e++) ((uint32_t *)bn)[e] = (uint32_t)b[e];
+            }
+            if (me != o) {
+                sf__spup_prg_n(p, nonce[i], D, PP_PZ, 0, Yi, W * g[i].Z);
+                NTRY(pgemm(op, &g[i], narrow ? (const void *)(pr->E32 + op->r0 * pr->k)
+                                             : (const void *)(pr->E + op->r0 * pr->k), bn, Yi, tr));
+                continue;
+            }
+            void *Fs = sf__spup_scr(p, SCR_H, W * mKN), *tt = sf__spup_scr(p, SCR_RECV, W * mKN);
+            void *A = sf__spup_scr(p, SCR_F, W * mRK);
+            if (!Fs || !tt || !A) NTRY(SF_ENOMEM);
+            memset(Fs, 0, W * g[i].KN);
+            for (int j = 0; j < p->n; j++) {
+                if (j == o || !g[i].KN) continue;
+                NTRY(sf__spup_recv(p, j, tt, W * g[i].KN));
+                for (size_t e = 0; e < g[i].KN; e++) {
+                    if (narrow) ((uint32_t *)Fs)[e] += ((uint32_t *)tt)[e];
+                    else ((u64 *)Fs)[e] += ((u64 *)tt)[e];
+                }
+            }
+            if (D != o) NTRY(sf__spup_recv(p, D, Yi, W * g[i].Z));
+            else memcpy(Yi, corr + W * zo[i], W * g[i].Z);
+            sf__spup_prg_n(p, pr->nonce, D, PP_PA, W * op->r0 * pr->k, A, W * g[i].RK);
+            const void *X = op->Xr;
+            if (narrow) {
+                uint32_t *x32 = sf__spup_scr(p, SCR_E, 4 * mRK);
+                if (!x32) NTRY(SF_ENOMEM);
+                sf__spup_x32(pr->xs, op->Xr, g[i].RK, x32);
+                X = x32;
+            }
+            NTRY(pgemm(op, &g[i], X, bn, Yi, tr));
+            NTRY(pgemm(op, &g[i], A, Fs, Yi, tr));
+        }
+    }
+    /* 3. the truncations of every result in one operation: the 32-bit ring's extension,
+     * or fxp's */
+    if (narrow || fxp) {
+        NTRY(sf_spu_proto_share_alloc(&zs, sZ, 1));
+        zs.n = sZ;
+        if (p->member)
+            for (size_t e = 0; e < sZ; e++) zs.w[e] = narrow ? (u64)((uint32_t *)Y)[e] << 32 : ((u64 *)Y)[e];
+        NTRY(s2k_trunc(p, &zs, narrow ? 32 - L : p->fxp, &ext));
+    }
+    for (int i = 0; i < cnt; i++) {
+        NTRY(sf__spup_out(p, ops[i].out, g[i].RN));
+        if (!p->member || !g[i].RN) continue;
+        u64 *o = ops[i].out->w;
+        if (!g[i].Z) { /* a transposed product of no rows */
+            memset(o, 0, 8 * g[i].RN);
+            continue;
+        }
+        const u64 *src = narrow || fxp ? ext.w + zo[i] : (const u64 *)Y + zo[i];
+        memcpy(o, src, 8 * g[i].RN);
+        for (size_t bi = 1; bi < g[i].nb; bi++)
+            for (size_t e = 0; e < g[i].RN; e++) o[e] += src[bi * g[i].RN + e];
     }
 done:
     sf_spu_proto_share_free(&bt);
     sf_spu_proto_share_free(&zs);
     sf_spu_proto_share_free(&ext);
+    free(corr);
+    free(Y);
+    free(g);
+    free(nonce);
+    free(zo);
+    free(ko);
     return rc;
 #undef NTRY
 }
@@ -865,5 +882,5 @@ const struct spu_family_ops sf__spu_semi2k_ops = {
     .matmul = s2k_matmul,
     .cmp = s2k_cmp,
     .priv_new = s2k_priv_new,
-    .priv_matmul = s2k_priv_matmul,
+    .priv_matmul_n = s2k_priv_matmul_n,
 };
