@@ -53,13 +53,16 @@ static void batch_order(uint64_t seed, int epoch, int64_t nb, int64_t *order) {
 
 /* Column statistics: mean and population standard deviation (1 where it is 0). */
 static void col_stats(const double *x, int64_t m, int64_t k, double *mean, double *std) {
+    /* row by row (the data are row-major: a column walk strides k doubles), each column's
+     * sums in the same order as a column walk */
+    for (int64_t j = 0; j < k; j++) mean[j] = 0, std[j] = 0;
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < k; j++) mean[j] += x[i * k + j];
+    for (int64_t j = 0; j < k; j++) mean[j] = m ? mean[j] / (double)m : 0;
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < k; j++) std[j] += (x[i * k + j] - mean[j]) * (x[i * k + j] - mean[j]);
     for (int64_t j = 0; j < k; j++) {
-        double s = 0, q = 0;
-        for (int64_t i = 0; i < m; i++) s += x[i * k + j];
-        double mu = m ? s / (double)m : 0;
-        for (int64_t i = 0; i < m; i++) q += (x[i * k + j] - mu) * (x[i * k + j] - mu);
-        double sd = m ? sqrt(q / (double)m) : 0;
-        mean[j] = mu;
+        double sd = m ? sqrt(std[j] / (double)m) : 0;
         std[j] = sd > 0 ? sd : 1;
     }
 }
@@ -82,8 +85,13 @@ static sf_value *as_matrix(sf_task *t, const sf_value *v, const char *what) {
         return NULL;
     }
     double *d = sf_value_data(o);
-    for (size_t i = 0; i < (size_t)(m * k); i++) {
-        d[i] = sf_value_as_f64(v, i);
+    size_t n = (size_t)(m * k), bad = n;
+    if (dt == SF_F64) { /* the common case: a copy, then one check */
+        memcpy(d, sf_value_cdata(v), 8 * n);
+        for (size_t i = 0; i < n; i++) bad = isfinite(d[i]) || bad < n ? bad : i;
+    }
+    for (size_t i = dt == SF_F64 ? bad : 0; i < n; i++) {
+        if (dt != SF_F64) d[i] = sf_value_as_f64(v, i);
         if (!isfinite(d[i])) {
             sf_fail(t, "%s: %s has a value that is not finite at row %lld, column %lld",
                     sf_party_name(sf_task_ctx(t)), what, (long long)(i / (size_t)k), (long long)(i % (size_t)k));

@@ -379,6 +379,10 @@ static uint64_t *to_ring(const sf_spu_dev *d, const sf_value *v, int *fxp) {
     uint64_t *r = malloc(sizeof *r * (n ? n : 1));
     if (!r) return NULL;
     *fxp = is_float(sf_value_dtype(v));
+    if (sf_value_dtype(v) == SF_F64) { /* the common case, without a per-element dispatch */
+        sf_spu_proto_fxp_encode_n(sf_value_cdata(v), n, d->params.fxp_bits, r);
+        return r;
+    }
     for (size_t i = 0; i < n; i++)
         r[i] = *fxp ? sf_spu_proto_fxp_encode(sf_value_as_f64(v, i), d->params.fxp_bits)
                     : (uint64_t)sf_value_as_i64(v, i);

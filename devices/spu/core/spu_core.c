@@ -42,7 +42,11 @@ int64_t sf_spu_proto_fxp_decode_int(uint64_t x, int fxp_bits)
 
 void sf_spu_proto_fxp_encode_n(const double *v, size_t n, int fxp_bits, uint64_t *out)
 {
-    for (size_t i = 0; i < n; i++) out[i] = sf_spu_proto_fxp_encode(v[i], fxp_bits);
+    double sc = ldexp(1, fxp_bits), lim = (double)FXP_MAX;
+    for (size_t i = 0; i < n; i++) { /* as sf_spu_proto_fxp_encode: v 2^f is ldexp(v, f) */
+        double t = nearbyint(v[i] * sc);
+        out[i] = t != t ? 0 : t >= lim ? (uint64_t)FXP_MAX : t <= -lim ? (uint64_t)-FXP_MAX : (uint64_t)(int64_t)t;
+    }
 }
 
 void sf_spu_proto_fxp_decode_n(const uint64_t *x, size_t n, int fxp_bits, double *out)

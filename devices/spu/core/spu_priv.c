@@ -21,6 +21,12 @@
  * the correction is masked by the fresh z_j; A is reused across products but only ever
  * multiplied by fresh masks the owner cannot remove. docs/architecture.md "Private
  * operands" has the argument and what it does not cover.
+ *
+ * The 32-bit ring (priv_new32, semi2k and plain): the owner uses x32 = round(X / 2^xs) and
+ * sends E = x32 - A mod 2^32; products run the scheme above mod 2^32 (B truncated by
+ * f - xs first, for fixed point) and each result, or each block of rows' sum in a
+ * transposed product, is extended to 64 bits exactly as trunc(z 2^32, 32) when |z| < 2^30
+ * (spu_semi2k.c: s2k_priv_matmul_n, which also runs several products in one set of rounds).
  */
 #include <stdlib.h>
 #include <string.h>
