@@ -35,6 +35,7 @@ struct sf_spu_dev {
     int idx;
     int n;        /* members */
     int ndecl;    /* members as declared (n is 1 under --sf-spu=plain) */
+    int decl_aby3; /* declared aby3 (params.protocol is plain under --sf-spu=plain) */
     spu_priv_ent *priv; /* private matrices in use, by object */
     int npriv, cappriv;
     int *members; /* party indices */

@@ -207,6 +207,7 @@ sf_device sf__spu(sf_site site, sf_ctx *sf, const char *const *parties, int n,
             if (dp == sf->party) d->role = n;
         }
     }
+    d->decl_aby3 = d->params.protocol == SF_SPU_ABY3;
     if (sf->run->opts.spu_plain) {
         /* plaintext functional simulation: the first member alone computes, in the clear;
          * the other members and the dealer take no part (options.c refuses it in prod) */
@@ -632,7 +633,7 @@ static void priv_arg(sf_ctx *sf, sf_spu_dev *d, int i, sf_obj obj, int aux, sf_s
             } else if (aux < 0) {
                 snprintf(msg, sizeof msg, "argument %d (SF_PRIVATE32): the block of rows is negative", i);
                 fail = sf_value_str(msg);
-            } else if (aux && d->params.protocol == SF_SPU_ABY3) {
+            } else if (aux && d->decl_aby3) { /* under --sf-spu=plain too: the program is the same */
                 snprintf(msg, sizeof msg, "argument %d (SF_PRIVATE32): the 32-bit ring is a semi2k option "
                          "and this SPU runs aby3; pass SF_PRIVATE", i);
                 fail = sf_value_str(msg);

@@ -6,35 +6,25 @@ add_executable(lr_breast ${CMAKE_CURRENT_SOURCE_DIR}/ml/lr_breast.c)
 target_link_libraries(lr_breast PRIVATE sfmpi::internal sfmpi_hdf5 m)
 sf_target_defaults(lr_breast)
 set(_sf_lr_data ${CMAKE_SOURCE_DIR}/tests/testdata/breast_cancer.csv)
-foreach(cfg aby3 semi2k-dealer semi2k-out)
+# Each semi2k configuration also with the members' features in the 32-bit ring
+# (mask_bits = 32, the suffix _ring32); a feature beyond its bound and an unbounded sigmoid
+# are refused with it.
+foreach(run aby3 semi2k-dealer semi2k-out semi2k-dealer_ring32 semi2k-out_ring32)
+  string(REPLACE "_ring32" "" cfg ${run})
   set(_args --data=${_sf_lr_data} --config=${cfg} --sf-quiet)
-  sf_add_test(NAME ml_lr_breast_${cfg}_debug MODE debug
-    COMMAND $<TARGET_FILE:lr_breast> ${_args} --dir=${CMAKE_CURRENT_BINARY_DIR}/ml_${cfg}_debug
-    LABELS ml EXPECT_EXIT 0 EXPECT_STDOUT "lr_breast: 40 checks passed" TIMEOUT 300)
-  sf_add_test(NAME ml_lr_breast_${cfg}_sim MODE sim NPROCS 4
-    COMMAND $<TARGET_FILE:lr_breast> ${_args} --dir=${CMAKE_CURRENT_BINARY_DIR}/ml_${cfg}_sim
-    LABELS ml EXPECT_EXIT 0 EXPECT_STDOUT "lr_breast: 40 checks passed" TIMEOUT 300)
-  if(TARGET sfmpi-keygen)
-    sf_add_test(NAME ml_lr_breast_${cfg}_prod
-      COMMAND env SFMPI_KEYGEN=$<TARGET_FILE:sfmpi-keygen> ${CMAKE_SOURCE_DIR}/scripts/launch-local
-              --timeout 280 4 $<TARGET_FILE:lr_breast> ${_args} --dir=${CMAKE_CURRENT_BINARY_DIR}/ml_${cfg}_prod
-      LABELS ml prod EXPECT_EXIT 0 EXPECT_STDOUT "lr_breast: 40 checks passed" TIMEOUT 300)
+  if(NOT run STREQUAL cfg)
+    list(APPEND _args --mask-bits=32)
   endif()
-endforeach()
-# the 32-bit ring for the members' private features (mask_bits = 32), in both semi2k
-# configurations and every mode; a feature beyond its bound and an unbounded sigmoid refused
-foreach(cfg semi2k-dealer semi2k-out)
-  set(_args --data=${_sf_lr_data} --config=${cfg} --mask-bits=32 --sf-quiet)
-  sf_add_test(NAME ml_lr_breast_${cfg}_ring32_debug MODE debug
-    COMMAND $<TARGET_FILE:lr_breast> ${_args} --dir=${CMAKE_CURRENT_BINARY_DIR}/ml_${cfg}_r32_debug
+  sf_add_test(NAME ml_lr_breast_${run}_debug MODE debug
+    COMMAND $<TARGET_FILE:lr_breast> ${_args} --dir=${CMAKE_CURRENT_BINARY_DIR}/ml_${run}_debug
     LABELS ml EXPECT_EXIT 0 EXPECT_STDOUT "lr_breast: 40 checks passed" TIMEOUT 300)
-  sf_add_test(NAME ml_lr_breast_${cfg}_ring32_sim MODE sim NPROCS 4
-    COMMAND $<TARGET_FILE:lr_breast> ${_args} --dir=${CMAKE_CURRENT_BINARY_DIR}/ml_${cfg}_r32_sim
+  sf_add_test(NAME ml_lr_breast_${run}_sim MODE sim NPROCS 4
+    COMMAND $<TARGET_FILE:lr_breast> ${_args} --dir=${CMAKE_CURRENT_BINARY_DIR}/ml_${run}_sim
     LABELS ml EXPECT_EXIT 0 EXPECT_STDOUT "lr_breast: 40 checks passed" TIMEOUT 300)
   if(TARGET sfmpi-keygen)
-    sf_add_test(NAME ml_lr_breast_${cfg}_ring32_prod
+    sf_add_test(NAME ml_lr_breast_${run}_prod
       COMMAND env SFMPI_KEYGEN=$<TARGET_FILE:sfmpi-keygen> ${CMAKE_SOURCE_DIR}/scripts/launch-local
-              --timeout 280 4 $<TARGET_FILE:lr_breast> ${_args} --dir=${CMAKE_CURRENT_BINARY_DIR}/ml_${cfg}_r32_prod
+              --timeout 280 4 $<TARGET_FILE:lr_breast> ${_args} --dir=${CMAKE_CURRENT_BINARY_DIR}/ml_${run}_prod
       LABELS ml prod EXPECT_EXIT 0 EXPECT_STDOUT "lr_breast: 40 checks passed" TIMEOUT 300)
   endif()
 endforeach()

@@ -48,3 +48,6 @@ sf_add_test(NAME spu_private_error_range32_sim MODE sim NPROCS 5 COMMAND $<TARGE
 sf_add_test(NAME spu_private_error_mix32 MODE debug COMMAND $<TARGET_FILE:spu_private> --error=mix32
             LABELS spu EXPECT_EXIT 2
             EXPECT_STDERR "argument 0 .SF_PRIVATE32. was first used as SF_PRIVATE with other parameters" TIMEOUT 60)
+sf_add_test(NAME spu_private_error_aby3_32_plain MODE debug COMMAND $<TARGET_FILE:spu_private> --error=aby3_32 --sf-spu=plain
+            LABELS spu EXPECT_EXIT 3
+            EXPECT_STDERR "argument 0 .SF_PRIVATE32.: the 32-bit ring is a semi2k option and this SPU runs aby3" TIMEOUT 60)

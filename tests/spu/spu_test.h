@@ -121,6 +121,30 @@ __attribute__((unused)) static int t_run(const tcfg *cfg, const uint8_t seed[32]
     return rc;
 }
 
+/* body in every configuration of T_CFGS and the plaintext simulation, once with each
+ * member as the owner (user: an int, the owner); prints a line per run and returns main's
+ * status. tag: the seeds' first byte. */
+__attribute__((unused)) static int t_run_owners(uint8_t tag, int (*body)(trun *, int, sf_spu_proto *))
+{
+    tcfg cfgs[T_NCFG + 1];
+    memcpy(cfgs, T_CFGS, sizeof T_CFGS);
+    cfgs[T_NCFG] = (tcfg){SF_SPU_PLAIN, 1, 0, "plain"};
+    for (size_t ci = 0; ci < T_NCFG + 1; ci++) {
+        for (int o = 0; o < cfgs[ci].nm; o++) {
+            uint8_t seed[32] = {tag, (uint8_t)ci, (uint8_t)o};
+            int owner = o;
+            int f0 = test_failures();
+            int rc = t_run(&cfgs[ci], seed, body, &owner);
+            ASSERT_EQ_MSG(rc, 0, "[%s] owner %d run: %d", cfgs[ci].name, o, rc);
+            printf("%-26s owner %d: %s\n", cfgs[ci].name, o, test_failures() == f0 ? "ok" : "FAILED");
+            fflush(stdout);
+        }
+    }
+    int f = test_failures();
+    printf("%s (%d failures)\n", f ? "FAIL" : "PASS", f);
+    return f ? 1 : 0;
+}
+
 /* share plain (valid on member `owner` only) */
 static inline int t_in(sf_spu_proto *p, int party, int owner, const u64 *plain, size_t n,
                        sf_spu_share *s)

@@ -22,10 +22,6 @@ static u64 XR[M * K], BR[M * NB]; /* ring test values */
 static double XD[M * K], BD[M * NB]; /* fixed-point ones */
 static u64 XF[M * K], BF[M * NB];
 
-typedef struct prm {
-    int owner;
-} prm;
-
 static u64 want_bytes(const tcfg *c, int party, int owner, size_t R, size_t Kin, size_t n, int fxp)
 {
     u64 RN = R * n, KN = Kin * n, m1 = (u64)(c->nm - 1);
@@ -49,8 +45,7 @@ static u64 want_bytes(const tcfg *c, int party, int owner, size_t R, size_t Kin,
 static int body(trun *r, int party, sf_spu_proto *p)
 {
     const tcfg *c = r->cfg;
-    const prm *pm = r->user;
-    int o = pm->owner, member = party < c->nm;
+    int o = *(const int *)r->user, member = party < c->nm;
     sf_spu_share b = {0}, y = {0};
     sf_spu_priv *pr = NULL;
     u64 *out = malloc(8 * K * M * NB + 8);
@@ -143,21 +138,5 @@ int main(void)
         BD[i] = round((t_unif(&s) * 2 - 1) * 4096) / 4096;
         BF[i] = sf_spu_proto_fxp_encode(BD[i], F);
     }
-    tcfg cfgs[T_NCFG + 1];
-    memcpy(cfgs, T_CFGS, sizeof T_CFGS);
-    cfgs[T_NCFG] = (tcfg){SF_SPU_PLAIN, 1, 0, "plain"};
-    for (size_t ci = 0; ci < T_NCFG + 1; ci++) {
-        for (int o = 0; o < cfgs[ci].nm; o++) {
-            uint8_t seed[32] = {17, (uint8_t)ci, (uint8_t)o};
-            prm pm = {o};
-            int f0 = test_failures();
-            int rc = t_run(&cfgs[ci], seed, body, &pm);
-            ASSERT_EQ_MSG(rc, 0, "[%s] owner %d run: %d", cfgs[ci].name, o, rc);
-            printf("%-26s owner %d: %s\n", cfgs[ci].name, o, test_failures() == f0 ? "ok" : "FAILED");
-            fflush(stdout);
-        }
-    }
-    int f = test_failures();
-    printf("%s (%d failures)\n", f ? "FAIL" : "PASS", f);
-    return f ? 1 : 0;
+    return t_run_owners(17, body);
 }

@@ -28,10 +28,6 @@ static u64 XI[M * K], BI[M * NB]; /* integers */
 static double XD[M * K], BD[M * NB];
 static u64 XF[M * K], BF[M * NB];
 
-typedef struct prm {
-    int owner;
-} prm;
-
 static u64 want_bytes(const tcfg *c, int party, int owner, size_t R, size_t Kin, size_t n, size_t nb, int fxp,
                       int L)
 {
@@ -46,11 +42,34 @@ static u64 want_bytes(const tcfg *c, int party, int owner, size_t R, size_t Kin,
     return b;
 }
 
+/* out (R x NB, revealed) against op(X[r0 .. r0+rows)) B: exact for integers; for fixed
+ * point within b's truncation to 10 bits (a last place each) plus the result's */
+static void check(const char *cfg, const char *what, int id, const u64 *X, const u64 *B, size_t r0, size_t rows,
+                  int trans, int fxp, const u64 *out)
+{
+    size_t Kin = trans ? rows : K, R = trans ? K : rows;
+    for (size_t e = 0; e < R * NB; e++) {
+        size_t i = e / NB, jn = e % NB;
+        u64 ring = 0;
+        double d = 0;
+        for (size_t l = 0; l < Kin; l++) {
+            size_t xi = trans ? (r0 + l) * K + i : (r0 + i) * K + l;
+            ring += X[xi] * B[l * NB + jn];
+            d += XD[xi] * BD[l * NB + jn];
+        }
+        if (!fxp)
+            ASSERT_EQ_MSG(out[e], ring, "[%s] %s %d trans %d (%zu)", cfg, what, id, trans, e);
+        else
+            ASSERT_LE_MSG(fabs(sf_spu_proto_fxp_decode(out[e], F) - d), 8 * Kin * ldexp(1, -(F - XS)) + ldexp(2 + Kin, -F),
+                          "[%s] %s %d fxp trans %d (%zu): %.9g want %.9g", cfg, what, id, trans, e,
+                          sf_spu_proto_fxp_decode(out[e], F), d);
+    }
+}
+
 static int body(trun *r, int party, sf_spu_proto *p)
 {
     const tcfg *c = r->cfg;
-    const prm *pm = r->user;
-    int o = pm->owner, member = party < c->nm;
+    int o = *(const int *)r->user, member = party < c->nm;
     sf_spu_share b = {0}, y = {0};
     sf_spu_priv *pr = NULL;
     u64 *out = malloc(8 * K * M * NB + 8);
@@ -95,26 +114,7 @@ static int body(trun *r, int party, sf_spu_proto *p)
                 OK(sf_spu_proto_reveal_to(p, 0, &y, member ? out : NULL));
                 if (party != 0) continue;
                 ASSERT_EQ(y.n, R * NB);
-                for (size_t i = 0; i < R; i++)
-                    for (size_t jn = 0; jn < NB; jn++) {
-                        u64 ring = 0;
-                        double d = 0;
-                        for (size_t l = 0; l < Kin; l++) {
-                            size_t xi = trans ? (r0 + l) * K + i : (r0 + i) * K + l;
-                            ring += X[xi] * B[l * NB + jn];
-                            d += XD[xi] * BD[l * NB + jn];
-                        }
-                        u64 got = out[i * NB + jn];
-                        if (!fxp) {
-                            ASSERT_EQ_MSG(got, ring, "[%s] owner %d kind %d trans %d (%zu,%zu)", c->name, o, kind,
-                                          trans, i, jn);
-                        } else { /* b truncated to 10 bits (one last place each), the product exact */
-                            double g = sf_spu_proto_fxp_decode(got, F);
-                            ASSERT_LE_MSG(fabs(g - d), 8 * Kin * ldexp(1, -(F - XS)) + ldexp(2, -F),
-                                          "[%s] owner %d fxp trans %d (%zu,%zu): %.9g want %.9g", c->name, o, trans,
-                                          i, jn, g, d);
-                        }
-                    }
+                check(c->name, "single", o * 10 + kind, X, B, r0, rows, trans, fxp, out);
             }
         }
         sf_spu_proto_priv_free(pr);
@@ -166,26 +166,8 @@ static int body(trun *r, int party, sf_spu_proto *p)
                               narrow ? 32 : 64, fxp, rounds, wr);
                 for (int i = 0; i < nm; i++) {
                     int trans = i % 2;
-                    size_t Kin = trans ? rows : K, R = trans ? K : rows;
                     OK(sf_spu_proto_reveal_to(p, 0, &ys[i], member ? out : NULL));
-                    if (party == 0)
-                        for (size_t e = 0; e < R * NB; e++) {
-                            size_t ii = e / NB, jn = e % NB;
-                            u64 ring = 0;
-                            double d = 0;
-                            for (size_t l = 0; l < Kin; l++) {
-                                size_t xi = trans ? (r0 + l) * K + ii : (r0 + ii) * K + l;
-                                ring += X[xi] * B[l * NB + jn];
-                                d += XD[xi] * BD[l * NB + jn];
-                            }
-                            if (!fxp)
-                                ASSERT_EQ_MSG(out[e], ring, "[%s] batch ring%d product %d (%zu)", c->name,
-                                              narrow ? 32 : 64, i, e);
-                            else
-                                ASSERT_LE_MSG(fabs(sf_spu_proto_fxp_decode(out[e], F) - d),
-                                              8 * Kin * ldexp(1, -(F - XS)) + ldexp(2 + Kin, -F),
-                                              "[%s] batch ring%d fxp product %d (%zu)", c->name, narrow ? 32 : 64, i, e);
-                        }
+                    if (party == 0) check(c->name, narrow ? "batch ring32" : "batch ring64", i, X, B, r0, rows, trans, fxp, out);
                     sf_spu_proto_share_free(&bs[i]);
                     sf_spu_proto_share_free(&ys[i]);
                     sf_spu_proto_priv_free(prs[i]);
@@ -212,21 +194,5 @@ int main(void)
         BD[i] = round((t_unif(&s) * 2 - 1) * 1024) / 1024;
         BF[i] = sf_spu_proto_fxp_encode(BD[i], F);
     }
-    tcfg cfgs[T_NCFG + 1];
-    memcpy(cfgs, T_CFGS, sizeof T_CFGS);
-    cfgs[T_NCFG] = (tcfg){SF_SPU_PLAIN, 1, 0, "plain"};
-    for (size_t ci = 0; ci < T_NCFG + 1; ci++) {
-        for (int o = 0; o < cfgs[ci].nm; o++) {
-            uint8_t seed[32] = {23, (uint8_t)ci, (uint8_t)o};
-            prm pm = {o};
-            int f0 = test_failures();
-            int rc = t_run(&cfgs[ci], seed, body, &pm);
-            ASSERT_EQ_MSG(rc, 0, "[%s] owner %d run: %d", cfgs[ci].name, o, rc);
-            printf("%-26s owner %d: %s\n", cfgs[ci].name, o, test_failures() == f0 ? "ok" : "FAILED");
-            fflush(stdout);
-        }
-    }
-    int f = test_failures();
-    printf("%s (%d failures)\n", f ? "FAIL" : "PASS", f);
-    return f ? 1 : 0;
+    return t_run_owners(23, body);
 }
