@@ -7,7 +7,8 @@
  *   exp, reciprocal, div, div_public, sigmoid linear / taylor3 / segmented / exp on --n
  *   elements; transpose and sum over an axis of a sqrt(n) x sqrt(n) matrix; a private-
  *   times-secret product (X: --rows x --k, private to alice, times a secret k x 1), timed
- *   after its first call (which sends the masked X once; that call is reported apart).
+ *   after its first call (which sends the masked X once; that call is reported apart), in
+ *   the 64-bit ring (SF_PRIVATE) and, semi2k only, the 32-bit one (SF_PRIVATE32).
  *
  * Parties alice, bob, carol. semi2k over {alice, bob} with carol as the dealer, and (with
  * --aby3=1) aby3 over all three. x (in [-8, 8)) belongs to alice, y (in [0.5, 50)) to bob;
@@ -32,10 +33,12 @@
 
 #define MAXREPS 64
 
-enum { O_EXP, O_RECIP, O_DIV, O_DIVP, O_SLIN, O_ST3, O_SSEG, O_SEXP, O_TRANS, O_SUMAX, O_PRIV, NOPS };
+enum { O_EXP, O_RECIP, O_DIV, O_DIVP, O_SLIN, O_ST3, O_SSEG, O_SEXP, O_TRANS, O_SUMAX, O_PRIV, O_PRIV32, NOPS };
 static const char *const NAMES[NOPS] = {"exp", "reciprocal", "div", "div_public", "sigmoid_linear",
                                         "sigmoid_taylor3", "sigmoid_segmented", "sigmoid_exp",
-                                        "transpose", "sum_axis", "private_matmul"};
+                                        "transpose", "sum_axis", "private_matmul", "private32_matmul"};
+/* the private products: X (rows x k) private to alice, times w */
+#define PRIVOP(op) ((op) == O_PRIV || (op) == O_PRIV32)
 
 static double xval(int64_t i) { /* [-8, 8) */
     uint64_t z = (uint64_t)i * 0x9E3779B97F4A7C15ULL + 1;
@@ -71,7 +74,7 @@ static int k_op(sf_spu_task *t) {
     case O_SEXP: r = sf_spu_sigmoid(t, x, SF_SIGMOID_EXP); break;
     case O_TRANS: r = sf_spu_transpose(t, sf_spu_reshape(t, x, 2, (const int64_t[]){n, -1})); break;
     case O_SUMAX: r = sf_spu_sum_axis(t, sf_spu_reshape(t, x, 2, (const int64_t[]){n, -1}), 0); break;
-    case O_PRIV: r = sf_spu_matmul(t, x, y); break;
+    case O_PRIV: case O_PRIV32: r = sf_spu_matmul(t, x, y); break;
     }
     return sf_spu_return(t, r);
 }
@@ -89,19 +92,20 @@ static void gather(sf_ctx *sf, sf_device dev[3], double mine, double out[3]) {
 }
 
 static volatile double sink;
+static int64_t g_k; /* --k, for the 32-bit ring's error bound */
 
 /* the plaintext function over n elements, timed (its inputs made beforehand) */
 static double plain(int op, int64_t n, int64_t rows, int64_t k, double *out) {
-    int64_t ni = op == O_PRIV ? rows * k : n;
+    int64_t ni = PRIVOP(op) ? rows * k : n;
     double *xs = malloc(sizeof *xs * (size_t)ni), *ys = malloc(sizeof *ys * (size_t)(n > k ? n : k));
     if (!xs || !ys) {
         free(xs), free(ys);
         return NAN;
     }
-    for (int64_t i = 0; i < ni; i++) xs[i] = op == O_PRIV ? xval(i) / 4 : xval(i);
+    for (int64_t i = 0; i < ni; i++) xs[i] = PRIVOP(op) ? xval(i) / 4 : xval(i);
     for (int64_t i = 0; i < (n > k ? n : k); i++) ys[i] = yval(i);
     double t0 = bench_now_s();
-    if (op == O_PRIV) {
+    if (PRIVOP(op)) {
         for (int64_t i = 0; i < rows; i++) {
             double s = 0;
             for (int64_t j = 0; j < k; j++) s += xs[i * k + j] * ys[j];
@@ -143,6 +147,8 @@ static double tol(int op, double want) {
     case O_DIV: return 8 * ulp + 1e-4 * fabs(want) + 64 * ulp;
     case O_ST3: return 400 * ulp;
     case O_PRIV: return 1e-3;
+    case O_PRIV32: /* x (|x| <= 2) keeps 8 fraction bits, w (< 50) 10: k of each, at most */
+        return (double)g_k * (50 * ldexp(1, -9) + 2 * ldexp(1, -10)) + 1e-3;
     default: return 8 * ulp;
     }
 }
@@ -160,6 +166,7 @@ static int program(sf_ctx *sf, void *arg) {
         else if (!strncmp(a, "--aby3=", 7)) aby3 = atoi(a + 7);
     }
     if (reps < 1 || reps > MAXREPS || n < 4 || rows < 1 || k < 1) return 2;
+    g_k = k;
     int64_t d = (int64_t)sqrt((double)n);
     sf_device dev[3] = {sf_pyu(sf, "alice"), sf_pyu(sf, "bob"), sf_pyu(sf, "carol")};
     double *pout = malloc(sizeof(double) * (size_t)(n > rows ? n : rows));
@@ -172,9 +179,11 @@ static int program(sf_ctx *sf, void *arg) {
         sf_obj x = sf_to(SF_REMOTE(dev[0], make, SF_I64(0), SF_I64(n), SF_I64(0)), spu);
         sf_obj y = sf_to(SF_REMOTE(dev[1], make, SF_I64(1), SF_I64(n), SF_I64(0)), spu);
         sf_obj X = SF_REMOTE(dev[0], make, SF_I64(2), SF_I64(rows), SF_I64(k));
+        sf_obj X32 = SF_REMOTE(dev[0], make, SF_I64(2), SF_I64(rows), SF_I64(k)); /* its own mask */
         sf_obj w = sf_to(SF_REMOTE(dev[1], make, SF_I64(1), SF_I64(k), SF_I64(1)), spu);
-        SF_TRY(sf_wait(sf, (sf_obj[]){x, y, X, w}, 4));
+        SF_TRY(sf_wait(sf, (sf_obj[]){x, y, X, X32, w}, 5));
         for (int op = 0; op < NOPS; op++) {
+            if (op == O_PRIV32 && proto) continue; /* the 32-bit ring is semi2k's */
             double tm[MAXREPS + 1], first = NAN;
             uint64_t rnd = 0;
             double bytes[3] = {0};
@@ -184,7 +193,8 @@ static int program(sf_ctx *sf, void *arg) {
                 sf_spu_counters c0, c1;
                 sf_spu_stats(spu, &c0);
                 double t0 = bench_now_s();
-                sf_obj res = op == O_PRIV ? SF_REMOTE(spu, k_op, SF_F64(op), SF_PRIVATE(X), SF_OBJ(w), SF_F64(0))
+                sf_obj res = op == O_PRIV32 ? SF_REMOTE(spu, k_op, SF_F64(op), SF_PRIVATE32(X32, 0), SF_OBJ(w), SF_F64(0))
+                             : op == O_PRIV ? SF_REMOTE(spu, k_op, SF_F64(op), SF_PRIVATE(X), SF_OBJ(w), SF_F64(0))
                                           : SF_REMOTE(spu, k_op, SF_F64(op), SF_OBJ(x), SF_OBJ(y), SF_F64((double)d));
                 double t1 = bench_now_s() - t0;
                 sf_spu_stats(spu, &c1);
@@ -201,7 +211,7 @@ static int program(sf_ctx *sf, void *arg) {
                 last = res;
             }
             double med = bench_median(tm, reps);
-            int64_t nel = op == O_PRIV ? rows : op == O_TRANS ? d * d : op == O_SUMAX ? d : n;
+            int64_t nel = PRIVOP(op) ? rows : op == O_TRANS ? d * d : op == O_SUMAX ? d : n;
             double pt = plain(op, op == O_TRANS || op == O_SUMAX ? d * d : n, rows, k, pout);
             /* check the last result */
             sf_value *v;
@@ -209,13 +219,13 @@ static int program(sf_ctx *sf, void *arg) {
             for (int64_t i = 0; ok && i < nel; i++)
                 ok = fabs(sf_value_as_f64(v, (size_t)i) - pout[i]) <= tol(op, pout[i]);
             sf_release(last);
-            int64_t per = op == O_PRIV ? rows * k : op == O_TRANS || op == O_SUMAX ? d * d : n;
+            int64_t per = PRIVOP(op) ? rows * k : op == O_TRANS || op == O_SUMAX ? d * d : n;
             sf_print(sf, "%-7s %-18s %9lld elems: SPU %9.3f ms (%7.1f ns/elem), plaintext %8.3f ms, "
                          "ratio %7.0f; B/elem %6.1f %6.1f %6.1f; rounds %3llu; %s\n",
                      pn, NAMES[op], (long long)per, med * 1e3, med * 1e9 / (double)per, pt * 1e3,
                      pt > 0 ? med / pt : NAN, bytes[0] / (double)per, bytes[1] / (double)per,
                      bytes[2] / (double)per, (unsigned long long)rnd, ok ? "OK" : "BAD");
-            if (op == O_PRIV)
+            if (PRIVOP(op))
                 sf_print(sf, "%-7s %-18s first call (masks X once): %.3f ms\n", pn, NAMES[op], first * 1e3);
             if (sf_party_index(sf) == 0) {
                 bench_cfg cfg = {0};
@@ -231,7 +241,7 @@ static int program(sf_ctx *sf, void *arg) {
                 bench_json("spu_math", &cfg, med, "s", pt, "plaintext double");
             }
         }
-        sf_release(x), sf_release(y), sf_release(X), sf_release(w);
+        sf_release(x), sf_release(y), sf_release(X), sf_release(X32), sf_release(w);
     }
     free(pout);
     return 0;

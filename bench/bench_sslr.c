@@ -21,7 +21,7 @@
  *
  * Usage: sfmpi run --mode=prod --parties alice,bob,carol,dave bench_sslr --rows=100000 --k=100
  *          [--parties-feat=3] [--protocol=semi2k|aby3] [--epochs=E] [--batch=B] [--lr=X]
- *          [--l2=X] [--sigmoid=1..4] [--share=0|1] [--json FILE]
+ *          [--l2=X] [--sigmoid=1..4] [--share=0|1] [--mask-bits=32|64] [--json FILE]
  */
 #include <math.h>
 #include <stdio.h>
