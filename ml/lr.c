@@ -419,7 +419,7 @@ static int check_parties(sf_device spu, const sf_obj *x, int n, sf_obj y, sf_ml_
 static int keep_private(const sf_ml_lr_model *m, int p) {
     return !m->opts.share_features && sf_spu_member(m->spu, m->party[p]) >= 0;
 }
-/* rows per block of X^T e in the 32-bit ring: |x| <= X32_BOUND, |e| <= 1 + 2^-10 (a bounded
+/* rows per block of X^T e in the 32-bit ring: |x| <= X32_BOUND, |e| <= 1 + 2^-9 (a bounded
  * sigmoid less the label, truncated), so a block's sum stays within 2^(30 - f) */
 static int64_t x32_block(const sf_ml_lr_model *m) {
     int f = sf_spu_fraction_bits(m->spu);
@@ -460,8 +460,8 @@ int sf_ml_lr_fit(sf_device spu, const sf_obj *x, int n, sf_obj y, const sf_ml_lr
                    "gradient's 32-bit block sums are sized from it");
         return SF_EINVAL;
     }
-    if (o->mask_bits == 32 && x32_block(model) < 1) {
-        sf_log(sf, "sf_ml_lr_fit: mask_bits = 32 needs fxp_bits of at most 24 (the SPU has %d)",
+    if (o->mask_bits == 32 && (sf_spu_fraction_bits(spu) < 16 || x32_block(model) < 1)) {
+        sf_log(sf, "sf_ml_lr_fit: mask_bits = 32 needs fxp_bits from 16 to 25 (the SPU has %d)",
                sf_spu_fraction_bits(spu));
         return SF_EINVAL;
     }

@@ -542,8 +542,9 @@ static void priv_purge(sf_ctx *sf, sf_spu_dev *d) {
 
 /* A peer's description {fxp, m, k} of a private operand: sane and within the protocol's
  * bound (what a receiver will allocate). */
-/* The bits a private operand's fixed-point values lose in the 32-bit ring: it keeps at
- * most 8 fraction bits (integers keep all). */
+/* The bits a private operand's fixed-point values lose in the 32-bit ring: they keep 8
+ * fraction bits (fxp_bits >= 16 is checked first; integers keep all), and the other
+ * operand of a product f - 8. */
 static int priv_xs(const sf_spu_dev *d, int fxp) {
     return fxp && d->params.fxp_bits > 8 ? d->params.fxp_bits - 8 : 0;
 }
@@ -631,7 +632,7 @@ static void priv_arg(sf_ctx *sf, sf_spu_dev *d, int i, sf_obj obj, int aux, sf_s
                          "operand takes (2^40)", i, sf_value_nelems(v));
                 fail = sf_value_str(msg);
             } else if (aux < 0) {
-                snprintf(msg, sizeof msg, "argument %d (SF_PRIVATE32): the block of rows is negative", i);
+                snprintf(msg, sizeof msg, "argument %d (SF_PRIVATE32): the block of rows is negative or beyond 2^31 - 2", i);
                 fail = sf_value_str(msg);
             } else if (aux && d->decl_aby3) { /* under --sf-spu=plain too: the program is the same */
                 snprintf(msg, sizeof msg, "argument %d (SF_PRIVATE32): the 32-bit ring is a semi2k option "
@@ -645,11 +646,19 @@ static void priv_arg(sf_ctx *sf, sf_spu_dev *d, int i, sf_obj obj, int aux, sf_s
                 desc[1] = sf_value_dim(v, 0);
                 desc[2] = sf_value_ndim(v) == 2 ? sf_value_dim(v, 1) : 1;
                 size_t bad;
-                if (aux && !sf_spu_proto_x32_ok(priv_xs(d, fxp), X, sf_value_nelems(v), &bad)) {
+                if (aux && fxp && d->params.fxp_bits < 16) { /* the other operand would keep < 8 bits */
+                    snprintf(msg, sizeof msg, "argument %d (SF_PRIVATE32): fixed point in the 32-bit ring "
+                             "needs fxp_bits of at least 16 (this SPU has %d: the other operand of a product "
+                             "would keep %d fraction bits); pass SF_PRIVATE", i, d->params.fxp_bits,
+                             d->params.fxp_bits - 8 > 0 ? d->params.fxp_bits - 8 : 0);
+                    fail = sf_value_str(msg);
+                    free(X);
+                    X = NULL;
+                } else if (aux && !sf_spu_proto_x32_ok(priv_xs(d, fxp), X, sf_value_nelems(v), &bad)) {
                     snprintf(msg, sizeof msg, "argument %d (SF_PRIVATE32): element [%lld, %lld] = %.17g is "
                              "beyond the 32-bit ring (|x| < 2^%d); pass SF_PRIVATE", i,
                              (long long)(bad / (size_t)desc[2]), (long long)(bad % (size_t)desc[2]),
-                             sf_value_as_f64(v, bad), fxp ? 31 - (d->params.fxp_bits - priv_xs(d, fxp)) : 31);
+                             sf_value_as_f64(v, bad), fxp ? 23 : 31);
                     fail = sf_value_str(msg);
                     free(X);
                     X = NULL;

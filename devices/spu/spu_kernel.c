@@ -513,6 +513,12 @@ sf_spu_val sf_spu_select(sf_spu_task *t, sf_spu_val vc, sf_spu_val va, sf_spu_va
     return emit(t, rc, "sf_spu_select", s, a->ndim, a->shape, a->fxp);
 }
 
+/* what --sf-spu=plain reports where a 32-bit ring's product leaves its range */
+#define RANGE32                                                                                  \
+    "a result (or a block's sum) of a product with an SF_PRIVATE32 operand is beyond the 32-bit " \
+    "ring's range, +-2^(30 - fxp_bits); the protocols would return a wrong value (the plaintext " \
+    "simulation checks it; choose a smaller block, scale the data, or pass SF_PRIVATE)"
+
 sf_spu_val sf_spu_matmul(sf_spu_task *t, sf_spu_val va, sf_spu_val vb) {
     spu_kctx *k = kctx(t);
     spu_slot *a = get_any(t, va, "sf_spu_matmul"), *b = a ? get(t, vb, "sf_spu_matmul") : NULL;
@@ -530,6 +536,7 @@ sf_spu_val sf_spu_matmul(sf_spu_task *t, sf_spu_val va, sf_spu_val vb) {
         size_t n = (size_t)b->shape[1];
         int rc = sf_spu_proto_priv_matmul(k->d->proto, pe->pr, Xr, a->pr0, a->prows, a->ptrans, &b->s, n,
                                           &k->slots[s].s, a->fxp && b->fxp);
+        if (rc == SF_ERANGE) return bad(t, "sf_spu_matmul: %s", RANGE32);
         int64_t sh[2] = {a->shape[0], (int64_t)n};
         return emit(t, rc, "sf_spu_matmul", s, 2, sh, a->fxp || b->fxp);
     }
@@ -589,6 +596,10 @@ int sf_spu_matmul_n(sf_spu_task *t, int n, const sf_spu_val *va, const sf_spu_va
                                   &b->s, (size_t)b->shape[1], &k->slots[slot[s]].s};
     }
     int rc = sf_spu_proto_priv_matmul_n(k->d->proto, ops, ns, fxp);
+    if (rc == SF_ERANGE) {
+        bad(t, "sf_spu_matmul_n: %s", RANGE32);
+        return rc;
+    }
     for (int s = 0; s < ns; s++) {
         const spu_slot *a = &k->slots[va[sel[s]].id], *b = &k->slots[vb[sel[s]].id];
         int64_t sh[2] = {a->shape[0], b->shape[1]};

@@ -444,12 +444,14 @@ typedef struct sf_argv_item {
  * section: sliced by rows, transposed, multiplied with secret values; masked once). */
 #define SF_PRIVATE(o) ((sf_argv_item){.kind = SF_ARGK_PRIV, .u.obj = (o)})
 /** SF_PRIVATE masked in a 32-bit ring: half the bytes of the one-time transfer, for
- * values within +-2^23 (the owner checks; at most 8 fraction bits kept) in semi2k or
- * plain SPUs. Each product's result element, and in a transposed product (X^T b) each sum
- * over a block of `block` rows (0: all), must stay within +-2^(30 - fxp_bits) (+-4096 at
- * the default 18 bits); beyond it the result is wrong. See the guide, "Private operands". */
-#define SF_PRIVATE32(o, block) \
-    ((sf_argv_item){.kind = SF_ARGK_PRIV, .aux = (block) >= 0 ? (int)(block) + 1 : -1, .u.obj = (o)})
+ * values within +-2^23 (the owner checks; 8 fraction bits kept, fxp_bits >= 16) in semi2k
+ * or plain SPUs. Each product's result element, and in a transposed product (X^T b) each
+ * sum over a block of `block` rows (0: all), must stay within +-2^(30 - fxp_bits) (+-4096
+ * at the default 18 bits); beyond it the protocols' result is wrong (--sf-spu=plain
+ * refuses it). See the guide, "Private operands". */
+#define SF_PRIVATE32(o, block) ((sf_argv_item){.kind = SF_ARGK_PRIV, .aux = sf__aux32(block), .u.obj = (o)})
+/* 1 + block rows, or -1 for a block out of range (refused, naming the argument) */
+static inline int sf__aux32(long long block) { return block >= 0 && block < 2147483647 ? (int)block + 1 : -1; }
 /* The call's items, closed by the END item the calling macro appends (so that a call
  * with no inline arguments is still standard C: every variadic macro gets one). */
 #define SF__END ((sf_argv_item){.kind = SF_ARGK_END_})

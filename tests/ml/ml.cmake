@@ -54,6 +54,12 @@ foreach(sig 1 4)
       LABELS ml EXPECT_EXIT 0 EXPECT_STDOUT "lr_breast: 120 checks passed" TIMEOUT 300)
   endforeach()
 endforeach()
+# the plaintext functional simulation runs the same program (with the 32-bit ring: it also
+# checks that no product leaves the ring's range)
+sf_add_test(NAME ml_lr_breast_plain_ring32_debug MODE debug
+  COMMAND $<TARGET_FILE:lr_breast> --data=${_sf_lr_data} --config=semi2k-dealer --mask-bits=32 --sf-spu=plain --sf-quiet
+          --dir=${CMAKE_CURRENT_BINARY_DIR}/ml_plain_r32
+  LABELS ml EXPECT_EXIT 0 EXPECT_STDOUT "lr_breast: 40 checks passed" TIMEOUT 300)
 # the plaintext functional simulation runs the same program
 sf_add_test(NAME ml_lr_breast_plain_debug MODE debug
   COMMAND $<TARGET_FILE:lr_breast> --data=${_sf_lr_data} --sf-spu=plain --sf-quiet --dir=${CMAKE_CURRENT_BINARY_DIR}/ml_plain

@@ -212,11 +212,15 @@ static int touch(sf_task *t) { return sf_return(t, 0, sf_value_i64(1)); }
 
 static int k_mm(sf_spu_task *t) { return sf_spu_return(t, sf_spu_matmul(t, sf_spu_arg(t, 0), sf_spu_arg(t, 1))); }
 
-/* X (M x K) with one element, [7, 3], beyond the 32-bit ring (2^24 > 2^23) */
+/* X (M x K): arg 0 = 0: one element, [7, 3], beyond the 32-bit ring (2^24 > 2^23);
+ * 1: row 9 all 4000, so that its product with w (|w| up to 4) leaves the ring's +-4096 */
 static int big(sf_task *t) {
     sf_value *v = sf_value_zeros(SF_F64, 2, (const int64_t[]){M, K});
     if (!v) return sf_fail(t, "out of memory");
-    ((double *)sf_value_data(v))[7 * K + 3] = 16777216.5;
+    double *d = sf_value_data(v);
+    if (sf_arg_i64(t, 0) == 0) d[7 * K + 3] = 16777216.5;
+    else
+        for (int j = 0; j < K; j++) d[9 * K + j] = 4000 * (val(1, 1, j) < 0 ? -1 : 1);
     return sf_return(t, 0, v);
 }
 
@@ -225,10 +229,15 @@ static int run_error(sf_ctx *sf, const char *e) {
     sf_obj x = SF_REMOTE(sf_pyu(sf, !strcmp(e, "outsider") ? "erin" : "alice"), make, SF_I64(0), SF_I64(1), SF_I64(0));
     sf_obj r;
     if (!strcmp(e, "pyu")) r = SF_REMOTE(sf_pyu(sf, "bob"), touch, SF_PRIVATE(x));
-    else if (!strcmp(e, "aby3_32") || !strcmp(e, "range32") || !strcmp(e, "mix32")) {
+    else if (!strcmp(e, "aby3_32") || !strcmp(e, "range32") || !strcmp(e, "mix32") || !strcmp(e, "overflow32") ||
+             !strcmp(e, "fxp32")) {
         sf_device s3 = !strcmp(e, "aby3_32") ? sf_spu(sf, (const char *[]){"alice", "bob", "carol"}, 3,
-                                                      &(sf_spu_options){.protocol = "aby3"}) : spu;
+                                                      &(sf_spu_options){.protocol = "aby3"})
+                       : !strcmp(e, "fxp32") ? sf_spu(sf, (const char *[]){"alice", "bob"}, 2,
+                                                      &(sf_spu_options){.dealer = "dave", .fxp_bits = 12})
+                                             : spu;
         if (!strcmp(e, "range32")) x = SF_REMOTE(sf_pyu(sf, "alice"), big, SF_I64(0));
+        if (!strcmp(e, "overflow32")) x = SF_REMOTE(sf_pyu(sf, "alice"), big, SF_I64(1));
         sf_obj w = SF_REMOTE(sf_pyu(sf, "bob"), make, SF_I64(1), SF_I64(1), SF_I64(0));
         if (!strcmp(e, "mix32")) {
             sf_obj r1 = SF_REMOTE(s3, k_mm, SF_PRIVATE(x), SF_OBJ(w));

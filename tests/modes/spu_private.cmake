@@ -51,3 +51,11 @@ sf_add_test(NAME spu_private_error_mix32 MODE debug COMMAND $<TARGET_FILE:spu_pr
 sf_add_test(NAME spu_private_error_aby3_32_plain MODE debug COMMAND $<TARGET_FILE:spu_private> --error=aby3_32 --sf-spu=plain
             LABELS spu EXPECT_EXIT 3
             EXPECT_STDERR "argument 0 .SF_PRIVATE32.: the 32-bit ring is a semi2k option and this SPU runs aby3" TIMEOUT 60)
+# --sf-spu=plain checks the 32-bit ring's range (the protocols cannot see it); fixed point in
+# it needs fxp_bits >= 16.
+sf_add_test(NAME spu_private_error_overflow32_plain MODE debug COMMAND $<TARGET_FILE:spu_private> --error=overflow32 --sf-spu=plain
+            LABELS spu EXPECT_EXIT 3
+            EXPECT_STDERR "sf_spu_matmul: a result .or a block's sum. of a product with an SF_PRIVATE32 operand is beyond the 32-bit ring's range" TIMEOUT 60)
+sf_add_test(NAME spu_private_error_fxp32 MODE debug COMMAND $<TARGET_FILE:spu_private> --error=fxp32
+            LABELS spu EXPECT_EXIT 3
+            EXPECT_STDERR "argument 0 .SF_PRIVATE32.: fixed point in the 32-bit ring needs fxp_bits of at least 16 .this SPU has 12" TIMEOUT 60)

@@ -113,7 +113,11 @@ static int pl_priv_matmul(sf_spu_proto *p, const sf_spu_priv *pr, const u64 *Xr,
             size_t nr = trans ? (blk < rows - i0 ? blk : rows - i0) : rows;
             memset(z, 0, 4 * RN);
             sf__spup_priv_gemm32(trans, nr, k, n, x32 + i0 * k, b32 + (trans ? i0 * n : 0), z);
-            for (size_t e = 0; e < RN; e++) out->w[e] += (u64)(int64_t)(int32_t)z[e] << L;
+            for (size_t e = 0; e < RN; e++) { /* semi2k's extension is exact within +-2^30 only */
+                int32_t zi = (int32_t)z[e];
+                if (zi < -(1 << 30) || zi >= (1 << 30)) return SF_ERANGE;
+                out->w[e] += (u64)(int64_t)zi << L;
+            }
             if (!trans) break;
         }
         return SF_OK;

@@ -326,10 +326,12 @@ int sf_spu_proto_priv_matmul(sf_spu_proto *p, const sf_spu_priv *pr, const uint6
  * R x n result words, blocks = ceil(rows / block) when transposed, else 1):
  *   semi2k: fxp first adds trunc(Kn); each other member 4Kn, the dealer 4Z (none if it
  *           is the owner); then trunc(Z) extends the results: 1 + (fxp) + 1 rounds
- *   plain:  local. */
+ *   plain:  local; a result beyond +-2^30 (the protocols' limit) is SF_ERANGE. */
 /* 1 if each of the n values fits the 32-bit ring after dropping xs bits (else 0, the first
  * one that does not in *bad). */
 int sf_spu_proto_x32_ok(int xs, const uint64_t *X, size_t n, size_t *bad);
+/* (The owner alone checks X's range and fails before sending: a caller checks it first
+ * with sf_spu_proto_x32_ok and tells the others, as spu_device.c does, or they wait.) */
 int sf_spu_proto_priv_new32(sf_spu_proto *p, int owner, const uint64_t *X, size_t m, size_t k,
                             int xs, size_t block, sf_spu_priv **out);
 /* Several products at once, in the rounds of one (semi2k; the others run them one by
