@@ -519,6 +519,38 @@ sf_spu_val sf_spu_select(sf_spu_task *t, sf_spu_val vc, sf_spu_val va, sf_spu_va
     "ring's range, +-2^(30 - fxp_bits); the protocols would return a wrong value (the plaintext " \
     "simulation checks it; choose a smaller block, scale the data, or pass SF_PRIVATE)"
 
+/* The products va[sel[s]] vb[sel[s]] (s < ns; private left operands of one ring, shapes
+ * checked) in one protocol call, into out[sel[s]]; op names them in failures. */
+static int priv_products(sf_spu_task *t, const char *op, int ns, const int *sel, const sf_spu_val *va,
+                         const sf_spu_val *vb, sf_spu_val *out, int fxp) {
+    spu_kctx *k = kctx(t);
+    sf_spu_priv_op ops[64];
+    int slot[64];
+    for (int s = 0; s < ns; s++)
+        if ((slot[s] = new_slot(k)) < 0) {
+            emit(t, SF_ENOMEM, op, 0, 0, NULL, 0);
+            return SF_ENOMEM;
+        }
+    for (int s = 0; s < ns; s++) { /* (after new_slot: the slots may have moved) */
+        const spu_slot *a = &k->slots[va[sel[s]].id], *b = &k->slots[vb[sel[s]].id];
+        const spu_priv_ent *pe = &k->d->priv[a->priv - 1];
+        ops[s] = (sf_spu_priv_op){pe->pr, pe->X ? pe->X + a->pr0 * (size_t)pe->k : NULL, a->pr0, a->prows, a->ptrans,
+                                  &b->s, (size_t)b->shape[1], &k->slots[slot[s]].s};
+    }
+    int rc = sf_spu_proto_priv_matmul_n(k->d->proto, ops, ns, fxp);
+    if (rc == SF_ERANGE) {
+        bad(t, "%s: %s", op, RANGE32);
+        return rc;
+    }
+    for (int s = 0; s < ns; s++) {
+        const spu_slot *a = &k->slots[va[sel[s]].id], *b = &k->slots[vb[sel[s]].id];
+        int64_t sh[2] = {a->shape[0], b->shape[1]};
+        out[sel[s]] = emit(t, rc, op, slot[s], 2, sh, a->fxp || b->fxp);
+        if (rc) return rc;
+    }
+    return SF_OK;
+}
+
 sf_spu_val sf_spu_matmul(sf_spu_task *t, sf_spu_val va, sf_spu_val vb) {
     spu_kctx *k = kctx(t);
     spu_slot *a = get_any(t, va, "sf_spu_matmul"), *b = a ? get(t, vb, "sf_spu_matmul") : NULL;
@@ -528,17 +560,9 @@ sf_spu_val sf_spu_matmul(sf_spu_task *t, sf_spu_val va, sf_spu_val vb) {
         if (b->ndim != 2 || a->shape[1] != b->shape[0])
             return bad(t, "sf_spu_matmul: needs (m x k) and (k x n) matrices, not %s (private) and %s",
                        SHAPE(a, b1), SHAPE(b, b2));
-        int s = new_slot(k);
-        if (s < 0) return emit(t, SF_ENOMEM, "sf_spu_matmul", 0, 0, NULL, 0);
-        a = &k->slots[va.id], b = &k->slots[vb.id];
-        const spu_priv_ent *pe = &k->d->priv[a->priv - 1];
-        const uint64_t *Xr = pe->X ? pe->X + a->pr0 * (size_t)pe->k : NULL;
-        size_t n = (size_t)b->shape[1];
-        int rc = sf_spu_proto_priv_matmul(k->d->proto, pe->pr, Xr, a->pr0, a->prows, a->ptrans, &b->s, n,
-                                          &k->slots[s].s, a->fxp && b->fxp);
-        if (rc == SF_ERANGE) return bad(t, "sf_spu_matmul: %s", RANGE32);
-        int64_t sh[2] = {a->shape[0], (int64_t)n};
-        return emit(t, rc, "sf_spu_matmul", s, 2, sh, a->fxp || b->fxp);
+        sf_spu_val o = {-1};
+        priv_products(t, "sf_spu_matmul", 1, (const int[]){0}, &va, &vb, &o, a->fxp && b->fxp);
+        return o;
     }
     if (a->ndim != 2 || b->ndim != 2 || a->shape[1] != b->shape[0])
         return bad(t, "sf_spu_matmul: needs (m x k) and (k x n) matrices, not %s and %s", SHAPE(a, b1), SHAPE(b, b2));
@@ -581,32 +605,7 @@ int sf_spu_matmul_n(sf_spu_task *t, int n, const sf_spu_val *va, const sf_spu_va
         }
         if ((out[i] = sf_spu_matmul(t, va[i], vb[i])).id < 0) return SF_EINVAL;
     }
-    if (!ns) return SF_OK;
-    sf_spu_priv_op ops[64];
-    int slot[64];
-    for (int s = 0; s < ns; s++)
-        if ((slot[s] = new_slot(k)) < 0) {
-            emit(t, SF_ENOMEM, "sf_spu_matmul_n", 0, 0, NULL, 0);
-            return SF_ENOMEM;
-        }
-    for (int s = 0; s < ns; s++) { /* (after new_slot: the slots may have moved) */
-        const spu_slot *a = &k->slots[va[sel[s]].id], *b = &k->slots[vb[sel[s]].id];
-        const spu_priv_ent *pe = &k->d->priv[a->priv - 1];
-        ops[s] = (sf_spu_priv_op){pe->pr, pe->X ? pe->X + a->pr0 * (size_t)pe->k : NULL, a->pr0, a->prows, a->ptrans,
-                                  &b->s, (size_t)b->shape[1], &k->slots[slot[s]].s};
-    }
-    int rc = sf_spu_proto_priv_matmul_n(k->d->proto, ops, ns, fxp);
-    if (rc == SF_ERANGE) {
-        bad(t, "sf_spu_matmul_n: %s", RANGE32);
-        return rc;
-    }
-    for (int s = 0; s < ns; s++) {
-        const spu_slot *a = &k->slots[va[sel[s]].id], *b = &k->slots[vb[sel[s]].id];
-        int64_t sh[2] = {a->shape[0], b->shape[1]};
-        out[sel[s]] = emit(t, rc, "sf_spu_matmul_n", slot[s], 2, sh, a->fxp || b->fxp);
-        if (rc) return rc;
-    }
-    return SF_OK;
+    return ns ? priv_products(t, "sf_spu_matmul_n", ns, sel, va, vb, out, fxp) : SF_OK;
 }
 
 /* ------------------------------------------------------------------ shapes */

@@ -140,6 +140,13 @@ void sf__spup_x32(int xs, const u64 *X, size_t n, uint32_t *out);
  * summed row by row). */
 void sf__spup_priv_gemm32(int trans, size_t rows, size_t k, size_t n, const uint32_t *X,
                           const uint32_t *B, uint32_t *C);
+/* The 32-bit ring's blocks of a product on `rows` rows: their count, and rows per block in
+ * *blk (a transposed product: pr->block rows, none without rows; else one of all rows). */
+size_t sf__spup_priv_blocks(const sf_spu_priv *pr, int trans, size_t rows, size_t *blk);
+/* C += op(X) B mod 2^32 block by block: a transposed product puts block i's X_i^T B_i
+ * (rows [i blk, (i+1) blk) of X and B) at C + i k n; otherwise one block. */
+void sf__spup_priv_gemm32_blocks(int trans, size_t rows, size_t k, size_t n, size_t blk, const uint32_t *X,
+                                 const uint32_t *B, uint32_t *C);
 /* Elements per message of a masked matrix sent once. */
 #define PRIV_CHUNK ((size_t)1 << 17)
 /* A receiver of E = X - A: allocate pr->E, to be received by sf_spu_proto_priv_recv. */

@@ -99,26 +99,21 @@ static int pl_priv_matmul(sf_spu_proto *p, const sf_spu_priv *pr, const u64 *Xr,
     p->op++;
     size_t k = pr->k, R = trans ? k : rows, RN = R * n, RK = rows * k;
     if (pr->narrow) { /* the 32-bit ring's arithmetic, as semi2k computes it */
-        size_t K = trans ? rows : k, KN = K * n;
-        size_t blk = trans && pr->block ? pr->block : (rows ? rows : 1);
+        size_t KN = (trans ? rows : k) * n, blk, nb = sf__spup_priv_blocks(pr, trans, rows, &blk), Z = nb * RN;
         int t = fxp ? p->fxp - pr->xs : 0, L = fxp ? 0 : pr->xs;
         uint32_t *x32 = sf__spup_scr(p, SCR_A, 4 * (RK ? RK : 1)), *b32 = sf__spup_scr(p, SCR_B, 4 * (KN ? KN : 1));
-        uint32_t *z = sf__spup_scr(p, SCR_E, 4 * (RN ? RN : 1));
+        uint32_t *z = sf__spup_scr(p, SCR_E, 4 * (Z ? Z : 1));
         if (!x32 || !b32 || !z) return SF_ENOMEM;
         sf__spup_x32(pr->xs, Xr, RK, x32);
         for (size_t e = 0; e < KN; e++) b32[e] = (uint32_t)sar(b->w[e], t);
+        memset(z, 0, 4 * Z);
+        sf__spup_priv_gemm32_blocks(trans, rows, k, n, blk, x32, b32, z);
         SPU_TRY(sf__spup_out(p, out, RN));
         memset(out->w, 0, 8 * RN);
-        for (size_t i0 = 0; i0 < rows || (!trans && !i0 && !rows); i0 += blk) {
-            size_t nr = trans ? (blk < rows - i0 ? blk : rows - i0) : rows;
-            memset(z, 0, 4 * RN);
-            sf__spup_priv_gemm32(trans, nr, k, n, x32 + i0 * k, b32 + (trans ? i0 * n : 0), z);
-            for (size_t e = 0; e < RN; e++) { /* semi2k's extension is exact within +-2^30 only */
-                int32_t zi = (int32_t)z[e];
-                if (zi < -(1 << 30) || zi >= (1 << 30)) return SF_ERANGE;
-                out->w[e] += (u64)(int64_t)zi << L;
-            }
-            if (!trans) break;
+        for (size_t e = 0; e < Z; e++) { /* semi2k's extension is exact within +-2^30 only */
+            int32_t zi = (int32_t)z[e];
+            if (zi < -(1 << 30) || zi >= (1 << 30)) return SF_ERANGE;
+            out->w[e % RN] += (u64)(int64_t)zi << L;
         }
         return SF_OK;
     }

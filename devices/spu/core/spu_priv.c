@@ -150,6 +150,23 @@ SPU_HOT void sf__spup_priv_gemm32(int trans, size_t rows, size_t k, size_t n, co
     }
 }
 
+size_t sf__spup_priv_blocks(const sf_spu_priv *pr, int trans, size_t rows, size_t *blk)
+{
+    *blk = trans && pr->block ? pr->block : (rows ? rows : 1);
+    return trans ? (rows + *blk - 1) / *blk : 1;
+}
+
+void sf__spup_priv_gemm32_blocks(int trans, size_t rows, size_t k, size_t n, size_t blk, const uint32_t *X,
+                                 const uint32_t *B, uint32_t *C)
+{
+    if (!trans) {
+        sf__spup_priv_gemm32(0, rows, k, n, X, B, C);
+        return;
+    }
+    for (size_t i0 = 0, bi = 0; i0 < rows; i0 += blk, bi++)
+        sf__spup_priv_gemm32(1, minz(blk, rows - i0), k, n, X + i0 * k, B + i0 * n, C + bi * k * n);
+}
+
 static int priv_make(sf_spu_proto *p, int owner, const uint64_t *X, size_t m, size_t k, int narrow,
                      int xs, size_t block, sf_spu_priv **out)
 {

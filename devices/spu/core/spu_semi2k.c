@@ -578,17 +578,16 @@ static int s2k_priv_new(sf_spu_proto *p, sf_spu_priv *pr, const u64 *X)
     return sf__spup_priv_send_e(p, pr, X, p->prm.dealer, to, nto);
 }
 
-/* C += op(X) B mod 2^32 block by block: a transposed product puts block i's X_i^T B_i
- * (rows [i blk, (i+1) blk) of X and B) at C + i R n; otherwise one block. */
-static void gemm32_blocks(int trans, size_t rows, size_t k, size_t n, size_t blk, const uint32_t *X,
-                          const uint32_t *B, uint32_t *C)
+/* d += s (neg: d -= s), n words of the product's ring (narrow: 32-bit, else 64-bit) */
+static void wacc(int narrow, void *d, const void *s, size_t n, int neg)
 {
-    if (!trans) {
-        sf__spup_priv_gemm32(0, rows, k, n, X, B, C);
-        return;
+    if (narrow) {
+        uint32_t *a = d, m = neg ? (uint32_t)-1 : 1;
+        for (size_t e = 0; e < n; e++) a[e] += m * ((const uint32_t *)s)[e];
+    } else {
+        u64 *a = d, m = neg ? ~(u64)0 : 1;
+        for (size_t e = 0; e < n; e++) a[e] += m * ((const u64 *)s)[e];
     }
-    for (size_t i0 = 0, bi = 0; i0 < rows; i0 += blk, bi++)
-        sf__spup_priv_gemm32(1, minz(blk, rows - i0), k, n, X + i0 * k, B + i0 * n, C + bi * k * n);
 }
 
 /* One product's shape: out R x n from b K x n; Z result words (the 32-bit ring: one R x n
@@ -604,8 +603,7 @@ static s2k_pgeo pgeo(const sf_spu_priv_op *op)
     g.R = op->trans ? pr->k : op->rows;
     g.K = op->trans ? op->rows : pr->k;
     g.RN = g.R * op->n, g.KN = g.K * op->n, g.RK = op->rows * pr->k;
-    g.blk = op->trans && pr->block ? pr->block : (op->rows ? op->rows : 1);
-    g.nb = pr->narrow ? (op->trans ? (op->rows + g.blk - 1) / g.blk : 1) : 1;
+    g.nb = pr->narrow ? sf__spup_priv_blocks(pr, op->trans, op->rows, &g.blk) : 1;
     g.Z = g.nb * g.RN;
     return g;
 }
@@ -614,7 +612,7 @@ static s2k_pgeo pgeo(const sf_spu_priv_op *op)
 static int pgemm(const sf_spu_priv_op *op, const s2k_pgeo *g, const void *X, const void *B, void *C, u64 *tr)
 {
     if (op->pr->narrow) {
-        gemm32_blocks(op->trans, op->rows, op->pr->k, op->n, g->blk, X, B, C);
+        sf__spup_priv_gemm32_blocks(op->trans, op->rows, op->pr->k, op->n, g->blk, X, B, C);
         return SF_OK;
     }
     return sf__spup_priv_gemm(op->trans, op->rows, op->pr->k, op->n, X, B, C, tr);
@@ -682,7 +680,7 @@ static int s2k_priv_matmul_n(sf_spu_proto *p, const sf_spu_priv_op *ops, int cnt
             void *F = sf__spup_scr(p, SCR_SEND, W * mKN);
             if (!F) NTRY(SF_ENOMEM);
             sf__spup_prg_n(p, nonce[i], D, PP_PB, 0, F, W * g[i].KN); /* b'_j (D == me: private) */
-            if (narrow)
+            if (narrow) /* F = b_j - b'_j: b's low 32 bits */
                 for (size_t e = 0; e < g[i].KN; e++) ((uint32_t *)F)[e] = (uint32_t)b[e] - ((uint32_t *)F)[e];
             else
                 for (size_t e = 0; e < g[i].KN; e++) ((u64 *)F)[e] = b[e] - ((u64 *)F)[e];
@@ -700,19 +698,13 @@ static int s2k_priv_matmul_n(sf_spu_proto *p, const sf_spu_priv_op *ops, int cnt
             for (int j = 0; j < p->n; j++) {
                 if (j == o || !g[i].KN) continue;
                 sf__spup_prg_n(p, nonce[i], j, PP_PB, 0, tt, W * g[i].KN);
-                for (size_t e = 0; e < g[i].KN; e++) {
-                    if (narrow) ((uint32_t *)bs)[e] += ((uint32_t *)tt)[e];
-                    else ((u64 *)bs)[e] += ((u64 *)tt)[e];
-                }
+                wacc(narrow, bs, tt, g[i].KN, 0);
             }
             NTRY(pgemm(op, &g[i], A, bs, ci, tr));
             for (int j = 0; j < p->n; j++) {
                 if (j == o) continue;
                 sf__spup_prg_n(p, nonce[i], j, PP_PZ, 0, tt, W * g[i].Z);
-                for (size_t e = 0; e < g[i].Z; e++) {
-                    if (narrow) ((uint32_t *)ci)[e] -= ((uint32_t *)tt)[e];
-                    else ((u64 *)ci)[e] -= ((u64 *)tt)[e];
-                }
+                wacc(narrow, ci, tt, g[i].Z, 1);
             }
             if (D != o) NTRY(sf__spup_send(p, o, ci, W * g[i].Z));
         }
@@ -750,10 +742,7 @@ static int s2k_priv_matmul_n(sf_spu_proto *p, const sf_spu_priv_op *ops, int cnt
             for (int j = 0; j < p->n; j++) {
                 if (j == o || !g[i].KN) continue;
                 NTRY(sf__spup_recv(p, j, tt, W * g[i].KN));
-                for (size_t e = 0; e < g[i].KN; e++) {
-                    if (narrow) ((uint32_t *)Fs)[e] += ((uint32_t *)tt)[e];
-                    else ((u64 *)Fs)[e] += ((u64 *)tt)[e];
-                }
+                wacc(narrow, Fs, tt, g[i].KN, 0);
             }
             if (D != o) NTRY(sf__spup_recv(p, D, Yi, W * g[i].Z));
             else memcpy(Yi, corr + W * zo[i], W * g[i].Z);
